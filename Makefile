@@ -1,0 +1,50 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+export PIP_PROGRESS_BAR := off
+
+.PHONY: run demo test test-fast bench bench-full install install-test system-deps readme-config clean
+
+$(VENV)/.stamp-core: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.stamp-test: $(VENV)/.stamp-core pyproject.toml
+	$(PIP) install -e '.[test]'
+	touch $@
+
+install: $(VENV)/.stamp-core
+
+install-test: $(VENV)/.stamp-test
+
+## make run: install, then build the demo knowledge base and answer two questions (one Chinese, one English)
+run: install
+	$(VENV)/bin/zhiku demo
+
+## system packages the test-suite needs (apt, as root; see README for non-root users)
+system-deps:
+	@bash scripts/system-deps.sh
+
+test: system-deps install-test
+	$(PY) -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
+
+## quick tests only: no slow ones
+test-fast: install-test
+	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow" $(PYTEST_ARGS)
+
+bench: install-test
+	$(PY) bench/run.py --quick
+
+bench-full: install-test
+	$(PY) bench/run.py --full
+
+## regenerate the configuration reference in the README from the settings model
+readme-config: install
+	$(PY) scripts/update_readme_config.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,41 @@
+"""知库 zhiku: offline-first knowledge-base question answering.
+
+The public API is what ``__all__`` lists (a test guards it)."""
+
+from zhiku.app import Zhiku
+from zhiku.config import Settings, load_settings
+from zhiku.errors import (
+    Cancelled,
+    ConfigError,
+    Conflict,
+    InvalidInput,
+    LoadError,
+    MissingDependency,
+    NotFound,
+    Unavailable,
+    UnsupportedFormat,
+    ZhikuError,
+)
+from zhiku.schema import Answer, Chunk, Citation, FileRecord, Hit, KnowledgeBase
+
+__all__ = [
+    "Answer",
+    "Cancelled",
+    "Chunk",
+    "Citation",
+    "ConfigError",
+    "Conflict",
+    "FileRecord",
+    "Hit",
+    "InvalidInput",
+    "KnowledgeBase",
+    "LoadError",
+    "MissingDependency",
+    "NotFound",
+    "Settings",
+    "Unavailable",
+    "UnsupportedFormat",
+    "Zhiku",
+    "ZhikuError",
+    "load_settings",
+]

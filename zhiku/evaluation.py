@@ -1,0 +1,143 @@
+"""`zhiku eval`: retrieval and answer quality on a JSONL evaluation set.
+
+Corpus lines: ``{"id", "title", "text"}``; query lines: ``{"question", "answers",
+"gold_ids"}`` (the format of ../shared/data/eval). The corpus goes into a
+throw-away KB in the user's home (so the embedding cache makes reruns fast),
+each passage keeping its id; rankings are measured at passage level.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+
+from zhiku.errors import InvalidInput
+from zhiku.ingest.pipeline import IngestProgress, Source
+
+if TYPE_CHECKING:
+    from zhiku.app import Zhiku
+
+MODES_ALL = ("hybrid", "dense", "lexical")
+KEYS = ("mode", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "answer_hit", "p50_ms", "p95_ms")
+
+
+def read_jsonl(path: str | Path, required: Sequence[str]) -> list[dict[str, Any]]:
+    p = Path(path)
+    if not p.is_file():
+        raise InvalidInput(f"no such file: {p}")
+    rows = []
+    with p.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(f"{p.name} line {n}: not JSON ({exc.msg})") from None
+            missing = [k for k in required if k not in row]
+            if missing:
+                raise InvalidInput(f"{p.name} line {n}: missing {', '.join(missing)}")
+            rows.append(row)
+    if not rows:
+        raise InvalidInput(f"{p.name} is empty")
+    return rows
+
+
+def _doc_ranking(hits: list[Any]) -> list[str]:
+    ranking: list[str] = []
+    for h in hits:
+        key = h.doc_key or h.file
+        if key not in ranking:
+            ranking.append(key)
+    return ranking
+
+
+def _ndcg(ranking: list[str], gold: set[str], k: int) -> float:
+    dcg = sum(1.0 / math.log2(i + 2) for i, d in enumerate(ranking[:k]) if d in gold)
+    ideal = sum(1.0 / math.log2(i + 2) for i in range(min(len(gold), k)))
+    return dcg / ideal if ideal else 0.0
+
+
+def _contains_answer(answer: str, golds: Sequence[str]) -> bool:
+    from zhiku.ingest.normalize import normalize_for_match
+
+    text = normalize_for_match(answer)
+    return any(normalize_for_match(g) in text for g in golds if g)
+
+
+def load_corpus(app: "Zhiku", kb_name: str, corpus: list[dict[str, Any]], workdir: Path,
+                progress: IngestProgress | None) -> None:
+    sources = []
+    for i, row in enumerate(corpus):
+        p = workdir / f"{i:06d}.txt"
+        p.write_text(str(row["text"]), encoding="utf-8")
+        sources.append(Source(p, f"{row['id']}.txt", doc_key=str(row["id"])))
+    report = app.add_sources(kb_name, sources, progress=progress)
+    if report.failed:
+        name, why = report.failed[0]
+        raise InvalidInput(f"{len(report.failed)} passages could not be ingested, e.g. {name}: {why}")
+
+
+def evaluate(
+    app: "Zhiku", corpus_path: str | Path, queries_path: str | Path, modes: Sequence[str] = ("hybrid",),
+    top_k: int = 10, embedder: str | None = None, limit: int | None = None,
+    progress: IngestProgress | None = None, keep: bool = False,
+) -> list[dict[str, Any]]:
+    for m in modes:
+        if m not in MODES_ALL:
+            raise InvalidInput(f"unknown mode '{m}'; use hybrid, dense, lexical or all")
+    corpus = read_jsonl(corpus_path, ("id", "text"))
+    queries = read_jsonl(queries_path, ("question", "gold_ids"))[:limit]
+    kb_name = f"eval-{uuid.uuid4().hex[:8]}"
+    app.create_kb(kb_name, description=f"throw-away evaluation KB for {Path(corpus_path).name}", embedder=embedder)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            load_corpus(app, kb_name, corpus, Path(tmp), progress)
+        return [_measure(app, kb_name, queries, mode, top_k) for mode in modes]
+    finally:
+        if not keep:
+            app.delete_kb(kb_name)
+
+
+def _measure(app: "Zhiku", kb_name: str, queries: list[dict[str, Any]], mode: str, top_k: int) -> dict[str, Any]:
+    from zhiku.llm.extractive import ExtractiveAnswerer
+
+    kb = app.kb(kb_name)
+    answerer = ExtractiveAnswerer(app)
+    depth = max(top_k, 10)
+    app.search([kb_name], "warm up", top_k=1, mode=mode)  # load indexes and models outside the timing
+    latencies, r1, r5, r10, mrr, ndcg, hit = [], [], [], [], [], [], []
+    for q in queries:
+        gold = {str(g) for g in q["gold_ids"]}
+        t0 = time.perf_counter()
+        hits = app.retriever.search([kb], q["question"], depth * 3, mode)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        ranking = _doc_ranking(hits)[:depth]
+        first = next((i for i, d in enumerate(ranking) if d in gold), None)
+        r1.append(first is not None and first < 1)
+        r5.append(first is not None and first < 5)
+        r10.append(first is not None and first < 10)
+        mrr.append(1.0 / (first + 1) if first is not None else 0.0)
+        ndcg.append(_ndcg(ranking, gold, 10))
+        answers = q.get("answers") or []
+        if answers:
+            answer = answerer.answer(q["question"], hits[: max(app.settings.retrieval.top_k, 5)], [kb])
+            hit.append(_contains_answer(answer.answer, answers))
+    return {
+        "mode": mode,
+        "recall@1": float(np.mean(r1)),
+        "recall@5": float(np.mean(r5)),
+        "recall@10": float(np.mean(r10)),
+        "mrr@10": float(np.mean(mrr)),
+        "ndcg@10": float(np.mean(ndcg)),
+        "answer_hit": float(np.mean(hit)) if hit else 0.0,
+        "p50_ms": float(np.percentile(latencies, 50)),
+        "p95_ms": float(np.percentile(latencies, 95)),
+    }

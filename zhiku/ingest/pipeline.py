@@ -1,0 +1,249 @@
+"""Adding files to a knowledge base: hash, store, load, split, embed, commit.
+
+Each file is its own unit of work. A file row is written ``pending`` first; its
+chunks and the status flip to ``indexed`` land in one transaction that also
+retires the file's older versions, so a crash at any point leaves the KB as it
+was before that file (and re-running the same command completes it). One bad
+file is recorded as ``failed`` with its reason and never stops the batch.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
+
+import numpy as np
+
+from zhiku.errors import Cancelled, InvalidInput, NotFound, ZhikuError
+from zhiku.schema import FileRecord, KnowledgeBase
+
+if TYPE_CHECKING:
+    from zhiku.app import Zhiku
+
+log = logging.getLogger(__name__)
+
+
+class IngestProgress(Protocol):
+    def files_found(self, total: int) -> None: ...
+    def file_started(self, name: str, chunks: int) -> None: ...
+    def chunks_embedded(self, n: int) -> None: ...
+    def file_finished(self, name: str, outcome: str, detail: str = "") -> None: ...
+
+
+class _Silent:
+    def files_found(self, total: int) -> None: ...
+    def file_started(self, name: str, chunks: int) -> None: ...
+    def chunks_embedded(self, n: int) -> None: ...
+    def file_finished(self, name: str, outcome: str, detail: str = "") -> None: ...
+
+
+@dataclass
+class Source:
+    """A file to ingest: where its bytes are and the name it gets in the KB."""
+
+    path: Path
+    name: str
+    doc_key: str | None = None
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    embedded: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def _hidden(part: str) -> bool:
+    return part.startswith(".") and part not in (".", "..")
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Source]:
+    """Files, folders (recursively, hidden entries skipped) and glob patterns, in a stable order."""
+    out: list[Source] = []
+    seen: set[Path] = set()
+
+    def take(p: Path, name: str) -> None:
+        rp = p.resolve()
+        if rp not in seen:
+            seen.add(rp)
+            out.append(Source(p, name))
+
+    for raw in paths:
+        text = str(raw)
+        matches = [Path(m) for m in sorted(glob.glob(text, recursive=True))] if glob.has_magic(text) else [Path(text)]
+        if not matches:
+            raise InvalidInput(f"no files match '{text}'", path=text)
+        for p in matches:
+            if p.is_dir():
+                for sub in sorted(p.rglob("*")):
+                    rel = sub.relative_to(p)
+                    if sub.is_file() and not any(_hidden(x) for x in rel.parts):
+                        take(sub, (Path(p.resolve().name) / rel).as_posix())
+            elif p.is_file():
+                take(p, p.name)
+            elif not p.exists():
+                raise InvalidInput(f"no such file or folder: {p}", path=str(p))
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class Ingestor:
+    def __init__(self, app: "Zhiku") -> None:
+        self.app = app
+
+    def stored_path(self, kb: KnowledgeBase, file_id: str) -> Path:
+        return self.app.settings.home / "kbs" / kb.id / "files" / file_id
+
+    def add(
+        self, kb: KnowledgeBase, sources: list[Source], force: bool = False,
+        progress: IngestProgress | None = None, cancelled: Callable[[], bool] | None = None,
+    ) -> IngestReport:
+        progress = progress or _Silent()
+        report = IngestReport()
+        progress.files_found(len(sources))
+        try:
+            for src in sources:
+                if cancelled and cancelled():
+                    raise Cancelled("ingestion cancelled", report=report)
+                try:
+                    self._one(kb, src, force, progress, report, cancelled)
+                except Cancelled:
+                    raise
+                except ZhikuError as exc:
+                    report.failed.append((src.name, exc.message))
+                    progress.file_finished(src.name, "failed", exc.message)
+                except Exception as exc:  # a loader bug must not abort the batch either
+                    log.exception("unexpected error ingesting %s", src.name)
+                    msg = f"{type(exc).__name__}: {exc}"
+                    report.failed.append((src.name, msg))
+                    progress.file_finished(src.name, "failed", msg)
+        finally:
+            self.app.indexes.flush()
+        return report
+
+    def _one(
+        self, kb: KnowledgeBase, src: Source, force: bool, progress: IngestProgress,
+        report: IngestReport, cancelled: Callable[[], bool] | None,
+    ) -> None:
+        catalog = self.app.catalog
+        size = src.path.stat().st_size
+        limit = self.app.settings.ingest.max_file_mb * 1024 * 1024
+        if size > limit:
+            raise InvalidInput(f"file is {size / 2**20:.1f} MB, over the {self.app.settings.ingest.max_file_mb} MB limit")
+        sha = sha256_file(src.path)
+        versions = catalog.files_named(kb.id, src.name)
+        if not force:
+            same = [f for f in versions if f.sha256 == sha and f.status == "indexed"]
+            if same:
+                report.skipped.append((src.name, "unchanged"))
+                progress.file_finished(src.name, "skipped", "unchanged")
+                return
+            dup = next((f for f in catalog.list_files(kb.id, "indexed") if f.sha256 == sha), None)
+            if dup is not None:
+                report.skipped.append((src.name, f"same content as {dup.name}"))
+                progress.file_finished(src.name, "skipped", f"same content as {dup.name}")
+                return
+        resumable = next((f for f in versions if f.sha256 == sha and f.status == "pending"), None)
+        record = resumable or catalog.add_pending_file(kb.id, src.name, sha, size, src.doc_key)
+        replaces = [f.id for f in versions if f.id != record.id]
+        had_indexed = any(f.status == "indexed" for f in versions if f.id != record.id)
+        stored = self.stored_path(kb, record.id)
+        try:
+            self._store_copy(src.path, stored)
+            n_chunks = self._index(kb, record, stored, src.name, replaces, progress, report, cancelled)
+        except Cancelled:
+            raise
+        except ZhikuError as exc:
+            catalog.fail_file(record.id, exc.message)
+            raise
+        except Exception as exc:
+            catalog.fail_file(record.id, f"{type(exc).__name__}: {exc}")
+            raise
+        for old in replaces:
+            self.stored_path(kb, old).unlink(missing_ok=True)
+        (report.replaced if had_indexed else report.added).append(src.name)
+        report.chunks += n_chunks
+        progress.file_finished(src.name, "replaced" if had_indexed else "added", f"{n_chunks} chunks")
+
+    @staticmethod
+    def _store_copy(src: Path, dest: Path) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+
+    def _index(
+        self, kb: KnowledgeBase, record: FileRecord, stored: Path, name: str, replaces: list[str],
+        progress: IngestProgress, report: IngestReport, cancelled: Callable[[], bool] | None,
+    ) -> int:
+        from zhiku.ingest.loaders import load_file
+        from zhiku.ingest.normalize import lexical_tokens
+        from zhiku.ingest.split import split_blocks
+
+        settings = self.app.settings.ingest
+        doc = load_file(stored, filename=name)
+        drafts = split_blocks(doc.blocks, kb.chunk_size, kb.chunk_overlap, title_enhance=settings.title_enhance)
+        if not drafts:
+            from zhiku.errors import LoadError
+
+            raise LoadError("no text found in the file")
+        progress.file_started(name, len(drafts))
+        texts = [d.text for d in drafts]
+        embedder = self.app.cached_embedder(kb.embedder)
+        vectors, fresh = embedder.embed_passages(
+            texts, batch_size=self.app.settings.embedder(kb.embedder).batch_size,
+            progress=progress.chunks_embedded, cancelled=cancelled,
+        )
+        report.embedded += fresh
+        tokens = [lexical_tokens(t) for t in texts]
+        rows = [
+            {
+                "seq": i, "text": d.text, "kind": d.kind, "page": d.page, "page_end": d.page_end,
+                "section": list(d.section), "start": d.start, "end": d.end, "meta": d.meta,
+                "tokens": " ".join(tok), "embedding": vectors[i].tobytes(),
+            }
+            for i, (d, tok) in enumerate(zip(drafts, tokens))
+        ]
+        if cancelled and cancelled():
+            raise Cancelled("ingestion cancelled")
+        indexes = self.app.indexes.get(kb)  # current before we change the database
+        added, removed, revision = self.app.catalog.commit_file(kb.id, record.id, rows, doc.pages, replaces)
+        indexes.apply(np.asarray(added, dtype=np.int64), tokens, vectors, removed, revision)
+        return len(drafts)
+
+    def remove(self, kb: KnowledgeBase, names: list[str]) -> list[str]:
+        """Remove files by name (or id); returns the names removed."""
+        catalog = self.app.catalog
+        targets: list[FileRecord] = []
+        for n in names:
+            found = catalog.files_named(kb.id, n) or [f for f in catalog.list_files(kb.id) if f.id == n]
+            if not found:
+                raise NotFound(f"no file '{n}' in knowledge base '{kb.name}'", file=n)
+            targets.extend(found)
+        indexes = self.app.indexes.get(kb)
+        removed, revision = catalog.remove_files(kb.id, [f.id for f in targets])
+        indexes.apply(np.zeros(0, dtype=np.int64), [], np.zeros((0, kb.dimensions), np.float32), removed, revision)
+        self.app.indexes.flush()
+        for f in targets:
+            self.stored_path(kb, f.id).unlink(missing_ok=True)
+        return sorted({f.name for f in targets})

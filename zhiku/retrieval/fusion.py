@@ -1,0 +1,85 @@
+"""Adaptive weighted score fusion of the dense and lexical channels.
+
+Plain reciprocal rank fusion gives the lexical channel half the vote even when it
+has no signal at all (a Chinese question over English passages: BM25 matches
+nothing useful and still drags random passages up). Here each channel is scaled
+within the candidate pool (min-max, as the prototype that beat RRF did) and the
+lexical channel's weight shrinks with its *signal*: the share of the question's
+rare-term weight the best lexical candidate covers.
+
+User-facing scores must mean something across queries and KBs, so the fused
+ranking score (relative, best = 1) is multiplied by an absolute confidence: the
+calibrated dense similarity and lexical coverage of the best candidates. The
+best hit's score is therefore the query's relevance estimate, in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Hashable
+
+
+@dataclass
+class Candidate:
+    key: Hashable
+    cosine: float | None = None  # raw dense similarity
+    bm25: float | None = None  # raw BM25
+    coverage: float = 0.0  # share of the query's IDF weight found in the passage
+    score: float = 0.0
+    dense: float | None = None  # calibrated dense relevance in [0, 1]
+    lexical: float | None = None  # lexical relevance in [0, 1]
+    extra: dict = field(default_factory=dict)
+
+
+def calibrate(cosine: float, score_range: tuple[float, float]) -> float:
+    lo, hi = score_range
+    return min(1.0, max(0.0, (cosine - lo) / (hi - lo)))
+
+
+def _minmax(values: list[float]) -> list[float]:
+    if not values:
+        return []
+    lo, hi = min(values), max(values)
+    if hi - lo < 1e-12:
+        return [1.0 for _ in values]
+    return [(v - lo) / (hi - lo) for v in values]
+
+
+def lexical_weight(dense_weight: float, best_coverage: float) -> float:
+    """The lexical channel's share of the vote, given how much signal it has."""
+    signal = min(1.0, max(0.0, (best_coverage - 0.1) / 0.4))
+    return (1.0 - dense_weight) * signal
+
+
+def fuse(
+    candidates: list[Candidate], mode: str, score_range: tuple[float, float], dense_weight: float = 0.5
+) -> list[Candidate]:
+    """Score candidates in place and return them best first."""
+    if not candidates:
+        return []
+    for c in candidates:
+        c.dense = calibrate(c.cosine, score_range) if c.cosine is not None else None
+        c.lexical = c.coverage if c.bm25 is not None else None
+    best_cov = max((c.coverage for c in candidates if c.bm25 is not None), default=0.0)
+    best_dense = max((c.dense for c in candidates if c.dense is not None), default=0.0)
+    if mode == "dense":
+        w_lex = 0.0
+    elif mode == "lexical":
+        w_lex = 1.0
+    else:
+        w_lex = lexical_weight(dense_weight, best_cov)
+    dense_rel = _minmax([c.cosine if c.cosine is not None else float("nan") for c in candidates
+                         if c.cosine is not None])
+    lex_rel = _minmax([c.bm25 for c in candidates if c.bm25 is not None])
+    d_iter, l_iter = iter(dense_rel), iter(lex_rel)
+    dmin = 0.0
+    for c in candidates:
+        d = next(d_iter) if c.cosine is not None else dmin
+        l_ = next(l_iter) if c.bm25 is not None else 0.0
+        c.score = (1.0 - w_lex) * d + w_lex * l_
+    confidence = (1.0 - w_lex) * best_dense + w_lex * best_cov
+    top = max(c.score for c in candidates) or 1.0
+    for c in candidates:
+        c.score = round(c.score / top * confidence, 6)
+    candidates.sort(key=lambda c: c.score, reverse=True)
+    return candidates

@@ -1,0 +1,104 @@
+"""Hybrid search over one or several knowledge bases."""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from zhiku.errors import InvalidInput
+from zhiku.retrieval.fusion import Candidate, fuse
+from zhiku.schema import Hit, KnowledgeBase
+
+if TYPE_CHECKING:
+    from zhiku.app import Zhiku
+
+log = logging.getLogger(__name__)
+MODES = ("hybrid", "dense", "lexical")
+
+
+class Retriever:
+    def __init__(self, app: "Zhiku") -> None:
+        self.app = app
+
+    def _allowed(self, kb: KnowledgeBase, file_glob: str | None) -> np.ndarray | None:
+        if not file_glob:
+            return None
+        pattern = file_glob.casefold()
+        ids = [
+            f.id for f in self.app.catalog.list_files(kb.id, "indexed")
+            if fnmatch.fnmatchcase(f.name.casefold(), pattern)
+            or fnmatch.fnmatchcase(f.name.rsplit("/", 1)[-1].casefold(), pattern)
+        ]
+        return self.app.catalog.chunk_ids_for_files(kb.id, ids) if ids else np.zeros(0, dtype=np.int64)
+
+    def search(
+        self, kbs: Sequence[KnowledgeBase], query: str, top_k: int | None = None,
+        mode: str | None = None, file_glob: str | None = None,
+    ) -> list[Hit]:
+        settings = self.app.settings.retrieval
+        top_k = top_k or settings.top_k
+        mode = mode or settings.mode
+        if mode not in MODES:
+            raise InvalidInput(f"unknown search mode '{mode}'; use one of: {', '.join(MODES)}")
+        if not query or not query.strip():
+            raise InvalidInput("the query is empty")
+        if top_k < 1:
+            raise InvalidInput("top-k must be at least 1")
+        if not kbs:
+            raise InvalidInput("name at least one knowledge base")
+        from zhiku.ingest.normalize import lexical_tokens
+
+        n_cand = max(settings.candidates, top_k)
+        tokens = lexical_tokens(query) if mode != "dense" else []
+        query_vecs: dict[str, np.ndarray] = {}
+        pool: list[Candidate] = []
+        ranges = []
+        for kb in kbs:
+            idx = self.app.indexes.get(kb)
+            allowed = self._allowed(kb, file_glob)
+            found: dict[int, Candidate] = {}
+            if mode != "lexical":
+                if kb.embedder not in query_vecs:
+                    query_vecs[kb.embedder] = self.app.embedder(kb.embedder).embed_query(query)
+                qv = query_vecs[kb.embedder]
+                for cid, cos in idx.vectors.search(qv, n_cand, allowed):
+                    found[cid] = Candidate(key=(kb.name, cid), cosine=cos)
+            if mode != "dense" and tokens:
+                for cid, bm25, cov in idx.lexical.search(tokens, n_cand, allowed):
+                    if bm25 <= 0:
+                        continue
+                    c = found.setdefault(cid, Candidate(key=(kb.name, cid)))
+                    c.bm25, c.coverage = bm25, cov
+                if mode == "hybrid":
+                    missing = [cid for cid, c in found.items() if c.cosine is None]
+                    if missing:
+                        vecs = idx.vectors.reconstruct(missing)
+                        for cid, v in zip(missing, vecs @ query_vecs[kb.embedder]):
+                            found[cid].cosine = float(v)
+            pool.extend(found.values())
+            ranges.append(self.app.embedder_score_range(kb.embedder))
+        score_range = ranges[0] if len(set(ranges)) == 1 else (
+            min(r[0] for r in ranges), max(r[1] for r in ranges))
+        ranked = fuse(pool, mode, score_range, settings.dense_weight)[:top_k]
+        return self._hits(kbs, ranked)
+
+    def _hits(self, kbs: Sequence[KnowledgeBase], ranked: list[Candidate]) -> list[Hit]:
+        rows = self.app.catalog.chunks_by_id([c.key[1] for c in ranked])
+        hits = []
+        for c in ranked:
+            kb_name, cid = c.key
+            if cid not in rows:
+                continue  # removed between index and database read
+            chunk, frow = rows[cid]
+            hits.append(Hit(
+                kb=kb_name, file=frow.file_name, file_id=chunk.file_id, page=chunk.page,
+                section=" > ".join(chunk.section) or None, chunk_id=cid, score=c.score, text=chunk.text,
+                dense_score=None if c.dense is None else round(c.dense, 6),
+                lexical_score=None if c.lexical is None else round(c.lexical, 6),
+                doc_key=frow.file_doc_key,
+                meta={**chunk.meta, "page_end": chunk.page_end, "start": chunk.start, "end": chunk.end},
+            ))
+        return hits

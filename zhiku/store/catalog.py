@@ -1,0 +1,257 @@
+"""Reads and writes of knowledge bases, files and chunks in the metadata database.
+
+Every change that alters what a KB can find (a file becoming indexed, a file
+removed) happens in one transaction that also bumps the KB's ``revision``; the
+derived indexes compare their revision with it to know whether they are stale.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from zhiku.errors import Conflict, InvalidInput, NotFound
+from zhiku.schema import Chunk, FileRecord, KnowledgeBase
+from zhiku.store.db import chunks, files, kbs
+
+_BAD_NAME = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def validate_kb_name(name: str) -> str:
+    """KB names may be Chinese; they never reach the file system, but we keep them sane."""
+    name = unicodedata.normalize("NFC", name or "")
+    if not name.strip():
+        raise InvalidInput("a knowledge base needs a name")
+    if name != name.strip():
+        raise InvalidInput(f"knowledge base name '{name}' starts or ends with spaces")
+    if len(name) > 100:
+        raise InvalidInput("knowledge base names are at most 100 characters")
+    if name in (".", "..") or _BAD_NAME.search(name):
+        raise InvalidInput(
+            f"invalid knowledge base name '{name}': it may not contain / \\ : * ? \" < > | or control characters",
+            name=name,
+        )
+    return name
+
+
+def _kb(row: Any, counts: tuple[int, int] = (0, 0)) -> KnowledgeBase:
+    return KnowledgeBase(
+        id=row.id, name=row.name, description=row.description, embedder=row.embedder,
+        dimensions=row.dimensions, chunk_size=row.chunk_size, chunk_overlap=row.chunk_overlap,
+        revision=row.revision, created_at=row.created_at, updated_at=row.updated_at,
+        files=counts[0], chunks=counts[1],
+    )
+
+
+def _file(row: Any) -> FileRecord:
+    return FileRecord(**{c: getattr(row, c) for c in FileRecord.model_fields})
+
+
+def _chunk(row: Any) -> Chunk:
+    return Chunk(
+        id=row.id, kb_id=row.kb_id, file_id=row.file_id, seq=row.seq, text=row.text, kind=row.kind,
+        page=row.page, page_end=row.page_end, section=list(row.section or []), start=row.start,
+        end=row.end, meta=dict(row.meta or {}),
+    )
+
+
+class Catalog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- knowledge bases -------------------------------------------------------------
+    def create_kb(
+        self, name: str, description: str, embedder: str, dimensions: int, chunk_size: int, chunk_overlap: int
+    ) -> KnowledgeBase:
+        name = validate_kb_name(name)
+        ts = now()
+        with self.engine.begin() as conn:
+            if conn.execute(select(kbs.c.id).where(kbs.c.name == name)).first():
+                raise Conflict(f"knowledge base '{name}' already exists", name=name)
+            conn.execute(insert(kbs).values(
+                id=new_id(), name=name, description=description or "", embedder=embedder,
+                dimensions=dimensions, chunk_size=chunk_size, chunk_overlap=chunk_overlap,
+                revision=0, created_at=ts, updated_at=ts,
+            ))
+        return self.get_kb(name)
+
+    def _counts(self, conn: Connection, kb_id: str) -> tuple[int, int]:
+        nfiles, nchunks = conn.execute(
+            select(func.count(files.c.id), func.coalesce(func.sum(files.c.chunks), 0)).where(
+                files.c.kb_id == kb_id, files.c.status == "indexed"
+            )
+        ).one()
+        return int(nfiles), int(nchunks)
+
+    def get_kb(self, name: str) -> KnowledgeBase:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(kbs).where(kbs.c.name == name)).first()
+            if row is None:
+                raise NotFound(f"knowledge base '{name}' does not exist", name=name)
+            return _kb(row, self._counts(conn, row.id))
+
+    def list_kbs(self) -> list[KnowledgeBase]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(kbs).order_by(kbs.c.created_at)).all()
+            return [_kb(r, self._counts(conn, r.id)) for r in rows]
+
+    def update_kb(self, kb_id: str, **values: Any) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(kbs).where(kbs.c.id == kb_id).values(updated_at=now(), **values))
+
+    def delete_kb(self, kb_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(chunks).where(chunks.c.kb_id == kb_id))
+            conn.execute(delete(files).where(files.c.kb_id == kb_id))
+            conn.execute(delete(kbs).where(kbs.c.id == kb_id))
+
+    def revision(self, kb_id: str) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(kbs.c.revision).where(kbs.c.id == kb_id)).scalar_one())
+
+    @staticmethod
+    def _bump(conn: Connection, kb_id: str) -> int:
+        conn.execute(update(kbs).where(kbs.c.id == kb_id).values(revision=kbs.c.revision + 1, updated_at=now()))
+        return int(conn.execute(select(kbs.c.revision).where(kbs.c.id == kb_id)).scalar_one())
+
+    # -- files -----------------------------------------------------------------------
+    def list_files(self, kb_id: str, status: str | None = None) -> list[FileRecord]:
+        q = select(files).where(files.c.kb_id == kb_id).order_by(files.c.name, files.c.created_at)
+        if status:
+            q = q.where(files.c.status == status)
+        with self.engine.connect() as conn:
+            return [_file(r) for r in conn.execute(q)]
+
+    def get_file(self, file_id: str) -> FileRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(files).where(files.c.id == file_id)).first()
+        if row is None:
+            raise NotFound(f"file {file_id} does not exist", file_id=file_id)
+        return _file(row)
+
+    def files_named(self, kb_id: str, name: str) -> list[FileRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(files).where(files.c.kb_id == kb_id, files.c.name == name))
+            return [_file(r) for r in rows]
+
+    def add_pending_file(self, kb_id: str, name: str, sha256: str, size: int, doc_key: str | None) -> FileRecord:
+        ts = now()
+        fid = new_id()
+        with self.engine.begin() as conn:
+            conn.execute(insert(files).values(
+                id=fid, kb_id=kb_id, name=name, sha256=sha256, size=size, status="pending",
+                chunks=0, doc_key=doc_key, created_at=ts, updated_at=ts,
+            ))
+        return self.get_file(fid)
+
+    def commit_file(
+        self, kb_id: str, file_id: str, rows: Sequence[dict[str, Any]], pages: int | None,
+        replaces: Sequence[str] = (),
+    ) -> tuple[list[int], list[int], int]:
+        """Make a file searchable in one transaction: its chunks go in, the versions it
+        replaces go out, the KB's revision moves.
+
+        Returns (new chunk ids, removed chunk ids, the KB's new revision)."""
+        with self.engine.begin() as conn:
+            removed = self._chunk_ids(conn, replaces)
+            if replaces:
+                conn.execute(delete(chunks).where(chunks.c.file_id.in_(list(replaces))))
+                conn.execute(delete(files).where(files.c.id.in_(list(replaces))))
+            conn.execute(delete(chunks).where(chunks.c.file_id == file_id))  # leftovers of a crash
+            if rows:
+                conn.execute(insert(chunks), [{**r, "kb_id": kb_id, "file_id": file_id} for r in rows])
+            conn.execute(update(files).where(files.c.id == file_id).values(
+                status="indexed", error=None, pages=pages, chunks=len(rows), updated_at=now(),
+            ))
+            revision = self._bump(conn, kb_id)
+            added = [r.id for r in conn.execute(
+                select(chunks.c.id).where(chunks.c.file_id == file_id).order_by(chunks.c.seq))]
+        return added, removed, revision
+
+    def fail_file(self, file_id: str, error: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(files).where(files.c.id == file_id).values(
+                status="failed", error=error, updated_at=now()))
+
+    def remove_files(self, kb_id: str, file_ids: Sequence[str]) -> tuple[list[int], int]:
+        """Returns (removed chunk ids, the KB's new revision)."""
+        with self.engine.begin() as conn:
+            removed = self._chunk_ids(conn, file_ids)
+            conn.execute(delete(chunks).where(chunks.c.file_id.in_(list(file_ids))))
+            conn.execute(delete(files).where(files.c.id.in_(list(file_ids))))
+            revision = self._bump(conn, kb_id)
+        return removed, revision
+
+    @staticmethod
+    def _chunk_ids(conn: Connection, file_ids: Sequence[str]) -> list[int]:
+        if not file_ids:
+            return []
+        return [r.id for r in conn.execute(select(chunks.c.id).where(chunks.c.file_id.in_(list(file_ids))))]
+
+    # -- chunks ----------------------------------------------------------------------
+    def file_chunks(self, file_id: str) -> list[Chunk]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(chunks).where(chunks.c.file_id == file_id).order_by(chunks.c.seq))
+            return [_chunk(r) for r in rows]
+
+    def chunks_by_id(self, ids: Sequence[int]) -> dict[int, tuple[Chunk, FileRecord]]:
+        if not ids:
+            return {}
+        out: dict[int, tuple[Chunk, FileRecord]] = {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(chunks, files.c.name.label("file_name"), files.c.doc_key.label("file_doc_key"))
+                .join(files, files.c.id == chunks.c.file_id)
+                .where(chunks.c.id.in_(list(ids)), files.c.status == "indexed")
+            )
+            for r in rows:
+                out[r.id] = (_chunk(r), r)
+        return out
+
+    def chunk_ids_for_files(self, kb_id: str, file_ids: Sequence[str]) -> np.ndarray:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(chunks.c.id).where(
+                chunks.c.kb_id == kb_id, chunks.c.file_id.in_(list(file_ids))))
+            return np.fromiter((r.id for r in rows), dtype=np.int64)
+
+    def index_rows(self, kb_id: str, batch: int = 5000) -> Iterator[tuple[np.ndarray, list[list[str]], np.ndarray]]:
+        """Every searchable chunk of a KB as (ids, tokens, vectors) batches, to rebuild indexes."""
+        q = (
+            select(chunks.c.id, chunks.c.tokens, chunks.c.embedding)
+            .join(files, files.c.id == chunks.c.file_id)
+            .where(chunks.c.kb_id == kb_id, files.c.status == "indexed")
+            .order_by(chunks.c.id)
+        )
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True).execute(q)
+            while True:
+                part = result.fetchmany(batch)
+                if not part:
+                    break
+                ids = np.array([r.id for r in part], dtype=np.int64)
+                toks = [r.tokens.split(" ") if r.tokens else [] for r in part]
+                vecs = np.vstack([np.frombuffer(r.embedding, dtype=np.float32) for r in part])
+                yield ids, toks, vecs
+
+    def live_chunk_ids(self, kb_id: str) -> np.ndarray:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(chunks.c.id).join(files, files.c.id == chunks.c.file_id)
+                .where(chunks.c.kb_id == kb_id, files.c.status == "indexed")
+            )
+            return np.fromiter((r.id for r in rows), dtype=np.int64)

@@ -1,0 +1,136 @@
+"""The metadata database: the one source of truth (SQLite by default, PostgreSQL at scale).
+
+Knowledge bases, files (content hash and status), chunks with their text,
+metadata, lexical tokens and embeddings, and the embedding cache. Indexes are
+derived from these tables and can always be rebuilt from them.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    inspect,
+)
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+metadata = MetaData()
+
+kbs = Table(
+    "kbs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("embedder", String(200), nullable=False),
+    Column("dimensions", Integer, nullable=False),
+    Column("chunk_size", Integer, nullable=False),
+    Column("chunk_overlap", Integer, nullable=False),
+    # bumped in the same transaction as every change of the KB's searchable chunks
+    Column("revision", BigInteger, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kb_id", String(32), ForeignKey("kbs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("pages", Integer),
+    Column("chunks", Integer, nullable=False, default=0),
+    Column("doc_key", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_files_kb_name", "kb_id", "name"),
+    Index("ix_files_kb_sha", "kb_id", "sha256"),
+)
+
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kb_id", String(32), ForeignKey("kbs.id", ondelete="CASCADE"), nullable=False),
+    Column("file_id", String(32), ForeignKey("files.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("kind", String(16), nullable=False, default="text"),
+    Column("page", Integer),
+    Column("page_end", Integer),
+    Column("section", JSON, nullable=False, default=list),
+    Column("start", Integer),
+    Column("end", Integer),
+    Column("meta", JSON, nullable=False, default=dict),
+    Column("tokens", Text, nullable=False, default=""),  # lexical tokens, space-joined
+    Column("embedding", LargeBinary, nullable=False),  # float32, L2-normalised
+    Index("ix_chunks_kb", "kb_id", "id"),
+    Index("ix_chunks_file", "file_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+embed_cache = Table(
+    "embed_cache",
+    metadata,
+    Column("model", String(200), primary_key=True),
+    Column("text_sha", String(64), primary_key=True),
+    Column("vector", LargeBinary, nullable=False),
+)
+
+schema_info = Table(
+    "schema_info",
+    metadata,
+    Column("version", Integer, primary_key=True),
+)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def open_engine(url: str) -> Engine:
+    """Open (and create or migrate) the database at ``url``."""
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    migrate(engine)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    existing = set(inspect(engine).get_table_names())
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        if "schema_info" not in existing or conn.execute(schema_info.select()).first() is None:
+            conn.execute(schema_info.insert().values(version=SCHEMA_VERSION))
+    log.debug("database ready at schema version %s", SCHEMA_VERSION)
