@@ -10,10 +10,8 @@ import json
 import logging
 import os
 import sys
-from pathlib import Path
 from typing import Any, Optional
 
-import click
 import typer
 from rich.console import Console
 
@@ -90,25 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     _register()
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="zhiku", standalone_mode=False)
+        # standalone mode: usage errors print usage and exit 2, typer.Exit sets the code
+        command.main(args=argv, prog_name="zhiku", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except ZhikuError as exc:
         if os.environ.get("ZHIKU_DEBUG"):
             raise
         err.print(f"error: {exc.message}", markup=False)
         return 1
-    except click.exceptions.Abort:
-        err.print("aborted", markup=False)
-        return 1
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         return 130
     return 0
 
 
-def path_arg(value: str) -> Path:
-    return Path(value).expanduser()

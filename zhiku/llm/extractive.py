@@ -34,6 +34,7 @@ class _Sentence:
     passage: int
     position: int
     score: float = 0.0
+    content: float = 0.0  # how well the sentence itself matches the question
 
 
 def _weights(tokens: Sequence[str]) -> dict[str, float]:
@@ -42,6 +43,55 @@ def _weights(tokens: Sequence[str]) -> dict[str, float]:
     for t in tokens:
         out[t] = max(out.get(t, 0.0), math.log1p(len(t)) + (0.5 if t.isdigit() else 0.0))
     return out
+
+
+_TERMINAL = tuple("。！？；….!?;:：”’」』）)")
+
+
+def relevance(question_lang: str, hit: Hit) -> float:
+    """How likely the passage answers the question, in [0, 1].
+
+    Dense similarity alone separates near-misses poorly; the share of the question's
+    rare terms found in the passage is strong evidence, but only when both are in
+    the same language (a Chinese question over English text shares no words)."""
+    from zhiku.ingest.normalize import detect_lang
+
+    dense = hit.dense_score if hit.dense_score is not None else None
+    cov = hit.lexical_score or 0.0
+    if dense is None:
+        return cov
+    if detect_lang(hit.text) != question_lang:
+        return dense
+    return 0.5 * dense + 0.5 * cov
+
+
+def _looks_like_heading(text: str) -> bool:
+    return len(text) < 25 and not text.endswith(_TERMINAL)
+
+
+def _table_rows(text: str) -> list[str] | None:
+    """Rows of a markdown table as "header: value" lines; None when the text is not a table."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    table = [ln for ln in lines if ln.startswith("|") and ln.endswith("|")]
+    if len(table) < 3 or len(table) < len(lines) / 2:
+        return None
+    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in table]
+    header, rows = cells[0], [r for r in cells[1:] if not all(set(c) <= set("-: ") for c in r)]
+    out = []
+    for row in rows:
+        pairs = [f"{h}: {v}" if h else v for h, v in zip(header, row) if v]
+        if pairs:
+            out.append("; ".join(pairs))
+    return out
+
+
+def _units(text: str) -> list[str]:
+    from zhiku.ingest.split import split_sentences
+
+    rows = _table_rows(text)
+    if rows is not None:
+        return rows
+    return [s.strip() for s in split_sentences(text) if s.strip()]
 
 
 class ExtractiveAnswerer:
@@ -53,36 +103,41 @@ class ExtractiveAnswerer:
 
         lang = detect_lang(question)
         floor = self.app.settings.retrieval.relevance_floor
-        best = hits[0].score if hits else 0.0
-        if not hits or best < floor:
-            return Answer(answer=NOT_FOUND[lang], found=False, citations=[], lang=lang, best_score=best)
+        rel = [relevance(lang, h) for h in hits]
+        best = max(rel[:3], default=0.0)
+        if best < floor:
+            return Answer(answer=NOT_FOUND[lang], found=False, citations=[], lang=lang, best_score=round(best, 6))
         opts = self.app.settings.answer
-        passages = [h for h in hits[: opts.passages] if h.score >= max(floor, best * 0.5)] or hits[:1]
+        passages = [h for h, r in zip(hits[: opts.passages], rel) if r >= best * 0.75] or hits[:1]
         sentences = self._candidates(passages)
         self._score(question, sentences, passages, kbs)
-        chosen = sorted(sentences, key=lambda s: s.score, reverse=True)[: opts.sentences]
+        ranked = sorted(sentences, key=lambda s: s.score, reverse=True)
+        lead = ranked[0]
+        chosen = [lead] + [s for s in ranked[1:] if s.content >= 0.8 * lead.content][: opts.sentences - 1]
         chosen.sort(key=lambda s: (s.passage, s.position))
         numbers: dict[int, int] = {}
-        parts = []
-        for s in chosen:
-            n = numbers.setdefault(s.passage, len(numbers) + 1)
-            parts.append(f"{s.text.strip()} [{n}]")
         sep = "" if lang == "zh" else " "
-        body = sep.join(parts)
+        runs: list[tuple[int, list[str]]] = []
+        for s in chosen:
+            numbers.setdefault(s.passage, len(numbers) + 1)
+            if runs and runs[-1][0] == s.passage:
+                runs[-1][1].append(s.text)
+            else:
+                runs.append((s.passage, [s.text]))
+        body = sep.join(f"{sep.join(texts)} [{numbers[p]}]" for p, texts in runs)
         citations = [
             Citation(n=n, **passages[p].model_dump()) for p, n in sorted(numbers.items(), key=lambda kv: kv[1])
         ]
-        return Answer(answer=f"{LEAD[lang]}\n{body}", found=True, citations=citations, lang=lang, best_score=best)
+        return Answer(answer=f"{LEAD[lang]}\n{body}", found=True, citations=citations, lang=lang,
+                      best_score=round(best, 6))
 
     @staticmethod
     def _candidates(passages: Sequence[Hit]) -> list[_Sentence]:
-        from zhiku.ingest.split import split_sentences
-
         out: list[_Sentence] = []
         for p, hit in enumerate(passages):
-            for i, sent in enumerate(split_sentences(hit.text)):
-                sent = sent.strip()
-                if len(sent) < 4:
+            headings = set((hit.section or "").split(" > "))
+            for i, sent in enumerate(_units(hit.text)):
+                if len(sent) < 4 or sent in headings or _looks_like_heading(sent):
                     continue
                 out.append(_Sentence(sent[:MAX_SENTENCE], p, i))
         if not out:
@@ -105,7 +160,9 @@ class ExtractiveAnswerer:
         vecs, _ = cached.embed_passages([s.text for s in sentences])
         lo, hi = self.app.embedder_score_range(embedder_name)
         dense = np.clip((vecs @ qv - lo) / (hi - lo), 0.0, 1.0)
-        prior = np.array([passages[s.passage].score for s in sentences])
-        scores = 0.5 * lexical + 0.4 * dense + 0.1 * prior
-        for s, v in zip(sentences, scores):
-            s.score = float(v)
+        best = passages[0].score or 1.0
+        prior = np.array([passages[s.passage].score / best for s in sentences])
+        content = 0.55 * lexical + 0.45 * dense
+        for s, c, p in zip(sentences, content, prior):
+            s.content = float(c)
+            s.score = float(0.8 * c + 0.2 * p)
