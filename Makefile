@@ -36,10 +36,14 @@ test: system-deps install-test
 test-fast: install-test
 	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow" $(PYTEST_ARGS)
 
-bench: install-test
+$(VENV)/.stamp-bench: $(VENV)/.stamp-test pyproject.toml
+	$(PIP) install -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.stamp-bench
 	$(PY) bench/run.py --quick
 
-bench-full: install-test
+bench-full: $(VENV)/.stamp-bench
 	$(PY) bench/run.py --full
 
 ## regenerate the configuration reference in the README from the settings model

@@ -52,7 +52,7 @@ class Retriever:
         from zhiku.ingest.normalize import lexical_tokens
 
         n_cand = max(settings.candidates, top_k)
-        tokens = lexical_tokens(query) if mode != "dense" else []
+        tokens = lexical_tokens(query)
         query_vecs: dict[str, np.ndarray] = {}
         pool: list[Candidate] = []
         ranges = []
@@ -83,7 +83,26 @@ class Retriever:
         score_range = ranges[0] if len(set(ranges)) == 1 else (
             min(r[0] for r in ranges), max(r[1] for r in ranges))
         ranked = fuse(pool, mode, score_range, settings.dense_weight)[:top_k]
+        self._fill_coverage(kbs, ranked, tokens)
         return self._hits(kbs, ranked)
+
+    def _fill_coverage(self, kbs: Sequence[KnowledgeBase], ranked: list[Candidate], tokens: list[str]) -> None:
+        """Lexical coverage of returned hits the lexical channel did not rank (dense mode, or
+        beyond its candidates): the answerer's relevance estimate needs it for every hit."""
+        if not tokens:
+            return
+        by_kb: dict[str, list[Candidate]] = {}
+        for c in ranked:
+            if c.bm25 is None:
+                by_kb.setdefault(c.key[0], []).append(c)
+        for kb in kbs:
+            missing = by_kb.get(kb.name)
+            if not missing:
+                continue
+            allowed = np.array(sorted(c.key[1] for c in missing), dtype=np.int64)
+            found = {cid: cov for cid, _, cov in self.app.indexes.get(kb).lexical.search(tokens, len(allowed), allowed)}
+            for c in missing:
+                c.lexical = found.get(c.key[1], 0.0)
 
     def _hits(self, kbs: Sequence[KnowledgeBase], ranked: list[Candidate]) -> list[Hit]:
         rows = self.app.catalog.chunks_by_id([c.key[1] for c in ranked])
