@@ -1,0 +1,466 @@
+"""A persisted, incremental BM25 index over integer chunk ids.
+
+Why not plain bm25s: it bakes IDF into precomputed scores for a fixed corpus,
+so every added file would rebuild the whole index (Langchain-Chatchat rebuilt
+it on every *query*). Here postings are term frequencies only; IDF and the
+average document length are computed at query time from live counts, so scores
+are always exact Okapi BM25 (Lucene IDF, ``ln(1 + (N - df + .5) / (df + .5))``)
+over the documents alive now, and adding a file costs time in its size only.
+
+Layout: a list of segments, each a ``docs × terms`` CSC matrix of term
+frequencies (a column is a posting list) plus the segment's ids, lengths and an
+alive mask. ``add`` appends a small segment; ``remove`` flips alive bits
+(tombstones). Small segments are merged when there are too many, and
+everything is merged into the base segment, dropping tombstones and unused
+terms, when the deltas or the dead grow past a quarter of the base.
+
+Search scores every query term's posting list into a dense per-segment array;
+terms whose lists are long (> 1/16 of the segment) are scored only for the docs
+that already match a rarer term whenever that provably cannot change the top k
+(MaxScore-style bound ``idf * (k1 + 1)`` per term), so common words cost little.
+
+Concurrency: readers take the current immutable ``_State`` snapshot and never
+lock; one writer at a time (a lock) builds a new snapshot and swaps it in.
+
+On disk: ``manifest.json`` names a generation folder holding ``vocab.json`` and
+per segment ``seg-N.postings.npz`` (scipy) and ``seg-N.docs.npz`` (numpy, no
+pickle). A save writes a new generation folder, then replaces the manifest
+(``os.replace``), then deletes older generations: a reader sees the old index
+or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import threading
+import uuid
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from zhiku.errors import InvalidInput, LoadError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "zhiku-bm25"
+VERSION = 1
+MAX_DELTAS = 4  # small segments before they are merged into one delta
+MERGE_FRACTION = 0.25  # deltas (or dead docs) past this share of the base → full merge
+MIN_FULL_MERGE = 2048  # below this many docs a full merge is cheap: do it whenever deltas pile up
+MIN_PRUNE = 8192  # segments smaller than this are scored plainly (pruning costs more than it saves)
+
+
+class _Segment:
+    """Immutable postings of a batch of documents; ``alive`` is replaced, never mutated."""
+
+    __slots__ = ("alive", "ids", "lengths", "order", "postings", "sorted_ids")
+
+    def __init__(self, ids: np.ndarray, lengths: np.ndarray, postings: sparse.csc_matrix, alive: np.ndarray):
+        self.ids, self.lengths, self.postings, self.alive = ids, lengths, postings, alive
+        self.order = np.argsort(ids, kind="stable")
+        self.sorted_ids = ids[self.order]
+
+    @property
+    def n(self) -> int:
+        return int(self.ids.shape[0])
+
+    def with_alive(self, alive: np.ndarray) -> _Segment:
+        seg = _Segment.__new__(_Segment)
+        seg.ids, seg.lengths, seg.postings = self.ids, self.lengths, self.postings
+        seg.order, seg.sorted_ids, seg.alive = self.order, self.sorted_ids, alive
+        return seg
+
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        """Positions of the alive docs among ``ids`` (sorted, unique) in this segment."""
+        if self.n == 0 or ids.size == 0:
+            return np.empty(0, dtype=np.int64)
+        pos = self.order[np.searchsorted(self.sorted_ids, ids[_contains(self.sorted_ids, ids)])]
+        return pos[self.alive[pos]]
+
+    def live_postings(self, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indptr, row indices, tf) of the alive docs only, rows renumbered, ``width`` columns."""
+        p = self.postings
+        indptr, indices, data = p.indptr.astype(np.int64), p.indices, p.data
+        if not self.alive.all():
+            keep = self.alive[indices]
+            dead_cols = np.searchsorted(indptr, np.flatnonzero(~keep), side="right") - 1
+            counts = np.diff(indptr) - np.bincount(dead_cols, minlength=p.shape[1])
+            indptr = np.concatenate(([0], np.cumsum(counts)))
+            indices = (np.cumsum(self.alive, dtype=np.int32) - 1)[indices[keep]]
+            data = data[keep]
+        if width > p.shape[1]:
+            indptr = np.concatenate((indptr, np.full(width - p.shape[1], indptr[-1])))
+        return indptr, indices, data
+
+
+@dataclass(frozen=True)
+class _State:
+    segments: tuple[_Segment, ...]
+    vocab: dict[str, int]  # extended in place by the writer; readers ignore cols >= len(df)
+    terms: list[str]
+    df: np.ndarray
+    n_live: int
+    total_len: int
+
+
+class LexicalIndex:
+    """Okapi BM25 over integer ids; see the module docstring for the design."""
+
+    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+        self.k1 = float(k1)
+        self.b = float(b)
+        self.meta: dict[str, Any] = {}
+        self._state = _State((), {}, [], np.zeros(0, dtype=np.int64), 0, 0)
+        self._write = threading.Lock()
+        self._saving = threading.Lock()
+
+    # ---- reading -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._state.n_live
+
+    def __contains__(self, chunk_id: object) -> bool:
+        if not isinstance(chunk_id, (int, np.integer)):
+            return False
+        probe = np.array([chunk_id], dtype=np.int64)
+        return any(seg.positions(probe).size for seg in self._state.segments)
+
+    def ids(self) -> np.ndarray:
+        """Live ids, sorted."""
+        parts = [seg.ids[seg.alive] for seg in self._state.segments]
+        return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+
+    def _idf(self, state: _State, terms: Sequence[str]) -> tuple[list[tuple[int, float]], float]:
+        """(col, idf) of the query's unique terms present in live docs, and the total IDF weight."""
+        n = state.n_live
+        known: list[tuple[int, float]] = []
+        total = 0.0
+        width = state.df.shape[0]
+        for term in dict.fromkeys(terms):
+            col = state.vocab.get(term)
+            df = int(state.df[col]) if col is not None and col < width else 0
+            w = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+            total += w
+            if df > 0:
+                known.append((col, w))  # type: ignore[arg-type]
+        return known, total
+
+    def query_weight(self, query_tokens: Sequence[str]) -> float:
+        """Total IDF weight of the query's unique terms (unknown terms weigh as df = 0)."""
+        return self._idf(self._state, query_tokens)[1]
+
+    def search(
+        self, query_tokens: Sequence[str], k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float, float]]:
+        """Top ``k`` live docs as (id, bm25, coverage), best first; ties broken by id.
+
+        Each unique query term counts once. ``coverage`` is the share of the query's
+        total IDF weight whose terms occur in the doc. Only docs sharing at least one
+        term are returned. ``allowed`` restricts the search to those ids.
+        """
+        state = self._state
+        if k <= 0 or state.n_live == 0:
+            return []
+        known, total = self._idf(state, query_tokens)
+        if not known:
+            return []
+        # rarest first (by live df, the same in every segment): sums run in one order however
+        # the docs are spread over segments, so scores are bit-identical to a fresh build
+        known.sort(key=lambda t: -t[1])
+        allowed_ids = None if allowed is None else _sorted_unique(np.asarray(allowed, dtype=np.int64))
+        avgdl = state.total_len / state.n_live if state.total_len else 1.0
+        parts = [(seg, self._search_segment(seg, known, avgdl, k, allowed_ids)) for seg in state.segments]
+        parts = [(seg, hit, sc) for seg, (hit, sc) in parts if hit.size]
+        if not parts:
+            return []
+        ids = np.concatenate([seg.ids[hit] for seg, hit, _ in parts])
+        scores = np.concatenate([sc for _, _, sc in parts])
+        where = np.concatenate([np.full(hit.size, i) for i, (_, hit, _) in enumerate(parts)])
+        pos = np.concatenate([hit for _, hit, _ in parts])
+        top = np.lexsort((ids, -scores))[:k]
+        matched = np.zeros(top.size)
+        for i, (seg, _, _) in enumerate(parts):  # coverage only for the docs returned
+            mine = np.flatnonzero(where[top] == i)
+            if mine.size:
+                matched[mine] = _matched(seg, known, pos[top[mine]])
+        return [
+            (int(ids[j]), float(scores[j]), min(1.0, float(m / total))) for j, m in zip(top, matched)
+        ]
+
+    def _search_segment(
+        self, seg: _Segment, known: list[tuple[int, float]], avgdl: float, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Positions and scores of this segment's top ``k`` (ties at the k-th score kept)."""
+        k1, b = self.k1, self.b
+        width = seg.postings.shape[1]
+        indptr, indices, data = seg.postings.indptr, seg.postings.indices, seg.postings.data
+        terms = [(w, indptr[col], indptr[col + 1]) for col, w in known if col < width]
+        terms = [t for t in terms if t[1] < t[2]]
+        if not terms:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        c0, c1, kw = k1 * (1.0 - b), k1 * b / avgdl, k1 + 1.0
+        ok = seg.alive
+        if allowed is not None:
+            ok = np.zeros(seg.n, dtype=bool)
+            ok[seg.positions(allowed)] = True
+        split = len(terms)
+        if seg.n >= MIN_PRUNE:
+            while split > 1 and terms[split - 1][2] - terms[split - 1][1] > seg.n // 16:
+                split -= 1
+        scores = np.zeros(seg.n)
+
+        def scatter(w: float, lo: int, hi: int) -> None:
+            pos, tf = indices[lo:hi], data[lo:hi]
+            scores[pos] += tf / (tf + (c0 + c1 * seg.lengths[pos])) * (w * kw)  # float64 throughout
+
+        for w, lo, hi in terms[:split]:
+            scatter(w, lo, hi)
+        if split < len(terms):
+            # Common terms (long posting lists): score them only for docs that already match a
+            # rare term, and keep that shortcut only if the k-th best of those beats anything a
+            # doc matching common terms alone could reach (each term adds < idf * (k1 + 1)).
+            cand = np.flatnonzero((scores > 0) & ok)
+            if k <= cand.size <= seg.n // 8:
+                part = scores[cand]
+                for w, lo, hi in terms[split:]:
+                    rows = indices[lo:hi]
+                    idx = np.minimum(np.searchsorted(rows, cand), rows.size - 1)
+                    here = rows[idx] == cand
+                    tf = data[lo + idx[here]]
+                    part[here] += tf / (tf + (c0 + c1 * seg.lengths[cand[here]])) * (w * kw)
+                kth = np.partition(part, cand.size - k)[cand.size - k]
+                if kth > kw * sum(t[0] for t in terms[split:]):
+                    keep = part >= kth
+                    return cand[keep], part[keep]
+            for w, lo, hi in terms[split:]:
+                scatter(w, lo, hi)
+        hit = np.flatnonzero((scores > 0) & ok)
+        if hit.size > k:
+            top = scores[hit]
+            hit = hit[top >= np.partition(top, hit.size - k)[hit.size - k]]
+        return hit, scores[hit]
+
+    # ---- writing -------------------------------------------------------------------------
+    def add(self, ids: Sequence[int], tokens: Sequence[Sequence[str]]) -> None:
+        """Index docs; an id already present is replaced. Within one call the last copy wins."""
+        if len(ids) != len(tokens):
+            raise InvalidInput(f"add: {len(ids)} ids but {len(tokens)} token lists")
+        batch = dict(zip((int(i) for i in ids), tokens))
+        if not batch:
+            return
+        with self._write:
+            state = self._remove_locked(self._state, np.fromiter(batch, dtype=np.int64))
+            vocab, terms = state.vocab, state.terms
+            lengths = np.fromiter((len(t) for t in batch.values()), dtype=np.int64, count=len(batch))
+            cols = np.fromiter(_columns(vocab, terms, batch.values()), dtype=np.int32, count=int(lengths.sum()))
+            rows = np.repeat(np.arange(len(batch), dtype=np.int32), lengths)
+            width = len(terms)
+            postings = sparse.csc_matrix(
+                (np.ones(cols.size, dtype=np.float32), (rows, cols)), shape=(len(batch), width)
+            )
+            ids_arr = np.fromiter(batch, dtype=np.int64, count=len(batch))
+            seg = _Segment(ids_arr, lengths, postings, np.ones(len(batch), dtype=bool))
+            df = np.zeros(width, dtype=np.int64)
+            df[: state.df.shape[0]] = state.df
+            df += np.diff(postings.indptr)
+            n_live, total_len = state.n_live + seg.n, state.total_len + int(lengths.sum())
+            state = _State(state.segments + (seg,), vocab, terms, df, n_live, total_len)
+            self._state = self._maybe_merge(state)
+
+    def remove(self, ids: Iterable[int]) -> None:
+        """Forget these ids (unknown ids are ignored)."""
+        arr = np.unique(np.fromiter((int(i) for i in ids), dtype=np.int64))
+        if arr.size == 0:
+            return
+        with self._write:
+            self._state = self._maybe_merge(self._remove_locked(self._state, arr))
+
+    def _remove_locked(self, state: _State, ids: np.ndarray) -> _State:
+        segments = list(state.segments)
+        df = state.df
+        n_live, total_len = state.n_live, state.total_len
+        for i, seg in enumerate(segments):
+            pos = seg.positions(ids)
+            if pos.size == 0:
+                continue
+            dead = np.zeros(seg.n, dtype=bool)
+            dead[pos] = True
+            entries = np.flatnonzero(dead[seg.postings.indices])
+            cols = np.searchsorted(seg.postings.indptr, entries, side="right") - 1
+            if df is state.df:
+                df = df.copy()
+            df[: seg.postings.shape[1]] -= np.bincount(cols, minlength=seg.postings.shape[1])
+            alive = seg.alive.copy()
+            alive[pos] = False
+            segments[i] = seg.with_alive(alive)
+            n_live -= int(pos.size)
+            total_len -= int(seg.lengths[pos].sum())
+        if df is state.df:
+            return state
+        return _State(tuple(segments), state.vocab, state.terms, df, n_live, total_len)
+
+    def _maybe_merge(self, state: _State) -> _State:
+        segs = state.segments
+        if not segs:
+            return state
+        total = sum(s.n for s in segs)
+        dead = total - state.n_live
+        base_n = segs[0].n
+        deltas = total - base_n
+        if dead > MERGE_FRACTION * total or (
+            len(segs) > 1 and (deltas > MERGE_FRACTION * base_n or base_n < MIN_FULL_MERGE)
+        ):
+            return self._merge_all(state)
+        if len(segs) > MAX_DELTAS + 1:
+            merged = _merge(segs[1:], len(state.terms))
+            return _State((segs[0], merged), state.vocab, state.terms, state.df, state.n_live, state.total_len)
+        return state
+
+    def _merge_all(self, state: _State) -> _State:
+        """One segment of live docs; terms no live doc uses are dropped from the vocabulary."""
+        log.debug("bm25: merging %d segments (%d live docs)", len(state.segments), state.n_live)
+        merged = _merge(state.segments, len(state.terms))
+        keep = state.df[: len(state.terms)] > 0
+        if keep.all():
+            return _State((merged,), state.vocab, state.terms, state.df, state.n_live, state.total_len)
+        terms = [t for t, k in zip(state.terms, keep.tolist()) if k]
+        postings = merged.postings[:, np.flatnonzero(keep)].tocsc()
+        seg = _Segment(merged.ids, merged.lengths, postings, merged.alive)
+        vocab = {t: i for i, t in enumerate(terms)}
+        return _State((seg,), vocab, terms, state.df[keep].copy(), state.n_live, state.total_len)
+
+    # ---- persistence ---------------------------------------------------------------------
+    def save(self, directory: Path, meta: dict[str, Any] | None = None) -> None:
+        """Write the index atomically under ``directory``; ``meta`` (JSON-able) replaces ``self.meta``."""
+        directory = Path(directory)
+        with self._saving:  # two saves interleaving could delete each other's generation
+            if meta is not None:
+                self.meta = dict(meta)
+            with self._write:
+                state = self._state
+                terms = list(state.terms)
+            gen = f"g-{uuid.uuid4().hex[:12]}"
+            manifest = json.dumps(
+                {"format": FORMAT, "version": VERSION, "generation": gen, "segments": len(state.segments),
+                 "k1": self.k1, "b": self.b, "meta": self.meta},
+                ensure_ascii=False,
+            )
+            gen_dir = directory / gen
+            gen_dir.mkdir(parents=True)
+            for i, seg in enumerate(state.segments):
+                sparse.save_npz(gen_dir / f"seg-{i}.postings.npz", seg.postings, compressed=False)
+                np.savez(gen_dir / f"seg-{i}.docs.npz", ids=seg.ids, lengths=seg.lengths, alive=seg.alive)
+            (gen_dir / "vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+            tmp = directory / f".manifest-{gen}.tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(manifest)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, directory / "manifest.json")
+            for old in directory.glob("g-*"):
+                if old.name != gen and old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> LexicalIndex:
+        """Read an index written by ``save``.
+
+        Raises ``FileNotFoundError`` when there is none and ``LoadError`` when it is
+        damaged or of another format (callers rebuild from the database in both cases).
+        """
+        directory = Path(directory)
+        for _ in range(3):
+            try:
+                return cls._load_once(directory)
+            except FileNotFoundError:
+                if not (directory / "manifest.json").exists():
+                    raise
+                # a concurrent save replaced the generation we were reading: read the new one
+            except (ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:
+                raise LoadError(f"lexical index in {directory} is unreadable: {exc}", path=str(directory)) from exc
+        raise LoadError(f"lexical index in {directory} kept changing while being read", path=str(directory))
+
+    @classmethod
+    def _load_once(cls, directory: Path) -> LexicalIndex:
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+            raise LoadError(f"{directory}: not a zhiku BM25 index of version {VERSION}")
+        gen_dir = directory / manifest["generation"]
+        terms = json.loads((gen_dir / "vocab.json").read_text(encoding="utf-8"))
+        index = cls(k1=manifest["k1"], b=manifest["b"])
+        index.meta = manifest.get("meta") or {}
+        segments = []
+        df = np.zeros(len(terms), dtype=np.int64)
+        n_live = total_len = 0
+        for i in range(int(manifest["segments"])):
+            postings = sparse.load_npz(gen_dir / f"seg-{i}.postings.npz").tocsc()
+            with np.load(gen_dir / f"seg-{i}.docs.npz", allow_pickle=False) as docs:
+                ids, lengths, alive = docs["ids"], docs["lengths"], docs["alive"].astype(bool)
+            if not (ids.shape == lengths.shape == alive.shape == (postings.shape[0],)) or postings.shape[1] > len(
+                terms
+            ):
+                raise LoadError(f"{directory}: segment {i} does not match its documents or vocabulary")
+            seg = _Segment(ids.astype(np.int64), lengths.astype(np.int64), postings, alive)
+            segments.append(seg)
+            df += np.diff(seg.live_postings(len(terms))[0])
+            n_live += int(seg.alive.sum())
+            total_len += int(seg.lengths[seg.alive].sum())
+        vocab = {t: i for i, t in enumerate(terms)}
+        index._state = _State(tuple(segments), vocab, terms, df, n_live, total_len)
+        return index
+
+
+def _columns(vocab: dict[str, int], terms: list[str], docs: Iterable[Sequence[str]]) -> Iterator[int]:
+    """Column of every token, in order; new terms join the vocabulary."""
+    get = vocab.get
+    for toks in docs:
+        for term in toks:
+            col = get(term)
+            if col is None:
+                col = vocab[term] = len(terms)
+                terms.append(term)
+            yield col
+
+
+def _matched(seg: _Segment, known: list[tuple[int, float]], positions: np.ndarray) -> np.ndarray:
+    """IDF weight of the query terms each doc (by position in ``seg``) contains."""
+    p = seg.postings
+    out = np.zeros(positions.size)
+    for col, w in known:
+        if col < p.shape[1] and p.indptr[col] < p.indptr[col + 1]:
+            out += w * _contains(p.indices[p.indptr[col] : p.indptr[col + 1]], positions)
+    return out
+
+
+def _contains(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Which ``values`` occur in the sorted array ``rows``."""
+    idx = np.minimum(np.searchsorted(rows, values), rows.size - 1)
+    return rows[idx] == values
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    a = a.ravel()
+    return a if a.size < 2 or bool(np.all(a[1:] > a[:-1])) else np.unique(a)
+
+
+def _merge(segments: Sequence[_Segment], width: int) -> _Segment:
+    """One segment of the alive docs of ``segments``, in order."""
+    parts = []
+    for seg in segments:
+        indptr, indices, data = seg.live_postings(width)
+        small = indptr[-1] < np.iinfo(np.int32).max  # int32 everywhere keeps scipy on its fast path
+        indptr = indptr.astype(np.int32 if small else np.int64)
+        indices = indices.astype(np.int32 if small else np.int64, copy=False)
+        parts.append(sparse.csc_matrix((data, indices, indptr), shape=(int(seg.alive.sum()), width)))
+    postings = sparse.vstack(parts, format="csc")
+    ids = np.concatenate([seg.ids[seg.alive] for seg in segments])
+    lengths = np.concatenate([seg.lengths[seg.alive] for seg in segments])
+    return _Segment(ids, lengths, postings, np.ones(ids.size, dtype=bool))
