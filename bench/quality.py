@@ -30,7 +30,8 @@ def table(rows: list[dict]) -> str:
     keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "answer_hit", "p50_ms", "p95_ms"]
     lines = ["| set | mode | " + " | ".join(keys) + " |", "|" + " --- |" * (len(keys) + 2)]
     for r in rows:
-        cells = [f"{r[k]:.3f}" if not k.endswith("_ms") else f"{r[k]:.1f}" for k in keys]
+        cells = ["n/a" if r[k] is None else f"{r[k]:.3f}" if not k.endswith("_ms") else f"{r[k]:.1f}"
+                 for k in keys]
         best = max(x["recall@1"] for x in rows if x["set"] == r["set"])
         mode = f"**{r['mode']}**" if r["recall@1"] == best else r["mode"]
         lines.append(f"| {r['set']} | {mode} | " + " | ".join(cells) + " |")

@@ -76,3 +76,19 @@ def test_eval_xquad_zh_with_the_default_embedder(e5_app: Zhiku) -> None:
     assert hybrid["recall@1"] >= max(dense["recall@1"], lexical["recall@1"]) - 0.01
     assert hybrid["recall@1"] >= 0.92 and hybrid["recall@10"] >= 0.98
     assert hybrid["answer_hit"] >= 0.80
+
+
+def test_answer_modes() -> None:
+    from zhiku.evaluation import _contains_answer
+
+    assert _contains_answer("龍井茶產自杭州西湖", ["杭州西湖"])  # Traditional answer text, Simplified gold
+    assert _contains_answer("Ｒｕｓｔ is safe", ["rust"])
+    assert not _contains_answer("Rust only", ["Rust", "memory"], "all")
+    assert _contains_answer("Rust guards memory", ["Rust", ["memory", "RAM"]], "all")
+
+
+def test_label_questions_have_no_answer_hit(app: Zhiku, tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    labels = _write(tmp_path / "labels.jsonl", [
+        {"question": "Is Rust memory safe?", "answers": ["yes"], "answer_mode": "label", "gold_ids": ["p-rust"]}])
+    (result,) = evaluate(app, tiny[0], labels, modes=["lexical"])
+    assert result["answer_hit"] is None and result["recall@1"] == 1.0

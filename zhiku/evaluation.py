@@ -65,11 +65,18 @@ def _ndcg(ranking: list[str], gold: set[str], k: int) -> float:
     return dcg / ideal if ideal else 0.0
 
 
-def _contains_answer(answer: str, golds: Sequence[str]) -> bool:
+def _contains_answer(answer: str, golds: Sequence[Any], mode: str = "any") -> bool:
+    """``any``: one of the strings appears; ``all``: every element appears (an element may be
+    a list of aliases). Matching ignores width, case and Traditional/Simplified differences."""
     from zhiku.ingest.normalize import normalize_for_match
 
     text = normalize_for_match(answer)
-    return any(normalize_for_match(g) in text for g in golds if g)
+
+    def found(g: Any) -> bool:
+        options = g if isinstance(g, list) else [g]
+        return any(normalize_for_match(str(o)) in text for o in options if o)
+
+    return all(found(g) for g in golds) if mode == "all" else any(found(g) for g in golds)
 
 
 def load_corpus(app: "Zhiku", kb_name: str, corpus: list[dict[str, Any]], workdir: Path,
@@ -127,9 +134,10 @@ def _measure(app: "Zhiku", kb_name: str, queries: list[dict[str, Any]], mode: st
         mrr.append(1.0 / (first + 1) if first is not None else 0.0)
         ndcg.append(_ndcg(ranking, gold, 10))
         answers = q.get("answers") or []
-        if answers:
+        answer_mode = q.get("answer_mode", "any")
+        if answers and answer_mode != "label":  # a yes/no label is not a string to find
             answer = answerer.answer(q["question"], hits[: max(app.settings.retrieval.top_k, 5)], [kb])
-            hit.append(_contains_answer(answer.answer, answers))
+            hit.append(_contains_answer(answer.answer, answers, answer_mode))
     return {
         "mode": mode,
         "recall@1": float(np.mean(r1)),
@@ -137,7 +145,7 @@ def _measure(app: "Zhiku", kb_name: str, queries: list[dict[str, Any]], mode: st
         "recall@10": float(np.mean(r10)),
         "mrr@10": float(np.mean(mrr)),
         "ndcg@10": float(np.mean(ndcg)),
-        "answer_hit": float(np.mean(hit)) if hit else 0.0,
+        "answer_hit": float(np.mean(hit)) if hit else None,
         "p50_ms": float(np.percentile(latencies, 50)),
         "p95_ms": float(np.percentile(latencies, 95)),
     }

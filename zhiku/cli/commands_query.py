@@ -103,5 +103,6 @@ def evaluate(
     keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "answer_hit", "p50_ms", "p95_ms"]
     table = Table("mode", *keys)
     for r in results:
-        table.add_row(r["mode"], *(f"{r[k]:.3f}" if not k.endswith("_ms") else f"{r[k]:.1f}" for k in keys))
+        table.add_row(r["mode"], *("n/a" if r[k] is None else f"{r[k]:.3f}" if not k.endswith("_ms")
+                                   else f"{r[k]:.1f}" for k in keys))
     out.print(table)
