@@ -158,7 +158,7 @@ class Ingestor:
                 report.skipped.append((src.name, "unchanged"))
                 progress.file_finished(src.name, "skipped", "unchanged")
                 return
-            dup = next((f for f in catalog.list_files(kb.id, "indexed") if f.sha256 == sha), None)
+            dup = catalog.indexed_with_sha(kb.id, sha)
             if dup is not None:
                 report.skipped.append((src.name, f"same content as {dup.name}"))
                 progress.file_finished(src.name, "skipped", f"same content as {dup.name}")

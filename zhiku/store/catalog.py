@@ -149,6 +149,12 @@ class Catalog:
             rows = conn.execute(select(files).where(files.c.kb_id == kb_id, files.c.name == name))
             return [_file(r) for r in rows]
 
+    def indexed_with_sha(self, kb_id: str, sha256: str) -> FileRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(files).where(
+                files.c.kb_id == kb_id, files.c.sha256 == sha256, files.c.status == "indexed").limit(1)).first()
+        return _file(row) if row else None
+
     def add_pending_file(self, kb_id: str, name: str, sha256: str, size: int, doc_key: str | None) -> FileRecord:
         ts = now()
         fid = new_id()
@@ -255,3 +261,56 @@ class Catalog:
                 .where(chunks.c.kb_id == kb_id, files.c.status == "indexed")
             )
             return np.fromiter((r.id for r in rows), dtype=np.int64)
+
+    # -- edits through the API (each in one transaction that moves the KB's revision) --
+    def get_kb_by_id(self, kb_id: str) -> KnowledgeBase:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(kbs).where(kbs.c.id == kb_id)).first()
+            if row is None:
+                raise NotFound(f"knowledge base {kb_id} does not exist", kb_id=kb_id)
+            return _kb(row, self._counts(conn, row.id))
+
+    def update_kb_info(self, kb_id: str, name: str | None = None, description: str | None = None) -> None:
+        values: dict[str, Any] = {}
+        if description is not None:
+            values["description"] = description
+        with self.engine.begin() as conn:
+            if name is not None:
+                name = validate_kb_name(name)
+                clash = conn.execute(select(kbs.c.id).where(kbs.c.name == name, kbs.c.id != kb_id)).first()
+                if clash:
+                    raise Conflict(f"knowledge base '{name}' already exists", name=name)
+                values["name"] = name
+            if values:
+                conn.execute(update(kbs).where(kbs.c.id == kb_id).values(updated_at=now(), **values))
+
+    def get_chunk(self, kb_id: str, chunk_id: int) -> Chunk:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(chunks).where(chunks.c.id == chunk_id, chunks.c.kb_id == kb_id)).first()
+        if row is None:
+            raise NotFound(f"chunk {chunk_id} does not exist in this knowledge base", chunk_id=chunk_id)
+        return _chunk(row)
+
+    def update_chunk(
+        self, kb_id: str, chunk_id: int, text: str, tokens: Sequence[str], embedding: bytes, meta: dict[str, Any]
+    ) -> int:
+        """Replace a chunk's text (with its tokens and embedding); returns the KB's new revision."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(chunks.c.file_id).where(chunks.c.id == chunk_id, chunks.c.kb_id == kb_id)).first()
+            if row is None:
+                raise NotFound(f"chunk {chunk_id} does not exist in this knowledge base", chunk_id=chunk_id)
+            conn.execute(update(chunks).where(chunks.c.id == chunk_id).values(
+                text=text, tokens=" ".join(tokens), embedding=embedding, meta=meta))
+            conn.execute(update(files).where(files.c.id == row.file_id).values(updated_at=now()))
+            return self._bump(conn, kb_id)
+
+    def delete_chunk(self, kb_id: str, chunk_id: int) -> int:
+        """Remove one chunk; returns the KB's new revision."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(chunks.c.file_id).where(chunks.c.id == chunk_id, chunks.c.kb_id == kb_id)).first()
+            if row is None:
+                raise NotFound(f"chunk {chunk_id} does not exist in this knowledge base", chunk_id=chunk_id)
+            conn.execute(delete(chunks).where(chunks.c.id == chunk_id))
+            conn.execute(update(files).where(files.c.id == row.file_id).values(
+                chunks=files.c.chunks - 1, updated_at=now()))
+            return self._bump(conn, kb_id)
