@@ -37,6 +37,7 @@ from zhiku.errors import LoadError, NotFound, UnsupportedFormat, ZhikuError
 from zhiku.ingest.loaders import (  # noqa: F401  (importing registers the built-in loaders)
     epub,
     html,
+    images,
     mail,
     pdf,
     sheets,
@@ -71,16 +72,17 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # loaders of binary formats; each is named after the kind sniff_file gives its files
-_BINARY = frozenset({"pdf", "docx", "pptx", "xlsx", "xls", "epub"})
+_BINARY = frozenset({"pdf", "docx", "pptx", "xlsx", "xls", "epub", "image"})
 _OFFICE_NAMES = {"docx": "Word", "xlsx": "Excel", "pptx": "PowerPoint", "xls": "Excel"}
 _FORMAT_NAMES = {
     "pdf": "a PDF", "docx": "a Word document", "pptx": "a PowerPoint presentation",
     "xlsx": "an Excel workbook", "xls": "an Excel 97-2003 workbook", "epub": "an EPUB e-book",
+    "image": "a picture",
     "csv": "CSV", "html": "HTML", "json": "JSON", "jsonl": "JSON Lines",
     "ipynb": "a Jupyter notebook", "eml": "an e-mail message",
 }
 _HINTS = {
-    "image": "images are not supported yet, they need OCR",
+    "image": "pictures are read with OCR: save it as .png, .jpg, .bmp, .tiff or .webp",
     "doc": "save it as .docx (Word or LibreOffice) and upload that",
     "ppt": "save it as .pptx and upload that",
     "msg": "save the message as .eml and upload that",
@@ -159,7 +161,7 @@ def _choose(path: Path, name: str, ext: str, seen: Sniffed) -> tuple[LoaderSpec,
         return spec, False
     if seen.kind == "text":
         return spec, False
-    if seen.kind in _BINARY:
+    if seen.kind in _BINARY and seen.kind != "image":  # a picture is never text's stand-in
         log.warning("%s: named %s but it is %s; loading it as such", name, ext, seen.label)
         return specs[seen.kind], True
     raise _mismatch(name, ext, seen)

@@ -74,6 +74,16 @@ def _shape_blocks(shape: Any, slide_no: int, section: tuple[str, ...]) -> Iterat
             yield Block(text, kind="table" if table else "text", page=slide_no,
                         section=section, meta={"chart": True})
         return
+    if shape.shape_type == MSO_SHAPE_TYPE.PICTURE:
+        from zhiku.ingest.loaders.ocr import embedded_image_blocks, ocr_available
+
+        if ocr_available():
+            try:
+                blob, name = shape.image.blob, shape.image.filename or ""
+            except Exception:  # noqa: BLE001 - a linked or broken picture
+                return
+            yield from embedded_image_blocks(blob, name=name, page=slide_no, section=section)
+        return
     if getattr(shape, "has_text_frame", False) and shape.has_text_frame:
         text = _frame_text(shape.text_frame)
         if text:

@@ -32,6 +32,7 @@ _SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
     (b"II*\x00", 0, "image", "a TIFF image"),
     (b"MM\x00*", 0, "image", "a TIFF image"),
     (b"WEBP", 8, "image", "a WebP image"),
+    (b"BM", 0, "image?", "a BMP image"),
     (b"{\\rtf", 0, "rtf", "an RTF document"),
     (b"\x1f\x8b", 0, "archive", "a gzip archive"),
     (b"7z\xbc\xaf\x27\x1c", 0, "archive", "a 7-Zip archive"),

@@ -187,6 +187,8 @@ def load_docx(path: Path) -> LoadedDocument:
     listing: list[str] = []
     list_page: int | None = None
     n_tables = 0
+    can_ocr: bool | None = None
+    n_ocr = skipped = 0
 
     def flush_list() -> None:
         if listing:
@@ -207,6 +209,21 @@ def load_docx(path: Path) -> LoadedDocument:
             continue
         text = paragraph_text(el)
         pages.seen(el)
+        pictures = _pictures(el, doc) if can_ocr is not False else []
+        if pictures and can_ocr is None:
+            from zhiku.ingest.loaders.ocr import ocr_available
+
+            can_ocr = ocr_available()
+        if pictures and can_ocr:
+            from zhiku.ingest.loaders.ocr import embedded_image_blocks
+
+            flush_list()
+            for name, blob in pictures:
+                found = embedded_image_blocks(blob, name=name, page=page, section=sections.path)
+                n_ocr += bool(found)
+                blocks.extend(found)
+        elif pictures:
+            skipped += len(pictures)
         if not text:
             continue
         level = _heading_level(el, doc)
@@ -228,9 +245,29 @@ def load_docx(path: Path) -> LoadedDocument:
     flush_list()
     blocks.extend(_headers_footers(doc))
     meta: dict[str, Any] = {"pages_estimated": True} if pages.enabled else {}
+    if n_ocr:
+        meta["ocr_images"] = n_ocr
+    if skipped:
+        meta["images_not_ocred"] = skipped
     return LoadedDocument(
         blocks, title=title, pages=pages.current if pages.enabled else None, meta=meta
     )
+
+
+_BLIP = "{http://schemas.openxmlformats.org/drawingml/2006/main}blip"
+_R_EMBED = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}embed"
+
+
+def _pictures(p: Any, doc: Any) -> list[tuple[str, bytes]]:
+    """(name, bytes) of the pictures drawn in a paragraph."""
+    out = []
+    for blip in p.iter(_BLIP):
+        rid = blip.get(_R_EMBED)
+        part = doc.part.related_parts.get(rid) if rid else None
+        blob = getattr(part, "blob", None)
+        if blob:
+            out.append((str(getattr(part, "partname", "")).rsplit("/", 1)[-1], blob))
+    return out
 
 
 def _headers_footers(doc: Any) -> list[Block]:
