@@ -10,7 +10,7 @@ export PIP_PROGRESS_BAR := off
 $(VENV)/.stamp-core: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
-	$(PIP) install -e .
+	$(PIP) install -e '.[ocr]'
 	touch $@
 
 $(VENV)/.stamp-test: $(VENV)/.stamp-core pyproject.toml

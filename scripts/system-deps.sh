@@ -3,7 +3,8 @@
 # something is missing; otherwise says what to install and goes on (the tests
 # that need a missing package skip with a reason).
 set -euo pipefail
-PACKAGES=()   # nothing yet: the core needs only Python packages
+# fonts-noto-cjk: Chinese glyphs for the OCR fixtures the tests draw (and, later, the browser tests)
+PACKAGES=(fonts-noto-cjk)
 missing=()
 for p in "${PACKAGES[@]:-}"; do
   [ -z "$p" ] && continue

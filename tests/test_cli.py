@@ -118,3 +118,18 @@ def test_init_and_config_show(cli, home: Path) -> None:  # type: ignore[no-untyp
     assert r.code == 1 and "retrieval.top_k" in r.err
     r = cli("config", "reference")
     assert "ZHIKU_RETRIEVAL__TOP_K" in r.out
+
+
+def test_add_with_glob_and_force(cli, docs: Path) -> None:  # type: ignore[no-untyped-def]
+    (docs / "notes.txt").write_text("plain notes about nothing in particular", encoding="utf-8")
+    cli("kb", "create", "kb")
+    r = cli("kb", "add", "kb", str(docs / "*.md"))
+    assert r.code == 0 and "2 added" in r.out
+    names = sorted(f["name"] for f in json.loads(cli("kb", "files", "kb", "--json").out))
+    assert names == ["shipping.md", "报销.md"]
+    r = cli("kb", "add", "kb", str(docs / "*.md"))
+    assert "2 skipped" in r.out
+    r = cli("kb", "add", "kb", str(docs / "*.md"), "--force")
+    assert "2 replaced" in r.out and "(0 newly embedded)" in r.out
+    r = cli("kb", "add", "kb", str(docs / "*.pdf"))
+    assert r.code == 1 and "no files match" in r.err
