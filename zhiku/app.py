@@ -10,7 +10,7 @@ import logging
 import shutil
 import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from zhiku.config import Settings, load_settings
 from zhiku.embed import Embedder, build_embedder
@@ -22,6 +22,15 @@ from zhiku.schema import Answer, Chunk, FileRecord, Hit, KnowledgeBase
 from zhiku.store.catalog import Catalog
 from zhiku.store.db import open_engine
 from zhiku.store.indexes import IndexManager
+
+if TYPE_CHECKING:
+    from zhiku.ingest.job_manager import JobManager
+    from zhiku.ingest.jobs import Job, UploadStaging
+    from typing import Iterator
+
+    from zhiku.llm.base import CallControl
+    from zhiku.llm.pull import PullResult
+    from zhiku.llm.registry import ModelInfo, ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +46,7 @@ class Zhiku:
         self.retriever = Retriever(self)
         self._embedders: dict[str, Embedder] = {}
         self._embedder_lock = threading.Lock()
+        self._jobs: JobManager | None = None
 
     @classmethod
     def open(cls, **kwargs: Any) -> "Zhiku":
@@ -44,6 +54,9 @@ class Zhiku:
         return cls(load_settings(**kwargs))
 
     def close(self) -> None:
+        if self._jobs is not None:
+            self._jobs.shutdown()
+        self.close_chat_models()
         self.indexes.flush()
         self.engine.dispose()
 
@@ -82,6 +95,8 @@ class Zhiku:
 
     def delete_kb(self, name: str) -> None:
         kb = self.kb(name)
+        if self._jobs is not None:
+            self._jobs.drop_kb(kb.id)  # refuses while the KB ingests
         self.catalog.delete_kb(kb.id)
         self.indexes.forget(kb.id, delete_files=True)
         shutil.rmtree(self.settings.home / "kbs" / kb.id, ignore_errors=True)
@@ -156,3 +171,186 @@ class Zhiku:
         n = max(top_k or self.settings.retrieval.top_k, self.settings.answer.passages)
         hits = self.retriever.search(kbs, question, n, mode)
         return ExtractiveAnswerer(self).answer(question, hits, kbs)
+
+    # -- editing through the API -----------------------------------------------------
+    def update_kb(self, name: str, new_name: str | None = None, description: str | None = None) -> KnowledgeBase:
+        kb = self.kb(name)
+        self.catalog.update_kb_info(kb.id, name=new_name, description=description)
+        return self.catalog.get_kb_by_id(kb.id)
+
+    def file(self, kb_name: str, file_id: str) -> FileRecord:
+        """A file of the KB by id (never by name)."""
+        from zhiku.errors import NotFound
+
+        kb = self.kb(kb_name)
+        try:
+            record = self.catalog.get_file(file_id)
+        except NotFound:
+            record = None
+        if record is None or record.kb_id != kb.id:
+            raise NotFound(f"no file {file_id} in knowledge base '{kb.name}'", file_id=file_id)
+        return record
+
+    def delete_file(self, kb_name: str, file_id: str) -> None:
+        """Remove one file version by id (its chunks leave the indexes, its stored copy goes)."""
+        record = self.file(kb_name, file_id)
+        self.ingestor.remove(self.kb(kb_name), [record.id])
+
+    def file_content(self, kb_name: str, file_id: str) -> tuple[FileRecord, Path]:
+        """The file record and the path of its stored original bytes."""
+        from zhiku.errors import NotFound
+
+        record = self.file(kb_name, file_id)
+        path = self.ingestor.stored_path(self.kb(kb_name), record.id)
+        if not path.is_file():
+            raise NotFound(f"the stored copy of '{record.name}' is missing", file_id=file_id)
+        return record, path
+
+    def chunk(self, kb_name: str, chunk_id: int) -> Chunk:
+        return self.catalog.get_chunk(self.kb(kb_name).id, chunk_id)
+
+    def edit_chunk(self, kb_name: str, chunk_id: int, text: str) -> Chunk:
+        """Replace a chunk's text: re-embedded, re-tokenised, searchable as edited at once."""
+        import numpy as np
+
+        from zhiku.ingest.normalize import lexical_tokens
+
+        if not text or not text.strip():
+            raise InvalidInput("a chunk's text cannot be empty")
+        kb = self.kb(kb_name)
+        chunk = self.catalog.get_chunk(kb.id, chunk_id)
+        vectors, _ = self.cached_embedder(kb.embedder).embed_passages([text])
+        tokens = lexical_tokens(text)
+        indexes = self.indexes.get(kb)  # current before the database changes
+        with indexes.lock:
+            revision = self.catalog.update_chunk(
+                kb.id, chunk_id, text, tokens, vectors[0].tobytes(), {**chunk.meta, "edited": True})
+            indexes.apply(np.array([chunk_id], dtype=np.int64), [tokens], vectors, [chunk_id], revision)
+        self.indexes.flush()
+        return self.catalog.get_chunk(kb.id, chunk_id)
+
+    def delete_chunk(self, kb_name: str, chunk_id: int) -> None:
+        import numpy as np
+
+        kb = self.kb(kb_name)
+        indexes = self.indexes.get(kb)
+        with indexes.lock:
+            revision = self.catalog.delete_chunk(kb.id, chunk_id)
+            indexes.apply(np.zeros(0, dtype=np.int64), [], np.zeros((0, kb.dimensions), np.float32), [chunk_id], revision)
+        self.indexes.flush()
+
+    def health(self) -> dict[str, Any]:
+        """Raises Unavailable when the database cannot be reached."""
+        from sqlalchemy import text
+
+        from zhiku.errors import Unavailable
+
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            raise Unavailable(f"the database is not reachable: {type(exc).__name__}") from None
+        running = len(self._jobs.list(status="running")) if self._jobs is not None else 0
+        return {"status": "ok", "database": "ok", "jobs_running": running}
+
+    # -- background ingestion jobs (the server starts them) --------------------------
+    @property
+    def jobs(self) -> "JobManager":
+        if self._jobs is None:
+            from zhiku.errors import Unavailable
+
+            raise Unavailable("background jobs are not started (they run inside `zhiku start`)")
+        return self._jobs
+
+    def start_jobs(self, workers: int | None = None) -> "JobManager":
+        """Start the ingestion worker pool; marks jobs a dead process left behind as interrupted."""
+        from zhiku.ingest.job_manager import JobManager
+
+        if self._jobs is None:
+            self._jobs = JobManager(self, workers or self.settings.server.ingest_workers)
+        return self._jobs
+
+    def stage_upload(self) -> "UploadStaging":
+        return self.jobs.stage()
+
+    def submit_upload(self, kb_name: str, staging: "UploadStaging", force: bool = False) -> "Job":
+        try:
+            kb = self.kb(kb_name)
+        except Exception:
+            staging.discard()
+            raise
+        return self.jobs.submit(kb, staging, force)
+
+    def reingest(self, kb_name: str, file_id: str) -> "Job":
+        record, path = self.file_content(kb_name, file_id)
+        return self.jobs.submit_reingest(self.kb(kb_name), record, path)
+
+    def job(self, job_id: str) -> "Job":
+        return self.jobs.get(job_id)
+
+    def list_jobs(self, kb_name: str | None = None, status: str | None = None, limit: int = 50) -> list["Job"]:
+        return self.jobs.list(self.kb(kb_name).id if kb_name else None, status, limit)
+
+    def cancel_job(self, job_id: str) -> "Job":
+        return self.jobs.cancel(job_id)
+
+    def retry_job(self, job_id: str) -> "Job":
+        return self.jobs.retry(job_id)
+
+    def delete_job(self, job_id: str) -> None:
+        self.jobs.delete(job_id)
+
+    def watch_job(self, job_id: str, callback: Callable[[], None]) -> Callable[[], None]:
+        return self.jobs.watch(job_id, callback)
+
+    # -- chat models and generated answers (zhiku.llm, zhiku.chat) -------------------
+    @property
+    def chat_models(self) -> "ModelRegistry":
+        """Configured, pulled and detected chat models (built on first use)."""
+        from zhiku.llm.registry import ModelRegistry
+
+        with self._embedder_lock:
+            if "_chat_models" not in self.__dict__:
+                self.__dict__["_chat_models"] = ModelRegistry(self.settings)
+            return self.__dict__["_chat_models"]
+
+    def list_chat_models(self, check: bool = True) -> list["ModelInfo"]:
+        """Every chat model the app can use; ``check`` asks each server whether it answers."""
+        return self.chat_models.list(check=check)
+
+    def chat_kb(
+        self, kb_names: Sequence[str], question: str, history: Sequence[Any] | None = None,
+        model: str | None = None, stream: bool = False, top_k: int | None = None, mode: str | None = None,
+    ) -> Any:
+        """Answer from the KBs with a chat model (the default one, or the extractive answerer when
+        none is configured). ``stream=True`` returns an iterator of text deltas ending with the Answer."""
+        if stream:
+            return self.chat_kb_stream(kb_names, question, history, model, top_k, mode)
+        from zhiku.chat.kb import KBChat
+
+        return KBChat(self).answer(kb_names, question, history, model, top_k, mode)
+
+    def chat_kb_stream(
+        self, kb_names: Sequence[str], question: str, history: Sequence[Any] | None = None,
+        model: str | None = None, top_k: int | None = None, mode: str | None = None,
+        control: "CallControl | None" = None,
+    ) -> "Iterator[str | Answer]":
+        """Text deltas, then the final Answer. Closing the iterator stops the model's generation;
+        ``control.cancel.set()`` from another thread cancels it."""
+        from zhiku.chat.kb import KBChat
+
+        return KBChat(self).stream(kb_names, question, history, model, top_k, mode, control)
+
+    def pull_model(
+        self, what: str, mirror: str | None = None, sha256: str | None = None, name: str | None = None,
+        progress: Callable[[int, int | None], None] | None = None, cancelled: Callable[[], bool] | None = None,
+    ) -> "PullResult":
+        """Download a curated GGUF (by name) or any GGUF URL into HOME/models and register it."""
+        from zhiku.llm.pull import pull
+
+        return pull(self.settings, what, mirror, sha256, name, progress, cancelled)
+
+    def close_chat_models(self) -> None:
+        registry = self.__dict__.pop("_chat_models", None)
+        if registry is not None:
+            registry.close()

@@ -6,12 +6,19 @@ them into one readable line or one error body without a stack trace::
     ZhikuError                  base; ``message`` is for people, ``details`` for machines
     ├── InvalidInput            the request or its input is wrong (bad name, bad setting, bad query)
     │   ├── ConfigError         the settings file or a ZHIKU_* variable is invalid
-    │   └── UnsupportedFormat   a file type no loader reads, or a file that is not what its name says
+    │   ├── UnsupportedFormat   a file type no loader reads, or a file that is not what its name says
+    │   └── ContextTooLong      the prompt does not fit the model's context window
     ├── LoadError               a file of a known type could not be read (corrupt, encrypted, empty)
     ├── NotFound                a knowledge base, file or chunk that does not exist
     ├── Conflict                it already exists, or it is busy
     ├── Unavailable             a model, server or optional dependency is not there
-    │   └── MissingDependency   an optional extra is not installed (the message says what to install)
+    │   ├── MissingDependency   an optional extra is not installed (the message says what to install)
+    │   ├── ModelUnreachable    a chat model's server cannot be reached (refused, DNS, TLS, bad key)
+    │   ├── ModelTimeout        a chat model did not answer (or finish) within its timeout
+    │   ├── RateLimited         a chat model's server said 429: too many requests, retry later
+    │   ├── BadModelResponse    a chat model answered with an error (5xx) or something unreadable
+    │   └── DownloadFailed      a model download failed
+    │       └── ChecksumMismatch    the downloaded file is not the one expected (sha256 differs)
     └── Cancelled               the user cancelled long work
 """
 
@@ -73,3 +80,31 @@ class MissingDependency(Unavailable):
 
 class Cancelled(ZhikuError):
     kind = "cancelled"
+
+
+class ContextTooLong(InvalidInput):
+    kind = "context_too_long"
+
+
+class ModelUnreachable(Unavailable):
+    kind = "model_unreachable"
+
+
+class ModelTimeout(Unavailable):
+    kind = "model_timeout"
+
+
+class RateLimited(Unavailable):
+    kind = "rate_limited"
+
+
+class BadModelResponse(Unavailable):
+    kind = "bad_model_response"
+
+
+class DownloadFailed(Unavailable):
+    kind = "download_failed"
+
+
+class ChecksumMismatch(DownloadFailed):
+    kind = "checksum_mismatch"

@@ -58,10 +58,15 @@ def ask(
     top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="passages to consider"),
     mode: Optional[str] = typer.Option(None, "--mode", "-m", help=MODE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    model: Optional[str] = typer.Option(None, "--model", help="chat model to answer with (see `zhiku models`)"),
 ) -> None:
     """Answer a question from one or several knowledge bases, with citations."""
     kbs, question = _split(args)
-    answer = state(ctx).app().ask(kbs, question, top_k=top_k, mode=mode)
+    a = state(ctx).app()
+    if model or a.settings.llm.default:
+        answer = a.chat_kb(kbs, question, model=model, top_k=top_k, mode=mode)
+    else:
+        answer = a.ask(kbs, question, top_k=top_k, mode=mode)
     if as_json:
         data = answer.model_dump(mode="json")
         data["citations"] = [{k: v for k, v in c.items() if k != "meta"} for c in data["citations"]]

@@ -4,11 +4,12 @@ unchanged text embeds nothing, and a crashed ingest resumes where it stopped."""
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, Sequence
+import importlib
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from zhiku.embed.base import Embedder
 from zhiku.store.db import embed_cache
@@ -18,6 +19,15 @@ _LOOKUP_BATCH = 500
 
 def text_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _insert_new(conn: Connection) -> Any:
+    """An insert that skips texts another thread or process cached since we looked
+    (two requests answering the same question at once embed the same sentences)."""
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        dialect = importlib.import_module(f"sqlalchemy.dialects.{conn.dialect.name}")
+        return dialect.insert(embed_cache).on_conflict_do_nothing()
+    return embed_cache.insert()
 
 
 class CachedEmbedder:
@@ -86,7 +96,7 @@ class CachedEmbedder:
                 )}
                 fresh = [r for r in rows if r["text_sha"] not in existing]
                 if fresh:
-                    conn.execute(embed_cache.insert(), fresh)
+                    conn.execute(_insert_new(conn), fresh)
             if progress:
                 progress(sum(len(idxs) for _, idxs in part))
         return out, len(pending)

@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -134,3 +135,27 @@ def migrate(engine: Engine) -> None:
         if "schema_info" not in existing or conn.execute(schema_info.select()).first() is None:
             conn.execute(schema_info.insert().values(version=SCHEMA_VERSION))
     log.debug("database ready at schema version %s", SCHEMA_VERSION)
+
+
+# Background ingestion jobs of the API server (zhiku.ingest.jobs). A row outlives the
+# process: jobs still queued or running when it died read as interrupted at the next start.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kb_id", String(32), ForeignKey("kbs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # upload | reingest | retry
+    Column("status", String(16), nullable=False),
+    Column("force", Boolean, nullable=False, default=False),
+    Column("files", JSON, nullable=False, default=list),  # per file: name, size, outcome, detail, staged
+    Column("chunks_total", Integer, nullable=False, default=0),
+    Column("chunks_embedded", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("retry_of", String(32)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_jobs_kb_created", "kb_id", "created_at"),
+    Index("ix_jobs_status", "status"),
+)

@@ -1,0 +1,128 @@
+"""Cancelling a running job, retrying what it left, and jobs that outlive the process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.api.conftest import OVERRIDES, many_docs
+from zhiku import Zhiku, load_settings
+from zhiku.client import ZhikuClient
+from zhiku.errors import Conflict, Unavailable
+from zhiku.ingest.jobs import Job
+
+
+def _hold_when(zk: Zhiku, job: Job, ready: threading.Event, gate: threading.Event, files: int) -> None:
+    """Hold the job's worker (through the public watch hook) once ``files`` files are in and the
+    next file has started: its pending record exists and its chunks are being embedded."""
+
+    def hold() -> None:
+        if not threading.current_thread().name.startswith("zhiku-ingest"):
+            return  # watchers are also called from the request that cancels
+        j = zk.job(job.id)
+        if j.files_done >= files and j.chunks_embedded < j.chunks_total and not gate.is_set():
+            ready.set()
+            gate.wait(30)
+
+    zk.watch_job(job.id, hold)
+
+
+def test_cancel_a_running_job_leaves_the_kb_consistent(asgi: ZhikuClient, zk: Zhiku) -> None:
+    asgi.create_kb("kb")
+    job = asgi.upload("kb", many_docs(60))
+    ready, gate = threading.Event(), threading.Event()
+    _hold_when(zk, job, ready, gate, files=3)
+    assert ready.wait(60), "the job never reached its fourth file"
+    running = asgi.get_job(job.id)
+    assert running.status == "running" and running.current_file == "doc003.md"
+    assert zk.list_files("kb")[-1].status == "pending"  # the file being embedded
+    with pytest.raises(Conflict):
+        asgi.delete_kb("kb")  # busy
+    assert asgi.cancel_job(job.id).cancel_requested
+    gate.set()
+    final = asgi.wait_for_job(job.id, timeout=60)
+    assert final.status == "cancelled"
+    added = [f.name for f in final.files if f.outcome == "added"]
+    assert added == ["doc000.md", "doc001.md", "doc002.md"]
+    assert all(f.outcome == "cancelled" for f in final.files[3:])
+    # consistent: only whole files, no pending record of the interrupted one, indexes agree
+    files = asgi.list_files("kb")
+    assert [f.name for f in files] == added and all(f.status == "indexed" for f in files)
+    assert zk.check("kb") == []
+    assert asgi.get_kb("kb").files == 3
+    assert asgi.search("kb", "项目1的说明", mode="lexical")[0].file == "doc001.md"
+    with pytest.raises(Conflict):
+        asgi.cancel_job(job.id)  # already finished
+
+    retry = asgi.wait_for_job(asgi.retry_job(job.id).id, timeout=120)
+    assert retry.status == "done" and retry.files_total == 57 and retry.files_failed == 0
+    assert len(asgi.list_files("kb")) == 60 and zk.check("kb") == []
+    assert list((zk.settings.home / "uploads").iterdir()) == [], "staged copies outlived their jobs"
+
+
+def test_cancel_a_queued_job(asgi: ZhikuClient, zk: Zhiku) -> None:
+    asgi.create_kb("kb")
+    first = asgi.upload("kb", many_docs(20))
+    ready, gate = threading.Event(), threading.Event()
+    _hold_when(zk, first, ready, gate, files=1)
+    assert ready.wait(60)
+    queued = asgi.upload("kb", [("late.md", "# 迟到\n\n排队中的文件。\n".encode())])
+    assert asgi.get_job(queued.id).status == "queued"  # one worker, busy
+    asgi.cancel_job(queued.id)
+    gate.set()
+    assert asgi.wait_for_job(queued.id, timeout=60).status == "cancelled"
+    assert asgi.wait_for_job(first.id, timeout=60).status == "done"
+    assert "late.md" not in {f.name for f in asgi.list_files("kb")}
+    assert [j.id for j in asgi.list_jobs(status="cancelled")] == [queued.id]
+
+
+def test_jobs_outlive_the_process(home: Path) -> None:
+    """A job left running by a process that stopped reads as interrupted; retry finishes it."""
+    from tests.api.conftest import SyncASGITransport
+    from zhiku.api import create_app
+
+    first = Zhiku(load_settings(home=home, overrides=OVERRIDES, environ={}))
+    transport = SyncASGITransport(create_app(first))
+    client = ZhikuClient("http://zhiku.test", transport=transport)
+    client.create_kb("kb")
+    job = client.upload("kb", many_docs(12))
+    ready, gate = threading.Event(), threading.Event()
+    _hold_when(first, job, ready, gate, files=2)
+    assert ready.wait(60)
+    # what a crash leaves: the row says running (the process cannot update it any more)
+    second = Zhiku(load_settings(home=home, overrides=OVERRIDES, environ={}))
+    try:
+        second.start_jobs()
+        stale = second.job(job.id)
+        assert stale.status == "interrupted" and "stopped" in (stale.error or "")
+        assert [f.outcome for f in stale.files[:2]] == ["added", "added"]
+        assert all(f.outcome == "cancelled" and f.detail == "interrupted" for f in stale.files[2:])
+    finally:
+        gate.set()
+        client.close()
+        transport.close()
+        first.close()  # stops the first process's pool (its job ends as interrupted too)
+    try:
+        retried = second.retry_job(job.id)
+        done = _wait(second, retried.id)
+        assert done.status == "done" and done.files_failed == 0
+        assert sorted(f.name for f in second.list_files("kb")) == [f"doc{i:03d}.md" for i in range(12)]
+        assert second.check("kb") == []
+    finally:
+        second.close()
+
+
+def _wait(zk: Zhiku, job_id: str, timeout: float = 60) -> Job:
+    deadline = time.monotonic() + timeout
+    while (job := zk.job(job_id)).status in ("queued", "running"):
+        assert time.monotonic() < deadline, "job did not finish"
+        time.sleep(0.05)
+    return job
+
+
+def test_jobs_need_the_server(zk: Zhiku) -> None:
+    with pytest.raises(Unavailable, match="zhiku start"):
+        zk.job("0" * 32)

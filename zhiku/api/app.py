@@ -1,0 +1,35 @@
+"""The FastAPI application factory. No globals: the ``Zhiku`` instance lives on ``app.state``."""
+
+from __future__ import annotations
+
+from importlib.metadata import version as dist_version
+
+from fastapi import FastAPI
+
+from zhiku.api import docs, errors
+from zhiku.api.routes import chunks, files, jobs, kbs, search, system
+from zhiku.app import Zhiku
+
+DESCRIPTION = """知库 zhiku: offline-first knowledge-base question answering.
+
+Every error is `{"error": {"type", "message", "details"}}` with a 4xx/5xx status; `type` names the
+error (not_found, conflict, invalid_input, too_large, validation_error, load_error, unavailable, ...).
+Uploads return 202 with an ingestion job to poll (`GET /api/jobs/{id}`) or follow as server-sent
+events (`GET /api/jobs/{id}/events`).
+"""
+
+
+def create_app(zhiku: Zhiku, *, start_jobs: bool = True) -> FastAPI:
+    """The API over ``zhiku``; starts its ingestion worker pool (``zhiku.close()`` stops it)."""
+    app = FastAPI(
+        title="zhiku", version=dist_version("zhiku"), description=DESCRIPTION,
+        docs_url=None, redoc_url=None,  # served offline by zhiku.api.docs
+    )
+    app.state.zhiku = zhiku
+    if start_jobs:
+        zhiku.start_jobs()
+    errors.install(app)
+    for module in (system, kbs, files, chunks, search, jobs):
+        app.include_router(module.router)
+    docs.install(app)
+    return app

@@ -1,0 +1,65 @@
+"""Request and response bodies of the API that are not already nouns of ``zhiku.schema``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from zhiku.schema import SearchMode
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+KBNames = Annotated[list[str], Field(min_length=1, max_length=50, description="knowledge bases, one or several")]
+
+
+class KBCreate(_Body):
+    name: str = Field(min_length=1, max_length=100, description="Chinese is fine; no / \\ : * ? \" < > |")
+    description: str = Field("", max_length=10_000)
+    embedder: str | None = Field(None, description="embedder name (default: embedding.default)")
+
+
+class KBUpdate(_Body):
+    name: str | None = Field(None, min_length=1, max_length=100, description="new name")
+    description: str | None = Field(None, max_length=10_000)
+
+
+class ChunkEdit(_Body):
+    text: str = Field(min_length=1, max_length=100_000, description="the new text; it is re-embedded")
+
+
+class SearchRequest(_Body):
+    kbs: KBNames
+    query: str = Field(min_length=1, max_length=10_000)
+    top_k: int | None = Field(None, ge=1, le=200, description="hits (default: retrieval.top_k)")
+    mode: SearchMode | None = Field(None, description="hybrid (default), dense or lexical")
+    file: str | None = Field(None, max_length=1000, description="only files whose name matches this glob")
+
+
+class AskRequest(_Body):
+    kbs: KBNames
+    question: str = Field(min_length=1, max_length=10_000)
+    top_k: int | None = Field(None, ge=1, le=200, description="passages retrieved (default: retrieval.top_k)")
+    mode: SearchMode | None = None
+    stream: bool = Field(False, description="answer as a text/event-stream: delta events, citations, done")
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+    jobs_running: int
+    version: str
+
+
+class Version(BaseModel):
+    name: str = "zhiku"
+    version: str
+    api: int = 1
+
+
+class Embedders(BaseModel):
+    default: str
+    names: list[str]

@@ -1,0 +1,212 @@
+"""The wire protocol both ends of the API speak, in one place: what each route takes and
+returns (``Routes``), error bodies turned back into ``ZhikuError`` subclasses, and
+server-sent events parsed. ``zhiku.client`` executes these descriptions over httpx.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Literal, Sequence, Union
+from urllib.parse import quote
+
+import httpx
+from pydantic import TypeAdapter
+
+from zhiku.api.models import Embedders, Health, Version
+from zhiku.errors import ConfigError, Conflict, InvalidInput, NotFound, Unavailable, ZhikuError
+from zhiku.ingest.jobs import Job, TooLarge
+from zhiku.schema import Answer, Chunk, Citation, FileRecord, Hit, KnowledgeBase
+
+DEFAULT_URL = "http://127.0.0.1:7861"
+UploadItem = Union[str, Path, tuple[str, Union[bytes, IO[bytes]]]]
+_BY_STATUS: dict[int, type[ZhikuError]] = {
+    400: InvalidInput, 404: NotFound, 409: Conflict, 413: TooLarge, 422: InvalidInput, 503: Unavailable}
+
+
+def _error_classes() -> dict[str, type[ZhikuError]]:
+    out: dict[str, type[ZhikuError]] = {}
+    todo: list[type[ZhikuError]] = [ZhikuError]
+    while todo:
+        cls = todo.pop()
+        out.setdefault(cls.kind, cls)
+        todo.extend(cls.__subclasses__())
+    return out
+
+
+def error_from_response(response: httpx.Response) -> ZhikuError:
+    """The ZhikuError an error response stands for."""
+    try:
+        body = response.json()["error"]
+        kind, message, details = str(body["type"]), str(body["message"]), dict(body.get("details") or {})
+    except (ValueError, KeyError, TypeError):
+        kind, message, details = "", f"HTTP {response.status_code}: {response.text[:200]}", {}
+    cls = _error_classes().get(kind) or _BY_STATUS.get(response.status_code, ZhikuError)
+    exc = cls.__new__(cls)
+    ZhikuError.__init__(exc, message, **details)  # some subclasses take other arguments
+    exc.kind = kind or cls.kind  # type: ignore[misc]
+    exc.status_code = response.status_code  # type: ignore[attr-defined]
+    return exc
+
+
+@dataclass
+class AnswerEvent:
+    """One event of a streamed answer: ``start``, ``delta`` (text), ``citations``, ``done`` (answer)."""
+
+    type: Literal["start", "delta", "citations", "done"]
+    text: str = ""
+    citations: list[Citation] = field(default_factory=list)
+    answer: Answer | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class SSEParser:
+    """Turns text/event-stream lines into (event, data) pairs; comments are skipped."""
+
+    def __init__(self) -> None:
+        self.event, self.data = "message", []  # type: tuple[str, list[str]]
+
+    def feed(self, line: str) -> tuple[str, str] | None:
+        if line == "":
+            out = (self.event, "\n".join(self.data)) if self.data else None
+            self.event, self.data = "message", []
+            return out
+        if line.startswith(":"):
+            return None
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "event":
+            self.event = value
+        elif name == "data":
+            self.data.append(value)
+        return None
+
+
+def answer_event(name: str, data: str) -> AnswerEvent | None:
+    payload = json.loads(data)
+    if name == "start":
+        return AnswerEvent("start", info=payload)
+    if name == "delta":
+        return AnswerEvent("delta", text=payload["text"])
+    if name == "citations":
+        return AnswerEvent("citations", citations=[Citation(**c) for c in payload["citations"]])
+    if name == "done":
+        return AnswerEvent("done", answer=Answer(**payload))
+    if name == "error":
+        raise error_from_response(httpx.Response(500, json=payload))
+    return None
+
+
+def job_event(name: str, data: str) -> Job | None:
+    return Job(**json.loads(data)) if name in ("progress", "end") else None
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    parse: Callable[[Any], Any] | None = None  # from the JSON body; None: nothing to read
+    params: dict[str, Any] | None = None
+    json: Any = None
+
+
+def parse_as(tp: Any) -> Callable[[Any], Any]:
+    adapter = TypeAdapter(tp)
+    return adapter.validate_python
+
+
+def seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _kbs(kbs: str | Sequence[str]) -> list[str]:
+    return [kbs] if isinstance(kbs, str) else list(kbs)
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+class Routes:
+    """What each API call sends and how its answer is read (shared by both clients)."""
+
+    health = staticmethod(lambda: Call("GET", "/api/health", parse_as(Health)))
+    version = staticmethod(lambda: Call("GET", "/api/version", parse_as(Version)))
+    embedders = staticmethod(lambda: Call("GET", "/api/embedders", parse_as(Embedders)))
+    list_kbs = staticmethod(lambda: Call("GET", "/api/kbs", parse_as(list[KnowledgeBase])))
+    get_kb = staticmethod(lambda kb: Call("GET", f"/api/kbs/{seg(kb)}", parse_as(KnowledgeBase)))
+    delete_kb = staticmethod(lambda kb: Call("DELETE", f"/api/kbs/{seg(kb)}"))
+
+    @staticmethod
+    def create_kb(name: str, description: str, embedder: str | None) -> Call:
+        body = _drop_none({"name": name, "description": description, "embedder": embedder})
+        return Call("POST", "/api/kbs", parse_as(KnowledgeBase), json=body)
+
+    @staticmethod
+    def update_kb(kb: str, new_name: str | None, description: str | None) -> Call:
+        body = _drop_none({"name": new_name, "description": description})
+        return Call("PATCH", f"/api/kbs/{seg(kb)}", parse_as(KnowledgeBase), json=body)
+
+    @staticmethod
+    def list_files(kb: str, status: str | None) -> Call:
+        return Call("GET", f"/api/kbs/{seg(kb)}/files", parse_as(list[FileRecord]), params=_drop_none({"status": status}))
+
+    get_file = staticmethod(lambda kb, fid: Call("GET", f"/api/kbs/{seg(kb)}/files/{seg(fid)}", parse_as(FileRecord)))
+    delete_file = staticmethod(lambda kb, fid: Call("DELETE", f"/api/kbs/{seg(kb)}/files/{seg(fid)}"))
+    reingest = staticmethod(
+        lambda kb, fid: Call("POST", f"/api/kbs/{seg(kb)}/files/{seg(fid)}/reingest", parse_as(Job)))
+    list_chunks = staticmethod(
+        lambda kb, fid: Call("GET", f"/api/kbs/{seg(kb)}/files/{seg(fid)}/chunks", parse_as(list[Chunk])))
+    get_chunk = staticmethod(lambda kb, cid: Call("GET", f"/api/kbs/{seg(kb)}/chunks/{int(cid)}", parse_as(Chunk)))
+    edit_chunk = staticmethod(
+        lambda kb, cid, text: Call("PATCH", f"/api/kbs/{seg(kb)}/chunks/{int(cid)}", parse_as(Chunk), json={"text": text}))
+    delete_chunk = staticmethod(lambda kb, cid: Call("DELETE", f"/api/kbs/{seg(kb)}/chunks/{int(cid)}"))
+
+    @staticmethod
+    def search(kbs: str | Sequence[str], query: str, top_k: int | None, mode: str | None, file: str | None) -> Call:
+        body = _drop_none({"kbs": _kbs(kbs), "query": query, "top_k": top_k, "mode": mode, "file": file})
+        return Call("POST", "/api/search", parse_as(list[Hit]), json=body)
+
+    @staticmethod
+    def ask(kbs: str | Sequence[str], question: str, top_k: int | None, mode: str | None, stream: bool) -> Call:
+        body = _drop_none({"kbs": _kbs(kbs), "question": question, "top_k": top_k, "mode": mode, "stream": stream})
+        return Call("POST", "/api/ask", parse_as(Answer), json=body)
+
+    @staticmethod
+    def list_jobs(kb: str | None, status: str | None, limit: int) -> Call:
+        return Call("GET", "/api/jobs", parse_as(list[Job]), params=_drop_none({"kb": kb, "status": status, "limit": limit}))
+
+    get_job = staticmethod(lambda jid: Call("GET", f"/api/jobs/{seg(jid)}", parse_as(Job)))
+    cancel_job = staticmethod(lambda jid: Call("POST", f"/api/jobs/{seg(jid)}/cancel", parse_as(Job)))
+    retry_job = staticmethod(lambda jid: Call("POST", f"/api/jobs/{seg(jid)}/retry", parse_as(Job)))
+    delete_job = staticmethod(lambda jid: Call("DELETE", f"/api/jobs/{seg(jid)}"))
+    job_events = staticmethod(lambda jid: Call("GET", f"/api/jobs/{seg(jid)}/events"))
+    upload = staticmethod(lambda kb, force: Call(
+        "POST", f"/api/kbs/{seg(kb)}/files", parse_as(Job), params={"force": True} if force else None))
+    download = staticmethod(lambda kb, fid: Call("GET", f"/api/kbs/{seg(kb)}/files/{seg(fid)}/content"))
+
+
+def upload_parts(items: Sequence[UploadItem], stack: ExitStack) -> list[tuple[str, tuple[str, Any]]]:
+    parts: list[tuple[str, tuple[str, Any]]] = []
+    for item in items:
+        if isinstance(item, (str, Path)):
+            path = Path(item)
+            if not path.is_file():
+                raise InvalidInput(f"no such file: {path}", path=str(path))
+            parts.append(("files", (path.name, stack.enter_context(path.open("rb")))))
+        else:
+            parts.append(("files", (item[0], item[1])))
+    if not parts:
+        raise InvalidInput("give at least one file to upload")
+    return parts
+
+
+def unreachable(base_url: Any, exc: httpx.TransportError) -> Unavailable:
+    return Unavailable(f"cannot reach the zhiku server at {base_url}: {exc}", url=str(base_url))
+
+
+def check_url(base_url: str) -> None:
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"server URL must start with http:// or https://: {base_url}")

@@ -1,0 +1,111 @@
+"""`zhiku start`: serve the HTTP API (with offline docs) from this process."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import signal
+import socket
+import threading
+from typing import Any, Iterator, Optional
+
+import typer
+
+from zhiku.cli import app, out, state
+from zhiku.errors import ConfigError, Conflict
+
+log = logging.getLogger(__name__)
+KEEP_ALIVE_S = 30  # longer than clients keep idle connections (zhiku.client: 2 s; httpx: 5 s)
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` names is a loopback address (127.0.0.0/8, ::1)."""
+    if not host:
+        return False
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the server starts so that errors are one clear line."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise ConfigError(f"cannot listen on '{host}': {exc.strerror}", host=host) from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise Conflict(f"cannot listen on {host}:{port}: {exc.strerror} (is another server running?)",
+                       host=host, port=port) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _server(config: Any) -> Any:
+    """A uvicorn server that stops gracefully on SIGINT/SIGTERM and then returns normally
+    (uvicorn re-raises the signal after its shutdown, which would skip closing the app)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            signals = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in signals}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Server(config)
+
+
+def _url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@app.command("start")
+def start(
+    ctx: typer.Context,
+    host: Optional[str] = typer.Option(None, "--host", help="address to listen on (default server.host: 127.0.0.1)"),
+    port: Optional[int] = typer.Option(None, "--port", help="port (default server.port: 7861; 0 picks a free one)"),
+) -> None:
+    """Serve the HTTP API and its docs (/docs, /redoc) until Ctrl-C."""
+    import uvicorn
+
+    from zhiku.api import create_app
+
+    settings = state(ctx).settings()
+    host = settings.server.host if host is None else host
+    port = settings.server.port if port is None else port
+    if not is_loopback(host):
+        raise ConfigError(
+            f"refusing to listen on '{host}': serving beyond this machine needs authentication, which zhiku "
+            "does not have yet. Listen on 127.0.0.1 (the default), or put a reverse proxy that "
+            "authenticates users in front of it.", host=host)
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"invalid port {port}")
+    sock = bind(host, port)
+    zhiku = state(ctx).app()
+    api = create_app(zhiku)
+    config = uvicorn.Config(api, log_level=settings.log_level.lower(), access_log=settings.log_level == "INFO",
+                            timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_S)
+    url = _url(sock)
+    out.print(f"zhiku is serving on {url}  (API docs: {url}/docs) — press Ctrl-C to stop", markup=False)
+    try:
+        _server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+    out.print("zhiku stopped", markup=False)

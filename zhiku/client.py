@@ -1,0 +1,359 @@
+"""The one typed HTTP client of zhiku's API, sync (``ZhikuClient``) and async (``AsyncZhikuClient``).
+
+Errors come back as the same ``ZhikuError`` subclasses the core raises, rebuilt from
+the error body (``NotFound``, ``Conflict``, ``InvalidInput``, ``TooLarge``...); the
+instance carries ``status_code`` and the body's ``type`` as ``kind``. A server that
+cannot be reached raises ``Unavailable``.
+
+    with ZhikuClient("http://127.0.0.1:7861") as zk:
+        zk.create_kb("手册")
+        job = zk.wait_for_job(zk.upload("手册", ["a.pdf", "b.docx"]).id)
+        print(zk.ask(["手册"], "年假有几天？").answer)
+
+Each route is described once in ``zhiku.api.protocol``; both clients only execute the descriptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import ExitStack
+from typing import Any, AsyncIterator, Iterator, Sequence
+
+import httpx
+
+from zhiku.api.models import Embedders, Health, Version
+from zhiku.api.protocol import (
+    DEFAULT_URL,
+    AnswerEvent,
+    Call,
+    Routes,
+    SSEParser,
+    UploadItem,
+    answer_event,
+    check_url,
+    error_from_response,
+    job_event,
+    unreachable,
+    upload_parts,
+)
+from zhiku.errors import Unavailable
+from zhiku.ingest.jobs import ACTIVE, Job
+from zhiku.schema import Answer, Chunk, FileRecord, Hit, KnowledgeBase
+
+__all__ = ["AnswerEvent", "AsyncZhikuClient", "ZhikuClient", "error_from_response"]
+
+
+def _http_args(base_url: str, api_key: str | None, timeout: float) -> dict[str, Any]:
+    check_url(base_url)
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    # idle connections are dropped well before a server would close them (uvicorn: 5 s by default)
+    limits = httpx.Limits(keepalive_expiry=KEEPALIVE_S)
+    return {"base_url": base_url.rstrip("/"), "headers": headers, "timeout": httpx.Timeout(timeout), "limits": limits}
+
+
+KEEPALIVE_S = 2.0
+IDEMPOTENT = ("GET", "HEAD", "PUT", "DELETE")
+# a kept-alive connection the server closed as we reused it: safe to send an idempotent request again
+STALE_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+
+
+STREAM_TIMEOUT = httpx.Timeout(60.0, read=None)  # event streams stay open while a job runs
+
+
+class ZhikuClient:
+    """Synchronous client. ``transport`` plugs in any httpx transport (tests use an in-process app)."""
+
+    def __init__(self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, timeout: float = 120.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.http = httpx.Client(transport=transport, **_http_args(base_url, api_key, timeout))
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> "ZhikuClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, call: Call, **kw: Any) -> httpx.Response:
+        try:
+            try:
+                response = self.http.request(call.method, call.path, params=call.params, json=call.json, **kw)
+            except STALE_CONNECTION:
+                if call.method not in IDEMPOTENT:
+                    raise
+                response = self.http.request(call.method, call.path, params=call.params, json=call.json, **kw)
+        except httpx.TransportError as exc:
+            raise unreachable(self.http.base_url, exc) from None
+        if not response.is_success:
+            raise error_from_response(response)
+        return response
+
+    def _do(self, call: Call, **kw: Any) -> Any:
+        response = self._send(call, **kw)
+        return call.parse(response.json()) if call.parse else None
+
+    def _events(self, call: Call) -> Iterator[tuple[str, str]]:
+        try:
+            with self.http.stream(call.method, call.path, json=call.json, timeout=STREAM_TIMEOUT) as response:
+                if not response.is_success:
+                    response.read()
+                    raise error_from_response(response)
+                parser = SSEParser()
+                for line in response.iter_lines():
+                    if (ev := parser.feed(line)) is not None:
+                        yield ev
+        except httpx.TransportError as exc:
+            raise unreachable(self.http.base_url, exc) from None
+
+    # -- system and knowledge bases --------------------------------------------------
+    def health(self) -> Health:
+        return self._do(Routes.health())
+
+    def version(self) -> Version:
+        return self._do(Routes.version())
+
+    def embedders(self) -> Embedders:
+        return self._do(Routes.embedders())
+
+    def list_kbs(self) -> list[KnowledgeBase]:
+        return self._do(Routes.list_kbs())
+
+    def create_kb(self, name: str, description: str = "", embedder: str | None = None) -> KnowledgeBase:
+        return self._do(Routes.create_kb(name, description, embedder))
+
+    def get_kb(self, kb: str) -> KnowledgeBase:
+        return self._do(Routes.get_kb(kb))
+
+    def update_kb(self, kb: str, *, new_name: str | None = None, description: str | None = None) -> KnowledgeBase:
+        return self._do(Routes.update_kb(kb, new_name, description))
+
+    def delete_kb(self, kb: str) -> None:
+        self._do(Routes.delete_kb(kb))
+
+    # -- files and chunks ------------------------------------------------------------
+    def upload(self, kb: str, files: Sequence[UploadItem], force: bool = False) -> Job:
+        """Upload paths or (name, bytes | binary file) pairs; returns the ingestion job (202)."""
+        with ExitStack() as stack:
+            return self._do(Routes.upload(kb, force), files=upload_parts(files, stack))
+
+    def list_files(self, kb: str, status: str | None = None) -> list[FileRecord]:
+        return self._do(Routes.list_files(kb, status))
+
+    def get_file(self, kb: str, file_id: str) -> FileRecord:
+        return self._do(Routes.get_file(kb, file_id))
+
+    def delete_file(self, kb: str, file_id: str) -> None:
+        self._do(Routes.delete_file(kb, file_id))
+
+    def download(self, kb: str, file_id: str) -> bytes:
+        return self._send(Routes.download(kb, file_id)).content
+
+    def reingest(self, kb: str, file_id: str) -> Job:
+        return self._do(Routes.reingest(kb, file_id))
+
+    def list_chunks(self, kb: str, file_id: str) -> list[Chunk]:
+        return self._do(Routes.list_chunks(kb, file_id))
+
+    def get_chunk(self, kb: str, chunk_id: int) -> Chunk:
+        return self._do(Routes.get_chunk(kb, chunk_id))
+
+    def edit_chunk(self, kb: str, chunk_id: int, text: str) -> Chunk:
+        return self._do(Routes.edit_chunk(kb, chunk_id, text))
+
+    def delete_chunk(self, kb: str, chunk_id: int) -> None:
+        self._do(Routes.delete_chunk(kb, chunk_id))
+
+    # -- search and answers ----------------------------------------------------------
+    def search(self, kbs: str | Sequence[str], query: str, top_k: int | None = None, mode: str | None = None,
+               file: str | None = None) -> list[Hit]:
+        return self._do(Routes.search(kbs, query, top_k, mode, file))
+
+    def ask(self, kbs: str | Sequence[str], question: str, top_k: int | None = None,
+            mode: str | None = None) -> Answer:
+        return self._do(Routes.ask(kbs, question, top_k, mode, False))
+
+    def ask_stream(self, kbs: str | Sequence[str], question: str, top_k: int | None = None,
+                   mode: str | None = None) -> Iterator[AnswerEvent]:
+        for name, data in self._events(Routes.ask(kbs, question, top_k, mode, True)):
+            if (ev := answer_event(name, data)) is not None:
+                yield ev
+
+    # -- jobs ------------------------------------------------------------------------
+    def list_jobs(self, kb: str | None = None, status: str | None = None, limit: int = 50) -> list[Job]:
+        return self._do(Routes.list_jobs(kb, status, limit))
+
+    def get_job(self, job_id: str) -> Job:
+        return self._do(Routes.get_job(job_id))
+
+    def cancel_job(self, job_id: str) -> Job:
+        return self._do(Routes.cancel_job(job_id))
+
+    def retry_job(self, job_id: str) -> Job:
+        return self._do(Routes.retry_job(job_id))
+
+    def delete_job(self, job_id: str) -> None:
+        self._do(Routes.delete_job(job_id))
+
+    def job_events(self, job_id: str) -> Iterator[Job]:
+        """The job on every change (server-sent events), ending with its final state."""
+        for name, data in self._events(Routes.job_events(job_id)):
+            if (job := job_event(name, data)) is not None:
+                yield job
+
+    def wait_for_job(self, job_id: str, timeout: float | None = None, poll_s: float = 0.2) -> Job:
+        """Poll until the job is no longer queued or running; Unavailable after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (job := self.get_job(job_id)).status in ACTIVE:
+            if deadline is not None and time.monotonic() > deadline:
+                raise Unavailable(f"job {job_id} still {job.status} after {timeout} s", job_id=job_id)
+            time.sleep(poll_s)
+        return job
+
+
+class AsyncZhikuClient:
+    """Asynchronous client with the same methods as ``ZhikuClient``, to be awaited."""
+
+    def __init__(self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, timeout: float = 120.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.http = httpx.AsyncClient(transport=transport, **_http_args(base_url, api_key, timeout))
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> "AsyncZhikuClient":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _send(self, call: Call, **kw: Any) -> httpx.Response:
+        try:
+            try:
+                response = await self.http.request(call.method, call.path, params=call.params, json=call.json, **kw)
+            except STALE_CONNECTION:
+                if call.method not in IDEMPOTENT:
+                    raise
+                response = await self.http.request(call.method, call.path, params=call.params, json=call.json, **kw)
+        except httpx.TransportError as exc:
+            raise unreachable(self.http.base_url, exc) from None
+        if not response.is_success:
+            raise error_from_response(response)
+        return response
+
+    async def _do(self, call: Call, **kw: Any) -> Any:
+        response = await self._send(call, **kw)
+        return call.parse(response.json()) if call.parse else None
+
+    async def _events(self, call: Call) -> AsyncIterator[tuple[str, str]]:
+        try:
+            async with self.http.stream(call.method, call.path, json=call.json, timeout=STREAM_TIMEOUT) as response:
+                if not response.is_success:
+                    await response.aread()
+                    raise error_from_response(response)
+                parser = SSEParser()
+                async for line in response.aiter_lines():
+                    if (ev := parser.feed(line)) is not None:
+                        yield ev
+        except httpx.TransportError as exc:
+            raise unreachable(self.http.base_url, exc) from None
+
+    async def health(self) -> Health:
+        return await self._do(Routes.health())
+
+    async def version(self) -> Version:
+        return await self._do(Routes.version())
+
+    async def embedders(self) -> Embedders:
+        return await self._do(Routes.embedders())
+
+    async def list_kbs(self) -> list[KnowledgeBase]:
+        return await self._do(Routes.list_kbs())
+
+    async def create_kb(self, name: str, description: str = "", embedder: str | None = None) -> KnowledgeBase:
+        return await self._do(Routes.create_kb(name, description, embedder))
+
+    async def get_kb(self, kb: str) -> KnowledgeBase:
+        return await self._do(Routes.get_kb(kb))
+
+    async def update_kb(self, kb: str, *, new_name: str | None = None,
+                        description: str | None = None) -> KnowledgeBase:
+        return await self._do(Routes.update_kb(kb, new_name, description))
+
+    async def delete_kb(self, kb: str) -> None:
+        await self._do(Routes.delete_kb(kb))
+
+    async def upload(self, kb: str, files: Sequence[UploadItem], force: bool = False) -> Job:
+        with ExitStack() as stack:
+            return await self._do(Routes.upload(kb, force), files=upload_parts(files, stack))
+
+    async def list_files(self, kb: str, status: str | None = None) -> list[FileRecord]:
+        return await self._do(Routes.list_files(kb, status))
+
+    async def get_file(self, kb: str, file_id: str) -> FileRecord:
+        return await self._do(Routes.get_file(kb, file_id))
+
+    async def delete_file(self, kb: str, file_id: str) -> None:
+        await self._do(Routes.delete_file(kb, file_id))
+
+    async def download(self, kb: str, file_id: str) -> bytes:
+        return (await self._send(Routes.download(kb, file_id))).content
+
+    async def reingest(self, kb: str, file_id: str) -> Job:
+        return await self._do(Routes.reingest(kb, file_id))
+
+    async def list_chunks(self, kb: str, file_id: str) -> list[Chunk]:
+        return await self._do(Routes.list_chunks(kb, file_id))
+
+    async def get_chunk(self, kb: str, chunk_id: int) -> Chunk:
+        return await self._do(Routes.get_chunk(kb, chunk_id))
+
+    async def edit_chunk(self, kb: str, chunk_id: int, text: str) -> Chunk:
+        return await self._do(Routes.edit_chunk(kb, chunk_id, text))
+
+    async def delete_chunk(self, kb: str, chunk_id: int) -> None:
+        await self._do(Routes.delete_chunk(kb, chunk_id))
+
+    async def search(self, kbs: str | Sequence[str], query: str, top_k: int | None = None,
+                     mode: str | None = None, file: str | None = None) -> list[Hit]:
+        return await self._do(Routes.search(kbs, query, top_k, mode, file))
+
+    async def ask(self, kbs: str | Sequence[str], question: str, top_k: int | None = None,
+                  mode: str | None = None) -> Answer:
+        return await self._do(Routes.ask(kbs, question, top_k, mode, False))
+
+    async def ask_stream(self, kbs: str | Sequence[str], question: str, top_k: int | None = None,
+                         mode: str | None = None) -> AsyncIterator[AnswerEvent]:
+        async for name, data in self._events(Routes.ask(kbs, question, top_k, mode, True)):
+            if (ev := answer_event(name, data)) is not None:
+                yield ev
+
+    async def list_jobs(self, kb: str | None = None, status: str | None = None, limit: int = 50) -> list[Job]:
+        return await self._do(Routes.list_jobs(kb, status, limit))
+
+    async def get_job(self, job_id: str) -> Job:
+        return await self._do(Routes.get_job(job_id))
+
+    async def cancel_job(self, job_id: str) -> Job:
+        return await self._do(Routes.cancel_job(job_id))
+
+    async def retry_job(self, job_id: str) -> Job:
+        return await self._do(Routes.retry_job(job_id))
+
+    async def delete_job(self, job_id: str) -> None:
+        await self._do(Routes.delete_job(job_id))
+
+    async def job_events(self, job_id: str) -> AsyncIterator[Job]:
+        async for name, data in self._events(Routes.job_events(job_id)):
+            if (job := job_event(name, data)) is not None:
+                yield job
+
+    async def wait_for_job(self, job_id: str, timeout: float | None = None, poll_s: float = 0.2) -> Job:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (job := await self.get_job(job_id)).status in ACTIVE:
+            if deadline is not None and time.monotonic() > deadline:
+                raise Unavailable(f"job {job_id} still {job.status} after {timeout} s", job_id=job_id)
+            await asyncio.sleep(poll_s)
+        return job

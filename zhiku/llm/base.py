@@ -1,0 +1,144 @@
+"""The chat-model protocol: messages in, streamed text deltas out.
+
+Every backend (OpenAI-compatible server, in-process llama.cpp) implements
+``ChatModel``. A call is bounded by three timeouts (connect, silence between
+bytes or tokens, whole reply) and can be cancelled from another thread; every
+failure is one of the typed errors of ``zhiku.errors``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Iterator, Literal, Protocol, Sequence, TypedDict, runtime_checkable
+
+from zhiku.errors import Cancelled, ModelTimeout
+
+Role = Literal["system", "user", "assistant"]
+
+
+class Message(TypedDict):
+    role: Role
+    content: str
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class Delta:
+    """One piece of a streamed reply. The last one carries ``finish_reason`` and, when the
+    backend reports it, ``usage``."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+
+@dataclass
+class Reply:
+    text: str
+    finish_reason: str | None
+    usage: Usage
+    model: str
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 5.0
+    read: float = 60.0  # longest silence: before the first token and between two
+    total: float = 300.0
+
+
+@dataclass
+class CallControl:
+    """The budget and cancel switch of one call; shared with the thread doing the work."""
+
+    timeouts: Timeouts
+    cancel: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def deadline(self) -> float:
+        return self.started + self.timeouts.total
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def check(self, model: str) -> None:
+        """Raise when the call was cancelled or ran out of time."""
+        if self.cancel.is_set():
+            raise Cancelled(f"the request to model '{model}' was cancelled", model=model)
+        if time.monotonic() >= self.deadline:
+            raise ModelTimeout(
+                f"model '{model}' did not finish its reply within {self.timeouts.total:g} s",
+                model=model, timeout=self.timeouts.total, phase="total",
+            )
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    name: str
+    context_window: int
+    max_tokens: int
+
+    def stream(
+        self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None,
+        control: CallControl | None = None,
+    ) -> Iterator[Delta]:
+        """Yield the reply as it is generated. Closing the iterator stops the generation."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        ...
+
+    def ping(self) -> str | None:
+        """None when the model can answer, else a short reason."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+def complete(
+    model: ChatModel, messages: Sequence[Message], *, max_tokens: int | None = None,
+    temperature: float | None = None, control: CallControl | None = None,
+) -> Reply:
+    """The whole reply of a streamed call."""
+    parts: list[str] = []
+    finish, usage = None, None
+    stream = model.stream(messages, max_tokens=max_tokens, temperature=temperature, control=control)
+    try:
+        for d in stream:
+            parts.append(d.text)
+            finish = d.finish_reason or finish
+            usage = d.usage or usage
+    finally:
+        close = getattr(stream, "close", None)
+        if close:
+            close()
+    text = "".join(parts)
+    if usage is None:
+        usage = Usage(sum(model.count_tokens(m["content"]) for m in messages), model.count_tokens(text))
+    return Reply(text, finish, usage, model.name)
+
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate that errs high: about one token per CJK character and
+    per 3.5 other characters (Qwen, Llama and GPT tokenizers all fit under it)."""
+    if not text:
+        return 0
+    cjk = len(_CJK.findall(text))
+    return cjk + int((len(text) - cjk) / 3.5) + 1

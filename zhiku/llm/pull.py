@@ -1,0 +1,176 @@
+"""`zhiku model pull`: download a GGUF into HOME/models (resumable, sha256-checked) and
+register it as a local chat model.
+
+Nothing downloads unless the user asks, and then from the mirror they pick. The sha256
+expected is, in order: the one given, the curated one, the one Hugging Face (and its
+mirrors) advertise for LFS files in ``X-Linked-Etag``. With none of them the file is
+kept and its sha256 printed and recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+from urllib.parse import unquote, urlparse
+
+from zhiku.errors import ChecksumMismatch, DownloadFailed, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from zhiku.config import Settings
+
+Progress = Callable[[int, int | None], None]  # bytes done, bytes in all (None: unknown)
+
+MIRRORS = {
+    "huggingface": "https://huggingface.co/{repo}/resolve/main/{file}",
+    "hf-mirror": "https://hf-mirror.com/{repo}/resolve/main/{file}",
+    "modelscope": "https://modelscope.cn/models/{repo}/resolve/master/{file}",
+}
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    repo: str
+    file: str
+    about: str
+    context_window: int = 8192
+    sha256: str | None = None
+    repos: dict[str, str] = field(default_factory=dict)  # mirror → repo when it differs there
+
+    def url(self, mirror: str) -> str:
+        if mirror in MIRRORS:
+            return MIRRORS[mirror].format(repo=self.repos.get(mirror, self.repo), file=self.file)
+        if mirror.startswith(("http://", "https://")):  # a Hugging Face-compatible endpoint
+            return f"{mirror.rstrip('/')}/{self.repo}/resolve/main/{self.file}"
+        raise InvalidInput(f"unknown mirror '{mirror}'; use {', '.join(MIRRORS)} or a URL", mirror=mirror)
+
+
+# small instruct models that answer Chinese and English well (Q4_K_M, one file each)
+CATALOG: dict[str, CatalogEntry] = {
+    "qwen2.5-0.5b-instruct": CatalogEntry(
+        "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "qwen2.5-0.5b-instruct-q4_k_m.gguf", "Qwen2.5 0.5B, ~0.4 GB: fastest, weak"),
+    "qwen2.5-1.5b-instruct": CatalogEntry(
+        "Qwen/Qwen2.5-1.5B-Instruct-GGUF", "qwen2.5-1.5b-instruct-q4_k_m.gguf", "Qwen2.5 1.5B, ~1.1 GB: CPU default"),
+    "qwen2.5-3b-instruct": CatalogEntry(
+        "Qwen/Qwen2.5-3B-Instruct-GGUF", "qwen2.5-3b-instruct-q4_k_m.gguf", "Qwen2.5 3B, ~2.1 GB: better, still CPU"),
+    "qwen2.5-7b-instruct": CatalogEntry(
+        "bartowski/Qwen2.5-7B-Instruct-GGUF", "Qwen2.5-7B-Instruct-Q4_K_M.gguf", "Qwen2.5 7B, ~4.7 GB: best here, "
+        "wants a GPU or patience"),
+    "llama3.2-3b-instruct": CatalogEntry(
+        "bartowski/Llama-3.2-3B-Instruct-GGUF", "Llama-3.2-3B-Instruct-Q4_K_M.gguf", "Llama 3.2 3B, ~2.0 GB: "
+        "English first"),
+}
+
+
+@dataclass
+class PullResult:
+    name: str
+    path: Path
+    sha256: str
+    verified: bool  # False when no expected sha256 was known
+    resumed_from: int
+    url: str
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _advertised_sha(headers: object) -> str | None:
+    value = (getattr(headers, "get")("x-linked-etag") or getattr(headers, "get")("etag") or "").strip('W/"\' ')
+    return value.lower() if re.fullmatch(r"[0-9a-fA-F]{64}", value) else None
+
+
+def download(
+    url: str, dest: Path, sha256: str | None = None, progress: Progress | None = None,
+    timeout: float = 30.0, cancelled: Callable[[], bool] | None = None,
+) -> tuple[str, bool, int]:
+    """Download ``url`` to ``dest`` through ``dest.part``, resuming a part left by an earlier try.
+
+    Returns (sha256, verified, bytes the download resumed from)."""
+    import httpx
+
+    from zhiku.errors import Cancelled
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if part.is_file() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    expected = sha256.lower() if sha256 else None
+    resumed = 0
+    try:
+        with httpx.stream("GET", url, headers=headers, follow_redirects=True,
+                          timeout=httpx.Timeout(timeout)) as r:
+            if r.status_code == 416 and have:  # the part is already whole
+                total: int | None = have
+            elif r.status_code in (200, 206):
+                if r.status_code == 200 or not r.headers.get("content-range", "").startswith(f"bytes {have}-"):
+                    have = 0  # the server ignored the range: start over
+                resumed = have
+                length = r.headers.get("content-length")
+                total = have + int(length) if length and length.isdigit() else None
+                expected = expected or _advertised_sha(r.headers)
+                with part.open("ab" if have else "wb") as f:
+                    done = have
+                    for block in r.iter_bytes():
+                        if cancelled and cancelled():
+                            raise Cancelled(f"download of {dest.name} cancelled; run it again to resume")
+                        f.write(block)
+                        done += len(block)
+                        if progress:
+                            progress(done, total)
+                if total is not None and done < total:
+                    raise DownloadFailed(f"the download of {dest.name} stopped at {done} of {total} bytes; "
+                                         "run the same command again to resume", url=url)
+            else:
+                raise DownloadFailed(f"{url} answered {r.status_code}", url=url, status=r.status_code)
+    except httpx.HTTPError as exc:
+        got = part.stat().st_size if part.is_file() else 0
+        raise DownloadFailed(f"the download of {dest.name} failed after {got} bytes ({type(exc).__name__}); "
+                             "run the same command again to resume", url=url) from None
+    actual = _sha256(part)
+    if expected and actual != expected:
+        part.unlink(missing_ok=True)
+        raise ChecksumMismatch(f"{dest.name} is corrupt: sha256 {actual[:16]}… is not the expected "
+                               f"{expected[:16]}…; the file was deleted, pull it again", expected=expected,
+                               actual=actual)
+    os.replace(part, dest)
+    return actual, expected is not None, resumed
+
+
+def pull(
+    settings: "Settings", what: str, mirror: str | None = None, sha256: str | None = None, name: str | None = None,
+    progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
+) -> PullResult:
+    """Download a curated model (by name) or any GGUF (by URL) and register it."""
+    from zhiku.llm.registry import models_dir, register_pulled
+
+    mirror = mirror or settings.llm.mirror
+    if what.startswith(("http://", "https://")):
+        url = what
+        file = Path(unquote(urlparse(url).path)).name
+        if not file.lower().endswith(".gguf"):
+            raise InvalidInput(f"{url} does not name a .gguf file", url=url)
+        name = name or file[: -len(".gguf")].lower()
+        context = 4096
+    else:
+        entry = CATALOG.get(what.lower())
+        if entry is None:
+            raise NotFound(f"no model '{what}' in the catalog; known: {', '.join(CATALOG)} (or give a URL)",
+                           model=what)
+        url, file, name = entry.url(mirror), entry.file, name or what.lower()
+        sha256 = sha256 or entry.sha256
+        context = entry.context_window
+    if "/" in file or "\\" in file or file.startswith("."):
+        raise InvalidInput(f"refusing the file name {file!r}")
+    dest = models_dir(settings) / file
+    digest, verified, resumed = download(url, dest, sha256, progress, cancelled=cancelled)
+    register_pulled(settings, name, file, digest, url, context)
+    return PullResult(name, dest, digest, verified, resumed, url)
