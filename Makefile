@@ -21,9 +21,10 @@ install: $(VENV)/.stamp-core
 
 install-test: $(VENV)/.stamp-test
 
-## make run: install, then build the demo knowledge base and answer two questions (one Chinese, one English)
+## make run: install, build the demo knowledge base (answering two questions), then serve the API
 run: install
 	$(VENV)/bin/zhiku demo
+	$(VENV)/bin/zhiku start
 
 ## system packages the test-suite needs (apt, as root; see README for non-root users)
 system-deps:

@@ -84,4 +84,4 @@ def demo(ctx: typer.Context) -> None:
     out.print(f"\nThe demo knowledge base lives in {a.settings.home}. Try:\n"
               f"  .venv/bin/zhiku ask {DEMO_KB} \"病假工资怎么算？\"\n"
               f"  .venv/bin/zhiku search {DEMO_KB} \"Jupiter storm\" --json\n"
-              "A web UI and HTTP API are not built yet (see the README).")
+              "`zhiku start` serves the HTTP API (and its docs at /docs); the web UI is not built yet.")
