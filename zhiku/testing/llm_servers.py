@@ -25,8 +25,10 @@ import json
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
+
+from zhiku.testing.http import BackgroundHTTPServer
 
 Reply = str | Callable[[dict[str, Any]], str]
 
@@ -37,7 +39,7 @@ def _chunk(model: str, text: str | None = None, finish: str | None = None) -> di
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
 
-class ChatServer:
+class ChatServer(BackgroundHTTPServer):
     def __init__(self, reply: Reply = "Hello from the test server [1].", models: tuple[str, ...] = ("ok",),
                  port: int = 0) -> None:
         self.reply = reply
@@ -149,29 +151,15 @@ class ChatServer:
                 self._event("[DONE]")
                 self._end()
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+        super().__init__(Handler, port)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def __enter__(self) -> "ChatServer":
-        self._thread.start()
-        return self
-
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._stop.set()  # release handlers that hang or stream forever
+        super().__exit__(*exc)
 
 
 BEHAVIOURS = ("ok", "hang", "stall", "endless", "trickle", "truncated", "early-end", "429", "500", "context",
@@ -199,7 +187,7 @@ if __name__ == "__main__":  # pragma: no cover
     main()
 
 
-class FileServer:
+class FileServer(BackgroundHTTPServer):
     """Serves one file at ``/<name>`` with HTTP Range support, as a model hub does.
 
     ``drop_after``: the first ``drops`` responses stop after that many bytes (an interrupted
@@ -276,21 +264,8 @@ class FileServer:
                             self.close_connection = True
                             return
 
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/{self.path.name}"
-
-    def __enter__(self) -> "FileServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        return f"http://127.0.0.1:{self.port}/{self.path.name}"

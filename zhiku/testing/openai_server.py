@@ -4,14 +4,14 @@ backed by a real local embedder: the stand-in for Ollama/vLLM/Xinference in test
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from zhiku.embed.base import Embedder
+from zhiku.testing.http import BackgroundHTTPServer
 
 
-class EmbeddingServer:
+class EmbeddingServer(BackgroundHTTPServer):
     def __init__(self, embedder: Embedder, model: str = "test-embed", api_key: str | None = None) -> None:
         self.embedder, self.model, self.api_key = embedder, model, api_key
         self.requests: list[dict[str, Any]] = []
@@ -44,19 +44,8 @@ class EmbeddingServer:
                 self._send(200, {"object": "list", "data": data[::-1], "model": outer.model,
                                  "usage": {"prompt_tokens": 0, "total_tokens": 0}})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def __enter__(self) -> "EmbeddingServer":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        return f"http://127.0.0.1:{self.port}/v1"
