@@ -3,6 +3,7 @@
 The public API is what ``__all__`` lists (a test guards it)."""
 
 from zhiku.app import Zhiku
+from zhiku.client import AsyncZhikuClient, ZhikuClient
 from zhiku.config import Settings, load_settings
 from zhiku.errors import (
     Cancelled,
@@ -20,6 +21,7 @@ from zhiku.schema import Answer, Chunk, Citation, FileRecord, Hit, KnowledgeBase
 
 __all__ = [
     "Answer",
+    "AsyncZhikuClient",
     "Cancelled",
     "Chunk",
     "Citation",
@@ -36,6 +38,7 @@ __all__ = [
     "Unavailable",
     "UnsupportedFormat",
     "Zhiku",
+    "ZhikuClient",
     "ZhikuError",
     "load_settings",
 ]
