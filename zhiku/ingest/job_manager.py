@@ -13,7 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -23,7 +23,7 @@ from zhiku.errors import Cancelled, Conflict, InvalidInput, NotFound, Unavailabl
 from zhiku.ingest.jobs import ACTIVE, KEPT, Job, JobFile, UploadStaging
 from zhiku.ingest.pipeline import Source
 from zhiku.schema import FileRecord, KnowledgeBase
-from zhiku.store.catalog import new_id, now
+from zhiku.store.catalog import as_utc, new_id, now
 from zhiku.store.db import jobs, kbs
 
 if TYPE_CHECKING:
@@ -88,18 +88,14 @@ class _Progress:
         return self.run.job.files[self.order[self.k]] if self.k < len(self.order) else None
 
 
-def _aware(ts: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they are UTC."""
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)
-
 
 def _job(row: Any) -> Job:
     job = Job(
         id=row.id, kb_id=row.kb_id, kb=row.kb_name, kind=row.kind, status=row.status, force=row.force,
         files=[JobFile(**f) for f in row.files or []], chunks_total=row.chunks_total,
         chunks_embedded=row.chunks_embedded, error=row.error, retry_of=row.retry_of,
-        created_at=_aware(row.created_at), updated_at=_aware(row.updated_at),
-        started_at=row.started_at and _aware(row.started_at), finished_at=row.finished_at and _aware(row.finished_at),
+        created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
+        started_at=row.started_at and as_utc(row.started_at), finished_at=row.finished_at and as_utc(row.finished_at),
     )
     if job.status not in ACTIVE:  # stopped by a crash: what was waiting or running did not finish
         for f in job.files:
@@ -341,7 +337,7 @@ class JobManager:
         try:
             kb = self.app.catalog.get_kb_by_id(job.kb_id)
             partial = [f for f in self.app.catalog.files_named(kb.id, current.name)
-                       if f.status == "pending" and _aware(f.created_at) >= job.started_at]
+                       if f.status == "pending" and as_utc(f.created_at) >= job.started_at]
             if partial:
                 self.app.ingestor.remove(kb, [f.id for f in partial])
         except Exception:

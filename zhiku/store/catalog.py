@@ -32,6 +32,11 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def as_utc(dt: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every timestamp zhiku writes is UTC."""
+    return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt
+
+
 def validate_kb_name(name: str) -> str:
     """KB names may be Chinese; they never reach the file system, but we keep them sane."""
     name = unicodedata.normalize("NFC", name or "")
@@ -53,13 +58,15 @@ def _kb(row: Any, counts: tuple[int, int] = (0, 0)) -> KnowledgeBase:
     return KnowledgeBase(
         id=row.id, name=row.name, description=row.description, embedder=row.embedder,
         dimensions=row.dimensions, chunk_size=row.chunk_size, chunk_overlap=row.chunk_overlap,
-        revision=row.revision, created_at=row.created_at, updated_at=row.updated_at,
+        revision=row.revision, created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
         files=counts[0], chunks=counts[1],
     )
 
 
 def _file(row: Any) -> FileRecord:
-    return FileRecord(**{c: getattr(row, c) for c in FileRecord.model_fields})
+    values = {c: getattr(row, c) for c in FileRecord.model_fields}
+    values["created_at"], values["updated_at"] = as_utc(row.created_at), as_utc(row.updated_at)
+    return FileRecord(**values)
 
 
 def _chunk(row: Any) -> Chunk:
