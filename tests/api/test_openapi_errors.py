@@ -13,7 +13,8 @@ from zhiku import Zhiku
 from zhiku.api import create_app
 
 # routes that take no input at all: no request of theirs can be bad
-NO_INPUT = {("GET", "/api/health"), ("GET", "/api/version"), ("GET", "/api/kbs"), ("GET", "/api/embedders")}
+NO_INPUT = {("GET", "/api/health"), ("GET", "/api/version"), ("GET", "/api/kbs"), ("GET", "/api/embedders"),
+            ("GET", "/v1/models")}
 BAD_PATH_VALUES = {"kb": "no such kb", "file_id": "not-an-id", "job_id": "not-an-id", "chunk_id": "0"}
 
 
