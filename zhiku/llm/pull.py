@@ -9,7 +9,6 @@ kept and its sha256 printed and recorded.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Callable
 from urllib.parse import unquote, urlparse
 
 from zhiku.errors import ChecksumMismatch, DownloadFailed, InvalidInput, NotFound
+from zhiku.ingest.pipeline import sha256_file
 
 if TYPE_CHECKING:
     from zhiku.config import Settings
@@ -75,12 +75,6 @@ class PullResult:
     url: str
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _advertised_sha(headers: object) -> str | None:
@@ -135,7 +129,7 @@ def download(
         got = part.stat().st_size if part.is_file() else 0
         raise DownloadFailed(f"the download of {dest.name} failed after {got} bytes ({type(exc).__name__}); "
                              "run the same command again to resume", url=url) from None
-    actual = _sha256(part)
+    actual = sha256_file(part)
     if expected and actual != expected:
         part.unlink(missing_ok=True)
         raise ChecksumMismatch(f"{dest.name} is corrupt: sha256 {actual[:16]}… is not the expected "

@@ -117,7 +117,7 @@ def _load_with_pypdf(path: Path) -> LoadedDocument:
         else:
             empty.append(number)
     if not blocks:
-        why = "scanned pages (images only)? OCR is not available yet"
+        why = "scanned pages (images only)?"
         if failed and len(failed) == n_pages:
             why = "the text of every page failed to extract; the file may be damaged"
         raise LoadError(f"no text found in {n_pages} page(s): {why}", reason="no_text")
