@@ -151,9 +151,8 @@ class ExtractiveAnswerer:
 
         q_weights = _weights(lexical_tokens(question))
         total = sum(q_weights.values()) or 1.0
-        lexical = np.array([
-            sum(w for t, w in q_weights.items() if t in set(lexical_tokens(s.text))) / total for s in sentences
-        ])
+        sentence_tokens = [set(lexical_tokens(s.text)) for s in sentences]  # once per sentence, not per term
+        lexical = np.array([sum(w for t, w in q_weights.items() if t in toks) / total for toks in sentence_tokens])
         embedder_name = kbs[0].embedder
         cached = self.app.cached_embedder(embedder_name)
         qv = self.app.embedder(embedder_name).embed_query(question)

@@ -68,14 +68,11 @@ def fuse(
         w_lex = 1.0
     else:
         w_lex = lexical_weight(dense_weight, best_cov)
-    dense_rel = _minmax([c.cosine if c.cosine is not None else float("nan") for c in candidates
-                         if c.cosine is not None])
-    lex_rel = _minmax([c.bm25 for c in candidates if c.bm25 is not None])
-    d_iter, l_iter = iter(dense_rel), iter(lex_rel)
-    dmin = 0.0
-    for c in candidates:
-        d = next(d_iter) if c.cosine is not None else dmin
-        l_ = next(l_iter) if c.bm25 is not None else 0.0
+    dense_rel = iter(_minmax([c.cosine for c in candidates if c.cosine is not None]))
+    lex_rel = iter(_minmax([c.bm25 for c in candidates if c.bm25 is not None]))
+    for c in candidates:  # a channel that did not return a candidate gives it 0
+        d = next(dense_rel) if c.cosine is not None else 0.0
+        l_ = next(lex_rel) if c.bm25 is not None else 0.0
         c.score = (1.0 - w_lex) * d + w_lex * l_
     confidence = (1.0 - w_lex) * best_dense + w_lex * best_cov
     top = max(c.score for c in candidates) or 1.0
