@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Iterator, Sequence
 
 import httpx
 
-from zhiku.api.models import Embedders, Health, Version
+from zhiku.api.models import CheckResult, Embedders, Health, RebuildResult, Version
 from zhiku.api.protocol import (
     DEFAULT_URL,
     AnswerEvent,
@@ -132,6 +132,14 @@ class ZhikuClient:
 
     def delete_kb(self, kb: str) -> None:
         self._do(Routes.delete_kb(kb))
+
+    def rebuild_kb(self, kb: str) -> RebuildResult:
+        """Re-derive the KB's indexes from the database."""
+        return self._do(Routes.rebuild_kb(kb))
+
+    def check_kb(self, kb: str, repair: bool = False) -> CheckResult:
+        """Check that database, stored files and indexes agree; ``repair`` fixes what it can."""
+        return self._do(Routes.check_kb(kb, repair))
 
     # -- files and chunks ------------------------------------------------------------
     def upload(self, kb: str, files: Sequence[UploadItem], force: bool = False) -> Job:
@@ -284,6 +292,12 @@ class AsyncZhikuClient:
 
     async def delete_kb(self, kb: str) -> None:
         await self._do(Routes.delete_kb(kb))
+
+    async def rebuild_kb(self, kb: str) -> RebuildResult:
+        return await self._do(Routes.rebuild_kb(kb))
+
+    async def check_kb(self, kb: str, repair: bool = False) -> CheckResult:
+        return await self._do(Routes.check_kb(kb, repair))
 
     async def upload(self, kb: str, files: Sequence[UploadItem], force: bool = False) -> Job:
         with ExitStack() as stack:

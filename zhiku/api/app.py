@@ -7,7 +7,7 @@ from importlib.metadata import version as dist_version
 from fastapi import FastAPI
 
 from zhiku.api import docs, errors
-from zhiku.api.routes import chunks, files, jobs, kbs, openai_compat, search, system
+from zhiku.api.routes import chunks, files, jobs, kbs, maintenance, openai_compat, search, system
 from zhiku.app import Zhiku
 
 DESCRIPTION = """知库 zhiku: offline-first knowledge-base question answering.
@@ -29,7 +29,7 @@ def create_app(zhiku: Zhiku, *, start_jobs: bool = True) -> FastAPI:
     if start_jobs:
         zhiku.start_jobs()
     errors.install(app)
-    for module in (system, kbs, files, chunks, search, jobs, openai_compat):
+    for module in (system, kbs, maintenance, files, chunks, search, jobs, openai_compat):
         app.include_router(module.router)
     docs.install(app)
     return app

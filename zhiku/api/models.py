@@ -63,3 +63,16 @@ class Version(BaseModel):
 class Embedders(BaseModel):
     default: str
     names: list[str]
+
+
+class RebuildResult(BaseModel):
+    kb: str
+    chunks: int = Field(description="chunks in the rebuilt vector and BM25 indexes")
+
+
+class CheckResult(BaseModel):
+    kb: str
+    consistent: bool = Field(description="true when nothing is (or, after repair, remains) wrong")
+    problems: list[str] = Field(description="what was found wrong (before any repair)")
+    repaired: list[str] = Field(default_factory=list, description="problems the repair fixed")
+    remaining: list[str] = Field(default_factory=list, description="problems still there")

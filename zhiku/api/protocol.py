@@ -15,7 +15,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter
 
-from zhiku.api.models import Embedders, Health, Version
+from zhiku.api.models import CheckResult, Embedders, Health, RebuildResult, Version
 from zhiku.errors import ConfigError, Conflict, InvalidInput, NotFound, Unavailable, ZhikuError
 from zhiku.ingest.jobs import Job, TooLarge
 from zhiku.schema import Answer, Chunk, Citation, FileRecord, Hit, KnowledgeBase
@@ -138,6 +138,9 @@ class Routes:
     list_kbs = staticmethod(lambda: Call("GET", "/api/kbs", parse_as(list[KnowledgeBase])))
     get_kb = staticmethod(lambda kb: Call("GET", f"/api/kbs/{seg(kb)}", parse_as(KnowledgeBase)))
     delete_kb = staticmethod(lambda kb: Call("DELETE", f"/api/kbs/{seg(kb)}"))
+    rebuild_kb = staticmethod(lambda kb: Call("POST", f"/api/kbs/{seg(kb)}/rebuild", parse_as(RebuildResult)))
+    check_kb = staticmethod(lambda kb, repair: Call(
+        "POST", f"/api/kbs/{seg(kb)}/check", parse_as(CheckResult), params={"repair": True} if repair else None))
 
     @staticmethod
     def create_kb(name: str, description: str, embedder: str | None) -> Call:

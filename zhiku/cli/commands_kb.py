@@ -30,14 +30,14 @@ def kb_create(
     embedder: Optional[str] = typer.Option(None, "--embedder", "-e", help="embedder name (default from settings)"),
 ) -> None:
     """Create an empty knowledge base."""
-    kb = state(ctx).app().create_kb(name, description, embedder)
+    kb = state(ctx).backend().create_kb(name, description, embedder)
     out.print(f"created knowledge base '{escape(kb.name)}' (embedder {kb.embedder}, {kb.dimensions} dimensions)")
 
 
 @kb_app.command("list")
 def kb_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """List knowledge bases."""
-    kbs = state(ctx).app().list_kbs()
+    kbs = state(ctx).backend().list_kbs()
     if as_json:
         print_json([k.model_dump(mode="json") for k in kbs])
         return
@@ -53,7 +53,7 @@ def kb_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", he
 @kb_app.command("info")
 def kb_info(ctx: typer.Context, name: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """Show one knowledge base."""
-    a = state(ctx).app()
+    a = state(ctx).backend()
     kb = a.kb(name)
     files = a.list_files(name)
     info = kb.model_dump(mode="json")
@@ -72,7 +72,7 @@ def kb_delete(
     ctx: typer.Context, name: str, yes: bool = typer.Option(False, "--yes", "-y", help="do not ask")
 ) -> None:
     """Delete a knowledge base, its files and indexes."""
-    a = state(ctx).app()
+    a = state(ctx).backend()
     kb = a.kb(name)
     if not yes:
         if not typer.confirm(f"Delete knowledge base '{kb.name}' with {kb.files} files and {kb.chunks} chunks?"):
@@ -92,7 +92,7 @@ def kb_add(
     """Add files to a knowledge base (unchanged files are skipped)."""
     from zhiku.cli.progress import IngestBar
 
-    a = state(ctx).app()
+    a = state(ctx).backend()
     a.kb(name)  # fail fast on a missing KB
     with IngestBar(err) as bar:
         report = a.add_files(name, paths, force=force, progress=bar)
@@ -109,7 +109,7 @@ def kb_add(
 @kb_app.command("files")
 def kb_files(ctx: typer.Context, name: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """List the files of a knowledge base with their status."""
-    files = state(ctx).app().list_files(name)
+    files = state(ctx).backend().list_files(name)
     if as_json:
         print_json([f.model_dump(mode="json") for f in files])
         return
@@ -123,14 +123,14 @@ def kb_files(ctx: typer.Context, name: str, as_json: bool = typer.Option(False, 
 @kb_app.command("remove")
 def kb_remove(ctx: typer.Context, name: str, files: List[str] = typer.Argument(..., help="file names or ids")) -> None:
     """Remove files from a knowledge base."""
-    removed = state(ctx).app().remove_files(name, files)
+    removed = state(ctx).backend().remove_files(name, files)
     out.print(f"removed {len(removed)} file(s): " + ", ".join(escape(r) for r in removed))
 
 
 @kb_app.command("chunks")
 def kb_chunks(ctx: typer.Context, name: str, file: str, as_json: bool = typer.Option(False, "--json")) -> None:
     """Show the chunks of one file."""
-    record, chunks = state(ctx).app().file_chunks(name, file)
+    record, chunks = state(ctx).backend().file_chunks(name, file)
     if as_json:
         print_json([c.model_dump(mode="json") for c in chunks])
         return
@@ -145,14 +145,14 @@ def kb_chunks(ctx: typer.Context, name: str, file: str, as_json: bool = typer.Op
 @kb_app.command("rebuild")
 def kb_rebuild(ctx: typer.Context, name: str) -> None:
     """Re-derive the vector and BM25 indexes from the database."""
-    n = state(ctx).app().rebuild(name)
+    n = state(ctx).backend().rebuild(name)
     out.print(f"rebuilt indexes of '{escape(name)}': {n} chunks")
 
 
 @kb_app.command("check")
 def kb_check(ctx: typer.Context, name: str, repair: bool = typer.Option(False, "--repair", help="fix what is found")) -> None:
     """Check that database, stored files and indexes agree."""
-    a = state(ctx).app()
+    a = state(ctx).backend()
     problems = a.check(name, repair=repair)
     remaining = a.check(name) if repair and problems else problems
     for p in problems:

@@ -38,7 +38,7 @@ def search(
 ) -> None:
     """Search one or several knowledge bases."""
     kbs, query = _split(args)
-    hits = state(ctx).app().search(kbs, query, top_k=top_k, mode=mode, file_glob=file)
+    hits = state(ctx).backend().search(kbs, query, top_k=top_k, mode=mode, file_glob=file)
     if as_json:
         print_json([h.public() for h in hits])
         return
@@ -62,11 +62,15 @@ def ask(
 ) -> None:
     """Answer a question from one or several knowledge bases, with citations."""
     kbs, question = _split(args)
-    a = state(ctx).app()
-    if model or a.settings.llm.default:
-        answer = a.chat_kb(kbs, question, model=model, top_k=top_k, mode=mode)
+    st = state(ctx)
+    if st.server is not None:
+        answer = st.backend().answer(kbs, question, model=model, top_k=top_k, mode=mode)
     else:
-        answer = a.ask(kbs, question, top_k=top_k, mode=mode)
+        a = st.app()
+        if model or a.settings.llm.default:
+            answer = a.chat_kb(kbs, question, model=model, top_k=top_k, mode=mode)
+        else:
+            answer = a.ask(kbs, question, top_k=top_k, mode=mode)
     if as_json:
         data = answer.model_dump(mode="json")
         data["citations"] = [{k: v for k, v in c.items() if k != "meta"} for c in data["citations"]]
