@@ -66,6 +66,20 @@ def test_corrupted_download_is_refused(home: Path, gguf: Path, gguf_sha: str) ->
     assert read_pulled(settings) == {}
 
 
+def test_catalog_pins_the_official_hashes(home: Path, gguf: Path) -> None:
+    """A catalog name is checked against the pinned hash even when the mirror advertises none:
+    a mirror serving other bytes under the right name is refused and nothing is kept."""
+    entry = CATALOG["qwen2.5-1.5b-instruct"]
+    assert entry.sha256 == "6a1a2eb6d15622bf3c96857206351ba97e1af16c30d7a74ee38970e434e9407e"
+    settings = load_settings(home=home)
+    at = f"{entry.repo}/resolve/main/{entry.file}"  # where a Hugging Face-compatible mirror serves it
+    with FileServer(gguf, at=at) as server:
+        with pytest.raises(ChecksumMismatch):
+            pull(settings, "qwen2.5-1.5b-instruct", mirror=server.base)
+    assert not list((home / "models").glob("*.gguf*"))
+    assert read_pulled(settings) == {}
+
+
 @pytest.mark.slow
 def test_cli_pull_by_url(cli, home: Path, gguf: Path, gguf_sha: str) -> None:  # type: ignore[no-untyped-def]
     with FileServer(gguf) as server:

@@ -48,14 +48,18 @@ class CatalogEntry:
         raise InvalidInput(f"unknown mirror '{mirror}'; use {', '.join(MIRRORS)} or a URL", mirror=mirror)
 
 
-# small instruct models that answer Chinese and English well (Q4_K_M, one file each)
+# small instruct models that answer Chinese and English well (Q4_K_M, one file each). The sha256 values are
+# the Hugging Face LFS object ids of the official Qwen files (the same value several independent projects
+# pin); entries without one are checked against the hash the server advertises (X-Linked-ETag), if any.
 CATALOG: dict[str, CatalogEntry] = {
     "qwen2.5-0.5b-instruct": CatalogEntry(
         "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "qwen2.5-0.5b-instruct-q4_k_m.gguf", "Qwen2.5 0.5B, ~0.4 GB: fastest, weak"),
     "qwen2.5-1.5b-instruct": CatalogEntry(
-        "Qwen/Qwen2.5-1.5B-Instruct-GGUF", "qwen2.5-1.5b-instruct-q4_k_m.gguf", "Qwen2.5 1.5B, ~1.1 GB: CPU default"),
+        "Qwen/Qwen2.5-1.5B-Instruct-GGUF", "qwen2.5-1.5b-instruct-q4_k_m.gguf", "Qwen2.5 1.5B, ~1.1 GB: CPU default",
+        sha256="6a1a2eb6d15622bf3c96857206351ba97e1af16c30d7a74ee38970e434e9407e"),
     "qwen2.5-3b-instruct": CatalogEntry(
-        "Qwen/Qwen2.5-3B-Instruct-GGUF", "qwen2.5-3b-instruct-q4_k_m.gguf", "Qwen2.5 3B, ~2.1 GB: better, still CPU"),
+        "Qwen/Qwen2.5-3B-Instruct-GGUF", "qwen2.5-3b-instruct-q4_k_m.gguf", "Qwen2.5 3B, ~2.1 GB: better, still CPU",
+        sha256="626b4a6678b86442240e33df819e00132d3ba7dddfe1cdc4fbb18e0a9615c62d"),
     "qwen2.5-7b-instruct": CatalogEntry(
         "bartowski/Qwen2.5-7B-Instruct-GGUF", "Qwen2.5-7B-Instruct-Q4_K_M.gguf", "Qwen2.5 7B, ~4.7 GB: best here, "
         "wants a GPU or patience"),

@@ -192,13 +192,15 @@ class FileServer(BackgroundHTTPServer):
 
     ``drop_after``: the first ``drops`` responses stop after that many bytes (an interrupted
     download); ``corrupt``: one byte in the middle is served flipped; ``sha256``: advertised
-    in ``X-Linked-Etag`` like Hugging Face does for LFS files."""
+    in ``X-Linked-Etag`` like Hugging Face does for LFS files; ``at``: serve it at this URL path
+    instead (e.g. a hub's ``/<repo>/resolve/main/<file>``)."""
 
     def __init__(self, path: "str | Any", drop_after: int | None = None, drops: int = 1, corrupt: bool = False,
-                 sha256: str | None = None) -> None:
+                 sha256: str | None = None, at: str | None = None) -> None:
         from pathlib import Path
 
         self.path = Path(path)
+        self.at = (at or self.path.name).lstrip("/")
         self.size = self.path.stat().st_size
         self.drop_after, self.drops, self.corrupt, self.sha256 = drop_after, drops, corrupt, sha256
         self.ranges: list[str | None] = []
@@ -211,7 +213,7 @@ class FileServer(BackgroundHTTPServer):
                 pass
 
             def do_GET(self) -> None:  # noqa: N802
-                if self.path.lstrip("/") != outer.path.name:
+                if self.path.lstrip("/") != outer.at:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
@@ -268,4 +270,8 @@ class FileServer(BackgroundHTTPServer):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/{self.path.name}"
+        return f"http://127.0.0.1:{self.port}/{self.at}"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
