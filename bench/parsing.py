@@ -28,9 +28,11 @@ SHARED = ROOT.parent / "shared" / "data" / "docs"
 
 
 def fixture_files(tmp: Path) -> list[Path]:
-    """The documents the test-suite writes (tests/ingest/fixtures_docs.py, test_pdf_layout.py)."""
+    """The documents the test-suite writes (tests/ingest/fixtures_docs.py, test_pdf_layout.py,
+    test_pdf_reading.py)."""
     out: list[Path] = []
-    for mod_name, file in (("fx", "fixtures_docs.py"), ("lay", "test_pdf_layout.py")):
+    for mod_name, file in (("fx", "fixtures_docs.py"), ("lay", "test_pdf_layout.py"),
+                           ("read", "test_pdf_reading.py")):
         spec = importlib.util.spec_from_file_location(
             f"bench_{mod_name}", ROOT / "tests" / "ingest" / file)
         mod = importlib.util.module_from_spec(spec)
@@ -49,7 +51,7 @@ def fixture_files(tmp: Path) -> list[Path]:
                     out.append(fn(tmp / f"fixture.{ext}"))
                 except Exception as e:  # noqa: BLE001
                     print(f"fixture {name} failed: {e}", file=sys.stderr)
-            elif name.endswith("_pdf") and mod_name == "lay" and not name.startswith("_"):
+            elif name.endswith("_pdf") and mod_name in ("lay", "read") and not name.startswith("_"):
                 out.append(fn(tmp / f"{name}.pdf"))
     return out
 
@@ -124,7 +126,7 @@ def write(rows: list[dict], out: Path, no_ocr: bool) -> None:
             f"| {r['name']} | {r['chars']:,} | {r['chunks']} | {r.get('paged', '')} | {r['pages']} | "
             f"{r['tables']} | {r.get('headings', '')} | {r['ocr']} | {r['seconds']:.1f} | {err} |"
         )
-    lines += ["", "## Fewest characters per page (candidates for a check by eye; not all checked yet)", ""]
+    lines += ["", "## Fewest characters per page (checked by eye: see the review notes)", ""]
     lines += [f"1. {r['name']}: {r['chars']} characters, {pages(r)} page(s)" for r in worst]
     lines += ["", REVIEW]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -134,30 +136,89 @@ def write(rows: list[dict], out: Path, no_ocr: bool) -> None:
 
 REVIEW = """## Review notes
 
-What was found by looking at the originals (pages rendered with pdftoppm), and the test that
-keeps each fix:
+What was found by looking at the originals (pages rendered with pdftoppm and looked at), and
+the test that keeps each fix:
 
 - Two-column papers (`unstructured/pdf/multi-column-2p.pdf`) were read line by line across
   the columns by pypdf; now column by column (test: `test_shared_formats_spot_checks`,
   `test_two_column_page_reads_column_by_column`). The arXiv stamp rotated in the margin was
   spliced into the text one letter per line; rotated text is now kept apart.
+- The same paper's centred byline was cut at its footnote marks and its pieces dealt to the
+  two columns, each piece a "heading" ("Vladimir Karpukhin∗", "∗ , Sewon Min†"): a line
+  with a run across the gutter is now read whole, and lines that read like authors or
+  affiliations (footnote marks after names, e-mail addresses, three or more full names)
+  are never headings; marks and commas attach to the word before them, and LaTeX's loose
+  accents ("Og ̆uz") no longer split words (`test_a_byline_is_read_whole_and_is_not_a_heading`,
+  `test_byline_detection`, `test_a_loose_accent_does_not_split_the_word`).
 - Words hyphenated at line ends ("improv- ing") were split; they are joined again.
 - A booktabs table (horizontal rules only) was taken by pdfplumber for a 2x2 grid of merged
   cells; tables of two rows need three columns now, and such tables stay prose.
+- Tables drawn without rules stayed prose. They are now found from the alignment of their
+  cells (three or more lines, two or more columns in the same x-ranges, short or numeric
+  cells; two columns of phrases, memo fields ending in ":", and lines of text flows set in
+  different sizes are refused), in PDFs and in OCR'd pictures alike: the tables of
+  `embedded-images-tables.pdf`, `korean-text-with-tables.pdf` and
+  `layout-parser-paper-with-table.pdf` are markdown now, and the contents pages of
+  `sw-flp-1965-v1.pdf` read as title | page tables. False positives on these PDFs: the
+  magazine-style pages of `reliance.pdf` were taken for two 4-column tables until the
+  one-size-per-row and half-filled-column guards; none left
+  (`test_a_table_without_rules_becomes_a_markdown_table`,
+  `test_two_columns_of_prose_and_a_key_value_list_are_not_tables`,
+  `test_a_picture_of_a_table_without_rules_becomes_a_markdown_table`).
 - `bisheng/table_test_001.jpg`: the page border and the heading rules were taken for table
   lines, swallowing the text above the table into its header; the table is now bounded by
   its vertical rules (`test_shared_table_picture_becomes_a_markdown_table`).
 - OCR'd English (`maoxuan_intro_with_table.jpg`) loses some spaces between words
-  ("theSelected"): that is the OCR model (PP-OCRv4 Chinese); left as is.
+  ("theSelected"): that is the OCR model (PP-OCRv4 Chinese); left as is. Vertical Japanese
+  (`img/jpn-vert.jpeg`, 50 characters) is read poorly by the same model; left as is.
 - `unstructured/pdf/single_table.pdf`: a scanned table covering a tenth of an otherwise empty
   page was not taken for a scan ("no text found"); a page with no text and any picture over
-  5% of it is OCR'd now (`test_shared_small_scan_on_an_empty_page_is_ocrd`). Borderless
-  tables (in PDFs and pictures) stay prose: only ruled tables become markdown.
-- `bisheng/sw-flp-1965-v1.pdf`: letter-spaced cover titles read "S E L E C T E D"; the
-  book's own "March !(@^" dates use a font without a Unicode map (CartaHack) and cannot
-  be read without OCR of the text layer. Left as is.
+  5% of it is OCR'd now (`test_shared_small_scan_on_an_empty_page_is_ocrd`).
+- `bisheng/sw-flp-1965-v1.pdf` sets every glyph with `1 Tf` and scales it with the text
+  matrix: PDFium reported a font size of 1 for the whole book, so every gap over a point
+  cut a run (cover titles read "S E L E C T E D", word by word runs) and no heading could
+  be told from the body. Sizes now include the text matrix's scale
+  (`test_sizes_set_by_the_text_matrix_still_make_headings`); runs typed letter-spaced with
+  real spaces ("V o l u m e") are joined (`test_letter_spaced_titles_read_as_words`).
+- The same book's dates ("March !(@^") are set in an old-style-figures font that put its
+  digits on the shifted keys and has no Unicode map: a run of those symbols in a font that
+  draws no letter on the page is read as digits now ("March 1926", all 17 dates of the
+  book; `test_digits_of_a_figures_font_without_a_unicode_map_are_read`). Pages whose text
+  layer is mostly glyphs without a Unicode value (private-use code points, U+FFFD, or no
+  value at all: a font without a map, a scan's garbage text layer) are OCR'd instead when
+  the OCR extra is there, and listed in `meta["garbled_pages"]`
+  (`test_a_page_of_unmapped_glyphs_is_ocrd_and_marked`,
+  `test_without_ocr_a_garbled_page_keeps_its_readable_text_and_is_listed`).
+- With real sizes, the same book's body lines became "headings" where its watermark
+  ("FROM MARX TO MAO / NOT FOR COMMERCIAL DISTRIBUTION", 24 pt, stamped across the text on
+  some pages) merged with the line it crossed. Large type repeated at one place on three or
+  more pages is a watermark and is dropped (`meta["removed_watermarks"]`;
+  `test_a_watermark_stamped_across_the_text_is_removed`). The book now has 50-odd headings,
+  its chapter titles, instead of 16.
+- `reliance.pdf` also sets `1 Tf`; with real sizes its magazine-style spreads (three and
+  more text flows side by side, which the layout reads as rows across the flows) gave ~40
+  "headings". Lines of three pieces far apart and long sentences in large type (pull
+  quotes) are not headings now (`test_side_by_side_flows_and_pull_quotes_are_not_headings`);
+  what is left are the contents entries of the spread. Pages of more than two text flows
+  are still read row by row across the flows: not fixed.
+- The scanned tables `pdf/single_table.pdf` and `pdf/table-multi-row-column-cells.pdf` (no
+  rules the picture-grid finder could use) now give their data rows as markdown tables
+  through the same alignment test on the OCR boxes; their header rows, which OCR returns
+  as one box or over several lines, stay a line of text above the table.
+- Not fixed: the header row of the borderless table in `layout-parser-paper-with-table.pdf`
+  ("Dataset  Base Model Large Model Notes") is set tighter than the body rows and reads as
+  one run, so the table starts at its first data row; in the picture of the same page
+  (`img/layout-parser-paper-with-table.jpg`) OCR returns each table row as one box, so no
+  cells can be lined up and it stays prose.
+- `bisheng/table_x1.tsv` lines its columns up with spaces, not tabs, and was read as one
+  line of text; such files are tables now (`test_tsv_lined_up_with_spaces_is_a_table`).
+- Checked and right as they are: `emoji.xlsx` (two emoji are the whole sheet),
+  `fixture.pdf` (its third page is blank on purpose), `table_x2.csv`, `docx-hdrftr.docx`
+  (header, body, footer), `header-test-doc.pdf` (a one-page file keeps its top and bottom
+  lines: with one page there is nothing to tell a running header from), `rotated-page-90.pdf`
+  (the text of a page turned sideways, in order), `group-shapes-nested.pptx` (shape labels
+  A–J in the slide's shape order: there is no reading order to recover from lone letters).
 """
-
 
 if __name__ == "__main__":
     main()

@@ -276,6 +276,18 @@ def test_tsv_utf16_with_title_row(tmp_path):
     assert doc.blocks[1].text.splitlines()[0] == "| Team | Location | Cups |"
 
 
+def test_tsv_lined_up_with_spaces_is_a_table(tmp_path):
+    """bisheng/table_x1.tsv: a ".tsv" whose columns are lined up with spaces, not tabs."""
+    path = tmp_path / "x1.tsv"
+    path.write_text("a   b   c\n1   2   3\n", encoding="utf-8")
+    doc = load_file(path)
+    assert [b.kind for b in doc.blocks] == ["table"] and doc.meta["delimiter"] == "spaces"
+    assert doc.blocks[0].text.splitlines() == ["| a | b | c |", "| --- | --- | --- |", "| 1 | 2 | 3 |"]
+    # one column of text stays text
+    (tmp_path / "notes.tsv").write_text("just a line\nanother line\n", encoding="utf-8")
+    assert load_file(tmp_path / "notes.tsv").blocks[0].kind == "text"
+
+
 def test_sniff_delimiter():
     assert sniff_delimiter("a,b;c\nd,e;f\n") in (",", ";")
     assert sniff_delimiter("Lorem, ipsum; dolor\nconsectetur; adipiscing; elit\nx; y; z\n") == ";"

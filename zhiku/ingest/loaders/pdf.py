@@ -9,19 +9,22 @@ pushed on the section path. Around that:
 * **Headers, footers, page numbers**: lines in the top or bottom margin that repeat
   (digits ignored) on several pages, and lone page numbers ("12", "- 12 -",
   "Page 3 of 9", "第 3 页"), are dropped. ``meta["removed_margin_lines"]`` counts them.
-* **Tables**: pages that draw lines or rectangles are handed to pdfplumber; each
-  ruled table becomes a markdown ``kind="table"`` block (merged cells repeat their
-  text so every row reads on its own) and its text is removed from the prose.
-* **Scanned pages** (no text layer, a picture covering the page) are rendered and
-  OCR'd (``zhiku[ocr]``); their blocks carry ``meta["ocr"] = True`` and
-  ``doc.meta["ocr_pages"]`` lists them. Without the extra, a PDF of scans only raises
-  ``MissingDependency``; a mixed one loads its text and lists the rest in
-  ``meta["pages_need_ocr"]``.
+  Watermarks (large type repeated at one place on several pages) go too
+  (``meta["removed_watermarks"]``).
+* **Tables**: pages that draw lines or rectangles are handed to pdfplumber
+  (``pdf_tables``); each ruled table becomes a markdown ``kind="table"`` block and its
+  text is removed from the prose. Tables set without rules are found by the layout from
+  the alignment of their cells (``aligned_tables``).
+* **Scanned pages** (no text layer, a picture covering the page) and **garbled pages**
+  (a text layer mostly of glyphs without a Unicode value) are rendered and OCR'd
+  (``zhiku[ocr]``); their blocks carry ``meta["ocr"] = True``, ``doc.meta["ocr_pages"]``
+  lists them and ``doc.meta["garbled_pages"]`` the garbled ones. Without the extra, a
+  PDF of scans only raises ``MissingDependency``; a mixed one loads its text and lists
+  the rest in ``meta["pages_need_ocr"]``.
 
-Text is NFKC-normalised (Chrome-printed PDFs emit Kangxi radicals such as "⾦" for
-"金", and ligatures such as "ﬁ"), except full-width CJK punctuation, which NFKC
-would turn into ASCII ("，" → ","), changing how Chinese text reads.
-``meta["pages_without_text"]`` lists pages that yielded nothing.
+Characters, their boxes and font sizes come from ``pdf_text`` (NFKC, sizes scaled by
+the text matrix, figures fonts without a Unicode map decoded). ``meta["pages_without_text"]``
+lists pages that yielded nothing.
 """
 
 from __future__ import annotations
@@ -29,35 +32,26 @@ from __future__ import annotations
 import ctypes
 import logging
 import re
-import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from zhiku.errors import LoadError, MissingDependency
 from zhiku.ingest.loaders.base import Block, LoadedDocument, register
-from zhiku.ingest.loaders.encoding import clean_text
 from zhiku.ingest.loaders.pdf_layout import (
     HeadingLevels,
     Seg,
     body_size,
     group_rows,
-    join_text,
     layout_blocks,
 )
+from zhiku.ingest.loaders.pdf_tables import page_tables
+from zhiku.ingest.loaders.pdf_text import normalize_pdf_text, page_runs
 from zhiku.ingest.loaders.text import SectionStack
 
 log = logging.getLogger(__name__)
 
-_KEEP = re.compile("([\u3000\uff01-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65]+)")
 _JUNK_TITLES = {"", "untitled", "title", "none", "null"}
-
-
-def normalize_pdf_text(text: str) -> str:
-    """NFKC, keeping full-width CJK punctuation; control characters dropped."""
-    parts = _KEEP.split(text)
-    text = "".join(p if i % 2 else unicodedata.normalize("NFKC", p) for i, p in enumerate(parts))
-    return clean_text(text)
 
 
 def _title(reader: object) -> str | None:
@@ -136,17 +130,18 @@ _PAGE_NUMBER = re.compile(
     r"|^\s*[\d]+\s*/\s*[\d]+\s*$",
     re.IGNORECASE,
 )
-_SPACES = frozenset(" \t\xa0\u3000")
 #: a page is taken for a scan when it has fewer text characters than this and a picture
 #: covering at least half of it
 SCAN_MAX_CHARS = 30
 OCR_DPI = 200
 #: pages drawing more paths than this are pictures (maps, charts), not ruled tables
 MAX_TABLE_PATHS = 3000
+#: runs this many times the body size, repeated at one place on several pages, are watermarks
+WATERMARK_SIZE = 1.5
 
 
 class _Page:
-    __slots__ = ("chars", "height", "image_cover", "number", "paths", "runs", "width")
+    __slots__ = ("chars", "garbled", "height", "image_cover", "number", "paths", "runs", "width")
 
     def __init__(self, number: int, width: float, height: float) -> None:
         self.number = number
@@ -156,6 +151,7 @@ class _Page:
         self.paths = 0
         self.image_cover = 0.0
         self.chars = 0
+        self.garbled = False
 
 
 def _objects(page: Any, info: _Page, box: tuple[float, float, float, float]) -> None:
@@ -182,110 +178,6 @@ def _objects(page: Any, info: _Page, box: tuple[float, float, float, float]) -> 
     info.image_cover = cover
 
 
-def _runs(textpage: Any, box: tuple[float, float, float, float]) -> tuple[list[Seg], int]:
-    """Runs of text: consecutive characters on one line with no wide gap between them."""
-    from pypdfium2 import raw
-
-    l, _, _, t = box
-    n = raw.FPDFText_CountChars(textpage)
-    rect = raw.FS_RECTF()
-    get_unicode = raw.FPDFText_GetUnicode
-    get_box = raw.FPDFText_GetLooseCharBox
-    get_size = raw.FPDFText_GetFontSize
-    runs: list[Seg] = []
-    buf: list[str] = []
-    x0 = top = x1 = bottom = 0.0
-    size = 0.0
-    start = -1
-    count = 0
-    font = ctypes.create_string_buffer(128)
-    flags = ctypes.c_int()
-
-    def close() -> None:
-        text = "".join(buf).strip()
-        if text:
-            weight = raw.FPDFText_GetFontWeight(textpage, start)
-            bold = weight >= 600
-            if not bold:
-                got = raw.FPDFText_GetFontInfo(textpage, start, font, 128, ctypes.byref(flags))
-                name = font.value[: max(0, got - 1)].decode("latin-1", "replace").lower() if got else ""
-                bold = any(k in name for k in ("bold", "black", "heavy", "semibold", "-demi", "黑体"))
-            runs.append(Seg(normalize_pdf_text(text), x0, top, x1, bottom, size=size, bold=bold))
-        buf.clear()
-
-    get_angle = raw.FPDFText_GetCharAngle
-    rotated: list[str] = []
-    whole = ""
-    try:
-        whole = raw_text(textpage, n)
-    except Exception:  # noqa: BLE001
-        whole = ""
-    fast = len(whole) == n
-    byref_rect = ctypes.byref(rect)
-    for i in range(n):
-        if fast:
-            ch = whole[i]
-            u = ord(ch)
-        else:
-            u = get_unicode(textpage, i)
-            ch = chr(u) if 0 < u < 0x110000 else ""
-        if u in (2, 0xAD, 0xFFFE):  # a hyphen that breaks a word at the line end
-            if buf:
-                buf.append("\xad")
-            continue
-        if u in (10, 13):
-            if buf:
-                close()
-            continue
-        if u < 32 or ch in _SPACES or not ch or 0xD800 <= u < 0xE000 or 0x7F <= u < 0xA0:
-            if buf and buf[-1] != " ":
-                buf.append(" ")
-            continue
-        if not get_box(textpage, i, byref_rect):
-            continue
-        cx0, cx1 = rect.left - l, rect.right - l
-        ctop, cbottom = t - rect.top, t - rect.bottom
-        if cbottom < ctop:
-            ctop, cbottom = cbottom, ctop
-        count += 1
-        if buf:
-            cy = (ctop + cbottom) / 2
-            band = 0.2 * (bottom - top)
-            if not (top - band < cy < bottom + band) or cx0 - x1 > 1.2 * size or cx0 < x0 - size:
-                close()
-        if not buf:
-            angle = get_angle(textpage, i)
-            if 0.05 < angle < 6.23:  # rotated text (a margin stamp, a turned label): kept apart
-                rotated.append(ch)
-                continue
-            fs = get_size(textpage, i) or (cbottom - ctop)
-            x0, top, x1, bottom, size, start = cx0, ctop, cx1, cbottom, fs, i
-        else:
-            x1 = max(x1, cx1)
-            top = min(top, ctop)
-            bottom = max(bottom, cbottom)
-        buf.append(ch)
-    if buf:
-        close()
-    if rotated:
-        text = normalize_pdf_text("".join(rotated)).strip()
-        if text and not runs:  # a page turned sideways: its text, in stream order
-            return [Seg(text, 0, 0, 1, 1, size=0.0)], count + len(rotated)
-        if text:
-            bottom_y = max(s.bottom for s in runs) + 1
-            runs.append(Seg(text, 0, bottom_y, 1, bottom_y + 1, size=0.0))
-    return runs, count + len(rotated)
-
-
-def raw_text(textpage: Any, n: int) -> str:
-    """The page's characters, one per character index (UTF-16 code units)."""
-    from pypdfium2 import raw
-
-    buf = ctypes.create_string_buffer((n + 1) * 2)
-    got = raw.FPDFText_GetText(textpage, 0, n, ctypes.cast(buf, ctypes.POINTER(ctypes.c_ushort)))
-    return buf.raw[: max(0, got - 1) * 2].decode("utf-16-le", errors="replace")
-
-
 def _margin_key(text: str) -> str:
     return re.sub(r"\d+", "#", "".join(text.lower().split()))
 
@@ -295,6 +187,31 @@ def _margin_rows(page: _Page) -> list[list[Seg]]:
     top_band = [s for s in page.runs if s.bottom <= page.height * _MARGIN]
     bottom_band = [s for s in page.runs if s.top >= page.height * (1 - _MARGIN)]
     return group_rows(top_band)[:2] + group_rows(bottom_band)[-2:]
+
+
+def _drop_watermarks(pages: list[_Page]) -> int:
+    """Remove watermarks: large-type runs repeated at the same place on several pages
+    ("NOT FOR COMMERCIAL DISTRIBUTION" stamped across the text); returns how many went."""
+    with_text = [p for p in pages if p.runs]
+    body = body_size([s for p in with_text for s in p.runs])
+    if len(with_text) < 3 or not body:
+        return 0
+
+    def key(s: Seg) -> tuple[str, int, int]:
+        return "".join(s.text.lower().split()), round(s.x0 / 6), round(s.top / 6)
+
+    seen: Counter[tuple[str, int, int]] = Counter()
+    for p in with_text:
+        seen.update({key(s) for s in p.runs if s.size >= WATERMARK_SIZE * body})
+    marks = {k for k, n in seen.items() if n >= 3 and k[0]}
+    if not marks:
+        return 0
+    removed = 0
+    for p in with_text:
+        keep = [s for s in p.runs if s.size < WATERMARK_SIZE * body or key(s) not in marks]
+        removed += len(p.runs) - len(keep)
+        p.runs = keep
+    return removed
 
 
 def _drop_margins(pages: list[_Page]) -> int:
@@ -320,78 +237,6 @@ def _drop_margins(pages: list[_Page]) -> int:
         if drop:
             p.runs = [s for s in p.runs if id(s) not in drop]
     return removed
-
-
-def _fill_table(table: Any) -> list[list[str]]:
-    """A pdfplumber table's rows, merged cells repeating their text in every slot."""
-    data = table.extract()
-    rows = table.rows
-    texts: dict[tuple[float, ...], str] = {}
-    for r, row in enumerate(rows):
-        for c, bbox in enumerate(row.cells):
-            if bbox is not None and r < len(data) and c < len(data[r]):
-                texts[tuple(bbox)] = _cell(data[r][c])
-    cells = [tuple(c) for c in table.cells]
-    columns = [col.bbox for col in table.columns] if hasattr(table, "columns") else []
-    out: list[list[str]] = []
-    for r, row in enumerate(rows):
-        line = []
-        for c, bbox in enumerate(row.cells):
-            if bbox is not None:
-                line.append(texts.get(tuple(bbox), ""))
-                continue
-            text = ""
-            if c < len(columns):
-                cx = (columns[c][0] + columns[c][2]) / 2
-                cy = (row.bbox[1] + row.bbox[3]) / 2
-                for cell in cells:
-                    if cell[0] <= cx <= cell[2] and cell[1] <= cy <= cell[3]:
-                        text = texts.get(cell, "")
-                        break
-            line.append(text)
-        out.append(line)
-    return out
-
-
-def _cell(value: Any) -> str:
-    text = normalize_pdf_text(str(value or ""))
-    out = ""
-    for line in text.splitlines():
-        out = join_text(out, line.strip())
-    return out
-
-
-def _tables(plumber: Any, page: _Page) -> list[Seg]:
-    """Ruled tables of a page (pdfplumber), as table runs; the runs they cover are removed."""
-    try:
-        ppage = plumber.pages[page.number - 1]
-        found = ppage.find_tables()
-    except Exception:
-        log.debug("pdfplumber failed on page %d", page.number, exc_info=True)
-        return []
-    out: list[Seg] = []
-    for table in found:
-        try:
-            rows = _fill_table(table)
-        except Exception:  # noqa: BLE001
-            continue
-        rows = [r for r in rows if any(c for c in r)]
-        width = max((sum(1 for c in r if c) for r in rows), default=0)
-        if len(rows) < 2 or width < 2 or (len(rows) == 2 and width < 3):
-            continue
-        x0, top, x1, bottom = table.bbox
-        out.append(Seg("", x0, top, x1, bottom, table="", table_rows=rows))
-    if out:
-        def inside(s: Seg) -> bool:
-            cx, cy = (s.x0 + s.x1) / 2, (s.top + s.bottom) / 2
-            return any(t.x0 <= cx <= t.x1 and t.top <= cy <= t.bottom for t in out)
-
-        page.runs = [s for s in page.runs if not inside(s)]
-    try:
-        ppage.close()
-    except Exception:  # noqa: BLE001
-        pass
-    return out
 
 
 def _ocr_page(pdfpage: Any, page: _Page) -> list[Seg]:
@@ -448,7 +293,8 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
             box = pdfpage.get_mediabox()
             info = _Page(number, box[2] - box[0], box[3] - box[1])
             textpage = pdfpage.get_textpage()
-            info.runs, info.chars = _runs(textpage, box)
+            read = page_runs(textpage, box)
+            info.runs, info.chars, info.garbled = read.runs, read.chars, read.garbled
             textpage.close()
             _objects(pdfpage, info, box)
             pdfpage.close()
@@ -459,7 +305,8 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
         pages.append(info)
 
     scanned = [p for p in pages if (p.chars < SCAN_MAX_CHARS and p.image_cover >= 0.5)
-               or (p.chars == 0 and p.image_cover >= 0.05)]
+               or (p.chars == 0 and p.image_cover >= 0.05) or p.garbled]
+    garbled = [p.number for p in pages if p.garbled]
     ocr_pages: list[int] = []
     need_ocr: list[int] = []
     if scanned and not can_ocr:
@@ -467,11 +314,12 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
         if all(not p.runs for p in pages):
             raise MissingDependency(
                 "rapidocr-onnxruntime", extra="ocr",
-                purpose=f"reading its {len(scanned)} scanned page(s), which have no text layer",
+                purpose=f"reading its {len(scanned)} scanned page(s), which have no readable text layer",
             )
         log.warning("%s: %d scanned page(s) skipped: OCR is not installed (pip install "
                     "'zhiku[ocr]')", path.name, len(scanned))
     removed = _drop_margins(pages)
+    watermarks = _drop_watermarks(pages)
     if scanned and can_ocr:
         for p in scanned:
             try:
@@ -485,7 +333,8 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
                 continue
             if segs:
                 ocr_text = "".join("".join(s.text.split()) for s in segs).lower()
-                p.runs = [s for s in p.runs if "".join(s.text.split()).lower() not in ocr_text]
+                p.runs = [] if p.garbled else [
+                    s for s in p.runs if "".join(s.text.split()).lower() not in ocr_text]
                 for s in segs:
                     s.bold = False
                 p.runs.extend(segs)
@@ -500,7 +349,7 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
 
             with pdfplumber.open(str(path)) as plumber:
                 for p in table_pages:
-                    found = _tables(plumber, p)
+                    found, p.runs = page_tables(plumber, p.number, p.runs)
                     if found:
                         tables[p.number] = found
         except Exception:
@@ -549,10 +398,14 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
         meta["pages_need_ocr"] = need_ocr
     if failed:
         meta["pages_failed"] = failed
+    if garbled:
+        meta["garbled_pages"] = garbled
     if n_tables:
         meta["tables"] = n_tables
     if removed:
         meta["removed_margin_lines"] = removed
+    if watermarks:
+        meta["removed_watermarks"] = watermarks
     try:
         title = _clean_title(pdf.get_metadata_dict().get("Title", ""))
     except Exception:  # noqa: BLE001

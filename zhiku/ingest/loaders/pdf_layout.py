@@ -29,12 +29,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from zhiku.ingest.loaders.base import Block
+from zhiku.ingest.loaders.pdf_headings import HeadingLevels
 from zhiku.ingest.loaders.tables import table_blocks
 from zhiku.ingest.loaders.text import SectionStack
 
 _CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]")
 _SENT_END = tuple("。！？；：.!?;:")
-_NO_HEADING_END = tuple("。，、；,;")
+#: what sticks to the word before it: closing punctuation, footnote marks ("Min†")
+_ATTACHES = frozenset(",.;:!?)]}%∗†‡§¶⋆")
 
 
 @dataclass
@@ -66,7 +68,7 @@ def join_text(a: str, b: str) -> str:
         return a
     if a.endswith("\xad"):
         return a[:-1] + b
-    if _CJK.match(a[-1]) or _CJK.match(b[0]):
+    if _CJK.match(a[-1]) or _CJK.match(b[0]) or b[0] in _ATTACHES:
         return a + b
     if a.endswith("-") and len(a) > 1 and a[-2].isalpha() and b[0].islower():
         return a[:-1] + b
@@ -180,44 +182,19 @@ def reading_order(segs: Sequence[Seg], width: float) -> list[tuple[int, list[Seg
             out.extend((region, r) for r in group_rows(span))
             span.clear()
 
-    for s in sorted(segs, key=lambda s: (s.top, s.x0)):
-        if s.x1 <= a + slack and s.table is None:
-            flush_span()
-            left.append(s)
-        elif s.x0 >= b - slack and s.table is None:
-            flush_span()
-            right.append(s)
-        else:
+    for row in group_rows(segs):
+        # a line with one run across the gutter (a centred byline broken at its footnote
+        # marks, a wide caption) is read whole, not split between the columns
+        if any(s.table is not None or not (s.x1 <= a + slack or s.x0 >= b - slack) for s in row):
             flush_columns()
-            span.append(s)
+            span.extend(row)
+            continue
+        flush_span()
+        for s in row:
+            (left if s.x1 <= a + slack else right).append(s)
     flush_columns()
     flush_span()
     return out
-
-
-class HeadingLevels:
-    """Heading level from font size (and weight), given the body size of the document."""
-
-    def __init__(self, body: float, sizes: Sequence[float], ratio: float = 1.15) -> None:
-        self.body = body
-        self.ratio = ratio
-        bigger = sorted({round(s * 2) / 2 for s in sizes if s >= body * ratio}, reverse=True)
-        self.levels = {s: min(i + 1, 6) for i, s in enumerate(bigger[:5])}
-        self.bold_level = min(len(self.levels) + 1, 6)
-
-    def level(self, size: float, bold: bool, text: str, alone: bool) -> int | None:
-        t = text.strip()
-        if not t or len(t) > 120 or t.endswith(_NO_HEADING_END) or not re.search(r"[^\W\d_]", t):
-            return None
-        if size >= self.body * self.ratio:
-            key = round(size * 2) / 2
-            near = min(self.levels, key=lambda k: abs(k - key), default=None)
-            return self.levels.get(key) or (self.levels[near] if near else 1)
-        if bold and alone and abs(size - self.body) <= 0.1 * self.body and len(t) <= 60:
-            if t.endswith(_SENT_END) and not t.endswith(":"):
-                return None
-            return self.bold_level
-        return None
 
 
 def body_size(segs: Sequence[Seg]) -> float:
@@ -308,8 +285,11 @@ def layout_blocks(
     sections: SectionStack | None = None,
     table_meta: dict[str, Any] | None = None,
     size_tolerance: float = 0.15,
+    aligned_tables: bool = True,
 ) -> list[Block]:
     """Blocks in reading order for one page (or picture) of runs; see the module docstring."""
+    from zhiku.ingest.loaders.aligned_tables import find_aligned_tables
+
     segs = [s for s in segs if s.table is not None or s.table_rows is not None or s.text.strip()]
     if grid is not None:
         segs = _grid_table(list(segs), grid)
@@ -320,6 +300,8 @@ def layout_blocks(
         levels = HeadingLevels(size, [s.size for s in segs if s.table is None], ratio=1.5)
     sections = sections if sections is not None else SectionStack(section)
     ordered = reading_order(segs, width)
+    if aligned_tables:
+        ordered = find_aligned_tables(ordered)
     pitches = [
         b[1][0].top - a[1][0].top
         for a, b in zip(ordered, ordered[1:])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,16 @@ def sniff_delimiter(sample: str, default: str = ",") -> str:
     return best
 
 
+def _space_aligned(text: str) -> list[tuple[int, list[str]]] | None:
+    """Rows of a "tsv" whose columns are lined up with runs of spaces ("a   b   c"), or None."""
+    rows = [(i, re.split(r"\s{2,}", line.strip())) for i, line in enumerate(text.splitlines(), 1)
+            if line.strip()]
+    counts = [len(r) for _, r in rows]
+    if not counts or min(counts) < 2 or counts.count(counts[0]) < 0.8 * len(counts):
+        return None
+    return rows
+
+
 @register("csv", (".csv", ".tsv", ".tab"))
 def load_csv(path: Path) -> LoadedDocument:
     text = read_text(path)
@@ -145,5 +156,9 @@ def load_csv(path: Path) -> LoadedDocument:
         rows = [(i, row) for i, row in enumerate(csv.reader(io.StringIO(text), delimiter=delim), 1)]
     except csv.Error as e:
         raise LoadError(f"malformed CSV ({e})") from e
+    if all(len(r) < 2 for _, r in rows):
+        aligned = _space_aligned(text)
+        if aligned is not None:
+            rows, delim = aligned, "spaces"
     blocks = table_blocks(rows, meta={"delimiter": delim})
     return LoadedDocument(blocks, meta={"delimiter": delim})
