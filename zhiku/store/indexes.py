@@ -78,6 +78,11 @@ class IndexManager:
         self._open: dict[str, KBIndexes] = {}
         self._lock = threading.Lock()
 
+    def is_open(self, kb_id: str) -> bool:
+        """Whether the KB's indexes are loaded in memory (a search will not load them)."""
+        with self._lock:
+            return kb_id in self._open
+
     def directory(self, kb_id: str) -> Path:
         return self.root / kb_id
 

@@ -41,8 +41,12 @@ def _chunk(model: str, text: str | None = None, finish: str | None = None) -> di
 
 class ChatServer(BackgroundHTTPServer):
     def __init__(self, reply: Reply = "Hello from the test server [1].", models: tuple[str, ...] = ("ok",),
-                 port: int = 0) -> None:
+                 port: int = 0, interval: float = 0.0, piece: int = 4) -> None:
+        """``interval``: seconds between streamed pieces of ``piece`` characters (a model that
+        streams at a fixed rate, for benchmarks); 0 streams as fast as the socket takes it."""
         self.reply = reply
+        self.interval = interval
+        self.piece = piece
         self.models = models
         self.requests: list[dict[str, Any]] = []
         self._stop = threading.Event()
@@ -125,10 +129,13 @@ class ChatServer(BackgroundHTTPServer):
                         self._raw(b"d")
                     return
                 text = outer.reply(body) if callable(outer.reply) else outer.reply
-                pieces = [text[i:i + 4] for i in range(0, len(text), 4)] or [""]
+                step = outer.piece
+                pieces = [text[i:i + step] for i in range(0, len(text), step)] or [""]
                 if model in ("stall", "truncated", "early-end"):
                     pieces = pieces[:2]
-                for p in pieces:
+                for n, p in enumerate(pieces):
+                    if n and outer.interval:
+                        time.sleep(outer.interval)
                     self._event(_chunk(model, p))
                 if model == "stall":
                     return self._wait_forever()

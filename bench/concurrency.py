@@ -1,0 +1,227 @@
+"""Simultaneous streaming KB chats, and event-loop lag while a 200 MB upload ingests.
+
+A real `zhiku start` (subprocess) over the synthetic KB, its chat model a local OpenAI-compatible
+server (zhiku.testing.llm_servers.ChatServer) that streams its reply at a fixed rate, so the model
+is never the bottleneck. For 1, 10 and 50 clients at once, each streams
+``POST /v1/chat/completions`` with model ``kb:synthetic``; the time to the first content token is
+compared with the same number of clients streaming from the model server directly: the difference
+is what zhiku adds (retrieval, prompt, proxying). Then one client uploads a 200 MB text file while
+another polls ``GET /api/version`` every 20 ms: the poll's latency is the event loop's lag.
+
+    python bench/concurrency.py --clients 1 10
+Writes docs/benchmarks/concurrency.json and concurrency.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    OUT,
+    WORK,
+    build_synthetic_kb,
+    eval_questions,
+    machine,
+    merge_rows,
+    pct,
+    pyplot,
+    write_json,
+)
+
+ZHIKU = Path(sys.executable).with_name("zhiku")
+REPLY = "根据资料，答案如下 [1]。" + "This is a streamed answer at a fixed rate. " * 3
+INTERVAL_S = 0.02  # 50 pieces per second
+
+
+async def _stream(client: Any, url: str, body: dict[str, Any]) -> tuple[float | None, str | None]:
+    """Seconds to the first non-empty content delta, or the error."""
+    t0 = time.perf_counter()
+    first = None
+    try:
+        async with client.stream("POST", url, json=body) as r:
+            if r.status_code != 200:
+                await r.aread()
+                return None, f"HTTP {r.status_code}: {r.text[:200]}"
+            async for line in r.aiter_lines():
+                if not line.startswith("data: ") or line == "data: [DONE]":
+                    continue
+                event = json.loads(line[6:])
+                choices = event.get("choices") or [{}]
+                if first is None and (choices[0].get("delta") or {}).get("content"):
+                    first = time.perf_counter() - t0
+        return first, None if first is not None else "no content"
+    except Exception as exc:  # noqa: BLE001 - counted as an error
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+async def _burst(url: str, bodies: list[dict[str, Any]]) -> list[tuple[float | None, str | None]]:
+    import httpx
+
+    limits = httpx.Limits(max_connections=len(bodies) + 5)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        return await asyncio.gather(*(_stream(client, url, b) for b in bodies))
+
+
+def chats(zhiku_url: str, model_url: str, clients: int) -> dict[str, Any]:
+    questions = eval_questions(clients, seed=clients)
+    direct = asyncio.run(_burst(model_url + "/chat/completions", [
+        {"model": "ok", "stream": True, "messages": [{"role": "user", "content": q}]} for q in questions]))
+    through = asyncio.run(_burst(zhiku_url + "/v1/chat/completions", [
+        {"model": "kb:synthetic", "stream": True, "messages": [{"role": "user", "content": q}]} for q in questions]))
+    d = [t * 1000 for t, e in direct if t is not None]
+    z = [t * 1000 for t, e in through if t is not None]
+    errors = [e for _, e in through if e]
+    base = pct(d, 50) if d else 0.0
+    return {"clients": clients, "ttft_direct_p50_ms": base, "ttft_zhiku_p50_ms": pct(z, 50),
+            "ttft_zhiku_p95_ms": pct(z, 95), "added_p50_ms": pct(z, 50) - base, "added_p95_ms": pct(z, 95) - base,
+            "errors": len(errors), "error_examples": errors[:3]}
+
+
+def upload_lag(url: str, size_mb: int, after_s: float) -> dict[str, Any]:
+    import httpx
+
+    path = WORK / f"upload-{size_mb}mb.txt"
+    target = size_mb * 10**6
+    if not path.exists() or path.stat().st_size != target:
+        line = ("知识库问答系统需要处理很大的上传文件。Uploads must never block other requests. " * 20 + "\n").encode()
+        with path.open("wb") as fh:
+            written = 0
+            while written < target:
+                block = line[: target - written]
+                fh.write(block)
+                written += len(block)
+    lags: list[tuple[float, float]] = []  # (time since start, ms)
+    stop = threading.Event()
+
+    def poll() -> None:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                c.get("/api/version")
+                lags.append((time.perf_counter() - start, (time.perf_counter() - t0) * 1000))
+                time.sleep(0.02)
+
+    with httpx.Client(base_url=url, timeout=600) as c:
+        c.post("/api/kbs", json={"name": "uploads", "description": "upload lag benchmark"})
+        start = time.perf_counter()
+        poller = threading.Thread(target=poll)
+        poller.start()
+        time.sleep(1.0)
+        idle = [ms for _, ms in lags]
+        t_up = time.perf_counter()
+        with path.open("rb") as fh:
+            r = c.post("/api/kbs/uploads/files", files={"files": (path.name, fh, "text/plain")})
+        upload_s = time.perf_counter() - t_up
+        job = r.json() if r.status_code == 202 else {}
+        uploaded_at = time.perf_counter() - start
+        time.sleep(after_s)  # the job now reads, splits and embeds the file in a worker thread
+        stop.set()
+        poller.join()
+        if job.get("id"):
+            c.post(f"/api/jobs/{job['id']}/cancel")
+    during_upload = [ms for t, ms in lags if 1.0 <= t < uploaded_at]
+    during_ingest = [ms for t, ms in lags if t >= uploaded_at]
+    return {"size_mb": size_mb, "upload_status": r.status_code, "upload_s": upload_s,
+            "idle_p50_ms": pct(idle, 50), "idle_max_ms": max(idle) if idle else None,
+            "upload_p50_ms": pct(during_upload, 50), "upload_p95_ms": pct(during_upload, 95),
+            "upload_max_ms": max(during_upload) if during_upload else None,
+            "ingest_p50_ms": pct(during_ingest, 50), "ingest_p95_ms": pct(during_ingest, 95),
+            "ingest_max_ms": max(during_ingest) if during_ingest else None, "polls": len(lags),
+            "series": [(round(t, 3), round(ms, 2)) for t, ms in lags]}
+
+
+def plot(levels: list[dict[str, Any]], lag: dict[str, Any] | None, path: Path) -> None:
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    ax = axes[0]
+    xs = [r["clients"] for r in levels]
+    ax.plot(xs, [r["added_p50_ms"] for r in levels], marker="o", label="added by zhiku, p50")
+    ax.plot(xs, [r["added_p95_ms"] for r in levels], marker="o", label="added by zhiku, p95")
+    ax.set_xscale("log")
+    ax.set_xlabel("simultaneous streaming KB chats")
+    ax.set_ylabel("ms to first token added")
+    ax.legend(fontsize=8)
+    ax.set_title("time to first token zhiku adds", fontsize=9)
+    if lag:
+        t, ms = zip(*lag["series"])
+        axes[1].plot(t, ms, lw=0.8)
+        axes[1].set_yscale("log")
+        axes[1].set_xlabel("seconds (upload starts at 1 s)")
+        axes[1].set_ylabel("GET /api/version ms")
+        axes[1].set_title(f"event-loop lag during a {lag['size_mb']} MB upload and its ingestion", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    from zhiku.testing.llm_servers import ChatServer
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--clients", type=int, nargs="+", default=[1, 10])
+    ap.add_argument("--size", type=int, default=10000, help="chunks in the synthetic KB")
+    ap.add_argument("--upload-mb", type=int, default=200, help="0: skip the upload lag measurement")
+    ap.add_argument("--after-upload-s", type=float, default=10.0)
+    args = ap.parse_args()
+    import shutil
+
+    home = WORK / "concurrency-home"  # a copy: the upload adds a KB the other benchmarks must not see
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(build_synthetic_kb(args.size), home)
+    with ChatServer(reply=REPLY, models=("ok",), interval=INTERVAL_S, piece=2) as model:
+        config = WORK / "concurrency-config.yaml"
+        config.write_text(json.dumps({"llm": {"default": "bench", "detect_local": False, "models": {
+            "bench": {"type": "openai", "base_url": model.base_url, "model": "ok"}}}}))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIKU_")}
+        proc = subprocess.Popen([str(ZHIKU), "--home", str(home), "--config", str(config), "start", "--port", "0"],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            assert proc.stdout is not None
+            url = next((m.group(1) for line in proc.stdout if (m := re.search(r"serving on (http://\S+)", line))), None)
+            if url is None:
+                raise SystemExit(f"zhiku start exited with {proc.wait()}")
+            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # drain its log
+            chats(url, model.base_url, 1)  # warm the connection pools
+            levels = []
+            for n in args.clients:
+                r = chats(url, model.base_url, n)
+                levels.append(r)
+                print(f"{n:>3} chats: first token {r['ttft_zhiku_p50_ms']:.0f} / {r['ttft_zhiku_p95_ms']:.0f} ms "
+                      f"(direct {r['ttft_direct_p50_ms']:.0f}); zhiku adds p50 {r['added_p50_ms']:.0f} "
+                      f"p95 {r['added_p95_ms']:.0f} ms; errors {r['errors']}", flush=True)
+            lag = upload_lag(url, args.upload_mb, args.after_upload_s) if args.upload_mb else None
+            if lag:
+                print(f"upload {lag['size_mb']} MB ({lag['upload_status']}) in {lag['upload_s']:.1f} s: loop lag "
+                      f"idle p50 {lag['idle_p50_ms']:.1f} ms, upload p95 {lag['upload_p95_ms']:.1f} max "
+                      f"{lag['upload_max_ms']:.0f} ms, ingest p95 {lag['ingest_p95_ms']:.1f} max "
+                      f"{lag['ingest_max_ms']:.0f} ms", flush=True)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # still parsing the big upload: it holds nothing we need
+                proc.kill()
+                proc.wait()
+    for r in levels:
+        r["machine"] = machine()
+    levels = sorted(merge_rows("concurrency.json", "levels", "clients", levels), key=lambda r: r["clients"])
+    write_json("concurrency.json", {"what": "streaming KB chats through `zhiku start` against a fixed-rate "
+                                            f"OpenAI-compatible server ({INTERVAL_S * 1000:.0f} ms per piece), "
+                                            f"KB of {args.size} synthetic chunks; event-loop lag during an upload",
+                                    "machine": machine(), "levels": levels, "upload_lag": lag})
+    plot(levels, lag, OUT / "concurrency.png")
+
+
+if __name__ == "__main__":
+    main()
