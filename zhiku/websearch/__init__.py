@@ -1,0 +1,84 @@
+"""Web search: engines behind one protocol, an SSRF-guarded page fetcher, passage ranking.
+
+``build_engine(settings.websearch)`` gives the configured engine; ``collect`` runs a
+search, fetches the best result pages concurrently and splits them into passages.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from zhiku.config import WebSearchSettings
+from zhiku.errors import ConfigError, Unavailable
+from zhiku.websearch.base import (
+    FetchFailed,
+    FetchRefused,
+    SearchEngine,
+    SearchUnavailable,
+    WebResult,
+)
+from zhiku.websearch.fetch import Page, PageFetcher
+from zhiku.websearch.guard import Resolver, UrlGuard
+
+ENGINES = ("searxng", "duckduckgo", "bing", "tavily")
+
+
+def api_key(settings: WebSearchSettings) -> str | None:
+    if settings.api_key:
+        return settings.api_key
+    if settings.api_key_env:
+        return os.environ.get(settings.api_key_env) or None
+    return None
+
+
+def _searxng(s: WebSearchSettings) -> SearchEngine:
+    from zhiku.websearch.searxng import SearXNG
+
+    if not s.base_url:
+        raise ConfigError("the searxng engine needs websearch.base_url, the URL of your SearXNG instance")
+    return SearXNG(s.base_url, s.search_timeout_s)
+
+
+def _duckduckgo(s: WebSearchSettings) -> SearchEngine:
+    from zhiku.websearch.duckduckgo import DuckDuckGo
+
+    return DuckDuckGo(s.base_url, s.search_timeout_s)
+
+
+def _bing(s: WebSearchSettings) -> SearchEngine:
+    from zhiku.websearch.bing import Bing
+
+    return Bing(api_key(s), s.base_url, s.search_timeout_s)
+
+
+def _tavily(s: WebSearchSettings) -> SearchEngine:
+    from zhiku.websearch.tavily import Tavily
+
+    return Tavily(api_key(s), s.base_url, s.search_timeout_s)
+
+
+_FACTORIES: dict[str, Callable[[WebSearchSettings], SearchEngine]] = {
+    "searxng": _searxng, "duckduckgo": _duckduckgo, "bing": _bing, "tavily": _tavily,
+}
+
+
+def build_engine(settings: WebSearchSettings, engine: str | None = None) -> SearchEngine:
+    """The engine named (default: ``settings.engine``); ``Unavailable`` when web search is off."""
+    name = engine or settings.engine
+    if name == "none":
+        raise Unavailable("web search is off: set websearch.engine (searxng, duckduckgo, bing or tavily)")
+    if name not in _FACTORIES:
+        raise ConfigError(f"unknown search engine '{name}'; use one of: {', '.join(ENGINES)}")
+    return _FACTORIES[name](settings)
+
+
+def build_fetcher(settings: WebSearchSettings, resolver: Resolver | None = None) -> PageFetcher:
+    guard = UrlGuard(settings.allow_private, settings.allow_networks, resolver)
+    return PageFetcher(guard, settings.max_page_kb * 1024, settings.fetch_timeout_s, settings.max_redirects)
+
+
+__all__ = [
+    "ENGINES", "FetchFailed", "FetchRefused", "Page", "PageFetcher", "SearchEngine", "SearchUnavailable",
+    "UrlGuard", "WebResult", "api_key", "build_engine", "build_fetcher",
+]
