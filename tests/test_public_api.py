@@ -5,8 +5,8 @@ from __future__ import annotations
 import zhiku
 
 EXPECTED = {
-    "Answer", "AsyncZhikuClient", "Cancelled", "Chunk", "Citation", "ConfigError", "Conflict", "FileRecord", "Hit",
-    "InvalidInput", "KnowledgeBase", "LoadError", "MissingDependency", "NotFound", "Settings", "Unavailable",
+    "Answer", "AsyncZhikuClient", "Cancelled", "Chunk", "Citation", "ConfigError", "Conflict", "FileRecord", "Forbidden", "Hit",
+    "InvalidInput", "KnowledgeBase", "LoadError", "MissingDependency", "NotFound", "Settings", "Unauthorized", "Unavailable",
     "UnsupportedFormat", "Zhiku", "ZhikuClient", "ZhikuError", "load_settings",
 }
 
@@ -19,7 +19,7 @@ def test_exported_members() -> None:
     # submodules are reachable, but no stray helper leaks into the package namespace
     stray = public - EXPECTED - {"app", "config", "errors", "schema", "client", "embed", "ingest", "store",
                                  "retrieval", "llm", "chat", "cli", "api", "testing", "evaluation", "demo",
-                                 "config_doc"}
+                                 "config_doc", "auth", "ui", "websearch"}
     assert stray == set()
 
 

@@ -24,6 +24,9 @@ from zhiku.store.db import open_engine
 from zhiku.store.indexes import IndexManager
 
 if TYPE_CHECKING:
+    from zhiku.chat.conversations import Conversations
+    from zhiku.chat.files import TempKBs
+    from zhiku.auth import AuthService
     from zhiku.ingest.job_manager import JobManager
     from zhiku.ingest.jobs import Job, UploadStaging
     from typing import Iterator
@@ -54,6 +57,8 @@ class Zhiku:
         return cls(load_settings(**kwargs))
 
     def close(self) -> None:
+        if "_temp_kbs" in self.__dict__:
+            self.__dict__["_temp_kbs"].stop()
         if self._jobs is not None:
             self._jobs.shutdown()
         self.close_chat_models()
@@ -81,6 +86,11 @@ class Zhiku:
 
     # -- knowledge bases -------------------------------------------------------------
     def create_kb(self, name: str, description: str = "", embedder: str | None = None) -> KnowledgeBase:
+        from zhiku.chat.files import TEMP_PREFIX, is_temp_kb
+
+        if is_temp_kb(name):
+            raise InvalidInput(f"knowledge base names starting with '{TEMP_PREFIX}' are reserved for file chat",
+                               name=name)
         embedder = embedder or self.settings.embedding.default
         self.settings.embedder(embedder)  # unknown names fail before anything is written
         ingest = self.settings.ingest
@@ -91,7 +101,9 @@ class Zhiku:
         return self.catalog.get_kb(name)
 
     def list_kbs(self) -> list[KnowledgeBase]:
-        return self.catalog.list_kbs()
+        from zhiku.chat.files import is_temp_kb
+
+        return [kb for kb in self.catalog.list_kbs() if not is_temp_kb(kb.name)]  # file chat's are hidden
 
     def delete_kb(self, name: str) -> None:
         kb = self.kb(name)
@@ -174,6 +186,11 @@ class Zhiku:
 
     # -- editing through the API -----------------------------------------------------
     def update_kb(self, name: str, new_name: str | None = None, description: str | None = None) -> KnowledgeBase:
+        from zhiku.chat.files import TEMP_PREFIX, is_temp_kb
+
+        if new_name is not None and is_temp_kb(new_name):
+            raise InvalidInput(f"knowledge base names starting with '{TEMP_PREFIX}' are reserved for file chat",
+                               name=new_name)
         kb = self.kb(name)
         self.catalog.update_kb_info(kb.id, name=new_name, description=description)
         return self.catalog.get_kb_by_id(kb.id)
@@ -252,6 +269,17 @@ class Zhiku:
             raise Unavailable(f"the database is not reachable: {type(exc).__name__}") from None
         running = len(self._jobs.list(status="running")) if self._jobs is not None else 0
         return {"status": "ok", "database": "ok", "jobs_running": running}
+
+    # -- users, API keys and KB access (zhiku.auth) ---------------------------------
+    @property
+    def auth(self) -> "AuthService":
+        """Users, API keys and who may use which knowledge base."""
+        from zhiku.auth import AuthService
+
+        with self._embedder_lock:
+            if "_auth" not in self.__dict__:
+                self.__dict__["_auth"] = AuthService(self.engine, self.settings)
+            return self.__dict__["_auth"]
 
     # -- background ingestion jobs (the server starts them) --------------------------
     @property
@@ -341,6 +369,28 @@ class Zhiku:
 
         return KBChat(self).stream(kb_names, question, history, model, top_k, mode, control)
 
+    # -- web search (zhiku.websearch, zhiku.chat.web) ---------------------------------
+    def web_search(self, query: str, limit: int | None = None, engine: str | None = None) -> list[Any]:
+        """Results (``WebResult``) of the configured search engine; no page is fetched."""
+        from zhiku.ingest.normalize import detect_lang
+        from zhiku.websearch import build_engine
+
+        limit = limit or self.settings.websearch.results
+        return build_engine(self.settings.websearch, engine).search(query, limit, detect_lang(query or ""))
+
+    def chat_web(
+        self, question: str, history: Sequence[Any] | None = None, model: str | None = None,
+        stream: bool = False, control: "CallControl | None" = None,
+    ) -> Any:
+        """Answer from web search results (pages read through the SSRF guard), with citations carrying
+        each page's URL; ``stream=True`` returns text deltas ending with the ``WebAnswer``."""
+        from zhiku.chat.web import WebChat
+
+        chat = WebChat(self)
+        if stream:
+            return chat.stream(question, history, model, control)
+        return chat.answer(question, history, model, control)
+
     def pull_model(
         self, what: str, mirror: str | None = None, sha256: str | None = None, name: str | None = None,
         progress: Callable[[int, int | None], None] | None = None, cancelled: Callable[[], bool] | None = None,
@@ -354,3 +404,43 @@ class Zhiku:
         registry = self.__dict__.pop("_chat_models", None)
         if registry is not None:
             registry.close()
+
+    # -- conversations and chat in every mode (zhiku.chat) ---------------------------
+    @property
+    def conversations(self) -> "Conversations":
+        """Conversations, messages and feedback (each call names the owner)."""
+        from zhiku.chat.conversations import Conversations
+
+        with self._embedder_lock:
+            if "_conversations" not in self.__dict__:
+                self.__dict__["_conversations"] = Conversations(self.engine, self.settings.chat.title_chars)
+            return self.__dict__["_conversations"]
+
+    @property
+    def temp_kbs(self) -> "TempKBs":
+        """File chat's temporary knowledge bases (uploaded files with a time to live)."""
+        from zhiku.chat.files import TempKBs
+
+        with self._embedder_lock:
+            if "_temp_kbs" not in self.__dict__:
+                self.__dict__["_temp_kbs"] = TempKBs(self)
+            return self.__dict__["_temp_kbs"]
+
+    def chat(
+        self, mode: str, question: str, history: Sequence[Any] | None = None, *, kbs: Sequence[str] = (),
+        temp_kb: str | None = None, model: str | None = None, temperature: float | None = None,
+        top_k: int | None = None, strict: bool | None = None, stream: bool = False, owner: str = "local",
+        control: "CallControl | None" = None,
+    ) -> Any:
+        """Answer in any chat mode (llm, kb, file, search; agent comes later). Returns the Answer,
+        or with ``stream=True`` an iterator of text deltas ending with the Answer."""
+        from zhiku.chat.modes import TurnOptions, answer_stream
+
+        options = TurnOptions(mode, list(kbs), temp_kb, model, temperature, top_k, strict)
+        items = answer_stream(self, options, question, history, owner, control)
+        if stream:
+            return items
+        final: Any = None
+        for item in items:
+            final = item if isinstance(item, Answer) else final
+        return final

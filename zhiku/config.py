@@ -68,6 +68,17 @@ class RetrievalSettings(_Section):
         description="relevance of the best passage under which `ask` says the knowledge base has no answer "
         "(calibrated on the dev sets: 5% of answerable questions refused, 75% of near-misses)",
     )
+    rerank: Literal["none", "coverage", "http"] = Field(
+        "none", description="second stage over the best fused hits: none; coverage (built in: favours passages "
+        "holding all of the question's rare terms); http (your cross-encoder behind a /rerank endpoint)")
+    rerank_candidates: int = Field(20, ge=2, le=200, description="best fused hits the reranker reorders")
+    rerank_weight: float = Field(0.5, ge=0, le=5, description="weight of lexical coverage in the coverage reranker")
+    rerank_base_url: str | None = Field(
+        None, description="base URL of an http reranker (POST {url}/rerank, Jina/Cohere format), e.g. "
+        "http://127.0.0.1:9997/v1")
+    rerank_model: str | None = Field(None, description="model name sent to an http reranker")
+    rerank_api_key: str | None = Field(None, description="API key of an http reranker")
+    rerank_timeout_s: float = Field(30.0, gt=0, description="seconds an http reranker may take")
 
 
 class AnswerSettings(_Section):
@@ -85,6 +96,17 @@ class ServerSettings(_Section):
     sse_heartbeat_s: float = Field(
         15.0, gt=0, le=300, description="seconds between keep-alive comments on idle event streams"
     )
+
+
+class AuthSettings(_Section):
+    enabled: bool | None = Field(
+        None, description="empty: on as soon as a user exists (`zhiku user add`); true: always (with no user, "
+        "every request is refused); false: never (only allowed while the server listens on loopback)"
+    )
+    session_ttl_hours: float = Field(
+        24.0, gt=0, le=24 * 365, description="how long a web login (POST /api/auth/login) stays valid"
+    )
+    min_password_length: int = Field(8, ge=1, le=256, description="shortest password a user may set")
 
 
 class ChatModelConfig(_Section):
@@ -142,6 +164,71 @@ class LLMSettings(_Section):
     )
 
 
+class ChatSettings(_Section):
+    temp_ttl_minutes: float = Field(
+        60.0, gt=0, le=10080, description="minutes a file chat's temporary knowledge base lives after its last use"
+    )
+    sweep_interval_s: float = Field(
+        60.0, gt=0, le=3600, description="seconds between sweeps that delete expired temporary knowledge bases"
+    )
+    title_chars: int = Field(
+        40, ge=8, le=200, description="length of a conversation title taken from its first question"
+    )
+    file_wait_s: float = Field(
+        120.0, ge=0, le=3600, description="seconds a file chat question waits for its just-uploaded files to be read"
+    )
+
+
+class WebSearchSettings(_Section):
+    engine: Literal["none", "searxng", "duckduckgo", "bing", "tavily"] = Field(
+        "none", description="search engine of web-search chat: searxng (your instance's JSON API), duckduckgo "
+        "(its HTML page, no key), bing (Web Search API v7, key), tavily (key) or none (web search off)"
+    )
+    base_url: str | None = Field(
+        None, description="the engine's URL (required for searxng, e.g. http://127.0.0.1:8888; the others "
+        "default to their public endpoints)"
+    )
+    api_key: str | None = Field(None, description="API key of bing or tavily (or use api_key_env)")
+    api_key_env: str | None = Field(None, description="environment variable holding the engine's API key")
+    results: int = Field(5, ge=1, le=20, description="search results asked of the engine")
+    fetch_pages: int = Field(
+        3, ge=0, le=20, description="best results whose pages are fetched and read (0: answer from snippets only)"
+    )
+    fetch_workers: int = Field(4, ge=1, le=16, description="pages fetched at once")
+    max_page_kb: int = Field(1024, ge=16, le=65536, description="bytes read of one page at most (the rest is cut)")
+    fetch_timeout_s: float = Field(8.0, gt=0, le=120, description="seconds one page fetch may take, redirects included")
+    total_timeout_s: float = Field(
+        20.0, gt=0, le=600, description="seconds searching and fetching together may take (slower pages are skipped)"
+    )
+    search_timeout_s: float = Field(10.0, gt=0, le=120, description="seconds the engine may take to answer")
+    max_redirects: int = Field(5, ge=0, le=20, description="redirects followed per page, each one re-checked")
+    allow_private: bool = Field(
+        False, description="let result pages resolve to loopback, private or link-local addresses (cloud metadata "
+        "addresses stay refused); the engine's own URL is always trusted"
+    )
+    allow_networks: list[str] = Field(
+        default_factory=list, description="networks result pages may reach although private, e.g. [10.1.0.0/16] "
+        "for an intranet"
+    )
+    passages: int = Field(6, ge=1, le=30, description="best passages of the fetched pages given to the answer")
+    dense_candidates: int = Field(
+        12, ge=0, le=200, description="passages (best lexical ones, then each page's first) also ranked by the "
+        "default embedder; 0: lexical ranking only"
+    )
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"'{net}' is not a network (write e.g. 10.1.0.0/16 or fd12::/48)") from None
+        return v
+
+
 class Settings(_Section):
     home: Path = Field(Path("~/.zhiku"), description="data folder: settings, database, indexes, stored files")
     database_url: str | None = Field(
@@ -153,7 +240,10 @@ class Settings(_Section):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    websearch: WebSearchSettings = Field(default_factory=WebSearchSettings)
 
     @field_validator("home")
     @classmethod

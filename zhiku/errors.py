@@ -11,6 +11,8 @@ them into one readable line or one error body without a stack trace::
     ├── LoadError               a file of a known type could not be read (corrupt, encrypted, empty)
     ├── NotFound                a knowledge base, file or chunk that does not exist
     ├── Conflict                it already exists, or it is busy
+    ├── Unauthorized            no valid credentials: a missing, unknown, expired or revoked API key; a bad password
+    ├── Forbidden               authenticated, but not allowed: the API key's scopes or the user's role fall short
     ├── Unavailable             a model, server or optional dependency is not there
     │   ├── MissingDependency   an optional extra is not installed (the message says what to install)
     │   ├── ModelUnreachable    a chat model's server cannot be reached (refused, DNS, TLS, bad key)
@@ -63,6 +65,14 @@ class NotFound(ZhikuError):
 
 class Conflict(ZhikuError):
     kind = "conflict"
+
+
+class Unauthorized(ZhikuError):
+    kind = "unauthorized"
+
+
+class Forbidden(ZhikuError):
+    kind = "forbidden"
 
 
 class Unavailable(ZhikuError):

@@ -70,6 +70,7 @@ class Hit(BaseModel):
     dense_score: float | None = None
     lexical_score: float | None = None
     doc_key: str | None = None
+    url: str | None = None  # web-search hits: the page the passage came from
     meta: dict[str, Any] = Field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:

@@ -129,12 +129,9 @@ def test_errors(live: LiveServer, oai: openai.OpenAI, zk: Zhiku) -> None:
                      404, "not_found")
         assert_error(c.post("/v1/chat/completions", json={"model": "kb:hr", "messages": []}), 422, "validation_error")
         assert_error(c.post("/v1/embeddings", json={"input": []}), 400, "invalid_input")
-        for m in zk.list_chat_models(check=False)[:1]:  # a chat model without a KB: not yet
-            assert_error(c.post("/v1/chat/completions", json={"model": m.name, "messages": [
-                {"role": "user", "content": "hi"}]}), 400, "invalid_input")
 
 
-def test_configured_chat_model_is_listed_but_needs_a_kb(home: Path) -> None:
+def test_unreachable_chat_model_is_listed_and_a_readable_503(home: Path) -> None:
     overrides = {**OVERRIDES, "llm": {"detect_local": False, "models": {
         "qwen": {"base_url": "http://127.0.0.1:9/v1", "model": "qwen2.5"}}}}
     with Zhiku(load_settings(home=home, overrides=overrides, environ={})) as zk:
@@ -144,8 +141,9 @@ def test_configured_chat_model_is_listed_but_needs_a_kb(home: Path) -> None:
             with openai.OpenAI(base_url="http://zhiku.test/v1", api_key="unused", max_retries=0,
                                http_client=httpx.Client(transport=transport)) as oai:
                 assert {"qwen", "kb:hr"} <= {m.id for m in oai.models.list()}
-                with pytest.raises(openai.BadRequestError) as caught:
+                with pytest.raises(openai.InternalServerError) as caught:
                     oai.chat.completions.create(model="qwen", messages=[{"role": "user", "content": "hi"}])
-                assert caught.value.status_code == 400 and "knowledge base" in caught.value.message
+                assert caught.value.status_code == 503 and "qwen" in caught.value.message
+                assert caught.value.body["type"] == "model_unreachable"
         finally:
             transport.close()

@@ -14,8 +14,11 @@ from zhiku.api import create_app
 
 # routes that take no input at all: no request of theirs can be bad
 NO_INPUT = {("GET", "/api/health"), ("GET", "/api/version"), ("GET", "/api/kbs"), ("GET", "/api/embedders"),
-            ("GET", "/v1/models")}
-BAD_PATH_VALUES = {"kb": "no such kb", "file_id": "not-an-id", "job_id": "not-an-id", "chunk_id": "0"}
+            ("GET", "/v1/models"), ("POST", "/api/auth/logout"), ("GET", "/api/auth/me"), ("GET", "/api/auth/users"),
+            ("GET", "/api/auth/keys")}
+BAD_PATH_VALUES = {"kb": "no such kb", "file_id": "not-an-id", "job_id": "not-an-id", "chunk_id": "0",
+                   "name": "no such user", "user": "no such user", "key_id": "not-a-key-id",
+                   "conversation_id": "not-an-id", "message_id": "not-an-id", "temp_kb_id": "not-an-id"}
 
 
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -38,7 +41,8 @@ def _bad_request(method: str, path: str, op: dict[str, Any]) -> dict[str, Any]:
     query = [p for p in op.get("parameters", []) if p["in"] == "query"]
     if not any(p["in"] == "path" for p in op.get("parameters", [])) and "json" not in request and query:
         request["params"] = {p["name"]: "-1" for p in query if p["schema"].get("type") != "boolean"
-                             and "anyOf" not in p["schema"]} or {"status": "nonsense"}
+                             and "anyOf" not in p["schema"]} or {
+            p["name"]: "maybe" for p in query if p["schema"].get("type") == "boolean"} or {"status": "nonsense"}
     return request
 
 

@@ -69,7 +69,9 @@ def test_zhiku_start_serves_the_api_and_offline_docs(home: Path) -> None:
                     assert http.get(asset).status_code == 200, asset
             assert '"validatorUrl": null' in http.get("/docs").text
             assert http.get("/openapi.json").json()["info"]["title"] == "zhiku"
-            assert http.get("/").headers["location"] == "/docs"
+            home_page = http.get("/")  # the web UI (tests/ui); unknown API paths stay API errors
+            assert home_page.status_code == 200 and "text/html" in home_page.headers["content-type"]
+            assert http.get("/api/no-such-route").json()["error"]["type"] == "not_found"
     finally:
         assert _stop(proc) == 0
     out, _ = proc.communicate()

@@ -6,8 +6,12 @@ from importlib.metadata import version as dist_version
 
 from fastapi import FastAPI
 
-from zhiku.api import docs, errors
-from zhiku.api.routes import chunks, files, jobs, kbs, maintenance, openai_compat, search, system
+from zhiku.api import docs, errors, security
+from zhiku.api.routes import auth as auth_routes
+from zhiku.api.routes import chat as chat_routes
+from zhiku.api.routes import conversations as conversation_routes
+from zhiku.api.routes import chatchat as chatchat_routes
+from zhiku.api.routes import chunks, files, jobs, kbs, maintenance, models, openai_compat, search, system
 from zhiku.app import Zhiku
 
 DESCRIPTION = """知库 zhiku: offline-first knowledge-base question answering.
@@ -28,8 +32,14 @@ def create_app(zhiku: Zhiku, *, start_jobs: bool = True) -> FastAPI:
     app.state.zhiku = zhiku
     if start_jobs:
         zhiku.start_jobs()
+        zhiku.temp_kbs.start_sweeper()  # file chat's expired temporary KBs go, now and periodically
     errors.install(app)
-    for module in (system, kbs, maintenance, files, chunks, search, jobs, openai_compat):
+    security.install(app, zhiku.auth)
+    for module in (system, kbs, maintenance, files, chunks, search, jobs, models, openai_compat):
         app.include_router(module.router)
+    app.include_router(auth_routes.router)
+    app.include_router(conversation_routes.router)
+    app.include_router(chat_routes.router)
+    app.include_router(chatchat_routes.router)  # Langchain-Chatchat 0.3-compatible
     docs.install(app)
     return app

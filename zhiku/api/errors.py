@@ -23,9 +23,11 @@ from zhiku.errors import (
     Cancelled,
     ConfigError,
     Conflict,
+    Forbidden,
     InvalidInput,
     LoadError,
     NotFound,
+    Unauthorized,
     Unavailable,
     UnsupportedFormat,
     ZhikuError,
@@ -40,6 +42,8 @@ STATUS: dict[type[ZhikuError], int] = {
     InvalidInput: 400,
     LoadError: 422,
     NotFound: 404,
+    Unauthorized: 401,
+    Forbidden: 403,
     Conflict: 409,
     Cancelled: 409,
     Unavailable: 503,
@@ -89,7 +93,8 @@ async def _zhiku_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_of(exc)
     if status >= 500:
         log.warning("%s %s: %s", request.method, request.url.path, exc.message)
-    return JSONResponse(error_body(exc.kind, exc.message, _details(exc)), status_code=status)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(error_body(exc.kind, exc.message, _details(exc)), status_code=status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -132,7 +137,9 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 _DESCRIPTIONS = {
-    400: "invalid input", 404: "not found", 409: "conflict (exists, busy or finished)", 413: "upload too large",
+    400: "invalid input", 401: "no valid API key (or a wrong password)",
+    403: "not allowed: the API key's scopes or the user's role or access fall short", 404: "not found",
+    409: "conflict (exists, busy or finished)", 413: "upload too large",
     429: "too many requests", 504: "a model did not answer in time",
     422: "request validation failed, or a file could not be read", 503: "unavailable",
 }

@@ -76,3 +76,14 @@ class CheckResult(BaseModel):
     problems: list[str] = Field(description="what was found wrong (before any repair)")
     repaired: list[str] = Field(default_factory=list, description="problems the repair fixed")
     remaining: list[str] = Field(default_factory=list, description="problems still there")
+
+
+class ChatModelInfo(BaseModel):
+    name: str = Field(description="what a conversation or `model` field names it by")
+    type: str = Field(description="openai (any OpenAI-compatible server) or llamacpp (a local GGUF file)")
+    target: str = Field(description="the server's base URL, or the GGUF file")
+    model: str | None = Field(None, description="the model name sent to the server")
+    source: str = Field(description="config, pulled (zhiku model pull) or detected (a local Ollama / llama.cpp server)")
+    default: bool = Field(False, description="answers when no model is named")
+    reachable: bool | None = Field(None, description="answers now (null: not checked)")
+    reason: str | None = Field(None, description="why it is not reachable")

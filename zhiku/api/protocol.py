@@ -15,7 +15,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter
 
-from zhiku.api.models import CheckResult, Embedders, Health, RebuildResult, Version
+from zhiku.api.auth_models import ApiKeyInfo, GrantInfo, LoginResult, Me, NewApiKey, UserInfo
+from zhiku.api.models import ChatModelInfo, CheckResult, Embedders, Health, RebuildResult, Version
 from zhiku.errors import ConfigError, Conflict, InvalidInput, NotFound, Unavailable, ZhikuError
 from zhiku.ingest.jobs import Job, TooLarge
 from zhiku.schema import Answer, Chunk, Citation, FileRecord, Hit, KnowledgeBase
@@ -135,6 +136,8 @@ class Routes:
     health = staticmethod(lambda: Call("GET", "/api/health", parse_as(Health)))
     version = staticmethod(lambda: Call("GET", "/api/version", parse_as(Version)))
     embedders = staticmethod(lambda: Call("GET", "/api/embedders", parse_as(Embedders)))
+    list_models = staticmethod(lambda check: Call(
+        "GET", "/api/models", parse_as(list[ChatModelInfo]), params={"check": True} if check else None))
     list_kbs = staticmethod(lambda: Call("GET", "/api/kbs", parse_as(list[KnowledgeBase])))
     get_kb = staticmethod(lambda kb: Call("GET", f"/api/kbs/{seg(kb)}", parse_as(KnowledgeBase)))
     delete_kb = staticmethod(lambda kb: Call("DELETE", f"/api/kbs/{seg(kb)}"))
@@ -188,7 +191,35 @@ class Routes:
     job_events = staticmethod(lambda jid: Call("GET", f"/api/jobs/{seg(jid)}/events"))
     upload = staticmethod(lambda kb, force: Call(
         "POST", f"/api/kbs/{seg(kb)}/files", parse_as(Job), params={"force": True} if force else None))
-    download = staticmethod(lambda kb, fid: Call("GET", f"/api/kbs/{seg(kb)}/files/{seg(fid)}/content"))
+    download = staticmethod(lambda kb, fid, page=None: Call(
+        "GET", f"/api/kbs/{seg(kb)}/files/{seg(fid)}/content", params=_drop_none({"page": page}) or None))
+
+    # -- login, users, API keys, KB grants (zhiku.api.routes.auth) -------------------------------
+    login = staticmethod(lambda username, password: Call(
+        "POST", "/api/auth/login", parse_as(LoginResult), json={"username": username, "password": password}))
+    logout = staticmethod(lambda: Call("POST", "/api/auth/logout"))
+    me = staticmethod(lambda: Call("GET", "/api/auth/me", parse_as(Me)))
+    change_password = staticmethod(lambda old, new: Call(
+        "POST", "/api/auth/password", json={"old_password": old, "new_password": new}))
+    list_users = staticmethod(lambda: Call("GET", "/api/auth/users", parse_as(list[UserInfo])))
+    get_user = staticmethod(lambda name: Call("GET", f"/api/auth/users/{seg(name)}", parse_as(UserInfo)))
+    create_user = staticmethod(lambda name, password, role: Call(
+        "POST", "/api/auth/users", parse_as(UserInfo), json={"name": name, "password": password, "role": role}))
+    update_user = staticmethod(lambda name, role, disabled, password: Call(
+        "PATCH", f"/api/auth/users/{seg(name)}", parse_as(UserInfo),
+        json=_drop_none({"role": role, "disabled": disabled, "password": password})))
+    list_keys = staticmethod(lambda user, all_users, revoked: Call(
+        "GET", "/api/auth/keys", parse_as(list[ApiKeyInfo]),
+        params=_drop_none({"user": user, "all": all_users or None, "revoked": revoked or None})))
+    create_key = staticmethod(lambda name, scopes, expires_days, user: Call(
+        "POST", "/api/auth/keys", parse_as(NewApiKey),
+        json=_drop_none({"name": name, "scopes": list(scopes) if scopes else None, "expires_days": expires_days,
+                         "user": user})))
+    revoke_key = staticmethod(lambda key_id: Call("DELETE", f"/api/auth/keys/{seg(key_id)}"))
+    list_grants = staticmethod(lambda kb: Call("GET", f"/api/kbs/{seg(kb)}/grants", parse_as(list[GrantInfo])))
+    grant_kb = staticmethod(lambda kb, user, access: Call(
+        "PUT", f"/api/kbs/{seg(kb)}/grants/{seg(user)}", parse_as(list[GrantInfo]), json={"access": access}))
+    revoke_kb = staticmethod(lambda kb, user: Call("DELETE", f"/api/kbs/{seg(kb)}/grants/{seg(user)}"))
 
 
 def upload_parts(items: Sequence[UploadItem], stack: ExitStack) -> list[tuple[str, tuple[str, Any]]]:

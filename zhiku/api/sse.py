@@ -7,6 +7,9 @@ Wire format (text/event-stream), each ``data`` one line of JSON:
   ``: keep-alive`` comments while nothing changes.
 - answers: ``event: start`` ({lang, mode}), ``event: delta`` ({text}) pieces of the answer
   in order, ``event: citations`` ({citations: [...]}), ``event: done`` (the whole answer).
+- chat answers of every mode (``zhiku.api.chat_events``): the same events, ``start`` carrying
+  {mode, model, conversation_id, user_message_id} and ``done`` the assistant message, plus
+  ``event: error`` ({type, message, details}) before ``done`` when an answer fails after it started.
 """
 
 from __future__ import annotations

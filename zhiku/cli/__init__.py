@@ -108,6 +108,8 @@ def _root(
 def _register() -> None:
     from zhiku.cli import commands_kb, commands_misc, commands_query, commands_server  # noqa: F401
     from zhiku.cli import commands_llm  # noqa: F401
+    from zhiku.cli import commands_web  # noqa: F401
+    from zhiku.cli import commands_auth  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:

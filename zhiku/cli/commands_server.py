@@ -8,12 +8,15 @@ import logging
 import signal
 import socket
 import threading
-from typing import Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import typer
 
 from zhiku.cli import app, out, state
 from zhiku.errors import ConfigError, Conflict
+
+if TYPE_CHECKING:
+    from zhiku.auth import AuthService
 
 log = logging.getLogger(__name__)
 KEEP_ALIVE_S = 30  # longer than clients keep idle connections (zhiku.client: 2 s; httpx: 5 s)
@@ -28,6 +31,20 @@ def is_loopback(host: str) -> bool:
     except socket.gaierror:
         return False
     return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
+
+
+def auth_refusal(auth: "AuthService", host: str) -> str | None:
+    """Why the server must not start on ``host`` as authentication stands, or None when it may."""
+    add = "create an admin first with `zhiku user add --admin NAME` (then every request needs an API key)"
+    if not auth.has_users():
+        if auth.settings.auth.enabled:
+            return f"auth.enabled is true but there are no users, so nobody could sign in: {add}"
+        if not is_loopback(host):
+            return f"refusing to listen on '{host}' without authentication: {add}, or listen on 127.0.0.1"
+    if not is_loopback(host) and auth.settings.auth.enabled is False:
+        return (f"refusing to listen on '{host}' with authentication switched off (auth.enabled: false): "
+                "remove that setting or listen on 127.0.0.1")
+    return None
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -81,6 +98,7 @@ def start(
     ctx: typer.Context,
     host: Optional[str] = typer.Option(None, "--host", help="address to listen on (default server.host: 127.0.0.1)"),
     port: Optional[int] = typer.Option(None, "--port", help="port (default server.port: 7861; 0 picks a free one)"),
+    ui: bool = typer.Option(True, "--ui/--no-ui", help="serve the web UI at / (the API stays at /api, /v1, /docs)"),
 ) -> None:
     """Serve the HTTP API and its docs (/docs, /redoc) until Ctrl-C."""
     import uvicorn
@@ -90,20 +108,26 @@ def start(
     settings = state(ctx).settings()
     host = settings.server.host if host is None else host
     port = settings.server.port if port is None else port
-    if not is_loopback(host):
-        raise ConfigError(
-            f"refusing to listen on '{host}': serving beyond this machine needs authentication, which zhiku "
-            "does not have yet. Listen on 127.0.0.1 (the default), or put a reverse proxy that "
-            "authenticates users in front of it.", host=host)
+    refusal = auth_refusal(state(ctx).app().auth, host)  # before anything listens
+    if refusal is not None:
+        raise ConfigError(refusal, host=host)
     if not 0 <= port <= 65535:
         raise ConfigError(f"invalid port {port}")
     sock = bind(host, port)
     zhiku = state(ctx).app()
+    from zhiku.retrieval.warmup import warm_up
+
+    warm_up(zhiku)  # indexes and models load now, not on the first question
     api = create_app(zhiku)
+    if ui:
+        from zhiku.ui.server import local_url, mount_ui
+
+        mount_ui(api, local_url(sock.getsockname()))
     config = uvicorn.Config(api, log_level=settings.log_level.lower(), access_log=settings.log_level == "INFO",
                             timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_S)
     url = _url(sock)
-    out.print(f"zhiku is serving on {url}  (API docs: {url}/docs) — press Ctrl-C to stop", markup=False)
+    web = f"web UI: {url}/, " if ui else ""
+    out.print(f"zhiku is serving on {url}  ({web}API docs: {url}/docs) — press Ctrl-C to stop", markup=False)
     try:
         _server(config).run(sockets=[sock])
     finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from zhiku.client import ZhikuClient
-from zhiku.errors import InvalidInput, NotFound
+from zhiku.errors import InvalidInput, NotFound, Unavailable
 from zhiku.ingest.pipeline import IngestProgress, IngestReport, expand_paths
 from zhiku.schema import Answer, Chunk, FileRecord, Hit, KnowledgeBase
 
@@ -126,14 +126,15 @@ class RemoteBackend:
 
     def answer(self, kb_names: Sequence[str], question: str, model: str | None = None,
                top_k: int | None = None, mode: str | None = None) -> Answer:
-        """The server's answer: its default chat model (or ``model``), else extractive."""
-        chat = getattr(self.client, "chat", None)
-        if chat is None:
-            if model:
-                raise InvalidInput("this server's client has no chat endpoint to pick a model with")
+        """The server's answer: with its default chat model (or ``model``), else extractive. A search
+        ``mode`` other than the default is honoured by the extractive answerer only."""
+        if mode is not None and model is None:
             return self.client.ask(list(kb_names), question, top_k=top_k, mode=mode)
-        return chat(mode="kb", messages=[{"role": "user", "content": question}], kbs=list(kb_names),
-                    model=model, top_k=top_k)
+        msg = self.client.chat("kb", question, kbs=list(kb_names), model=model, top_k=top_k)
+        if msg.status == "error":
+            raise Unavailable(msg.error or "the server could not answer", kind=msg.meta.get("error_type"))
+        return Answer(answer=msg.content, found=bool(msg.meta.get("found", True)), citations=msg.citations,
+                      lang=str(msg.meta.get("lang") or "zh"), mode=msg.model or "extractive")
 
 
 def _batches(paths: Sequence[Path]) -> list[list[Path]]:

@@ -106,6 +106,48 @@ schema_info = Table(
     Column("version", Integer, primary_key=True),
 )
 
+# Users, API keys and per-KB access (zhiku.auth). Secrets are never stored: passwords as
+# salted scrypt hashes, API keys as the sha256 of the secret (plus a short prefix to show).
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),  # scrypt$n$r$p$salt$hash (base64)
+    Column("role", String(16), nullable=False),  # admin | user
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False, default=""),
+    Column("kind", String(16), nullable=False, default="key"),  # key | session (a login)
+    Column("prefix", String(16), nullable=False),  # the first characters of the secret, to recognise it
+    Column("secret_sha256", String(64), nullable=False, unique=True),
+    Column("scopes", JSON, nullable=False, default=list),  # read | write | admin
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Index("ix_api_keys_user", "user_id"),
+)
+
+# who may use a KB besides admins: access owner | write | read (a KB with no owner row
+# was made on an open server or by the CLI, and only admins reach it when auth is on)
+kb_grants = Table(
+    "kb_grants",
+    metadata,
+    Column("kb_id", String(32), ForeignKey("kbs.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("access", String(8), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_kb_grants_user", "user_id"),
+)
+
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
@@ -158,4 +200,64 @@ jobs = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Index("ix_jobs_kb_created", "kb_id", "created_at"),
     Index("ix_jobs_status", "status"),
+)
+
+
+# Conversations (zhiku.chat.conversations): one owner each; messages in order (seq), each
+# assistant message with what answered it (mode, model), its citations, latency and usage.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(200), nullable=False),  # the API principal's user_id
+    Column("title", Text, nullable=False, default=""),
+    Column("mode", String(16), nullable=False),  # llm | kb | file | search | agent
+    Column("settings", JSON, nullable=False, default=dict),  # kbs, model, temperature, top_k, strict, temp_kb
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_conversations_owner_updated", "owner", "updated_at"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("role", String(16), nullable=False),  # user | assistant
+    Column("content", Text, nullable=False, default=""),
+    Column("mode", String(16)),
+    Column("model", String(200)),
+    Column("status", String(16), nullable=False, default="complete"),  # complete | stopped | error
+    Column("citations", JSON, nullable=False, default=list),
+    Column("latency_ms", Integer),
+    Column("usage", JSON),
+    Column("error", Text),
+    Column("meta", JSON, nullable=False, default=dict),  # found, lang, warning, finish_reason, error_type
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_messages_conversation_seq", "conversation_id", "seq", unique=True),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("message_id", String(32), ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("rating", String(8), nullable=False),  # up | down
+    Column("reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Temporary knowledge bases of file chat (zhiku.chat.files): the KB itself is a row of ``kbs``
+# named with a reserved prefix; this row says whose it is and when it goes.
+temp_kbs = Table(
+    "temp_kbs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kb_id", String(32), ForeignKey("kbs.id", ondelete="CASCADE"), nullable=False),
+    Column("owner", String(200), nullable=False),
+    Column("job_id", String(32)),
+    Column("files", JSON, nullable=False, default=list),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_temp_kbs_expires", "expires_at"),
 )

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from zhiku.api.deps import FileId, KBName, ZhikuDep
 from zhiku.api.errors import responses
+from zhiku.api.security import authorize_kb
 from zhiku.api.uploads import receive_files
 from zhiku.ingest.jobs import Job
 from zhiku.schema import Chunk, FileRecord
@@ -35,10 +36,11 @@ def content_disposition(name: str) -> str:
 
 @router.get("", responses=responses(404, 422))
 def list_files(
-    kb: KBName, zhiku: ZhikuDep,
+    kb: KBName, request: Request, zhiku: ZhikuDep,
     status_: Annotated[Literal["pending", "indexed", "failed"] | None, Query(alias="status")] = None,
 ) -> list[FileRecord]:
     """Every file of the KB with its status (pending, indexed, failed with its reason)."""
+    authorize_kb(request, kb, "read")
     files = zhiku.list_files(kb)
     return [f for f in files if status_ is None or f.status == status_]
 
@@ -54,7 +56,8 @@ async def upload_files(
     The bytes are streamed to disk as they arrive, within ``server.max_upload_mb`` per request
     and ``ingest.max_file_mb`` per file (413 otherwise, nothing kept). Returns 202 with the
     ingestion job: poll ``GET /api/jobs/{id}`` or follow ``GET /api/jobs/{id}/events``."""
-    await run_in_threadpool(zhiku.kb, kb)  # 404 before reading the body
+    await run_in_threadpool(authorize_kb, request, kb, "write")  # 403/404 before reading the body
+    await run_in_threadpool(zhiku.kb, kb)
     staging = await run_in_threadpool(zhiku.stage_upload)
     try:
         await receive_files(request, staging)
@@ -65,32 +68,48 @@ async def upload_files(
 
 
 @router.get("/{file_id}", responses=responses(404, 422))
-def get_file(kb: KBName, file_id: FileId, zhiku: ZhikuDep) -> FileRecord:
+def get_file(kb: KBName, file_id: FileId, request: Request, zhiku: ZhikuDep) -> FileRecord:
+    authorize_kb(request, kb, "read")
     return zhiku.file(kb, file_id)
 
 
 @router.delete("/{file_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404, 422))
-def delete_file(kb: KBName, file_id: FileId, zhiku: ZhikuDep) -> Response:
+def delete_file(kb: KBName, file_id: FileId, request: Request, zhiku: ZhikuDep) -> Response:
+    authorize_kb(request, kb, "write")
     zhiku.delete_file(kb, file_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{file_id}/content", response_class=FileResponse, responses={
-    200: {"content": {"application/octet-stream": {}}, "description": "the original bytes"}, **responses(404, 422)})
-def download_file(kb: KBName, file_id: FileId, zhiku: ZhikuDep) -> FileResponse:
-    """The original file as uploaded (always as an attachment)."""
+    200: {"content": {"application/octet-stream": {}, "application/pdf": {}},
+          "description": "the original bytes, or one page of a PDF (``page``)"}, **responses(400, 404, 422)})
+def download_file(
+    kb: KBName, file_id: FileId, request: Request, zhiku: ZhikuDep,
+    page: Annotated[int | None, Query(description="only this page (1-based) of a PDF, "
+                                      "as a one-page PDF: the page a citation points at")] = None,
+) -> Response:
+    """The original file as uploaded (always as an attachment), or one page of a PDF."""
+    authorize_kb(request, kb, "read")
     record, path = zhiku.file_content(kb, file_id)
+    if page is not None:
+        from zhiku.ingest.loaders.pdf_pages import page_file_name, pdf_page
+
+        return Response(pdf_page(path, record.name, page), media_type="application/pdf", headers={
+            "Content-Disposition": content_disposition(page_file_name(record.name, page)),
+            "X-Content-Type-Options": "nosniff"})
     media_type = mimetypes.guess_type(record.name)[0] or "application/octet-stream"
     return FileResponse(path, media_type=media_type, headers={
         "Content-Disposition": content_disposition(record.name), "X-Content-Type-Options": "nosniff"})
 
 
 @router.post("/{file_id}/reingest", status_code=status.HTTP_202_ACCEPTED, responses=responses(404, 422, 503))
-def reingest_file(kb: KBName, file_id: FileId, zhiku: ZhikuDep) -> Job:
+def reingest_file(kb: KBName, file_id: FileId, request: Request, zhiku: ZhikuDep) -> Job:
     """Read, split and embed the stored original again (a background job); chunk edits are lost."""
+    authorize_kb(request, kb, "write")
     return zhiku.reingest(kb, file_id)
 
 
 @router.get("/{file_id}/chunks", tags=["chunks"], responses=responses(404, 422))
-def list_file_chunks(kb: KBName, file_id: FileId, zhiku: ZhikuDep) -> list[Chunk]:
+def list_file_chunks(kb: KBName, file_id: FileId, request: Request, zhiku: ZhikuDep) -> list[Chunk]:
+    authorize_kb(request, kb, "read")
     return zhiku.file_chunks(kb, file_id)[1]

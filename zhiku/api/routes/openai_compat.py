@@ -4,8 +4,9 @@
 - ``POST /v1/chat/completions``: a ``kb:<name>`` model answers over that KB; the last user message
   is the question, earlier user/assistant messages the history (system messages are ignored).
   Citations travel in an extra top-level field ``citations`` (a list of Citation objects); when
-  streaming, in the final chunk (the one with ``finish_reason``). Chat with a plain chat model and
-  no KB is not available yet (400).
+  streaming, in the final chunk (the one with ``finish_reason``). A configured chat model answers
+  as itself (LLM chat, no retrieval): system messages are its instructions, ``temperature`` and
+  ``max_tokens`` are passed on; an unreachable model is a 503 with the reason.
 - ``POST /v1/embeddings``: ``model`` names an embedder (default: the configured default).
 
 Errors keep the one error shape ``{"error": {"type", "message", "details"}}``, which the openai
@@ -22,16 +23,23 @@ import uuid
 from typing import Any, AsyncIterator, Iterator, Literal
 
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
+from zhiku.api.chat_events import Relay
 from zhiku.api.deps import ZhikuDep
 from zhiku.api.errors import responses
+from zhiku.api.security import authorize_kb, readable_kb_ids, require_scope
 from zhiku.app import Zhiku
-from zhiku.errors import InvalidInput, NotFound
+from zhiku.chat.files import is_temp_kb
+from zhiku.chat.llm import LLMChat
+from zhiku.chat.modes import TurnOptions, timeouts_for
+from zhiku.chat.turns import TurnResult
+from zhiku.errors import InvalidInput, NotFound, ZhikuError
+from zhiku.llm.base import CallControl
 from zhiku.schema import Answer
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -64,9 +72,11 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str = Field(min_length=1, description="`kb:<name>` to answer over a knowledge base")
+    model: str = Field(min_length=1, description="`kb:<name>` to answer over a knowledge base, or a chat model")
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
+    temperature: float | None = Field(None, ge=0, le=2, description="chat models only")
+    max_tokens: int | None = Field(None, ge=1, description="chat models only")
     stream_options: StreamOptions | None = None
 
 
@@ -96,17 +106,42 @@ def _chat_names(zhiku: Zhiku) -> list[str]:
     return [m.name for m in zhiku.list_chat_models(check=False)]
 
 
-def _kb_of(zhiku: Zhiku, model: str) -> str:
-    """The KB a ``kb:<name>`` model answers over; 400 for a chat model, 404 for an unknown name."""
+def _kb_of(zhiku: Zhiku, model: str) -> str | None:
+    """The KB a ``kb:<name>`` model answers over; None for a chat model, 404 for an unknown name."""
     if model.startswith(KB_PREFIX):
         name = model[len(KB_PREFIX):]
+        if is_temp_kb(name):  # file chat's KBs are not models
+            raise NotFound(f"model '{model}' does not exist; see GET /v1/models", model=model)
         zhiku.kb(name)  # NotFound (404) for an unknown KB
         return name
     if model in _chat_names(zhiku):
-        raise InvalidInput(
-            f"chat with the model '{model}' without a knowledge base comes later; "
-            f"use a '{KB_PREFIX}<name>' model to answer over a knowledge base", model=model)
+        return None
     raise NotFound(f"model '{model}' does not exist; see GET /v1/models", model=model)
+
+
+def _system(messages: list[ChatMessage]) -> str | None:
+    parts = [_text(m) for m in messages if m.role == "system"]
+    return "\n\n".join(p for p in parts if p.strip()) or None
+
+
+def _answers(zhiku: Zhiku, body: ChatCompletionRequest, kb: str | None, question: str,
+             history: list[dict[str, str]], control: CallControl | None = None) -> Iterator[str | Answer]:
+    """Text deltas, then the Answer: over the KB, or from the chat model alone."""
+    if kb is not None:
+        return zhiku.chat_kb_stream([kb], question, history, control=control)
+    return LLMChat(zhiku).stream(question, history, body.model, body.temperature, control,
+                                 system=_system(body.messages), max_tokens=body.max_tokens)
+
+
+def _last(items: Iterator[str | Answer]) -> Answer:
+    final = None
+    try:
+        for item in items:
+            final = item if isinstance(item, Answer) else final
+    finally:
+        getattr(items, "close", lambda: None)()
+    assert final is not None
+    return final
 
 
 def _question_and_history(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
@@ -142,14 +177,15 @@ def _finish_reason(answer: Answer) -> str:
 
 # -- routes ----------------------------------------------------------------------------------
 @router.get("/models")
-def list_models(zhiku: ZhikuDep) -> dict[str, Any]:
-    """Configured chat models, and one ``kb:<name>`` model per knowledge base."""
+def list_models(request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+    """Configured chat models, and one ``kb:<name>`` model per knowledge base the caller may read."""
+    readable = readable_kb_ids(request)
     now = int(time.time())
     data = [{"id": m.name, "object": "model", "created": now, "owned_by": f"zhiku ({m.source})"}
             for m in zhiku.list_chat_models(check=False)]
     data += [{"id": KB_PREFIX + kb.name, "object": "model", "created": int(kb.created_at.timestamp()),
               "owned_by": "zhiku (knowledge base)", "description": kb.description}
-             for kb in zhiku.list_kbs()]
+             for kb in zhiku.list_kbs() if readable is None or kb.id in readable]
     return {"object": "list", "data": data}
 
 
@@ -157,16 +193,20 @@ def list_models(zhiku: ZhikuDep) -> dict[str, Any]:
     200: {"description": "a `chat.completion` (JSON), or with `stream: true` a text/event-stream of "
                          "`chat.completion.chunk` objects as `data:` lines, ending with `data: [DONE]`",
           "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}}},
-    **responses(400, 404, 422)})
-async def chat_completions(body: ChatCompletionRequest, zhiku: ZhikuDep) -> Any:
-    """OpenAI chat completions; a `kb:<name>` model answers over that KB, with `citations`."""
+    **responses(400, 404, 422, 503, 504)})
+async def chat_completions(body: ChatCompletionRequest, request: Request, zhiku: ZhikuDep) -> Any:
+    """OpenAI chat completions; a `kb:<name>` model answers over that KB, with `citations`; a chat
+    model answers as itself."""
+    await run_in_threadpool(require_scope, request, "read")
+    if body.model.startswith(KB_PREFIX):
+        await run_in_threadpool(authorize_kb, request, body.model[len(KB_PREFIX):], "read")
     kb = await run_in_threadpool(_kb_of, zhiku, body.model)
     question, history = _question_and_history(body.messages)
     cid = "chatcmpl-" + uuid.uuid4().hex
     created = int(time.time())
     prompt = "\n".join(_text(m) for m in body.messages)
     if not body.stream:
-        answer = await run_in_threadpool(zhiku.chat_kb, [kb], question, history)
+        answer = await run_in_threadpool(lambda: _last(_answers(zhiku, body, kb, question, history)))
         return {
             "id": cid, "object": "chat.completion", "created": created, "model": body.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
@@ -175,16 +215,21 @@ async def chat_completions(body: ChatCompletionRequest, zhiku: ZhikuDep) -> Any:
             "citations": _citations(answer),
         }
 
-    items: Iterator[str | Answer] = await run_in_threadpool(zhiku.chat_kb_stream, [kb], question, history)
-    # the first item runs retrieval: its errors become error responses, not a broken stream
-    first = await run_in_threadpool(next, items, None)
+    # the answer runs on its own thread; errors before its first piece become error responses
+    options = TurnOptions("kb" if kb is not None else "llm", model=None if kb is not None else body.model)
+    timeouts = await run_in_threadpool(timeouts_for, zhiku, options)
+    relay = Relay(lambda control: _answers(zhiku, body, kb, question, history, control), timeouts, lambda r: r)
+    relay.runner.start()
+    first = await relay.next_event(request)
+    if first[0] == "end" and first[1][1] is not None:
+        raise first[1][1]
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return StreamingResponse(_chunks(cid, created, body.model, prompt, first, items, include_usage),
+    return StreamingResponse(_chunks(cid, created, body.model, prompt, first, relay, include_usage),
                              media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
 
 
-async def _chunks(cid: str, created: int, model: str, prompt: str, first: str | Answer | None,
-                  items: Iterator[str | Answer], include_usage: bool) -> AsyncIterator[bytes]:
+async def _chunks(cid: str, created: int, model: str, prompt: str, first: tuple[str, Any], relay: Relay,
+                  include_usage: bool) -> AsyncIterator[bytes]:
     def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], **extra}
@@ -192,30 +237,22 @@ async def _chunks(cid: str, created: int, model: str, prompt: str, first: str | 
 
     yield chunk({"role": "assistant", "content": ""})
     text: list[str] = []
-    final: Answer | None = None
+    event = first
     try:
-        rest = iterate_in_threadpool(items)
-        pending = [first] if first is not None else []
-        while True:
-            if pending:
-                item = pending.pop()
-            else:
-                try:
-                    item = await rest.__anext__()
-                except StopAsyncIteration:
-                    break
-            if isinstance(item, Answer):
-                final = item
-            elif item:
-                text.append(item)
-                yield chunk({"content": item})
+        while event[0] == "delta":
+            text.append(event[1])
+            yield chunk({"content": event[1]})
+            event = await relay.queue.get()
     finally:
-        close = getattr(items, "close", None)
-        if close is not None:
-            await run_in_threadpool(close)  # stops a model's generation when the client goes away
+        relay.runner.cancel.set()  # the client went away (or the answer ended): stop generating
+    result: TurnResult | None = event[1][0]
+    error: ZhikuError | None = event[1][1]
+    final = result.answer if result is not None else None
     completion = "".join(text)
-    citations = _citations(final) if final is not None else []
-    yield chunk({}, _finish_reason(final) if final is not None else "stop", citations=citations)
+    extra: dict[str, Any] = {"citations": _citations(final) if final is not None else []}
+    if error is not None:  # failed mid-answer: the error travels in the last chunk
+        extra["error"] = {"type": error.kind, "message": error.message}
+    yield chunk({}, _finish_reason(final) if final is not None else "stop", **extra)
     if include_usage:
         usage = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                  "choices": [], "usage": _usage(prompt, completion, final)}
@@ -224,8 +261,9 @@ async def _chunks(cid: str, created: int, model: str, prompt: str, first: str | 
 
 
 @router.post("/embeddings", responses=responses(400, 404, 422))
-def embeddings(body: EmbeddingRequest, zhiku: ZhikuDep) -> dict[str, Any]:
+def embeddings(body: EmbeddingRequest, request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
     """OpenAI embeddings from one of zhiku's embedders (passage embeddings, L2-normalised as stored)."""
+    require_scope(request, "read")
     name = body.model or zhiku.settings.embedding.default
     if name not in zhiku.settings.embedder_names():
         raise NotFound(f"embedding model '{name}' does not exist; configured: "

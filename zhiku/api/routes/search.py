@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -10,14 +10,16 @@ from zhiku.api import sse
 from zhiku.api.deps import ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.api.models import AskRequest, SearchRequest
+from zhiku.api.security import authorize_kbs
 from zhiku.schema import Answer, Hit
 
 router = APIRouter(prefix="/api", tags=["search and answers"])
 
 
 @router.post("/search", responses=responses(400, 404, 422))
-def search(body: SearchRequest, zhiku: ZhikuDep) -> list[Hit]:
+def search(body: SearchRequest, request: Request, zhiku: ZhikuDep) -> list[Hit]:
     """Hybrid (or dense, or lexical) search; scores in [0, 1], higher is better, comparable across KBs."""
+    authorize_kbs(request, body.kbs, "read")
     return zhiku.search(body.kbs, body.query, top_k=body.top_k, mode=body.mode, file_glob=body.file)
 
 
@@ -26,8 +28,9 @@ def search(body: SearchRequest, zhiku: ZhikuDep) -> list[Hit]:
                          "start, delta (repeated), citations, done",
           "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}}},
     **responses(400, 404, 422)})
-async def ask(body: AskRequest, zhiku: ZhikuDep) -> Answer | StreamingResponse:
+async def ask(body: AskRequest, request: Request, zhiku: ZhikuDep) -> Answer | StreamingResponse:
     """Answer from the knowledge bases with numbered citations; says so when they hold no answer."""
+    await run_in_threadpool(authorize_kbs, request, body.kbs, "read")
     answer = await run_in_threadpool(zhiku.ask, body.kbs, body.question, body.top_k, body.mode)
     if body.stream:
         return StreamingResponse(sse.answer_events(answer), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)

@@ -1,0 +1,63 @@
+"""Request bodies of the chat and conversation routes (the responses are ``zhiku.chat.records``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from zhiku.chat.records import ChatMode, ConversationSettings
+
+Content = Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TurnOverrides(_Body):
+    """Per-answer choices; each one given overrides the conversation's setting for this answer."""
+
+    kbs: list[str] | None = Field(None, max_length=50, description="knowledge bases (kb mode)")
+    temp_kb: str | None = Field(None, pattern=r"^[0-9a-f]{32}$", description="uploaded files' id (file mode)")
+    model: str | None = Field(None, min_length=1, max_length=200, description="chat model")
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_k: int | None = Field(None, ge=1, le=200, description="passages retrieved")
+    strict: bool | None = Field(None, description="say 'no answer' under the relevance floor")
+
+
+class ConversationCreate(TurnOverrides):
+    title: str | None = Field(None, max_length=200, description="empty: the first question names it")
+    mode: ChatMode = "kb"
+    settings: ConversationSettings | None = Field(None, description="the same choices as the top-level fields")
+
+
+class ConversationUpdate(_Body):
+    title: str | None = Field(None, max_length=200)
+    mode: ChatMode | None = None
+    settings: ConversationSettings | None = Field(
+        None, description="the fields given replace the conversation's (null removes one)")
+
+
+class MessageCreate(TurnOverrides):
+    content: Content
+    mode: ChatMode | None = Field(None, description="default: the conversation's mode")
+    stream: bool = Field(False, description="answer as a text/event-stream: start, delta, citations, done, error")
+
+
+class FeedbackCreate(_Body):
+    rating: Literal["up", "down"]
+    reason: str | None = Field(None, max_length=2000)
+
+
+class ChatTurn(_Body):
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=100_000)
+
+
+class ChatRequest(TurnOverrides):
+    """Stateless chat: nothing is stored. The last message is the question, the others the history."""
+
+    mode: ChatMode
+    messages: list[ChatTurn] = Field(min_length=1, max_length=500)
+    stream: bool = False

@@ -1,0 +1,87 @@
+"""Stateless chat in every mode (nothing stored) and file chat's uploads.
+
+- ``POST /api/chat``: ``mode`` llm | kb | file | search | agent, ``messages`` (the last one is the
+  question), per-answer choices; answers with the assistant Message, or streams the events of
+  ``zhiku.api.chat_protocol`` (the same as a conversation's).
+- ``POST /api/chat/files``: upload files for file chat (multipart, field ``files``); they become a
+  temporary knowledge base, read by a background job, deleted ``chat.temp_ttl_minutes`` after its
+  last use. ``GET /api/chat/files/{id}`` tells when it is ``ready``; then chat with mode ``file``
+  and ``temp_kb: <id>``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response, status
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from zhiku.api.chat_events import respond
+from zhiku.api.chat_models import ChatRequest
+from zhiku.api.deps import ZhikuDep
+from zhiku.api.errors import responses
+from zhiku.api.routes.conversations import STREAM_DOC
+from zhiku.api.routes.files import UPLOAD_BODY
+from zhiku.api.security import authorize_kbs, principal
+from zhiku.api.uploads import receive_files
+from zhiku.chat.modes import answer_stream, check, model_of, timeouts_for, turn_options
+from zhiku.chat.records import Message, TempKB
+from zhiku.chat.turns import TurnResult, reply_fields
+from zhiku.errors import InvalidInput
+from zhiku.store.catalog import now
+
+router = APIRouter(prefix="/api/chat", tags=["chat"])
+TempKBId = Annotated[str, Path(description="uploaded files' id", pattern=r"^[0-9a-f]{32}$")]
+
+
+@router.post("", response_model=Message, responses={**STREAM_DOC, **responses(400, 404, 409, 422, 503, 504)})
+async def chat(body: ChatRequest, request: Request, zhiku: ZhikuDep) -> Message | StreamingResponse:
+    """Answer the last message (history: the ones before it) in any mode; nothing is stored."""
+    owner = principal(request).user_id
+    if body.messages[-1].role != "user":
+        raise InvalidInput("the last message must come from the user")
+    question = body.messages[-1].content
+    history = [m.model_dump() for m in body.messages[:-1]]
+    options = turn_options(body.mode, {}, body.model_dump(
+        include={"kbs", "temp_kb", "model", "temperature", "top_k", "strict"}))
+    if options.mode == "kb":
+        authorize_kbs(request, options.kbs, "read")
+    await run_in_threadpool(check, zhiku, options, owner)
+    timeouts = await run_in_threadpool(timeouts_for, zhiku, options)
+    model = model_of(zhiku, options)
+
+    def finish(result: TurnResult) -> Message:
+        return Message(role="assistant", created_at=now(), **reply_fields(result, options.mode, model))
+
+    start = {"mode": options.mode, "model": model, "conversation_id": None, "user_message_id": None}
+    return await respond(request, lambda control: answer_stream(zhiku, options, question, history, owner, control),
+                         timeouts, finish, body.stream, start, zhiku.settings.server.sse_heartbeat_s)
+
+
+@router.post("/files", status_code=status.HTTP_202_ACCEPTED, openapi_extra={"requestBody": UPLOAD_BODY},
+             responses=responses(400, 413, 422, 503))
+async def upload_chat_files(request: Request, zhiku: ZhikuDep) -> TempKB:
+    """Upload files to chat with (multipart, field ``files``; the upload limits apply). Returns 202
+    with their id and status ``ingesting``; poll ``GET /api/chat/files/{id}`` until ``ready``."""
+    owner = principal(request).user_id
+    staging = await run_in_threadpool(zhiku.stage_upload)
+    try:
+        await receive_files(request, staging)
+    except BaseException:
+        await run_in_threadpool(staging.discard)
+        raise
+    return await run_in_threadpool(zhiku.temp_kbs.create, owner, staging)
+
+
+@router.get("/files/{temp_kb_id}", responses=responses(404, 422))
+def get_chat_files(temp_kb_id: TempKBId, request: Request, zhiku: ZhikuDep) -> TempKB:
+    """Status (ingesting, ready, failed) of uploaded files, each file's outcome, and when they expire."""
+    return zhiku.temp_kbs.get(temp_kb_id, principal(request).user_id)
+
+
+@router.delete("/files/{temp_kb_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404, 422))
+def delete_chat_files(temp_kb_id: TempKBId, request: Request, zhiku: ZhikuDep) -> Response:
+    """Delete uploaded files and their temporary knowledge base now."""
+    zhiku.temp_kbs.delete(temp_kb_id, principal(request).user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,296 @@
+"""What the Chatchat-compatible routes share: the response envelope, the error policy,
+multipart forms with their fields, waiting for ingestion jobs, Chatchat's document shapes.
+
+Envelope. Chatchat answers ``{"code": 200, "msg": "...", "data": ...}`` and reports most
+errors inside an HTTP 200 (``{"code": 404, "msg": "未找到知识库 x"}``). Here every error has
+its real HTTP status, and its body carries Chatchat's fields *and* zhiku's one error object::
+
+    HTTP 404
+    {"code": 404, "msg": "knowledge base 'x' does not exist", "data": null,
+     "error": {"type": "not_found", "message": "...", "details": {...}}}
+
+so a Chatchat client that reads ``code``/``msg`` still sees the failure, and an HTTP client
+sees it from the status. :class:`ChatchatRoute` is the one place this happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import json
+import logging
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict
+from python_multipart import MultipartParser
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import parse_options_header
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from zhiku.api.errors import HTTP_TYPES, error_body, status_of
+from zhiku.api.uploads import OVERHEAD, _Receiver
+from zhiku.app import Zhiku
+from zhiku.errors import InvalidInput, ZhikuError
+from zhiku.ingest.jobs import ACTIVE, Job, TooLarge, UploadStaging
+from zhiku.schema import Chunk, Hit
+
+log = logging.getLogger(__name__)
+
+# routes whose success ``data`` is a list: their errors carry ``data: []`` (Chatchat's clients
+# read ``r.get("data", [])`` and iterate it)
+LIST_ROUTES = {"/knowledge_base/list_knowledge_bases", "/knowledge_base/list_files"}
+DISTANCE_MAX = 2.0  # the largest score_threshold Chatchat accepts (anything from 1 up keeps every hit)
+
+
+def data_line(obj: dict[str, Any]) -> bytes:
+    """One server-sent event holding one JSON object, as Chatchat's streams send them."""
+    return f"data: {json.dumps(obj, ensure_ascii=False, default=str)}\n\n".encode("utf-8")
+
+
+class CompatBody(BaseModel):
+    """A Chatchat request body: unknown fields are ignored, as FastAPI's ``Body`` parameters do."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+def envelope(data: Any = None, msg: str = "success", code: int = 200) -> dict[str, Any]:
+    return {"code": code, "msg": msg, "data": data}
+
+
+def error_response(status: int, type_: str, message: str, details: dict[str, Any] | None = None,
+                   data: Any = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A real HTTP error status; Chatchat's ``code``/``msg``/``data`` beside zhiku's ``error``."""
+    body = {**envelope(data, message, status), **error_body(type_, message, details)}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _plain(details: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in details.items() if isinstance(v, (str, int, float, bool, list, dict, type(None)))}
+
+
+class ChatchatRoute(APIRoute):
+    """Turns every error raised by a compat route (zhiku errors, request validation, HTTP
+    exceptions, anything unexpected) into :func:`error_response`."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+        empty: Any = [] if self.path in LIST_ROUTES else None
+
+        async def route(request: Request) -> Any:
+            try:
+                return await handler(request)
+            except ZhikuError as exc:
+                status = status_of(exc)
+                if status >= 500:
+                    log.warning("%s %s: %s", request.method, request.url.path, exc.message)
+                return error_response(status, exc.kind, exc.message, _plain(exc.details), empty)
+            except RequestValidationError as exc:
+                problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                            for e in exc.errors()]
+                summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in problems[:5])
+                return error_response(422, "validation_error", f"invalid request: {summary}",
+                                      {"errors": jsonable_encoder(problems)}, empty)
+            except StarletteHTTPException as exc:
+                type_ = HTTP_TYPES.get(exc.status_code, "invalid_input" if exc.status_code < 500 else "error")
+                return error_response(exc.status_code, type_, str(exc.detail), None, empty,
+                                      getattr(exc, "headers", None))
+            except Exception:
+                log.exception("unexpected error in %s %s", request.method, request.url.path)
+                return error_response(500, "internal_error", "internal server error: see the server log", None, empty)
+
+        return route
+
+
+# -- multipart forms: file parts streamed to staging, small fields kept ----------------------------
+class _FormReceiver(_Receiver):
+    """zhiku's streaming upload receiver that also keeps the (small) text fields."""
+
+    def __init__(self, staging: UploadStaging, on_field: Callable[[str, str], None]) -> None:
+        super().__init__(staging)
+        self.on_field = on_field
+        self.fields: dict[str, str] = {}
+        self._name: str | None = None
+        self._value = bytearray()
+
+    def _headers_finished(self) -> None:
+        super()._headers_finished()
+        self._value.clear()
+        self._name = None
+        if not self.in_file:
+            _, params = parse_options_header(self.disposition)
+            raw = params.get(b"name")
+            self._name = raw.decode("utf-8", "replace") if raw is not None else None
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        super()._part_data(data, start, end)  # enforces the field size limit
+        if not self.in_file:
+            self._value += data[start:end]
+
+    def _part_end(self) -> None:
+        super()._part_end()
+        if not self.in_file and self._name is not None:
+            self.ops.append(("field", (self._name, self._value.decode("utf-8", "replace"))))
+
+    def flush(self) -> None:
+        ops, self.ops = self.ops, []
+        for op, arg in ops:
+            if op == "field":
+                self.fields[arg[0]] = arg[1]
+                self.on_field(*arg)
+            elif op == "open":
+                self.current = self.staging.add(arg)
+            elif op == "data" and self.current is not None:
+                self.current.write(arg)
+            elif op == "close" and self.current is not None:
+                self.current.close()
+                self.current = None
+
+
+async def receive_form(request: Request, staging: UploadStaging,
+                       on_field: Callable[[str, str], None] | None = None) -> dict[str, str]:
+    """Stream the file parts of a multipart request into ``staging`` (zhiku's size limits
+    apply) and return its text fields; ``on_field`` sees each field as soon as it is complete
+    (in a worker thread), before any later file part is written."""
+    ctype, params = parse_options_header(request.headers.get("content-type", ""))
+    boundary = params.get(b"boundary")
+    if ctype != b"multipart/form-data" or not boundary:
+        raise InvalidInput("send a multipart/form-data body: the form fields and one 'files' part per file")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > staging.total_limit + OVERHEAD:
+        raise TooLarge(f"the upload is over the {staging.total_limit >> 20} MB limit for one request",
+                       limit_mb=staging.total_limit >> 20)
+    receiver = _FormReceiver(staging, on_field or (lambda name, value: None))
+    parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+            if receiver.ops:
+                await run_in_threadpool(receiver.flush)
+        parser.finalize()
+        await run_in_threadpool(receiver.flush)
+    except MultipartParseError as exc:
+        raise InvalidInput(f"malformed multipart body: {exc}") from None
+    except ClientDisconnect:
+        raise InvalidInput("the client went away during the upload") from None
+    finally:
+        receiver.close()
+    if not receiver.finished:
+        raise InvalidInput("the upload ended before its last part")
+    return receiver.fields
+
+
+def form_bool(fields: dict[str, str], name: str, default: bool) -> bool:
+    """A boolean form field as FastAPI's ``Form(bool)`` reads it (httpx sends ``True``/``False``)."""
+    raw = fields.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise InvalidInput(f"form field '{name}' must be true or false, not {raw!r}", field=name)
+
+
+def form_int(fields: dict[str, str], name: str, default: int) -> int:
+    raw = fields.get(name)
+    if raw is None or raw.strip() in ("", "None"):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(f"form field '{name}' must be an integer, not {raw!r}", field=name) from None
+
+
+# -- ingestion jobs, waited for (Chatchat's document routes answer when the work is done) ------------
+async def finished(zhiku: Zhiku, job_id: str, poll_s: float = 1.0) -> Job:
+    loop = asyncio.get_running_loop()
+    changed = asyncio.Event()
+    unsubscribe = zhiku.watch_job(job_id, lambda: loop.call_soon_threadsafe(changed.set))
+    try:
+        while True:
+            changed.clear()
+            job = await run_in_threadpool(zhiku.job, job_id)
+            if job.status not in ACTIVE:
+                return job
+            try:
+                await asyncio.wait_for(changed.wait(), poll_s)
+            except TimeoutError:
+                pass
+    finally:
+        unsubscribe()
+
+
+def job_failures(job: Job) -> dict[str, str]:
+    """Chatchat's ``failed_files``: name → reason, for files that did not make it into the KB."""
+    out: dict[str, str] = {}
+    for f in job.files:
+        if f.outcome in ("failed", "cancelled"):
+            out[f.name] = f.detail or f.outcome
+        elif f.outcome == "skipped":
+            out[f.name] = f"文件 {f.name} 已存在 ({f.detail or 'unchanged'}); send override=true to process it again"
+    if job.status in ("failed", "cancelled", "interrupted") and not out:
+        out = {f.name: job.error or job.status for f in job.files}
+    return out
+
+
+# -- Chatchat's document shapes -----------------------------------------------------------------------
+def distance(score: float) -> float:
+    """zhiku's relevance (in [0, 1], higher is better) as Chatchat's documented score: a distance,
+    lower is closer, ``1 - relevance``. A ``score_threshold`` of 1 or more (Chatchat's docs say 1
+    in one place and 2 in another) keeps everything; 0.5, Chatchat's suggestion, keeps hits of
+    relevance 0.5 and above."""
+    return round(1.0 - max(0.0, min(1.0, score)), 6)
+
+
+def hit_document(hit: Hit) -> dict[str, Any]:
+    """A search hit as Chatchat's ``DocumentWithVSId.dict()``."""
+    meta = {"source": hit.file, "file_id": hit.file_id, "kb": hit.kb, "page": hit.page, "section": hit.section,
+            "chunk_id": hit.chunk_id, "relevance": hit.score, "dense_score": hit.dense_score,
+            "lexical_score": hit.lexical_score}
+    return {"page_content": hit.text, "metadata": meta, "type": "Document", "id": str(hit.chunk_id),
+            "score": distance(hit.score)}
+
+
+def chunk_document(kb: str, file: str, chunk: Chunk) -> dict[str, Any]:
+    meta = {**chunk.meta, "source": file, "file_id": chunk.file_id, "kb": kb, "page": chunk.page,
+            "section": " / ".join(chunk.section) or None, "chunk_id": chunk.id, "seq": chunk.seq}
+    return {"page_content": chunk.text, "metadata": meta, "type": "Document", "id": str(chunk.id), "score": None}
+
+
+def like_glob(pattern: str) -> str:
+    """Chatchat's ``file_name`` filter is an SQL LIKE pattern (``%`` and ``_``); ``*``/``?`` work too."""
+    return "".join({"%": "*", "_": "?", "[": "[[]"}.get(c, c) for c in pattern)
+
+
+def name_matcher(pattern: str) -> Callable[[str], bool]:
+    glob = like_glob(pattern).casefold()
+    return lambda name: fnmatch.fnmatchcase(name.casefold(), glob)
+
+
+def metadata_matches(doc: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return all(doc["metadata"].get(k) == v for k, v in wanted.items())
+
+
+def references(request: Request, kb: str, docs: list[dict[str, Any]]) -> list[str]:
+    """Chatchat's ``format_reference``: markdown source lines linking to ``download_doc``."""
+    base = str(request.base_url).rstrip("/")
+    out = []
+    for n, doc in enumerate(docs, 1):
+        name = doc["metadata"]["source"]
+        url = f"{base}/knowledge_base/download_doc?" + urlencode({"knowledge_base_name": kb, "file_name": name})
+        out.append(f"出处 [{n}] [{name}]({url}) \n\n{doc['page_content']}\n\n")
+    return out
+
+
+def plain_references(docs: list[dict[str, Any]]) -> list[str]:
+    """The source lines of file chat (its files cannot be downloaded: no link)."""
+    return [f"出处 [{n}] [{d['metadata']['source']}] \n\n{d['page_content']}\n\n" for n, d in enumerate(docs, 1)]

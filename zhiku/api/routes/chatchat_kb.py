@@ -1,0 +1,346 @@
+"""Langchain-Chatchat 0.3's knowledge-base routes (``/knowledge_base/...``) over zhiku's services.
+
+Request fields, defaults and response shapes follow Chatchat's ``kb_api.py`` / ``kb_doc_api.py``
+and its ``ApiRequest`` client; what differs is listed in docs/chatchat-compat.md. File names are
+only ever matched against the catalog: no request value becomes a path.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from typing import Annotated, Any, AsyncIterator
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from zhiku.api import sse
+from zhiku.api.deps import ZhikuDep
+from zhiku.api.routes.chatchat_common import (
+    DISTANCE_MAX,
+    ChatchatRoute,
+    CompatBody,
+    chunk_document,
+    data_line,
+    envelope,
+    finished,
+    form_bool,
+    hit_document,
+    job_failures,
+    like_glob,
+    metadata_matches,
+    name_matcher,
+    receive_form,
+)
+from zhiku.api.routes.files import content_disposition
+from zhiku.api.security import authorize_kb, claim_kb, readable_kb_ids, require_scope
+from zhiku.app import Zhiku
+from zhiku.errors import InvalidInput, NotFound, ZhikuError
+from zhiku.ingest.jobs import clean_upload_name
+from zhiku.schema import FileRecord, KnowledgeBase
+
+router = APIRouter(prefix="/knowledge_base", tags=["chatchat-compatible"], route_class=ChatchatRoute,
+                   include_in_schema=False)
+
+DEFAULT_TOP_K = 3  # Chatchat's VECTOR_SEARCH_TOP_K
+# shown inline with ``preview=true``; anything else (HTML, SVG, office files) is always an attachment
+INLINE_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"}
+TEXT_TYPES = {"text/plain", "text/markdown", "text/csv", "text/tab-separated-values"}
+
+KBNameField = Annotated[str, Field(min_length=1, description="知识库名称")]
+
+
+class CreateKB(CompatBody):
+    knowledge_base_name: KBNameField
+    vector_store_type: str = "faiss"
+    kb_info: str = ""
+    embed_model: str | None = None
+
+
+class KBNameBody(CompatBody):
+    knowledge_base_name: KBNameField
+
+
+class SearchDocs(CompatBody):
+    query: str = ""
+    knowledge_base_name: KBNameField
+    top_k: int = Field(DEFAULT_TOP_K, ge=1, le=200)
+    score_threshold: float = Field(DISTANCE_MAX, ge=0.0, le=DISTANCE_MAX)
+    file_name: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class DeleteDocs(CompatBody):
+    knowledge_base_name: KBNameField
+    file_names: list[str]
+    delete_content: bool = False
+    not_refresh_vs_cache: bool = False
+
+
+class UpdateInfo(CompatBody):
+    knowledge_base_name: KBNameField
+    kb_info: str
+
+
+class UpdateDocs(CompatBody):
+    knowledge_base_name: KBNameField
+    file_names: list[str]
+    chunk_size: int | None = None
+    chunk_overlap: int | None = None
+    zh_title_enhance: bool | None = None
+    override_custom_docs: bool = False
+    docs: str | dict[str, Any] = ""
+    not_refresh_vs_cache: bool = False
+
+
+class RecreateVectorStore(CompatBody):
+    knowledge_base_name: KBNameField
+    allow_empty_kb: bool = True
+    vs_type: str | None = None
+    embed_model: str | None = None
+    chunk_size: int | None = None
+    chunk_overlap: int | None = None
+    zh_title_enhance: bool | None = None
+    not_refresh_vs_cache: bool = False
+
+
+def kb_info(kb: KnowledgeBase) -> dict[str, Any]:
+    """Chatchat's ``KnowledgeBaseSchema`` (plus zhiku's counts)."""
+    return {"id": kb.id, "kb_name": kb.name, "kb_info": kb.description, "vs_type": "faiss+bm25",
+            "embed_model": kb.embedder, "file_count": kb.files, "create_time": kb.created_at.isoformat(),
+            "chunk_count": kb.chunks}
+
+
+def file_detail(kb: str, n: int, f: FileRecord) -> dict[str, Any]:
+    """Chatchat's ``get_kb_file_details`` row (plus zhiku's id, status and error)."""
+    ext = f".{f.name.rsplit('.', 1)[-1].lower()}" if "." in f.name else ""
+    return {"No": n, "kb_name": kb, "file_name": f.name, "file_ext": ext, "file_version": 1,
+            "document_loader": "", "text_splitter": "", "docs_count": f.chunks,
+            "create_time": f.created_at.isoformat(), "file_mtime": f.updated_at.timestamp(), "file_size": f.size,
+            "custom_docs": False, "in_folder": True, "in_db": f.status == "indexed",
+            "file_id": f.id, "status": f.status, "error": f.error}
+
+
+def current_files(zhiku: Zhiku, kb: str) -> list[FileRecord]:
+    """One record per file name: the indexed version, else the latest."""
+    by_name: dict[str, FileRecord] = {}
+    for f in zhiku.list_files(kb):
+        held = by_name.get(f.name)
+        if held is None or held.status != "indexed":
+            by_name[f.name] = f
+    return list(by_name.values())
+
+
+def checked_file_name(name: str) -> str:
+    """A stored file name is one path-free part: anything else can only be an attack or a mistake."""
+    if clean_upload_name(name) != name:
+        raise InvalidInput(f"file names have no directories: {name!r}", file_name=name)
+    return name
+
+
+def no_custom_docs(docs: str | dict[str, Any]) -> None:
+    if isinstance(docs, str):
+        try:
+            docs = json.loads(docs) if docs.strip() else {}
+        except json.JSONDecodeError:
+            raise InvalidInput("docs must be a JSON object") from None
+    if docs:
+        raise InvalidInput("custom docs (the 'docs' field) are not supported: zhiku splits the files itself")
+
+
+# -- knowledge bases ------------------------------------------------------------------------------
+@router.get("/list_knowledge_bases")
+def list_knowledge_bases(request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+    """The knowledge bases the caller may read."""
+    readable = readable_kb_ids(request)
+    return envelope([kb_info(kb) for kb in zhiku.list_kbs() if readable is None or kb.id in readable])
+
+
+@router.post("/create_knowledge_base")
+def create_knowledge_base(body: CreateKB, request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+    """An empty knowledge base, owned by the caller. ``embed_model`` is used when zhiku has an
+    embedder of that name (Chatchat's model names mean zhiku's default); ``vector_store_type`` is
+    not (zhiku's index is always FAISS + BM25)."""
+    require_scope(request, "write")
+    embedder = body.embed_model if body.embed_model in zhiku.settings.embedder_names() else None
+    kb = zhiku.create_kb(body.knowledge_base_name, body.kb_info, embedder)
+    claim_kb(request, kb.name)
+    return envelope(kb_info(kb), f"已新增知识库 {kb.name}")
+
+
+@router.post("/delete_knowledge_base")
+def delete_knowledge_base(
+    body: Annotated[str | KBNameBody, Body(description="the name as a JSON string (as Chatchat's client "
+                                                       "sends it), or {\"knowledge_base_name\": ...}")],
+    request: Request, zhiku: ZhikuDep,
+) -> dict[str, Any]:
+    name = body if isinstance(body, str) else body.knowledge_base_name
+    if not name:
+        raise InvalidInput("name the knowledge base to delete")
+    authorize_kb(request, name, "admin")
+    zhiku.delete_kb(name)
+    return envelope(None, f"成功删除知识库 {name}")
+
+
+@router.post("/update_info")
+def update_info(body: UpdateInfo, request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+    authorize_kb(request, body.knowledge_base_name, "admin")  # as renaming: its owner and admins
+    zhiku.update_kb(body.knowledge_base_name, description=body.kb_info)
+    return envelope({"kb_info": body.kb_info}, "知识库介绍修改完成")
+
+
+# -- files -----------------------------------------------------------------------------------------
+@router.get("/list_files")
+def list_files(
+    request: Request, zhiku: ZhikuDep, knowledge_base_name: Annotated[str, Query(min_length=1)],
+) -> dict[str, Any]:
+    authorize_kb(request, knowledge_base_name, "read")
+    files = current_files(zhiku, knowledge_base_name)
+    return envelope([file_detail(knowledge_base_name, n, f) for n, f in enumerate(files, 1)])
+
+
+@router.post("/upload_docs")
+async def upload_docs(request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+    """Multipart: ``files`` parts and the form fields of Chatchat's ``upload_docs``. Answers when
+    the files are indexed (as Chatchat does); the work runs as a zhiku ingestion job."""
+    staging = await run_in_threadpool(zhiku.stage_upload)
+
+    def check_kb(name: str, value: str) -> None:  # before any file part after it is written
+        if name == "knowledge_base_name" and value:
+            zhiku.kb(value)
+            authorize_kb(request, value, "write")
+
+    try:
+        fields = await receive_form(request, staging, check_kb)
+        kb = fields.get("knowledge_base_name", "")
+        if not kb:
+            raise InvalidInput("the form field knowledge_base_name is required")
+        override = form_bool(fields, "override", False)
+        form_bool(fields, "to_vector_store", True)  # checked; files are always indexed
+        no_custom_docs(fields.get("docs", ""))
+        if not staging.files:
+            raise InvalidInput("no files: send one 'files' part per file")
+        job = await run_in_threadpool(zhiku.submit_upload, kb, staging, override)
+    except BaseException:
+        await run_in_threadpool(staging.discard)
+        raise
+    done = await finished(zhiku, job.id)
+    return envelope({"failed_files": job_failures(done), "job_id": done.id}, "文件上传与向量化完成")
+
+
+@router.post("/delete_docs")
+def delete_docs(body: DeleteDocs, request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+    """Removes the files from the KB: their chunks leave the indexes and their stored copies go
+    (``delete_content`` has no other meaning here)."""
+    names = [checked_file_name(n) for n in body.file_names]
+    authorize_kb(request, body.knowledge_base_name, "write")
+    zhiku.kb(body.knowledge_base_name)
+    failed: dict[str, str] = {}
+    for name in names:
+        try:
+            zhiku.remove_files(body.knowledge_base_name, [name])
+        except NotFound:
+            failed[name] = f"未找到文件 {name}"
+    return envelope({"failed_files": failed}, "文件删除完成")
+
+
+@router.post("/update_docs")
+async def update_docs(body: UpdateDocs, request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+    """Re-reads, splits and embeds the stored originals (one re-ingest job per file)."""
+    names = [checked_file_name(n) for n in body.file_names]
+    no_custom_docs(body.docs)
+    kb = body.knowledge_base_name
+    authorize_kb(request, kb, "write")
+    await run_in_threadpool(zhiku.kb, kb)
+    failed: dict[str, str] = {}
+    jobs = []
+    for name in names:
+        try:
+            record, _ = await run_in_threadpool(zhiku.stored_file, kb, name)
+            jobs.append(await run_in_threadpool(zhiku.reingest, kb, record.id))
+        except ZhikuError as exc:
+            failed[name] = exc.message
+    for job in jobs:
+        failed.update(job_failures(await finished(zhiku, job.id)))
+    return envelope({"failed_files": failed}, "更新文档完成")
+
+
+@router.get("/download_doc", response_model=None)
+def download_doc(
+    request: Request, zhiku: ZhikuDep,
+    knowledge_base_name: Annotated[str, Query(min_length=1)],
+    file_name: Annotated[str, Query(min_length=1)],
+    preview: bool = False,
+) -> FileResponse:
+    """The stored original, found through the catalog by name (never a path from the request)."""
+    checked_file_name(file_name)
+    authorize_kb(request, knowledge_base_name, "read")
+    record, path = zhiku.stored_file(knowledge_base_name, file_name)
+    if not path.is_file():
+        raise NotFound(f"the stored copy of '{record.name}' is missing", file_name=file_name)
+    media_type = mimetypes.guess_type(record.name)[0] or "application/octet-stream"
+    if media_type in TEXT_TYPES:
+        media_type = "text/plain"  # shown as text, never interpreted
+    disposition = content_disposition(record.name)
+    if preview and media_type in INLINE_TYPES:
+        disposition = "inline" + disposition[len("attachment"):]
+    return FileResponse(path, media_type=media_type, headers={
+        "Content-Disposition": disposition, "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox"})
+
+
+@router.post("/recreate_vector_store")
+async def recreate_vector_store(body: RecreateVectorStore, request: Request, zhiku: ZhikuDep) -> StreamingResponse:
+    """Re-ingests every file of the KB from its stored original, streaming one JSON progress
+    line per file as server-sent events, as Chatchat does."""
+    kb = body.knowledge_base_name
+    authorize_kb(request, kb, "write")
+    files = [f for f in await run_in_threadpool(current_files, zhiku, kb) if f.status != "pending"]
+    return StreamingResponse(_recreate_events(zhiku, kb, files), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+
+
+async def _recreate_events(zhiku: Zhiku, kb: str, files: list[FileRecord]) -> AsyncIterator[bytes]:
+    total = len(files)
+    for i, f in enumerate(files, 1):
+        try:
+            job = await run_in_threadpool(zhiku.reingest, kb, f.id)
+            failures = job_failures(await finished(zhiku, job.id))
+        except ZhikuError as exc:
+            failures = {f.name: exc.message}
+        if failures:
+            reason = "; ".join(failures.values())
+            yield data_line({"code": 500, "msg": f"添加文件‘{f.name}’到知识库‘{kb}’时出错：{reason}。已跳过。",
+                             "total": total, "finished": i, "doc": f.name})
+        else:
+            yield data_line({"code": 200, "msg": f"({i} / {total}): {f.name}", "total": total, "finished": i,
+                             "doc": f.name})
+
+
+# -- search ----------------------------------------------------------------------------------------
+@router.post("/search_docs")
+def search_docs(body: SearchDocs, request: Request, zhiku: ZhikuDep) -> list[dict[str, Any]]:
+    """With a query: hybrid search; ``score_threshold`` and ``score`` on Chatchat's documented
+    scale (a distance, lower is closer: ``1 - relevance``; ``metadata.relevance`` is zhiku's
+    [0, 1] score, higher is better).
+    Without one: the chunks of the files matching ``file_name`` / ``metadata``."""
+    kb = body.knowledge_base_name
+    authorize_kb(request, kb, "read")
+    if body.query.strip():
+        glob = like_glob(body.file_name) if body.file_name else None
+        hits = zhiku.search([kb], body.query, top_k=body.top_k, file_glob=glob)
+        docs = [hit_document(h) for h in hits]
+        docs = [d for d in docs if d["score"] <= body.score_threshold]
+    elif body.file_name or body.metadata:
+        zhiku.kb(kb)
+        match = name_matcher(body.file_name or "%")
+        docs = []
+        for f in current_files(zhiku, kb):
+            if f.status == "indexed" and match(f.name):
+                _, chunks = zhiku.file_chunks(kb, f.id)
+                docs += [chunk_document(kb, f.name, c) for c in chunks]
+    else:
+        zhiku.kb(kb)
+        return []
+    return [d for d in docs if metadata_matches(d, body.metadata)]

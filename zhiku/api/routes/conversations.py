@@ -1,0 +1,135 @@
+"""Conversations: create, list, read (with messages and feedback), rename, delete, export as
+Markdown; send a message (answered in the conversation's mode, streamed or not); rate an answer.
+
+A conversation is visible to its owner only (the caller, ``principal(request).user_id``);
+another owner's conversation reads as 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from zhiku.api import sse
+from zhiku.api.chat_events import respond
+from zhiku.api.chat_models import (
+    ConversationCreate,
+    ConversationUpdate,
+    FeedbackCreate,
+    MessageCreate,
+)
+from zhiku.api.deps import ZhikuDep
+from zhiku.api.errors import responses
+from zhiku.api.security import authorize_kbs, principal
+from zhiku.chat.export import to_markdown
+from zhiku.chat.modes import answer_stream, check, model_of, timeouts_for, turn_options
+from zhiku.chat.records import Conversation, Feedback, Message
+from zhiku.chat.turns import TurnResult, reply_fields
+
+router = APIRouter(prefix="/api", tags=["conversations"])
+ConversationId = Annotated[str, Path(description="conversation id", pattern=r"^[0-9a-f]{32}$")]
+MessageId = Annotated[str, Path(description="message id", pattern=r"^[0-9a-f]{32}$")]
+STREAM_DOC = {
+    200: {"description": "the assistant message (JSON), or with `stream: true` a text/event-stream of events "
+                         "start, delta (repeated), citations, error (only on failure), done (the stored message)",
+          "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}}},
+}
+
+
+def _owner(request: Request) -> str:
+    return principal(request).user_id
+
+
+@router.post("/conversations", status_code=status.HTTP_201_CREATED, responses=responses(400, 404, 422))
+def create_conversation(body: ConversationCreate, request: Request, zhiku: ZhikuDep) -> Conversation:
+    """Start a conversation in a mode (llm, kb, file; search and agent later) with its settings."""
+    settings = {**(body.settings.model_dump(exclude_none=True) if body.settings else {}),
+                **body.model_dump(include={"kbs", "temp_kb", "model", "temperature", "top_k", "strict"},
+                                  exclude_none=True)}
+    if settings.get("kbs"):
+        authorize_kbs(request, settings["kbs"], "read")
+    return zhiku.conversations.create(_owner(request), body.mode, body.title, settings)
+
+
+@router.get("/conversations", responses=responses(422))
+def list_conversations(
+    request: Request, zhiku: ZhikuDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[Conversation]:
+    """The caller's conversations, most recently active first (without their messages)."""
+    return zhiku.conversations.list(_owner(request), limit, offset)
+
+
+@router.get("/conversations/{conversation_id}", responses=responses(404, 422))
+def get_conversation(conversation_id: ConversationId, request: Request, zhiku: ZhikuDep) -> Conversation:
+    """The conversation with every message in order, each with its feedback."""
+    return zhiku.conversations.get(_owner(request), conversation_id)
+
+
+@router.patch("/conversations/{conversation_id}", responses=responses(400, 404, 422))
+def update_conversation(conversation_id: ConversationId, body: ConversationUpdate, request: Request,
+                        zhiku: ZhikuDep) -> Conversation:
+    """Rename it, change its mode, or change some of its settings."""
+    settings = body.settings.model_dump(exclude_unset=True) if body.settings is not None else None
+    if settings and settings.get("kbs"):
+        authorize_kbs(request, settings["kbs"], "read")
+    return zhiku.conversations.update(_owner(request), conversation_id, body.title, settings, body.mode)
+
+
+@router.delete("/conversations/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT,
+                responses=responses(404, 422))
+def delete_conversation(conversation_id: ConversationId, request: Request, zhiku: ZhikuDep) -> Response:
+    zhiku.conversations.delete(_owner(request), conversation_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/conversations/{conversation_id}/export", response_class=Response, responses={
+    200: {"content": {"text/markdown": {}}, "description": "the conversation as Markdown"}, **responses(404, 422)})
+def export_conversation(conversation_id: ConversationId, request: Request, zhiku: ZhikuDep) -> Response:
+    """Title, each question and answer, citations as footnotes (file, page, quote)."""
+    conv = zhiku.conversations.get(_owner(request), conversation_id)
+    name = (conv.title or "conversation")[:80] + ".md"
+    return Response(to_markdown(conv), media_type="text/markdown; charset=utf-8", headers={
+        "Content-Disposition": f"attachment; filename=\"conversation.md\"; filename*=UTF-8''{quote(name, safe='')}",
+        "X-Content-Type-Options": "nosniff"})
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=Message,
+             responses={**STREAM_DOC, **responses(400, 404, 409, 422, 503, 504)})
+async def send_message(conversation_id: ConversationId, body: MessageCreate, request: Request,
+                       zhiku: ZhikuDep) -> Message | StreamingResponse:
+    """Ask in the conversation: the question is stored, answered with the conversation's mode and
+    settings (this message's choices override them), and the answer stored with its mode, model,
+    citations, latency and usage — or its error. A client that leaves a stream stops the answer;
+    the part already written is stored with status ``stopped``."""
+    owner = _owner(request)
+    conv = await run_in_threadpool(zhiku.conversations.get, owner, conversation_id, False)
+    overrides = body.model_dump(include={"mode", "kbs", "temp_kb", "model", "temperature", "top_k", "strict"})
+    options = turn_options(conv.mode, conv.settings.model_dump(), overrides)
+    if options.mode == "kb":
+        authorize_kbs(request, options.kbs, "read")
+    await run_in_threadpool(check, zhiku, options, owner)
+    history = await run_in_threadpool(zhiku.conversations.history, conversation_id)
+    question = await run_in_threadpool(
+        zhiku.conversations.add_message, owner, conversation_id, "user", body.content, mode=options.mode)
+    timeouts = await run_in_threadpool(timeouts_for, zhiku, options)
+    model = model_of(zhiku, options)
+
+    def finish(result: TurnResult) -> Message:
+        fields = reply_fields(result, options.mode, model)
+        return zhiku.conversations.add_message(owner, conversation_id, "assistant", **fields)
+
+    start = {"mode": options.mode, "model": model, "conversation_id": conversation_id,
+             "user_message_id": question.id}
+    return await respond(request, lambda control: answer_stream(zhiku, options, body.content, history, owner, control),
+                         timeouts, finish, body.stream, start, zhiku.settings.server.sse_heartbeat_s)
+
+
+@router.post("/messages/{message_id}/feedback", responses=responses(400, 404, 422))
+def set_feedback(message_id: MessageId, body: FeedbackCreate, request: Request, zhiku: ZhikuDep) -> Feedback:
+    """Thumbs up or down on an answer, with an optional reason; a new rating replaces the old."""
+    return zhiku.conversations.set_feedback(_owner(request), message_id, body.rating, body.reason)

@@ -1,0 +1,213 @@
+"""File chat: uploaded files become a temporary knowledge base that lives for a while.
+
+The KB is an ordinary one (same ingestion job, same retrieval) whose name carries a reserved
+prefix (``_tmp_<id>``): it is hidden from KB listings and ``/v1/models``, and users cannot
+create KBs with that prefix. A ``temp_kbs`` row says whose it is and when it expires;
+each use moves the expiry to ``chat.temp_ttl_minutes`` from now. A background sweep (every
+``chat.sweep_interval_s``, and once at start) deletes expired ones with their files.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable
+
+from sqlalchemy import delete, insert, select, update
+
+from zhiku.chat.records import TempKB, TempKBFile
+from zhiku.errors import Conflict, InvalidInput, NotFound, ZhikuError
+from zhiku.store.catalog import as_utc, new_id, now
+from zhiku.store.db import temp_kbs
+
+if TYPE_CHECKING:
+    from zhiku.app import Zhiku
+    from zhiku.ingest.jobs import Job, UploadStaging
+
+log = logging.getLogger(__name__)
+TEMP_PREFIX = "_tmp_"
+KEPT = ("added", "replaced", "skipped")
+ORPHAN_AFTER = timedelta(minutes=10)
+WAIT_POLL_S = 0.1
+
+
+def is_temp_kb(name: str) -> bool:
+    return name.startswith(TEMP_PREFIX)
+
+
+class TempKBs:
+    def __init__(self, app: "Zhiku") -> None:
+        self.app = app
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._sweep_lock = threading.Lock()
+
+    @property
+    def ttl(self) -> timedelta:
+        return timedelta(minutes=self.app.settings.chat.temp_ttl_minutes)
+
+    # -- creating and reading ---------------------------------------------------------
+    def create(self, owner: str, staging: "UploadStaging") -> TempKB:
+        """A temporary KB for the staged files; their ingestion runs as a background job."""
+        if not staging.files:
+            staging.discard()
+            raise InvalidInput("the upload holds no files")
+        app = self.app
+        tid = new_id()
+        try:
+            embedder = app.settings.embedding.default
+            ingest = app.settings.ingest
+            kb = app.catalog.create_kb(TEMP_PREFIX + tid, "file chat (temporary)", embedder,
+                                       app.embedder(embedder).dimensions, ingest.chunk_size, ingest.chunk_overlap)
+        except BaseException:
+            staging.discard()
+            raise
+        ts = now()
+        files = [{"name": f.name, "size": f.size} for f in staging.files]
+        with app.engine.begin() as conn:
+            conn.execute(insert(temp_kbs).values(id=tid, kb_id=kb.id, owner=owner, files=files,
+                                                 created_at=ts, expires_at=ts + self.ttl))
+        try:
+            job = app.jobs.submit(kb, staging)
+        except BaseException:
+            self._drop(tid, kb.name)
+            raise
+        with app.engine.begin() as conn:
+            conn.execute(update(temp_kbs).where(temp_kbs.c.id == tid).values(job_id=job.id))
+        return self.get(tid, owner)
+
+    def _row(self, tid: str, owner: str) -> Any:
+        with self.app.engine.connect() as conn:
+            row = conn.execute(select(temp_kbs).where(temp_kbs.c.id == tid, temp_kbs.c.owner == owner)).first()
+        if row is None:
+            raise NotFound(f"uploaded files {tid} do not exist (or expired)", temp_kb=tid)
+        return row
+
+    def _job(self, job_id: str | None) -> "Job | None":
+        if job_id is None or self.app._jobs is None:
+            return None
+        try:
+            return self.app.jobs.get(job_id)
+        except NotFound:
+            return None
+
+    def get(self, tid: str, owner: str) -> TempKB:
+        row = self._row(tid, owner)
+        job = self._job(row.job_id)
+        files = [TempKBFile(**f) for f in row.files or []]
+        status, error = "ready", None
+        if job is not None:
+            files = [TempKBFile(name=f.name, size=f.size, outcome=f.outcome, detail=f.detail) for f in job.files]
+            if job.status in ("queued", "running"):
+                status = "ingesting"
+            elif not any(f.outcome in KEPT for f in job.files):
+                status = "failed"
+                error = job.error or "; ".join(f"{f.name}: {f.detail}" for f in job.files if f.detail) or job.status
+        expires = as_utc(row.expires_at)
+        if expires <= now():
+            status = "expired"
+        return TempKB(id=tid, status=status, files=files, job_id=row.job_id, error=error,  # type: ignore[arg-type]
+                      created_at=as_utc(row.created_at), expires_at=expires)
+
+    def check(self, tid: str, owner: str) -> TempKB:
+        """The uploaded files, when they exist, are the caller's and did not all fail."""
+        info = self.get(tid, owner)
+        if info.status == "failed":
+            raise InvalidInput(f"none of the uploaded files could be read: {info.error}", temp_kb=tid)
+        if info.status == "expired":
+            raise NotFound(f"uploaded files {tid} expired; upload them again", temp_kb=tid)
+        return info
+
+    def kb_name(self, tid: str, owner: str, touch: bool = False, wait_s: float = 0.0,
+                cancelled: Callable[[], bool] | None = None) -> str:
+        """The KB to answer from, waiting up to ``wait_s`` for its files to be read; refuses while
+        they still are, or when none could be read."""
+        info = self.get(tid, owner)
+        deadline = time.monotonic() + wait_s
+        while info.status == "ingesting" and time.monotonic() < deadline and not (cancelled and cancelled()):
+            time.sleep(WAIT_POLL_S)
+            info = self.get(tid, owner)
+        if info.status == "ingesting":
+            raise Conflict("the uploaded files are still being read: wait until their status is 'ready'",
+                           temp_kb=tid, status=info.status)
+        if info.status == "failed":
+            raise InvalidInput(f"none of the uploaded files could be read: {info.error}", temp_kb=tid)
+        if info.status == "expired":
+            raise NotFound(f"uploaded files {tid} expired; upload them again", temp_kb=tid)
+        if touch:
+            with self.app.engine.begin() as conn:
+                conn.execute(update(temp_kbs).where(temp_kbs.c.id == tid).values(expires_at=now() + self.ttl))
+        return TEMP_PREFIX + tid
+
+    def delete(self, tid: str, owner: str) -> None:
+        self._row(tid, owner)
+        self._drop(tid, TEMP_PREFIX + tid)
+
+    # -- cleaning up ------------------------------------------------------------------
+    def _drop(self, tid: str, kb_name: str) -> bool:
+        """Delete the KB (cancelling its ingestion first) and the row; False when it must wait."""
+        app = self.app
+        try:
+            kb = app.kb(kb_name)
+        except NotFound:
+            kb = None
+        if kb is not None:
+            if app._jobs is not None:
+                for job_id in app._jobs.active_for_kb(kb.id):
+                    try:
+                        app._jobs.cancel(job_id)
+                    except ZhikuError:
+                        pass
+            try:
+                app.delete_kb(kb_name)
+            except Conflict:
+                return False  # still ingesting: the next sweep finishes it
+        with app.engine.begin() as conn:
+            conn.execute(delete(temp_kbs).where(temp_kbs.c.id == tid))
+        return True
+
+    def sweep(self, at: datetime | None = None) -> list[str]:
+        """Delete every temporary KB expired at ``at`` (default now); returns their ids."""
+        at = at or now()
+        with self._sweep_lock:
+            with self.app.engine.connect() as conn:
+                rows = conn.execute(select(temp_kbs.c.id, temp_kbs.c.expires_at)).all()
+            gone = []
+            for row in rows:
+                if as_utc(row.expires_at) <= at and self._drop(row.id, TEMP_PREFIX + row.id):
+                    gone.append(row.id)
+            # a temporary KB whose row was lost (a crash between the two writes) goes too
+            known = {r.id for r in rows}
+            for kb in self.app.catalog.list_kbs():
+                if (is_temp_kb(kb.name) and kb.name[len(TEMP_PREFIX):] not in known
+                        and kb.created_at < at - ORPHAN_AFTER):  # not one being created right now
+                    self._drop(kb.name[len(TEMP_PREFIX):], kb.name)
+        if gone:
+            log.info("deleted %d expired temporary knowledge base(s)", len(gone))
+        return gone
+
+    def start_sweeper(self) -> None:
+        """Sweep now and then every ``chat.sweep_interval_s`` on a daemon thread."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="zhiku-temp-kb-sweep", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        interval = self.app.settings.chat.sweep_interval_s
+        while True:
+            try:
+                self.sweep()
+            except Exception:  # a failed sweep is retried at the next interval
+                log.exception("sweeping temporary knowledge bases failed")
+            if self._stop.wait(interval):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
