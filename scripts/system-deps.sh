@@ -3,8 +3,9 @@
 # something is missing; otherwise says what to install and goes on (the tests
 # that need a missing package skip with a reason).
 set -euo pipefail
-# fonts-noto-cjk: Chinese glyphs for the OCR fixtures the tests draw (and, later, the browser tests)
-PACKAGES=(fonts-noto-cjk)
+# fonts-noto-cjk: Chinese glyphs for the OCR fixtures the tests draw and for the browser tests
+# chromium: the headless browser the web UI tests (tests/ui/test_browser.py) drive through Playwright
+PACKAGES=(fonts-noto-cjk chromium)
 missing=()
 for p in "${PACKAGES[@]:-}"; do
   [ -z "$p" ] && continue

@@ -1,0 +1,70 @@
+"""``zhiku start`` serves the UI at / beside the API: API paths stay API answers, Streamlit cannot call
+home, and the cookie sign-in refuses cross-site posts and open redirects."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from tests.ui.browser import ZhikuServer
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ZhikuServer]:
+    s = ZhikuServer(tmp_path / "home")
+    yield s
+    s.stop()
+
+
+def test_streamlit_is_configured_not_to_call_home() -> None:
+    from streamlit import config
+
+    from zhiku.ui.server import configure_streamlit
+
+    configure_streamlit()
+    assert config.get_option("browser.gatherUsageStats") is False
+    assert config.get_option("server.fileWatcherType") == "none"
+
+
+def test_the_ui_and_the_api_share_the_port(server: ZhikuServer) -> None:
+    with httpx.Client(base_url=server.url) as http:
+        page = http.get("/")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert assets and not [a for a in assets if "//" in a], assets  # all from this server
+        assert http.get("/kbs").status_code == 200  # a page's own address (refresh, link)
+        assert http.get("/_stcore/health").text == "ok"
+        assert http.get("/api/kbs").json() == []
+        missing = http.get("/api/no-such-thing")
+        assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
+        assert http.put("/api/kbs").status_code == 405  # a known path with another method
+        assert http.get("/v1/models").status_code == 200
+        assert http.get("/docs").status_code == 200
+
+
+def test_web_sign_in_refuses_cross_site_posts_and_foreign_redirects(server: ZhikuServer) -> None:
+    with httpx.Client(base_url=server.url, follow_redirects=False) as http:
+        form = {"username": "nobody", "password": "x", "next": "//evil.example/steal"}
+        foreign = http.post("/ui/login", data=form, headers={"Origin": "http://evil.example"})
+        assert foreign.status_code == 403
+        refused = http.post("/ui/login", data=form, headers={"Origin": server.url})
+        assert refused.status_code == 303
+        assert refused.headers["location"].startswith("/?login_error=")  # back home, never to another site
+        assert "zhiku_token" not in refused.cookies
+        assert http.post("/ui/logout", headers={"Origin": "http://evil.example"}).status_code == 403
+        out = http.post("/ui/logout", data={"next": "/kbs?lang=English"}, headers={"Origin": server.url})
+        assert out.status_code == 303 and out.headers["location"] == "/kbs?lang=English&signed_out=1"
+
+
+def test_no_ui_leaves_the_api_alone(tmp_path: Path) -> None:
+    server = ZhikuServer(tmp_path / "home", args=("--no-ui",))
+    try:
+        with httpx.Client(base_url=server.url, follow_redirects=False) as http:
+            assert http.get("/").headers["location"] == "/docs"
+            assert http.get("/_stcore/health").status_code == 404
+    finally:
+        server.stop()

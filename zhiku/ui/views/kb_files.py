@@ -1,0 +1,128 @@
+"""Files of a knowledge base: the table (status, size, chunks, pages, added), delete, re-ingest and
+download; uploads of many files at once with each file's progress and outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from zhiku.errors import ZhikuError
+from zhiku.ui import session
+from zhiku.ui.i18n import t
+from zhiku.ui.render import escape_markdown, human_size
+
+# plain symbols the UI fonts have (a colour emoji font is often missing on servers and in browsers there)
+STATUS_ICON = {"pending": "…", "indexing": "↻", "indexed": "✓", "failed": "✗"}
+OUTCOME_ICON = {"queued": "…", "running": "↻", "added": "✓", "replaced": "✓", "skipped": "✓",
+                "failed": "✗", "cancelled": "✗"}
+
+
+def _status(status: str) -> str:
+    return f"{STATUS_ICON.get(status, '')} {t('status_' + status)}"
+
+
+def file_table(zk: Any, kb: str) -> None:
+    files = session.call(zk.list_files, kb, default=None)
+    if files is None:
+        return
+    if not files:
+        st.info(t("no_files"), icon=":material/upload_file:")
+        return
+    running = {j.current_file for j in session.call(zk.list_jobs, kb, "running", default=[]) or []}
+    rows = [{
+        t("col_name"): f.name,
+        t("col_status"): _status("indexing" if f.status == "pending" and f.name in running else f.status),
+        t("col_size"): human_size(f.size),
+        t("col_chunks"): f.chunks,
+        t("col_pages"): str(f.pages) if f.pages else "",
+        t("col_added"): f.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
+        t("col_reason"): f.error or "",
+    } for f in files]
+    picked = st.dataframe(rows, hide_index=True, width="stretch", on_select="rerun",
+                          selection_mode="multi-row", key=f"files-{kb}")
+    chosen = [files[i] for i in picked.selection.rows] if picked is not None else []
+    if any(f.status == "pending" for f in files):
+        if st.button("↻", key=f"refresh-{kb}", help="refresh"):
+            st.rerun()
+    if not chosen:
+        return
+    st.caption(t("selected_files", n=len(chosen)))
+    cols = st.columns(3)
+    with cols[0].popover(t("delete_files"), icon=":material/delete:", width="stretch"):
+        st.write(escape_markdown(", ".join(f.name for f in chosen)))
+        if st.button(t("delete"), type="primary", key=f"del-files-{kb}"):
+            done = sum(1 for f in chosen if session.call(zk.delete_file, kb, f.id, default=False) is not False)
+            st.toast(t("files_deleted", n=done))
+            st.rerun()
+    if cols[1].button(t("reingest_files"), icon=":material/refresh:", width="stretch",
+                      key=f"reingest-{kb}"):
+        jobs = [session.call(zk.reingest, kb, f.id) for f in chosen]
+        st.toast(t("reingest_started", n=sum(1 for j in jobs if j is not None)))
+        for job in jobs:
+            if job is not None:
+                follow_job(zk, job)
+        st.rerun()
+    if len(chosen) == 1:
+        f = chosen[0]
+        cols[2].download_button(t("download_file"), data=lambda: zk.download(kb, f.id), file_name=f.name,
+                                icon=":material/download:", width="stretch", on_click="ignore",
+                                key=f"dl-file-{f.id}")
+
+
+def upload(zk: Any, kb: str) -> bool:
+    """The upload form and the last upload's progress; True when an upload was followed to its end."""
+    with st.form(f"upload-{kb}", clear_on_submit=True):
+        files = st.file_uploader(t("upload_files"), accept_multiple_files=True, key=f"up-{kb}")
+        submitted = st.form_submit_button(t("upload_btn"), type="primary", icon=":material/upload:")
+    if submitted and files:
+        try:
+            job = zk.upload(kb, [(f.name, f.getvalue()) for f in files])
+        except ZhikuError as exc:
+            session.show_error(exc)
+            return False
+        st.session_state[f"job-{kb}"] = job.id
+    job_id = st.session_state.get(f"job-{kb}")
+    if job_id is None:
+        return False
+    job = session.call(zk.get_job, job_id)  # the last upload, also after leaving the page and coming back
+    if job is None:
+        st.session_state.pop(f"job-{kb}", None)
+        return False
+    if job.status in ("queued", "running"):
+        follow_job(zk, job)
+        return True
+    show_job(job, st.container())
+    return False
+
+
+def follow_job(zk: Any, job: Any) -> Any:
+    """Show the job's progress live (server-sent events) until it ends; returns its final state.
+    Cancel asks the server to stop it (the click reruns the page, which ends this loop)."""
+    job_id = job.id
+    st.button(t("cancel_job"), icon=":material/cancel:", key=f"cancel-{job_id}",
+              on_click=lambda: session.call(session.client().cancel_job, job_id))
+    box = st.empty()
+    show_job(job, box.container())
+    try:
+        for update in zk.job_events(job_id):
+            job = update
+            show_job(job, box.container())
+    except ZhikuError as exc:
+        session.show_error(exc)
+    return job
+
+
+def show_job(job: Any, where: Any) -> None:
+    with where:
+        ok = sum(1 for f in job.files if f.outcome in ("added", "replaced", "skipped"))
+        if job.status in ("queued", "running"):
+            st.progress(job.progress, text=t("upload_progress", done=job.files_done, total=job.files_total))
+        else:
+            st.progress(1.0, text=t("upload_done", ok=ok, failed=job.files_failed))
+        st.dataframe([{
+            t("col_name"): f.name,
+            t("col_size"): human_size(f.size),
+            t("col_outcome"): f"{OUTCOME_ICON.get(f.outcome, '')} {t('outcome_' + f.outcome)}",
+            t("col_reason"): f.detail if f.outcome == "failed" else "",
+        } for f in job.files], hide_index=True, width="stretch")

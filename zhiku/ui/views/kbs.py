@@ -1,0 +1,80 @@
+"""The knowledge-base page: pick or create a KB; its files, uploads, chunks, retrieval test and upkeep."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from zhiku.ui import session
+from zhiku.ui.i18n import t
+from zhiku.ui.render import escape_markdown
+from zhiku.ui.views import kb_chunks, kb_files
+
+
+def render() -> None:
+    zk = session.client()
+    kbs = session.call(zk.list_kbs, default=None)
+    if kbs is None:
+        return
+    names = [kb.name for kb in kbs]
+    with st.sidebar:
+        create_form(zk)
+    st.subheader(t("nav_kbs"))
+    if not kbs:
+        st.info(t("no_kbs"), icon=":material/library_add:")
+        return
+    wanted = st.query_params.get("kb")
+    index = names.index(wanted) if wanted in names else 0
+    name = st.selectbox(t("kb_select"), names, index=index, key="kb_pick")
+    if name != wanted:
+        st.query_params["kb"] = name
+    kb = kbs[names.index(name)]
+    stats_slot = st.empty()
+    files_tab, upload_tab, chunks_tab, test_tab, upkeep_tab = st.tabs(
+        [t("tab_files"), t("tab_upload"), t("tab_chunks"), t("tab_test"), t("tab_maintenance")])
+    with upload_tab:  # first: an upload finishing here shows in the file table and counts below
+        if kb_files.upload(zk, kb.name):
+            kb = session.call(zk.get_kb, kb.name) or kb
+    stats = t("kb_stats", files=kb.files, chunks=kb.chunks, embedder=kb.embedder)
+    stats_slot.caption(escape_markdown(kb.description + " · " + stats if kb.description else stats))
+    with files_tab:
+        kb_files.file_table(zk, kb.name)
+    with chunks_tab:
+        kb_chunks.chunk_editor(zk, kb.name)
+    with test_tab:
+        kb_chunks.retrieval_test(zk, kb.name)
+    with upkeep_tab:
+        kb_chunks.maintenance(zk, kb.name)
+        delete_kb(zk, kb.name)
+
+
+def create_form(zk: Any) -> None:
+    with st.expander(t("kb_create"), expanded=False, icon=":material/library_add:"):
+        embedders = session.call(zk.embedders, default=None)
+        with st.form("create-kb", clear_on_submit=True, border=False):
+            name = st.text_input(t("kb_name"), max_chars=100, key="new-kb-name")
+            description = st.text_area(t("kb_description"), max_chars=10_000, key="new-kb-desc", height=80)
+            options = embedders.names if embedders else []
+            default = options.index(embedders.default) if embedders and embedders.default in options else 0
+            embedder = (st.selectbox(t("kb_embedder"), options, index=default, key="new-kb-embedder")
+                        if options else None)
+            if st.form_submit_button(t("kb_create_btn"), type="primary"):
+                kb = session.call(zk.create_kb, name.strip(), description, embedder)
+                if kb is not None:
+                    st.query_params["kb"] = kb.name
+                    st.session_state.pop("kb_pick", None)
+                    st.toast(escape_markdown(t("kb_created", name=kb.name)), icon=":material/check:")
+                    st.rerun()
+
+
+def delete_kb(zk: Any, name: str) -> None:
+    st.divider()
+    with st.expander(t("kb_delete"), icon=":material/delete_forever:"):
+        typed = st.text_input(escape_markdown(t("kb_delete_confirm", name=name)), key=f"del-kb-{name}")
+        if st.button(t("kb_delete"), type="primary", disabled=typed != name, key=f"del-kb-btn-{name}"):
+            if session.call(zk.delete_kb, name, default=False) is not False:
+                st.query_params.pop("kb", None)
+                st.session_state.pop("kb_pick", None)
+                st.toast(escape_markdown(t("kb_deleted", name=name)))
+                st.rerun()
