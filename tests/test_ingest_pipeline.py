@@ -95,6 +95,19 @@ def test_bad_file_is_isolated_and_reported(app: Zhiku, tmp_path: Path) -> None:
     assert any("14 days" in h.text for h in app.search(["kb"], "refunds paid", mode="lexical"))
 
 
+def test_retrying_a_failing_file_keeps_only_its_newest_failure(app: Zhiku, tmp_path: Path) -> None:
+    kb = app.create_kb("kb")
+    bad = tmp_path / "broken.pdf"
+    for attempt in range(3):  # the user retries, sometimes with other broken bytes
+        bad.write_bytes(b"%%PDF-1.4 not really a pdf, attempt %d" % attempt)
+        assert app.add_files("kb", [bad]).failed
+    rows = [f for f in app.list_files("kb") if f.name == "broken.pdf"]
+    assert len(rows) == 1 and rows[0].status == "failed"
+    stored = app.settings.home / "kbs" / kb.id / "files"
+    assert sorted(p.name for p in stored.iterdir()) == [rows[0].id]  # earlier attempts' copies went too
+    assert not [p for p in app.check("kb") if "stray" in p or "broken.pdf" in p]
+
+
 def test_remove_and_missing(app: Zhiku, tmp_path: Path) -> None:
     app.create_kb("kb")
     app.add_files("kb", [write(tmp_path / "a.md", EN), write(tmp_path / "b.md", ZH)])

@@ -230,16 +230,21 @@ class Ingestor:
         except Cancelled:
             raise
         except ZhikuError as exc:
-            catalog.fail_file(record.id, exc.message)
+            self._forget(kb, catalog.fail_file(record.id, exc.message))
             raise
         except Exception as exc:
-            catalog.fail_file(record.id, f"{type(exc).__name__}: {exc}")
+            self._forget(kb, catalog.fail_file(record.id, f"{type(exc).__name__}: {exc}"))
             raise
         for old in replaces:
             self.stored_path(kb, old).unlink(missing_ok=True)
         (report.replaced if had_indexed else report.added).append(src.name)
         report.chunks += n_chunks
         progress.file_finished(src.name, "replaced" if had_indexed else "added", f"{n_chunks} chunks")
+
+    def _forget(self, kb: KnowledgeBase, file_ids: list[str]) -> None:
+        """Remove the stored copies of file records that are gone."""
+        for fid in file_ids:
+            self.stored_path(kb, fid).unlink(missing_ok=True)
 
     @staticmethod
     def _store_copy(src: Path, dest: Path) -> None:

@@ -196,10 +196,21 @@ class Catalog:
                 select(chunks.c.id).where(chunks.c.file_id == file_id).order_by(chunks.c.seq))]
         return added, removed, revision
 
-    def fail_file(self, file_id: str, error: str) -> None:
+    def fail_file(self, file_id: str, error: str) -> list[str]:
+        """Mark a file failed; earlier failed attempts of the same name go (the newest failure is the
+        one that matters). Returns their ids, whose stored copies the caller removes."""
         with self.engine.begin() as conn:
+            row = conn.execute(select(files.c.kb_id, files.c.name).where(files.c.id == file_id)).first()
             conn.execute(update(files).where(files.c.id == file_id).values(
                 status="failed", error=error, updated_at=now()))
+            if row is None:
+                return []
+            stale = [r.id for r in conn.execute(select(files.c.id).where(
+                files.c.kb_id == row.kb_id, files.c.name == row.name, files.c.status == "failed",
+                files.c.id != file_id))]
+            if stale:  # failed files have no chunks: the KB's searchable content does not change
+                conn.execute(delete(files).where(files.c.id.in_(stale)))
+        return stale
 
     def remove_files(self, kb_id: str, file_ids: Sequence[str]) -> tuple[list[int], int]:
         """Returns (removed chunk ids, the KB's new revision)."""
