@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+import time
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,13 @@ def _detect(data: bytes) -> str | None:
     return "gb18030" if enc in _GB_FAMILY else enc
 
 
+# Files larger than this are decoded and cleaned in blocks of this size, giving other threads (the
+# API's requests) the interpreter between blocks: one C call over a 200 MB file holds it for seconds.
+BLOCK_BYTES = 1 << 20
+# charset-normalizer reads this much of a large file to guess its encoding (it is slow on whole files)
+DETECT_SAMPLE = 4 << 20
+
+
 def decode_bytes(data: bytes) -> str:
     """Decode the bytes of a text file; never raises.
 
@@ -126,29 +134,57 @@ def decode_bytes(data: bytes) -> str:
     found = bom_encoding(data)
     if found:
         enc, skip = found
-        return data[skip:].decode(enc, errors="replace")
+        return _decode(data, enc, skip, errors="replace")
     wide = wide_encoding(data)
     if wide:
         try:
-            text = data.decode(wide)
+            text = _decode(data, wide)
             if _control_ratio(text[:4096]) < 0.01:
                 return text
         except UnicodeDecodeError:
             pass
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    enc = _detect(data)
+        return _decode(data, "utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(data) - 3:  # only a character cut off at the very end
+            return _decode(data, "utf-8", errors="replace")
+    enc = _detect(data if len(data) <= DETECT_SAMPLE else _sample(data))
     if enc:
         try:
-            return data.decode(enc)
+            return _decode(data, enc)
         except (UnicodeDecodeError, LookupError):
             log.debug("detected encoding %s failed, falling back", enc)
     try:
-        return data.decode("gb18030")
+        return _decode(data, "gb18030")
     except UnicodeDecodeError:
-        return data.decode("utf-8", errors="replace")
+        return _decode(data, "utf-8", errors="replace")
+
+
+def _sample(data: bytes) -> bytes:
+    """The start and the middle of a large file, each cut at a line end."""
+    half = DETECT_SAMPLE // 2
+    head = data[:half].rsplit(b"\n", 1)[0]
+    mid = len(data) // 2
+    middle = data[mid: mid + half]
+    middle = middle[middle.find(b"\n") + 1:].rsplit(b"\n", 1)[0]
+    return head + b"\n" + middle
+
+
+def _decode(data: bytes, encoding: str, skip: int = 0, errors: str = "strict") -> str:
+    """``data[skip:].decode(encoding)``, in blocks with a pause between them when large."""
+    if len(data) - skip <= 4 * BLOCK_BYTES:
+        return data[skip:].decode(encoding, errors=errors)
+    decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
+    parts = []
+    for i in range(skip, len(data), BLOCK_BYTES):
+        held = len(decoder.getstate()[0])  # bytes of a character begun in the block before
+        try:
+            parts.append(decoder.decode(data[i: i + BLOCK_BYTES], final=i + BLOCK_BYTES >= len(data)))
+        except UnicodeDecodeError as exc:  # say where in the whole file, as a whole-file decode would
+            raise UnicodeDecodeError(exc.encoding, data, i - held + exc.start, i - held + exc.end,
+                                     exc.reason) from None
+        time.sleep(0)  # let the other threads run
+    return "".join(parts)
 
 
 def looks_like_text(head: bytes) -> bool:
@@ -176,5 +212,17 @@ def clean_text(text: str) -> str:
     """Unify line ends and drop control characters a loader may leak (NUL, BOM...)."""
     if not text:
         return ""
+    if len(text) > 4 * BLOCK_BYTES:  # in blocks, letting other threads run between them
+        parts, carry = [], ""
+        for i in range(0, len(text), BLOCK_BYTES):
+            piece = carry + text[i: i + BLOCK_BYTES]
+            carry = "\r" if piece.endswith("\r") and i + BLOCK_BYTES < len(text) else ""  # a \r\n cut in two
+            parts.append(_clean(piece[:-1] if carry else piece))
+            time.sleep(0)
+        return "".join(parts)
+    return _clean(text)
+
+
+def _clean(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").replace("\v", "\n")
     return _CONTROLS.sub("", text)
