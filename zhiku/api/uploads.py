@@ -10,6 +10,7 @@ limit stops at the limit.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -23,7 +24,8 @@ from starlette.requests import ClientDisconnect
 from zhiku.errors import InvalidInput
 from zhiku.ingest.jobs import StagedFile, TooLarge, UploadStaging
 
-FIELD_LIMIT = 64 * 1024  # a non-file form field (ignored) may not be larger than this
+FIELD_LIMIT = 64 * 1024  # a non-file form field may not be larger than this
+MAX_FIELDS = 100  # text fields in one form
 OVERHEAD = 1 << 20  # multipart headers and boundaries on top of the files' bytes
 _EXT_FILENAME = re.compile(r"filename\*\s*=\s*([^;]+)", re.IGNORECASE)
 _ESCAPED = re.compile(r"%([01][0-9A-Fa-f]|22)")
@@ -59,10 +61,16 @@ def filename_of(disposition: bytes) -> str | None:
 
 
 class _Receiver:
-    """python-multipart callbacks queue operations; ``flush`` runs them off the event loop."""
+    """python-multipart callbacks queue operations; ``flush`` runs them off the event loop. File parts
+    go to ``staging``; the (small) text fields are kept, and ``on_field`` sees each one as soon as it
+    is complete, before any later part is written."""
 
-    def __init__(self, staging: UploadStaging) -> None:
+    def __init__(self, staging: UploadStaging, on_field: Callable[[str, str], None] | None = None) -> None:
         self.staging = staging
+        self.on_field = on_field
+        self.fields: dict[str, str] = {}
+        self._name: str | None = None
+        self._value = bytearray()
         self.ops: list[tuple[str, Any]] = []
         self.header_field = b""
         self.header_value = b""
@@ -96,9 +104,14 @@ class _Receiver:
 
     def _headers_finished(self) -> None:
         name = filename_of(self.disposition)
+        self._value.clear()
+        self._name = None
         if name is not None and name != "":  # browsers send filename="" for an empty file input
             self.in_file = True
             self.ops.append(("open", name))
+        else:
+            raw = parse_options_header(self.disposition)[1].get(b"name")
+            self._name = raw.decode("utf-8", "replace") if raw is not None else None
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self.in_file:
@@ -107,10 +120,16 @@ class _Receiver:
         self.field_size += end - start
         if self.field_size > FIELD_LIMIT:
             raise TooLarge("a form field is over 64 KB: send files as file parts")
+        self._value += data[start:end]
 
     def _part_end(self) -> None:
         if self.in_file:
             self.ops.append(("close", None))
+        elif self._name is not None:
+            if len(self.fields) >= MAX_FIELDS:
+                raise InvalidInput(f"a form has at most {MAX_FIELDS} fields")
+            self.fields[self._name] = self._value.decode("utf-8", "replace")
+            self.ops.append(("field", (self._name, self.fields[self._name])))
 
     def _end(self) -> None:
         self.finished = True
@@ -118,7 +137,10 @@ class _Receiver:
     def flush(self) -> None:
         ops, self.ops = self.ops, []
         for op, arg in ops:
-            if op == "open":
+            if op == "field":
+                if self.on_field is not None:
+                    self.on_field(*arg)
+            elif op == "open":
                 self.current = self.staging.add(arg)
             elif op == "data" and self.current is not None:
                 self.current.write(arg)
@@ -131,17 +153,22 @@ class _Receiver:
             self.current.close()
 
 
-async def receive_files(request: Request, staging: UploadStaging) -> None:
-    """Stream the request's file parts into ``staging``; raises TooLarge / InvalidInput."""
+async def receive_files(
+    request: Request, staging: UploadStaging, on_field: Callable[[str, str], None] | None = None,
+    expected: str = "send the files as multipart/form-data, one part per file (field name 'files')",
+) -> dict[str, str]:
+    """Stream the request's file parts into ``staging`` and return its text fields (``on_field``
+    sees each as it completes, in a worker thread); raises TooLarge / InvalidInput (``expected``
+    says what a body that is not multipart should have been)."""
     ctype, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
-        raise InvalidInput("send the files as multipart/form-data, one part per file (field name 'files')")
+        raise InvalidInput(expected)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > staging.total_limit + OVERHEAD:
         raise TooLarge(f"the upload is over the {staging.total_limit >> 20} MB limit for one request",
                        limit_mb=staging.total_limit >> 20)
-    receiver = _Receiver(staging)
+    receiver = _Receiver(staging, on_field)
     parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
     try:
         async for chunk in request.stream():
@@ -149,7 +176,7 @@ async def receive_files(request: Request, staging: UploadStaging) -> None:
             if receiver.ops:
                 await run_in_threadpool(receiver.flush)
         parser.finalize()
-        receiver.flush()
+        await run_in_threadpool(receiver.flush)
     except MultipartParseError as exc:
         raise InvalidInput(f"malformed multipart body: {exc}") from None
     except ClientDisconnect:
@@ -158,3 +185,4 @@ async def receive_files(request: Request, staging: UploadStaging) -> None:
         receiver.close()
     if not receiver.finished:
         raise InvalidInput("the upload ended before its last part")
+    return receiver.fields

@@ -11,14 +11,15 @@ visible warning ahead of its text.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from zhiku.chat.budget import fit
-from zhiku.chat.citations import StreamChecker
+from zhiku.chat.generation import generate_cited
 from zhiku.chat.prompts import render
 from zhiku.errors import InvalidInput
-from zhiku.llm.base import CallControl, ChatModel, Message, Timeouts, Usage
+from zhiku.llm.base import CallControl, ChatModel, Message
 from zhiku.schema import Answer, Citation, Hit, KnowledgeBase
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def normalize_history(history: Sequence[Any] | None) -> list[Message]:
 
 
 class KBChat:
-    def __init__(self, app: "Zhiku") -> None:
+    def __init__(self, app: Zhiku) -> None:
         self.app = app
 
     def _plan(self, kb_names: Sequence[str], question: str, top_k: int | None, mode: str | None) -> _Plan:
@@ -139,38 +140,14 @@ class KBChat:
         warning = None if plan.grounded else render(plan.lang, "weak_warning")
         if warning:
             yield warning + "\n\n"
-        checker = StreamChecker(range(1, n_sources + 1))
-        parts: list[str] = []
-        finish, usage = None, None
-        settings = self.app.settings.llm
-        control = control or CallControl(getattr(llm, "timeouts", None) or Timeouts(
-            settings.connect_timeout_s, settings.read_timeout_s, settings.total_timeout_s))
-        stream = llm.stream(msgs, control=control)
-        try:
-            for delta in stream:
-                if delta.text:
-                    out = checker.feed(delta.text)
-                    if out:
-                        parts.append(out)
-                        yield out
-                finish = delta.finish_reason or finish
-                usage = delta.usage or usage
-        finally:
-            stream.close()  # type: ignore[attr-defined]
-        tail = checker.flush()
-        if tail:
-            parts.append(tail)
-            yield tail
-        text = "".join(parts).strip()
-        if usage is None:
-            usage = Usage(sum(llm.count_tokens(m["content"]) for m in msgs), llm.count_tokens(text))
+        result = yield from generate_cited(llm, msgs, n_sources, self.app.settings.llm, control)
         given = plan.hits[:n_sources]
-        cited = checker.used or list(range(1, n_sources + 1))
-        citations = [Citation(n=n, **given[n - 1].model_dump()) for n in cited]
+        citations = [Citation(n=n, **given[n - 1].model_dump()) for n in result.cited]
+        text = result.text
         body = f"{warning}\n\n{text}" if warning else text
         yield ChatAnswer(
             answer=body, found=plan.grounded, citations=citations, lang=plan.lang, mode="llm",
-            best_score=round(plan.best, 6), model=llm.name, warning=warning, finish_reason=finish,
-            usage={"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+            best_score=round(plan.best, 6), model=llm.name, warning=warning, finish_reason=result.finish_reason,
+            usage=result.usage,
             dropped_sources=fitted.dropped_sources, dropped_turns=fitted.dropped_turns,
         )

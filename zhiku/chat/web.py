@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from zhiku.chat.budget import fit
-from zhiku.chat.citations import StreamChecker
+from zhiku.chat.generation import generate_cited
 from zhiku.chat.kb import ChatAnswer, normalize_history
 from zhiku.chat.prompts import render
 from zhiku.errors import InvalidInput
-from zhiku.llm.base import CallControl, ChatModel, Message, Timeouts, Usage
+from zhiku.llm.base import CallControl, ChatModel, Message
 from zhiku.schema import Answer, Citation, Hit, KnowledgeBase
 from zhiku.websearch.base import SearchEngine, WebResult
 from zhiku.websearch.collect import Evidence, collect
@@ -160,37 +160,12 @@ class WebChat:
         warning = None if grounded else render(lang, "web_weak_warning")
         if warning:
             yield warning + "\n\n"
-        checker = StreamChecker(range(1, n_sources + 1))
-        parts: list[str] = []
-        finish, usage = None, None
-        settings = self.app.settings.llm
-        control = control or CallControl(getattr(llm, "timeouts", None) or Timeouts(
-            settings.connect_timeout_s, settings.read_timeout_s, settings.total_timeout_s))
-        stream = llm.stream(msgs, control=control)
-        try:
-            for delta in stream:
-                if delta.text:
-                    out = checker.feed(delta.text)
-                    if out:
-                        parts.append(out)
-                        yield out
-                finish = delta.finish_reason or finish
-                usage = delta.usage or usage
-        finally:
-            stream.close()  # type: ignore[attr-defined]
-        tail = checker.flush()
-        if tail:
-            parts.append(tail)
-            yield tail
-        text = "".join(parts).strip()
-        if usage is None:
-            usage = Usage(sum(llm.count_tokens(m["content"]) for m in msgs), llm.count_tokens(text))
-        cited = checker.used or list(range(1, n_sources + 1))
-        citations = [Citation(n=n, **hits[n - 1].model_dump()) for n in cited]
+        result = yield from generate_cited(llm, msgs, n_sources, self.app.settings.llm, control)
+        citations = [Citation(n=n, **hits[n - 1].model_dump()) for n in result.cited]
+        text = result.text
         body = "\n\n".join(p for p in (notice, warning, text) if p)
         yield WebAnswer(
             answer=body, found=grounded, citations=citations, lang=lang, mode="llm", best_score=round(best, 6),
-            model=llm.name, warning=warning, finish_reason=finish,
-            usage={"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+            model=llm.name, warning=warning, finish_reason=result.finish_reason, usage=result.usage,
             dropped_sources=fitted.dropped_sources, dropped_turns=fitted.dropped_turns, **extra,
         )

@@ -19,7 +19,8 @@ import asyncio
 import fnmatch
 import json
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -28,18 +29,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
-from python_multipart import MultipartParser
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
 
 from zhiku.api.errors import HTTP_TYPES, error_body, status_of
-from zhiku.api.uploads import OVERHEAD, _Receiver
+from zhiku.api.uploads import receive_files
 from zhiku.app import Zhiku
 from zhiku.errors import InvalidInput, ZhikuError
-from zhiku.ingest.jobs import ACTIVE, Job, TooLarge, UploadStaging
+from zhiku.ingest.jobs import ACTIVE, Job, UploadStaging
 from zhiku.schema import Chunk, Hit
 
 log = logging.getLogger(__name__)
@@ -52,7 +49,7 @@ DISTANCE_MAX = 2.0  # the largest score_threshold Chatchat accepts (anything fro
 
 def data_line(obj: dict[str, Any]) -> bytes:
     """One server-sent event holding one JSON object, as Chatchat's streams send them."""
-    return f"data: {json.dumps(obj, ensure_ascii=False, default=str)}\n\n".encode("utf-8")
+    return f"data: {json.dumps(obj, ensure_ascii=False, default=str)}\n\n".encode()
 
 
 class CompatBody(BaseModel):
@@ -110,81 +107,13 @@ class ChatchatRoute(APIRoute):
 
 
 # -- multipart forms: file parts streamed to staging, small fields kept ----------------------------
-class _FormReceiver(_Receiver):
-    """zhiku's streaming upload receiver that also keeps the (small) text fields."""
-
-    def __init__(self, staging: UploadStaging, on_field: Callable[[str, str], None]) -> None:
-        super().__init__(staging)
-        self.on_field = on_field
-        self.fields: dict[str, str] = {}
-        self._name: str | None = None
-        self._value = bytearray()
-
-    def _headers_finished(self) -> None:
-        super()._headers_finished()
-        self._value.clear()
-        self._name = None
-        if not self.in_file:
-            _, params = parse_options_header(self.disposition)
-            raw = params.get(b"name")
-            self._name = raw.decode("utf-8", "replace") if raw is not None else None
-
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        super()._part_data(data, start, end)  # enforces the field size limit
-        if not self.in_file:
-            self._value += data[start:end]
-
-    def _part_end(self) -> None:
-        super()._part_end()
-        if not self.in_file and self._name is not None:
-            self.ops.append(("field", (self._name, self._value.decode("utf-8", "replace"))))
-
-    def flush(self) -> None:
-        ops, self.ops = self.ops, []
-        for op, arg in ops:
-            if op == "field":
-                self.fields[arg[0]] = arg[1]
-                self.on_field(*arg)
-            elif op == "open":
-                self.current = self.staging.add(arg)
-            elif op == "data" and self.current is not None:
-                self.current.write(arg)
-            elif op == "close" and self.current is not None:
-                self.current.close()
-                self.current = None
-
-
 async def receive_form(request: Request, staging: UploadStaging,
                        on_field: Callable[[str, str], None] | None = None) -> dict[str, str]:
     """Stream the file parts of a multipart request into ``staging`` (zhiku's size limits
     apply) and return its text fields; ``on_field`` sees each field as soon as it is complete
     (in a worker thread), before any later file part is written."""
-    ctype, params = parse_options_header(request.headers.get("content-type", ""))
-    boundary = params.get(b"boundary")
-    if ctype != b"multipart/form-data" or not boundary:
-        raise InvalidInput("send a multipart/form-data body: the form fields and one 'files' part per file")
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > staging.total_limit + OVERHEAD:
-        raise TooLarge(f"the upload is over the {staging.total_limit >> 20} MB limit for one request",
-                       limit_mb=staging.total_limit >> 20)
-    receiver = _FormReceiver(staging, on_field or (lambda name, value: None))
-    parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
-    try:
-        async for chunk in request.stream():
-            parser.write(chunk)
-            if receiver.ops:
-                await run_in_threadpool(receiver.flush)
-        parser.finalize()
-        await run_in_threadpool(receiver.flush)
-    except MultipartParseError as exc:
-        raise InvalidInput(f"malformed multipart body: {exc}") from None
-    except ClientDisconnect:
-        raise InvalidInput("the client went away during the upload") from None
-    finally:
-        receiver.close()
-    if not receiver.finished:
-        raise InvalidInput("the upload ended before its last part")
-    return receiver.fields
+    return await receive_files(request, staging, on_field,
+                               "send a multipart/form-data body: the form fields and one 'files' part per file")
 
 
 def form_bool(fields: dict[str, str], name: str, default: bool) -> bool:
