@@ -175,3 +175,27 @@ def test_a_generated_answer_streams_and_stops(browser: Any, tmp_path: Path) -> N
             w.close()
         finally:
             server.stop()
+
+
+def test_chat_with_uploaded_files(browser: Any, server: ZhikuServer, tmp_path: Path) -> None:
+    """File chat: files dropped into the chat's sidebar become a temporary knowledge base the
+    answers cite; it is not listed among the knowledge bases."""
+    pdf = english_pdf(tmp_path / "customer-service.pdf")
+    w = Watched(browser, server.url)
+    page = w.page
+    page.goto(server.url + "/?lang=English")
+    page.get_by_text("Chat with files").click()
+    page.locator("input[type=file]").set_input_files([
+        {"name": pdf.name, "mimeType": "application/pdf", "buffer": pdf.read_bytes()}])
+    page.get_by_text("customer-service.pdf").first.wait_for()
+    ask = page.get_by_placeholder("Ask a question and press Enter")
+    ask.fill("Within how many days are refunds paid after receiving the returned item?")
+    ask.press("Enter")
+    page.get_by_text("14 days").first.wait_for(timeout=120_000)
+    page.get_by_role("button", name=re.compile(r"customer-service\.pdf")).first.wait_for()
+    with ZhikuClient(server.url) as zk:
+        conv = zk.get_conversation(zk.list_conversations()[0].id)
+        assert conv.mode == "file" and conv.messages[1].citations[0].file == "customer-service.pdf"
+        assert zk.list_kbs() == []  # the temporary KB stays out of the list
+    assert_offline_and_inert(w)
+    w.close()
