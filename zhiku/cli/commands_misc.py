@@ -84,4 +84,4 @@ def demo(ctx: typer.Context) -> None:
     out.print(f"\nThe demo knowledge base lives in {a.settings.home}. Try:\n"
               f"  .venv/bin/zhiku ask {DEMO_KB} \"病假工资怎么算？\"\n"
               f"  .venv/bin/zhiku search {DEMO_KB} \"Jupiter storm\" --json\n"
-              "`zhiku start` serves the HTTP API (and its docs at /docs); the web UI is not built yet.")
+              "`zhiku start` serves the web UI at / and the HTTP API (its docs at /docs) on one port.")
