@@ -37,7 +37,7 @@ def install(app: FastAPI) -> None:
 
     @app.get("/", include_in_schema=False)
     async def home(request: Request) -> RedirectResponse:
-        """Until the web UI lands, the server's address opens the API docs."""
+        """Without the web UI (`zhiku start --no-ui`, or the bare API app) the address opens the API docs."""
         return RedirectResponse(request.scope.get("root_path", "") + "/docs")
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
