@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -79,6 +79,23 @@ def state(ctx: typer.Context) -> State:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def print_answer(answer: Any, source: Callable[[Any], str], as_json: bool = False) -> None:
+    """An answer with its numbered citations (``source`` says where each one is, as rich markup),
+    or as JSON (citations without their internal metadata)."""
+    from rich.markup import escape
+
+    if as_json:
+        data = answer.model_dump(mode="json")
+        data["citations"] = [{k: v for k, v in c.items() if k != "meta"} for c in data["citations"]]
+        print_json(data)
+        return
+    out.print(escape(answer.answer))
+    if answer.citations:
+        out.print("")
+        for c in answer.citations:
+            out.print(f"[bold][{c.n}][/] {source(c)} [dim](score {c.score:.2f})[/]")
 
 
 @app.callback()

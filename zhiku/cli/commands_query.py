@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from zhiku.cli import app, err, out, print_json, state
+from zhiku.cli import app, err, out, print_answer, print_json, state
 
 MODE_HELP = "hybrid (default), dense or lexical"
 
@@ -71,17 +71,7 @@ def ask(
             answer = a.chat_kb(kbs, question, model=model, top_k=top_k, mode=mode)
         else:
             answer = a.ask(kbs, question, top_k=top_k, mode=mode)
-    if as_json:
-        data = answer.model_dump(mode="json")
-        data["citations"] = [{k: v for k, v in c.items() if k != "meta"} for c in data["citations"]]
-        print_json(data)
-        return
-    out.print(escape(answer.answer))
-    if answer.citations:
-        out.print("")
-        for c in answer.citations:
-            d = c.model_dump()
-            out.print(f"[bold][{c.n}][/] {escape(_where(d))} [dim](score {c.score:.2f})[/]")
+    print_answer(answer, lambda c: escape(_where(c.model_dump())), as_json)
 
 
 @app.command("eval")

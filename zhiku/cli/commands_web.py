@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from rich.markup import escape
 
-from zhiku.cli import app, err, out, print_json, state
+from zhiku.cli import app, err, out, print_answer, print_json, state
 
 web_app = typer.Typer(help="Search the web with the configured engine and answer from its pages.",
                       no_args_is_help=True)
@@ -46,16 +46,9 @@ def ask(
 ) -> None:
     """Answer from web search results, citing the pages' URLs."""
     answer = state(ctx).app().chat_web(question, model=model)
+    print_answer(answer, lambda c: f"{escape(c.file)} [cyan]{escape(c.url or '')}[/]", as_json)
     if as_json:
-        data = answer.model_dump(mode="json")
-        data["citations"] = [{k: v for k, v in c.items() if k != "meta"} for c in data["citations"]]
-        print_json(data)
         return
-    out.print(escape(answer.answer))
-    if answer.citations:
-        out.print("")
-        for c in answer.citations:
-            out.print(f"[bold][{c.n}][/] {escape(c.file)} [cyan]{escape(c.url or '')}[/] [dim](score {c.score:.2f})[/]")
     unread = getattr(answer, "unread", {})
     if unread and answer.found:
         for url, why in unread.items():
