@@ -187,11 +187,11 @@ def test_chat_with_uploaded_files(browser: Any, server: ZhikuServer, tmp_path: P
     page.get_by_text("Chat with files").click()
     page.locator("input[type=file]").set_input_files([
         {"name": pdf.name, "mimeType": "application/pdf", "buffer": pdf.read_bytes()}])
-    page.get_by_text("customer-service.pdf").first.wait_for()
+    page.get_by_text("Files ready: customer-service.pdf").wait_for(timeout=120_000)  # read into a temporary KB
     ask = page.get_by_placeholder("Ask a question and press Enter")
     ask.fill("Within how many days are refunds paid after receiving the returned item?")
     ask.press("Enter")
-    page.get_by_text("14 days").first.wait_for(timeout=120_000)
+    page.get_by_text("14 days").first.wait_for(timeout=60_000)
     page.get_by_role("button", name=re.compile(r"customer-service\.pdf")).first.wait_for()
     with ZhikuClient(server.url) as zk:
         conv = zk.get_conversation(zk.list_conversations()[0].id)
