@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Iterator, Sequence
 
 import httpx
 
-from zhiku.api.auth_models import ApiKeyInfo, GrantInfo, LoginResult, Me, NewApiKey, UserInfo
+from zhiku.api.auth_client import AsyncAuthMethods, AuthMethods
 from zhiku.api.chat_client import AsyncChatMethods, ChatMethods
 from zhiku.api.chat_protocol import ChatEvent
 from zhiku.api.models import ChatModelInfo, CheckResult, Embedders, Health, RebuildResult, Version
@@ -64,7 +64,7 @@ STALE_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError
 STREAM_TIMEOUT = httpx.Timeout(60.0, read=None)  # event streams stay open while a job runs
 
 
-class ZhikuClient(ChatMethods):
+class ZhikuClient(ChatMethods, AuthMethods):
     """Synchronous client. ``transport`` plugs in any httpx transport (tests use an in-process app)."""
 
     def __init__(self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, timeout: float = 120.0,
@@ -228,58 +228,8 @@ class ZhikuClient(ChatMethods):
             time.sleep(poll_s)
         return job
 
-    # -- login, users, API keys, KB grants --------------------------------------------
-    def login(self, username: str, password: str) -> LoginResult:
-        """Log in; this client then sends the session token (``result.token``) with every request."""
-        result: LoginResult = self._do(Routes.login(username, password))
-        self.http.headers["Authorization"] = f"Bearer {result.token}"
-        return result
 
-    def logout(self) -> None:
-        """Revoke the key this client sends (a login ends) and stop sending it."""
-        self._do(Routes.logout())
-        self.http.headers.pop("Authorization", None)
-
-    def me(self) -> Me:
-        return self._do(Routes.me())
-
-    def change_password(self, old_password: str, new_password: str) -> None:
-        self._do(Routes.change_password(old_password, new_password))
-
-    def list_users(self) -> list[UserInfo]:
-        return self._do(Routes.list_users())
-
-    def get_user(self, name: str) -> UserInfo:
-        return self._do(Routes.get_user(name))
-
-    def create_user(self, name: str, password: str, role: str = "user") -> UserInfo:
-        return self._do(Routes.create_user(name, password, role))
-
-    def update_user(self, name: str, *, role: str | None = None, disabled: bool | None = None,
-                    password: str | None = None) -> UserInfo:
-        return self._do(Routes.update_user(name, role, disabled, password))
-
-    def list_keys(self, user: str | None = None, all_users: bool = False, revoked: bool = False) -> list[ApiKeyInfo]:
-        return self._do(Routes.list_keys(user, all_users, revoked))
-
-    def create_key(self, name: str = "", scopes: Sequence[str] | None = None, expires_days: float | None = None,
-                   user: str | None = None) -> NewApiKey:
-        """A new API key; ``result.secret`` is shown this once."""
-        return self._do(Routes.create_key(name, scopes, expires_days, user))
-
-    def revoke_key(self, key_id: str) -> None:
-        self._do(Routes.revoke_key(key_id))
-
-    def list_grants(self, kb: str) -> list[GrantInfo]:
-        return self._do(Routes.list_grants(kb))
-
-    def grant_kb(self, kb: str, user: str, access: str = "read") -> list[GrantInfo]:
-        return self._do(Routes.grant_kb(kb, user, access))
-
-    def revoke_kb(self, kb: str, user: str) -> None:
-        self._do(Routes.revoke_kb(kb, user))
-
-class AsyncZhikuClient(AsyncChatMethods):
+class AsyncZhikuClient(AsyncChatMethods, AsyncAuthMethods):
     """Asynchronous client with the same methods as ``ZhikuClient``, to be awaited."""
 
     def __init__(self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, timeout: float = 120.0,
@@ -433,52 +383,3 @@ class AsyncZhikuClient(AsyncChatMethods):
                 raise Unavailable(f"job {job_id} still {job.status} after {timeout} s", job_id=job_id)
             await asyncio.sleep(poll_s)
         return job
-
-    # -- login, users, API keys, KB grants --------------------------------------------
-    async def login(self, username: str, password: str) -> LoginResult:
-        result: LoginResult = await self._do(Routes.login(username, password))
-        self.http.headers["Authorization"] = f"Bearer {result.token}"
-        return result
-
-    async def logout(self) -> None:
-        await self._do(Routes.logout())
-        self.http.headers.pop("Authorization", None)
-
-    async def me(self) -> Me:
-        return await self._do(Routes.me())
-
-    async def change_password(self, old_password: str, new_password: str) -> None:
-        await self._do(Routes.change_password(old_password, new_password))
-
-    async def list_users(self) -> list[UserInfo]:
-        return await self._do(Routes.list_users())
-
-    async def get_user(self, name: str) -> UserInfo:
-        return await self._do(Routes.get_user(name))
-
-    async def create_user(self, name: str, password: str, role: str = "user") -> UserInfo:
-        return await self._do(Routes.create_user(name, password, role))
-
-    async def update_user(self, name: str, *, role: str | None = None, disabled: bool | None = None,
-                          password: str | None = None) -> UserInfo:
-        return await self._do(Routes.update_user(name, role, disabled, password))
-
-    async def list_keys(self, user: str | None = None, all_users: bool = False,
-                        revoked: bool = False) -> list[ApiKeyInfo]:
-        return await self._do(Routes.list_keys(user, all_users, revoked))
-
-    async def create_key(self, name: str = "", scopes: Sequence[str] | None = None,
-                         expires_days: float | None = None, user: str | None = None) -> NewApiKey:
-        return await self._do(Routes.create_key(name, scopes, expires_days, user))
-
-    async def revoke_key(self, key_id: str) -> None:
-        await self._do(Routes.revoke_key(key_id))
-
-    async def list_grants(self, kb: str) -> list[GrantInfo]:
-        return await self._do(Routes.list_grants(kb))
-
-    async def grant_kb(self, kb: str, user: str, access: str = "read") -> list[GrantInfo]:
-        return await self._do(Routes.grant_kb(kb, user, access))
-
-    async def revoke_kb(self, kb: str, user: str) -> None:
-        await self._do(Routes.revoke_kb(kb, user))
