@@ -48,7 +48,7 @@ class Zhiku:
         self.ingestor = Ingestor(self)
         self.retriever = Retriever(self)
         self._embedders: dict[str, Embedder] = {}
-        self._embedder_lock = threading.Lock()
+        self._lock = threading.RLock()  # guards what is built on first use
         self._jobs: JobManager | None = None
 
     @classmethod
@@ -72,8 +72,15 @@ class Zhiku:
         self.close()
 
     # -- models ----------------------------------------------------------------------
+    def _once(self, key: str, make: Callable[[], Any]) -> Any:
+        """The service stored under ``key``, built by ``make`` on first use (once, across threads)."""
+        with self._lock:
+            if key not in self.__dict__:
+                self.__dict__[key] = make()
+            return self.__dict__[key]
+
     def embedder(self, name: str) -> Embedder:
-        with self._embedder_lock:
+        with self._lock:
             if name not in self._embedders:
                 self._embedders[name] = build_embedder(self.settings.embedder(name))
             return self._embedders[name]
@@ -276,10 +283,7 @@ class Zhiku:
         """Users, API keys and who may use which knowledge base."""
         from zhiku.auth import AuthService
 
-        with self._embedder_lock:
-            if "_auth" not in self.__dict__:
-                self.__dict__["_auth"] = AuthService(self.engine, self.settings)
-            return self.__dict__["_auth"]
+        return self._once("_auth", lambda: AuthService(self.engine, self.settings))
 
     # -- background ingestion jobs (the server starts them) --------------------------
     @property
@@ -337,10 +341,7 @@ class Zhiku:
         """Configured, pulled and detected chat models (built on first use)."""
         from zhiku.llm.registry import ModelRegistry
 
-        with self._embedder_lock:
-            if "_chat_models" not in self.__dict__:
-                self.__dict__["_chat_models"] = ModelRegistry(self.settings)
-            return self.__dict__["_chat_models"]
+        return self._once("_chat_models", lambda: ModelRegistry(self.settings))
 
     def list_chat_models(self, check: bool = True) -> list["ModelInfo"]:
         """Every chat model the app can use; ``check`` asks each server whether it answers."""
@@ -411,20 +412,14 @@ class Zhiku:
         """Conversations, messages and feedback (each call names the owner)."""
         from zhiku.chat.conversations import Conversations
 
-        with self._embedder_lock:
-            if "_conversations" not in self.__dict__:
-                self.__dict__["_conversations"] = Conversations(self.engine, self.settings.chat.title_chars)
-            return self.__dict__["_conversations"]
+        return self._once("_conversations", lambda: Conversations(self.engine, self.settings.chat.title_chars))
 
     @property
     def temp_kbs(self) -> "TempKBs":
         """File chat's temporary knowledge bases (uploaded files with a time to live)."""
         from zhiku.chat.files import TempKBs
 
-        with self._embedder_lock:
-            if "_temp_kbs" not in self.__dict__:
-                self.__dict__["_temp_kbs"] = TempKBs(self)
-            return self.__dict__["_temp_kbs"]
+        return self._once("_temp_kbs", lambda: TempKBs(self))
 
     def chat(
         self, mode: str, question: str, history: Sequence[Any] | None = None, *, kbs: Sequence[str] = (),
