@@ -113,7 +113,9 @@ class IndexManager:
         except Exception as exc:  # a damaged index is rebuilt, never trusted
             log.warning("indexes of %s unreadable (%s); rebuilding", kb.name, exc)
             return None
-        return KBIndexes(kb, d, vectors, lexical, current)
+        idx = KBIndexes(kb, d, vectors, lexical, current)
+        idx.dirty = vectors.upgraded
+        return idx
 
     def rebuild(self, kb: KnowledgeBase, _locked: bool = False) -> KBIndexes:
         """Re-derive both indexes from the database and persist them."""
