@@ -46,7 +46,8 @@ def measure(size: int, queries: int, chatchat_queries: int, top_k: int = 5) -> d
     rss_start = rss_mb()
     questions = eval_questions(queries)
     result: dict[str, Any] = {"chunks": size, "queries": len(questions), "top_k": top_k}
-    with Zhiku(load_settings(home=home)) as app:
+    # every mode embeds each question itself: no recent-question cache between them
+    with Zhiku(load_settings(home=home, overrides={"retrieval": {"query_cache": 0}})) as app:
         kb = app.kb("synthetic")
         embedder = app.embedder(kb.embedder)
         t0 = time.perf_counter()

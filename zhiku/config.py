@@ -66,6 +66,9 @@ class RetrievalSettings(_Section):
     mode: Literal["hybrid", "dense", "lexical"] = Field("hybrid", description="default search mode")
     candidates: int = Field(50, ge=1, le=2000, description="candidates each channel contributes before fusion")
     dense_weight: float = Field(0.5, ge=0, le=1, description="weight of the dense channel when both channels have signal")
+    query_cache: int = Field(
+        256, ge=0, le=100_000, description="recent questions whose embeddings are kept, so asking again (or "
+        "a client that searches and then chats) skips the query embedding; 0 turns it off")
     relevance_floor: float = Field(
         0.45, ge=0, le=1,
         description="relevance of the best passage under which `ask` says the knowledge base has no answer "

@@ -155,7 +155,7 @@ class ExtractiveAnswerer:
         lexical = np.array([sum(w for t, w in q_weights.items() if t in toks) / total for toks in sentence_tokens])
         embedder_name = kbs[0].embedder
         cached = self.app.cached_embedder(embedder_name)
-        qv = self.app.embedder(embedder_name).embed_query(question)
+        qv = self.app.retriever.query_vector(embedder_name, question)  # embedded by the search already
         vecs, _ = cached.embed_passages([s.text for s in sentences])
         lo, hi = self.app.embedder_score_range(embedder_name)
         dense = np.clip((vecs @ qv - lo) / (hi - lo), 0.0, 1.0)

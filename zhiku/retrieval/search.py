@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -24,6 +26,26 @@ MODES = ("hybrid", "dense", "lexical")
 class Retriever:
     def __init__(self, app: "Zhiku") -> None:
         self.app = app
+        self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
+
+    def query_vector(self, embedder: str, query: str) -> np.ndarray:
+        """The query's embedding, from the recent questions when it was asked lately."""
+        size = self.app.settings.retrieval.query_cache
+        key = (embedder, query)
+        with self._recent_lock:
+            vec = self._recent.get(key)
+            if vec is not None:
+                self._recent.move_to_end(key)
+                return vec
+        vec = self.app.embedder(embedder).embed_query(query)
+        vec.setflags(write=False)  # shared by every search that asks this again
+        if size:
+            with self._recent_lock:
+                self._recent[key] = vec
+                while len(self._recent) > size:
+                    self._recent.popitem(last=False)
+        return vec
 
     def _allowed(self, kb: KnowledgeBase, file_glob: str | None) -> np.ndarray | None:
         if not file_glob:
@@ -68,7 +90,7 @@ class Retriever:
             found: dict[int, Candidate] = {}
             if mode != "lexical":
                 if kb.embedder not in query_vecs:
-                    query_vecs[kb.embedder] = self.app.embedder(kb.embedder).embed_query(query)
+                    query_vecs[kb.embedder] = self.query_vector(kb.embedder, query)
                 qv = query_vecs[kb.embedder]
                 for cid, cos in idx.vectors.search(qv, n_cand, allowed):
                     found[cid] = Candidate(key=(kb.name, cid), cosine=cos)

@@ -80,7 +80,7 @@ def rank_passages(app: Zhiku, question: str, passages: Sequence[Passage], top_k:
     if n_dense > 0:
         name = settings.embedding.default
         pool = _dense_pool(passages, scores, n_dense)
-        qv = app.embedder(name).embed_query(question)
+        qv = app.retriever.query_vector(name, question)
         # not through the embedding cache: web passages are read once, the cache would only grow
         vecs = app.embedder(name).embed_passages([passages[i].text for i in pool])
         for i, cos in zip(pool, vecs @ qv):
