@@ -22,6 +22,15 @@ def test_consistent_kb_has_no_problems(app: Zhiku, tmp_path: Path) -> None:
     assert app.check("kb") == []
 
 
+def test_a_kb_with_nothing_indexed_yet_checks_clean(app: Zhiku, tmp_path: Path) -> None:
+    app.create_kb("empty")
+    assert app.check("empty") == []
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    assert not app.add_files("empty", [broken]).ok  # only a failed file: still nothing to index
+    assert app.check("empty") == []
+
+
 def test_missing_indexes_are_rebuilt_from_the_database(home: Path, tmp_path: Path) -> None:
     settings = load_settings(home=home, overrides={"embedding": {"default": "static"}})
     with Zhiku(settings) as app:

@@ -141,6 +141,8 @@ class IndexManager:
         try:
             manifest = json.loads((d / MANIFEST).read_text())
         except (FileNotFoundError, ValueError):
+            if not len(self.catalog.live_chunk_ids(kb.id)):
+                return []  # nothing indexed yet (a new KB, or only files that failed): nothing to miss
             return ["index manifest missing or unreadable: indexes must be rebuilt"]
         if manifest.get("revision") != current:
             problems.append(f"indexes are at revision {manifest.get('revision')}, database at {current}")
