@@ -24,6 +24,7 @@ QUICK: list[tuple[str, list[str]]] = [
     ("ingestion.py", ["--files", "4"]),
     ("concurrency.py", ["--clients", "1", "10", "--upload-mb", "200"]),
     ("quality.py", []),
+    ("web_rank.py", ["--questions", "10"]),
 ]
 FULL: list[tuple[str, list[str]]] = [
     ("latency.py", ["--sizes", "1000", "10000", "20000", "100000", "--chatchat-max", "20000", "--queries", "200",
@@ -32,6 +33,7 @@ FULL: list[tuple[str, list[str]]] = [
     ("ingestion.py", ["--files", "40"]),
     ("concurrency.py", ["--clients", "1", "10", "50", "--upload-mb", "200"]),
     ("quality.py", ["--full"]),
+    ("web_rank.py", ["--questions", "60"]),
 ]
 
 
