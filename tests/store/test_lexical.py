@@ -207,6 +207,30 @@ def test_allowed_filter(index: LexicalIndex, docs: dict[int, list[str]]) -> None
     assert index.search(q, 10, allowed=np.array([], dtype=np.int64)) == []
 
 
+def test_a_few_allowed_docs_score_exactly_as_in_a_full_search() -> None:
+    """A small allowed set (the hits whose coverage is wanted, one file of a large KB) is scored by
+    looking its docs up in the posting lists: the same ids, scores and coverage as brute force,
+    over several segments and with removed docs."""
+    rng = random.Random(5)
+    vocab = [f"w{i}" for i in range(300)]
+    docs: dict[int, list[str]] = {}
+    idx = LexicalIndex()
+    for start in range(0, 3000, 500):  # several segments
+        batch = {i: [rng.choice(vocab) for _ in range(rng.randrange(1, 25))] for i in range(start, start + 500)}
+        idx.add(list(batch), list(batch.values()))
+        docs.update(batch)
+    gone = rng.sample(sorted(docs), 200)
+    idx.remove(gone)
+    for i in gone:
+        del docs[i]
+    for _ in range(30):
+        q = [rng.choice(vocab) for _ in range(rng.randrange(1, 6))]
+        allowed = np.array(rng.sample(range(3000), rng.randrange(1, 30)), dtype=np.int64)  # some removed
+        k = rng.randrange(1, 10)
+        expected = [e for e in brute_force(docs, q) if e[0] in set(allowed.tolist())]
+        assert_same(idx.search(q, k, allowed=allowed), expected, k)
+
+
 def test_coverage(index: LexicalIndex) -> None:
     both = lexical_tokens("向量 嵌入")
     (top, *_rest) = index.search(both, 5)

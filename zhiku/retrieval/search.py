@@ -18,6 +18,7 @@ from zhiku.schema import Hit, KnowledgeBase
 
 if TYPE_CHECKING:
     from zhiku.app import Zhiku
+    from zhiku.store.indexes import KBIndexes
 
 log = logging.getLogger(__name__)
 MODES = ("hybrid", "dense", "lexical")
@@ -84,8 +85,9 @@ class Retriever:
         query_vecs: dict[str, np.ndarray] = dict(query_vectors or {})
         pool: list[Candidate] = []
         ranges = []
+        opened: dict[str, KBIndexes] = {}
         for kb in kbs:
-            idx = self.app.indexes.get(kb)
+            idx = opened[kb.name] = self.app.indexes.get(kb)
             allowed = self._allowed(kb, file_glob)
             found: dict[int, Candidate] = {}
             if mode != "lexical":
@@ -116,7 +118,7 @@ class Retriever:
             settings.rerank_api_key, settings.rerank_timeout_s)
         if reranker is not None:
             head = fused[: max(settings.rerank_candidates, top_k)]
-            self._fill_coverage(kbs, head, tokens)
+            self._fill_coverage(opened, head, tokens)
             texts = []
             if isinstance(reranker, HTTPReranker):
                 rows = self.app.catalog.chunks_by_id([c.key[1] for c in head])
@@ -124,10 +126,10 @@ class Retriever:
                 texts = [rows[c.key[1]][0].text for c in head]
             fused = rerank_candidates(reranker, query, head, texts)
         ranked = fused[:top_k]
-        self._fill_coverage(kbs, ranked, tokens)
+        self._fill_coverage(opened, ranked, tokens)
         return self._hits(kbs, ranked)
 
-    def _fill_coverage(self, kbs: Sequence[KnowledgeBase], ranked: list[Candidate], tokens: list[str]) -> None:
+    def _fill_coverage(self, opened: dict[str, KBIndexes], ranked: list[Candidate], tokens: list[str]) -> None:
         """Lexical coverage of returned hits the lexical channel did not rank (dense mode, or
         beyond its candidates): the answerer's relevance estimate needs it for every hit."""
         if not tokens:
@@ -136,12 +138,9 @@ class Retriever:
         for c in ranked:
             if c.bm25 is None and c.lexical is None:
                 by_kb.setdefault(c.key[0], []).append(c)
-        for kb in kbs:
-            missing = by_kb.get(kb.name)
-            if not missing:
-                continue
+        for name, missing in by_kb.items():
             allowed = np.array(sorted(c.key[1] for c in missing), dtype=np.int64)
-            found = {cid: cov for cid, _, cov in self.app.indexes.get(kb).lexical.search(tokens, len(allowed), allowed)}
+            found = {cid: cov for cid, _, cov in opened[name].lexical.search(tokens, len(allowed), allowed)}
             for c in missing:
                 c.lexical = found.get(c.key[1], 0.0)
 

@@ -56,6 +56,7 @@ VERSION = 1
 MAX_DELTAS = 4  # small segments before they are merged into one delta
 MERGE_FRACTION = 0.25  # deltas (or dead docs) past this share of the base → full merge
 MIN_FULL_MERGE = 2048  # below this many docs a full merge is cheap: do it whenever deltas pile up
+FEW_ALLOWED = 64  # an allowed set under 1/64 of a segment is scored by lookups, not by scattering
 MIN_PRUNE = 8192  # segments smaller than this are scored plainly (pruning costs more than it saves)
 
 
@@ -209,8 +210,11 @@ class LexicalIndex:
         c0, c1, kw = k1 * (1.0 - b), k1 * b / avgdl, k1 + 1.0
         ok = seg.alive
         if allowed is not None:
+            chosen = seg.positions(allowed)
+            if chosen.size * FEW_ALLOWED < seg.n:
+                return self._score_positions(seg, terms, chosen, (c0, c1, kw), k)
             ok = np.zeros(seg.n, dtype=bool)
-            ok[seg.positions(allowed)] = True
+            ok[chosen] = True
         split = len(terms)
         if seg.n >= MIN_PRUNE:
             while split > 1 and terms[split - 1][2] - terms[split - 1][1] > seg.n // 16:
@@ -247,6 +251,30 @@ class LexicalIndex:
             top = scores[hit]
             hit = hit[top >= np.partition(top, hit.size - k)[hit.size - k]]
         return hit, scores[hit]
+
+    @staticmethod
+    def _score_positions(
+        seg: _Segment, terms: list[tuple[float, int, int]], chosen: np.ndarray, consts: tuple[float, float, float],
+        k: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The top ``k`` among a few chosen positions, each looked up in the posting lists instead of
+        scattering whole lists (the coverage of five hits, a filter to one file): the same sums in the
+        same term order as the scatter, so the same scores."""
+        c0, c1, kw = consts
+        indices, data = seg.postings.indices, seg.postings.data
+        chosen = np.sort(chosen)
+        scores = np.zeros(chosen.size)
+        for w, lo, hi in terms:
+            rows = indices[lo:hi]
+            at = np.minimum(np.searchsorted(rows, chosen), rows.size - 1)
+            here = rows[at] == chosen
+            tf = data[lo + at[here]]
+            scores[here] += tf / (tf + (c0 + c1 * seg.lengths[chosen[here]])) * (w * kw)
+        hit = np.flatnonzero(scores > 0)
+        if hit.size > k:
+            top = scores[hit]
+            hit = hit[top >= np.partition(top, hit.size - k)[hit.size - k]]
+        return chosen[hit], scores[hit]
 
     # ---- writing -------------------------------------------------------------------------
     def add(self, ids: Sequence[int], tokens: Sequence[Sequence[str]]) -> None:
