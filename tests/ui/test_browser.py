@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from pypdf import PdfReader
 
 from tests.ui.browser import ZHIKU, Watched, ZhikuServer
 from tests.ui.documents import chinese_docx, english_pdf
@@ -21,7 +22,8 @@ pytestmark = pytest.mark.slow
 XSS = '<img src=x onerror="window.__xss=1">'
 IMAGE = "![x](http://evil.example/p.png)"
 HOSTILE_NAME = f'{XSS}.md'
-HOSTILE_DOC = f"# 报销\n\n报销需要在三十天内提交。<script>window.__xss=1</script>{XSS}\n"
+LINK = "[点此](javascript:window.__xss=1)"
+HOSTILE_DOC = f"# 报销\n\n报销需要在三十天内提交。<script>window.__xss=1</script>{XSS}{LINK}{IMAGE}\n"
 
 
 @pytest.fixture
@@ -36,6 +38,19 @@ def assert_offline_and_inert(w: Watched) -> None:
     assert w.dialogs == []
     assert w.page.evaluate("window.__xss") is None, "a script from content ran"
     assert w.page.locator("img[onerror]").count() == 0
+
+
+def cited_marker(page: Any, message: int, n: int) -> Any:
+    """The clickable ``[n]`` inside the text of chat message number ``message`` (0-based), once the
+    answer is final (Playwright's CSS locators see into the answer component's shadow root)."""
+    marker = page.locator("[data-testid=stChatMessage]").nth(message).locator(f"button.zk-cite[data-n='{n}']")
+    marker.wait_for(timeout=60_000)
+    return marker
+
+
+def close(dialog: Any) -> None:
+    dialog.get_by_role("button", name="Close").click()
+    dialog.wait_for(state="detached")
 
 
 def test_kb_upload_chat_citations_refresh(browser: Any, server: ZhikuServer, tmp_path: Path) -> None:
@@ -71,21 +86,59 @@ def test_kb_upload_chat_citations_refresh(browser: Any, server: ZhikuServer, tmp
     ask.press("Enter")
     page.get_by_text("十五天带薪年假").first.wait_for(timeout=60_000)
     page.wait_for_url(re.compile(r"[?&]c=\w+"))
-    source = page.get_by_role("button", name=re.compile(r"\[1\] 员工手册\.docx"))
-    source.click()
-    dialog = page.get_by_text("Download source file")
-    dialog.wait_for()
+
+    # the marker [1] in the answer's text opens passage 1 over the chat, in place (no reload)
+    page.evaluate("window.__same_page = 1")
+    url = page.url
+    marker = cited_marker(page, 1, 1)
+    marker.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("员工手册.docx").wait_for()
+    dialog.get_by_text("入职满一年的员工每年享有十五天带薪年假").wait_for()  # the passage as written
     with page.expect_download() as download:
-        dialog.click()
+        dialog.get_by_role("button", name="Download source file").click()
     assert Path(download.value.path()).read_bytes() == docx.read_bytes()
     assert download.value.suggested_filename == "员工手册.docx"
-    page.keyboard.press("Escape")
+    close(dialog)
+    assert page.evaluate("window.__same_page") == 1 and page.url == url  # the same page, the same chat
+    marker.click()  # and again
+    dialog.get_by_text("员工手册.docx").wait_for()
+    close(dialog)
+    page.get_by_text("年假有几天？").first.wait_for()
+
+    # the sources under the answer still open the passage too
+    source = page.get_by_test_id("stPopoverButton").filter(has_text=re.compile(r"\[1\] 员工手册\.docx"))
+    source.click()
+    in_popover = page.get_by_text("Download source file")
+    in_popover.wait_for()
+    with page.expect_download() as download:
+        in_popover.click()
+    assert Path(download.value.path()).read_bytes() == docx.read_bytes()
+    assert download.value.suggested_filename == "员工手册.docx"
+    source.click()
+    in_popover.wait_for(state="hidden")
 
     # ask in English
     ask.fill("Within how many days are refunds paid after receiving the returned item?")
     ask.press("Enter")
     page.get_by_text("14 days").first.wait_for(timeout=60_000)
     page.get_by_role("button", name=re.compile(r"customer-service\.pdf")).first.wait_for()
+    assert dialog.count() == 0  # a closed passage stays closed when the page reruns
+    # its marker opens the PDF's passage, which offers the cited page on its own
+    with ZhikuClient(server.url) as zk:
+        cid = re.search(r"[?&]c=(\w+)", page.url).group(1)  # type: ignore[union-attr]
+        cited = zk.get_conversation(cid).messages[-1].citations[0]
+    assert cited.file == pdf.name and cited.page
+    cited_marker(page, 3, 1).click()
+    dialog.get_by_text("customer-service.pdf").wait_for()
+    dialog.get_by_text(re.compile(rf"^page {cited.page} · ")).wait_for()  # the page it cites
+    with page.expect_download() as download:
+        dialog.get_by_role("button", name=f"Download page {cited.page} (PDF)").click()
+    assert download.value.suggested_filename == f"customer-service-p{cited.page}.pdf"
+    one_page = PdfReader(download.value.path())
+    assert len(one_page.pages) == 1
+    assert one_page.pages[0].extract_text() == PdfReader(pdf).pages[cited.page - 1].extract_text()
+    close(dialog)
 
     # a question full of markup, answered from the hostile document: shown as text, never run
     ask.fill(f"报销需要在多少天内提交？{XSS}")
@@ -93,6 +146,13 @@ def test_kb_upload_chat_citations_refresh(browser: Any, server: ZhikuServer, tmp
     page.get_by_text(f"报销需要在多少天内提交？{XSS}").first.wait_for()  # the markup, as text
     page.wait_for_function("document.querySelectorAll('[data-testid=stChatMessage]').length >= 6",
                            timeout=60_000)
+    answer = page.locator("[data-testid=stChatMessage]").nth(5)
+    answer.get_by_text(LINK + IMAGE).wait_for()  # the answer quotes the hostile markup: it shows as text
+    assert answer.locator("img, script, a[href^='javascript' i]").count() == 0
+    answer.locator("button.zk-cite").first.click()  # the answer cites the hostile file: its passage, inert
+    dialog.get_by_text(HOSTILE_NAME).wait_for()  # the name, as text
+    dialog.get_by_text("<script>window.__xss=1</script>", exact=False).first.wait_for()
+    close(dialog)
     page.screenshot(path="/tmp/hostile.png", full_page=True)
 
     # refresh: the conversation comes back from the server

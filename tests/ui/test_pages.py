@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -41,8 +42,15 @@ def plain(markdown: str) -> str:
     return re.sub(r"\\(.)", r"\1", markdown)
 
 
+def answers(at: AppTest) -> list[str]:
+    """The HTML of each finished answer (shown by the citations component, which AppTest cannot run)."""
+    return [json.loads(el.proto.json)["html"] for el in at.get("bidi_component")
+            if el.proto.component_name == "zhiku_answer"]
+
+
 def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.error]
+    parts += answers(at)
     parts += [i.value for i in at.info] + [s.value for s in at.success] + [w.value for w in at.warning]
     return "\n".join(str(p) for p in parts)
 
@@ -61,7 +69,9 @@ def test_chat_answers_from_the_kb_with_sources_and_keeps_the_conversation(
     answer = conv.messages[1]
     assert "十五天" in answer.content and answer.citations
     shown = texts(at)
-    assert "十五天" in shown and ":blue-badge[1]" in shown  # the marker [1] as a badge
+    html = answers(at)[-1]
+    assert "十五天" in html  # the answer, with its marker [1] as a button that opens passage 1
+    assert '<button type="button" class="zk-cite" data-n="1" title="年假.md"' in html
     assert "**年假\\.md**" in shown  # the source file name (escaped), in its popover
     # a new session with ?c= shows the same conversation (a page refresh)
     again = app()
@@ -90,6 +100,34 @@ def test_hostile_text_is_shown_escaped_never_as_html(api: LiveServer, client: Zh
             # document text, file names and questions are escaped: markdown shows them as written
             assert not re.search(r"(?<!\\)<", element.value), element.value  # every < escaped
     assert "\\<img src=x onerror=" in texts(at)
+    html = "".join(answers(at))
+    assert "window.__xss" in html and "<img" not in html and "<script" not in html
+    assert "&lt;img src=x onerror=" in html  # the answer's markup (and the cited file's name) come out as text
+
+
+def test_a_clicked_marker_opens_its_passage_with_the_source_file(api: LiveServer, client: ZhikuClient,
+                                                                handbook: str) -> None:
+    """What a click on ``[n]`` in an answer runs (``open_passage``; AppTest cannot click inside the
+    component): a dialog with the file, its section, the passage as written and the file's download."""
+    conv = client.create_conversation("kb", kbs=[handbook])
+    answer = client.send_message(conv.id, "报销需要在多少天内提交？", mode="kb", kbs=[handbook])
+    cited = next(c for c in answer.citations if c.file == XSS_NAME)
+
+    def script(citation: dict) -> None:
+        from types import SimpleNamespace
+
+        from zhiku.ui.citations import open_passage
+
+        open_passage(SimpleNamespace(**citation), "m1-d1")
+
+    at = AppTest.from_function(script, args=(cited.model_dump(),), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    shown = "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+    assert plain(shown).count(XSS_NAME) == 1 and "\\<img" in shown  # the hostile name, escaped
+    assert "报销需要在三十天内提交" in shown and "\\<script\\>" in shown  # the passage as written
+    assert "章节" in shown  # its section
+    assert [b.label for b in at.get("download_button")] == ["下载原文件"]  # not a PDF: no page download
 
 
 def test_kb_page_creates_a_kb_and_lists_files_with_status(api: LiveServer, client: ZhikuClient,
@@ -229,3 +267,28 @@ def test_an_unreachable_model_is_a_readable_error(tmp_path: Path) -> None:
     finally:
         server.stop()
         zk.close()
+
+
+def test_a_passage_offers_what_its_source_allows() -> None:
+    """A PDF passage with a page offers that page on its own beside the whole file; a web page found by
+    search mode offers a link to the page (there is no file to download)."""
+    def script(citation: dict) -> None:
+        from types import SimpleNamespace
+
+        from zhiku.ui.citations import open_passage
+
+        open_passage(SimpleNamespace(**citation), "m3-d2")
+
+    base = {"n": 2, "kb": "kb", "file_id": "f1", "section": None, "score": 0.5, "text": "Refunds take 14 days."}
+    pdf = AppTest.from_function(script, args=({**base, "file": "report.pdf", "page": 3, "url": None},))
+    pdf.run()
+    assert not pdf.exception, pdf.exception
+    assert [b.label for b in pdf.get("download_button")] == ["下载原文件", "下载第 3 页（PDF）"]
+    assert "第 3 页" in texts(pdf)
+    web = AppTest.from_function(script, args=({**base, "kb": "web", "file": "Refunds | Shop", "page": None,
+                                               "url": "https://shop.example/refunds"},))
+    web.run()
+    assert not web.exception, web.exception
+    assert len(web.get("download_button")) == 0
+    links = web.get("link_button")
+    assert len(links) == 1 and links[0].proto.url == "https://shop.example/refunds"

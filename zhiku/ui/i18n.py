@@ -27,6 +27,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "feedback_thanks": "感谢反馈！", "export_md": "导出 Markdown", "thinking": "思考中…",
         "not_found": "知识库中没有找到足够的依据。", "chat_files": "上传要对话的文件",
         "chat_files_ready": "文件已就绪：{names}",
+        "source_n": "出处 [{n}]", "download_page": "下载第 {page} 页（PDF）", "open_web_page": "打开网页",
         "welcome": "有什么可以帮您？选择模式和知识库，然后提问。",
         # knowledge bases
         "kb_select": "选择知识库", "kb_create": "新建知识库", "kb_name": "名称", "kb_description": "描述",
@@ -84,6 +85,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "export_md": "Export Markdown", "thinking": "Thinking…",
         "not_found": "The knowledge base has no good support for this.", "chat_files": "Upload files to chat with",
         "chat_files_ready": "Files ready: {names}",
+        "source_n": "Source [{n}]", "download_page": "Download page {page} (PDF)", "open_web_page": "Open the web page",
         "welcome": "How can I help? Pick a mode and knowledge bases, then ask.",
         "kb_select": "Knowledge base", "kb_create": "New knowledge base", "kb_name": "Name",
         "kb_description": "Description", "kb_embedder": "Embedding model", "kb_create_btn": "Create",

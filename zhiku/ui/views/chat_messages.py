@@ -1,5 +1,6 @@
-"""One chat message on screen: the answer (inert markdown, citation badges), its sources (each opens
-the passage and offers the source file), feedback, and the streaming of a new answer."""
+"""One chat message on screen: the answer (inert markdown while it streams; once final, HTML whose
+``[n]`` markers open the cited passage), its sources (each opens the passage and offers the source
+file), feedback, and the streaming of a new answer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, Iterable
 import streamlit as st
 
 from zhiku.ui import session
+from zhiku.ui.citations import show_answer, show_passage
 from zhiku.ui.i18n import t
 from zhiku.ui.render import answer_markdown, citation_label, escape_markdown
 
@@ -40,8 +42,10 @@ def show_message(msg: Shown, key: str) -> None:
         if msg.role == "user":
             st.markdown(escape_markdown(msg.content))
             return
-        cited = {c.n for c in msg.citations}
-        st.markdown(answer_markdown(msg.content, cited) or "…")
+        if msg.content:
+            show_answer(msg.content, msg.citations, key)
+        else:
+            st.markdown("…")
         if msg.status == "stopped":
             st.caption(t("stopped"))
         if msg.error:
@@ -60,23 +64,6 @@ def show_citations(citations: Iterable[Any], key: str) -> None:
         for i, c in enumerate(citations):
             with st.popover(citation_label(c, t("page", page=c.page)), width="content"):
                 show_passage(c, f"{key}-c{i}")
-
-
-def show_passage(c: Any, key: str) -> None:
-    """The cited passage: file, page or section, relevance, the text as written, and the file itself."""
-    st.markdown(f"**{escape_markdown(c.file)}**")
-    facts = []
-    if c.page:
-        facts.append(t("page", page=c.page))
-    if c.section:
-        facts.append(f"{t('section')}: {c.section}")
-    facts.append(f"{t('score')}: {c.score:.2f}")
-    st.caption(escape_markdown(" · ".join(facts)))
-    with st.container(border=True, height=260):
-        st.markdown(escape_markdown(c.text))
-    kb, file_id = c.kb, c.file_id
-    st.download_button(t("download_source"), data=lambda: session.client().download(kb, file_id),
-                       file_name=c.file, key=f"dl-{key}", icon=":material/download:", on_click="ignore")
 
 
 def show_feedback(msg: Shown, key: str) -> None:
