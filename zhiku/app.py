@@ -62,6 +62,7 @@ class Zhiku:
         if self._jobs is not None:
             self._jobs.shutdown()
         self.close_chat_models()
+        self.retriever.close()
         self.indexes.flush()
         self.engine.dispose()
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import fnmatch
 import logging
+import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -22,13 +24,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MODES = ("hybrid", "dense", "lexical")
+OVERLAP_MIN_VECTORS = 20_000  # below this a vector scan takes ~1 ms: not worth handing to another thread
 
 
 class Retriever:
     def __init__(self, app: "Zhiku") -> None:
         self.app = app
+        self._scan_pool: ThreadPoolExecutor | None = None
         self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._recent_lock = threading.Lock()
+
+    def _scans(self) -> ThreadPoolExecutor:
+        with self._recent_lock:
+            if self._scan_pool is None:
+                self._scan_pool = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="zhiku-scan")
+            return self._scan_pool
+
+    def close(self) -> None:
+        if self._scan_pool is not None:
+            self._scan_pool.shutdown(wait=False)
 
     def query_vector(self, embedder: str, query: str) -> np.ndarray:
         """The query's embedding, from the recent questions when it was asked lately."""
@@ -90,14 +104,21 @@ class Retriever:
             idx = opened[kb.name] = self.app.indexes.get(kb)
             allowed = self._allowed(kb, file_glob)
             found: dict[int, Candidate] = {}
+            dense: Future[list[tuple[int, float]]] | list[tuple[int, float]] = []
             if mode != "lexical":
                 if kb.embedder not in query_vecs:
                     query_vecs[kb.embedder] = self.query_vector(kb.embedder, query)
                 qv = query_vecs[kb.embedder]
-                for cid, cos in idx.vectors.search(qv, n_cand, allowed):
-                    found[cid] = Candidate(key=(kb.name, cid), cosine=cos)
+                if mode == "hybrid" and tokens and len(idx.vectors) >= OVERLAP_MIN_VECTORS:
+                    # a large KB: the vector scan (FAISS, without the GIL) runs beside the BM25 search
+                    dense = self._scans().submit(idx.vectors.search, qv, n_cand, allowed)
+                else:
+                    dense = idx.vectors.search(qv, n_cand, allowed)
+            lexical = idx.lexical.search(tokens, n_cand, allowed) if mode != "dense" and tokens else []
+            for cid, cos in dense.result() if isinstance(dense, Future) else dense:
+                found[cid] = Candidate(key=(kb.name, cid), cosine=cos)
             if mode != "dense" and tokens:
-                for cid, bm25, cov in idx.lexical.search(tokens, n_cand, allowed):
+                for cid, bm25, cov in lexical:
                     if bm25 <= 0:
                         continue
                     c = found.setdefault(cid, Candidate(key=(kb.name, cid)))
@@ -155,6 +176,7 @@ class Retriever:
             hits.append(Hit(
                 kb=kb_name, file=frow.file_name, file_id=chunk.file_id, page=chunk.page,
                 section=" > ".join(chunk.section) or None, chunk_id=cid, score=c.score, text=chunk.text,
+                page_end=chunk.page_end,
                 dense_score=None if c.dense is None else round(c.dense, 6),
                 lexical_score=None if c.lexical is None else round(c.lexical, 6),
                 doc_key=frow.file_doc_key,
