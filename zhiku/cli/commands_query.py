@@ -21,7 +21,8 @@ def _split(args: list[str]) -> tuple[list[str], str]:
 def _where(hit: dict) -> str:
     bits = [hit["file"]]
     if hit.get("page"):
-        bits.append(f"p.{hit['page']}")
+        end = hit.get("page_end")
+        bits.append(f"pp.{hit['page']}-{end}" if isinstance(end, int) and end > hit["page"] else f"p.{hit['page']}")
     if hit.get("section"):
         bits.append(hit["section"])
     return " · ".join(bits)

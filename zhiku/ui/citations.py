@@ -79,9 +79,17 @@ _CSS = """
 _answer = st.components.v2.component("zhiku_answer", css=_CSS, js=_JS)
 
 
+def pages_of(c: Any) -> str:
+    """``page 3``, or ``pages 3–4`` for a passage that runs onto the next page; empty without pages."""
+    if not c.page:
+        return ""
+    end = getattr(c, "page_end", None)
+    return t("pages", start=c.page, end=end) if isinstance(end, int) and end > c.page else t("page", page=c.page)
+
+
 def citation_title(c: Any) -> str:
     """``file · page 3`` (what a marker's tooltip says)."""
-    return f"{c.file} · {t('page', page=c.page)}" if c.page else c.file
+    return f"{c.file} · {pages_of(c)}" if c.page else c.file
 
 
 def show_answer(content: str, citations: list[Any], key: str) -> None:
@@ -109,7 +117,7 @@ def show_passage(c: Any, key: str) -> None:
     st.markdown(f"**{escape_markdown(c.file)}**")
     facts = []
     if c.page:
-        facts.append(t("page", page=c.page))
+        facts.append(pages_of(c))
     if c.section:
         facts.append(f"{t('section')}: {c.section}")
     facts.append(f"{t('score')}: {c.score:.2f}")

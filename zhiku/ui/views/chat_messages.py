@@ -10,7 +10,7 @@ from typing import Any, Iterable
 import streamlit as st
 
 from zhiku.ui import session
-from zhiku.ui.citations import show_answer, show_passage
+from zhiku.ui.citations import pages_of, show_answer, show_passage
 from zhiku.ui.i18n import t
 from zhiku.ui.render import answer_markdown, citation_label, escape_markdown
 
@@ -62,7 +62,7 @@ def show_citations(citations: Iterable[Any], key: str) -> None:
     st.caption(t("sources"))
     with st.container(horizontal=True, gap="small"):
         for i, c in enumerate(citations):
-            with st.popover(citation_label(c, t("page", page=c.page)), width="content"):
+            with st.popover(citation_label(c, pages_of(c)), width="content"):
                 show_passage(c, f"{key}-c{i}")
 
 
