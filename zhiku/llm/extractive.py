@@ -94,6 +94,16 @@ def _units(text: str) -> list[str]:
     return [s.strip() for s in split_sentences(text) if s.strip()]
 
 
+def _cited(text: str, n: int) -> str:
+    """The quoted text with its marker: after the text, or under it when the text ends in a table row
+    (a marker after a row's closing ``|`` would be a cell beyond the table's columns, dropped by
+    Markdown renderers)."""
+    last = text.rstrip().rsplit("\n", 1)[-1].strip()
+    if len(last) > 1 and last.startswith("|") and last.endswith("|"):
+        return f"{text.rstrip()}\n\n[{n}]\n\n"
+    return f"{text} [{n}]"
+
+
 class ExtractiveAnswerer:
     def __init__(self, app: "Zhiku") -> None:
         self.app = app
@@ -124,7 +134,7 @@ class ExtractiveAnswerer:
                 runs[-1][1].append(s.text)
             else:
                 runs.append((s.passage, [s.text]))
-        body = sep.join(f"{sep.join(texts)} [{numbers[p]}]" for p, texts in runs)
+        body = sep.join(_cited(sep.join(texts), numbers[p]) for p, texts in runs)
         citations = [
             Citation(n=n, **passages[p].model_dump()) for p, n in sorted(numbers.items(), key=lambda kv: kv[1])
         ]
