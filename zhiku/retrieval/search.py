@@ -32,23 +32,25 @@ class Retriever:
         self.app = app
         self._scan_pool: ThreadPoolExecutor | None = None
         self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._recent_lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the recent questions and the scan pool
 
     def _scans(self) -> ThreadPoolExecutor:
-        with self._recent_lock:
+        with self._lock:
             if self._scan_pool is None:
                 self._scan_pool = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="zhiku-scan")
             return self._scan_pool
 
     def close(self) -> None:
-        if self._scan_pool is not None:
-            self._scan_pool.shutdown(wait=False)
+        with self._lock:
+            pool, self._scan_pool = self._scan_pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
 
     def query_vector(self, embedder: str, query: str) -> np.ndarray:
         """The query's embedding, from the recent questions when it was asked lately."""
         size = self.app.settings.retrieval.query_cache
         key = (embedder, query)
-        with self._recent_lock:
+        with self._lock:
             vec = self._recent.get(key)
             if vec is not None:
                 self._recent.move_to_end(key)
@@ -56,7 +58,7 @@ class Retriever:
         vec = self.app.embedder(embedder).embed_query(query)
         vec.setflags(write=False)  # shared by every search that asks this again
         if size:
-            with self._recent_lock:
+            with self._lock:
                 self._recent[key] = vec
                 while len(self._recent) > size:
                     self._recent.popitem(last=False)
