@@ -19,7 +19,7 @@ terms whose lists are long (> 1/16 of the segment) are scored only for the docs
 that already match a rarer term whenever that provably cannot change the top k
 (MaxScore-style bound ``idf * (k1 + 1)`` per term), so common words cost little.
 
-Concurrency: readers take the current immutable ``_State`` snapshot and never
+Concurrency: readers take the current immutable ``State`` snapshot and never
 lock; one writer at a time (a lock) builds a new snapshot and swaps it in.
 
 On disk: ``manifest.json`` names a generation folder holding ``vocab.json`` and
@@ -39,8 +39,7 @@ import shutil
 import threading
 import uuid
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +47,14 @@ import numpy as np
 from scipy import sparse
 
 from zhiku.errors import InvalidInput, LoadError
+from zhiku.store.lexical_segments import (
+    Segment,
+    State,
+    columns,
+    matched_weight,
+    merge_segments,
+    sorted_unique,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,59 +67,6 @@ FEW_ALLOWED = 64  # an allowed set under 1/64 of a segment is scored by lookups,
 MIN_PRUNE = 8192  # segments smaller than this are scored plainly (pruning costs more than it saves)
 
 
-class _Segment:
-    """Immutable postings of a batch of documents; ``alive`` is replaced, never mutated."""
-
-    __slots__ = ("alive", "ids", "lengths", "order", "postings", "sorted_ids")
-
-    def __init__(self, ids: np.ndarray, lengths: np.ndarray, postings: sparse.csc_matrix, alive: np.ndarray):
-        self.ids, self.lengths, self.postings, self.alive = ids, lengths, postings, alive
-        self.order = np.argsort(ids, kind="stable")
-        self.sorted_ids = ids[self.order]
-
-    @property
-    def n(self) -> int:
-        return int(self.ids.shape[0])
-
-    def with_alive(self, alive: np.ndarray) -> _Segment:
-        seg = _Segment.__new__(_Segment)
-        seg.ids, seg.lengths, seg.postings = self.ids, self.lengths, self.postings
-        seg.order, seg.sorted_ids, seg.alive = self.order, self.sorted_ids, alive
-        return seg
-
-    def positions(self, ids: np.ndarray) -> np.ndarray:
-        """Positions of the alive docs among ``ids`` (sorted, unique) in this segment."""
-        if self.n == 0 or ids.size == 0:
-            return np.empty(0, dtype=np.int64)
-        pos = self.order[np.searchsorted(self.sorted_ids, ids[_contains(self.sorted_ids, ids)])]
-        return pos[self.alive[pos]]
-
-    def live_postings(self, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(indptr, row indices, tf) of the alive docs only, rows renumbered, ``width`` columns."""
-        p = self.postings
-        indptr, indices, data = p.indptr.astype(np.int64), p.indices, p.data
-        if not self.alive.all():
-            keep = self.alive[indices]
-            dead_cols = np.searchsorted(indptr, np.flatnonzero(~keep), side="right") - 1
-            counts = np.diff(indptr) - np.bincount(dead_cols, minlength=p.shape[1])
-            indptr = np.concatenate(([0], np.cumsum(counts)))
-            indices = (np.cumsum(self.alive, dtype=np.int32) - 1)[indices[keep]]
-            data = data[keep]
-        if width > p.shape[1]:
-            indptr = np.concatenate((indptr, np.full(width - p.shape[1], indptr[-1])))
-        return indptr, indices, data
-
-
-@dataclass(frozen=True)
-class _State:
-    segments: tuple[_Segment, ...]
-    vocab: dict[str, int]  # extended in place by the writer; readers ignore cols >= len(df)
-    terms: list[str]
-    df: np.ndarray
-    n_live: int
-    total_len: int
-
-
 class LexicalIndex:
     """Okapi BM25 over integer ids; see the module docstring for the design."""
 
@@ -120,7 +74,7 @@ class LexicalIndex:
         self.k1 = float(k1)
         self.b = float(b)
         self.meta: dict[str, Any] = {}
-        self._state = _State((), {}, [], np.zeros(0, dtype=np.int64), 0, 0)
+        self._state = State((), {}, [], np.zeros(0, dtype=np.int64), 0, 0)
         self._write = threading.Lock()
         self._saving = threading.Lock()
 
@@ -139,7 +93,7 @@ class LexicalIndex:
         parts = [seg.ids[seg.alive] for seg in self._state.segments]
         return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
-    def _idf(self, state: _State, terms: Sequence[str]) -> tuple[list[tuple[int, float]], float]:
+    def _idf(self, state: State, terms: Sequence[str]) -> tuple[list[tuple[int, float]], float]:
         """(col, idf) of the query's unique terms present in live docs, and the total IDF weight."""
         n = state.n_live
         known: list[tuple[int, float]] = []
@@ -176,7 +130,7 @@ class LexicalIndex:
         # rarest first (by live df, the same in every segment): sums run in one order however
         # the docs are spread over segments, so scores are bit-identical to a fresh build
         known.sort(key=lambda t: -t[1])
-        allowed_ids = None if allowed is None else _sorted_unique(np.asarray(allowed, dtype=np.int64))
+        allowed_ids = None if allowed is None else sorted_unique(np.asarray(allowed, dtype=np.int64))
         avgdl = state.total_len / state.n_live if state.total_len else 1.0
         parts = [(seg, self._search_segment(seg, known, avgdl, k, allowed_ids)) for seg in state.segments]
         parts = [(seg, hit, sc) for seg, (hit, sc) in parts if hit.size]
@@ -191,13 +145,13 @@ class LexicalIndex:
         for i, (seg, _, _) in enumerate(parts):  # coverage only for the docs returned
             mine = np.flatnonzero(where[top] == i)
             if mine.size:
-                matched[mine] = _matched(seg, known, pos[top[mine]])
+                matched[mine] = matched_weight(seg, known, pos[top[mine]])
         return [
             (int(ids[j]), float(scores[j]), min(1.0, float(m / total))) for j, m in zip(top, matched)
         ]
 
     def _search_segment(
-        self, seg: _Segment, known: list[tuple[int, float]], avgdl: float, k: int, allowed: np.ndarray | None
+        self, seg: Segment, known: list[tuple[int, float]], avgdl: float, k: int, allowed: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Positions and scores of this segment's top ``k`` (ties at the k-th score kept)."""
         k1, b = self.k1, self.b
@@ -254,7 +208,7 @@ class LexicalIndex:
 
     @staticmethod
     def _score_positions(
-        seg: _Segment, terms: list[tuple[float, int, int]], chosen: np.ndarray, consts: tuple[float, float, float],
+        seg: Segment, terms: list[tuple[float, int, int]], chosen: np.ndarray, consts: tuple[float, float, float],
         k: int,
     ) -> tuple[np.ndarray, np.ndarray]:
         """The top ``k`` among a few chosen positions, each looked up in the posting lists instead of
@@ -288,19 +242,19 @@ class LexicalIndex:
             state = self._remove_locked(self._state, np.fromiter(batch, dtype=np.int64))
             vocab, terms = state.vocab, state.terms
             lengths = np.fromiter((len(t) for t in batch.values()), dtype=np.int64, count=len(batch))
-            cols = np.fromiter(_columns(vocab, terms, batch.values()), dtype=np.int32, count=int(lengths.sum()))
+            cols = np.fromiter(columns(vocab, terms, batch.values()), dtype=np.int32, count=int(lengths.sum()))
             rows = np.repeat(np.arange(len(batch), dtype=np.int32), lengths)
             width = len(terms)
             postings = sparse.csc_matrix(
                 (np.ones(cols.size, dtype=np.float32), (rows, cols)), shape=(len(batch), width)
             )
             ids_arr = np.fromiter(batch, dtype=np.int64, count=len(batch))
-            seg = _Segment(ids_arr, lengths, postings, np.ones(len(batch), dtype=bool))
+            seg = Segment(ids_arr, lengths, postings, np.ones(len(batch), dtype=bool))
             df = np.zeros(width, dtype=np.int64)
             df[: state.df.shape[0]] = state.df
             df += np.diff(postings.indptr)
             n_live, total_len = state.n_live + seg.n, state.total_len + int(lengths.sum())
-            state = _State(state.segments + (seg,), vocab, terms, df, n_live, total_len)
+            state = State(state.segments + (seg,), vocab, terms, df, n_live, total_len)
             self._state = self._maybe_merge(state)
 
     def remove(self, ids: Iterable[int]) -> None:
@@ -311,7 +265,7 @@ class LexicalIndex:
         with self._write:
             self._state = self._maybe_merge(self._remove_locked(self._state, arr))
 
-    def _remove_locked(self, state: _State, ids: np.ndarray) -> _State:
+    def _remove_locked(self, state: State, ids: np.ndarray) -> State:
         segments = list(state.segments)
         df = state.df
         n_live, total_len = state.n_live, state.total_len
@@ -333,9 +287,9 @@ class LexicalIndex:
             total_len -= int(seg.lengths[pos].sum())
         if df is state.df:
             return state
-        return _State(tuple(segments), state.vocab, state.terms, df, n_live, total_len)
+        return State(tuple(segments), state.vocab, state.terms, df, n_live, total_len)
 
-    def _maybe_merge(self, state: _State) -> _State:
+    def _maybe_merge(self, state: State) -> State:
         segs = state.segments
         if not segs:
             return state
@@ -348,22 +302,22 @@ class LexicalIndex:
         ):
             return self._merge_all(state)
         if len(segs) > MAX_DELTAS + 1:
-            merged = _merge(segs[1:], len(state.terms))
-            return _State((segs[0], merged), state.vocab, state.terms, state.df, state.n_live, state.total_len)
+            merged = merge_segments(segs[1:], len(state.terms))
+            return State((segs[0], merged), state.vocab, state.terms, state.df, state.n_live, state.total_len)
         return state
 
-    def _merge_all(self, state: _State) -> _State:
+    def _merge_all(self, state: State) -> State:
         """One segment of live docs; terms no live doc uses are dropped from the vocabulary."""
         log.debug("bm25: merging %d segments (%d live docs)", len(state.segments), state.n_live)
-        merged = _merge(state.segments, len(state.terms))
+        merged = merge_segments(state.segments, len(state.terms))
         keep = state.df[: len(state.terms)] > 0
         if keep.all():
-            return _State((merged,), state.vocab, state.terms, state.df, state.n_live, state.total_len)
+            return State((merged,), state.vocab, state.terms, state.df, state.n_live, state.total_len)
         terms = [t for t, k in zip(state.terms, keep.tolist()) if k]
         postings = merged.postings[:, np.flatnonzero(keep)].tocsc()
-        seg = _Segment(merged.ids, merged.lengths, postings, merged.alive)
+        seg = Segment(merged.ids, merged.lengths, postings, merged.alive)
         vocab = {t: i for i, t in enumerate(terms)}
-        return _State((seg,), vocab, terms, state.df[keep].copy(), state.n_live, state.total_len)
+        return State((seg,), vocab, terms, state.df[keep].copy(), state.n_live, state.total_len)
 
     # ---- persistence ---------------------------------------------------------------------
     def save(self, directory: Path, meta: dict[str, Any] | None = None) -> None:
@@ -436,59 +390,11 @@ class LexicalIndex:
                 terms
             ):
                 raise LoadError(f"{directory}: segment {i} does not match its documents or vocabulary")
-            seg = _Segment(ids.astype(np.int64), lengths.astype(np.int64), postings, alive)
+            seg = Segment(ids.astype(np.int64), lengths.astype(np.int64), postings, alive)
             segments.append(seg)
             df += np.diff(seg.live_postings(len(terms))[0])
             n_live += int(seg.alive.sum())
             total_len += int(seg.lengths[seg.alive].sum())
         vocab = {t: i for i, t in enumerate(terms)}
-        index._state = _State(tuple(segments), vocab, terms, df, n_live, total_len)
+        index._state = State(tuple(segments), vocab, terms, df, n_live, total_len)
         return index
-
-
-def _columns(vocab: dict[str, int], terms: list[str], docs: Iterable[Sequence[str]]) -> Iterator[int]:
-    """Column of every token, in order; new terms join the vocabulary."""
-    get = vocab.get
-    for toks in docs:
-        for term in toks:
-            col = get(term)
-            if col is None:
-                col = vocab[term] = len(terms)
-                terms.append(term)
-            yield col
-
-
-def _matched(seg: _Segment, known: list[tuple[int, float]], positions: np.ndarray) -> np.ndarray:
-    """IDF weight of the query terms each doc (by position in ``seg``) contains."""
-    p = seg.postings
-    out = np.zeros(positions.size)
-    for col, w in known:
-        if col < p.shape[1] and p.indptr[col] < p.indptr[col + 1]:
-            out += w * _contains(p.indices[p.indptr[col] : p.indptr[col + 1]], positions)
-    return out
-
-
-def _contains(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Which ``values`` occur in the sorted array ``rows``."""
-    idx = np.minimum(np.searchsorted(rows, values), rows.size - 1)
-    return rows[idx] == values
-
-
-def _sorted_unique(a: np.ndarray) -> np.ndarray:
-    a = a.ravel()
-    return a if a.size < 2 or bool(np.all(a[1:] > a[:-1])) else np.unique(a)
-
-
-def _merge(segments: Sequence[_Segment], width: int) -> _Segment:
-    """One segment of the alive docs of ``segments``, in order."""
-    parts = []
-    for seg in segments:
-        indptr, indices, data = seg.live_postings(width)
-        small = indptr[-1] < np.iinfo(np.int32).max  # int32 everywhere keeps scipy on its fast path
-        indptr = indptr.astype(np.int32 if small else np.int64)
-        indices = indices.astype(np.int32 if small else np.int64, copy=False)
-        parts.append(sparse.csc_matrix((data, indices, indptr), shape=(int(seg.alive.sum()), width)))
-    postings = sparse.vstack(parts, format="csc")
-    ids = np.concatenate([seg.ids[seg.alive] for seg in segments])
-    lengths = np.concatenate([seg.lengths[seg.alive] for seg in segments])
-    return _Segment(ids, lengths, postings, np.ones(ids.size, dtype=bool))
