@@ -131,7 +131,9 @@ def test_kb_upload_chat_citations_refresh(browser: Any, server: ZhikuServer, tmp
     assert cited.file == pdf.name and cited.page
     cited_marker(page, 3, 1).click()
     dialog.get_by_text("customer-service.pdf").wait_for()
-    dialog.get_by_text(re.compile(rf"^page {cited.page} · ")).wait_for()  # the page it cites
+    pages = (f"pages {cited.page}–{cited.page_end}" if cited.page_end and cited.page_end > cited.page
+             else f"page {cited.page}")
+    dialog.get_by_text(re.compile(rf"^{pages} · ")).wait_for()  # the page(s) it cites
     with page.expect_download() as download:
         dialog.get_by_role("button", name=f"Download page {cited.page} (PDF)").click()
     assert download.value.suggested_filename == f"customer-service-p{cited.page}.pdf"
