@@ -34,6 +34,7 @@ FULL: list[tuple[str, list[str]]] = [
     ("concurrency.py", ["--clients", "1", "10", "50", "--upload-mb", "200"]),
     ("quality.py", ["--full"]),
     ("web_rank.py", ["--questions", "60"]),
+    ("search_throughput.py", ["--chunks", "100000"]),
 ]
 
 

@@ -11,11 +11,12 @@ Every vector is still compared with the question; nothing is approximate in the 
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
+
+from zhiku.store.locks import ReadWriteLock
 
 
 class VectorIndex:
@@ -25,7 +26,7 @@ class VectorIndex:
         self._faiss = faiss
         self.dimensions = dimensions
         self._index = faiss.IndexIDMap2(self._storage(faiss, dimensions))
-        self._lock = threading.RLock()
+        self._lock = ReadWriteLock()  # questions scan at the same time; adding and removing is alone
         self.upgraded = False  # loaded from an older on-disk format: worth saving again
 
     @staticmethod
@@ -40,21 +41,21 @@ class VectorIndex:
             return
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        with self._lock:
+        with self._lock.writing():
             self._index.remove_ids(self._faiss.IDSelectorBatch(ids))
             self._index.add_with_ids(vectors, ids)
 
     def remove(self, ids: Iterable[int]) -> None:
         arr = np.fromiter(ids, dtype=np.int64)
         if arr.size:
-            with self._lock:
+            with self._lock.writing():
                 self._index.remove_ids(self._faiss.IDSelectorBatch(arr))
 
     def search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
         """Top-k (chunk id, cosine similarity), optionally only among ``allowed`` ids."""
-        with self._lock:
+        with self._lock.reading():
             if self._index.ntotal == 0 or k <= 0:
                 return []
             # one question's scan (100k x 384 float16: ~6 ms) gains nothing from OpenMP threads, and on a
@@ -75,17 +76,17 @@ class VectorIndex:
 
     def reconstruct(self, ids: list[int]) -> np.ndarray:
         """The stored vectors of these chunk ids (to score lexical-only candidates like the scan does)."""
-        with self._lock:
+        with self._lock.reading():
             return np.vstack([self._index.reconstruct(int(i)) for i in ids]).astype(np.float32)
 
     def ids(self) -> np.ndarray:
-        with self._lock:
+        with self._lock.reading():
             return self._faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        with self._lock:
+        with self._lock.reading():
             self._faiss.write_index(self._index, str(tmp))
         os.replace(tmp, path)
 
