@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
 import os
 import time
-
-log = logging.getLogger(__name__)
 
 PR_SET_NAME = 15  # prctl(2)
 _TASKS = "/proc/self/task"
