@@ -22,7 +22,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "data" / "eval"
 OUT = ROOT / "docs" / "benchmarks"
-WORK = Path(os.environ.get("ZHIKU_BENCH_WORK", Path(tempfile.gettempdir()) / "zhiku-bench"))
+WORK = Path(os.environ.get("BENCH_WORK_DIR", Path(tempfile.gettempdir()) / "zhiku-bench"))
 CORPORA = ("drcd_dev", "xquad_zh", "xquad_en", "pubmedqa_labeled")
 SYNTH_FILE_CHUNKS = 1000  # synthetic chunks per synthetic "file"
 

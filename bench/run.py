@@ -1,8 +1,8 @@
 """`make bench` (quick, under 10 minutes on two idle cores) and `make bench-full` (everything).
 
 Each benchmark is its own script writing JSON and PNG into docs/benchmarks/ (see
-docs/benchmarks.md). Synthetic KBs are cached under $ZHIKU_BENCH_WORK (default
-/tmp/zhiku-bench) and reused by later runs. ZHIKU_BENCH_SEED_CACHE=path/to/zhiku.db seeds the
+docs/benchmarks.md). Synthetic KBs are cached under $BENCH_WORK_DIR (default
+/tmp/zhiku-bench) and reused by later runs. BENCH_SEED_CACHE=path/to/zhiku.db seeds the
 quality benchmark's embedding cache (the dev sets then need not be embedded again).
 """
 
@@ -46,7 +46,7 @@ def main() -> None:
     ap.add_argument("--only", nargs="+", help="run only these scripts, e.g. latency.py quality.py")
     args = ap.parse_args()
     plan = FULL if args.full else QUICK
-    seed = os.environ.get("ZHIKU_BENCH_SEED_CACHE")
+    seed = os.environ.get("BENCH_SEED_CACHE")
     start = time.time()
     for script, extra in plan:
         if args.only and script not in args.only:
