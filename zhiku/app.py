@@ -238,7 +238,7 @@ class Zhiku:
         """Replace a chunk's text: re-embedded, re-tokenised, searchable as edited at once."""
         import numpy as np
 
-        from zhiku.ingest.normalize import lexical_tokens
+        from zhiku.text.normalize import lexical_tokens
 
         if not text or not text.strip():
             raise InvalidInput("a chunk's text cannot be empty")
@@ -374,7 +374,7 @@ class Zhiku:
     # -- web search (zhiku.websearch, zhiku.chat.web) ---------------------------------
     def web_search(self, query: str, limit: int | None = None, engine: str | None = None) -> list[Any]:
         """Results (``WebResult``) of the configured search engine; no page is fetched."""
-        from zhiku.ingest.normalize import detect_lang
+        from zhiku.text.normalize import detect_lang
         from zhiku.websearch import build_engine
 
         limit = limit or self.settings.websearch.results

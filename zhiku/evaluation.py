@@ -68,7 +68,7 @@ def _ndcg(ranking: list[str], gold: set[str], k: int) -> float:
 def _contains_answer(answer: str, golds: Sequence[Any], mode: str = "any") -> bool:
     """``any``: one of the strings appears; ``all``: every element appears (an element may be
     a list of aliases). Matching ignores width, case and Traditional/Simplified differences."""
-    from zhiku.ingest.normalize import normalize_for_match
+    from zhiku.text.normalize import normalize_for_match
 
     text = normalize_for_match(answer)
 

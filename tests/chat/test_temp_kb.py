@@ -15,7 +15,7 @@ from zhiku import Zhiku, load_settings
 from zhiku.api import create_app
 from zhiku.chat.files import TEMP_PREFIX
 from zhiku.errors import NotFound
-from zhiku.store.catalog import now
+from zhiku.text.ids import now
 from zhiku.store.db import temp_kbs
 
 DOC = ("notes.md", "# Travel\n\nTrain tickets above 500 yuan need the approval of a department head.\n")

@@ -9,7 +9,8 @@ import pytest
 
 from zhiku.errors import InvalidInput
 from zhiku.ingest.loaders.base import Block
-from zhiku.ingest.split import ChunkDraft, document_text, split_blocks, split_sentences
+from zhiku.ingest.split import ChunkDraft, document_text, split_blocks
+from zhiku.text.sentences import split_sentences
 
 ZH_SENTENCES = [
     "知识库问答系统把用户的文档切成小段。",

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from zhiku.errors import LoadError
-from zhiku.ingest.normalize import lexical_tokens
+from zhiku.text.normalize import lexical_tokens
 from zhiku.store import lexical
 from zhiku.store.lexical import LexicalIndex
 

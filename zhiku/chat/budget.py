@@ -41,7 +41,7 @@ def _turns(history: Sequence[Message]) -> list[list[Message]]:
 
 
 def _shorten(header: str, body: str, room: int, count: Counter) -> str | None:
-    from zhiku.ingest.split import split_sentences
+    from zhiku.text.sentences import split_sentences
 
     kept = ""
     for sent in split_sentences(body):

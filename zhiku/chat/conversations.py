@@ -24,7 +24,8 @@ from zhiku.chat.records import (
 )
 from zhiku.errors import InvalidInput, NotFound
 from zhiku.schema import Citation
-from zhiku.store.catalog import as_utc, new_id, now
+from zhiku.store.catalog import as_utc
+from zhiku.text.ids import new_id, now
 from zhiku.store.db import conversations, feedback, messages
 
 TITLE_MAX = 200

@@ -19,7 +19,8 @@ from sqlalchemy import delete, insert, select, update
 
 from zhiku.chat.records import TempKB, TempKBFile
 from zhiku.errors import Conflict, InvalidInput, NotFound, ZhikuError
-from zhiku.store.catalog import as_utc, new_id, now
+from zhiku.store.catalog import as_utc
+from zhiku.text.ids import new_id, now
 from zhiku.store.db import temp_kbs
 
 if TYPE_CHECKING:

@@ -74,7 +74,7 @@ class KBChat:
         self.app = app
 
     def _plan(self, kb_names: Sequence[str], question: str, top_k: int | None, mode: str | None) -> _Plan:
-        from zhiku.ingest.normalize import detect_lang
+        from zhiku.text.normalize import detect_lang
         from zhiku.llm.extractive import relevance
 
         if not question or not question.strip():

@@ -37,7 +37,7 @@ class LLMChat:
     ) -> Iterator[str | Answer]:
         """Yield text deltas, then the final ``ChatAnswer`` (always last). ``system``: the caller's
         instructions instead of the built-in ones."""
-        from zhiku.ingest.normalize import detect_lang
+        from zhiku.text.normalize import detect_lang
 
         if not question or not question.strip():
             raise InvalidInput("the question is empty")

@@ -52,7 +52,7 @@ class WebChat:
         self.fetcher = fetcher or build_fetcher(settings)
 
     def evidence(self, question: str) -> tuple[str, Evidence, list[Hit]]:
-        from zhiku.ingest.normalize import detect_lang
+        from zhiku.text.normalize import detect_lang
         from zhiku.websearch.rank import rank_passages
 
         if not question or not question.strip():

@@ -22,7 +22,8 @@ from zhiku.errors import Cancelled, Conflict, InvalidInput, NotFound, Unavailabl
 from zhiku.ingest.jobs import ACTIVE, KEPT, Job, JobFile, UploadStaging
 from zhiku.ingest.pipeline import Source
 from zhiku.schema import FileRecord, KnowledgeBase
-from zhiku.store.catalog import as_utc, new_id, now
+from zhiku.store.catalog import as_utc
+from zhiku.text.ids import new_id, now
 from zhiku.store.db import jobs, kbs
 
 if TYPE_CHECKING:

@@ -10,7 +10,6 @@ file is recorded as ``failed`` with its reason and never stops the batch.
 from __future__ import annotations
 
 import glob
-import hashlib
 import logging
 import os
 import shutil
@@ -23,6 +22,7 @@ import numpy as np
 
 from zhiku.errors import Cancelled, InvalidInput, NotFound, ZhikuError
 from zhiku.schema import FileRecord, KnowledgeBase
+from zhiku.text.ids import sha256_file
 
 if TYPE_CHECKING:
     from zhiku.app import Zhiku
@@ -111,14 +111,6 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Source]:
     return out
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 class Ingestor:
     def __init__(self, app: "Zhiku") -> None:
         self.app = app
@@ -186,7 +178,7 @@ class Ingestor:
 
     def _parse(self, kb: KnowledgeBase, path: Path, name: str) -> tuple[Any, list[Any], list[list[str]]]:
         from zhiku.ingest.loaders import load_file
-        from zhiku.ingest.normalize import lexical_tokens
+        from zhiku.text.normalize import lexical_tokens
         from zhiku.ingest.split import split_blocks
 
         doc = load_file(path, filename=name)

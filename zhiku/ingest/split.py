@@ -31,19 +31,8 @@ from typing import Any
 
 from zhiku.errors import InvalidInput
 from zhiku.ingest.loaders.base import Block
+from zhiku.text.sentences import LEVELS, sentence_starts, trim
 
-_CLOSERS = "”’」』）)\\]】》\"'"
-_SENT_RE = re.compile(rf"(?:[。！？；]+|…+|[!?]+|;|\.+)[{_CLOSERS}]*")
-_CJK_END = frozenset("。！？；…")
-_CJK_RE = re.compile(r"[\u3000-\u9fff\uff00-\uffef]")
-_PARA_RE = re.compile(r"\n[ \t\r\f\v]*\n\s*")
-_LINE_RE = re.compile(r"\n")
-_CLAUSE_RE = re.compile(rf"(?:[，、：]|[,:](?=\s))[{_CLOSERS}]*")
-_SPACE_RE = re.compile(r"\s+")
-_ABBREV = frozenset(
-    "e.g i.e etc vs cf al mr mrs ms dr prof st jr sr inc ltd co corp fig figs no nos vol pp ed eds "
-    "approx dept est jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k a.m p.m".split()
-)
 _MD_SEPARATOR = re.compile(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*")
 
 
@@ -76,74 +65,15 @@ def document_text(blocks: Sequence[Block]) -> str:
     return "\n\n".join(b.text for b in blocks)
 
 
-# ---- boundaries -----------------------------------------------------------------------------
-def _sentence_bounds(text: str, lo: int, hi: int) -> list[int]:
-    """Offsets in [lo, hi) right after a sentence end."""
-    out = []
-    for m in _SENT_RE.finditer(text, lo, hi):
-        term = m.group()
-        after = m.end()
-        nxt = text[after] if after < hi else ""
-        if term[0] in _CJK_END:
-            out.append(after)
-            continue
-        space_next = nxt == "" or nxt.isspace()
-        if term[0] in "!?":
-            if space_next or _CJK_RE.match(nxt):
-                out.append(after)
-        elif term[0] == ";" or len(term.rstrip(_CLOSERS)) >= 3:  # ";" or "..."
-            if space_next:
-                out.append(after)
-        elif space_next and not _keeps_period(text, lo, m.start()):
-            out.append(after)
-    return out
-
-
-def _keeps_period(text: str, lo: int, dot: int) -> bool:
-    """True when the period at ``dot`` ends an abbreviation, an initial or a list number."""
-    i = dot
-    while i > lo and (text[i - 1] == "." or (text[i - 1].isascii() and text[i - 1].isalnum())):
-        i -= 1
-    word = text[i:dot]
-    if not word:
-        return False
-    if word.lower() in _ABBREV or (len(word) == 1 and word.isalpha() and word.isupper()):
-        return True
-    if re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", word):  # U.S / e.g written without the last dot
-        return True
-    return word.isdigit() and len(word) <= 2 and (i == lo or text[i - 1] == "\n")  # "1. item"
-
-
-def _regex_bounds(pattern: re.Pattern[str]) -> Any:
-    return lambda text, lo, hi: [m.end() for m in pattern.finditer(text, lo, hi)]
-
-
-_LEVELS = (
-    _regex_bounds(_PARA_RE),
-    _sentence_bounds,
-    _regex_bounds(_LINE_RE),
-    _regex_bounds(_CLAUSE_RE),
-    _regex_bounds(_SPACE_RE),
-)
-
-
-def _trim(text: str, lo: int, hi: int) -> tuple[int, int]:
-    while lo < hi and text[lo].isspace():
-        lo += 1
-    while hi > lo and text[hi - 1].isspace():
-        hi -= 1
-    return lo, hi
-
-
 def _split_span(text: str, lo: int, hi: int, size: int, level: int = 0) -> list[tuple[int, int]]:
     """Cut [lo, hi) into trimmed spans of at most ``size``, at the coarsest boundaries that work."""
-    lo, hi = _trim(text, lo, hi)
+    lo, hi = trim(text, lo, hi)
     if lo >= hi:
         return []
     if hi - lo <= size:
         return [(lo, hi)]
-    while level < len(_LEVELS):
-        cuts = [c for c in _LEVELS[level](text, lo, hi) if lo < c < hi]
+    while level < len(LEVELS):
+        cuts = [c for c in LEVELS[level](text, lo, hi) if lo < c < hi]
         level += 1
         if cuts:
             out: list[tuple[int, int]] = []
@@ -169,28 +99,6 @@ def _hard_cut(text: str, lo: int, hi: int, size: int) -> list[tuple[int, int]]:
     return out
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences (and lines) of ``text``, punctuation and closing quotes kept, whitespace trimmed."""
-    out = []
-    for plo, phi in _pieces(text, 0, len(text), _LEVELS[0]):
-        for slo, shi in _pieces(text, plo, phi, _sentence_bounds):
-            for llo, lhi in _pieces(text, slo, shi, _LEVELS[2]):
-                out.append(text[llo:lhi])
-    return out
-
-
-def _pieces(text: str, lo: int, hi: int, bounds: Any) -> list[tuple[int, int]]:
-    cuts = [c for c in bounds(text, lo, hi) if lo < c < hi]
-    spans = (_trim(text, a, b) for a, b in zip([lo, *cuts], [*cuts, hi]))
-    return [(a, b) for a, b in spans if a < b]
-
-
-def _sentence_starts(text: str, lo: int, hi: int) -> list[int]:
-    """Where whole sentences (or lines) begin inside [lo, hi)."""
-    cuts = sorted(set(_sentence_bounds(text, lo, hi)) | set(_LEVELS[2](text, lo, hi)))
-    return [a for a, b in (_trim(text, c, hi) for c in cuts) if lo < a < b]
-
-
 # ---- blocks → units -------------------------------------------------------------------------
 def _units_of(text: str, lo: int, hi: int, block: Block, idx: int, size: int) -> list[_Unit]:
     kind = block.kind if block.kind in ("text", "heading", "table", "code") else "text"
@@ -214,7 +122,7 @@ def _lines(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
 
 
 def _table_units(text: str, lo: int, hi: int, block: Block, idx: int, size: int) -> list[_Unit]:
-    lo, hi = _trim(text, lo, hi)
+    lo, hi = trim(text, lo, hi)
     if lo >= hi:
         return []
     if hi - lo <= size:
@@ -370,7 +278,7 @@ class _Packer:
         tail_lo = max(prev[j].start if j > 0 else prev_start, prev_start)
         end = prev[-1].end
         lo = max(tail_lo, end - self.overlap)
-        for s in _sentence_starts(self.text, tail_lo, end):
+        for s in sentence_starts(self.text, tail_lo, end):
             if s >= lo and s > prev_start and u.end - s <= self.size:
                 return s, [x for x in prev if x.end > s]
         return u.start, []

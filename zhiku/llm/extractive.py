@@ -54,7 +54,7 @@ def relevance(question_lang: str, hit: Hit) -> float:
     Dense similarity alone separates near-misses poorly; the share of the question's
     rare terms found in the passage is strong evidence, but only when both are in
     the same language (a Chinese question over English text shares no words)."""
-    from zhiku.ingest.normalize import detect_lang
+    from zhiku.text.normalize import detect_lang
 
     dense = hit.dense_score if hit.dense_score is not None else None
     cov = hit.lexical_score or 0.0
@@ -86,7 +86,7 @@ def _table_rows(text: str) -> list[str] | None:
 
 
 def _units(text: str) -> list[str]:
-    from zhiku.ingest.split import split_sentences
+    from zhiku.text.sentences import split_sentences
 
     rows = _table_rows(text)
     if rows is not None:
@@ -109,7 +109,7 @@ class ExtractiveAnswerer:
         self.app = app
 
     def answer(self, question: str, hits: list[Hit], kbs: Sequence[KnowledgeBase]) -> Answer:
-        from zhiku.ingest.normalize import detect_lang
+        from zhiku.text.normalize import detect_lang
 
         lang = detect_lang(question)
         floor = self.app.settings.retrieval.relevance_floor
@@ -157,7 +157,7 @@ class ExtractiveAnswerer:
     def _score(
         self, question: str, sentences: list[_Sentence], passages: Sequence[Hit], kbs: Sequence[KnowledgeBase]
     ) -> None:
-        from zhiku.ingest.normalize import lexical_tokens
+        from zhiku.text.normalize import lexical_tokens
 
         q_weights = _weights(lexical_tokens(question))
         total = sum(q_weights.values()) or 1.0

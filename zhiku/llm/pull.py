@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 from urllib.parse import unquote, urlparse
 
 from zhiku.errors import ChecksumMismatch, DownloadFailed, InvalidInput, NotFound
-from zhiku.ingest.pipeline import sha256_file
+from zhiku.text.ids import sha256_file
 
 if TYPE_CHECKING:
     from zhiku.config import Settings

@@ -94,7 +94,7 @@ class Retriever:
             raise InvalidInput("top-k must be at least 1")
         if not kbs:
             raise InvalidInput("name at least one knowledge base")
-        from zhiku.ingest.normalize import lexical_tokens
+        from zhiku.text.normalize import lexical_tokens
 
         n_cand = max(settings.candidates, top_k)
         tokens = lexical_tokens(query)

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 def warm_up(app: Zhiku) -> dict[str, float]:
     """Returns seconds spent per part. A KB whose indexes fail to load is logged and left for the
     first question to retry: one damaged KB must not keep the server from starting."""
-    from zhiku.ingest.normalize import lexical_tokens
+    from zhiku.text.normalize import lexical_tokens
 
     spent: dict[str, float] = {}
     kbs = app.list_kbs()

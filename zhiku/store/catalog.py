@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterator, Sequence
 
@@ -20,16 +19,9 @@ from sqlalchemy.engine import Connection, Engine
 from zhiku.errors import Conflict, InvalidInput, NotFound
 from zhiku.schema import Chunk, FileRecord, KnowledgeBase
 from zhiku.store.db import chunks, files, kbs
+from zhiku.text.ids import new_id, now
 
 _BAD_NAME = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
 
 
 def as_utc(dt: datetime) -> datetime:

@@ -66,7 +66,7 @@ def _dense_pool(passages: Sequence[Passage], lexical: np.ndarray, limit: int) ->
 
 
 def rank_passages(app: Zhiku, question: str, passages: Sequence[Passage], top_k: int) -> list[Hit]:
-    from zhiku.ingest.normalize import lexical_tokens
+    from zhiku.text.normalize import lexical_tokens
 
     if not passages:
         return []

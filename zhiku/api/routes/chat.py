@@ -29,7 +29,7 @@ from zhiku.chat.modes import answer_stream, check, model_of, timeouts_for, turn_
 from zhiku.chat.records import Message, TempKB
 from zhiku.chat.turns import TurnResult, reply_fields
 from zhiku.errors import InvalidInput
-from zhiku.store.catalog import now
+from zhiku.text.ids import now
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 TempKBId = Annotated[str, Path(description="uploaded files' id", pattern=r"^[0-9a-f]{32}$")]

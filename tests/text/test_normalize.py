@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from zhiku.ingest.normalize import (
+from zhiku.text.normalize import (
     detect_lang,
     lexical_tokens,
     normalize_for_match,
@@ -100,7 +100,7 @@ def test_concurrent_first_use_is_safe() -> None:
 @pytest.mark.slow
 def test_jieba_is_quiet() -> None:
     """The first tokenisation must not spill jieba's "Building prefix dict" lines onto stderr."""
-    code = "from zhiku.ingest.normalize import lexical_tokens; print(lexical_tokens('中文分词测试'))"
+    code = "from zhiku.text.normalize import lexical_tokens; print(lexical_tokens('中文分词测试'))"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "分词" in proc.stdout
