@@ -22,7 +22,7 @@ import numpy as np
 
 from zhiku import Zhiku, load_settings
 from zhiku.evaluation import load_corpus, read_jsonl
-from zhiku.ingest.normalize import detect_lang
+from zhiku.text.normalize import detect_lang
 from zhiku.llm.extractive import relevance
 
 ROOT = Path(__file__).resolve().parents[1]

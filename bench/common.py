@@ -118,7 +118,7 @@ class SyntheticText:
     sentence with zhiku's own tokenizer and concatenated."""
 
     def __init__(self, seed: int = 1) -> None:
-        from zhiku.ingest.normalize import lexical_tokens
+        from zhiku.text.normalize import lexical_tokens
 
         self.sentences = _sentences()
         self.tokens = [lexical_tokens(s) for s in self.sentences]

