@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from zhiku.chat.files import TempKBs
     from zhiku.auth import AuthService
     from zhiku.ingest.job_manager import JobManager
-    from zhiku.ingest.jobs import Job, UploadStaging
+    from zhiku.ingest.jobs import UploadStaging
+    from zhiku.schema.jobs import Job
     from typing import Iterator
 
     from zhiku.llm.base import CallControl

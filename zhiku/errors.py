@@ -6,6 +6,7 @@ them into one readable line or one error body without a stack trace::
     ZhikuError                  base; ``message`` is for people, ``details`` for machines
     ├── InvalidInput            the request or its input is wrong (bad name, bad setting, bad query)
     │   ├── ConfigError         the settings file or a ZHIKU_* variable is invalid
+    │   ├── TooLarge            an upload over the size limits (HTTP 413)
     │   ├── UnsupportedFormat   a file type no loader reads, or a file that is not what its name says
     │   └── ContextTooLong      the prompt does not fit the model's context window
     ├── LoadError               a file of a known type could not be read (corrupt, encrypted, empty)
@@ -49,6 +50,12 @@ class InvalidInput(ZhikuError):
 
 class ConfigError(InvalidInput):
     kind = "config_error"
+
+
+class TooLarge(InvalidInput):
+    """An upload over the size limits (HTTP 413)."""
+
+    kind = "too_large"
 
 
 class UnsupportedFormat(InvalidInput):

@@ -8,10 +8,18 @@ import httpx
 import pytest
 
 from tests.api.conftest import SICK, ZH
-from zhiku.api.protocol import SSEParser, error_from_response
 from zhiku.client import AsyncZhikuClient, ZhikuClient
-from zhiku.errors import ConfigError, Conflict, InvalidInput, MissingDependency, NotFound, Unavailable, ZhikuError
-from zhiku.ingest.jobs import TooLarge
+from zhiku.client.routes import SSEParser, error_from_response
+from zhiku.errors import (
+    ConfigError,
+    Conflict,
+    InvalidInput,
+    MissingDependency,
+    NotFound,
+    TooLarge,
+    Unavailable,
+    ZhikuError,
+)
 
 
 @pytest.mark.anyio

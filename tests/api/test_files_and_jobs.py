@@ -11,8 +11,8 @@ import pytest
 from tests.api.conftest import EN, SICK, ZH, assert_error
 from zhiku import Zhiku
 from zhiku.client import ZhikuClient
-from zhiku.errors import Conflict, InvalidInput, NotFound
-from zhiku.ingest.jobs import TooLarge, clean_upload_name
+from zhiku.errors import Conflict, InvalidInput, NotFound, TooLarge
+from zhiku.ingest.jobs import clean_upload_name
 
 BROKEN_PDF = b"%PDF-1.4 this is not really a pdf"
 

@@ -12,7 +12,7 @@ from tests.api.conftest import OVERRIDES, many_docs
 from zhiku import Zhiku, load_settings
 from zhiku.client import ZhikuClient
 from zhiku.errors import Conflict, Unavailable
-from zhiku.ingest.jobs import Job
+from zhiku.schema.jobs import Job
 
 
 def _hold_when(zk: Zhiku, job: Job, ready: threading.Event, gate: threading.Event, files: int) -> None:

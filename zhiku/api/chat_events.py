@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from zhiku.api import sse
 from zhiku.api.errors import error_body
-from zhiku.chat.records import Message
+from zhiku.schema.chat import Message
 from zhiku.chat.turns import TurnResult, TurnRunner
 from zhiku.errors import ZhikuError
 from zhiku.llm.base import CallControl, Timeouts

@@ -22,7 +22,7 @@ from typing import Any, AsyncIterator, Iterator
 from starlette.concurrency import run_in_threadpool
 
 from zhiku.app import Zhiku
-from zhiku.ingest.jobs import ACTIVE
+from zhiku.schema.jobs import ACTIVE
 from zhiku.schema import Answer
 
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -21,8 +21,8 @@ from python_multipart.multipart import parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
-from zhiku.errors import InvalidInput
-from zhiku.ingest.jobs import StagedFile, TooLarge, UploadStaging
+from zhiku.errors import InvalidInput, TooLarge
+from zhiku.ingest.jobs import StagedFile, UploadStaging
 
 FIELD_LIMIT = 64 * 1024  # a non-file form field may not be larger than this
 MAX_FIELDS = 100  # text fields in one form

@@ -15,13 +15,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from zhiku.chat.records import (
-    MODES,
-    Conversation,
-    ConversationSettings,
-    Feedback,
-    Message,
-)
+from zhiku.schema.chat import MODES, Conversation, ConversationSettings, Feedback, Message
 from zhiku.errors import InvalidInput, NotFound
 from zhiku.schema import Citation
 from zhiku.store.catalog import as_utc

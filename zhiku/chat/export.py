@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from zhiku.chat.records import Conversation, Message
+from zhiku.schema.chat import Conversation, Message
 
 _MARK = re.compile(r"\[(\d{1,3})\]")
 QUOTE_CHARS = 160

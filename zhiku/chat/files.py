@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import delete, insert, select, update
 
-from zhiku.chat.records import TempKB, TempKBFile
+from zhiku.schema.chat import TempKB, TempKBFile
 from zhiku.errors import Conflict, InvalidInput, NotFound, ZhikuError
 from zhiku.store.catalog import as_utc
 from zhiku.text.ids import new_id, now
@@ -25,7 +25,8 @@ from zhiku.store.db import temp_kbs
 
 if TYPE_CHECKING:
     from zhiku.app import Zhiku
-    from zhiku.ingest.jobs import Job, UploadStaging
+    from zhiku.ingest.jobs import UploadStaging
+    from zhiku.schema.jobs import Job
 
 log = logging.getLogger(__name__)
 TEMP_PREFIX = "_tmp_"

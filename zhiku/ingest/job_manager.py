@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from sqlalchemy import delete, insert, select, update
 
 from zhiku.errors import Cancelled, Conflict, InvalidInput, NotFound, Unavailable, ZhikuError
-from zhiku.ingest.jobs import ACTIVE, KEPT, Job, JobFile, UploadStaging
+from zhiku.ingest.jobs import KEPT, UploadStaging
+from zhiku.schema.jobs import ACTIVE, Job, JobFile
 from zhiku.ingest.pipeline import Source
 from zhiku.schema import FileRecord, KnowledgeBase
 from zhiku.store.catalog import as_utc

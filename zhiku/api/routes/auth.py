@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
-from zhiku.api.auth_models import (
+from zhiku.client.auth_models import (
     ApiKeyInfo,
     GrantInfo,
     GrantRequest,

@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from zhiku.api.chat_events import respond
-from zhiku.api.chat_models import ChatRequest
+from zhiku.client.chat_models import ChatRequest
 from zhiku.api.deps import ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.api.routes.conversations import STREAM_DOC
@@ -26,7 +26,7 @@ from zhiku.api.routes.files import UPLOAD_BODY
 from zhiku.api.security import authorize_kbs, principal
 from zhiku.api.uploads import receive_files
 from zhiku.chat.modes import answer_stream, check, model_of, timeouts_for, turn_options
-from zhiku.chat.records import Message, TempKB
+from zhiku.schema.chat import Message, TempKB
 from zhiku.chat.turns import TurnResult, reply_fields
 from zhiku.errors import InvalidInput
 from zhiku.text.ids import now

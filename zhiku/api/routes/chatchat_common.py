@@ -36,7 +36,8 @@ from zhiku.api.errors import HTTP_TYPES, error_body, status_of
 from zhiku.api.uploads import receive_files
 from zhiku.app import Zhiku
 from zhiku.errors import InvalidInput, ZhikuError
-from zhiku.ingest.jobs import ACTIVE, Job, UploadStaging
+from zhiku.ingest.jobs import UploadStaging
+from zhiku.schema.jobs import ACTIVE, Job
 from zhiku.schema import Chunk, Hit
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from zhiku.api.deps import ChunkId, KBName, ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.models import ChunkEdit
+from zhiku.client.models import ChunkEdit
 from zhiku.api.security import authorize_kb
 from zhiku.schema import Chunk
 

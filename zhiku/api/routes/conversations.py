@@ -16,18 +16,13 @@ from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
 from zhiku.api.chat_events import respond
-from zhiku.api.chat_models import (
-    ConversationCreate,
-    ConversationUpdate,
-    FeedbackCreate,
-    MessageCreate,
-)
+from zhiku.client.chat_models import ConversationCreate, ConversationUpdate, FeedbackCreate, MessageCreate
 from zhiku.api.deps import ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.api.security import authorize_kbs, principal
 from zhiku.chat.export import to_markdown
 from zhiku.chat.modes import answer_stream, check, model_of, timeouts_for, turn_options
-from zhiku.chat.records import Conversation, Feedback, Message
+from zhiku.schema.chat import Conversation, Feedback, Message
 from zhiku.chat.turns import TurnResult, reply_fields
 
 router = APIRouter(prefix="/api", tags=["conversations"])

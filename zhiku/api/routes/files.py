@@ -14,7 +14,7 @@ from zhiku.api.deps import FileId, KBName, ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.api.security import authorize_kb
 from zhiku.api.uploads import receive_files
-from zhiku.ingest.jobs import Job
+from zhiku.schema.jobs import Job
 from zhiku.schema import Chunk, FileRecord
 
 router = APIRouter(prefix="/api/kbs/{kb}/files", tags=["files"])

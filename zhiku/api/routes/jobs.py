@@ -13,7 +13,7 @@ from zhiku.api.errors import responses
 from zhiku.api.security import Need, authorize_kb, readable_kb_ids
 from zhiku.app import Zhiku
 from zhiku.errors import NotFound
-from zhiku.ingest.jobs import Job, JobStatus
+from zhiku.schema.jobs import Job, JobStatus
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 

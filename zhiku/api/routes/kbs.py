@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from zhiku.api.deps import KBName, ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.models import Embedders, KBCreate, KBUpdate
+from zhiku.client.models import Embedders, KBCreate, KBUpdate
 from zhiku.api.security import authorize_kb, claim_kb, readable_kb_ids, require_scope
 from zhiku.schema import KnowledgeBase
 

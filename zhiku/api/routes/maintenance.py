@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from zhiku.api.deps import KBName, ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.models import CheckResult, RebuildResult
+from zhiku.client.models import CheckResult, RebuildResult
 from zhiku.api.security import authorize_kb
 
 router = APIRouter(prefix="/api", tags=["knowledge bases"])

@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from zhiku.api.deps import ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.models import ChatModelInfo
+from zhiku.client.models import ChatModelInfo
 from zhiku.api.security import require_scope
 
 router = APIRouter(prefix="/api", tags=["chat models"])

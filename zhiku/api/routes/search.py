@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from zhiku.api import sse
 from zhiku.api.deps import ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.models import AskRequest, SearchRequest
+from zhiku.client.models import AskRequest, SearchRequest
 from zhiku.api.security import authorize_kbs
 from zhiku.schema import Answer, Hit
 

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from zhiku.api.deps import ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.models import Health, Version
+from zhiku.client.models import Health, Version
 
 router = APIRouter(prefix="/api", tags=["system"])
 

@@ -15,11 +15,11 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter
 
-from zhiku.api.auth_models import ApiKeyInfo, GrantInfo, LoginResult, Me, NewApiKey, UserInfo
-from zhiku.api.models import ChatModelInfo, CheckResult, Embedders, Health, RebuildResult, Version
-from zhiku.errors import ConfigError, Conflict, InvalidInput, NotFound, Unavailable, ZhikuError
-from zhiku.ingest.jobs import Job, TooLarge
+from zhiku.client.auth_models import ApiKeyInfo, GrantInfo, LoginResult, Me, NewApiKey, UserInfo
+from zhiku.client.models import ChatModelInfo, CheckResult, Embedders, Health, RebuildResult, Version
+from zhiku.errors import ConfigError, Conflict, InvalidInput, NotFound, TooLarge, Unavailable, ZhikuError
 from zhiku.schema import Answer, Chunk, Citation, FileRecord, Hit, KnowledgeBase
+from zhiku.schema.jobs import Job
 
 DEFAULT_URL = "http://127.0.0.1:7861"
 UploadItem = Union[str, Path, tuple[str, Union[bytes, IO[bytes]]]]

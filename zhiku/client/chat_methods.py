@@ -22,10 +22,10 @@ import time
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Sequence
 
-from zhiku.api.chat_protocol import ChatEvent, ChatRoutes, chat_event, overrides
-from zhiku.api.protocol import UploadItem, upload_parts
-from zhiku.chat.records import Conversation, Feedback, Message, TempKB
+from zhiku.client.chat_routes import ChatEvent, ChatRoutes, chat_event, overrides
+from zhiku.client.routes import UploadItem, upload_parts
 from zhiku.errors import Unavailable
+from zhiku.schema.chat import Conversation, Feedback, Message, TempKB
 
 Turns = Sequence[dict[str, str]]
 

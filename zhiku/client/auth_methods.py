@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-from zhiku.api.auth_models import ApiKeyInfo, GrantInfo, LoginResult, Me, NewApiKey, UserInfo
-from zhiku.api.protocol import Routes
+from zhiku.client.auth_models import ApiKeyInfo, GrantInfo, LoginResult, Me, NewApiKey, UserInfo
+from zhiku.client.routes import Routes
 
 if TYPE_CHECKING:
     import httpx

@@ -22,11 +22,11 @@ from typing import Any, AsyncIterator, Iterator, Sequence
 
 import httpx
 
-from zhiku.api.auth_client import AsyncAuthMethods, AuthMethods
-from zhiku.api.chat_client import AsyncChatMethods, ChatMethods
-from zhiku.api.chat_protocol import ChatEvent
-from zhiku.api.models import ChatModelInfo, CheckResult, Embedders, Health, RebuildResult, Version
-from zhiku.api.protocol import (
+from zhiku.client.auth_methods import AsyncAuthMethods, AuthMethods
+from zhiku.client.chat_methods import AsyncChatMethods, ChatMethods
+from zhiku.client.chat_routes import ChatEvent
+from zhiku.client.models import ChatModelInfo, CheckResult, Embedders, Health, RebuildResult, Version
+from zhiku.client.routes import (
     DEFAULT_URL,
     AnswerEvent,
     Call,
@@ -41,8 +41,8 @@ from zhiku.api.protocol import (
     upload_parts,
 )
 from zhiku.errors import Unavailable
-from zhiku.ingest.jobs import ACTIVE, Job
 from zhiku.schema import Answer, Chunk, FileRecord, Hit, KnowledgeBase
+from zhiku.schema.jobs import ACTIVE, Job
 
 __all__ = ["AnswerEvent", "AsyncZhikuClient", "ChatEvent", "ZhikuClient", "error_from_response"]
 

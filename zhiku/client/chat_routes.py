@@ -19,9 +19,9 @@ from typing import Any, Literal, Sequence
 
 from pydantic import BaseModel, Field
 
-from zhiku.api.protocol import Call, parse_as, seg
-from zhiku.chat.records import Conversation, Feedback, Message, TempKB
+from zhiku.client.routes import Call, parse_as, seg
 from zhiku.schema import Citation
+from zhiku.schema.chat import Conversation, Feedback, Message, TempKB
 
 
 class ChatEvent(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from zhiku.chat.records import ChatMode, ConversationSettings
+from zhiku.schema.chat import ChatMode, ConversationSettings
 
 Content = Annotated[str, Field(min_length=1, max_length=20_000)]
 
