@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from zhiku import Zhiku, load_settings
-from zhiku.retrieval.warmup import warm_up
 
 
 def test_warm_up_loads_every_kb_index(home: Path, tmp_path: Path) -> None:
@@ -18,7 +17,7 @@ def test_warm_up_loads_every_kb_index(home: Path, tmp_path: Path) -> None:
     with Zhiku(settings) as app:  # a fresh process: nothing loaded yet
         kbs = app.list_kbs()
         assert not any(app.indexes.is_open(kb.id) for kb in kbs)
-        spent = warm_up(app)
+        spent = app.warm_up()
         assert all(app.indexes.is_open(kb.id) for kb in kbs)
         assert set(spent) == {"tokenizer", "indexes", "embedders"}
         assert app.search(["two"], "年假")[0].text.endswith("十五天年假。")
@@ -32,10 +31,10 @@ def test_a_broken_index_does_not_stop_the_warm_up(home: Path, tmp_path: Path) ->
         assert app.add_files("one", [tmp_path / "a.md"]).ok
     (home / "indexes" / kb.id / "vectors.faiss").write_bytes(b"not an index")
     with Zhiku(settings) as app:
-        warm_up(app)  # the damaged index is rebuilt from the database, as on a first search
+        app.warm_up()  # the damaged index is rebuilt from the database, as on a first search
         assert app.indexes.is_open(kb.id)
         assert app.search(["one"], "长城")[0].text == "长城很长。"
 
 
 def test_an_empty_home_starts_without_loading_anything(app: Zhiku) -> None:
-    assert warm_up(app) == {}
+    assert app.warm_up() == {}

@@ -115,9 +115,7 @@ def start(
         raise ConfigError(f"invalid port {port}")
     sock = bind(host, port)
     zhiku = state(ctx).app()
-    from zhiku.retrieval.warmup import warm_up
-
-    warm_up(zhiku)  # indexes and models load now, not on the first question
+    zhiku.warm_up()  # indexes and models load now, not on the first question
     api = create_app(zhiku)
     if ui:
         from zhiku.ui.server import local_url, mount_ui

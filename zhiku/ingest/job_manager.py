@@ -28,7 +28,10 @@ from zhiku.text.ids import new_id, now
 from zhiku.store.db import jobs, kbs
 
 if TYPE_CHECKING:
-    from zhiku.app import Zhiku
+    from sqlalchemy.engine import Engine
+
+    from zhiku.ingest.pipeline import Ingestor
+    from zhiku.store.catalog import Catalog
 
 log = logging.getLogger(__name__)
 SAVE_EVERY_S = 1.0
@@ -107,9 +110,13 @@ def _job(row: Any) -> Job:
 
 
 class JobManager:
-    def __init__(self, app: "Zhiku", workers: int) -> None:
-        self.app = app
-        self.root = app.settings.home / "uploads"
+    def __init__(self, uploads_root: Path, engine: "Engine", catalog: "Catalog", ingestor: "Ingestor",
+                 workers: int, max_file_bytes: int, max_upload_bytes: int) -> None:
+        """``uploads_root``: where uploads are staged (HOME/uploads); ``max_file_bytes`` and
+        ``max_upload_bytes``: the limits a staged upload enforces per file and in all."""
+        self.engine, self.catalog, self.ingestor = engine, catalog, ingestor
+        self.max_file_bytes, self.max_upload_bytes = max_file_bytes, max_upload_bytes
+        self.root = uploads_root
         self.root.mkdir(parents=True, exist_ok=True)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zhiku-ingest")
         self._runs: dict[str, _Run] = {}
@@ -122,7 +129,7 @@ class JobManager:
     def _recover(self) -> None:
         """Jobs the last process left queued or running are interrupted; orphaned staging goes."""
         ts = now()
-        with self.app.engine.begin() as conn:
+        with self.engine.begin() as conn:
             n = conn.execute(update(jobs).where(jobs.c.status.in_(ACTIVE)).values(
                 status="interrupted", finished_at=ts, updated_at=ts,
                 error="the server stopped before this job finished; retry it to finish the remaining files",
@@ -149,9 +156,8 @@ class JobManager:
 
     # -- submitting ------------------------------------------------------------------
     def stage(self) -> UploadStaging:
-        s = self.app.settings
         job_id = new_id()
-        return UploadStaging(self.root / job_id, job_id, s.ingest.max_file_mb << 20, s.server.max_upload_mb << 20)
+        return UploadStaging(self.root / job_id, job_id, self.max_file_bytes, self.max_upload_bytes)
 
     def submit(self, kb: KnowledgeBase, staging: UploadStaging, force: bool = False, kind: str = "upload",
                retry_of: str | None = None) -> Job:
@@ -166,7 +172,7 @@ class JobManager:
             if self._closed:
                 staging.discard()
                 raise Unavailable("the server is shutting down")
-            with self.app.engine.begin() as conn:
+            with self.engine.begin() as conn:
                 conn.execute(insert(jobs).values(**self._values(job)))
             run = self._runs[job.id] = _Run(job)
             self._pool.submit(self._work, run)
@@ -194,7 +200,7 @@ class JobManager:
                     if f.outcome not in KEPT and f.staged and (self.root / job_id / str(i)).is_file()]
             if not todo:
                 raise Conflict(f"job {job_id} has no failed or unfinished files left to retry", job_id=job_id)
-            kb = self.app.catalog.get_kb_by_id(job.kb_id)
+            kb = self.catalog.get_kb_by_id(job.kb_id)
             staging = self._move_for_retry(job, todo)
         return self.submit(kb, staging, force=job.force, kind="retry", retry_of=job_id)
 
@@ -207,7 +213,7 @@ class JobManager:
             (self.root / job_id / str(i)).replace(staging.directory / str(len(staging.files) - 1))
             entry.staged = False
             entry.detail = (entry.detail + "; " if entry.detail else "") + f"retried in job {staging.job_id}"
-        with self.app.engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(update(jobs).where(jobs.c.id == job_id).values(
                 files=[f.model_dump() for f in job.files], updated_at=now()))
         self._drop_empty(job_id)
@@ -224,7 +230,7 @@ class JobManager:
         run = self._runs.get(job_id)
         if run is not None:
             return self._snapshot(run)
-        with self.app.engine.connect() as conn:
+        with self.engine.connect() as conn:
             row = conn.execute(self._select().where(jobs.c.id == job_id)).first()
         if row is None:
             raise NotFound(f"job {job_id} does not exist", job_id=job_id)
@@ -236,7 +242,7 @@ class JobManager:
             q = q.where(jobs.c.kb_id == kb_id)
         if status:
             q = q.where(jobs.c.status == status)
-        with self.app.engine.connect() as conn:
+        with self.engine.connect() as conn:
             rows = conn.execute(q).all()
         out = []
         for row in rows:
@@ -282,7 +288,7 @@ class JobManager:
         if job_id in self._runs:
             raise Conflict(f"job {job_id} is still running: cancel it first", job_id=job_id)
         self.get(job_id)
-        with self.app.engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(delete(jobs).where(jobs.c.id == job_id))
         shutil.rmtree(self.root / job_id, ignore_errors=True)
 
@@ -291,7 +297,7 @@ class JobManager:
         active = self.active_for_kb(kb_id)
         if active:
             raise Conflict("the knowledge base is ingesting files: cancel its jobs first", jobs=active)
-        with self.app.engine.begin() as conn:
+        with self.engine.begin() as conn:
             ids = [r.id for r in conn.execute(select(jobs.c.id).where(jobs.c.kb_id == kb_id))]
             conn.execute(delete(jobs).where(jobs.c.kb_id == kb_id))
         for job_id in ids:
@@ -318,9 +324,9 @@ class JobManager:
         progress = _Progress(self, run, order)
         status, error = "done", None
         try:
-            kb = self.app.catalog.get_kb_by_id(job.kb_id)
+            kb = self.catalog.get_kb_by_id(job.kb_id)
             sources = [Source(self.root / job.id / str(i), job.files[i].name) for i in order]
-            self.app.ingestor.add(kb, sources, job.force, progress, run.cancel.is_set)
+            self.ingestor.add(kb, sources, job.force, progress, run.cancel.is_set)
         except Cancelled:
             status = "interrupted" if run.shutting_down else "cancelled"
             self._discard_partial(job, progress.current())
@@ -336,11 +342,11 @@ class JobManager:
         if current is None or job.started_at is None:
             return
         try:
-            kb = self.app.catalog.get_kb_by_id(job.kb_id)
-            partial = [f for f in self.app.catalog.files_named(kb.id, current.name)
+            kb = self.catalog.get_kb_by_id(job.kb_id)
+            partial = [f for f in self.catalog.files_named(kb.id, current.name)
                        if f.status == "pending" and as_utc(f.created_at) >= job.started_at]
             if partial:
-                self.app.ingestor.remove(kb, [f.id for f in partial])
+                self.ingestor.remove(kb, [f.id for f in partial])
         except Exception:
             log.exception("could not clean up after cancelling job %s", job.id)
 
@@ -371,7 +377,7 @@ class JobManager:
             run.job.updated_at = now()
         if save or time.monotonic() - run.saved_at >= SAVE_EVERY_S:
             snap = self._snapshot(run)
-            with self.app.engine.begin() as conn:
+            with self.engine.begin() as conn:
                 conn.execute(update(jobs).where(jobs.c.id == snap.id).values(**self._values(snap)))
             run.saved_at = time.monotonic()
         with run.lock:

@@ -25,7 +25,11 @@ from zhiku.schema import FileRecord, KnowledgeBase
 from zhiku.text.ids import sha256_file
 
 if TYPE_CHECKING:
-    from zhiku.app import Zhiku
+    from zhiku.config import IngestSettings
+    from zhiku.embed.provider import Embedders
+    from zhiku.store.catalog import Catalog
+    from zhiku.store.embedding_cache import CachedEmbedder
+    from zhiku.store.indexes import IndexManager
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +116,31 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Source]:
 
 
 class Ingestor:
-    def __init__(self, app: "Zhiku") -> None:
-        self.app = app
+    """Changes what a KB holds: files added, replaced and removed, chunks edited and deleted.
+    Each change reaches the database and the KB's indexes together (``_change``)."""
+
+    def __init__(self, settings: "IngestSettings", kbs_root: Path, catalog: "Catalog", indexes: "IndexManager",
+                 embedders: "Embedders", passage_embedder: Callable[[str], "CachedEmbedder"]) -> None:
+        """``kbs_root``: the folder of the KBs' stored files (HOME/kbs); ``passage_embedder``: an
+        embedder by name behind the embedding cache (vectors of unchanged text are not recomputed)."""
+        self.settings, self.kbs_root, self.catalog, self.indexes = settings, kbs_root, catalog, indexes
+        self.embedders, self.passage_embedder = embedders, passage_embedder
+
+    def stored_dir(self, kb: KnowledgeBase) -> Path:
+        """The folder of the KB's stored original files, one per file record, named by its id."""
+        return self.kbs_root / kb.id / "files"
 
     def stored_path(self, kb: KnowledgeBase, file_id: str) -> Path:
-        return self.app.settings.home / "kbs" / kb.id / "files" / file_id
+        return self.stored_dir(kb) / file_id
+
+    def _change(self, kb: KnowledgeBase, change: Callable[[], tuple[Any, list[list[str]], np.ndarray, Any, int]]) -> None:
+        """Run ``change`` (a catalog write returning the chunk ids added, their tokens and vectors, the
+        chunk ids removed and the KB's new revision) and apply it to the KB's indexes under their lock,
+        so a search waits for both instead of seeing the database ahead of the index."""
+        indexes = self.indexes.get(kb)  # current before the database changes
+        with indexes.lock:
+            added, tokens, vectors, removed, revision = change()
+            indexes.apply(np.asarray(added, dtype=np.int64), tokens, vectors, list(removed), revision)
 
     def add(
         self, kb: KnowledgeBase, sources: list[Source], force: bool = False,
@@ -154,17 +178,17 @@ class Ingestor:
                     progress.file_finished(src.name, "failed", msg)
         finally:
             ahead.shutdown(wait=True, cancel_futures=True)
-            self.app.indexes.flush()
+            self.indexes.flush()
         return report
 
     def _prepare(self, kb: KnowledgeBase, src: Source, force: bool) -> _Prepared:
         out = _Prepared()
         try:
             out.size = src.path.stat().st_size
-            limit = self.app.settings.ingest.max_file_mb * 1024 * 1024
+            limit = self.settings.max_file_mb * 1024 * 1024
             if out.size > limit:
                 raise InvalidInput(
-                    f"file is {out.size / 2**20:.1f} MB, over the {self.app.settings.ingest.max_file_mb} MB limit")
+                    f"file is {out.size / 2**20:.1f} MB, over the {self.settings.max_file_mb} MB limit")
             out.sha = sha256_file(src.path)
         except BaseException as exc:  # noqa: BLE001 - reported in the file's turn, like before
             out.error = exc
@@ -183,12 +207,12 @@ class Ingestor:
 
         doc = load_file(path, filename=name)
         drafts = split_blocks(doc.blocks, kb.chunk_size, kb.chunk_overlap,
-                              title_enhance=self.app.settings.ingest.title_enhance)
+                              title_enhance=self.settings.title_enhance)
         return doc, drafts, [lexical_tokens(d.text) for d in drafts]
 
     def _skip_reason(self, kb: KnowledgeBase, name: str, sha: str) -> str | None:
         """Why a file with this name and content need not be ingested again, if it need not."""
-        catalog = self.app.catalog
+        catalog = self.catalog
         if any(f.sha256 == sha and f.status == "indexed" for f in catalog.files_named(kb.id, name)):
             return "unchanged"
         dup = catalog.indexed_with_sha(kb.id, sha)
@@ -198,7 +222,7 @@ class Ingestor:
         self, kb: KnowledgeBase, src: Source, force: bool, progress: IngestProgress,
         report: IngestReport, cancelled: Callable[[], bool] | None, prepared: _Prepared | None = None,
     ) -> None:
-        catalog = self.app.catalog
+        catalog = self.catalog
         prepared = prepared or self._prepare(kb, src, force)
         if prepared.error is not None:
             raise prepared.error
@@ -259,9 +283,9 @@ class Ingestor:
             raise LoadError("no text found in the file")
         progress.file_started(name, len(drafts))
         texts = [d.text for d in drafts]
-        embedder = self.app.cached_embedder(kb.embedder)
+        embedder = self.passage_embedder(kb.embedder)
         vectors, fresh = embedder.embed_passages(
-            texts, batch_size=self.app.settings.embedder(kb.embedder).batch_size,
+            texts, batch_size=self.embedders.config(kb.embedder).batch_size,
             progress=progress.chunks_embedded, cancelled=cancelled,
         )
         report.embedded += fresh
@@ -275,26 +299,59 @@ class Ingestor:
         ]
         if cancelled and cancelled():
             raise Cancelled("ingestion cancelled")
-        indexes = self.app.indexes.get(kb)  # current before we change the database
-        with indexes.lock:  # searches wait for commit + apply instead of seeing a stale index
-            added, removed, revision = self.app.catalog.commit_file(kb.id, record.id, rows, doc.pages, replaces)
-            indexes.apply(np.asarray(added, dtype=np.int64), tokens, vectors, removed, revision)
+
+        def commit() -> tuple[Any, list[list[str]], np.ndarray, Any, int]:
+            added, removed, revision = self.catalog.commit_file(kb.id, record.id, rows, doc.pages, replaces)
+            return added, tokens, vectors, removed, revision
+
+        self._change(kb, commit)
         return len(drafts)
 
     def remove(self, kb: KnowledgeBase, names: list[str]) -> list[str]:
         """Remove files by name (or id); returns the names removed."""
-        catalog = self.app.catalog
+        catalog = self.catalog
         targets: list[FileRecord] = []
         for n in names:
             found = catalog.files_named(kb.id, n) or [f for f in catalog.list_files(kb.id) if f.id == n]
             if not found:
                 raise NotFound(f"no file '{n}' in knowledge base '{kb.name}'", file=n)
             targets.extend(found)
-        indexes = self.app.indexes.get(kb)
-        with indexes.lock:
+
+        def remove() -> tuple[Any, list[list[str]], np.ndarray, Any, int]:
             removed, revision = catalog.remove_files(kb.id, [f.id for f in targets])
-            indexes.apply(np.zeros(0, dtype=np.int64), [], np.zeros((0, kb.dimensions), np.float32), removed, revision)
-        self.app.indexes.flush()
+            return [], [], _no_vectors(kb), removed, revision
+
+        self._change(kb, remove)
+        self.indexes.flush()
         for f in targets:
             self.stored_path(kb, f.id).unlink(missing_ok=True)
         return sorted({f.name for f in targets})
+
+    def edit_chunk(self, kb: KnowledgeBase, chunk_id: int, text: str) -> None:
+        """Replace a chunk's text: re-embedded, re-tokenised, searchable as edited at once."""
+        from zhiku.text.normalize import lexical_tokens
+
+        if not text or not text.strip():
+            raise InvalidInput("a chunk's text cannot be empty")
+        chunk = self.catalog.get_chunk(kb.id, chunk_id)
+        vectors, _ = self.passage_embedder(kb.embedder).embed_passages([text])
+        tokens = lexical_tokens(text)
+
+        def edit() -> tuple[Any, list[list[str]], np.ndarray, Any, int]:
+            revision = self.catalog.update_chunk(
+                kb.id, chunk_id, text, tokens, vectors[0].tobytes(), {**chunk.meta, "edited": True})
+            return [chunk_id], [tokens], vectors, [chunk_id], revision
+
+        self._change(kb, edit)
+        self.indexes.flush()
+
+    def delete_chunk(self, kb: KnowledgeBase, chunk_id: int) -> None:
+        def delete() -> tuple[Any, list[list[str]], np.ndarray, Any, int]:
+            return [], [], _no_vectors(kb), [chunk_id], self.catalog.delete_chunk(kb.id, chunk_id)
+
+        self._change(kb, delete)
+        self.indexes.flush()
+
+
+def _no_vectors(kb: KnowledgeBase) -> np.ndarray:
+    return np.zeros((0, kb.dimensions), np.float32)

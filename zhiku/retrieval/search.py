@@ -19,8 +19,10 @@ from zhiku.retrieval.rerank import rerank as rerank_candidates
 from zhiku.schema import Hit, KnowledgeBase
 
 if TYPE_CHECKING:
-    from zhiku.app import Zhiku
-    from zhiku.store.indexes import KBIndexes
+    from zhiku.config import RetrievalSettings
+    from zhiku.embed.provider import Embedders
+    from zhiku.store.catalog import Catalog
+    from zhiku.store.indexes import IndexManager, KBIndexes
 
 log = logging.getLogger(__name__)
 MODES = ("hybrid", "dense", "lexical")
@@ -28,8 +30,9 @@ OVERLAP_MIN_VECTORS = 20_000  # below this a vector scan takes ~1 ms: not worth 
 
 
 class Retriever:
-    def __init__(self, app: "Zhiku") -> None:
-        self.app = app
+    def __init__(self, settings: "RetrievalSettings", catalog: "Catalog", indexes: "IndexManager",
+                 embedders: "Embedders") -> None:
+        self.settings, self.catalog, self.indexes, self.embedders = settings, catalog, indexes, embedders
         self._scan_pool: ThreadPoolExecutor | None = None
         self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # guards the recent questions and the scan pool
@@ -48,14 +51,14 @@ class Retriever:
 
     def query_vector(self, embedder: str, query: str) -> np.ndarray:
         """The query's embedding, from the recent questions when it was asked lately."""
-        size = self.app.settings.retrieval.query_cache
+        size = self.settings.query_cache
         key = (embedder, query)
         with self._lock:
             vec = self._recent.get(key)
             if vec is not None:
                 self._recent.move_to_end(key)
                 return vec
-        vec = self.app.embedder(embedder).embed_query(query)
+        vec = self.embedders.get(embedder).embed_query(query)
         vec.setflags(write=False)  # shared by every search that asks this again
         if size:
             with self._lock:
@@ -69,11 +72,11 @@ class Retriever:
             return None
         pattern = file_glob.casefold()
         ids = [
-            f.id for f in self.app.catalog.list_files(kb.id, "indexed")
+            f.id for f in self.catalog.list_files(kb.id, "indexed")
             if fnmatch.fnmatchcase(f.name.casefold(), pattern)
             or fnmatch.fnmatchcase(f.name.rsplit("/", 1)[-1].casefold(), pattern)
         ]
-        return self.app.catalog.chunk_ids_for_files(kb.id, ids) if ids else np.zeros(0, dtype=np.int64)
+        return self.catalog.chunk_ids_for_files(kb.id, ids) if ids else np.zeros(0, dtype=np.int64)
 
     def search(
         self, kbs: Sequence[KnowledgeBase], query: str, top_k: int | None = None,
@@ -83,7 +86,7 @@ class Retriever:
         """``query_vectors`` (embedder name → query vector) skips embedding the query for
         those embedders: a caller that already has the vector, or a benchmark. ``rerank``
         overrides ``retrieval.rerank`` for this call."""
-        settings = self.app.settings.retrieval
+        settings = self.settings
         top_k = top_k or settings.top_k
         mode = mode or settings.mode
         if mode not in MODES:
@@ -103,7 +106,7 @@ class Retriever:
         ranges = []
         opened: dict[str, KBIndexes] = {}
         for kb in kbs:
-            idx = opened[kb.name] = self.app.indexes.get(kb)
+            idx = opened[kb.name] = self.indexes.get(kb)
             allowed = self._allowed(kb, file_glob)
             found: dict[int, Candidate] = {}
             dense: Future[list[tuple[int, float]]] | list[tuple[int, float]] = []
@@ -132,7 +135,7 @@ class Retriever:
                         for cid, v in zip(missing, vecs @ query_vecs[kb.embedder]):
                             found[cid].cosine = float(v)
             pool.extend(found.values())
-            ranges.append(self.app.embedder_score_range(kb.embedder))
+            ranges.append(self.embedders.score_range(kb.embedder))
         score_range = ranges[0] if len(set(ranges)) == 1 else (
             min(r[0] for r in ranges), max(r[1] for r in ranges))
         fused = fuse(pool, mode, score_range, settings.dense_weight)
@@ -144,7 +147,7 @@ class Retriever:
             self._fill_coverage(opened, head, tokens)
             texts = []
             if isinstance(reranker, HTTPReranker):
-                rows = self.app.catalog.chunks_by_id([c.key[1] for c in head])
+                rows = self.catalog.chunks_by_id([c.key[1] for c in head])
                 head = [c for c in head if c.key[1] in rows]
                 texts = [rows[c.key[1]][0].text for c in head]
             fused = rerank_candidates(reranker, query, head, texts)
@@ -168,7 +171,7 @@ class Retriever:
                 c.lexical = found.get(c.key[1], 0.0)
 
     def _hits(self, kbs: Sequence[KnowledgeBase], ranked: list[Candidate]) -> list[Hit]:
-        rows = self.app.catalog.chunks_by_id([c.key[1] for c in ranked])
+        rows = self.catalog.chunks_by_id([c.key[1] for c in ranked])
         hits = []
         for c in ranked:
             kb_name, cid = c.key

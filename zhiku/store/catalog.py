@@ -245,6 +245,18 @@ class Catalog:
                 chunks.c.kb_id == kb_id, chunks.c.file_id.in_(list(file_ids))))
             return np.fromiter((r.id for r in rows), dtype=np.int64)
 
+    def chunk_counts(self, kb_id: str) -> dict[str, int]:
+        """How many chunks each file of the KB has in the database (file id → count)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(chunks.c.file_id, func.count()).where(chunks.c.kb_id == kb_id)
+                                .group_by(chunks.c.file_id))
+            return {file_id: int(n) for file_id, n in rows}
+
+    def set_chunk_count(self, file_id: str, n: int) -> None:
+        """Correct a file's recorded chunk count (``kb check --repair``)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(files).where(files.c.id == file_id).values(chunks=n))
+
     def index_rows(self, kb_id: str, batch: int = 5000) -> Iterator[tuple[np.ndarray, list[list[str]], np.ndarray]]:
         """Every searchable chunk of a KB as (ids, tokens, vectors) batches, to rebuild indexes."""
         q = (

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
-
 from zhiku.schema import KnowledgeBase
-from zhiku.store.db import chunks, files
 
 if TYPE_CHECKING:
-    from zhiku.app import Zhiku
+    from zhiku.store.catalog import Catalog
+    from zhiku.store.indexes import IndexManager
 
 
-def check_kb(app: "Zhiku", kb: KnowledgeBase, repair: bool) -> list[str]:
-    """Return the problems found (after repair: what was repaired, prefixed 'repaired:')."""
+def check_kb(kb: KnowledgeBase, catalog: "Catalog", indexes: "IndexManager", stored_dir: Path,
+             repair: bool) -> list[str]:
+    """Return the problems found (after repair: what was repaired, prefixed 'repaired:').
+    ``stored_dir``: the folder of the KB's stored original files."""
     problems: list[str] = []
-    catalog = app.catalog
     all_files = catalog.list_files(kb.id)
-    stored_dir = app.settings.home / "kbs" / kb.id / "files"
 
     pending = [f for f in all_files if f.status == "pending"]
     for f in pending:
@@ -41,18 +40,15 @@ def check_kb(app: "Zhiku", kb: KnowledgeBase, repair: bool) -> list[str]:
                 if repair:
                     p.unlink(missing_ok=True)
 
-    with app.engine.begin() as conn:
-        actual = dict(conn.execute(
-            select(chunks.c.file_id, func.count()).where(chunks.c.kb_id == kb.id).group_by(chunks.c.file_id)
-        ).all())
-        for f in all_files:
-            if f.status == "indexed" and actual.get(f.id, 0) != f.chunks:
-                problems.append(f"file '{f.name}' records {f.chunks} chunks but has {actual.get(f.id, 0)}")
-                if repair:
-                    conn.execute(update(files).where(files.c.id == f.id).values(chunks=actual.get(f.id, 0)))
+    actual = catalog.chunk_counts(kb.id)
+    for f in all_files:
+        if f.status == "indexed" and actual.get(f.id, 0) != f.chunks:
+            problems.append(f"file '{f.name}' records {f.chunks} chunks but has {actual.get(f.id, 0)}")
+            if repair:
+                catalog.set_chunk_count(f.id, actual.get(f.id, 0))
 
-    index_problems = app.indexes.check(kb)
+    index_problems = indexes.check(kb)
     problems.extend(index_problems)
     if repair and index_problems:
-        app.indexes.rebuild(kb)
+        indexes.rebuild(kb)
     return problems
