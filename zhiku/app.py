@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from zhiku.config import Settings, load_settings
-from zhiku.embed import Embedder, build_embedder
+from zhiku.embed.base import Embedder
+from zhiku.embed.provider import Embedders
 from zhiku.embed.cache import CachedEmbedder
 from zhiku.errors import InvalidInput
 from zhiku.ingest.pipeline import IngestProgress, IngestReport, Ingestor, Source, expand_paths
@@ -46,9 +47,10 @@ class Zhiku:
         self.engine = open_engine(settings.db_url)
         self.catalog = Catalog(self.engine)
         self.indexes = IndexManager(self.catalog, settings.home / "indexes")
-        self.ingestor = Ingestor(self)
-        self.retriever = Retriever(self)
-        self._embedders: dict[str, Embedder] = {}
+        self.embedders = Embedders(settings.embedder)
+        self.ingestor = Ingestor(settings.ingest, settings.home / "kbs", self.catalog, self.indexes, self.embedders,
+                                 self.cached_embedder)
+        self.retriever = Retriever(settings.retrieval, self.catalog, self.indexes, self.embedders)
         self._lock = threading.RLock()  # guards what is built on first use
         self._jobs: JobManager | None = None
 
@@ -82,16 +84,13 @@ class Zhiku:
             return self.__dict__[key]
 
     def embedder(self, name: str) -> Embedder:
-        with self._lock:
-            if name not in self._embedders:
-                self._embedders[name] = build_embedder(self.settings.embedder(name))
-            return self._embedders[name]
+        return self.embedders.get(name)
 
     def cached_embedder(self, name: str) -> CachedEmbedder:
         return CachedEmbedder(self.embedder(name), self.engine)
 
     def embedder_score_range(self, name: str) -> tuple[float, float]:
-        return self.embedder(name).score_range
+        return self.embedders.score_range(name)
 
     # -- knowledge bases -------------------------------------------------------------
     def create_kb(self, name: str, description: str = "", embedder: str | None = None) -> KnowledgeBase:
@@ -171,7 +170,15 @@ class Zhiku:
         """Problems found between the database, the stored files and the indexes."""
         from zhiku.store.maintenance import check_kb
 
-        return check_kb(self, self.kb(kb_name), repair)
+        kb = self.kb(kb_name)
+        return check_kb(kb, self.catalog, self.indexes, self.ingestor.stored_dir(kb), repair)
+
+    def warm_up(self) -> dict[str, float]:
+        """Load every KB's indexes and their query embedders now (server start), not on the first
+        question; returns seconds spent per part."""
+        from zhiku.retrieval.warmup import warm_up
+
+        return warm_up(self.list_kbs(), self.retriever, self.embedders)
 
     # -- retrieval and answers -------------------------------------------------------
     def _kbs(self, names: Sequence[str]) -> list[KnowledgeBase]:
@@ -237,33 +244,12 @@ class Zhiku:
 
     def edit_chunk(self, kb_name: str, chunk_id: int, text: str) -> Chunk:
         """Replace a chunk's text: re-embedded, re-tokenised, searchable as edited at once."""
-        import numpy as np
-
-        from zhiku.text.normalize import lexical_tokens
-
-        if not text or not text.strip():
-            raise InvalidInput("a chunk's text cannot be empty")
         kb = self.kb(kb_name)
-        chunk = self.catalog.get_chunk(kb.id, chunk_id)
-        vectors, _ = self.cached_embedder(kb.embedder).embed_passages([text])
-        tokens = lexical_tokens(text)
-        indexes = self.indexes.get(kb)  # current before the database changes
-        with indexes.lock:
-            revision = self.catalog.update_chunk(
-                kb.id, chunk_id, text, tokens, vectors[0].tobytes(), {**chunk.meta, "edited": True})
-            indexes.apply(np.array([chunk_id], dtype=np.int64), [tokens], vectors, [chunk_id], revision)
-        self.indexes.flush()
+        self.ingestor.edit_chunk(kb, chunk_id, text)
         return self.catalog.get_chunk(kb.id, chunk_id)
 
     def delete_chunk(self, kb_name: str, chunk_id: int) -> None:
-        import numpy as np
-
-        kb = self.kb(kb_name)
-        indexes = self.indexes.get(kb)
-        with indexes.lock:
-            revision = self.catalog.delete_chunk(kb.id, chunk_id)
-            indexes.apply(np.zeros(0, dtype=np.int64), [], np.zeros((0, kb.dimensions), np.float32), [chunk_id], revision)
-        self.indexes.flush()
+        self.ingestor.delete_chunk(self.kb(kb_name), chunk_id)
 
     def health(self) -> dict[str, Any]:
         """Raises Unavailable when the database cannot be reached."""
@@ -301,7 +287,10 @@ class Zhiku:
         from zhiku.ingest.job_manager import JobManager
 
         if self._jobs is None:
-            self._jobs = JobManager(self, workers or self.settings.server.ingest_workers)
+            s = self.settings
+            self._jobs = JobManager(s.home / "uploads", self.engine, self.catalog, self.ingestor,
+                                    workers or s.server.ingest_workers, s.ingest.max_file_mb << 20,
+                                    s.server.max_upload_mb << 20)
         return self._jobs
 
     def stage_upload(self) -> "UploadStaging":
