@@ -1,6 +1,6 @@
 """The HTTP API: ``create_app(zhiku)`` builds the FastAPI app; ``zhiku start`` serves it.
 
-Imported lazily, so that ``zhiku.api.models`` can be used without loading FastAPI's app.
+Imported lazily, so that ``zhiku.api.sse`` or ``zhiku.api.errors`` can be used without building the app.
 """
 
 from __future__ import annotations

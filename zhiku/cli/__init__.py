@@ -1,4 +1,5 @@
-"""The `zhiku` command line. Each command is a thin call into ``Zhiku``.
+"""The `zhiku` command line. Each command is a thin call into ``Zhiku`` (or, with ``--server``,
+into ``zhiku.client``), imported only when the command runs.
 
 User mistakes end with one readable line on stderr and a non-zero exit, never a
 stack trace (set ZHIKU_DEBUG=1 to see one).
@@ -123,6 +124,10 @@ def _root(
 
 
 def _register() -> None:
+    """Attach every command to ``app``. The command modules import only typer, rich and
+    zhiku.errors at the top; the app, the client and their libraries (SQLAlchemy, NumPy,
+    httpx...) are imported inside the commands, so ``zhiku --help`` answers at once
+    (tests/client/test_light_imports.py checks it)."""
     from zhiku.cli import commands_kb, commands_misc, commands_query, commands_server  # noqa: F401
     from zhiku.cli import commands_llm  # noqa: F401
     from zhiku.cli import commands_web  # noqa: F401

@@ -13,7 +13,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from zhiku.auth import SCOPES
 from zhiku.cli import app, err, out, print_json, state
 from zhiku.cli.commands_kb import kb_app
 from zhiku.errors import InvalidInput
@@ -119,6 +118,8 @@ def key_create(
     expires_days: Optional[float] = typer.Option(None, "--expires-days", help="valid this many days (default: no end)"),
 ) -> None:
     """Create an API key. The secret is printed once, alone on standard output."""
+    from zhiku.auth import SCOPES  # here, not at the top: `zhiku --help` must not load the database layer
+
     for scope in scopes or []:
         if scope not in SCOPES:
             raise InvalidInput(f"unknown scope '{scope}': use read, write or admin")

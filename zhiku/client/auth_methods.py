@@ -1,6 +1,6 @@
 """The accounts half of the typed client: login and logout, users, API keys and KB grants.
 ``ZhikuClient`` and ``AsyncZhikuClient`` (``zhiku.client``) include these methods; the calls are
-described once in ``zhiku.api.protocol``."""
+described once in ``zhiku.client.routes``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The chat half of the typed client: conversations, messages, feedback, stateless chat and
 file chat uploads. ``ZhikuClient`` and ``AsyncZhikuClient`` (``zhiku.client``) include these
-methods; the calls are described once in ``zhiku.api.chat_protocol``.
+methods; the calls are described once in ``zhiku.client.chat_routes``.
 
 Streamed answers come as ``ChatEvent`` objects whose ``type`` is ``start`` (``info``: mode,
 model, conversation and question ids), ``delta`` (``text``), ``citations`` (``citations``),

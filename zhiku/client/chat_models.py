@@ -1,4 +1,4 @@
-"""Request bodies of the chat and conversation routes (the responses are ``zhiku.chat.records``)."""
+"""Request bodies of the chat and conversation routes (the responses are ``zhiku.schema.chat``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The chat routes' half of the wire protocol (``zhiku.api.protocol`` has the rest): what each
+"""The chat routes' half of the wire protocol (``zhiku.client.routes`` has the rest): what each
 call sends and returns, and the events of a streamed answer.
 
 A streamed answer (any mode) is a text/event-stream of::

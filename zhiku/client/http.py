@@ -10,7 +10,7 @@ cannot be reached raises ``Unavailable``.
         job = zk.wait_for_job(zk.upload("手册", ["a.pdf", "b.docx"]).id)
         print(zk.ask(["手册"], "年假有几天？").answer)
 
-Each route is described once in ``zhiku.api.protocol``; both clients only execute the descriptions.
+Each route is described once in ``zhiku.client.routes``; both clients only execute the descriptions.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The wire protocol both ends of the API speak, in one place: what each route takes and
 returns (``Routes``), error bodies turned back into ``ZhikuError`` subclasses, and
-server-sent events parsed. ``zhiku.client`` executes these descriptions over httpx.
+server-sent events parsed. ``zhiku.client.http`` executes these descriptions over httpx;
+the server's routes validate with the same bodies (``zhiku.client.models``).
 """
 
 from __future__ import annotations
