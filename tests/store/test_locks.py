@@ -7,7 +7,7 @@ import threading
 import numpy as np
 
 from zhiku.store.locks import ReadWriteLock
-from zhiku.store.vectors import VectorIndex
+from zhiku.store.vectors import FaissVectorIndex
 
 
 def _in_thread(fn) -> threading.Thread:  # type: ignore[no-untyped-def]
@@ -81,7 +81,7 @@ def test_a_waiting_writer_goes_before_new_readers() -> None:
 
 def test_searches_run_while_vectors_come_and_go() -> None:
     rng = np.random.default_rng(7)
-    index = VectorIndex(64)
+    index = FaissVectorIndex(64)
     base = rng.standard_normal((2000, 64)).astype(np.float32)
     base /= np.linalg.norm(base, axis=1, keepdims=True)
     index.add(np.arange(2000), base)

@@ -8,7 +8,7 @@ import faiss
 import numpy as np
 
 from zhiku import Zhiku, load_settings
-from zhiku.store.vectors import VectorIndex
+from zhiku.store.vectors import FaissVectorIndex
 
 
 def _unit(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
@@ -22,7 +22,7 @@ def test_half_precision_scan_finds_the_exact_neighbours() -> None:
     vecs = centres[rng.integers(0, 20, 5000)] + 0.05 * rng.standard_normal((5000, 384)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     ids = np.arange(1000, 6000, dtype=np.int64)
-    index = VectorIndex(384)
+    index = FaissVectorIndex(384)
     index.add(ids, vecs)
     for q in _unit(rng, 30, 384) * 0.1 + vecs[rng.integers(0, 5000, 30)]:
         q = q / np.linalg.norm(q)

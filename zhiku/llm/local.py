@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Generator, Sequence
 
 from zhiku.errors import ContextTooLong, InvalidInput, LoadError, MissingDependency, ModelTimeout
-from zhiku.llm.base import CallControl, Delta, Message, Timeouts, Usage
+from zhiku.llm.base import CallControl, Delta, Message, ReplyStream, Timeouts, Usage
 
 
 class LlamaCppModel:
@@ -46,12 +46,14 @@ class LlamaCppModel:
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None,
         control: CallControl | None = None,
-    ) -> Iterator[Delta]:
+    ) -> ReplyStream:
         control = control or CallControl(self.timeouts)
         return self._run(list(messages), max_tokens or self.max_tokens,
                          self.temperature if temperature is None else temperature, control)
 
-    def _run(self, messages: list[Any], max_tokens: int, temperature: float, control: CallControl) -> Iterator[Delta]:
+    def _run(
+        self, messages: list[Any], max_tokens: int, temperature: float, control: CallControl
+    ) -> Generator[Delta, None, None]:
         if not self._lock.acquire(timeout=max(0.0, control.remaining())):
             raise ModelTimeout(f"model '{self.name}' stayed busy with another request", model=self.name,
                                phase="queue", timeout=self.timeouts.total)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from typing import Any, Iterator, Sequence
+from typing import Any, Generator, Iterator, Sequence
 
 from zhiku.errors import (
     BadModelResponse,
@@ -22,7 +22,7 @@ from zhiku.errors import (
     RateLimited,
     ZhikuError,
 )
-from zhiku.llm.base import CallControl, Delta, Message, Timeouts, Usage, estimate_tokens
+from zhiku.llm.base import CallControl, Delta, Message, ReplyStream, Timeouts, Usage, estimate_tokens
 
 try:  # the SDK's HTTP library: httpx2 for openai>=3, httpx before
     import httpx2 as _http
@@ -105,7 +105,7 @@ class OpenAICompatModel:
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None,
         control: CallControl | None = None,
-    ) -> Iterator[Delta]:
+    ) -> ReplyStream:
         control = control or CallControl(self.timeouts)
         kwargs: dict[str, Any] = {
             "model": self.model, "messages": list(messages), "stream": True,
@@ -116,7 +116,9 @@ class OpenAICompatModel:
             kwargs["stream_options"] = {"include_usage": True}
         return self._run(kwargs, control, messages)
 
-    def _run(self, kwargs: dict[str, Any], control: CallControl, messages: Sequence[Message]) -> Iterator[Delta]:
+    def _run(
+        self, kwargs: dict[str, Any], control: CallControl, messages: Sequence[Message]
+    ) -> Generator[Delta, None, None]:
         token = _CONTROL.set(control)
         received = False
         stream = None

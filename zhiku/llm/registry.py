@@ -9,7 +9,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from zhiku.config import ChatModelConfig
 from zhiku.errors import ConfigError, NotFound
@@ -18,6 +18,7 @@ from zhiku.llm.presets import LOCAL_PROBES, PRESETS
 
 if TYPE_CHECKING:
     from zhiku.config import Settings
+    from zhiku.plugins import Registry
 
 log = logging.getLogger(__name__)
 REGISTRY_FILE = "models.json"
@@ -175,18 +176,32 @@ def resolve_path(settings: "Settings", path: str) -> Path:
     return p if p.is_absolute() else models_dir(settings) / p
 
 
+ChatModelFactory = Callable[[str, ChatModelConfig, "Settings", Timeouts], ChatModel]
+
+
 def build_model(name: str, cfg: ChatModelConfig, settings: "Settings") -> ChatModel:
+    """The chat model ``cfg`` describes, by its ``type`` in the plugin registry (kind ``chat_model``:
+    a factory taking the model's name, its settings, the app's settings and its timeouts)."""
+    from zhiku.plugins import lookup
+
     llm = settings.llm
     timeouts = Timeouts(cfg.connect_timeout_s or llm.connect_timeout_s, cfg.read_timeout_s or llm.read_timeout_s,
                         cfg.total_timeout_s or llm.total_timeout_s)
-    if cfg.type == "llamacpp":
-        from zhiku.llm.local import LlamaCppModel
+    factory: ChatModelFactory = lookup("chat_model", cfg.type)
+    return factory(name, cfg, settings, timeouts)
 
-        if not cfg.path:
-            raise ConfigError(f"model '{name}': a llamacpp model needs `path` (a GGUF file)", model=name)
-        return LlamaCppModel(name, resolve_path(settings, cfg.path), context_window=cfg.context_window,
-                             max_tokens=cfg.max_tokens, temperature=cfg.temperature, threads=cfg.threads,
-                             timeouts=timeouts)
+
+def _llamacpp(name: str, cfg: ChatModelConfig, settings: "Settings", timeouts: Timeouts) -> ChatModel:
+    from zhiku.llm.local import LlamaCppModel
+
+    if not cfg.path:
+        raise ConfigError(f"model '{name}': a llamacpp model needs `path` (a GGUF file)", model=name)
+    return LlamaCppModel(name, resolve_path(settings, cfg.path), context_window=cfg.context_window,
+                         max_tokens=cfg.max_tokens, temperature=cfg.temperature, threads=cfg.threads,
+                         timeouts=timeouts)
+
+
+def _openai(name: str, cfg: ChatModelConfig, settings: "Settings", timeouts: Timeouts) -> ChatModel:
     from zhiku.llm.openai_compat import OpenAICompatModel
 
     preset = PRESETS.get(cfg.preset) if cfg.preset else None
@@ -206,3 +221,9 @@ def build_model(name: str, cfg: ChatModelConfig, settings: "Settings") -> ChatMo
     return OpenAICompatModel(name, base_url, model, key, context_window=cfg.context_window,
                              max_tokens=cfg.max_tokens, temperature=cfg.temperature, timeouts=timeouts,
                              preset=cfg.preset)
+
+
+def register_backends(registry: "Registry") -> None:
+    """zhiku's own chat model types."""
+    registry.add("chat_model", "openai", _openai)
+    registry.add("chat_model", "llamacpp", _llamacpp)

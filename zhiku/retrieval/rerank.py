@@ -20,23 +20,49 @@ remain in [0, 1] and decrease down the list.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from zhiku.errors import InvalidInput, Unavailable
 from zhiku.retrieval.fusion import Candidate
 
+if TYPE_CHECKING:
+    from zhiku.plugins import Registry
+
 log = logging.getLogger(__name__)
-KINDS = ("none", "coverage", "http")
+KINDS = ("none", "coverage", "http")  # the built-in ones; plugins may add more
 
 
 class Reranker(Protocol):
+    """Reorders the best fused candidates. ``needs_texts``: whether ``scores`` reads the passages'
+    texts (the caller fetches them from the database only then; otherwise ``texts`` is empty)."""
+
+    needs_texts: bool
+
     def scores(self, query: str, candidates: Sequence[Candidate], texts: Sequence[str]) -> list[float]:
         """A relevance score per candidate, higher is better."""
         ...
 
 
+@dataclass(frozen=True)
+class RerankerOptions:
+    """What a reranker factory (kind ``reranker`` in the plugin registry) is built from: the
+    ``retrieval.rerank_*`` settings."""
+
+    weight: float = 0.5
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = None
+    timeout_s: float = 30.0
+
+
+RerankerFactory = Callable[[RerankerOptions], Reranker]
+
+
 class CoverageReranker:
+    needs_texts = False
+
     def __init__(self, weight: float) -> None:
         self.weight = weight
 
@@ -47,6 +73,8 @@ class CoverageReranker:
 
 class HTTPReranker:
     """A cross-encoder behind the common ``/rerank`` protocol (see the module docstring)."""
+
+    needs_texts = True
 
     def __init__(self, base_url: str, model: str | None, api_key: str | None, timeout_s: float) -> None:
         if not base_url:
@@ -80,15 +108,33 @@ class HTTPReranker:
         return out
 
 
+def _coverage(options: RerankerOptions) -> Reranker:
+    return CoverageReranker(options.weight)
+
+
+def _http(options: RerankerOptions) -> Reranker:
+    return HTTPReranker(options.base_url or "", options.model, options.api_key, options.timeout_s)
+
+
+def register_backends(registry: "Registry") -> None:
+    """zhiku's own rerankers (``none`` is no reranker, not a backend)."""
+    registry.add("reranker", "coverage", _coverage)
+    registry.add("reranker", "http", _http)
+
+
 def build_reranker(kind: str, weight: float = 0.5, base_url: str | None = None, model: str | None = None,
                    api_key: str | None = None, timeout_s: float = 30.0) -> Reranker | None:
+    """The reranker registered as ``kind`` (None for ``none``); ``InvalidInput`` naming the choices
+    for an unknown one (a request may name it)."""
+    from zhiku.plugins import registry
+
     if kind == "none":
         return None
-    if kind == "coverage":
-        return CoverageReranker(weight)
-    if kind == "http":
-        return HTTPReranker(base_url or "", model, api_key, timeout_s)
-    raise InvalidInput(f"unknown reranker '{kind}'; use one of: {', '.join(KINDS)}")
+    names = registry().names("reranker")
+    if kind not in names:
+        raise InvalidInput(f"unknown reranker '{kind}'; use one of: {', '.join(['none', *names])}")
+    factory: RerankerFactory = registry().get("reranker", kind)
+    return factory(RerankerOptions(weight, base_url, model, api_key, timeout_s))
 
 
 def rerank(reranker: Reranker, query: str, ranked: list[Candidate], texts: Sequence[str]) -> list[Candidate]:

@@ -1,9 +1,14 @@
-"""The derived search indexes of each knowledge base (vectors + BM25).
+"""The derived search indexes of each knowledge base (a vector index + a lexical index).
 
 They are rebuilt from the database whenever they are missing, unreadable or
-stale (their recorded revision differs from the KB's), updated incrementally as
-files come and go, and persisted atomically: the manifest holding the revision
-is replaced last, so a crash mid-save reads as stale, never as current.
+stale (their recorded revision differs from the KB's, or they were written by
+another backend than the settings name), updated incrementally as files come and
+go, and persisted atomically: the manifest holding the revision is replaced last,
+so a crash mid-save reads as stale, never as current.
+
+The manager talks only to the protocols of ``zhiku.store.index_protocols``; the
+backends come from the plugin registry by the names in ``index.vector`` and
+``index.lexical`` (built in: ``faiss`` and ``bm25``, registered below).
 """
 
 from __future__ import annotations
@@ -14,25 +19,68 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from zhiku.config import IndexSettings
 from zhiku.schema import KnowledgeBase
 from zhiku.store.catalog import Catalog
-from zhiku.store.lexical import LexicalIndex
-from zhiku.store.vectors import VectorIndex
+from zhiku.store.index_protocols import (
+    LexicalIndex,
+    LexicalIndexType,
+    VectorIndex,
+    VectorIndexType,
+    lexical_index_type,
+    vector_index_type,
+)
+
+if TYPE_CHECKING:
+    from zhiku.plugins import Registry
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
+LEGACY = {"vector": "faiss", "lexical": "bm25"}  # what a manifest naming no backends was written by
+
+
+def register_backends(registry: "Registry") -> None:
+    """The built-in index backends (imported on first use: FAISS and SciPy are heavy)."""
+    registry.add("vector_index", "faiss", "zhiku.store.vectors:FaissVectorIndex")
+    registry.add("lexical_index", "bm25", "zhiku.store.lexical:BM25Index")
+
+
+class Backends:
+    """The two index backends named by the settings, and where each keeps its files in a KB's folder."""
+
+    def __init__(self, settings: IndexSettings) -> None:
+        self.vector_name, self.lexical_name = settings.vector, settings.lexical
+        self.vector: VectorIndexType = vector_index_type(settings.vector)  # ConfigError naming the choices
+        self.lexical: LexicalIndexType = lexical_index_type(settings.lexical)
+
+    def vector_path(self, directory: Path) -> Path:
+        return directory / f"vectors.{self.vector_name}"
+
+    def lexical_path(self, directory: Path) -> Path:
+        # the built-in BM25 keeps the folder name it always had, so existing homes need no rebuild
+        return directory / ("lexical" if self.lexical_name == "bm25" else f"lexical.{self.lexical_name}")
+
+    def written_by_us(self, manifest: dict) -> bool:
+        return (manifest.get("vector", LEGACY["vector"]) == self.vector_name
+                and manifest.get("lexical", LEGACY["lexical"]) == self.lexical_name)
+
+    def open(self, directory: Path, dimensions: int) -> tuple[VectorIndex, LexicalIndex]:
+        return (self.vector.load(self.vector_path(directory), dimensions),
+                self.lexical.load(self.lexical_path(directory)))
 
 
 class KBIndexes:
     """The vector and lexical index of one KB, at a known revision."""
 
-    def __init__(self, kb: KnowledgeBase, directory: Path, vectors: VectorIndex, lexical: LexicalIndex, revision: int):
+    def __init__(self, kb: KnowledgeBase, directory: Path, vectors: VectorIndex, lexical: LexicalIndex, revision: int,
+                 backends: Backends):
         self.kb_id = kb.id
         self.directory = directory
+        self.backends = backends
         self.vectors = vectors
         self.lexical = lexical
         self.revision = revision
@@ -62,19 +110,26 @@ class KBIndexes:
             self.directory.mkdir(parents=True, exist_ok=True)
             manifest = self.directory / MANIFEST
             manifest.unlink(missing_ok=True)  # stale until the new manifest lands
-            self.vectors.save(self.directory / "vectors.faiss")
-            self.lexical.save(self.directory / "lexical")
+            self.vectors.save(self.backends.vector_path(self.directory))
+            self.lexical.save(self.backends.lexical_path(self.directory))
             tmp = manifest.with_suffix(".tmp")
             tmp.write_text(json.dumps({"revision": self.revision, "chunks": len(self.vectors),
-                                       "dimensions": self.vectors.dimensions}))
+                                       "dimensions": self.vectors.dimensions, "vector": self.backends.vector_name,
+                                       "lexical": self.backends.lexical_name}))
             os.replace(tmp, manifest)
             self.dirty = False
 
+    def close(self) -> None:
+        self.vectors.close()
+        self.lexical.close()
+
 
 class IndexManager:
-    def __init__(self, catalog: Catalog, root: Path) -> None:
+    def __init__(self, catalog: Catalog, root: Path, settings: IndexSettings | None = None) -> None:
+        """``settings`` (``index``) names the backends; ``ConfigError`` here when a name is unknown."""
         self.catalog = catalog
         self.root = root
+        self.backends = Backends(settings or IndexSettings())
         self._open: dict[str, KBIndexes] = {}
         self._lock = threading.Lock()
 
@@ -106,30 +161,33 @@ class IndexManager:
             if manifest.get("revision") != current or manifest.get("dimensions") != kb.dimensions:
                 log.info("indexes of %s are stale (revision %s, database %s)", kb.name, manifest.get("revision"), current)
                 return None
-            vectors = VectorIndex.load(d / "vectors.faiss", kb.dimensions)
-            lexical = LexicalIndex.load(d / "lexical")
+            if not self.backends.written_by_us(manifest):
+                log.info("indexes of %s were written by other backends (%s, %s): rebuilding", kb.name,
+                         manifest.get("vector", LEGACY["vector"]), manifest.get("lexical", LEGACY["lexical"]))
+                return None
+            vectors, lexical = self.backends.open(d, kb.dimensions)
         except FileNotFoundError:
             return None
         except Exception as exc:  # a damaged index is rebuilt, never trusted
             log.warning("indexes of %s unreadable (%s); rebuilding", kb.name, exc)
             return None
-        idx = KBIndexes(kb, d, vectors, lexical, current)
+        idx = KBIndexes(kb, d, vectors, lexical, current, self.backends)
         idx.dirty = vectors.upgraded
         return idx
 
     def rebuild(self, kb: KnowledgeBase, _locked: bool = False) -> KBIndexes:
         """Re-derive both indexes from the database and persist them."""
         revision = self.catalog.revision(kb.id)
-        vectors = VectorIndex(kb.dimensions)
-        lexical = LexicalIndex()
+        vectors = self.backends.vector(kb.dimensions)
+        lexical = self.backends.lexical()
         for ids, toks, vecs in self.catalog.index_rows(kb.id):
             vectors.add(ids, vecs)
             lexical.add(ids.tolist(), toks)
-        idx = KBIndexes(kb, self.directory(kb.id), vectors, lexical, revision)
+        idx = KBIndexes(kb, self.directory(kb.id), vectors, lexical, revision, self.backends)
         idx.save()
         if not _locked:
             with self._lock:
-                self._open[kb.id] = idx
+                self._open[kb.id] = idx  # the one it replaces may still serve a search: not closed
         log.info("rebuilt indexes of %s: %d chunks at revision %d", kb.name, len(vectors), revision)
         return idx
 
@@ -146,9 +204,12 @@ class IndexManager:
             return ["index manifest missing or unreadable: indexes must be rebuilt"]
         if manifest.get("revision") != current:
             problems.append(f"indexes are at revision {manifest.get('revision')}, database at {current}")
+        if not self.backends.written_by_us(manifest):
+            return problems + [f"indexes were written by {manifest.get('vector', LEGACY['vector'])} and "
+                               f"{manifest.get('lexical', LEGACY['lexical'])}, the settings name "
+                               f"{self.backends.vector_name} and {self.backends.lexical_name}: they must be rebuilt"]
         try:
-            vectors = VectorIndex.load(d / "vectors.faiss", kb.dimensions)
-            lexical = LexicalIndex.load(d / "lexical")
+            vectors, lexical = self.backends.open(d, kb.dimensions)
         except Exception as exc:
             return problems + [f"indexes unreadable: {exc}"]
         live = set(self.catalog.live_chunk_ids(kb.id).tolist())
@@ -158,11 +219,15 @@ class IndexManager:
         if lex_ids != live:
             problems.append(
                 f"lexical index differs from database: {len(lex_ids - live)} extra, {len(live - lex_ids)} missing")
+        vectors.close()
+        lexical.close()
         return problems
 
     def forget(self, kb_id: str, delete_files: bool = False) -> None:
         with self._lock:
-            self._open.pop(kb_id, None)
+            idx = self._open.pop(kb_id, None)
+        if idx is not None:
+            idx.close()
         if delete_files:
             shutil.rmtree(self.directory(kb_id), ignore_errors=True)
 
@@ -171,3 +236,12 @@ class IndexManager:
             for idx in self._open.values():
                 if idx.dirty:
                     idx.save()
+
+    def close(self) -> None:
+        """Save what changed and release every open index (the app is shutting down)."""
+        with self._lock:
+            opened, self._open = list(self._open.values()), {}
+        for idx in opened:
+            if idx.dirty:
+                idx.save()
+            idx.close()

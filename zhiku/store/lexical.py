@@ -67,8 +67,9 @@ FEW_ALLOWED = 64  # an allowed set under 1/64 of a segment is scored by lookups,
 MIN_PRUNE = 8192  # segments smaller than this are scored plainly (pruning costs more than it saves)
 
 
-class LexicalIndex:
-    """Okapi BM25 over integer ids; see the module docstring for the design."""
+class BM25Index:
+    """Okapi BM25 over integer ids, the built-in ``lexical_index`` backend ``bm25``; see the module
+    docstring for the design and zhiku.store.index_protocols.LexicalIndex for the contract."""
 
     def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
         self.k1 = float(k1)
@@ -319,6 +320,9 @@ class LexicalIndex:
         vocab = {t: i for i, t in enumerate(terms)}
         return State((seg,), vocab, terms, state.df[keep].copy(), state.n_live, state.total_len)
 
+    def close(self) -> None:
+        """Nothing to release: the postings live in this process's memory until it is collected."""
+
     # ---- persistence ---------------------------------------------------------------------
     def save(self, directory: Path, meta: dict[str, Any] | None = None) -> None:
         """Write the index atomically under ``directory``; ``meta`` (JSON-able) replaces ``self.meta``."""
@@ -352,7 +356,7 @@ class LexicalIndex:
                     shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
-    def load(cls, directory: Path) -> LexicalIndex:
+    def load(cls, directory: Path) -> BM25Index:
         """Read an index written by ``save``.
 
         Raises ``FileNotFoundError`` when there is none and ``LoadError`` when it is
@@ -371,7 +375,7 @@ class LexicalIndex:
         raise LoadError(f"lexical index in {directory} kept changing while being read", path=str(directory))
 
     @classmethod
-    def _load_once(cls, directory: Path) -> LexicalIndex:
+    def _load_once(cls, directory: Path) -> BM25Index:
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
         if manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
             raise LoadError(f"{directory}: not a zhiku BM25 index of version {VERSION}")

@@ -19,7 +19,9 @@ import numpy as np
 from zhiku.store.locks import ReadWriteLock
 
 
-class VectorIndex:
+class FaissVectorIndex:
+    """The built-in ``vector_index`` backend ``faiss`` (see zhiku.store.index_protocols.VectorIndex)."""
+
     def __init__(self, dimensions: int) -> None:
         import faiss
 
@@ -83,6 +85,9 @@ class VectorIndex:
         with self._lock.reading():
             return self._faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
+    def close(self) -> None:
+        """Nothing to release: the vectors live in this process's memory until it is collected."""
+
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
@@ -91,9 +96,11 @@ class VectorIndex:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path, dimensions: int) -> "VectorIndex":
+    def load(cls, path: Path, dimensions: int) -> "FaissVectorIndex":
         import faiss
 
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no vector index at {path}")
         self = cls(dimensions)
         index = faiss.read_index(str(path))
         if index.d != dimensions:

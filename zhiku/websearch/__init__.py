@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from zhiku.config import WebSearchSettings
 from zhiku.errors import ConfigError, Unavailable
@@ -21,7 +22,10 @@ from zhiku.websearch.base import (
 from zhiku.websearch.fetch import Page, PageFetcher
 from zhiku.websearch.guard import Resolver, UrlGuard
 
-ENGINES = ("searxng", "duckduckgo", "bing", "tavily")
+if TYPE_CHECKING:
+    from zhiku.plugins import Registry
+
+ENGINES = ("searxng", "duckduckgo", "bing", "tavily")  # the built-in ones; plugins may add more
 
 
 def api_key(settings: WebSearchSettings) -> str | None:
@@ -58,19 +62,25 @@ def _tavily(s: WebSearchSettings) -> SearchEngine:
     return Tavily(api_key(s), s.base_url, s.search_timeout_s)
 
 
-_FACTORIES: dict[str, Callable[[WebSearchSettings], SearchEngine]] = {
-    "searxng": _searxng, "duckduckgo": _duckduckgo, "bing": _bing, "tavily": _tavily,
-}
+EngineFactory = Callable[[WebSearchSettings], SearchEngine]
+
+
+def register_backends(registry: "Registry") -> None:
+    """zhiku's own search engines (kind ``search_engine``: a factory taking ``WebSearchSettings``)."""
+    for name, factory in (("searxng", _searxng), ("duckduckgo", _duckduckgo), ("bing", _bing), ("tavily", _tavily)):
+        registry.add("search_engine", name, factory)
 
 
 def build_engine(settings: WebSearchSettings, engine: str | None = None) -> SearchEngine:
-    """The engine named (default: ``settings.engine``); ``Unavailable`` when web search is off."""
+    """The engine named (default: ``settings.engine``); ``Unavailable`` when web search is off,
+    ``ConfigError`` naming the choices when no plugin registered that name."""
+    from zhiku.plugins import lookup
+
     name = engine or settings.engine
     if name == "none":
         raise Unavailable("web search is off: set websearch.engine (searxng, duckduckgo, bing or tavily)")
-    if name not in _FACTORIES:
-        raise ConfigError(f"unknown search engine '{name}'; use one of: {', '.join(ENGINES)}")
-    return _FACTORIES[name](settings)
+    factory: EngineFactory = lookup("search_engine", name)
+    return factory(settings)
 
 
 def build_fetcher(settings: WebSearchSettings, resolver: Resolver | None = None) -> PageFetcher:
@@ -79,6 +89,6 @@ def build_fetcher(settings: WebSearchSettings, resolver: Resolver | None = None)
 
 
 __all__ = [
-    "ENGINES", "FetchFailed", "FetchRefused", "Page", "PageFetcher", "SearchEngine", "SearchUnavailable",
+    "ENGINES", "EngineFactory", "FetchFailed", "FetchRefused", "Page", "PageFetcher", "SearchEngine", "SearchUnavailable",
     "UrlGuard", "WebResult", "api_key", "build_engine", "build_fetcher",
 ]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from zhiku.errors import LoadError, NotFound, UnsupportedFormat, ZhikuError
 from zhiku.ingest.loaders import (  # noqa: F401  (importing registers the built-in loaders)
@@ -49,7 +50,9 @@ from zhiku.ingest.loaders import (  # noqa: F401  (importing registers the built
 from zhiku.ingest.loaders.base import (
     Block,
     LoadedDocument,
+    Loader,
     LoaderSpec,
+    declared,
     register,
     registered,
     spec_for_extension,
@@ -58,9 +61,13 @@ from zhiku.ingest.loaders.base import (
 from zhiku.ingest.loaders.encoding import decode_bytes
 from zhiku.ingest.loaders.sniff import HEAD_SIZE, Sniffed, sniff_file
 
+if TYPE_CHECKING:
+    from zhiku.plugins import Registry
+
 __all__ = [
     "Block",
     "LoadedDocument",
+    "Loader",
     "LoaderSpec",
     "decode_bytes",
     "load_file",
@@ -91,6 +98,12 @@ _HINTS = {
     "zip": "unpack it and upload the files inside",
     "archive": "unpack it and upload the files inside",
 }
+
+
+def register_backends(registry: "Registry") -> None:
+    """zhiku's own loaders, as a plugin registers its: one ``LoaderSpec`` each."""
+    for spec in declared():
+        registry.add("loader", spec.name, spec)
 
 
 def supported_extensions() -> list[str]:
