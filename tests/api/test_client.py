@@ -9,7 +9,8 @@ import pytest
 
 from tests.api.conftest import SICK, ZH
 from zhiku.client import AsyncZhikuClient, ZhikuClient
-from zhiku.client.routes import SSEParser, error_from_response
+from zhiku.client.events import SSEParser
+from zhiku.client.routes import error_from_response
 from zhiku.errors import (
     ConfigError,
     Conflict,

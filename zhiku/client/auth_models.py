@@ -13,6 +13,7 @@ class _Body(BaseModel):
 
 
 Scope = Literal["read", "write", "admin"]
+DEFAULT_SCOPES: tuple[Scope, ...] = ("read", "write")  # of a new API key
 
 
 class LoginRequest(_Body):
@@ -88,7 +89,7 @@ class PasswordChange(_Body):
 
 class KeyCreate(_Body):
     name: str = Field("", max_length=200, description="what the key is for")
-    scopes: list[Scope] = Field(default_factory=lambda: ["read", "write"], min_length=1)
+    scopes: list[Scope] = Field(default_factory=lambda: list(DEFAULT_SCOPES), min_length=1)
     expires_days: float | None = Field(None, gt=0, le=36500, description="empty: never expires")
     user: str | None = Field(None, description="whose key (admins only; default: the caller)")
 

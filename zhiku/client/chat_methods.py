@@ -22,7 +22,8 @@ import time
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterator, Sequence
 
-from zhiku.client.chat_routes import ChatEvent, ChatRoutes, chat_event, overrides
+from zhiku.client.chat_routes import ChatRoutes, overrides
+from zhiku.client.events import ChatEvent, chat_event
 from zhiku.client.routes import UploadItem, upload_parts
 from zhiku.errors import Unavailable
 from zhiku.schema.chat import Conversation, Feedback, Message, TempKB

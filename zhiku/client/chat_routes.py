@@ -1,53 +1,13 @@
 """The chat routes' half of the wire protocol (``zhiku.client.routes`` has the rest): what each
-call sends and returns, and the events of a streamed answer.
-
-A streamed answer (any mode) is a text/event-stream of::
-
-    start      {mode, model, conversation_id, user_message_id}
-    delta      {text}                 pieces of the answer, in order (repeated)
-    citations  {citations: [...]}     the sources cited, numbered as in the text
-    error      {type, message, details}   only when the answer failed after it started
-    done       the assistant Message (as stored, with its id, in a conversation)
-
-A stream that fails before its first piece is an ordinary error response instead.
+call sends and returns. A streamed answer's events are ``zhiku.client.events.ChatEvent``.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any, Literal, Sequence
-
-from pydantic import BaseModel, Field
+from typing import Any, Sequence
 
 from zhiku.client.routes import Call, parse_as, seg
-from zhiku.schema import Citation
 from zhiku.schema.chat import Conversation, Feedback, Message, TempKB
-
-
-class ChatEvent(BaseModel):
-    """One event of a streamed answer; ``type`` says which fields are set."""
-
-    type: Literal["start", "delta", "citations", "error", "done"]
-    text: str = Field("", description="delta: the piece of text")
-    citations: list[Citation] = Field(default_factory=list, description="citations: the sources cited")
-    message: Message | None = Field(None, description="done: the assistant message")
-    error: dict[str, Any] | None = Field(None, description="error: {type, message, details}")
-    info: dict[str, Any] = Field(default_factory=dict, description="start: mode, model, conversation and question ids")
-
-
-def chat_event(name: str, data: str) -> ChatEvent | None:
-    payload = json.loads(data)
-    if name == "start":
-        return ChatEvent(type="start", info=payload)
-    if name == "delta":
-        return ChatEvent(type="delta", text=payload["text"])
-    if name == "citations":
-        return ChatEvent(type="citations", citations=[Citation(**c) for c in payload["citations"]])
-    if name == "error":
-        return ChatEvent(type="error", error=payload)
-    if name == "done":
-        return ChatEvent(type="done", message=Message(**payload))
-    return None
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:

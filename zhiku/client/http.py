@@ -24,19 +24,15 @@ import httpx
 
 from zhiku.client.auth_methods import AsyncAuthMethods, AuthMethods
 from zhiku.client.chat_methods import AsyncChatMethods, ChatMethods
-from zhiku.client.chat_routes import ChatEvent
+from zhiku.client.events import AnswerEvent, ChatEvent, SSEParser, answer_event, job_event
 from zhiku.client.models import ChatModelInfo, CheckResult, Embedders, Health, RebuildResult, Version
 from zhiku.client.routes import (
     DEFAULT_URL,
-    AnswerEvent,
     Call,
     Routes,
-    SSEParser,
     UploadItem,
-    answer_event,
     check_url,
     error_from_response,
-    job_event,
     unreachable,
     upload_parts,
 )

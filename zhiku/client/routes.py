@@ -1,16 +1,16 @@
 """The wire protocol both ends of the API speak, in one place: what each route takes and
-returns (``Routes``), error bodies turned back into ``ZhikuError`` subclasses, and
-server-sent events parsed. ``zhiku.client.http`` executes these descriptions over httpx;
-the server's routes validate with the same bodies (``zhiku.client.models``).
+returns (``Routes``; the chat routes are ``zhiku.client.chat_routes``) and error bodies turned
+back into ``ZhikuError`` subclasses. ``zhiku.client.http`` executes these descriptions over
+httpx; the server's routes validate with the same bodies (``zhiku.client.models``); streamed
+responses are read by ``zhiku.client.events``.
 """
 
 from __future__ import annotations
 
-import json
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Literal, Sequence, Union
+from typing import IO, Any, Callable, Sequence, Union
 from urllib.parse import quote
 
 import httpx
@@ -19,7 +19,7 @@ from pydantic import TypeAdapter
 from zhiku.client.auth_models import ApiKeyInfo, GrantInfo, LoginResult, Me, NewApiKey, UserInfo
 from zhiku.client.models import ChatModelInfo, CheckResult, Embedders, Health, RebuildResult, Version
 from zhiku.errors import ConfigError, Conflict, InvalidInput, NotFound, TooLarge, Unavailable, ZhikuError
-from zhiku.schema import Answer, Chunk, Citation, FileRecord, Hit, KnowledgeBase
+from zhiku.schema import Answer, Chunk, FileRecord, Hit, KnowledgeBase
 from zhiku.schema.jobs import Job
 
 DEFAULT_URL = "http://127.0.0.1:7861"
@@ -48,61 +48,9 @@ def error_from_response(response: httpx.Response) -> ZhikuError:
     cls = _error_classes().get(kind) or _BY_STATUS.get(response.status_code, ZhikuError)
     exc = cls.__new__(cls)
     ZhikuError.__init__(exc, message, **details)  # some subclasses take other arguments
-    exc.kind = kind or cls.kind  # type: ignore[misc]
+    exc.kind = kind or cls.kind
     exc.status_code = response.status_code  # type: ignore[attr-defined]
     return exc
-
-
-@dataclass
-class AnswerEvent:
-    """One event of a streamed answer: ``start``, ``delta`` (text), ``citations``, ``done`` (answer)."""
-
-    type: Literal["start", "delta", "citations", "done"]
-    text: str = ""
-    citations: list[Citation] = field(default_factory=list)
-    answer: Answer | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-class SSEParser:
-    """Turns text/event-stream lines into (event, data) pairs; comments are skipped."""
-
-    def __init__(self) -> None:
-        self.event, self.data = "message", []  # type: tuple[str, list[str]]
-
-    def feed(self, line: str) -> tuple[str, str] | None:
-        if line == "":
-            out = (self.event, "\n".join(self.data)) if self.data else None
-            self.event, self.data = "message", []
-            return out
-        if line.startswith(":"):
-            return None
-        name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if name == "event":
-            self.event = value
-        elif name == "data":
-            self.data.append(value)
-        return None
-
-
-def answer_event(name: str, data: str) -> AnswerEvent | None:
-    payload = json.loads(data)
-    if name == "start":
-        return AnswerEvent("start", info=payload)
-    if name == "delta":
-        return AnswerEvent("delta", text=payload["text"])
-    if name == "citations":
-        return AnswerEvent("citations", citations=[Citation(**c) for c in payload["citations"]])
-    if name == "done":
-        return AnswerEvent("done", answer=Answer(**payload))
-    if name == "error":
-        raise error_from_response(httpx.Response(500, json=payload))
-    return None
-
-
-def job_event(name: str, data: str) -> Job | None:
-    return Job(**json.loads(data)) if name in ("progress", "end") else None
 
 
 @dataclass
