@@ -7,7 +7,6 @@ derived from these tables and can always be rebuilt from them.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from sqlalchemy import (
@@ -26,13 +25,11 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
-    inspect,
 )
 from sqlalchemy.engine import Engine
 
-log = logging.getLogger(__name__)
-
-SCHEMA_VERSION = 1
+# The schema at head. Change it only together with a migration (docs/migrations.md):
+# tests/store/test_migrations.py fails when this and the migrations disagree.
 metadata = MetaData()
 
 kbs = Table(
@@ -100,6 +97,7 @@ embed_cache = Table(
     Column("vector", LargeBinary, nullable=False),
 )
 
+# zhiku 0.1.0's schema number (1), from before migrations; alembic_version has taken over
 schema_info = Table(
     "schema_info",
     metadata,
@@ -158,25 +156,27 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
-def open_engine(url: str) -> Engine:
-    """Open (and create or migrate) the database at ``url``."""
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with zhiku's connection settings, the schema left as it is."""
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    migrate(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def open_engine(url: str) -> Engine:
+    """Open the database at ``url`` and bring its schema to head (``zhiku.store.migrations``)."""
+    from zhiku.store.migrations import migrate  # Alembic loads only when a home is opened
+
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
-
-
-def migrate(engine: Engine) -> None:
-    existing = set(inspect(engine).get_table_names())
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        if "schema_info" not in existing or conn.execute(schema_info.select()).first() is None:
-            conn.execute(schema_info.insert().values(version=SCHEMA_VERSION))
-    log.debug("database ready at schema version %s", SCHEMA_VERSION)
 
 
 # Background ingestion jobs of the API server (zhiku.ingest.jobs). A row outlives the

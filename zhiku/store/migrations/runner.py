@@ -1,0 +1,152 @@
+"""Bringing a database to head: the steps ``zhiku.store.migrations`` describes."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Sequence
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection, Engine
+
+from zhiku.errors import ConfigError
+from zhiku.store.migrations.lock import migration_lock
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent
+VERSIONS_DIR = MIGRATIONS_DIR / "versions"
+BASELINE = "0001"  # zhiku 0.1.0's schema (versions/0001_baseline.py)
+# a database holding one of these but no alembic_version was made before migrations existed
+_PRE_MIGRATION_TABLES = {"kbs", "schema_info"}
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    """What opening a database did to its schema."""
+
+    before: str | None  # the revision found; None for a fresh database or a 0.1.0 home
+    after: str  # head
+    adopted: bool  # a home made before migrations (zhiku 0.1.0) was taken over
+    ran: bool  # this process upgraded it (False: it was at head, or another process upgraded it)
+
+
+def alembic_config(extra_locations: Sequence[str | Path] = ()) -> Config:
+    """Alembic's configuration, built in code: this package's scripts, plus ``extra_locations``
+    (folders of further revisions; tests use one to play a future release)."""
+    cfg = Config()
+    locations = os.pathsep.join(str(p) for p in [VERSIONS_DIR, *extra_locations])
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", locations.replace("%", "%%"))
+    return cfg
+
+
+def _head(script: ScriptDirectory) -> str:
+    head = script.get_current_head()  # several heads raise: two branches need a merge revision
+    if head is None:
+        raise ConfigError("zhiku ships no schema migrations: the package is damaged, reinstall it")
+    return head
+
+
+def head_revision(extra_locations: Sequence[str | Path] = ()) -> str:
+    return _head(ScriptDirectory.from_config(alembic_config(extra_locations)))
+
+
+def current_revisions(conn: Connection) -> tuple[str, ...]:
+    """The revisions stamped in the database (empty before its first migration)."""
+    return tuple(MigrationContext.configure(conn).get_current_heads())
+
+
+def _state(conn: Connection) -> tuple[tuple[str, ...], bool]:
+    return current_revisions(conn), bool(_PRE_MIGRATION_TABLES & set(inspect(conn).get_table_names()))
+
+
+def _zhiku_version() -> str:
+    try:
+        return package_metadata.version("zhiku")
+    except package_metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _refuse_unknown(current: Sequence[str], script: ScriptDirectory, engine: Engine) -> None:
+    known = {s.revision for s in script.walk_revisions()}
+    unknown = [rev for rev in current if rev not in known]
+    if unknown:
+        where = engine.url.render_as_string(hide_password=True)
+        raise ConfigError(
+            f"the database {where} is at schema revision {', '.join(unknown)}, which this zhiku "
+            f"({_zhiku_version()}) does not know: a newer zhiku has upgraded it. Run that newer zhiku "
+            "(or a later one) on this home, or restore the backup you took before upgrading; zhiku never "
+            "downgrades a database by itself (docs/migrations.md)",
+            revision=unknown[0], database=where)
+
+
+@contextmanager
+def _migration_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction for the whole upgrade, committed only if every step ran.
+
+    PostgreSQL's DDL is transactional as it is. SQLite's driver would run DDL outside any
+    transaction, so here the transaction is begun explicitly (BEGIN IMMEDIATE: the write lock
+    up front). SQLite's foreign keys are off meanwhile: batch mode rebuilds a table by copy, drop
+    and rename, and dropping ``files`` with them on would cascade-delete every chunk. They are
+    checked (``foreign_key_check``) before the commit and on again afterwards.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name != "sqlite":
+            with conn.begin():
+                yield conn
+            return
+        driver = conn.connection.driver_connection
+        saved = driver.isolation_level  # type: ignore[union-attr]
+        driver.isolation_level = None  # type: ignore[union-attr]  # we say when transactions begin
+        try:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"a migration broke foreign keys (table, row, parent): {broken[:5]}")
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        finally:
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            conn.commit()
+            driver.isolation_level = saved  # type: ignore[union-attr]
+
+
+def migrate(engine: Engine, extra_locations: Sequence[str | Path] = ()) -> MigrationResult:
+    """Bring the database to head (see ``zhiku.store.migrations``); cheap when it already is."""
+    cfg = alembic_config(extra_locations)
+    script = ScriptDirectory.from_config(cfg)
+    head = _head(script)
+    with engine.connect() as conn:
+        current, _ = _state(conn)
+    if current == (head,):
+        return MigrationResult(head, head, adopted=False, ran=False)
+    _refuse_unknown(current, script, engine)
+    with migration_lock(engine), _migration_transaction(engine) as conn:
+        current, has_tables = _state(conn)  # again: another process may have upgraded it meanwhile
+        _refuse_unknown(current, script, engine)
+        before = current[0] if current else None
+        if current == (head,):
+            return MigrationResult(before, head, adopted=False, ran=False)
+        adopted = not current and has_tables
+        if adopted:
+            log.info("adopting a database made before schema migrations (zhiku 0.1.0) as revision %s", BASELINE)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    log.info("database schema upgraded from %s to %s", before or ("0.1.0" if adopted else "nothing"), head)
+    return MigrationResult(before, head, adopted=adopted, ran=True)
