@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from zhiku.config import Settings, load_settings
 from zhiku.embed.base import Embedder
 from zhiku.embed.provider import Embedders
-from zhiku.embed.cache import CachedEmbedder
+from zhiku.store.embedding_cache import CachedEmbedder
 from zhiku.errors import InvalidInput
 from zhiku.ingest.pipeline import IngestProgress, IngestReport, Ingestor, Source, expand_paths
 from zhiku.retrieval.search import Retriever

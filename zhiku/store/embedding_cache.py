@@ -1,17 +1,21 @@
 """Embeddings cached by (model, text hash) in the database: re-ingesting
-unchanged text embeds nothing, and a crashed ingest resumes where it stopped."""
+unchanged text embeds nothing, and a crashed ingest resumes where it stopped.
+
+It runs SQL on the store's ``embed_cache`` table, so it lives in the store; it knows of the
+embedder only the little it calls (``PassageEmbedder``), so the store imports no model code.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import importlib
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
-from zhiku.embed.base import Embedder
+from zhiku.errors import Cancelled
 from zhiku.store.db import embed_cache
 
 _LOOKUP_BATCH = 500
@@ -30,8 +34,17 @@ def _insert_new(conn: Connection) -> Any:
     return embed_cache.insert()
 
 
+class PassageEmbedder(Protocol):
+    """What the cache needs of an embedder (every ``zhiku.embed.Embedder`` is one)."""
+
+    model_id: str  # the cache key: the exact model
+    dimensions: int
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
 class CachedEmbedder:
-    def __init__(self, embedder: Embedder, engine: Engine) -> None:
+    def __init__(self, embedder: PassageEmbedder, engine: Engine) -> None:
         self.embedder = embedder
         self.engine = engine
 
@@ -79,8 +92,6 @@ class CachedEmbedder:
         model = self.embedder.model_id
         for start in range(0, len(pending), batch_size):
             if cancelled and cancelled():
-                from zhiku.errors import Cancelled
-
                 raise Cancelled("cancelled while embedding")
             part = pending[start : start + batch_size]
             vectors = self.embedder.embed_passages([texts[idxs[0]] for _, idxs in part])
