@@ -248,6 +248,29 @@ def test_a_future_migration_upgrades_the_0_1_0_home_without_losing_a_row(tmp_pat
         open_home(home)
 
 
+def test_a_failing_migration_leaves_the_database_as_it_was(tmp_path: Path) -> None:
+    """All steps commit together or none does, on SQLite too (its driver would run DDL outside any
+    transaction): a step that fails halfway leaves no half-altered table behind."""
+    future = tmp_path / "future"
+    future.mkdir()
+    failing = FUTURE_REVISION.format(down=head_revision()).replace(
+        'server_default="0")\n', 'server_default="0")\n    raise RuntimeError("step failed")\n', 1)
+    assert "step failed" in failing
+    (future / "9001_fails.py").write_text(failing, encoding="utf-8")
+    home = copy_home(tmp_path / "home")
+    engine = make_engine(f"sqlite:///{home / 'zhiku.db'}")
+    before, ddl = rows_of(engine), sqlite_ddl(engine)
+    with pytest.raises(RuntimeError, match="step failed"):
+        migrate(engine, [future])
+    assert revisions(engine) == ()  # not even the adoption was kept
+    assert sqlite_ddl(engine) == ddl and rows_of(engine) == before
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+    with open_home(home) as app:  # and today's code still opens it
+        assert revisions(app.engine) == (head_revision(),)
+
+
 def test_new_revision_helper_writes_the_next_script_and_it_runs(tmp_path: Path) -> None:
     drafts = tmp_path / "drafts"
     drafts.mkdir()
