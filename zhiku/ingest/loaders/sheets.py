@@ -39,9 +39,17 @@ def _cells(values: Iterable[Any]) -> list[str]:
 def load_xlsx(path: Path) -> LoadedDocument:
     from openpyxl import load_workbook
 
-    wb = load_workbook(path, read_only=True, data_only=True)
+    # openpyxl is handed the open file, never the path: given a name it insists on an .xlsx/.xlsm
+    # suffix, and the copies zhiku stores and stages are named by id (the format came from the
+    # uploaded name and the content, see load_file); in read-only mode it reads the file lazily
+    fh = path.open("rb")
     blocks: list[Block] = []
     names: list[str] = []
+    try:
+        wb = load_workbook(fh, read_only=True, data_only=True)
+    except BaseException:
+        fh.close()
+        raise
     try:
         for ws in wb.worksheets:
             names.append(ws.title)
@@ -58,6 +66,7 @@ def load_xlsx(path: Path) -> LoadedDocument:
         title = (wb.properties.title or "").strip() or None if wb.properties else None
     finally:
         wb.close()
+        fh.close()
     return LoadedDocument(blocks, title=title, meta={"sheets": names})
 
 
