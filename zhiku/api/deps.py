@@ -1,12 +1,38 @@
-"""Dependencies shared by the routers (``Annotated`` aliases, as in full-stack-fastapi-template)."""
+"""Dependencies shared by the routers (``Annotated`` aliases, as in full-stack-fastapi-template).
+
+Authorisation is declared, never called: a route names what it needs in its signature, and the
+dependency checks it before the route runs (``zhiku.api.security`` says how).
+
+- a ``{kb}`` path parameter: ``kb: KBRead`` (search and read), ``KBWrite`` (change its content) or
+  ``KBOwner`` (rename or delete it, manage its grants); the route gets the :class:`AuthorizedKB`.
+- knowledge bases named anywhere else (body, query, form): a dependency next to the route,
+  ``Annotated[list[AuthorizedKB], Depends(kbs_in_body("read", Body, lambda b: b.kbs, covers=["kbs"]))]``
+  (``kb_in_query``, ``KBInForm``, ``KBsNamed`` for the rest); jobs: ``JobRead`` / ``JobWrite``;
+  creating a KB: ``ClaimKB``.
+- no knowledge base: ``ReadScope`` / ``WriteScope`` / ``AdminScope`` (or, when the route does not
+  use the caller, ``dependencies=[Depends(Scope("read"))]`` on the decorator), ``AdminUserDep``,
+  ``ReadableKBIds`` for listings, ``CallerDep`` for what belongs to the caller alone.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Callable
 
 from fastapi import Depends, Path, Request
 
+from zhiku.api.security import (
+    AdminUser,
+    AuthorizedKB,
+    Caller,
+    CreatesKB,
+    JobOfKB,
+    ReadableKBs,
+    Scope,
+    kb_in_path,
+)
 from zhiku.app import Zhiku
+from zhiku.auth import Principal
+from zhiku.schema.jobs import Job
 
 
 def get_zhiku(request: Request) -> Zhiku:
@@ -18,3 +44,21 @@ KBName = Annotated[str, Path(description="knowledge base name (URL-encoded; Chin
 FileId = Annotated[str, Path(description="file id (as listed by the files route)", pattern=r"^[0-9a-f]{32}$")]
 JobId = Annotated[str, Path(description="job id", pattern=r"^[0-9a-f]{32}$")]
 ChunkId = Annotated[int, Path(description="chunk id", ge=1)]
+
+# the knowledge base of a {kb} path parameter, authorised
+KBRead = Annotated[AuthorizedKB, Depends(kb_in_path("read", KBName))]
+KBWrite = Annotated[AuthorizedKB, Depends(kb_in_path("write", KBName))]
+KBOwner = Annotated[AuthorizedKB, Depends(kb_in_path("admin", KBName))]
+# an ingestion job, when the caller may read / change its knowledge base
+JobRead = Annotated[Job, Depends(JobOfKB("read", JobId))]
+JobWrite = Annotated[Job, Depends(JobOfKB("write", JobId))]
+# creating a knowledge base (write scope): call it with the new KB's name to make the caller its owner
+ClaimKB = Annotated[Callable[[str], None], Depends(CreatesKB(covers=("name",)))]
+
+# no knowledge base: the caller, checked
+ReadScope = Annotated[Principal, Depends(Scope("read"))]
+WriteScope = Annotated[Principal, Depends(Scope("write"))]
+AdminScope = Annotated[Principal, Depends(Scope("admin"))]
+AdminUserDep = Annotated[Principal, Depends(AdminUser())]
+ReadableKBIds = Annotated[set[str] | None, Depends(ReadableKBs())]
+CallerDep = Annotated[Principal, Depends(Caller())]

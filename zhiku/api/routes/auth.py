@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from zhiku.client.auth_models import (
     ApiKeyInfo,
@@ -24,9 +24,9 @@ from zhiku.client.auth_models import (
     UserInfo,
     UserUpdate,
 )
-from zhiku.api.deps import KBName, ZhikuDep
+from zhiku.api.deps import AdminScope, CallerDep, KBOwner, ReadScope, ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.security import LOCAL_USER, authorize_kb, principal, require_scope
+from zhiku.api.security import LOCAL_USER, AdminUser, Scope
 from zhiku.auth import SCOPES, ApiKey, User
 from zhiku.errors import Forbidden, InvalidInput
 
@@ -56,17 +56,15 @@ def login(body: LoginRequest, zhiku: ZhikuDep) -> LoginResult:
 
 
 @router.post("/api/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(401))
-def logout(request: Request, zhiku: ZhikuDep) -> Response:
+def logout(who: CallerDep, zhiku: ZhikuDep) -> Response:
     """Revoke the key this request was sent with (a web login ends); nothing to do on an open server."""
-    who = principal(request)
     if who.key_id is not None:
         zhiku.auth.revoke_key(who.key_id)
     return _no_204()
 
 
 @router.get("/api/auth/me", responses=responses(401))
-def me(request: Request, zhiku: ZhikuDep) -> Me:
-    who = principal(request)
+def me(who: CallerDep, zhiku: ZhikuDep) -> Me:
     scopes = sorted(who.scopes, key=SCOPES.index)
     if who is LOCAL_USER:
         return Me(auth_enabled=False, user=UserInfo(id=who.user_id, name=who.name, role="admin"), scopes=scopes)
@@ -76,9 +74,8 @@ def me(request: Request, zhiku: ZhikuDep) -> Me:
 
 
 @router.post("/api/auth/password", status_code=status.HTTP_204_NO_CONTENT, responses=responses(400, 401, 403, 422))
-def change_password(body: PasswordChange, request: Request, zhiku: ZhikuDep) -> Response:
+def change_password(body: PasswordChange, who: CallerDep, zhiku: ZhikuDep) -> Response:
     """Change your own password (the old one is asked again); your other web logins end."""
-    who = principal(request)
     if who is LOCAL_USER:
         raise InvalidInput("the server is open (auth is off): there is no user whose password to change")
     zhiku.auth.verify(who.name, body.old_password)
@@ -87,31 +84,29 @@ def change_password(body: PasswordChange, request: Request, zhiku: ZhikuDep) -> 
 
 
 # -- users (admins) ------------------------------------------------------------------------
-@router.get("/api/auth/users", responses=responses(401, 403))
-def list_users(request: Request, zhiku: ZhikuDep) -> list[UserInfo]:
-    zhiku.auth.require_admin(principal(request))
+@router.get("/api/auth/users", responses=responses(401, 403), dependencies=[Depends(AdminUser())])
+def list_users(zhiku: ZhikuDep) -> list[UserInfo]:
     return [_user(u) for u in zhiku.auth.list_users()]
 
 
-@router.post("/api/auth/users", status_code=status.HTTP_201_CREATED, responses=responses(400, 401, 403, 409, 422))
-def create_user(body: UserCreate, request: Request, zhiku: ZhikuDep) -> UserInfo:
-    zhiku.auth.require_admin(principal(request))
+@router.post("/api/auth/users", status_code=status.HTTP_201_CREATED, responses=responses(400, 401, 403, 409, 422),
+             dependencies=[Depends(AdminUser())])
+def create_user(body: UserCreate, zhiku: ZhikuDep) -> UserInfo:
     return _user(zhiku.auth.create_user(body.name, body.password, body.role))
 
 
 @router.get("/api/auth/users/{name}", responses=responses(401, 403, 404, 422))
-def get_user(name: UserName, request: Request, zhiku: ZhikuDep) -> UserInfo:
+def get_user(name: UserName, who: ReadScope, zhiku: ZhikuDep) -> UserInfo:
     """A user (admins: anyone; others: themselves)."""
-    who = require_scope(request, "read")
     if not who.is_admin and who.name != name:
         raise Forbidden("only an admin may look at other users")
     return _user(zhiku.auth.user(name))
 
 
-@router.patch("/api/auth/users/{name}", responses=responses(400, 401, 403, 404, 409, 422))
-def update_user(name: UserName, body: UserUpdate, request: Request, zhiku: ZhikuDep) -> UserInfo:
+@router.patch("/api/auth/users/{name}", responses=responses(400, 401, 403, 404, 409, 422),
+              dependencies=[Depends(AdminUser())])
+def update_user(name: UserName, body: UserUpdate, zhiku: ZhikuDep) -> UserInfo:
     """Change a user's role, disable or enable them, set a new password (the last active admin stays)."""
-    zhiku.auth.require_admin(principal(request))
     if body.password is not None:
         zhiku.auth.set_password(name, body.password)
     return _user(zhiku.auth.update_user(name, role=body.role, disabled=body.disabled))
@@ -120,12 +115,11 @@ def update_user(name: UserName, body: UserUpdate, request: Request, zhiku: Zhiku
 # -- API keys --------------------------------------------------------------------------------
 @router.get("/api/auth/keys", responses=responses(401, 403, 404, 422))
 def list_keys(
-    request: Request, zhiku: ZhikuDep,
+    who: AdminScope, zhiku: ZhikuDep,
     user: Annotated[str | None, Query(description="whose keys (admins; default: your own)")] = None,
     all_users: Annotated[bool, Query(alias="all", description="every user's keys (admins)")] = False,
     revoked: Annotated[bool, Query(description="include revoked and logged-out keys")] = False,
 ) -> list[ApiKeyInfo]:
-    who = require_scope(request, "admin")
     if (all_users or (user is not None and user != who.name)) and not who.is_admin:
         raise Forbidden("only an admin may list other users' keys")
     if who is LOCAL_USER and user is None:
@@ -134,9 +128,8 @@ def list_keys(
 
 
 @router.post("/api/auth/keys", status_code=status.HTTP_201_CREATED, responses=responses(400, 401, 403, 404, 422))
-def create_key(body: KeyCreate, request: Request, zhiku: ZhikuDep) -> NewApiKey:
+def create_key(body: KeyCreate, who: AdminScope, zhiku: ZhikuDep) -> NewApiKey:
     """A new API key; its secret is in this answer only. Admins may make keys for other users."""
-    who = require_scope(request, "admin")
     owner = body.user or (None if who is LOCAL_USER else who.name)
     if owner is None:
         raise InvalidInput("the server is open (auth is off): name the user the key is for")
@@ -148,9 +141,8 @@ def create_key(body: KeyCreate, request: Request, zhiku: ZhikuDep) -> NewApiKey:
 
 @router.delete("/api/auth/keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses=responses(400, 401, 403, 404, 422))
-def revoke_key(key_id: KeyId, request: Request, zhiku: ZhikuDep) -> Response:
+def revoke_key(key_id: KeyId, who: CallerDep, zhiku: ZhikuDep) -> Response:
     """Revoke a key at once (your own; admins: any)."""
-    who = principal(request)
     key = zhiku.auth.key(key_id)
     if who.key_id != key.id:  # revoking the key you hold is logging out: always allowed
         zhiku.auth.require_key_manager(who, key)
@@ -160,25 +152,21 @@ def revoke_key(key_id: KeyId, request: Request, zhiku: ZhikuDep) -> Response:
 
 # -- who may use a knowledge base (its owner and admins decide) ------------------------------
 @router.get("/api/kbs/{kb}/grants", tags=["knowledge bases"], responses=responses(401, 403, 404, 422))
-def list_grants(kb: KBName, request: Request, zhiku: ZhikuDep) -> list[GrantInfo]:
+def list_grants(kb: KBOwner, zhiku: ZhikuDep) -> list[GrantInfo]:
     """Who may use the KB besides admins: its owner and the users granted read or write."""
-    authorize_kb(request, kb, "admin")
-    return [GrantInfo(**g) for g in zhiku.auth.grants(kb)]
+    return [GrantInfo(**g) for g in zhiku.auth.grants(kb.name)]
 
 
-@router.put("/api/kbs/{kb}/grants/{user}", tags=["knowledge bases"], responses=responses(400, 401, 403, 404, 422))
-def grant(kb: KBName, user: UserName, body: GrantRequest, request: Request, zhiku: ZhikuDep) -> list[GrantInfo]:
+@router.put("/api/kbs/{kb}/grants/{user}", tags=["knowledge bases"], responses=responses(400, 401, 403, 404, 422),
+            dependencies=[Depends(Scope("admin"))])  # granting is managing: the admin scope, then ownership
+def grant(kb: KBOwner, user: UserName, body: GrantRequest, zhiku: ZhikuDep) -> list[GrantInfo]:
     """Give a user read, write or owner access (replacing what they had); returns the KB's grants."""
-    require_scope(request, "admin")
-    authorize_kb(request, kb, "admin")
-    zhiku.auth.grant(kb, user, body.access)
-    return [GrantInfo(**g) for g in zhiku.auth.grants(kb)]
+    zhiku.auth.grant(kb.name, user, body.access)
+    return [GrantInfo(**g) for g in zhiku.auth.grants(kb.name)]
 
 
 @router.delete("/api/kbs/{kb}/grants/{user}", status_code=status.HTTP_204_NO_CONTENT, tags=["knowledge bases"],
-               responses=responses(401, 403, 404, 422))
-def revoke_grant(kb: KBName, user: UserName, request: Request, zhiku: ZhikuDep) -> Response:
-    require_scope(request, "admin")
-    authorize_kb(request, kb, "admin")
-    zhiku.auth.revoke(kb, user)
+               responses=responses(401, 403, 404, 422), dependencies=[Depends(Scope("admin"))])
+def revoke_grant(kb: KBOwner, user: UserName, zhiku: ZhikuDep) -> Response:
+    zhiku.auth.revoke(kb.name, user)
     return _no_204()

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import json
 import mimetypes
-from typing import Annotated, Any, AsyncIterator
+from typing import Annotated, Any, AsyncIterator, Callable
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
-from zhiku.api.deps import ZhikuDep
+from zhiku.api.deps import ReadableKBIds, ZhikuDep
 from zhiku.api.routes.chatchat_common import (
     DISTANCE_MAX,
     ChatchatRoute,
@@ -35,7 +35,7 @@ from zhiku.api.routes.chatchat_common import (
     receive_form,
 )
 from zhiku.api.routes.files import content_disposition
-from zhiku.api.security import authorize_kb, claim_kb, readable_kb_ids, require_scope
+from zhiku.api.security import AuthorizedKB, CreatesKB, FormKBCheck, KBInForm, KBNamed, Need, kb_in_body, kb_in_query
 from zhiku.app import Zhiku
 from zhiku.errors import InvalidInput, NotFound, ZhikuError
 from zhiku.ingest.jobs import clean_upload_name
@@ -106,6 +106,39 @@ class RecreateVectorStore(CompatBody):
     not_refresh_vs_cache: bool = False
 
 
+# -- where each route names its knowledge base, and what it may do with it ----------------------------
+NamedKB = "knowledge_base_name"
+DeleteKBBody = Annotated[str | KBNameBody, Body(description="the name as a JSON string (as Chatchat's client "
+                                                            "sends it), or {\"knowledge_base_name\": ...}")]
+KBToDelete = Annotated[AuthorizedKB | None, Depends(kb_in_body(
+    "admin", DeleteKBBody, lambda b: (b if isinstance(b, str) else b.knowledge_base_name) or None, covers=[NamedKB]))]
+KBInQuery = Annotated[AuthorizedKB, Depends(kb_in_query("read", Annotated[str, Query(min_length=1)], NamedKB))]
+CreatorOfKB = Annotated[Callable[[str], None], Depends(CreatesKB(covers=[NamedKB]))]
+UploadKBCheck = Annotated[FormKBCheck, Depends(KBInForm("write", NamedKB))]
+
+
+
+def _named(need: Need, body: type[CompatBody]) -> KBNamed:
+    """The KB of a body's ``knowledge_base_name``, authorised at ``need``."""
+    return kb_in_body(need, body, lambda b: b.knowledge_base_name, covers=[NamedKB])
+
+
+KBInfoOwner = Annotated[AuthorizedKB, Depends(_named("admin", UpdateInfo))]  # as renaming: its owner and admins
+DeleteDocsKB = Annotated[AuthorizedKB, Depends(_named("write", DeleteDocs))]
+UpdateDocsKB = Annotated[AuthorizedKB, Depends(_named("write", UpdateDocs))]
+RecreateKB = Annotated[AuthorizedKB, Depends(_named("write", RecreateVectorStore))]
+SearchDocsKB = Annotated[AuthorizedKB, Depends(_named("read", SearchDocs))]
+
+
+UPLOAD_FORM = {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["files", NamedKB],
+    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                   NamedKB: {"type": "string", "description": "知识库名称"},
+                   **{f: {"type": "string"} for f in ("override", "to_vector_store", "chunk_size", "chunk_overlap",
+                                                      "zh_title_enhance", "docs", "not_refresh_vs_cache")}},
+}}}}
+
+
 def kb_info(kb: KnowledgeBase) -> dict[str, Any]:
     """Chatchat's ``KnowledgeBaseSchema`` (plus zhiku's counts)."""
     return {"id": kb.id, "kb_name": kb.name, "kb_info": kb.description, "vs_type": "faiss+bm25",
@@ -152,68 +185,50 @@ def no_custom_docs(docs: str | dict[str, Any]) -> None:
 
 # -- knowledge bases ------------------------------------------------------------------------------
 @router.get("/list_knowledge_bases")
-def list_knowledge_bases(request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+def list_knowledge_bases(readable: ReadableKBIds, zhiku: ZhikuDep) -> dict[str, Any]:
     """The knowledge bases the caller may read."""
-    readable = readable_kb_ids(request)
     return envelope([kb_info(kb) for kb in zhiku.list_kbs() if readable is None or kb.id in readable])
 
 
 @router.post("/create_knowledge_base")
-def create_knowledge_base(body: CreateKB, request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+def create_knowledge_base(body: CreateKB, claim: CreatorOfKB, zhiku: ZhikuDep) -> dict[str, Any]:
     """An empty knowledge base, owned by the caller. ``embed_model`` is used when zhiku has an
     embedder of that name (Chatchat's model names mean zhiku's default); ``vector_store_type`` is
     not (zhiku's index is always FAISS + BM25)."""
-    require_scope(request, "write")
     embedder = body.embed_model if body.embed_model in zhiku.settings.embedder_names() else None
     kb = zhiku.create_kb(body.knowledge_base_name, body.kb_info, embedder)
-    claim_kb(request, kb.name)
+    claim(kb.name)
     return envelope(kb_info(kb), f"已新增知识库 {kb.name}")
 
 
 @router.post("/delete_knowledge_base")
-def delete_knowledge_base(
-    body: Annotated[str | KBNameBody, Body(description="the name as a JSON string (as Chatchat's client "
-                                                       "sends it), or {\"knowledge_base_name\": ...}")],
-    request: Request, zhiku: ZhikuDep,
-) -> dict[str, Any]:
-    name = body if isinstance(body, str) else body.knowledge_base_name
-    if not name:
+def delete_knowledge_base(body: DeleteKBBody, kb: KBToDelete, zhiku: ZhikuDep) -> dict[str, Any]:
+    if kb is None:
         raise InvalidInput("name the knowledge base to delete")
-    authorize_kb(request, name, "admin")
-    zhiku.delete_kb(name)
-    return envelope(None, f"成功删除知识库 {name}")
+    zhiku.delete_kb(kb.name)
+    return envelope(None, f"成功删除知识库 {kb.name}")
 
 
 @router.post("/update_info")
-def update_info(body: UpdateInfo, request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
-    authorize_kb(request, body.knowledge_base_name, "admin")  # as renaming: its owner and admins
-    zhiku.update_kb(body.knowledge_base_name, description=body.kb_info)
+def update_info(body: UpdateInfo, kb: KBInfoOwner, zhiku: ZhikuDep) -> dict[str, Any]:
+    zhiku.update_kb(kb.name, description=body.kb_info)
     return envelope({"kb_info": body.kb_info}, "知识库介绍修改完成")
 
 
 # -- files -----------------------------------------------------------------------------------------
 @router.get("/list_files")
-def list_files(
-    request: Request, zhiku: ZhikuDep, knowledge_base_name: Annotated[str, Query(min_length=1)],
-) -> dict[str, Any]:
-    authorize_kb(request, knowledge_base_name, "read")
-    files = current_files(zhiku, knowledge_base_name)
-    return envelope([file_detail(knowledge_base_name, n, f) for n, f in enumerate(files, 1)])
+def list_files(kb: KBInQuery, zhiku: ZhikuDep) -> dict[str, Any]:
+    files = current_files(zhiku, kb.name)
+    return envelope([file_detail(kb.name, n, f) for n, f in enumerate(files, 1)])
 
 
-@router.post("/upload_docs")
-async def upload_docs(request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+@router.post("/upload_docs", openapi_extra={"requestBody": UPLOAD_FORM})
+async def upload_docs(request: Request, check_kb: UploadKBCheck, zhiku: ZhikuDep) -> dict[str, Any]:
     """Multipart: ``files`` parts and the form fields of Chatchat's ``upload_docs``. Answers when
     the files are indexed (as Chatchat does); the work runs as a zhiku ingestion job."""
     staging = await run_in_threadpool(zhiku.stage_upload)
-
-    def check_kb(name: str, value: str) -> None:  # before any file part after it is written
-        if name == "knowledge_base_name" and value:
-            zhiku.kb(value)
-            authorize_kb(request, value, "write")
-
     try:
-        fields = await receive_form(request, staging, check_kb)
+        fields = await receive_form(request, staging, check_kb)  # the KB is checked before any later file part
         kb = fields.get("knowledge_base_name", "")
         if not kb:
             raise InvalidInput("the form field knowledge_base_name is required")
@@ -231,28 +246,26 @@ async def upload_docs(request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
 
 
 @router.post("/delete_docs")
-def delete_docs(body: DeleteDocs, request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+def delete_docs(body: DeleteDocs, kb: DeleteDocsKB, zhiku: ZhikuDep) -> dict[str, Any]:
     """Removes the files from the KB: their chunks leave the indexes and their stored copies go
     (``delete_content`` has no other meaning here)."""
     names = [checked_file_name(n) for n in body.file_names]
-    authorize_kb(request, body.knowledge_base_name, "write")
-    zhiku.kb(body.knowledge_base_name)
+    zhiku.kb(kb.name)
     failed: dict[str, str] = {}
     for name in names:
         try:
-            zhiku.remove_files(body.knowledge_base_name, [name])
+            zhiku.remove_files(kb.name, [name])
         except NotFound:
             failed[name] = f"未找到文件 {name}"
     return envelope({"failed_files": failed}, "文件删除完成")
 
 
 @router.post("/update_docs")
-async def update_docs(body: UpdateDocs, request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+async def update_docs(body: UpdateDocs, authorized: UpdateDocsKB, zhiku: ZhikuDep) -> dict[str, Any]:
     """Re-reads, splits and embeds the stored originals (one re-ingest job per file)."""
     names = [checked_file_name(n) for n in body.file_names]
     no_custom_docs(body.docs)
-    kb = body.knowledge_base_name
-    authorize_kb(request, kb, "write")
+    kb = authorized.name
     await run_in_threadpool(zhiku.kb, kb)
     failed: dict[str, str] = {}
     jobs = []
@@ -269,15 +282,11 @@ async def update_docs(body: UpdateDocs, request: Request, zhiku: ZhikuDep) -> di
 
 @router.get("/download_doc", response_model=None)
 def download_doc(
-    request: Request, zhiku: ZhikuDep,
-    knowledge_base_name: Annotated[str, Query(min_length=1)],
-    file_name: Annotated[str, Query(min_length=1)],
-    preview: bool = False,
+    kb: KBInQuery, zhiku: ZhikuDep, file_name: Annotated[str, Query(min_length=1)], preview: bool = False,
 ) -> FileResponse:
     """The stored original, found through the catalog by name (never a path from the request)."""
     checked_file_name(file_name)
-    authorize_kb(request, knowledge_base_name, "read")
-    record, path = zhiku.stored_file(knowledge_base_name, file_name)
+    record, path = zhiku.stored_file(kb.name, file_name)
     if not path.is_file():
         raise NotFound(f"the stored copy of '{record.name}' is missing", file_name=file_name)
     media_type = mimetypes.guess_type(record.name)[0] or "application/octet-stream"
@@ -292,11 +301,11 @@ def download_doc(
 
 
 @router.post("/recreate_vector_store")
-async def recreate_vector_store(body: RecreateVectorStore, request: Request, zhiku: ZhikuDep) -> StreamingResponse:
+async def recreate_vector_store(body: RecreateVectorStore, authorized: RecreateKB,
+                                zhiku: ZhikuDep) -> StreamingResponse:
     """Re-ingests every file of the KB from its stored original, streaming one JSON progress
     line per file as server-sent events, as Chatchat does."""
-    kb = body.knowledge_base_name
-    authorize_kb(request, kb, "write")
+    kb = authorized.name
     files = [f for f in await run_in_threadpool(current_files, zhiku, kb) if f.status != "pending"]
     return StreamingResponse(_recreate_events(zhiku, kb, files), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
 
@@ -320,13 +329,12 @@ async def _recreate_events(zhiku: Zhiku, kb: str, files: list[FileRecord]) -> As
 
 # -- search ----------------------------------------------------------------------------------------
 @router.post("/search_docs")
-def search_docs(body: SearchDocs, request: Request, zhiku: ZhikuDep) -> list[dict[str, Any]]:
+def search_docs(body: SearchDocs, authorized: SearchDocsKB, zhiku: ZhikuDep) -> list[dict[str, Any]]:
     """With a query: hybrid search; ``score_threshold`` and ``score`` on Chatchat's documented
     scale (a distance, lower is closer: ``1 - relevance``; ``metadata.relevance`` is zhiku's
     [0, 1] score, higher is better).
     Without one: the chunks of the files matching ``file_name`` / ``metadata``."""
-    kb = body.knowledge_base_name
-    authorize_kb(request, kb, "read")
+    kb = authorized.name
     if body.query.strip():
         glob = like_glob(body.file_name) if body.file_name else None
         hits = zhiku.search([kb], body.query, top_k=body.top_k, file_glob=glob)

@@ -10,9 +10,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from zhiku.api.deps import FileId, KBName, ZhikuDep
+from zhiku.api.deps import FileId, KBRead, KBWrite, ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.security import authorize_kb
 from zhiku.api.uploads import receive_files
 from zhiku.schema.jobs import Job
 from zhiku.schema import Chunk, FileRecord
@@ -36,19 +35,18 @@ def content_disposition(name: str) -> str:
 
 @router.get("", responses=responses(404, 422))
 def list_files(
-    kb: KBName, request: Request, zhiku: ZhikuDep,
+    kb: KBRead, zhiku: ZhikuDep,
     status_: Annotated[Literal["pending", "indexed", "failed"] | None, Query(alias="status")] = None,
 ) -> list[FileRecord]:
     """Every file of the KB with its status (pending, indexed, failed with its reason)."""
-    authorize_kb(request, kb, "read")
-    files = zhiku.list_files(kb)
+    files = zhiku.list_files(kb.name)
     return [f for f in files if status_ is None or f.status == status_]
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, openapi_extra={"requestBody": UPLOAD_BODY},
              responses=responses(400, 404, 413, 422, 503))
 async def upload_files(
-    kb: KBName, request: Request, zhiku: ZhikuDep,
+    kb: KBWrite, request: Request, zhiku: ZhikuDep,  # 403/404 before the body is read
     force: Annotated[bool, Query(description="re-ingest files even when unchanged")] = False,
 ) -> Job:
     """Upload one or many files (multipart, one part per file, field ``files``).
@@ -56,27 +54,24 @@ async def upload_files(
     The bytes are streamed to disk as they arrive, within ``server.max_upload_mb`` per request
     and ``ingest.max_file_mb`` per file (413 otherwise, nothing kept). Returns 202 with the
     ingestion job: poll ``GET /api/jobs/{id}`` or follow ``GET /api/jobs/{id}/events``."""
-    await run_in_threadpool(authorize_kb, request, kb, "write")  # 403/404 before reading the body
-    await run_in_threadpool(zhiku.kb, kb)
+    await run_in_threadpool(zhiku.kb, kb.name)
     staging = await run_in_threadpool(zhiku.stage_upload)
     try:
         await receive_files(request, staging)
-        return await run_in_threadpool(zhiku.submit_upload, kb, staging, force)
+        return await run_in_threadpool(zhiku.submit_upload, kb.name, staging, force)
     except BaseException:
         await run_in_threadpool(staging.discard)
         raise
 
 
 @router.get("/{file_id}", responses=responses(404, 422))
-def get_file(kb: KBName, file_id: FileId, request: Request, zhiku: ZhikuDep) -> FileRecord:
-    authorize_kb(request, kb, "read")
-    return zhiku.file(kb, file_id)
+def get_file(kb: KBRead, file_id: FileId, zhiku: ZhikuDep) -> FileRecord:
+    return zhiku.file(kb.name, file_id)
 
 
 @router.delete("/{file_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404, 422))
-def delete_file(kb: KBName, file_id: FileId, request: Request, zhiku: ZhikuDep) -> Response:
-    authorize_kb(request, kb, "write")
-    zhiku.delete_file(kb, file_id)
+def delete_file(kb: KBWrite, file_id: FileId, zhiku: ZhikuDep) -> Response:
+    zhiku.delete_file(kb.name, file_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -84,13 +79,12 @@ def delete_file(kb: KBName, file_id: FileId, request: Request, zhiku: ZhikuDep) 
     200: {"content": {"application/octet-stream": {}, "application/pdf": {}},
           "description": "the original bytes, or one page of a PDF (``page``)"}, **responses(400, 404, 422)})
 def download_file(
-    kb: KBName, file_id: FileId, request: Request, zhiku: ZhikuDep,
+    kb: KBRead, file_id: FileId, zhiku: ZhikuDep,
     page: Annotated[int | None, Query(description="only this page (1-based) of a PDF, "
                                       "as a one-page PDF: the page a citation points at")] = None,
 ) -> Response:
     """The original file as uploaded (always as an attachment), or one page of a PDF."""
-    authorize_kb(request, kb, "read")
-    record, path = zhiku.file_content(kb, file_id)
+    record, path = zhiku.file_content(kb.name, file_id)
     if page is not None:
         from zhiku.ingest.loaders.pdf_pages import page_file_name, pdf_page
 
@@ -103,13 +97,11 @@ def download_file(
 
 
 @router.post("/{file_id}/reingest", status_code=status.HTTP_202_ACCEPTED, responses=responses(404, 422, 503))
-def reingest_file(kb: KBName, file_id: FileId, request: Request, zhiku: ZhikuDep) -> Job:
+def reingest_file(kb: KBWrite, file_id: FileId, zhiku: ZhikuDep) -> Job:
     """Read, split and embed the stored original again (a background job); chunk edits are lost."""
-    authorize_kb(request, kb, "write")
-    return zhiku.reingest(kb, file_id)
+    return zhiku.reingest(kb.name, file_id)
 
 
 @router.get("/{file_id}/chunks", tags=["chunks"], responses=responses(404, 422))
-def list_file_chunks(kb: KBName, file_id: FileId, request: Request, zhiku: ZhikuDep) -> list[Chunk]:
-    authorize_kb(request, kb, "read")
-    return zhiku.file_chunks(kb, file_id)[1]
+def list_file_chunks(kb: KBRead, file_id: FileId, zhiku: ZhikuDep) -> list[Chunk]:
+    return zhiku.file_chunks(kb.name, file_id)[1]

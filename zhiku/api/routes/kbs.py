@@ -2,57 +2,51 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Response, status
 
-from zhiku.api.deps import KBName, ZhikuDep
+from zhiku.api.deps import ClaimKB, KBOwner, KBRead, ReadableKBIds, ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.client.models import Embedders, KBCreate, KBUpdate
-from zhiku.api.security import authorize_kb, claim_kb, readable_kb_ids, require_scope
+from zhiku.api.security import Scope
 from zhiku.schema import KnowledgeBase
 
 router = APIRouter(prefix="/api", tags=["knowledge bases"])
 
 
 @router.get("/kbs", responses=responses(401, 403))
-def list_kbs(request: Request, zhiku: ZhikuDep) -> list[KnowledgeBase]:
+def list_kbs(readable: ReadableKBIds, zhiku: ZhikuDep) -> list[KnowledgeBase]:
     """The knowledge bases the caller may read (admins: all)."""
-    readable = readable_kb_ids(request)
     return [k for k in zhiku.list_kbs() if readable is None or k.id in readable]
 
 
 @router.post("/kbs", status_code=status.HTTP_201_CREATED, responses=responses(400, 401, 403, 409, 422))
-def create_kb(body: KBCreate, request: Request, zhiku: ZhikuDep) -> KnowledgeBase:
+def create_kb(body: KBCreate, claim: ClaimKB, zhiku: ZhikuDep) -> KnowledgeBase:
     """Create an empty knowledge base; the caller owns it."""
-    require_scope(request, "write")
     kb = zhiku.create_kb(body.name, body.description, body.embedder)
-    claim_kb(request, kb.name)
+    claim(kb.name)
     return kb
 
 
 @router.get("/kbs/{kb}", responses=responses(404, 422))
-def get_kb(kb: KBName, request: Request, zhiku: ZhikuDep) -> KnowledgeBase:
-    authorize_kb(request, kb, "read")
-    return zhiku.kb(kb)
+def get_kb(kb: KBRead, zhiku: ZhikuDep) -> KnowledgeBase:
+    return zhiku.kb(kb.name)
 
 
 @router.patch("/kbs/{kb}", responses=responses(400, 403, 404, 409, 422))
-def update_kb(kb: KBName, body: KBUpdate, request: Request, zhiku: ZhikuDep) -> KnowledgeBase:
+def update_kb(kb: KBOwner, body: KBUpdate, zhiku: ZhikuDep) -> KnowledgeBase:
     """Rename the KB or change its description (its owner and admins)."""
-    authorize_kb(request, kb, "admin")
-    return zhiku.update_kb(kb, new_name=body.name, description=body.description)
+    return zhiku.update_kb(kb.name, new_name=body.name, description=body.description)
 
 
 @router.delete("/kbs/{kb}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(403, 404, 409, 422))
-def delete_kb(kb: KBName, request: Request, zhiku: ZhikuDep) -> Response:
+def delete_kb(kb: KBOwner, zhiku: ZhikuDep) -> Response:
     """Delete the KB with its files, chunks, indexes and job history (409 while it ingests; its
     owner and admins)."""
-    authorize_kb(request, kb, "admin")
-    zhiku.delete_kb(kb)
+    zhiku.delete_kb(kb.name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/embedders")
-def list_embedders(request: Request, zhiku: ZhikuDep) -> Embedders:
+@router.get("/embedders", dependencies=[Depends(Scope("read"))])
+def list_embedders(zhiku: ZhikuDep) -> Embedders:
     """Embedders a new knowledge base can use, and the default one."""
-    require_scope(request, "read")
     return Embedders(default=zhiku.settings.embedding.default, names=zhiku.settings.embedder_names())

@@ -3,32 +3,35 @@ stored files and indexes agree (and repair what can be repaired)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
-from zhiku.api.deps import KBName, ZhikuDep
+from zhiku.api.deps import KBName, KBWrite, ZhikuDep
 from zhiku.api.errors import responses
+from zhiku.api.security import AuthorizedKB, KBNamed
 from zhiku.client.models import CheckResult, RebuildResult
-from zhiku.api.security import authorize_kb
 
 router = APIRouter(prefix="/api", tags=["knowledge bases"])
+Repair = Annotated[bool, Query(description="fix what can be fixed (needs write access)")]
+# reading the KB checks it; repairing it changes it
+KBToCheck = Annotated[AuthorizedKB, Depends(KBNamed(
+    lambda kb, repair: "write" if repair else "read", lambda kb, repair: [kb], covers=("kb",),
+    defaults={"repair": False}, kb=KBName, repair=Repair))]
 
 
 @router.post("/kbs/{kb}/rebuild", responses=responses(404, 409, 422))
-async def rebuild_kb(kb: KBName, request: Request, zhiku: ZhikuDep) -> RebuildResult:
+async def rebuild_kb(kb: KBWrite, zhiku: ZhikuDep) -> RebuildResult:
     """Re-derive the KB's vector and BM25 indexes from the database (searches wait meanwhile)."""
-    authorize_kb(request, kb, "write")
-    chunks = await run_in_threadpool(zhiku.rebuild, kb)
-    return RebuildResult(kb=kb, chunks=chunks)
+    chunks = await run_in_threadpool(zhiku.rebuild, kb.name)
+    return RebuildResult(kb=kb.name, chunks=chunks)
 
 
 @router.post("/kbs/{kb}/check", responses=responses(404, 422))
-async def check_kb(
-    kb: KBName, request: Request, zhiku: ZhikuDep,
-    repair: bool = Query(False, description="fix what can be fixed (needs write access)"),
-) -> CheckResult:
+async def check_kb(authorized: KBToCheck, zhiku: ZhikuDep, repair: Repair = False) -> CheckResult:
     """Check that database, stored files and indexes agree; with `repair`, fix what can be fixed."""
-    authorize_kb(request, kb, "write" if repair else "read")
+    kb = authorized.name
     problems = await run_in_threadpool(zhiku.check, kb, repair)
     remaining = await run_in_threadpool(zhiku.check, kb) if repair and problems else problems
     repaired = [p for p in problems if repair and p not in remaining]
