@@ -129,7 +129,8 @@ class IndexSettings(_Section):
     @field_validator("vector", "lexical")
     @classmethod
     def _registered(cls, v: str, info: ValidationInfo) -> str:
-        return _registered_name(f"{info.field_name}_index", v, {"vector": "faiss", "lexical": "bm25"}[info.field_name])
+        channel = str(info.field_name)
+        return _registered_name(f"{channel}_index", v, {"vector": "faiss", "lexical": "bm25"}[channel])
 
 
 class AnswerSettings(_Section):
@@ -146,6 +147,14 @@ class ServerSettings(_Section):
     ingest_workers: int = Field(1, ge=1, le=16, description="ingestion jobs that run at once, each in its own thread")
     sse_heartbeat_s: float = Field(
         15.0, gt=0, le=300, description="seconds between keep-alive comments on idle event streams"
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="host names the server answers to besides loopback ones (a proxy's or DNS "
+        "name: kb.example.com, or kb.example.com:8443 for one port); once set, enforced on any address"
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="other sites (https://portal.example.com) whose pages may send changes "
+        "(POST, PUT, PATCH, DELETE); the server's own pages need no entry"
     )
 
 

@@ -16,9 +16,14 @@ class Embedder(Protocol):
     because each model spreads its similarities over its own band.
     """
 
-    model_id: str
-    dimensions: int
-    score_range: tuple[float, float]
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dimensions(self) -> int: ...
+
+    @property
+    def score_range(self) -> tuple[float, float]: ...
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 

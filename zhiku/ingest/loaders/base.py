@@ -66,7 +66,7 @@ class LoaderSpec:
 
     name: str
     extensions: tuple[str, ...]
-    load: Loader
+    load: Callable[[Path], LoadedDocument]  # a Loader
     sniff: Sniff | None = None
 
 

@@ -64,9 +64,9 @@ def _child(kind: str, ref: str, path: Path, dimensions: int) -> None:
             index.add(ids, vecs)
             indexes.append(index)
     else:
-        for ids, tokens in lexical_states():
+        for doc_ids, tokens in lexical_states():
             index = backend()
-            index.add(ids, tokens)
+            index.add(doc_ids, tokens)
             indexes.append(index)
     indexes[0].save(path)
     indexes[1].save(path)
