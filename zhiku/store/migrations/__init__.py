@@ -14,7 +14,13 @@ and go on. No alembic.ini: the configuration is built here, pointing at this pac
 How to write a migration: docs/migrations.md.
 """
 
-from zhiku.store.migrations.runner import (
+import logging
+
+# Alembic announces each of its autogenerate plugins at INFO whenever it is imported: with
+# `zhiku -v` that was seven lines at every start. What users need from it is the upgrade itself.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+from zhiku.store.migrations.runner import (  # noqa: E402
     BASELINE,
     MIGRATIONS_DIR,
     VERSIONS_DIR,

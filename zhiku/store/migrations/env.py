@@ -13,6 +13,7 @@ context.configure(
     target_metadata=metadata,
     render_as_batch=True,  # migrations written by `new` must also run on SQLite
     compare_type=True,
+    transactional_ddl=True,  # true on SQLite too: the runner wraps every upgrade in one transaction
 )
 with context.begin_transaction():
     context.run_migrations()

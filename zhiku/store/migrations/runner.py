@@ -13,9 +13,8 @@ from typing import Sequence
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from zhiku.errors import ConfigError
@@ -62,13 +61,21 @@ def head_revision(extra_locations: Sequence[str | Path] = ()) -> str:
     return _head(ScriptDirectory.from_config(alembic_config(extra_locations)))
 
 
+def _revisions(conn: Connection, tables: set[str]) -> tuple[str, ...]:
+    # read directly, not through Alembic's MigrationContext, which logs two lines at every start
+    if "alembic_version" not in tables:
+        return ()
+    return tuple(sorted(conn.execute(text("SELECT version_num FROM alembic_version")).scalars()))
+
+
 def current_revisions(conn: Connection) -> tuple[str, ...]:
     """The revisions stamped in the database (empty before its first migration)."""
-    return tuple(MigrationContext.configure(conn).get_current_heads())
+    return _revisions(conn, set(inspect(conn).get_table_names()))
 
 
 def _state(conn: Connection) -> tuple[tuple[str, ...], bool]:
-    return current_revisions(conn), bool(_PRE_MIGRATION_TABLES & set(inspect(conn).get_table_names()))
+    tables = set(inspect(conn).get_table_names())
+    return _revisions(conn, tables), bool(_PRE_MIGRATION_TABLES & tables)
 
 
 def _zhiku_version() -> str:
