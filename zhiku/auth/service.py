@@ -42,7 +42,7 @@ from zhiku.auth.identity import (
     secret_hash,
     verify_password,
 )
-from zhiku.config import Settings
+from zhiku.config import AuthSettings
 from zhiku.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthorized
 from zhiku.store.db import api_keys, users
 
@@ -55,7 +55,7 @@ def _dummy_hash() -> str:
 class AuthService(KBAccess):
     """Users, keys and grants in the metadata database (``Zhiku.auth``)."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: AuthSettings) -> None:
         self.engine = engine
         self.settings = settings
         self._users_seen = False  # users are never deleted: once one exists, auth stays on
@@ -72,7 +72,7 @@ class AuthService(KBAccess):
             return conn.execute(query).first() is not None
 
     def enabled(self) -> bool:
-        configured = self.settings.auth.enabled
+        configured = self.settings.enabled
         if configured is not None:
             return configured
         if not self._users_seen and time.monotonic() - self._checked_at >= NO_USERS_RECHECK_S:
@@ -82,7 +82,7 @@ class AuthService(KBAccess):
 
     # -- users -----------------------------------------------------------------------
     def _check_password(self, password: str) -> None:
-        least = self.settings.auth.min_password_length
+        least = self.settings.min_password_length
         if len(password or "") < least:
             raise InvalidInput(f"the password is too short: at least {least} characters")
 
@@ -198,7 +198,7 @@ class AuthService(KBAccess):
             raise
         with self._lock:
             self._failures.pop(name, None)
-        ttl = timedelta(hours=self.settings.auth.session_ttl_hours)
+        ttl = timedelta(hours=self.settings.session_ttl_hours)
         return self.create_key(user.name, "web login", SCOPES, kind="session", expires_at=_now() + ttl)
 
     def list_keys(self, user_name: str | None = None, include_revoked: bool = False) -> list[ApiKey]:

@@ -37,11 +37,11 @@ def auth_refusal(auth: "AuthService", host: str) -> str | None:
     """Why the server must not start on ``host`` as authentication stands, or None when it may."""
     add = "create an admin first with `zhiku user add --admin NAME` (then every request needs an API key)"
     if not auth.has_users():
-        if auth.settings.auth.enabled:
+        if auth.settings.enabled:
             return f"auth.enabled is true but there are no users, so nobody could sign in: {add}"
         if not is_loopback(host):
             return f"refusing to listen on '{host}' without authentication: {add}, or listen on 127.0.0.1"
-    if not is_loopback(host) and auth.settings.auth.enabled is False:
+    if not is_loopback(host) and auth.settings.enabled is False:
         return (f"refusing to listen on '{host}' with authentication switched off (auth.enabled: false): "
                 "remove that setting or listen on 127.0.0.1")
     return None
