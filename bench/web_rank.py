@@ -47,6 +47,13 @@ def pages_for(question: dict[str, Any], articles: dict[str, list[dict[str, Any]]
             for rank, t in enumerate(titles) for p in articles[t]]
 
 
+def rank(app: Zhiku, question: str, passages: list[Passage], top_k: int) -> list[Any]:
+    """The web ranking with the app's default embedder and settings."""
+    s, name = app.settings, app.settings.embedding.default
+    return rank_passages(question, passages, top_k, app.embedder(name), lambda: app.retriever.query_vector(name, question),
+                         s.websearch.dense_candidates, s.retrieval.dense_weight)
+
+
 def measure(app: Zhiku, direction: tuple[str, str, str], n: int, seed: int) -> dict[str, Any]:
     label, q_set, page_set = direction
     corpus = read_jsonl(EVAL / page_set / "corpus.jsonl")
@@ -64,7 +71,7 @@ def measure(app: Zhiku, direction: tuple[str, str, str], n: int, seed: int) -> d
         passages = pages_for(q, articles, rng, title_of)
         counts.append(len(passages))
         t0 = time.perf_counter()
-        hits = rank_passages(app, q["question"], passages, 3)
+        hits = rank(app, q["question"], passages, 3)
         times.append((time.perf_counter() - t0) * 1000)
         ranked = [h.url.rsplit("#", 1)[1] for h in hits]
         at1 += bool(ranked) and ranked[0] in q["gold_ids"]

@@ -19,13 +19,14 @@ from zhiku.store.embedding_cache import CachedEmbedder
 from zhiku.errors import InvalidInput
 from zhiku.ingest.pipeline import IngestProgress, IngestReport, Ingestor, Source, expand_paths
 from zhiku.retrieval.search import Retriever
-from zhiku.schema import Answer, Chunk, FileRecord, Hit, KnowledgeBase
+from zhiku.schema import Answer, AnswerEvent, AnswerRequest, Chunk, FileRecord, Hit, KnowledgeBase, WebResult
 from zhiku.store.catalog import Catalog
 from zhiku.store.db import open_engine
 from zhiku.store.indexes import IndexManager
 
 if TYPE_CHECKING:
     from zhiku.chat.conversations import Conversations
+    from zhiku.chat.pipeline import AnswerPipeline
     from zhiku.chat.files import TempKBs
     from zhiku.auth import AuthService
     from zhiku.ingest.job_manager import JobManager
@@ -46,7 +47,7 @@ class Zhiku:
         settings.home.mkdir(parents=True, exist_ok=True)
         self.engine = open_engine(settings.db_url)
         self.catalog = Catalog(self.engine)
-        self.indexes = IndexManager(self.catalog, settings.home / "indexes")
+        self.indexes = IndexManager(self.catalog, settings.home / "indexes", settings.index)
         self.embedders = Embedders(settings.embedder)
         self.ingestor = Ingestor(settings.ingest, settings.home / "kbs", self.catalog, self.indexes, self.embedders,
                                  self.cached_embedder)
@@ -192,13 +193,16 @@ class Zhiku:
     ) -> list[Hit]:
         return self.retriever.search(self._kbs(kb_names), query, top_k, mode, file_glob)
 
-    def ask(self, kb_names: Sequence[str], question: str, top_k: int | None = None, mode: str | None = None) -> Answer:
-        from zhiku.llm.extractive import ExtractiveAnswerer
+    def answer(self, request: AnswerRequest, control: "CallControl | None" = None) -> Answer:
+        """Answer a question in any mode (``request.mode``: llm, kb, file, search) through the answer
+        pipeline, the one every face uses."""
+        return self.answers.answer(request, control)
 
-        kbs = self._kbs(kb_names)
-        n = max(top_k or self.settings.retrieval.top_k, self.settings.answer.passages)
-        hits = self.retriever.search(kbs, question, n, mode)
-        return ExtractiveAnswerer(self).answer(question, hits, kbs)
+    def answer_stream(self, request: AnswerRequest, control: "CallControl | None" = None) -> "Iterator[AnswerEvent]":
+        """The answer's events: ``Retrieved``, ``Notice``, ``Delta``... and ``Final`` (always last).
+        The request is checked first (its errors raise here); closing the iterator stops the model,
+        and so does ``control.cancel.set()`` from another thread."""
+        return self.answers.stream(request, control)
 
     # -- editing through the API -----------------------------------------------------
     def update_kb(self, name: str, new_name: str | None = None, description: str | None = None) -> KnowledgeBase:
@@ -271,7 +275,7 @@ class Zhiku:
         """Users, API keys and who may use which knowledge base."""
         from zhiku.auth import AuthService
 
-        return self._once("_auth", lambda: AuthService(self.engine, self.settings))
+        return self._once("_auth", lambda: AuthService(self.engine, self.settings.auth))
 
     # -- background ingestion jobs (the server starts them) --------------------------
     @property
@@ -338,50 +342,10 @@ class Zhiku:
         """Every chat model the app can use; ``check`` asks each server whether it answers."""
         return self.chat_models.list(check=check)
 
-    def chat_kb(
-        self, kb_names: Sequence[str], question: str, history: Sequence[Any] | None = None,
-        model: str | None = None, stream: bool = False, top_k: int | None = None, mode: str | None = None,
-    ) -> Any:
-        """Answer from the KBs with a chat model (the default one, or the extractive answerer when
-        none is configured). ``stream=True`` returns an iterator of text deltas ending with the Answer."""
-        if stream:
-            return self.chat_kb_stream(kb_names, question, history, model, top_k, mode)
-        from zhiku.chat.kb import KBChat
-
-        return KBChat(self).answer(kb_names, question, history, model, top_k, mode)
-
-    def chat_kb_stream(
-        self, kb_names: Sequence[str], question: str, history: Sequence[Any] | None = None,
-        model: str | None = None, top_k: int | None = None, mode: str | None = None,
-        control: "CallControl | None" = None,
-    ) -> "Iterator[str | Answer]":
-        """Text deltas, then the final Answer. Closing the iterator stops the model's generation;
-        ``control.cancel.set()`` from another thread cancels it."""
-        from zhiku.chat.kb import KBChat
-
-        return KBChat(self).stream(kb_names, question, history, model, top_k, mode, control)
-
     # -- web search (zhiku.websearch, zhiku.chat.web) ---------------------------------
-    def web_search(self, query: str, limit: int | None = None, engine: str | None = None) -> list[Any]:
-        """Results (``WebResult``) of the configured search engine; no page is fetched."""
-        from zhiku.text.normalize import detect_lang
-        from zhiku.websearch import build_engine
-
-        limit = limit or self.settings.websearch.results
-        return build_engine(self.settings.websearch, engine).search(query, limit, detect_lang(query or ""))
-
-    def chat_web(
-        self, question: str, history: Sequence[Any] | None = None, model: str | None = None,
-        stream: bool = False, control: "CallControl | None" = None,
-    ) -> Any:
-        """Answer from web search results (pages read through the SSRF guard), with citations carrying
-        each page's URL; ``stream=True`` returns text deltas ending with the ``WebAnswer``."""
-        from zhiku.chat.web import WebChat
-
-        chat = WebChat(self)
-        if stream:
-            return chat.stream(question, history, model, control)
-        return chat.answer(question, history, model, control)
+    def web_search(self, query: str, limit: int | None = None, engine: str | None = None) -> list[WebResult]:
+        """Results of the configured search engine (or ``engine``); no page is fetched."""
+        return self.answers.web_chat.search(query, limit, engine)
 
     def pull_model(
         self, what: str, mirror: str | None = None, sha256: str | None = None, name: str | None = None,
@@ -410,23 +374,24 @@ class Zhiku:
         """File chat's temporary knowledge bases (uploaded files with a time to live)."""
         from zhiku.chat.files import TempKBs
 
-        return self._once("_temp_kbs", lambda: TempKBs(self))
+        return self._once("_temp_kbs", lambda: TempKBs(
+            self.engine, self.catalog, self.settings.chat, self.settings.ingest, self.settings.embedding.default,
+            lambda name: self.embedders.get(name).dimensions, lambda: self._jobs, self.delete_kb))
 
-    def chat(
-        self, mode: str, question: str, history: Sequence[Any] | None = None, *, kbs: Sequence[str] = (),
-        temp_kb: str | None = None, model: str | None = None, temperature: float | None = None,
-        top_k: int | None = None, strict: bool | None = None, stream: bool = False, owner: str = "local",
-        control: "CallControl | None" = None,
-    ) -> Any:
-        """Answer in any chat mode (llm, kb, file, search; agent comes later). Returns the Answer,
-        or with ``stream=True`` an iterator of text deltas ending with the Answer."""
-        from zhiku.chat.modes import TurnOptions, answer_stream
+    @property
+    def answers(self) -> "AnswerPipeline":
+        """The answer pipeline (built on first use): every question of every face goes through it."""
+        return self._once("_answers", self._answer_pipeline)
 
-        options = TurnOptions(mode, list(kbs), temp_kb, model, temperature, top_k, strict)
-        items = answer_stream(self, options, question, history, owner, control)
-        if stream:
-            return items
-        final: Any = None
-        for item in items:
-            final = item if isinstance(item, Answer) else final
-        return final
+    def _answer_pipeline(self) -> "AnswerPipeline":
+        from zhiku.chat.kb import KBChat
+        from zhiku.chat.llm import LLMChat
+        from zhiku.chat.pipeline import AnswerPipeline
+        from zhiku.chat.web import WebChat
+        from zhiku.llm.extractive import ExtractiveAnswerer
+
+        s = self.settings
+        extractive = ExtractiveAnswerer(s.retrieval.relevance_floor, s.answer, self.cached_embedder,
+                                        self.embedders.score_range, self.retriever.query_vector)
+        return AnswerPipeline(s, self.kb, self.retriever, lambda: self.chat_models, lambda: self.temp_kbs,
+                              KBChat(s.llm, extractive), LLMChat(), WebChat(s, self.embedders.get, extractive))

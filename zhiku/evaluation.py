@@ -114,10 +114,8 @@ def evaluate(
 
 
 def _measure(app: "Zhiku", kb_name: str, queries: list[dict[str, Any]], mode: str, top_k: int) -> dict[str, Any]:
-    from zhiku.llm.extractive import ExtractiveAnswerer
-
     kb = app.kb(kb_name)
-    answerer = ExtractiveAnswerer(app)
+    answerer = app.answers.kb_chat.extractive
     depth = max(top_k, 10)
     app.search([kb_name], "warm up", top_k=1, mode=mode)  # load indexes and models outside the timing
     latencies, r1, r5, r10, mrr, ndcg, hit = [], [], [], [], [], [], []
@@ -136,7 +134,7 @@ def _measure(app: "Zhiku", kb_name: str, queries: list[dict[str, Any]], mode: st
         answers = q.get("answers") or []
         answer_mode = q.get("answer_mode", "any")
         if answers and answer_mode != "label":  # a yes/no label is not a string to find
-            answer = answerer.answer(q["question"], hits[: max(app.settings.retrieval.top_k, 5)], [kb])
+            answer = answerer.answer(q["question"], hits[: max(app.settings.retrieval.top_k, 5)], kb.embedder)
             hit.append(_contains_answer(answer.answer, answers, answer_mode))
     return {
         "mode": mode,

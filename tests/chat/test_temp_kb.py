@@ -17,6 +17,7 @@ from zhiku.chat.files import TEMP_PREFIX
 from zhiku.errors import NotFound
 from zhiku.text.ids import now
 from zhiku.store.db import temp_kbs
+from zhiku.schema import AnswerRequest
 
 DOC = ("notes.md", "# Travel\n\nTrain tickets above 500 yuan need the approval of a department head.\n")
 
@@ -42,6 +43,10 @@ def wait_ready(app: Zhiku, tid: str, owner: str = "local") -> None:
     assert app.temp_kbs.get(tid, owner).status == "ready"
 
 
+def ask(question: str, tid: str, owner: str = "local") -> AnswerRequest:
+    return AnswerRequest(mode="file", question=question, temp_kb=tid, owner=owner)
+
+
 def gone(app: Zhiku, tid: str) -> bool:
     return not any(kb.name == TEMP_PREFIX + tid for kb in app.catalog.list_kbs())
 
@@ -50,7 +55,7 @@ def test_answers_then_expires_at_the_sweep(home: Path) -> None:
     with open_app(home, temp_ttl_minutes=30) as app:
         app.start_jobs()
         tid = upload(app)  # asked at once: the answer waits for the file to be read
-        answer = app.chat("file", "Which train tickets need approval?", temp_kb=tid)
+        answer = app.answer(ask("Which train tickets need approval?", tid))
         assert "department head" in answer.answer and answer.citations[0].file == "notes.md"
         assert app.list_kbs() == []  # hidden from listings
         expires = app.temp_kbs.get(tid, "local").expires_at
@@ -60,7 +65,7 @@ def test_answers_then_expires_at_the_sweep(home: Path) -> None:
         with pytest.raises(NotFound):
             app.temp_kbs.get(tid, "local")
         with pytest.raises(NotFound):
-            app.chat("file", "Which train tickets need approval?", temp_kb=tid)
+            app.answer(ask("Which train tickets need approval?", tid))
 
 
 def test_use_moves_the_expiry(home: Path) -> None:
@@ -70,7 +75,7 @@ def test_use_moves_the_expiry(home: Path) -> None:
         wait_ready(app, tid)
         with app.engine.begin() as conn:  # as if uploaded 25 minutes ago
             conn.execute(update(temp_kbs).values(expires_at=now() + timedelta(minutes=5)))
-        app.chat("file", "train tickets?", temp_kb=tid)
+        app.answer(ask("train tickets?", tid))
         assert app.temp_kbs.get(tid, "local").expires_at > now() + timedelta(minutes=29)
 
 
@@ -80,10 +85,10 @@ def test_other_owners_cannot_see_or_use_them(home: Path) -> None:
         tid = upload(app, owner="alice")
         wait_ready(app, tid, "alice")
         for call in (lambda: app.temp_kbs.get(tid, "bob"), lambda: app.temp_kbs.delete(tid, "bob"),
-                     lambda: app.chat("file", "train tickets?", temp_kb=tid, owner="bob")):
+                     lambda: app.answer(ask("train tickets?", tid, owner="bob"))):
             with pytest.raises(NotFound):
                 call()
-        assert app.chat("file", "train tickets?", temp_kb=tid, owner="alice").citations
+        assert app.answer(ask("train tickets?", tid, owner="alice")).citations
 
 
 def test_the_background_sweep_deletes_expired_ones(home: Path) -> None:

@@ -13,6 +13,7 @@ from zhiku.chat.citations import StreamChecker, check
 from zhiku.chat.prompts import render, template
 from zhiku.errors import ContextTooLong, NotFound
 from zhiku.llm.base import estimate_tokens
+from zhiku.schema import AnswerRequest, Delta, Final, Notice
 from zhiku.testing.llm_servers import ChatServer
 
 
@@ -62,7 +63,7 @@ def test_kb_chat_answers_from_numbered_sources(home: Path, kb_files: Path) -> No
         app = app_with_model(home, server.base_url)
         app.create_kb("kb")
         app.add_files("kb", [kb_files])
-        answer = app.chat_kb(["kb"], "长城有多长？")
+        answer = app.answer(AnswerRequest(mode="kb", kbs=["kb"], question="长城有多长？"))
         sent = server.requests[-1]["messages"]
         app.close_chat_models()
         app.close()
@@ -79,12 +80,15 @@ def test_english_question_gets_english_prompt_and_history(home: Path, kb_files: 
         app.create_kb("kb")
         app.add_files("kb", [kb_files])
         history = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi!"}]
-        items = list(app.chat_kb(["kb"], "What is the capital of France?", history=history, stream=True))
+        items = list(app.answer_stream(AnswerRequest(mode="kb", kbs=["kb"], question="What is the capital of France?",
+                                                     history=history)))
         sent = server.requests[-1]["messages"]
         app.close()
     assert "Answer only from the numbered sources" in sent[0]["content"]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
-    assert "".join(x for x in items[:-1]) == items[-1].answer == "Paris is the capital [1]."
+    final = items[-1]
+    assert isinstance(final, Final)
+    assert "".join(x.shown for x in items if isinstance(x, (Delta, Notice))) == final.answer.answer == "Paris is the capital [1]."
 
 
 def test_strict_grounding_says_no_answer_without_calling_the_model(home: Path, kb_files: Path) -> None:
@@ -92,7 +96,7 @@ def test_strict_grounding_says_no_answer_without_calling_the_model(home: Path, k
         app = app_with_model(home, server.base_url)
         app.create_kb("kb")
         app.add_files("kb", [kb_files])
-        answer = app.chat_kb(["kb"], "量子色动力学的渐近自由是什么？")
+        answer = app.answer(AnswerRequest(mode="kb", kbs=["kb"], question="量子色动力学的渐近自由是什么？"))
         app.close()
     assert not answer.found and answer.answer == render("zh", "no_answer") and not server.requests
 
@@ -102,7 +106,7 @@ def test_lenient_grounding_answers_with_a_warning(home: Path, kb_files: Path) ->
         app = app_with_model(home, server.base_url, grounding="lenient")
         app.create_kb("kb")
         app.add_files("kb", [kb_files])
-        answer = app.chat_kb(["kb"], "量子色动力学的渐近自由是什么？")
+        answer = app.answer(AnswerRequest(mode="kb", kbs=["kb"], question="量子色动力学的渐近自由是什么？"))
         app.close()
     assert answer.warning and answer.answer.startswith(answer.warning) and "渐近自由是" in answer.answer
     assert not answer.found and server.requests
@@ -111,10 +115,10 @@ def test_lenient_grounding_answers_with_a_warning(home: Path, kb_files: Path) ->
 def test_no_model_configured_falls_back_to_extractive(app: Zhiku, kb_files: Path) -> None:
     app.create_kb("kb")
     app.add_files("kb", [kb_files])
-    answer = app.chat_kb(["kb"], "长城有多长？")
+    answer = app.answer(AnswerRequest(mode="kb", kbs=["kb"], question="长城有多长？"))
     assert answer.mode == "extractive" and answer.found and "两万一千多千米" in answer.answer
     with pytest.raises(NotFound):
-        app.chat_kb(["kb"], "长城有多长？", model="nope")
+        app.answer(AnswerRequest(mode="kb", kbs=["kb"], question="长城有多长？", model="nope"))
 
 
 def test_models_listing_and_reachability(home: Path, chat_server: ChatServer) -> None:

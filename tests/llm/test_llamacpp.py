@@ -14,6 +14,7 @@ import pytest
 
 from zhiku.errors import Cancelled, ContextTooLong
 from zhiku.llm.base import CallControl, Timeouts, complete
+from zhiku.schema import AnswerRequest
 from zhiku.testing.llm_servers import free_port
 
 llama_cpp = pytest.importorskip(
@@ -60,7 +61,8 @@ def test_kb_chat_with_a_pulled_local_model(home: Path, gguf: Path, kb_files: Pat
     with Zhiku(settings) as app:
         app.create_kb("kb")
         app.add_files("kb", [kb_files])
-        answer = app.chat_kb(["kb"], "What is the capital of France?", model="smol")
+        answer = app.answer(AnswerRequest(mode="kb", kbs=["kb"], question="What is the capital of France?",
+                                          model="smol"))
         app.close_chat_models()
     assert answer.mode == "llm" and answer.model == "smol" and answer.answer.strip()
     assert all(1 <= c.n <= 5 for c in answer.citations)

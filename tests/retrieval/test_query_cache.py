@@ -7,6 +7,7 @@ from pathlib import Path
 from zhiku import Zhiku, load_settings
 from zhiku.embed.static import StaticEmbedder
 from zhiku.testing.openai_server import EmbeddingServer
+from zhiku.schema import AnswerRequest
 
 
 def _embedded(server: EmbeddingServer, text: str) -> int:
@@ -33,7 +34,8 @@ def test_repeated_questions_skip_the_query_embedding(tmp_path: Path) -> None:
             assert app.add_files("kb", [docs]).ok
             first = app.search(["kb"], question)
             assert app.search(["kb"], question) == first
-            answer = app.ask(["kb"], question)  # search + extractive answer: the same vector again
+            # search + extractive answer: the same vector again
+            answer = app.answer(AnswerRequest(mode="kb", kbs=["kb"], question=question, extractive=True))
             assert answer.found and "十五天" in answer.answer
             assert _embedded(server, question) == 1
             app.search(["kb"], "Refunds")

@@ -14,6 +14,7 @@ pytest.importorskip("psycopg", reason="psycopg not installed (test extra)")
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from zhiku import Zhiku, load_settings  # noqa: E402
+from zhiku.schema import AnswerRequest
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +59,8 @@ def test_ingest_replace_search_remove_on_postgres(pg_app: Zhiku, tmp_path: Path)
     assert app.rebuild("制度") == app.kb("制度").chunks
     app.remove_files("制度", ["docs/leave.md"])
     assert [f.name for f in app.list_files("制度")] == ["docs/refund.md"]
-    answer = app.ask(["制度"], "Refunds are paid within how many days?")
+    answer = app.answer(AnswerRequest(mode="kb", kbs=["制度"], question="Refunds are paid within how many days?",
+                                      extractive=True))
     assert answer.found and "30 days" in answer.answer
     app.delete_kb("制度")
     assert app.list_kbs() == []

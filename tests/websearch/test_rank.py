@@ -28,14 +28,17 @@ def test_dense_pool_reaches_passages_no_word_matches() -> None:
     assert _dense_pool(passages, some, 6) == [7, 12, 0, 5, 10, 15]  # best lexical half first
 
 
+def _rank(app: Zhiku, question: str, passages: list[Passage], top_k: int, dense_candidates: int) -> list:
+    name = app.settings.embedding.default
+    return rank_passages(question, passages, top_k, app.embedder(name), lambda: app.retriever.query_vector(name, question),
+                         dense_candidates, app.settings.retrieval.dense_weight)
+
+
 def test_ranked_hits_carry_url_and_scores(web_app: Zhiku) -> None:
     passages = [_p("Volcanoes erupt lava and ash.", "https://v.example/"),
                 _p("Longjing tea is harvested in early spring before Qingming.", "https://t.example/", 1)]
-    hits = rank_passages(web_app, "When is Longjing tea harvested?", passages, 2)
+    hits = _rank(web_app, "When is Longjing tea harvested?", passages, 2, web_app.settings.websearch.dense_candidates)
     assert hits[0].url == "https://t.example/" and hits[0].file_id == "https://t.example/" and hits[0].kb == "web"
     assert 0 < hits[0].score <= 1 and hits[0].lexical_score == 1.0 and hits[0].dense_score is not None
-    lexical_only = web_app.settings.model_copy(deep=True)
-    lexical_only.websearch.dense_candidates = 0
-    web_app.settings = lexical_only
-    hits = rank_passages(web_app, "When is Longjing tea harvested?", passages, 2)
+    hits = _rank(web_app, "When is Longjing tea harvested?", passages, 2, 0)  # lexical only
     assert hits[0].url == "https://t.example/" and hits[0].dense_score is None and len(hits) == 1

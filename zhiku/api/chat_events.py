@@ -1,115 +1,184 @@
-"""Answers of every chat mode over HTTP: one JSON message, or the event stream described in
-``zhiku.api.chat_protocol``. The answer runs on its own thread (``zhiku.chat.turns``); the
-stream only relays it, so a client that goes away stops it (the model call is cancelled and
-the upstream request closed) and the partial answer is still stored, marked ``stopped``."""
+"""The one way an answer travels over HTTP, for every face (/api/ask, /api/chat, conversations,
+/v1, the Chatchat routes): the answer pipeline's events run on their own thread
+(``zhiku.chat.turns``) and this module relays them, so a client that goes away stops the
+answer (the model call is cancelled, the upstream request closed) and what ``finish`` does
+with the result (a conversation stores the partial answer, marked ``stopped``) still happens.
+
+An answer that fails before its first piece of text is an ordinary error response; after
+that, each face's ``Encoder`` says how the error travels. While nothing happens the stream
+carries ``: keep-alive`` comments every ``server.sse_heartbeat_s``. Each face only writes an
+``Encoder``: the bytes its wire format makes of each event.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from typing import Any, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from zhiku.api import sse
-from zhiku.api.errors import error_body
-from zhiku.schema.chat import Message
-from zhiku.chat.turns import TurnResult, TurnRunner
-from zhiku.errors import ZhikuError
+from zhiku.chat.turns import Ended, TurnResult, TurnRunner
 from zhiku.llm.base import CallControl, Timeouts
-from zhiku.schema import Answer
+from zhiku.schema import AnswerEvent, Delta, Notice, Retrieved
 
 log = logging.getLogger(__name__)
 DISCONNECT_POLL_S = 0.5
-Event = tuple[str, Any]
+T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
+Item = AnswerEvent | Ended[Any]
 
 
-class Relay:
-    """Runs an answer on its thread and hands its events to the event loop (``queue``)."""
+class Encoder(Protocol[T_contra]):
+    """A face's wire format: bytes before the first event, for each event, and at the end."""
 
-    def __init__(self, make: Callable[[CallControl], Iterator[str | Answer]], timeouts: Timeouts,
-                 finish: Callable[[TurnResult], Any]) -> None:
+    def head(self) -> Iterable[bytes]: ...
+
+    def event(self, event: AnswerEvent) -> Iterable[bytes]: ...
+
+    def end(self, ended: Ended[T_contra]) -> Iterable[bytes]: ...
+
+
+class Relay(Generic[T]):
+    """Runs an answer on its thread and hands its events to the event loop."""
+
+    def __init__(self, make: Callable[[CallControl], Iterator[AnswerEvent]], timeouts: Timeouts,
+                 finish: Callable[[TurnResult], T]) -> None:
         self.loop = asyncio.get_running_loop()
-        self.queue: asyncio.Queue[Event] = asyncio.Queue()
-        self.runner = TurnRunner(make, timeouts, finish, self._emit)
+        self.queue: asyncio.Queue[Item] = asyncio.Queue()
+        self.runner: TurnRunner[T] = TurnRunner(make, timeouts, finish, self._emit)
         self.checked = time.monotonic()  # when the client's connection was last checked
+        self.runner.start()
 
-    def _emit(self, name: str, data: Any) -> None:  # called on the answer's thread
+    def _emit(self, item: Item) -> None:  # called on the answer's thread
         try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, (name, data))
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
         except RuntimeError:  # the event loop is gone (server shutting down)
             self.runner.cancel.set()
 
-    async def next_event(self, request: Request) -> Event:
-        """The next event (the first one, or any of a JSON reply); stops the answer if the client
-        leaves while it waits."""
+    def stop(self) -> None:
+        self.runner.cancel.set()
+
+    async def next(self, request: Request) -> Item:
+        """The next event; stops the answer if the client leaves while it waits."""
         while True:
             if time.monotonic() - self.checked >= DISCONNECT_POLL_S:
                 self.checked = time.monotonic()
                 if await request.is_disconnected():
-                    self.runner.cancel.set()  # the answer ends soon, stopped, with an "end" event
+                    self.stop()  # the answer ends soon, stopped, with its Ended
             try:
                 return await asyncio.wait_for(self.queue.get(), DISCONNECT_POLL_S)
             except TimeoutError:
                 continue
 
-
-def _error(exc: BaseException) -> dict[str, Any]:
-    if isinstance(exc, ZhikuError):
-        details = {k: v for k, v in exc.details.items() if isinstance(v, (str, int, float, bool, type(None)))}
-        return error_body(exc.kind, exc.message, details)["error"]
-    return error_body("internal_error", "internal server error: see the server log")["error"]
-
-
-async def respond(
-    request: Request, make: Callable[[CallControl], Iterator[str | Answer]], timeouts: Timeouts,
-    finish: Callable[[TurnResult], Message], stream: bool, start: dict[str, Any], heartbeat_s: float = 15.0,
-) -> Message | StreamingResponse:
-    """Run the answer; return its message, or stream it. An answer that fails before its first
-    piece raises its error (an ordinary error response); ``finish`` has stored it by then."""
-    relay = Relay(make, timeouts, finish)
-    relay.runner.start()
-    event = await relay.next_event(request)
-    if event[0] == "end":
-        message, error = event[1]
-        if error is not None:
-            raise error
-        if not stream:
-            return message
-    if not stream:
-        while event[0] != "end":
-            event = await relay.next_event(request)
-        message, error = event[1]
-        if error is not None:
-            raise error
-        return message
-    return StreamingResponse(_events(relay, event, start, heartbeat_s), media_type=sse.MEDIA_TYPE,
-                             headers=sse.HEADERS)
-
-
-async def _events(relay: Relay, event: Event, start: dict[str, Any], heartbeat_s: float) -> AsyncIterator[bytes]:
-    try:
-        yield sse.event("start", start)
+    async def opening(self, request: Request) -> list[Item]:
+        """The events up to the first piece of text (or the end). An answer that failed before
+        it raises its error here, as an ordinary error response."""
+        items: list[Item] = []
         while True:
-            name, data = event
-            if name == "delta":
-                yield sse.event("delta", {"text": data})
-            else:
-                message, error = data
-                if message is not None:
-                    yield sse.event("citations", {"citations": [c.model_dump(mode="json") for c in message.citations]})
-                if error is not None:
-                    yield sse.event("error", _error(error))
-                if message is not None:
-                    yield sse.event("done", message.model_dump(mode="json"))
-                return
+            item = await self.next(request)
+            items.append(item)
+            if isinstance(item, Ended):
+                if item.error is not None:
+                    raise item.error
+                return items
+            if isinstance(item, (Delta, Notice)):
+                return items
+
+    async def outcome(self, request: Request) -> T:
+        """What ``finish`` made of the whole answer (a JSON reply); its error raises."""
+        while not isinstance(item := await self.next(request), Ended):
+            pass
+        if item.error is not None:
+            raise item.error
+        return item.outcome  # type: ignore[return-value]
+
+    def stream(self, opening: list[Item], encoder: Encoder[T], heartbeat_s: float) -> StreamingResponse:
+        return StreamingResponse(self._bytes(opening, encoder, heartbeat_s), media_type=sse.MEDIA_TYPE,
+                                 headers=sse.HEADERS)
+
+    async def _bytes(self, opening: list[Item], encoder: Encoder[T], heartbeat_s: float) -> AsyncIterator[bytes]:
+        try:
+            for chunk in encoder.head():
+                yield chunk
+            pending = list(opening)
             while True:
-                try:
-                    event = await asyncio.wait_for(relay.queue.get(), heartbeat_s)
-                    break
-                except TimeoutError:
-                    yield sse.comment("keep-alive")
-    finally:
-        relay.runner.cancel.set()  # the client left (or the answer ended): stop generating
+                if pending:
+                    item = pending.pop(0)
+                else:
+                    try:
+                        item = await asyncio.wait_for(self.queue.get(), heartbeat_s)
+                    except TimeoutError:
+                        yield sse.comment("keep-alive")
+                        continue
+                if isinstance(item, Ended):
+                    for chunk in encoder.end(item):
+                        yield chunk
+                    return
+                for chunk in encoder.event(item):
+                    yield chunk
+        finally:
+            self.stop()  # the client left (or the answer ended): stop generating
+
+
+async def respond(request: Request, make: Callable[[CallControl], Iterator[AnswerEvent]], timeouts: Timeouts,
+                  finish: Callable[[TurnResult], T], stream: bool, encoder: Callable[[list[Item]], Encoder[T]],
+                  heartbeat_s: float) -> T | StreamingResponse:
+    """Run the answer; return what ``finish`` made of it, or stream it through the face's encoder
+    (``encoder(opening)`` sees the events that came before the first piece of text, e.g. the
+    retrieved passages a face shows first)."""
+    relay = Relay(make, timeouts, finish)
+    if not stream:
+        try:
+            return await relay.outcome(request)
+        finally:
+            relay.stop()
+    try:
+        opening = await relay.opening(request)
+    except BaseException:
+        relay.stop()
+        raise
+    return relay.stream(opening, encoder(opening), heartbeat_s)
+
+
+def whole(result: TurnResult) -> TurnResult:
+    """A ``finish`` that keeps the whole result (faces that store nothing)."""
+    return result
+
+
+def retrieved_in(opening: list[Item]) -> Retrieved | None:
+    """The passages retrieved, among the events that came before the answer's first piece."""
+    return next((e for e in opening if isinstance(e, Retrieved)), None)
+
+
+def text_of(event: AnswerEvent) -> str:
+    """The text a stream shows for an event (a notice, or a piece of the answer); '' for others."""
+    return event.shown if isinstance(event, (Delta, Notice)) else ""
+
+
+class ChatEncoder:
+    """The chat event stream of ``zhiku.client.chat_routes``: start, delta..., citations, error, done
+    (the assistant Message, as stored)."""
+
+    def __init__(self, start: dict[str, Any]) -> None:
+        self.start = start
+
+    def head(self) -> Iterable[bytes]:
+        yield sse.event("start", self.start)
+
+    def event(self, event: AnswerEvent) -> Iterable[bytes]:
+        if text := text_of(event):
+            yield sse.event("delta", {"text": text})
+
+    def end(self, ended: Ended[Any]) -> Iterable[bytes]:
+        message = ended.outcome
+        if message is not None:
+            yield sse.event("citations", {"citations": [c.model_dump(mode="json") for c in message.citations]})
+        if ended.error is not None:
+            yield sse.event("error", sse.error_fields(ended.error))
+        if message is not None:
+            yield sse.event("done", message.model_dump(mode="json"))

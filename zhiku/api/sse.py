@@ -5,8 +5,9 @@ Wire format (text/event-stream), each ``data`` one line of JSON:
 - job progress: ``event: progress`` with the job as polled from ``GET /api/jobs/{id}``
   on every change (bursts are coalesced), then one ``event: end`` with the final job;
   ``: keep-alive`` comments while nothing changes.
-- answers: ``event: start`` ({lang, mode}), ``event: delta`` ({text}) pieces of the answer
-  in order, ``event: citations`` ({citations: [...]}), ``event: done`` (the whole answer).
+- answers (``/api/ask``, ``AskEncoder``): ``event: start`` ({lang, mode, found}), ``event: delta``
+  ({text}) pieces of the answer in order, ``event: citations`` ({citations: [...]}), ``event: done``
+  (the whole answer); ``event: error`` when it fails after it started.
 - chat answers of every mode (``zhiku.api.chat_events``): the same events, ``start`` carrying
   {mode, model, conversation_id, user_message_id} and ``done`` the assistant message, plus
   ``event: error`` ({type, message, details}) before ``done`` when an answer fails after it started.
@@ -16,19 +17,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from typing import Any, AsyncIterator, Iterator
 
 from starlette.concurrency import run_in_threadpool
 
+from zhiku.api.errors import error_body
 from zhiku.app import Zhiku
+from zhiku.errors import ZhikuError
 from zhiku.schema.jobs import ACTIVE
-from zhiku.schema import Answer
+from zhiku.schema import AnswerEvent, Delta, Final, Notice, Retrieved
 
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 MEDIA_TYPE = "text/event-stream"
 COALESCE_S = 0.1
-_PIECE = re.compile(r"[^。！？；!?;\n]*[。！？；!?;\n]+|[^。！？；!?;\n]+")
 
 
 def event(name: str, data: Any) -> bytes:
@@ -37,6 +38,14 @@ def event(name: str, data: Any) -> bytes:
 
 def comment(text: str) -> bytes:
     return f": {text}\n\n".encode("utf-8")
+
+
+def error_fields(exc: BaseException) -> dict[str, Any]:
+    """An error as the one error shape's inner object ({type, message, details})."""
+    if isinstance(exc, ZhikuError):
+        details = {k: v for k, v in exc.details.items() if isinstance(v, (str, int, float, bool, type(None)))}
+        return error_body(exc.kind, exc.message, details)["error"]
+    return error_body("internal_error", "internal server error: see the server log")["error"]
 
 
 async def job_events(zhiku: Zhiku, job_id: str, heartbeat_s: float) -> AsyncIterator[bytes]:
@@ -67,12 +76,35 @@ async def job_events(zhiku: Zhiku, job_id: str, heartbeat_s: float) -> AsyncIter
         unsubscribe()
 
 
-def answer_events(answer: Answer) -> Iterator[bytes]:
-    yield event("start", {"lang": answer.lang, "mode": answer.mode, "found": answer.found})
-    for piece in _PIECE.findall(answer.answer):
-        yield event("delta", {"text": piece})
-    yield event("citations", {"citations": [c.model_dump(mode="json") for c in answer.citations]})
-    yield event("done", answer.model_dump(mode="json"))
+class AskEncoder:
+    """``/api/ask``'s stream: start ({lang, mode, found}, once the passages are found), delta...,
+    citations, done (the Answer), and error ({type, message, details}) when the answer fails after
+    it started."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def _start(self, lang: str, found: bool) -> Iterator[bytes]:
+        if not self.started:
+            self.started = True
+            yield event("start", {"lang": lang, "mode": "extractive", "found": found})
+
+    def head(self) -> Iterator[bytes]:
+        return iter(())
+
+    def event(self, item: AnswerEvent) -> Iterator[bytes]:
+        if isinstance(item, Retrieved):
+            yield from self._start(item.lang, item.found)
+        elif isinstance(item, (Delta, Notice)) and item.text:
+            yield event("delta", {"text": item.shown})
+        elif isinstance(item, Final):
+            yield from self._start(item.answer.lang, item.answer.found)
+            yield event("citations", {"citations": [c.model_dump(mode="json") for c in item.answer.citations]})
+            yield event("done", item.answer.model_dump(mode="json"))
+
+    def end(self, ended: Any) -> Iterator[bytes]:
+        if ended.error is not None:
+            yield event("error", error_fields(ended.error))
 
 
 SSE_RESPONSE = {

@@ -16,15 +16,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
 
+from zhiku.config import ChatSettings, IngestSettings
 from zhiku.schema.chat import TempKB, TempKBFile
-from zhiku.errors import Conflict, InvalidInput, NotFound, ZhikuError
+from zhiku.errors import Conflict, InvalidInput, NotFound, Unavailable, ZhikuError
 from zhiku.store.catalog import as_utc
 from zhiku.text.ids import new_id, now
 from zhiku.store.db import temp_kbs
 
 if TYPE_CHECKING:
-    from zhiku.app import Zhiku
+    from zhiku.ingest.job_manager import JobManager
+    from zhiku.store.catalog import Catalog
     from zhiku.ingest.jobs import UploadStaging
     from zhiku.schema.jobs import Job
 
@@ -40,15 +43,21 @@ def is_temp_kb(name: str) -> bool:
 
 
 class TempKBs:
-    def __init__(self, app: "Zhiku") -> None:
-        self.app = app
+    def __init__(self, engine: Engine, catalog: "Catalog", chat: ChatSettings, ingest: IngestSettings,
+                 embedder: str, dimensions: Callable[[str], int], jobs: Callable[[], "JobManager | None"],
+                 delete_kb: Callable[[str], None]) -> None:
+        """``embedder``: the one new temporary KBs use, ``dimensions(name)`` its vector size;
+        ``jobs()``: the ingestion jobs when they run (None before ``zhiku start``);
+        ``delete_kb(name)``: deletes a KB with its files and indexes."""
+        self.engine, self.catalog, self.chat, self.ingest = engine, catalog, chat, ingest
+        self.embedder, self.dimensions, self.jobs, self.delete_kb = embedder, dimensions, jobs, delete_kb
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._sweep_lock = threading.Lock()
 
     @property
     def ttl(self) -> timedelta:
-        return timedelta(minutes=self.app.settings.chat.temp_ttl_minutes)
+        return timedelta(minutes=self.chat.temp_ttl_minutes)
 
     # -- creating and reading ---------------------------------------------------------
     def create(self, owner: str, staging: "UploadStaging") -> TempKB:
@@ -56,42 +65,45 @@ class TempKBs:
         if not staging.files:
             staging.discard()
             raise InvalidInput("the upload holds no files")
-        app = self.app
+        jobs = self.jobs()
+        if jobs is None:
+            staging.discard()
+            raise Unavailable("background jobs are not started (they run inside `zhiku start`)")
         tid = new_id()
         try:
-            embedder = app.settings.embedding.default
-            ingest = app.settings.ingest
-            kb = app.catalog.create_kb(TEMP_PREFIX + tid, "file chat (temporary)", embedder,
-                                       app.embedder(embedder).dimensions, ingest.chunk_size, ingest.chunk_overlap)
+            kb = self.catalog.create_kb(TEMP_PREFIX + tid, "file chat (temporary)", self.embedder,
+                                        self.dimensions(self.embedder), self.ingest.chunk_size,
+                                        self.ingest.chunk_overlap)
         except BaseException:
             staging.discard()
             raise
         ts = now()
         files = [{"name": f.name, "size": f.size} for f in staging.files]
-        with app.engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(insert(temp_kbs).values(id=tid, kb_id=kb.id, owner=owner, files=files,
                                                  created_at=ts, expires_at=ts + self.ttl))
         try:
-            job = app.jobs.submit(kb, staging)
+            job = jobs.submit(kb, staging)
         except BaseException:
             self._drop(tid, kb.name)
             raise
-        with app.engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(update(temp_kbs).where(temp_kbs.c.id == tid).values(job_id=job.id))
         return self.get(tid, owner)
 
     def _row(self, tid: str, owner: str) -> Any:
-        with self.app.engine.connect() as conn:
+        with self.engine.connect() as conn:
             row = conn.execute(select(temp_kbs).where(temp_kbs.c.id == tid, temp_kbs.c.owner == owner)).first()
         if row is None:
             raise NotFound(f"uploaded files {tid} do not exist (or expired)", temp_kb=tid)
         return row
 
     def _job(self, job_id: str | None) -> "Job | None":
-        if job_id is None or self.app._jobs is None:
+        jobs = self.jobs()
+        if job_id is None or jobs is None:
             return None
         try:
-            return self.app.jobs.get(job_id)
+            return jobs.get(job_id)
         except NotFound:
             return None
 
@@ -139,7 +151,7 @@ class TempKBs:
         if info.status == "expired":
             raise NotFound(f"uploaded files {tid} expired; upload them again", temp_kb=tid)
         if touch:
-            with self.app.engine.begin() as conn:
+            with self.engine.begin() as conn:
                 conn.execute(update(temp_kbs).where(temp_kbs.c.id == tid).values(expires_at=now() + self.ttl))
         return TEMP_PREFIX + tid
 
@@ -150,23 +162,23 @@ class TempKBs:
     # -- cleaning up ------------------------------------------------------------------
     def _drop(self, tid: str, kb_name: str) -> bool:
         """Delete the KB (cancelling its ingestion first) and the row; False when it must wait."""
-        app = self.app
         try:
-            kb = app.kb(kb_name)
+            kb = self.catalog.get_kb(kb_name)
         except NotFound:
             kb = None
         if kb is not None:
-            if app._jobs is not None:
-                for job_id in app._jobs.active_for_kb(kb.id):
+            jobs = self.jobs()
+            if jobs is not None:
+                for job_id in jobs.active_for_kb(kb.id):
                     try:
-                        app._jobs.cancel(job_id)
+                        jobs.cancel(job_id)
                     except ZhikuError:
                         pass
             try:
-                app.delete_kb(kb_name)
+                self.delete_kb(kb_name)
             except Conflict:
                 return False  # still ingesting: the next sweep finishes it
-        with app.engine.begin() as conn:
+        with self.engine.begin() as conn:
             conn.execute(delete(temp_kbs).where(temp_kbs.c.id == tid))
         return True
 
@@ -174,7 +186,7 @@ class TempKBs:
         """Delete every temporary KB expired at ``at`` (default now); returns their ids."""
         at = at or now()
         with self._sweep_lock:
-            with self.app.engine.connect() as conn:
+            with self.engine.connect() as conn:
                 rows = conn.execute(select(temp_kbs.c.id, temp_kbs.c.expires_at)).all()
             gone = []
             for row in rows:
@@ -182,7 +194,7 @@ class TempKBs:
                     gone.append(row.id)
             # a temporary KB whose row was lost (a crash between the two writes) goes too
             known = {r.id for r in rows}
-            for kb in self.app.catalog.list_kbs():
+            for kb in self.catalog.list_kbs():
                 if (is_temp_kb(kb.name) and kb.name[len(TEMP_PREFIX):] not in known
                         and kb.created_at < at - ORPHAN_AFTER):  # not one being created right now
                     self._drop(kb.name[len(TEMP_PREFIX):], kb.name)
@@ -199,7 +211,7 @@ class TempKBs:
         self._thread.start()
 
     def _loop(self) -> None:
-        interval = self.app.settings.chat.sweep_interval_s
+        interval = self.chat.sweep_interval_s
         while True:
             try:
                 self.sweep()

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from zhiku.chat.citations import StreamChecker
-from zhiku.config import LLMSettings
-from zhiku.llm.base import CallControl, ChatModel, Message, Timeouts, Usage
+from zhiku.llm.base import CallControl, ChatModel, Message
+from zhiku.llm.streaming import stream_reply, usage_dict
+from zhiku.schema import Delta
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -23,34 +27,44 @@ class Generated:
 
 
 def generate_cited(
-    llm: ChatModel, messages: list[Message], n_sources: int, settings: LLMSettings,
-    control: CallControl | None = None,
+    llm: ChatModel, messages: list[Message], n_sources: int, control: CallControl,
+    temperature: float | None = None,
 ) -> Generator[str, None, Generated]:
     """Yield the answer's text as it comes (citations checked); return what it came to.
     Use as ``result = yield from generate_cited(...)``. Closing it stops the model."""
     checker = StreamChecker(range(1, n_sources + 1))
     parts: list[str] = []
-    finish, usage = None, None
-    control = control or CallControl(getattr(llm, "timeouts", None) or Timeouts(
-        settings.connect_timeout_s, settings.read_timeout_s, settings.total_timeout_s))
-    stream = llm.stream(messages, control=control)
+    pieces = stream_reply(llm, messages, temperature=temperature, control=control)
     try:
-        for delta in stream:
-            if delta.text:
-                out = checker.feed(delta.text)
-                if out:
-                    parts.append(out)
-                    yield out
-            finish = delta.finish_reason or finish
-            usage = delta.usage or usage
+        while True:
+            try:
+                piece = next(pieces)
+            except StopIteration as end:
+                reply = end.value
+                break
+            out = checker.feed(piece)
+            if out:
+                parts.append(out)
+                yield out
     finally:
-        stream.close()  # type: ignore[attr-defined]
+        pieces.close()
     tail = checker.flush()
     if tail:
         parts.append(tail)
         yield tail
-    text = "".join(parts).strip()
-    if usage is None:
-        usage = Usage(sum(llm.count_tokens(m["content"]) for m in messages), llm.count_tokens(text))
-    return Generated(text, checker.used or list(range(1, n_sources + 1)), finish,
-                     {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens})
+    return Generated("".join(parts).strip(), checker.used or list(range(1, n_sources + 1)), reply.finish_reason,
+                     usage_dict(reply.usage))
+
+
+def deltas(pieces: Generator[str, None, R]) -> Generator[Delta, None, R]:
+    """The pieces of a text generator as ``Delta`` events, keeping what it returns; closing this
+    closes it (and so stops the model)."""
+    try:
+        while True:
+            try:
+                piece = next(pieces)
+            except StopIteration as end:
+                return end.value
+            yield Delta(text=piece)
+    finally:
+        pieces.close()

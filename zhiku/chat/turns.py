@@ -1,11 +1,10 @@
 """One answer run on its own thread, so that a face (the API's event streams) can follow it,
 stop it, and have it stored whatever happens: finished, stopped by the user, or failed.
 
-The runner reports ``("delta", text)`` for each piece of the answer, then one
-``("end", (message, error))`` with what ``finish`` made of the result (the stored
-assistant message in a conversation). Setting ``cancel`` stops the generation: the model
-call is cancelled, the answer's iterator is closed (which closes the upstream request),
-and the partial answer ends with status ``stopped``.
+The runner reports each of the pipeline's events as it comes, then one ``Ended`` with what
+``finish`` made of the result (the stored assistant message in a conversation). Setting
+``cancel`` stops the generation: the model call is cancelled, the answer's iterator is closed
+(which closes the upstream request), and the partial answer ends with status ``stopped``.
 """
 
 from __future__ import annotations
@@ -14,15 +13,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
 from zhiku.errors import Cancelled, ZhikuError
 from zhiku.llm.base import CallControl, Timeouts
-from zhiku.schema import Answer
+from zhiku.schema import Answer, AnswerEvent, Delta, Final, Notice, Retrieved
 
 log = logging.getLogger(__name__)
-
-Emit = Callable[[str, Any], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -32,16 +30,25 @@ class TurnResult:
     status: str  # complete | stopped | error
     error: ZhikuError | None
     latency_ms: int
+    retrieved: Retrieved | None = None
 
 
-class TurnRunner:
-    def __init__(self, make: Callable[[CallControl], Iterator[str | Answer]], timeouts: Timeouts,
-                 finish: Callable[[TurnResult], Any], emit: Emit) -> None:
+@dataclass
+class Ended(Generic[T]):
+    """The last thing a runner reports: what ``finish`` made of the result, and the error."""
+
+    outcome: T | None
+    error: ZhikuError | None
+
+
+class TurnRunner(Generic[T]):
+    def __init__(self, make: Callable[[CallControl], Iterator[AnswerEvent]], timeouts: Timeouts,
+                 finish: Callable[[TurnResult], T], emit: Callable[[AnswerEvent | Ended[T]], None]) -> None:
         self.make, self.timeouts, self.finish, self.emit = make, timeouts, finish, emit
         self.cancel = threading.Event()
         self.thread = threading.Thread(target=self._run, name="zhiku-chat", daemon=True)
 
-    def start(self) -> "TurnRunner":
+    def start(self) -> "TurnRunner[T]":
         self.thread.start()
         return self
 
@@ -50,16 +57,21 @@ class TurnRunner:
         control = CallControl(self.timeouts, cancel=self.cancel)
         parts: list[str] = []
         final: Answer | None = None
+        retrieved: Retrieved | None = None
         error: ZhikuError | None = None
-        items: Iterator[str | Answer] | None = None
+        events: Iterator[AnswerEvent] | None = None
         try:
-            items = self.make(control)
-            for item in items:
-                if isinstance(item, Answer):
-                    final = item
-                elif item:
-                    parts.append(item)
-                    self.emit("delta", item)
+            events = self.make(control)
+            for event in events:
+                if isinstance(event, Final):
+                    final = event.answer
+                elif isinstance(event, Retrieved):
+                    retrieved = event
+                elif isinstance(event, (Delta, Notice)):
+                    if not event.text:
+                        continue
+                    parts.append(event.shown)
+                self.emit(event)
                 if self.cancel.is_set():
                     break
         except Cancelled:
@@ -70,7 +82,7 @@ class TurnRunner:
             log.exception("chat turn failed")
             error = ZhikuError(f"the answer failed: {type(exc).__name__}: {exc}")
         finally:
-            close = getattr(items, "close", None)
+            close = getattr(events, "close", None)
             if close is not None:
                 try:
                     close()  # stops the model's generation and its upstream request
@@ -79,30 +91,32 @@ class TurnRunner:
         stopped = self.cancel.is_set() and final is None
         status = "error" if error is not None else "stopped" if stopped else "complete"
         text = final.answer if final is not None and status == "complete" else "".join(parts).strip()
-        result = TurnResult(text, final, status, error, int((time.monotonic() - started) * 1000))
+        result = TurnResult(text, final, status, error, int((time.monotonic() - started) * 1000), retrieved)
         try:
-            self.emit("end", (self.finish(result), error))
+            self.emit(Ended(self.finish(result), error))
         except Exception as exc:  # storing failed: still end the stream, with the reason
             log.exception("storing a chat answer failed")
-            self.emit("end", (None, exc if isinstance(exc, ZhikuError) else ZhikuError(str(exc))))
+            self.emit(Ended(None, exc if isinstance(exc, ZhikuError) else ZhikuError(str(exc))))
 
 
 def reply_fields(result: TurnResult, mode: str, model: str) -> dict[str, Any]:
-    """What to store of an answer: text, status, citations, latency, usage, error and details."""
+    """What to store of an answer: text, status, citations, latency, usage, error and details.
+    ``model``: what was to answer (stored when no answer says who did)."""
     a = result.answer
     meta: dict[str, Any] = {}
     if a is not None:
         meta.update(found=a.found, lang=a.lang, best_score=a.best_score)
-        for key in ("warning", "finish_reason", "dropped_sources", "dropped_turns"):
-            if getattr(a, key, None):
-                meta[key] = getattr(a, key)
+        for key, value in (("warning", a.warning), ("finish_reason", a.finish_reason),
+                           ("dropped_sources", a.dropped_sources), ("dropped_turns", a.dropped_turns)):
+            if value:
+                meta[key] = value
     if result.error is not None:
         meta["error_type"] = result.error.kind
     complete = a is not None and result.status == "complete"
+    answered_by = (a.model or ("extractive" if a.mode == "extractive" else None)) if a is not None else None
     return {
-        "content": result.text, "mode": mode, "model": (getattr(a, "model", None) if a is not None else None) or (
-            "extractive" if a is not None and a.mode == "extractive" else model),
+        "content": result.text, "mode": mode, "model": answered_by or model,
         "status": result.status, "citations": list(a.citations) if complete else [],
-        "latency_ms": result.latency_ms, "usage": getattr(a, "usage", None) if a is not None else None,
+        "latency_ms": result.latency_ms, "usage": a.usage if a is not None else None,
         "error": result.error.message if result.error is not None else None, "meta": meta,
     }

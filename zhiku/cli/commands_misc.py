@@ -65,6 +65,7 @@ def demo(ctx: typer.Context) -> None:
     from zhiku.cli.progress import IngestBar
     from zhiku.demo import DEMO_KB, QUESTIONS, write_demo_documents
     from zhiku.errors import NotFound
+    from zhiku.schema import AnswerRequest
 
     a = state(ctx).app()
     try:
@@ -76,7 +77,7 @@ def demo(ctx: typer.Context) -> None:
         with IngestBar(err) as bar:
             a.add_files(DEMO_KB, [str(docs[0].parent)], progress=bar)
     for q in QUESTIONS:
-        answer = a.ask([DEMO_KB], q)
+        answer = a.answer(AnswerRequest(mode="kb", kbs=[DEMO_KB], question=q, extractive=True))
         out.print(f"\n[bold]Q: {escape(q)}[/]")
         out.print(escape(answer.answer))
         for c in answer.citations:

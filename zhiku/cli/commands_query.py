@@ -62,16 +62,11 @@ def ask(
     model: Optional[str] = typer.Option(None, "--model", help="chat model to answer with (see `zhiku models`)"),
 ) -> None:
     """Answer a question from one or several knowledge bases, with citations."""
+    from zhiku.schema import AnswerRequest
+
     kbs, question = _split(args)
-    st = state(ctx)
-    if st.server is not None:
-        answer = st.backend().answer(kbs, question, model=model, top_k=top_k, mode=mode)
-    else:
-        a = st.app()
-        if model or a.settings.llm.default:
-            answer = a.chat_kb(kbs, question, model=model, top_k=top_k, mode=mode)
-        else:
-            answer = a.ask(kbs, question, top_k=top_k, mode=mode)
+    request = AnswerRequest(mode="kb", kbs=kbs, question=question, model=model, top_k=top_k, retrieval=mode)
+    answer = state(ctx).backend().answer(request)  # the default chat model's answer, or an extractive one
     print_answer(answer, lambda c: escape(_where(c.model_dump())), as_json)
 
 

@@ -45,11 +45,18 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Answer from web search results, citing the pages' URLs."""
-    answer = state(ctx).app().chat_web(question, model=model)
-    print_answer(answer, lambda c: f"{escape(c.file)} [cyan]{escape(c.url or '')}[/]", as_json)
-    if as_json:
+    from zhiku.schema import AnswerRequest, WebSearchPart
+
+    a = state(ctx).app()
+    a.answers.web_chat.engine_or_off()  # "web search is off" when it is
+    answer = a.answer(AnswerRequest(mode="search", question=question, model=model))
+    web = answer.web or WebSearchPart()
+    if as_json:  # the web part's fields at the top level, as they always were
+        data = answer.model_dump(mode="json", exclude={"web"})
+        data["citations"] = [{k: v for k, v in c.items() if k != "meta"} for c in data["citations"]]
+        print_json({**data, **web.model_dump(mode="json")})
         return
-    unread = getattr(answer, "unread", {})
-    if unread and answer.found:
-        for url, why in unread.items():
+    print_answer(answer, lambda c: f"{escape(c.file)} [cyan]{escape(c.url or '')}[/]")
+    if web.unread and answer.found:
+        for url, why in web.unread.items():
             err.print(f"not read: {url}: {why}", markup=False)

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from zhiku.client import ZhikuClient
 from zhiku.errors import InvalidInput, NotFound, Unavailable
 from zhiku.ingest.pipeline import IngestProgress, IngestReport, expand_paths
-from zhiku.schema import Answer, Chunk, FileRecord, Hit, KnowledgeBase
+from zhiku.schema import Answer, AnswerRequest, Chunk, FileRecord, Hit, KnowledgeBase
 
 UPLOAD_BATCH_BYTES = 256 * 1024 * 1024  # well under the server's default upload limit (1 GiB)
 
@@ -124,17 +124,25 @@ class RemoteBackend:
                file_glob: str | None = None) -> list[Hit]:
         return self.client.search(list(kb_names), query, top_k=top_k, mode=mode, file=file_glob)
 
-    def answer(self, kb_names: Sequence[str], question: str, model: str | None = None,
-               top_k: int | None = None, mode: str | None = None) -> Answer:
-        """The server's answer: with its default chat model (or ``model``), else extractive. A search
-        ``mode`` other than the default is honoured by the extractive answerer only."""
-        if mode is not None and model is None:
-            return self.client.ask(list(kb_names), question, top_k=top_k, mode=mode)
-        msg = self.client.chat("kb", question, kbs=list(kb_names), model=model, top_k=top_k)
+    def answer(self, request: AnswerRequest) -> Answer:
+        """The server's answer, through its chat route: with its default chat model (or the one
+        named), else extractive. The chat route takes no search mode: a question with one (and no
+        model) goes to /api/ask, whose extractive answer honours it."""
+        if request.retrieval is not None and request.model is None:
+            return self.client.ask(request.kbs, request.question, top_k=request.top_k, mode=request.retrieval)
+        msg = self.client.chat(request.mode, [t.model_dump() for t in request.history] + [
+            {"role": "user", "content": request.question}], kbs=request.kbs or None, temp_kb=request.temp_kb,
+            model=request.model, temperature=request.temperature, top_k=request.top_k, strict=request.strict)
         if msg.status == "error":
             raise Unavailable(msg.error or "the server could not answer", kind=msg.meta.get("error_type"))
-        return Answer(answer=msg.content, found=bool(msg.meta.get("found", True)), citations=msg.citations,
-                      lang=str(msg.meta.get("lang") or "zh"), mode=msg.model or "extractive")
+        meta = msg.meta
+        return Answer(
+            answer=msg.content, found=bool(meta.get("found", True)), citations=msg.citations,
+            lang=str(meta.get("lang") or "zh"), mode="extractive" if msg.model in (None, "extractive") else "llm",
+            best_score=float(meta.get("best_score") or 0.0),
+            model=None if msg.model in (None, "extractive") else msg.model, warning=meta.get("warning"),
+            finish_reason=meta.get("finish_reason"), usage=msg.usage,
+            dropped_sources=int(meta.get("dropped_sources") or 0), dropped_turns=int(meta.get("dropped_turns") or 0))
 
 
 def _batches(paths: Sequence[Path]) -> list[list[Path]]:

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from zhiku.schema import Answer, Citation, Hit, KnowledgeBase
-
-if TYPE_CHECKING:
-    from zhiku.app import Zhiku
+from zhiku.config import AnswerSettings
+from zhiku.schema import Answer, Citation, Hit
 
 NOT_FOUND = {
     "zh": "知识库中没有找到与这个问题相关的内容。",
@@ -104,23 +102,35 @@ def _cited(text: str, n: int) -> str:
     return f"{text} [{n}]"
 
 
-class ExtractiveAnswerer:
-    def __init__(self, app: "Zhiku") -> None:
-        self.app = app
+class PassageEmbedder(Protocol):
+    def embed_passages(self, texts: Sequence[str]) -> tuple[np.ndarray, Any]: ...
 
-    def answer(self, question: str, hits: list[Hit], kbs: Sequence[KnowledgeBase]) -> Answer:
+
+class ExtractiveAnswerer:
+    def __init__(
+        self, relevance_floor: float, options: AnswerSettings, passage_embedder: Callable[[str], PassageEmbedder],
+        score_range: Callable[[str], tuple[float, float]], query_vector: Callable[[str, str], np.ndarray],
+    ) -> None:
+        """``passage_embedder(name)`` embeds the candidate sentences (through the embedding cache);
+        ``query_vector(name, question)`` embeds a question no search has embedded yet."""
+        self.floor, self.options = relevance_floor, options
+        self.passage_embedder, self.score_range, self.query_vector = passage_embedder, score_range, query_vector
+
+    def answer(self, question: str, hits: list[Hit], embedder: str, query_vector: np.ndarray | None = None) -> Answer:
+        """``embedder``: the one the hits were found with; ``query_vector``: the question's embedding
+        by it, when the search already made it."""
         from zhiku.text.normalize import detect_lang
 
         lang = detect_lang(question)
-        floor = self.app.settings.retrieval.relevance_floor
         rel = [relevance(lang, h) for h in hits]
         best = max(rel[:3], default=0.0)
-        if best < floor:
+        if best < self.floor:
             return Answer(answer=NOT_FOUND[lang], found=False, citations=[], lang=lang, best_score=round(best, 6))
-        opts = self.app.settings.answer
+        opts = self.options
         passages = [h for h, r in zip(hits[: opts.passages], rel) if r >= best * 0.75] or hits[:1]
         sentences = self._candidates(passages)
-        self._score(question, sentences, passages, kbs)
+        qv = query_vector if query_vector is not None else self.query_vector(embedder, question)
+        self._score(question, sentences, passages, embedder, qv)
         ranked = sorted(sentences, key=lambda s: s.score, reverse=True)
         lead = ranked[0]
         chosen = [lead] + [s for s in ranked[1:] if s.content >= 0.8 * lead.content][: opts.sentences - 1]
@@ -155,7 +165,7 @@ class ExtractiveAnswerer:
         return out
 
     def _score(
-        self, question: str, sentences: list[_Sentence], passages: Sequence[Hit], kbs: Sequence[KnowledgeBase]
+        self, question: str, sentences: list[_Sentence], passages: Sequence[Hit], embedder: str, qv: np.ndarray,
     ) -> None:
         from zhiku.text.normalize import lexical_tokens
 
@@ -163,11 +173,8 @@ class ExtractiveAnswerer:
         total = sum(q_weights.values()) or 1.0
         sentence_tokens = [set(lexical_tokens(s.text)) for s in sentences]  # once per sentence, not per term
         lexical = np.array([sum(w for t, w in q_weights.items() if t in toks) / total for toks in sentence_tokens])
-        embedder_name = kbs[0].embedder
-        cached = self.app.cached_embedder(embedder_name)
-        qv = self.app.retriever.query_vector(embedder_name, question)  # embedded by the search already
-        vecs, _ = cached.embed_passages([s.text for s in sentences])
-        lo, hi = self.app.embedder_score_range(embedder_name)
+        vecs, _ = self.passage_embedder(embedder).embed_passages([s.text for s in sentences])
+        lo, hi = self.score_range(embedder)
         dense = np.clip((vecs @ qv - lo) / (hi - lo), 0.0, 1.0)
         best = passages[0].score or 1.0
         prior = np.array([passages[s.passage].score / best for s in sentences])

@@ -1,9 +1,11 @@
-"""The nouns every layer speaks: knowledge bases, files, chunks, hits, answers."""
+"""The nouns every layer speaks: knowledge bases, files, chunks, hits, answers, and the one
+question-answering request with the events its answer streams as (``AnswerRequest`` →
+``AnswerEvent``... → ``Final``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field
 
@@ -82,10 +84,115 @@ class Citation(Hit):
     n: int
 
 
+class WebResult(BaseModel):
+    """One search result: a page the engine found, with the engine's snippet of it."""
+
+    title: str
+    url: str
+    snippet: str = ""
+    engine: str
+
+
+class WebSearchPart(BaseModel):
+    """What a web-search answer read: the engine's results, the pages that could not be read
+    and the notice said about them ahead of the answer."""
+
+    results: list[WebResult] = Field(default_factory=list)
+    unread: dict[str, str] = Field(default_factory=dict, description="result URL → why its page was not read")
+    notice: str | None = None
+
+
 class Answer(BaseModel):
+    """An answer in any mode. ``mode`` says who wrote it (``extractive``: sentences quoted from the
+    sources; ``llm``: a chat model, named in ``model``)."""
+
     answer: str
     found: bool
     citations: list[Citation]
     lang: str
     mode: str = "extractive"
     best_score: float = 0.0
+    model: str | None = Field(None, description="the chat model that answered (None: extractive)")
+    warning: str | None = Field(None, description="said ahead of the answer when the evidence is weak")
+    finish_reason: str | None = None
+    usage: dict[str, int] | None = Field(None, description="prompt_tokens and completion_tokens")
+    dropped_sources: int = Field(0, description="sources that did not fit the model's context window")
+    dropped_turns: int = Field(0, description="earlier turns that did not fit the model's context window")
+    web: WebSearchPart | None = Field(None, description="search mode: the results and the pages not read")
+
+
+# -- one question, from any face --------------------------------------------------------------
+AnswerMode = Literal["llm", "kb", "file", "search", "agent"]
+
+
+class Turn(BaseModel):
+    """An earlier message of the conversation a question is asked in."""
+
+    role: Literal["user", "assistant"]
+    content: str
+
+
+class AnswerRequest(BaseModel):
+    """One question to answer, whichever face it came from. Every option left None takes the
+    settings' value for this answer."""
+
+    mode: AnswerMode
+    question: str
+    history: list[Turn] = Field(default_factory=list, description="earlier turns, oldest first")
+    kbs: list[str] = Field(default_factory=list, description="kb mode: the knowledge bases to answer from")
+    temp_kb: str | None = Field(None, description="file mode: the id of the uploaded files")
+    owner: str = Field("local", description="who asks (file mode: whose uploaded files)")
+    model: str | None = Field(None, description="chat model (default: llm.default; none: extractive answers)")
+    extractive: bool = Field(False, description="kb and file modes: quote the sources even when a chat "
+                                                "model is configured")
+    temperature: float | None = None
+    max_tokens: int | None = Field(None, description="llm mode: the longest reply")
+    top_k: int | None = Field(None, description="passages retrieved")
+    strict: bool | None = Field(None, description="under the relevance floor say 'no answer' (default: "
+                                                  "llm.grounding)")
+    system: str | None = Field(None, description="llm mode: the caller's instructions instead of the built-in ones")
+    retrieval: str | None = Field(None, description="search mode of the retrieval: hybrid, dense or lexical")
+
+
+class Retrieved(BaseModel):
+    """The passages found for the question, before any of the answer (faces that show sources
+    first take them from here). ``found``: the best of them is relevant enough to answer from."""
+
+    type: Literal["retrieved"] = "retrieved"
+    hits: list[Hit]
+    lang: str
+    best_score: float = 0.0
+    found: bool = False
+
+
+class Notice(BaseModel):
+    """Said ahead of the answer (weak evidence, pages that could not be read); the answer's
+    text starts with it too. A text stream shows it as ``shown``."""
+
+    type: Literal["notice"] = "notice"
+    text: str
+
+    @property
+    def shown(self) -> str:
+        return self.text + "\n\n"
+
+
+class Delta(BaseModel):
+    """The next piece of the answer's text."""
+
+    type: Literal["delta"] = "delta"
+    text: str
+
+    @property
+    def shown(self) -> str:
+        return self.text
+
+
+class Final(BaseModel):
+    """The whole answer; always the last event of a stream that was not stopped."""
+
+    type: Literal["final"] = "final"
+    answer: Answer
+
+
+AnswerEvent = Annotated[Union[Retrieved, Notice, Delta, Final], Field(discriminator="type")]

@@ -13,22 +13,13 @@ from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import httpx
-from pydantic import BaseModel
 
 from zhiku.errors import InvalidInput, Unavailable
+from zhiku.schema import WebResult  # one of the nouns: answers carry them
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "zhiku-websearch/1 (+https://github.com/zhiku)"
-
-
-class WebResult(BaseModel):
-    """One search result: a page the engine found, with the engine's snippet of it."""
-
-    title: str
-    url: str
-    snippet: str = ""
-    engine: str
 
 
 class SearchUnavailable(Unavailable):

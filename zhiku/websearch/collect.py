@@ -11,7 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from zhiku.config import Settings
+from zhiku.config import WebSearchSettings
 from zhiku.errors import ZhikuError
 from zhiku.websearch.base import SearchEngine, WebResult
 from zhiku.websearch.extract import Passage, page_passages, snippet_passage
@@ -32,9 +32,9 @@ class Evidence:
         return len(self.fetched) + len(self.failures)
 
 
-def collect(settings: Settings, engine: SearchEngine, fetcher: PageFetcher, question: str,
-            lang: str | None) -> Evidence:
-    ws = settings.websearch
+def collect(ws: WebSearchSettings, engine: SearchEngine, fetcher: PageFetcher, question: str, lang: str | None,
+            chunking: tuple[int, int]) -> Evidence:
+    """``chunking``: the size and overlap pages are split with (the ingest settings')."""
     deadline = time.monotonic() + ws.total_timeout_s
     results = engine.search(question, ws.results, lang)
     evidence = Evidence(results)
@@ -57,7 +57,7 @@ def collect(settings: Settings, engine: SearchEngine, fetcher: PageFetcher, ques
                     log.info("page not read: %s", exc.message)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-    size, overlap = settings.ingest.chunk_size, settings.ingest.chunk_overlap
+    size, overlap = chunking
     for rank, result in enumerate(results):
         page = pages.get(rank)
         passages = page_passages(page, result, rank, size, overlap) if page is not None else []

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from zhiku.embed.base import Embedder
 from zhiku.retrieval.fusion import Candidate, fuse
 from zhiku.schema import Hit
 from zhiku.websearch.extract import Passage
-
-if TYPE_CHECKING:
-    from zhiku.app import Zhiku
 
 K1, B = 1.5, 0.75
 
@@ -65,33 +62,36 @@ def _dense_pool(passages: Sequence[Passage], lexical: np.ndarray, limit: int) ->
     return pool
 
 
-def rank_passages(app: Zhiku, question: str, passages: Sequence[Passage], top_k: int) -> list[Hit]:
+def rank_passages(
+    question: str, passages: Sequence[Passage], top_k: int, embedder: Embedder,
+    query_vector: Callable[[], np.ndarray], dense_candidates: int, dense_weight: float,
+) -> list[Hit]:
+    """``embedder``: the default one (its ``query_vector()`` is the question's embedding by it,
+    asked for only when ``dense_candidates`` > 0); ``dense_weight`` as in knowledge-base search."""
     from zhiku.text.normalize import lexical_tokens
 
     if not passages:
         return []
-    settings = app.settings
     q_tokens = lexical_tokens(question)
     scores, coverage = bm25(q_tokens, [lexical_tokens(p.text) for p in passages])
-    n_dense = settings.websearch.dense_candidates
+    n_dense = dense_candidates
     candidates = {i: Candidate(key=i, bm25=float(scores[i]), coverage=float(coverage[i]))
                   for i in range(len(passages)) if scores[i] > 0}
     mode = "hybrid"
     if n_dense > 0:
-        name = settings.embedding.default
         pool = _dense_pool(passages, scores, n_dense)
-        qv = app.retriever.query_vector(name, question)
+        qv = query_vector()
         # not through the embedding cache: web passages are read once, the cache would only grow
-        vecs = app.embedder(name).embed_passages([passages[i].text for i in pool])
+        vecs = embedder.embed_passages([passages[i].text for i in pool])
         for i, cos in zip(pool, vecs @ qv):
             c = candidates.setdefault(i, Candidate(key=i, coverage=float(coverage[i])))
             c.cosine = float(cos)
-        score_range = app.embedder_score_range(name)
+        score_range = embedder.score_range
         if not q_tokens:
             mode = "dense"
     else:
         mode, score_range = "lexical", (0.0, 1.0)
-    ranked = fuse(list(candidates.values()), mode, score_range, settings.retrieval.dense_weight)
+    ranked = fuse(list(candidates.values()), mode, score_range, dense_weight)
     hits = []
     for c in ranked[:top_k]:
         p = passages[int(c.key)]  # type: ignore[call-overload]

@@ -13,19 +13,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from zhiku.api.chat_events import respond
+from zhiku.api.chat_events import ChatEncoder, respond
 from zhiku.client.chat_models import ChatRequest
-from zhiku.api.deps import ZhikuDep
+from zhiku.api.deps import CallerDep, ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.api.routes.conversations import STREAM_DOC
 from zhiku.api.routes.files import UPLOAD_BODY
-from zhiku.api.security import authorize_kbs, principal
+from zhiku.api.security import AuthorizedKB, kbs_in_body, principal
 from zhiku.api.uploads import receive_files
-from zhiku.chat.modes import answer_stream, check, model_of, timeouts_for, turn_options
+from zhiku.chat.pipeline import CHOICES, request_for
 from zhiku.schema.chat import Message, TempKB
 from zhiku.chat.turns import TurnResult, reply_fields
 from zhiku.errors import InvalidInput
@@ -33,38 +33,36 @@ from zhiku.text.ids import now
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 TempKBId = Annotated[str, Path(description="uploaded files' id", pattern=r"^[0-9a-f]{32}$")]
+# kb mode answers from the knowledge bases named; the other modes touch none
+ChatKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body(
+    "read", ChatRequest, lambda b: (b.kbs or []) if b.mode == "kb" else None, ["kbs"]))]
 
 
 @router.post("", response_model=Message, responses={**STREAM_DOC, **responses(400, 404, 409, 422, 503, 504)})
-async def chat(body: ChatRequest, request: Request, zhiku: ZhikuDep) -> Message | StreamingResponse:
+async def chat(body: ChatRequest, kbs: ChatKBs, request: Request, zhiku: ZhikuDep) -> Message | StreamingResponse:
     """Answer the last message (history: the ones before it) in any mode; nothing is stored."""
     owner = principal(request).user_id
     if body.messages[-1].role != "user":
         raise InvalidInput("the last message must come from the user")
-    question = body.messages[-1].content
     history = [m.model_dump() for m in body.messages[:-1]]
-    options = turn_options(body.mode, {}, body.model_dump(
-        include={"kbs", "temp_kb", "model", "temperature", "top_k", "strict"}))
-    if options.mode == "kb":
-        authorize_kbs(request, options.kbs, "read")
-    await run_in_threadpool(check, zhiku, options, owner)
-    timeouts = await run_in_threadpool(timeouts_for, zhiku, options)
-    model = model_of(zhiku, options)
+    asked = request_for(body.mode, {}, body.model_dump(include=set(CHOICES)), body.messages[-1].content,
+                        history, owner)
+    prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
 
     def finish(result: TurnResult) -> Message:
-        return Message(role="assistant", created_at=now(), **reply_fields(result, options.mode, model))
+        return Message(role="assistant", created_at=now(), **reply_fields(result, asked.mode, prepared.answered_by))
 
-    start = {"mode": options.mode, "model": model, "conversation_id": None, "user_message_id": None}
-    return await respond(request, lambda control: answer_stream(zhiku, options, question, history, owner, control),
-                         timeouts, finish, body.stream, start, zhiku.settings.server.sse_heartbeat_s)
+    start = {"mode": asked.mode, "model": prepared.answered_by, "conversation_id": None, "user_message_id": None}
+    return await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
+                         finish, body.stream, lambda _: ChatEncoder(start), zhiku.settings.server.sse_heartbeat_s)
 
 
 @router.post("/files", status_code=status.HTTP_202_ACCEPTED, openapi_extra={"requestBody": UPLOAD_BODY},
              responses=responses(400, 413, 422, 503))
-async def upload_chat_files(request: Request, zhiku: ZhikuDep) -> TempKB:
+async def upload_chat_files(request: Request, who: CallerDep, zhiku: ZhikuDep) -> TempKB:
     """Upload files to chat with (multipart, field ``files``; the upload limits apply). Returns 202
     with their id and status ``ingesting``; poll ``GET /api/chat/files/{id}`` until ``ready``."""
-    owner = principal(request).user_id
+    owner = who.user_id
     staging = await run_in_threadpool(zhiku.stage_upload)
     try:
         await receive_files(request, staging)
@@ -75,13 +73,13 @@ async def upload_chat_files(request: Request, zhiku: ZhikuDep) -> TempKB:
 
 
 @router.get("/files/{temp_kb_id}", responses=responses(404, 422))
-def get_chat_files(temp_kb_id: TempKBId, request: Request, zhiku: ZhikuDep) -> TempKB:
+def get_chat_files(temp_kb_id: TempKBId, who: CallerDep, zhiku: ZhikuDep) -> TempKB:
     """Status (ingesting, ready, failed) of uploaded files, each file's outcome, and when they expire."""
-    return zhiku.temp_kbs.get(temp_kb_id, principal(request).user_id)
+    return zhiku.temp_kbs.get(temp_kb_id, who.user_id)
 
 
 @router.delete("/files/{temp_kb_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404, 422))
-def delete_chat_files(temp_kb_id: TempKBId, request: Request, zhiku: ZhikuDep) -> Response:
+def delete_chat_files(temp_kb_id: TempKBId, who: CallerDep, zhiku: ZhikuDep) -> Response:
     """Delete uploaded files and their temporary knowledge base now."""
-    zhiku.temp_kbs.delete(temp_kb_id, principal(request).user_id)
+    zhiku.temp_kbs.delete(temp_kb_id, who.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

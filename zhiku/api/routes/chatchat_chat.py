@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any, AsyncIterator, Iterator, Literal
+from typing import Annotated, Any, Iterator, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
 from zhiku.api.deps import ZhikuDep
@@ -35,10 +35,13 @@ from zhiku.api.routes.chatchat_common import (
     plain_references,
     references,
 )
-from zhiku.api.security import authorize_kb, require_scope
+from zhiku.api.security import AuthorizedKB, KBsNamed, kbs_in_body, principal
 from zhiku.app import Zhiku
-from zhiku.errors import InvalidInput
-from zhiku.schema import Answer
+from zhiku.api.chat_events import respond, retrieved_in, text_of, whole
+from zhiku.chat.pipeline import PreparedAnswer
+from zhiku.chat.turns import Ended, TurnResult
+from zhiku.errors import InvalidInput, ZhikuError
+from zhiku.schema import Answer, AnswerEvent, AnswerRequest, Retrieved
 
 router = APIRouter(tags=["chatchat-compatible"], route_class=ChatchatRoute, include_in_schema=False)
 
@@ -82,6 +85,25 @@ class OpenAIChatBody(BaseModel):
     return_direct: bool = False
     mode: Mode = "local_kb"  # used by /knowledge_base/chat/completions (Chatchat 0.3.0)
     kb_name: str = ""
+
+
+# -- the knowledge base each route names, authorised before it runs --------------------------------
+def _chat_kbs(mode: str, kb_name: str) -> list[str] | None:
+    """local_kb answers over the KB named (none named: the route says so, 400); temp_kb (the
+    caller's own files) and search_engine touch no knowledge base, but still need the read scope."""
+    if mode != "local_kb":
+        return []
+    return [kb_name] if kb_name else None
+
+
+ModeParam = Annotated[str, Path(description="the knowledge base (local_kb), temporary knowledge id (temp_kb) "
+                                            "or search engine (search_engine)")]
+KBChatKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body(
+    "read", KBChatBody, lambda b: _chat_kbs(b.mode, b.kb_name), ["kb_name"]))]
+PathChatKBs = Annotated[list[AuthorizedKB], Depends(KBsNamed(
+    "read", lambda mode, param: _chat_kbs(mode, param), covers=["param"], mode=Mode, param=ModeParam))]
+BodyChatKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body(
+    "read", OpenAIChatBody, lambda b: _chat_kbs(b.mode, b.kb_name), ["kb_name"]))]
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -148,7 +170,7 @@ def _citations(answer: Answer | None) -> list[dict[str, Any]]:
 
 
 def _finish(answer: Answer | None) -> str:
-    return "length" if getattr(answer, "finish_reason", None) == "length" else "stop"
+    return "length" if answer is not None and answer.finish_reason == "length" else "stop"
 
 
 # -- KB chat ------------------------------------------------------------------------------------
@@ -157,79 +179,88 @@ async def kb_chat_response(
     history: list[HistoryItem], stream: bool, model: str | None, return_direct: bool, done_marker: bool,
 ) -> Any:
     if mode == "search_engine":
-        require_scope(request, "read")  # no knowledge base involved
-        return await web_chat_response(zhiku, query=query, turns=history_turns(history), model=model, top_k=top_k,
-                                       stream=stream, return_direct=return_direct, done_marker=done_marker)
+        return await web_chat_response(request, zhiku, query=query, turns=history_turns(history), model=model,
+                                       top_k=top_k, stream=stream, return_direct=return_direct,
+                                       done_marker=done_marker)
     if not kb_name:
         raise InvalidInput("kb_name is required: the knowledge base (or temporary knowledge id) to answer from")
     if not query.strip():
         raise InvalidInput("the query is empty")
     if mode == "temp_kb":
-        owner = require_scope(request, "read").user_id  # a temporary KB is its uploader's only
+        owner = principal(request).user_id  # a temporary KB is its uploader's only
         kb = await run_in_threadpool(zhiku.temp_kbs.kb_name, kb_name, owner, True)
     else:
-        authorize_kb(request, kb_name, "read")
         kb = kb_name
-    turns = history_turns(history)
     name = await run_in_threadpool(chat_model_name, zhiku, model)
-    label = await run_in_threadpool(_model_label, zhiku, name)
-    # the sources in Chatchat's order, before the answer: the same retrieval the chat runs
-    n = max(top_k, zhiku.settings.answer.passages)
-    hits = await run_in_threadpool(zhiku.search, [kb], query, n)
-    docs = [d for d in (hit_document(h) for h in hits[:top_k]) if d["score"] <= score_threshold]
-    refs = references(request, kb, docs) if mode == "local_kb" else plain_references(docs)
-    out = _Output(label)
+    asked = AnswerRequest(mode="kb", kbs=[kb], question=query, history=history_turns(history), model=name,
+                          top_k=top_k)
+    prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
+    out = _Output(prepared.answered_by)
 
-    if return_direct:
-        body = out.completion("", docs=refs)
+    def sources(retrieved: Retrieved | None) -> list[str]:
+        """The sources in Chatchat's order, before the answer: the passages the answer is made from."""
+        hits = retrieved.hits if retrieved is not None else []
+        docs = [d for d in (hit_document(h) for h in hits[:top_k]) if d["score"] <= score_threshold]
+        return references(request, kb, docs) if mode == "local_kb" else plain_references(docs)
+
+    if return_direct:  # the sources alone: the answer stops right after its retrieval, before any model call
+        retrieved = await run_in_threadpool(_retrieved_only, zhiku, prepared)
+        body = out.completion("", docs=sources(retrieved))
         if stream:
             return StreamingResponse(iter([data_line(body)]), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
         return body
-    if not stream:
-        answer = await run_in_threadpool(zhiku.chat_kb, [kb], query, turns, name, False, n)
-        return {**out.completion(answer.answer, _finish(answer), docs=refs, citations=_citations(answer)),
-                "usage": getattr(answer, "usage", None)}
-    items: Iterator[str | Answer] = await run_in_threadpool(zhiku.chat_kb_stream, [kb], query, turns, name, n)
-    first = await run_in_threadpool(next, items, None)  # errors before the stream starts keep their status
-    return StreamingResponse(_chunks(out, refs, first, items, done_marker), media_type=sse.MEDIA_TYPE,
-                             headers=sse.HEADERS)
+    outcome = await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
+                            whole, stream, lambda opening: _Chunks(out, sources(retrieved_in(opening)),
+                                                                     done_marker),
+                            zhiku.settings.server.sse_heartbeat_s)
+    if isinstance(outcome, StreamingResponse):
+        return outcome
+    answer = outcome.answer
+    return {**out.completion(answer.answer if answer else "", _finish(answer), docs=sources(outcome.retrieved),
+                             citations=_citations(answer)), "usage": answer.usage if answer else None}
 
 
-async def _chunks(out: _Output, refs: list[str], first: str | Answer | None, items: Iterator[str | Answer],
-                  done_marker: bool) -> AsyncIterator[bytes]:
-    yield data_line(out.chunk("", docs=refs))
-    final: Answer | None = None
+def _retrieved_only(zhiku: Zhiku, prepared: PreparedAnswer) -> Retrieved | None:
+    events = zhiku.answers.events(prepared)
     try:
-        pending = [first] if first is not None else []
-        rest = iterate_in_threadpool(items)
-        while True:
-            if pending:
-                item = pending.pop()
-            else:
-                try:
-                    item = await rest.__anext__()
-                except StopAsyncIteration:
-                    break
-            if isinstance(item, Answer):
-                final = item
-            elif item:
-                yield data_line(out.chunk(item))
-    except Exception as exc:  # after the headers: report it in the stream, as Chatchat does
-        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        yield data_line({"code": 500, "msg": message, "error": {"type": getattr(exc, "kind", "error"),
-                                                            "message": message, "details": {}}})
-        return
+        return next((e for e in events if isinstance(e, Retrieved)), None)
     finally:
-        close = getattr(items, "close", None)
-        if close is not None:
-            await run_in_threadpool(close)  # stops a model's generation when the client goes away
-    yield data_line(out.chunk("", _finish(final), citations=_citations(final)))
-    if done_marker:
-        yield b"data: [DONE]\n\n"
+        events.close()  # before the answer: no model is called
+
+
+def _no_stream(opening: list[Any]) -> Any:
+    raise AssertionError("search_engine mode answers in one piece")
+
+
+class _Chunks:
+    """kb_chat's stream: the chunk with ``docs``, the answer's chunks, a last chunk with
+    ``finish_reason`` and zhiku's ``citations``; an error after the stream started is Chatchat's
+    error line."""
+
+    def __init__(self, out: _Output, refs: list[str], done_marker: bool) -> None:
+        self.out, self.refs, self.done_marker = out, refs, done_marker
+
+    def head(self) -> Iterator[bytes]:
+        yield data_line(self.out.chunk("", docs=self.refs))
+
+    def event(self, event: AnswerEvent) -> Iterator[bytes]:
+        if text := text_of(event):
+            yield data_line(self.out.chunk(text))
+
+    def end(self, ended: Ended[TurnResult]) -> Iterator[bytes]:
+        if ended.error is not None:  # after the headers: report it in the stream, as Chatchat does
+            message = ended.error.message
+            yield data_line({"code": 500, "msg": message, "error": {"type": ended.error.kind, "message": message,
+                                                                "details": {}}})
+            return
+        final = ended.outcome.answer if ended.outcome is not None else None
+        yield data_line(self.out.chunk("", _finish(final), citations=_citations(final)))
+        if self.done_marker:
+            yield b"data: [DONE]\n\n"
 
 
 @router.post("/chat/kb_chat", response_model=None)
-async def kb_chat(body: KBChatBody, request: Request, zhiku: ZhikuDep) -> Any:
+async def kb_chat(body: KBChatBody, kbs: KBChatKBs, request: Request, zhiku: ZhikuDep) -> Any:
     return await kb_chat_response(
         request, zhiku, query=body.query, mode=body.mode, kb_name=body.kb_name, top_k=body.top_k,
         score_threshold=body.score_threshold, history=body.history, stream=body.stream, model=body.model,
@@ -247,21 +278,22 @@ async def _completions(mode: str, param: str, body: OpenAIChatBody, request: Req
 
 
 @router.post("/knowledge_base/{mode}/{param}/chat/completions", response_model=None)
-async def kb_chat_completions(mode: Mode, param: str, body: OpenAIChatBody, request: Request,
-                              zhiku: ZhikuDep) -> Any:
+async def kb_chat_completions(mode: Mode, param: ModeParam, body: OpenAIChatBody, kbs: PathChatKBs,
+                              request: Request, zhiku: ZhikuDep) -> Any:
     """OpenAI-shaped KB chat: point an OpenAI client at ``/knowledge_base/local_kb/<kb>``."""
     return await _completions(mode, param, body, request, zhiku)
 
 
 @router.post("/knowledge_base/chat/completions", response_model=None)
-async def kb_chat_completions_030(body: OpenAIChatBody, request: Request, zhiku: ZhikuDep) -> Any:
+async def kb_chat_completions_030(body: OpenAIChatBody, kbs: BodyChatKBs, request: Request, zhiku: ZhikuDep) -> Any:
     """Chatchat 0.3.0's form: ``mode`` and ``kb_name`` in the body."""
     return await _completions(body.mode, body.kb_name, body, request, zhiku)
 
 
 # -- search-engine chat (zhiku.chat.web) --------------------------------------------------------
-async def web_chat_response(zhiku: Zhiku, *, query: str, turns: list[dict[str, str]], model: str | None,
-                            top_k: int, stream: bool, return_direct: bool, done_marker: bool) -> Any:
+async def web_chat_response(request: Request, zhiku: Zhiku, *, query: str, turns: list[dict[str, str]],
+                            model: str | None, top_k: int, stream: bool, return_direct: bool,
+                            done_marker: bool) -> Any:
     """Chatchat's ``search_engine`` mode over zhiku's web-search chat (the configured engine;
     Chatchat's engine name in ``kb_name`` is not used). The pages are read before the answer
     starts, so the answer comes in one piece, after the chunk with the sources."""
@@ -273,12 +305,19 @@ async def web_chat_response(zhiku: Zhiku, *, query: str, turns: list[dict[str, s
         if stream:
             return StreamingResponse(iter([data_line(body)]), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
         return body
-    answer = await run_in_threadpool(zhiku.chat_web, query, turns, name, False)
+    await run_in_threadpool(zhiku.answers.web_chat.engine_or_off)  # off: 503, as Chatchat's own
+    asked = AnswerRequest(mode="search", question=query, history=turns, model=name)
+    prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
+    outcome = await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
+                            whole, False, _no_stream, zhiku.settings.server.sse_heartbeat_s)
+    answer = outcome.answer  # type: ignore[union-attr]
+    if answer is None:
+        raise ZhikuError("the answer was stopped before it ended")
     refs = [f"出处 [{c.n}] [{c.file}]({c.url}) \n\n{c.text}\n\n" for c in answer.citations]
-    out = _Output(getattr(answer, "model", None) or "extractive")
+    out = _Output(answer.model or "extractive")
     if not stream:
         return {**out.completion(answer.answer, _finish(answer), docs=refs, citations=_citations(answer)),
-                "usage": getattr(answer, "usage", None)}
+                "usage": answer.usage}
     parts = [data_line(out.chunk("", docs=refs)), data_line(out.chunk(answer.answer)),
              data_line(out.chunk("", _finish(answer), citations=_citations(answer)))]
     return StreamingResponse(iter(parts + ([b"data: [DONE]\n\n"] if done_marker else [])),

@@ -6,15 +6,16 @@ base is its uploader's only (the service checks the owner on every use).
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
+from typing import Any, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import Field
-from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
-from zhiku.api.deps import ZhikuDep
+from zhiku.api.chat_events import respond, retrieved_in, text_of, whole
+from zhiku.api.deps import ReadScope, ZhikuDep
 from zhiku.api.routes.chatchat_chat import DEFAULT_TOP_K, HistoryItem, chat_model_name, history_turns
 from zhiku.api.routes.chatchat_common import (
     DISTANCE_MAX,
@@ -27,10 +28,12 @@ from zhiku.api.routes.chatchat_common import (
     plain_references,
     receive_form,
 )
-from zhiku.api.security import require_scope
+from zhiku.auth import Principal
 from zhiku.app import Zhiku
 from zhiku.chat.files import KEPT
+from zhiku.chat.turns import Ended, TurnResult
 from zhiku.errors import InvalidInput, NotFound
+from zhiku.schema import AnswerEvent, AnswerRequest, Retrieved
 
 router = APIRouter(tags=["chatchat-compatible"], route_class=ChatchatRoute, include_in_schema=False)
 
@@ -61,50 +64,64 @@ class SearchTempDocs(CompatBody):
     score_threshold: float = Field(DISTANCE_MAX, ge=0.0, le=DISTANCE_MAX)
 
 
-def temp_kb(request: Request, zhiku: Zhiku, knowledge_id: str) -> str:
+def temp_kb(who: Principal, zhiku: Zhiku, knowledge_id: str) -> str:
     """The knowledge base behind a temporary (file-chat) knowledge id; only its owner may use it."""
-    who = require_scope(request, "read")
     return zhiku.temp_kbs.kb_name(knowledge_id, who.user_id, touch=True)
 
 
 @router.post("/chat/file_chat", response_model=None)
-async def file_chat(body: FileChatBody, request: Request, zhiku: ZhikuDep) -> StreamingResponse:
+async def file_chat(body: FileChatBody, who: ReadScope, request: Request, zhiku: ZhikuDep) -> StreamingResponse:
     """Always server-sent events, as in Chatchat: ``{"answer": piece}`` lines then ``{"docs": [...]}``
     (streaming), or one ``{"answer", "docs"}`` line."""
-    kb = await run_in_threadpool(temp_kb, request, zhiku, body.knowledge_id)  # its owner's only
-    turns = history_turns(body.history)
+    kb = await run_in_threadpool(temp_kb, who, zhiku, body.knowledge_id)  # its owner's only
     name = await run_in_threadpool(chat_model_name, zhiku, body.model_name)
-    n = max(body.top_k, zhiku.settings.answer.passages)
-    hits = await run_in_threadpool(zhiku.search, [kb], body.query, n)
-    docs = [d for d in (hit_document(h) for h in hits[:body.top_k]) if d["score"] <= body.score_threshold]
-    refs = plain_references(docs)
-    if not body.stream:
-        answer = await run_in_threadpool(zhiku.chat_kb, [kb], body.query, turns, name, False, n)
-        return StreamingResponse(iter([data_line({"answer": answer.answer, "docs": refs})]),
-                                 media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
-    items = await run_in_threadpool(zhiku.chat_kb_stream, [kb], body.query, turns, name, n)
-    first = await run_in_threadpool(next, items, None)
+    asked = AnswerRequest(mode="kb", kbs=[kb], question=body.query, history=history_turns(body.history), model=name,
+                          top_k=body.top_k)
+    prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
 
-    async def events() -> AsyncIterator[bytes]:
-        try:
-            if isinstance(first, str) and first:
-                yield data_line({"answer": first})
-            async for item in iterate_in_threadpool(items):
-                if isinstance(item, str) and item:
-                    yield data_line({"answer": item})
-        finally:
-            await run_in_threadpool(items.close)  # type: ignore[attr-defined]
-        yield data_line({"docs": refs})
+    def sources(retrieved: Retrieved | None) -> list[str]:
+        hits = retrieved.hits if retrieved is not None else []
+        docs = [d for d in (hit_document(h) for h in hits[:body.top_k]) if d["score"] <= body.score_threshold]
+        return plain_references(docs)
 
-    return StreamingResponse(events(), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+    outcome = await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
+                            whole, body.stream, lambda opening: _FileChatLines(sources(retrieved_in(opening))),
+                            zhiku.settings.server.sse_heartbeat_s)
+    if isinstance(outcome, StreamingResponse):
+        return outcome
+    answer = outcome.answer.answer if outcome.answer is not None else ""
+    return StreamingResponse(iter([data_line({"answer": answer, "docs": sources(outcome.retrieved)})]),
+                             media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+
+
+class _FileChatLines:
+    """file_chat's stream: ``{"answer": piece}`` lines, then ``{"docs": [...]}``."""
+
+    def __init__(self, refs: list[str]) -> None:
+        self.refs = refs
+
+    def head(self) -> Iterator[bytes]:
+        return iter(())
+
+    def event(self, event: AnswerEvent) -> Iterator[bytes]:
+        if text := text_of(event):
+            yield data_line({"answer": text})
+
+    def end(self, ended: Ended[TurnResult]) -> Iterator[bytes]:
+        if ended.error is not None:  # after the headers: reported in the stream, as kb_chat does
+            message = ended.error.message
+            yield data_line({"code": 500, "msg": message, "error": {"type": ended.error.kind, "message": message,
+                                                                "details": {}}})
+            return
+        yield data_line({"docs": self.refs})
 
 
 @router.post("/knowledge_base/upload_temp_docs")
-async def upload_temp_docs(request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+async def upload_temp_docs(request: Request, who: ReadScope, zhiku: ZhikuDep) -> dict[str, Any]:
     """Multipart ``files`` (+ ``prev_id``): a temporary knowledge base for file chat, answered
     when its files are read. ``prev_id`` (or ``knowledge_id``, as Chatchat's client sends it)
     names an earlier one of the caller's, which is deleted; the new id is returned."""
-    owner = require_scope(request, "read").user_id  # chatting with one's own files needs no more
+    owner = who.user_id  # chatting with one's own files needs the read scope, no more
     staging = await run_in_threadpool(zhiku.stage_upload)
     try:
         fields = await receive_form(request, staging)
@@ -127,19 +144,18 @@ async def upload_temp_docs(request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
 
 
 @router.post("/knowledge_base/search_temp_docs")
-def search_temp_docs(body: SearchTempDocs, request: Request, zhiku: ZhikuDep) -> list[dict[str, Any]]:
-    kb = temp_kb(request, zhiku, body.knowledge_id)
+def search_temp_docs(body: SearchTempDocs, who: ReadScope, zhiku: ZhikuDep) -> list[dict[str, Any]]:
+    kb = temp_kb(who, zhiku, body.knowledge_id)
     hits = zhiku.search([kb], body.query, top_k=body.top_k)
     return [d for d in (hit_document(h) for h in hits) if d["score"] <= body.score_threshold]
 
 
 @router.post("/chat/feedback")
-def chat_feedback(body: FeedbackBody, request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+def chat_feedback(body: FeedbackBody, who: ReadScope, zhiku: ZhikuDep) -> dict[str, Any]:
     """Chatchat's score (0-100) as zhiku's thumbs: 50 and above is up. ``message_id`` is the id of
     an assistant message of one of the caller's zhiku conversations."""
     if not body.message_id:
         raise InvalidInput("message_id is required")
     rating = "up" if body.score >= 50 else "down"
-    who = require_scope(request, "read")
     fb = zhiku.conversations.set_feedback(who.user_id, body.message_id, rating, body.reason or None)
     return envelope(fb.model_dump(mode="json"), f"已反馈聊天记录 {body.message_id}")

@@ -10,22 +10,23 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
-from zhiku.api.chat_events import respond
+from zhiku.api.chat_events import ChatEncoder, respond
 from zhiku.client.chat_models import ConversationCreate, ConversationUpdate, FeedbackCreate, MessageCreate
-from zhiku.api.deps import ZhikuDep
+from zhiku.api.deps import CallerDep, ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.security import authorize_kbs, principal
+from zhiku.api.security import AuthorizedKB, Caller, KBsNamed, Principal, kbs_in_body, principal
+from zhiku.app import Zhiku
 from zhiku.chat.export import to_markdown
-from zhiku.chat.modes import answer_stream, check, model_of, timeouts_for, turn_options
+from zhiku.chat.pipeline import CHOICES, request_for
 from zhiku.schema.chat import Conversation, Feedback, Message
 from zhiku.chat.turns import TurnResult, reply_fields
 
-router = APIRouter(prefix="/api", tags=["conversations"])
+router = APIRouter(prefix="/api", tags=["conversations"], dependencies=[Depends(Caller())])  # the caller's own
 ConversationId = Annotated[str, Path(description="conversation id", pattern=r"^[0-9a-f]{32}$")]
 MessageId = Annotated[str, Path(description="message id", pattern=r"^[0-9a-f]{32}$")]
 STREAM_DOC = {
@@ -39,14 +40,41 @@ def _owner(request: Request) -> str:
     return principal(request).user_id
 
 
+# -- the knowledge bases a request names, authorised before the route runs ------------------------
+def _created_kbs(body: ConversationCreate) -> list[str] | None:
+    kbs = body.kbs if body.kbs is not None else body.settings.kbs if body.settings is not None else None
+    return kbs or None
+
+
+def _updated_kbs(body: ConversationUpdate) -> list[str] | None:
+    settings = body.settings  # only the fields given change
+    return (settings.kbs or None) if settings is not None and "kbs" in settings.model_fields_set else None
+
+
+def _message_kbs(conversation_id: str, body: MessageCreate, zhiku: Zhiku, who: Principal) -> list[str] | None:
+    """The KBs a message answers from in kb mode: its own choice, else its conversation's (which may
+    have lost access since it was set)."""
+    conv = zhiku.conversations.get(who.user_id, conversation_id, False)
+    asked = request_for(conv.mode, conv.settings.model_dump(), body.model_dump(include=set(CHOICES)), body.content)
+    return asked.kbs if asked.mode == "kb" else None
+
+
+CreatedKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body(
+    "read", ConversationCreate, _created_kbs, ["kbs", "settings.kbs"]))]
+UpdatedKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body(
+    "read", ConversationUpdate, _updated_kbs, ["settings.kbs"]))]
+MessageKBs = Annotated[list[AuthorizedKB], Depends(KBsNamed(
+    "read", _message_kbs, covers=["kbs"], conversation_id=ConversationId, body=MessageCreate, zhiku=ZhikuDep,
+    who=CallerDep))]
+
+
 @router.post("/conversations", status_code=status.HTTP_201_CREATED, responses=responses(400, 404, 422))
-def create_conversation(body: ConversationCreate, request: Request, zhiku: ZhikuDep) -> Conversation:
+def create_conversation(body: ConversationCreate, kbs: CreatedKBs, request: Request,
+                        zhiku: ZhikuDep) -> Conversation:
     """Start a conversation in a mode (llm, kb, file; search and agent later) with its settings."""
     settings = {**(body.settings.model_dump(exclude_none=True) if body.settings else {}),
                 **body.model_dump(include={"kbs", "temp_kb", "model", "temperature", "top_k", "strict"},
                                   exclude_none=True)}
-    if settings.get("kbs"):
-        authorize_kbs(request, settings["kbs"], "read")
     return zhiku.conversations.create(_owner(request), body.mode, body.title, settings)
 
 
@@ -66,12 +94,10 @@ def get_conversation(conversation_id: ConversationId, request: Request, zhiku: Z
 
 
 @router.patch("/conversations/{conversation_id}", responses=responses(400, 404, 422))
-def update_conversation(conversation_id: ConversationId, body: ConversationUpdate, request: Request,
-                        zhiku: ZhikuDep) -> Conversation:
+def update_conversation(conversation_id: ConversationId, body: ConversationUpdate, kbs: UpdatedKBs,
+                        request: Request, zhiku: ZhikuDep) -> Conversation:
     """Rename it, change its mode, or change some of its settings."""
     settings = body.settings.model_dump(exclude_unset=True) if body.settings is not None else None
-    if settings and settings.get("kbs"):
-        authorize_kbs(request, settings["kbs"], "read")
     return zhiku.conversations.update(_owner(request), conversation_id, body.title, settings, body.mode)
 
 
@@ -95,7 +121,7 @@ def export_conversation(conversation_id: ConversationId, request: Request, zhiku
 
 @router.post("/conversations/{conversation_id}/messages", response_model=Message,
              responses={**STREAM_DOC, **responses(400, 404, 409, 422, 503, 504)})
-async def send_message(conversation_id: ConversationId, body: MessageCreate, request: Request,
+async def send_message(conversation_id: ConversationId, body: MessageCreate, kbs: MessageKBs, request: Request,
                        zhiku: ZhikuDep) -> Message | StreamingResponse:
     """Ask in the conversation: the question is stored, answered with the conversation's mode and
     settings (this message's choices override them), and the answer stored with its mode, model,
@@ -103,25 +129,21 @@ async def send_message(conversation_id: ConversationId, body: MessageCreate, req
     the part already written is stored with status ``stopped``."""
     owner = _owner(request)
     conv = await run_in_threadpool(zhiku.conversations.get, owner, conversation_id, False)
-    overrides = body.model_dump(include={"mode", "kbs", "temp_kb", "model", "temperature", "top_k", "strict"})
-    options = turn_options(conv.mode, conv.settings.model_dump(), overrides)
-    if options.mode == "kb":
-        authorize_kbs(request, options.kbs, "read")
-    await run_in_threadpool(check, zhiku, options, owner)
     history = await run_in_threadpool(zhiku.conversations.history, conversation_id)
+    asked = request_for(conv.mode, conv.settings.model_dump(), body.model_dump(include=set(CHOICES)), body.content,
+                        history, owner)
+    prepared = await run_in_threadpool(zhiku.answers.prepare, asked)  # fails before anything is stored
     question = await run_in_threadpool(
-        zhiku.conversations.add_message, owner, conversation_id, "user", body.content, mode=options.mode)
-    timeouts = await run_in_threadpool(timeouts_for, zhiku, options)
-    model = model_of(zhiku, options)
+        zhiku.conversations.add_message, owner, conversation_id, "user", body.content, mode=asked.mode)
 
     def finish(result: TurnResult) -> Message:
-        fields = reply_fields(result, options.mode, model)
+        fields = reply_fields(result, asked.mode, prepared.answered_by)
         return zhiku.conversations.add_message(owner, conversation_id, "assistant", **fields)
 
-    start = {"mode": options.mode, "model": model, "conversation_id": conversation_id,
+    start = {"mode": asked.mode, "model": prepared.answered_by, "conversation_id": conversation_id,
              "user_message_id": question.id}
-    return await respond(request, lambda control: answer_stream(zhiku, options, body.content, history, owner, control),
-                         timeouts, finish, body.stream, start, zhiku.settings.server.sse_heartbeat_s)
+    return await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
+                         finish, body.stream, lambda _: ChatEncoder(start), zhiku.settings.server.sse_heartbeat_s)
 
 
 @router.post("/messages/{message_id}/feedback", responses=responses(400, 404, 422))

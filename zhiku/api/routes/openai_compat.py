@@ -20,27 +20,24 @@ import json
 import re
 import time
 import uuid
-from typing import Any, AsyncIterator, Iterator, Literal
+from typing import Annotated, Any, AsyncIterator, Iterator, Literal
 
 import numpy as np
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
-from zhiku.api.chat_events import Relay
-from zhiku.api.deps import ZhikuDep
+from zhiku.api.chat_events import respond, text_of, whole
+from zhiku.api.deps import ReadableKBIds, ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.security import authorize_kb, readable_kb_ids, require_scope
+from zhiku.api.security import AuthorizedKB, Scope, kbs_in_body
 from zhiku.app import Zhiku
 from zhiku.chat.files import is_temp_kb
-from zhiku.chat.llm import LLMChat
-from zhiku.chat.modes import TurnOptions, timeouts_for
-from zhiku.chat.turns import TurnResult
+from zhiku.chat.turns import Ended, TurnResult
 from zhiku.errors import InvalidInput, NotFound, ZhikuError
-from zhiku.llm.base import CallControl
-from zhiku.schema import Answer
+from zhiku.schema import Answer, AnswerEvent, AnswerRequest
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -88,6 +85,12 @@ class EmbeddingRequest(BaseModel):
     encoding_format: Literal["float", "base64"] = "float"
 
 
+# a kb:<name> model answers over that KB; a chat model touches none (the read scope, still)
+CompletionKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body(
+    "read", ChatCompletionRequest, lambda b: [b.model[len(KB_PREFIX):]] if b.model.startswith(KB_PREFIX) else [],
+    ["model"]))]
+
+
 # -- helpers -------------------------------------------------------------------------------
 def _text(message: ChatMessage) -> str:
     if message.content is None:
@@ -124,24 +127,13 @@ def _system(messages: list[ChatMessage]) -> str | None:
     return "\n\n".join(p for p in parts if p.strip()) or None
 
 
-def _answers(zhiku: Zhiku, body: ChatCompletionRequest, kb: str | None, question: str,
-             history: list[dict[str, str]], control: CallControl | None = None) -> Iterator[str | Answer]:
-    """Text deltas, then the Answer: over the KB, or from the chat model alone."""
+def _request(body: ChatCompletionRequest, kb: str | None, question: str,
+             history: list[dict[str, str]]) -> AnswerRequest:
+    """Over the KB (its default chat model, or extractive), or from the chat model alone."""
     if kb is not None:
-        return zhiku.chat_kb_stream([kb], question, history, control=control)
-    return LLMChat(zhiku).stream(question, history, body.model, body.temperature, control,
-                                 system=_system(body.messages), max_tokens=body.max_tokens)
-
-
-def _last(items: Iterator[str | Answer]) -> Answer:
-    final = None
-    try:
-        for item in items:
-            final = item if isinstance(item, Answer) else final
-    finally:
-        getattr(items, "close", lambda: None)()
-    assert final is not None
-    return final
+        return AnswerRequest(mode="kb", kbs=[kb], question=question, history=history)
+    return AnswerRequest(mode="llm", question=question, history=history, model=body.model,
+                         temperature=body.temperature, system=_system(body.messages), max_tokens=body.max_tokens)
 
 
 def _question_and_history(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
@@ -162,8 +154,8 @@ def _citations(answer: Answer) -> list[dict[str, Any]]:
 
 
 def _usage(prompt: str, completion: str, answer: Answer | None = None) -> dict[str, int]:
-    reported = getattr(answer, "usage", None)
-    if isinstance(reported, dict) and {"prompt_tokens", "completion_tokens"} <= set(reported):
+    reported = answer.usage if answer is not None else None
+    if reported is not None and {"prompt_tokens", "completion_tokens"} <= set(reported):
         p, c = int(reported["prompt_tokens"]), int(reported["completion_tokens"])
     else:
         p, c = _tokens(prompt), _tokens(completion)
@@ -171,15 +163,13 @@ def _usage(prompt: str, completion: str, answer: Answer | None = None) -> dict[s
 
 
 def _finish_reason(answer: Answer) -> str:
-    reason = getattr(answer, "finish_reason", None)
-    return "length" if reason == "length" else "stop"
+    return "length" if answer.finish_reason == "length" else "stop"
 
 
 # -- routes ----------------------------------------------------------------------------------
 @router.get("/models")
-def list_models(request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+def list_models(readable: ReadableKBIds, zhiku: ZhikuDep) -> dict[str, Any]:
     """Configured chat models, and one ``kb:<name>`` model per knowledge base the caller may read."""
-    readable = readable_kb_ids(request)
     now = int(time.time())
     data = [{"id": m.name, "object": "model", "created": now, "owned_by": f"zhiku ({m.source})"}
             for m in zhiku.list_chat_models(check=False)]
@@ -194,76 +184,71 @@ def list_models(request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
                          "`chat.completion.chunk` objects as `data:` lines, ending with `data: [DONE]`",
           "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}}},
     **responses(400, 404, 422, 503, 504)})
-async def chat_completions(body: ChatCompletionRequest, request: Request, zhiku: ZhikuDep) -> Any:
+async def chat_completions(body: ChatCompletionRequest, kbs: CompletionKBs, request: Request,
+                           zhiku: ZhikuDep) -> Any:
     """OpenAI chat completions; a `kb:<name>` model answers over that KB, with `citations`; a chat
     model answers as itself."""
-    await run_in_threadpool(require_scope, request, "read")
-    if body.model.startswith(KB_PREFIX):
-        await run_in_threadpool(authorize_kb, request, body.model[len(KB_PREFIX):], "read")
     kb = await run_in_threadpool(_kb_of, zhiku, body.model)
     question, history = _question_and_history(body.messages)
-    cid = "chatcmpl-" + uuid.uuid4().hex
-    created = int(time.time())
-    prompt = "\n".join(_text(m) for m in body.messages)
-    if not body.stream:
-        answer = await run_in_threadpool(lambda: _last(_answers(zhiku, body, kb, question, history)))
+    prepared = await run_in_threadpool(zhiku.answers.prepare, _request(body, kb, question, history))
+    reply = _Completion(body.model, "\n".join(_text(m) for m in body.messages),
+                        bool(body.stream_options and body.stream_options.include_usage))
+    outcome = await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
+                            whole, body.stream, lambda _: reply, zhiku.settings.server.sse_heartbeat_s)
+    if isinstance(outcome, StreamingResponse):
+        return outcome
+    if outcome.answer is None:
+        raise ZhikuError("the answer was stopped before it ended")
+    return reply.completion(outcome.answer)
+
+
+class _Completion:
+    """One answer as OpenAI's ``chat.completion`` (JSON), or its stream of ``chat.completion.chunk``
+    objects: the errors after the stream started travel in the last chunk."""
+
+    def __init__(self, model: str, prompt: str, include_usage: bool) -> None:
+        self.id, self.created, self.model = "chatcmpl-" + uuid.uuid4().hex, int(time.time()), model
+        self.prompt, self.include_usage = prompt, include_usage
+        self.text: list[str] = []
+
+    def completion(self, answer: Answer) -> dict[str, Any]:
         return {
-            "id": cid, "object": "chat.completion", "created": created, "model": body.model,
+            "id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
                          "logprobs": None, "finish_reason": _finish_reason(answer)}],
-            "usage": _usage(prompt, answer.answer, answer),
+            "usage": _usage(self.prompt, answer.answer, answer),
             "citations": _citations(answer),
         }
 
-    # the answer runs on its own thread; errors before its first piece become error responses
-    options = TurnOptions("kb" if kb is not None else "llm", model=None if kb is not None else body.model)
-    timeouts = await run_in_threadpool(timeouts_for, zhiku, options)
-    relay = Relay(lambda control: _answers(zhiku, body, kb, question, history, control), timeouts, lambda r: r)
-    relay.runner.start()
-    first = await relay.next_event(request)
-    if first[0] == "end" and first[1][1] is not None:
-        raise first[1][1]
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return StreamingResponse(_chunks(cid, created, body.model, prompt, first, relay, include_usage),
-                             media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
-
-
-async def _chunks(cid: str, created: int, model: str, prompt: str, first: tuple[str, Any], relay: Relay,
-                  include_usage: bool) -> AsyncIterator[bytes]:
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+    def _chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+        body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], **extra}
         return f"data: {json.dumps(body, ensure_ascii=False, default=str)}\n\n".encode("utf-8")
 
-    yield chunk({"role": "assistant", "content": ""})
-    text: list[str] = []
-    event = first
-    try:
-        while event[0] == "delta":
-            text.append(event[1])
-            yield chunk({"content": event[1]})
-            event = await relay.queue.get()
-    finally:
-        relay.runner.cancel.set()  # the client went away (or the answer ended): stop generating
-    result: TurnResult | None = event[1][0]
-    error: ZhikuError | None = event[1][1]
-    final = result.answer if result is not None else None
-    completion = "".join(text)
-    extra: dict[str, Any] = {"citations": _citations(final) if final is not None else []}
-    if error is not None:  # failed mid-answer: the error travels in the last chunk
-        extra["error"] = {"type": error.kind, "message": error.message}
-    yield chunk({}, _finish_reason(final) if final is not None else "stop", **extra)
-    if include_usage:
-        usage = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                 "choices": [], "usage": _usage(prompt, completion, final)}
-        yield f"data: {json.dumps(usage)}\n\n".encode("utf-8")
-    yield b"data: [DONE]\n\n"
+    def head(self) -> Iterator[bytes]:
+        yield self._chunk({"role": "assistant", "content": ""})
+
+    def event(self, event: AnswerEvent) -> Iterator[bytes]:
+        if text := text_of(event):
+            self.text.append(text)
+            yield self._chunk({"content": text})
+
+    def end(self, ended: Ended[TurnResult]) -> Iterator[bytes]:
+        final = ended.outcome.answer if ended.outcome is not None else None
+        extra: dict[str, Any] = {"citations": _citations(final) if final is not None else []}
+        if ended.error is not None:  # failed mid-answer: the error travels in the last chunk
+            extra["error"] = {"type": ended.error.kind, "message": ended.error.message}
+        yield self._chunk({}, _finish_reason(final) if final is not None else "stop", **extra)
+        if self.include_usage:
+            usage = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
+                     "choices": [], "usage": _usage(self.prompt, "".join(self.text), final)}
+            yield f"data: {json.dumps(usage)}\n\n".encode("utf-8")
+        yield b"data: [DONE]\n\n"
 
 
-@router.post("/embeddings", responses=responses(400, 404, 422))
-def embeddings(body: EmbeddingRequest, request: Request, zhiku: ZhikuDep) -> dict[str, Any]:
+@router.post("/embeddings", responses=responses(400, 404, 422), dependencies=[Depends(Scope("read"))])
+def embeddings(body: EmbeddingRequest, zhiku: ZhikuDep) -> dict[str, Any]:
     """OpenAI embeddings from one of zhiku's embedders (passage embeddings, L2-normalised as stored)."""
-    require_scope(request, "read")
     name = body.model or zhiku.settings.embedding.default
     if name not in zhiku.settings.embedder_names():
         raise NotFound(f"embedding model '{name}' does not exist; configured: "

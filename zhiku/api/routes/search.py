@@ -2,36 +2,45 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
+from zhiku.api.chat_events import respond
 from zhiku.api.deps import ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.client.models import AskRequest, SearchRequest
-from zhiku.api.security import authorize_kbs
-from zhiku.schema import Answer, Hit
+from zhiku.api.security import AuthorizedKB, kbs_in_body
+from zhiku.chat.turns import TurnResult
+from zhiku.schema import Answer, AnswerRequest, Hit
 
 router = APIRouter(prefix="/api", tags=["search and answers"])
+SearchKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body("read", SearchRequest, lambda b: b.kbs, ["kbs"]))]
+AskKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body("read", AskRequest, lambda b: b.kbs, ["kbs"]))]
 
 
 @router.post("/search", responses=responses(400, 404, 422))
-def search(body: SearchRequest, request: Request, zhiku: ZhikuDep) -> list[Hit]:
+def search(body: SearchRequest, kbs: SearchKBs, zhiku: ZhikuDep) -> list[Hit]:
     """Hybrid (or dense, or lexical) search; scores in [0, 1], higher is better, comparable across KBs."""
-    authorize_kbs(request, body.kbs, "read")
     return zhiku.search(body.kbs, body.query, top_k=body.top_k, mode=body.mode, file_glob=body.file)
 
 
 @router.post("/ask", response_model=Answer, responses={
     200: {"description": "the answer (JSON), or with `stream: true` a text/event-stream of events "
-                         "start, delta (repeated), citations, done",
+                         "start, delta (repeated), citations, done (error only when it fails after it started)",
           "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}}},
     **responses(400, 404, 422)})
-async def ask(body: AskRequest, request: Request, zhiku: ZhikuDep) -> Answer | StreamingResponse:
+async def ask(body: AskRequest, kbs: AskKBs, request: Request, zhiku: ZhikuDep) -> Answer | StreamingResponse:
     """Answer from the knowledge bases with numbered citations; says so when they hold no answer."""
-    await run_in_threadpool(authorize_kbs, request, body.kbs, "read")
-    answer = await run_in_threadpool(zhiku.ask, body.kbs, body.question, body.top_k, body.mode)
-    if body.stream:
-        return StreamingResponse(sse.answer_events(answer), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
-    return answer
+    asked = AnswerRequest(mode="kb", kbs=body.kbs, question=body.question, top_k=body.top_k, retrieval=body.mode,
+                          extractive=True)
+    prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
+    return await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
+                         _answer, body.stream, lambda _: sse.AskEncoder(), zhiku.settings.server.sse_heartbeat_s)
+
+
+def _answer(result: TurnResult) -> Answer | None:
+    return result.answer

@@ -1,0 +1,183 @@
+"""The answer pipeline: every question, from every face (CLI, /api/ask, /api/chat,
+conversations, /v1, the Chatchat routes), goes through ``AnswerPipeline``.
+
+``prepare`` checks the request once (mode, knowledge bases, uploaded files, model, question)
+before anything is stored or streamed; ``events`` then yields the answer's typed events:
+``Retrieved`` (the passages, retrieved once per question: faces that show sources first take
+them from here), ``Notice`` (said ahead of the answer), ``Delta`` (its text), and ``Final``
+(the ``Answer``), always last. Closing the iterator, or setting ``control.cancel``, stops the
+model. The modes' own parts are services: ``KBChat`` (kb and file modes), ``LLMChat``,
+``WebChat`` (search) and the ``ExtractiveAnswerer`` when no chat model answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from zhiku.chat.evidence import Evidence, QueryVectors, weigh
+from zhiku.chat.kb import KBChat
+from zhiku.chat.llm import LLMChat
+from zhiku.chat.web import WebChat
+from zhiku.config import Settings
+from zhiku.errors import InvalidInput, Unavailable, ZhikuError
+from zhiku.llm.base import CallControl, Message, Timeouts
+from zhiku.schema import Answer, AnswerEvent, AnswerRequest, Final, KnowledgeBase
+
+if TYPE_CHECKING:
+    from zhiku.chat.files import TempKBs
+    from zhiku.llm.registry import ModelRegistry
+    from zhiku.retrieval.search import Retriever
+
+SEARCH_NOT_CONFIGURED = "search mode is not configured: choose a search engine in the settings (websearch.engine)"
+NO_MODEL = "no chat model is configured: set llm.default (or name a model) for LLM chat; see `zhiku models`"
+SEARCH_MODES = ("hybrid", "dense", "lexical")
+CHOICES = ("mode", "kbs", "temp_kb", "model", "temperature", "top_k", "strict")  # a message's per-answer choices
+
+
+@dataclass
+class PreparedAnswer:
+    """A request that passed the checks, with what they resolved."""
+
+    request: AnswerRequest
+    lang: str
+    kbs: list[KnowledgeBase]  # kb mode's knowledge bases (file mode's is resolved when it runs)
+    model: str | None  # the chat model that answers; None: the extractive answerer
+    timeouts: Timeouts  # the answering model's (the settings' when none)
+    turns: list[Message]
+
+    @property
+    def answered_by(self) -> str:
+        """The name of what answers: a chat model, or ``extractive``."""
+        return self.model or "extractive"
+
+
+def final_answer(events: Iterator[AnswerEvent]) -> Answer:
+    """The ``Answer`` a stream ends with; the stream is drained and closed."""
+    try:
+        for event in events:
+            if isinstance(event, Final):
+                return event.answer
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+    raise ZhikuError("the answer ended without its final event")
+
+
+class AnswerPipeline:
+    def __init__(
+        self, settings: Settings, kb: Callable[[str], KnowledgeBase], retriever: "Retriever",
+        chat_models: Callable[[], "ModelRegistry"], temp_kbs: Callable[[], "TempKBs"],
+        kb_chat: KBChat, llm_chat: LLMChat, web_chat: WebChat,
+    ) -> None:
+        """``kb(name)``: a knowledge base by name (NotFound otherwise); ``chat_models()`` and
+        ``temp_kbs()``: the chat model registry and file chat's uploads, built on first use."""
+        self.settings, self.kb, self.retriever = settings, kb, retriever
+        self.chat_models, self.temp_kbs = chat_models, temp_kbs
+        self.kb_chat, self.llm_chat, self.web_chat = kb_chat, llm_chat, web_chat
+
+    # -- the one entry -----------------------------------------------------------------
+    def stream(self, request: AnswerRequest, control: CallControl | None = None) -> Iterator[AnswerEvent]:
+        """Check the request (errors raise here), then its events."""
+        return self.events(self.prepare(request), control)
+
+    def answer(self, request: AnswerRequest, control: CallControl | None = None) -> Answer:
+        return final_answer(self.stream(request, control))
+
+    # -- checks, once, before anything is stored or streamed ---------------------------
+    def prepare(self, request: AnswerRequest) -> PreparedAnswer:
+        from zhiku.text.normalize import detect_lang
+
+        mode, registry = request.mode, self.chat_models()
+        kbs: list[KnowledgeBase] = []
+        if mode == "search" and self.settings.websearch.engine == "none":
+            raise InvalidInput(SEARCH_NOT_CONFIGURED, mode=mode)
+        if mode == "agent":
+            raise InvalidInput("agent mode is not available yet", mode=mode)
+        if mode == "kb":
+            if not request.kbs:
+                raise InvalidInput("kb mode needs at least one knowledge base (kbs)")
+            kbs = [self.kb(name) for name in dict.fromkeys(request.kbs)]
+        elif mode == "file":
+            if not request.temp_kb:
+                raise InvalidInput("file mode needs the id of uploaded files (temp_kb, from POST /api/chat/files)")
+            self.temp_kbs().check(request.temp_kb, request.owner)
+        if request.retrieval is not None and request.retrieval not in SEARCH_MODES:
+            raise InvalidInput(f"unknown search mode '{request.retrieval}'; use one of: {', '.join(SEARCH_MODES)}")
+        if request.extractive and (mode == "llm" or request.model):
+            raise InvalidInput("an extractive answer quotes the sources: it takes no chat model", mode=mode)
+        model = None if request.extractive else request.model or registry.default_name()
+        if mode == "llm" and model is None:
+            raise Unavailable(NO_MODEL)
+        if request.model:
+            registry.config(request.model)  # an unknown model fails here
+        if not request.question or not request.question.strip():
+            raise InvalidInput("the question is empty")
+        turns: list[Message] = [{"role": t.role, "content": t.content} for t in request.history]
+        return PreparedAnswer(request, detect_lang(request.question), kbs, model, self._timeouts(model), turns)
+
+    def _timeouts(self, model: str | None) -> Timeouts:
+        llm = self.settings.llm
+        fallback = Timeouts(llm.connect_timeout_s, llm.read_timeout_s, llm.total_timeout_s)
+        if model is None:
+            return fallback
+        try:
+            return self.chat_models().get(model).timeouts
+        except Exception:  # the answer itself reports why the model cannot be used
+            return fallback
+
+    # -- the answer --------------------------------------------------------------------
+    def events(self, prepared: PreparedAnswer, control: CallControl | None = None) -> Iterator[AnswerEvent]:
+        """The answer's events; closing the iterator (or ``control.cancel``) stops it."""
+        request, lang = prepared.request, prepared.lang
+        control = control or CallControl(prepared.timeouts)
+        registry = self.chat_models()
+        if request.mode == "llm":
+            llm = registry.get(prepared.model or "")
+            yield from self.llm_chat.stream(llm, request.question, lang, prepared.turns, control,
+                                            request.temperature, request.system, request.max_tokens)
+            return
+        vectors = QueryVectors(request.question, self.retriever.query_vector)
+        if request.mode == "search":
+            web_llm = registry.get(prepared.model) if prepared.model else None
+            yield from self.web_chat.stream(request.question, lang, vectors, web_llm, prepared.turns, control)
+            return
+        kbs = prepared.kbs or [self._uploaded(request, control)]
+        ev = self._retrieve(kbs, request, lang, vectors)
+        yield ev.retrieved
+        llm = registry.get(prepared.model) if prepared.model else None
+        grounding = self.settings.llm.grounding if request.strict is None else (
+            "strict" if request.strict else "lenient")
+        yield from self.kb_chat.stream(ev, llm, prepared.turns, grounding == "strict", request.temperature, control)
+
+    def _uploaded(self, request: AnswerRequest, control: CallControl) -> KnowledgeBase:
+        """File mode's temporary KB; files uploaded a moment ago may still be read: wait for them
+        (a stop ends the wait)."""
+        name = self.temp_kbs().kb_name(request.temp_kb or "", request.owner, touch=True,
+                                       wait_s=self.settings.chat.file_wait_s, cancelled=control.cancel.is_set)
+        return self.kb(name)
+
+    def _retrieve(self, kbs: Sequence[KnowledgeBase], request: AnswerRequest, lang: str,
+                  vectors: QueryVectors) -> Evidence:
+        """The one search of the question; its embedding is kept for the answerer."""
+        settings = self.settings
+        n = max(request.top_k or settings.retrieval.top_k, settings.answer.passages)
+        mode = request.retrieval or settings.retrieval.mode
+        if mode != "lexical":
+            for kb in kbs:
+                vectors.get(kb.embedder)
+        hits = self.retriever.search(kbs, request.question, n, mode, query_vectors=vectors.made())
+        return weigh(request.question, lang, hits, settings.retrieval.relevance_floor, kbs[0].embedder, vectors)
+
+
+def request_for(mode: str, chosen: dict[str, Any], overrides: dict[str, Any], question: str,
+                history: Sequence[dict[str, str]] = (), owner: str = "local") -> AnswerRequest:
+    """A question asked with a conversation's settings (``chosen``) and one message's choices
+    (``overrides``, those not None) applied over them."""
+    merged = {**chosen, **{k: v for k, v in overrides.items() if v is not None}}
+    return AnswerRequest(
+        mode=merged.get("mode") or mode, question=question, history=list(history), owner=owner,
+        kbs=list(merged.get("kbs") or []), temp_kb=merged.get("temp_kb"), model=merged.get("model"),
+        temperature=merged.get("temperature"), top_k=merged.get("top_k"), strict=merged.get("strict"))
