@@ -53,9 +53,18 @@ class Backends:
     """The two index backends named by the settings, and where each keeps its files in a KB's folder."""
 
     def __init__(self, settings: IndexSettings) -> None:
+        """The names were checked when the settings were loaded; the backends are looked up on first
+        use (``ConfigError`` naming the choices if a name is unknown), so an app that never opens an
+        index never loads the plugin registry."""
         self.vector_name, self.lexical_name = settings.vector, settings.lexical
-        self.vector: VectorIndexType = vector_index_type(settings.vector)  # ConfigError naming the choices
-        self.lexical: LexicalIndexType = lexical_index_type(settings.lexical)
+
+    @property
+    def vector(self) -> VectorIndexType:
+        return vector_index_type(self.vector_name)
+
+    @property
+    def lexical(self) -> LexicalIndexType:
+        return lexical_index_type(self.lexical_name)
 
     def vector_path(self, directory: Path) -> Path:
         return directory / f"vectors.{self.vector_name}"
@@ -126,7 +135,7 @@ class KBIndexes:
 
 class IndexManager:
     def __init__(self, catalog: Catalog, root: Path, settings: IndexSettings | None = None) -> None:
-        """``settings`` (``index``) names the backends; ``ConfigError`` here when a name is unknown."""
+        """``settings`` (``index``) names the backends (default: faiss and bm25)."""
         self.catalog = catalog
         self.root = root
         self.backends = Backends(settings or IndexSettings())
