@@ -6,7 +6,7 @@ from importlib.metadata import version as dist_version
 
 from fastapi import FastAPI
 
-from zhiku.api import docs, errors, security
+from zhiku.api import docs, edge, errors, security
 from zhiku.api.routes import auth as auth_routes
 from zhiku.api.routes import chat as chat_routes
 from zhiku.api.routes import conversations as conversation_routes
@@ -35,6 +35,8 @@ def create_app(zhiku: Zhiku, *, start_jobs: bool = True) -> FastAPI:
         zhiku.temp_kbs.start_sweeper()  # file chat's expired temporary KBs go, now and periodically
     errors.install(app)
     security.install(app, zhiku.auth)
+    server = zhiku.settings.server  # Host, Origin and JSON-body checks, before anything else sees a request
+    edge.install(app, allowed_hosts=server.allowed_hosts, allowed_origins=server.allowed_origins)
     for module in (system, kbs, maintenance, files, chunks, search, jobs, models, openai_compat):
         app.include_router(module.router)
     app.include_router(auth_routes.router)

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from zhiku.api.edge import checked_base_url
 from zhiku.api.errors import HTTP_TYPES, error_body, status_of
 from zhiku.api.uploads import receive_files
 from zhiku.app import Zhiku
@@ -212,7 +213,7 @@ def metadata_matches(doc: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 def references(request: Request, kb: str, docs: list[dict[str, Any]]) -> list[str]:
     """Chatchat's ``format_reference``: markdown source lines linking to ``download_doc``."""
-    base = str(request.base_url).rstrip("/")
+    base = checked_base_url(request)  # never a hostile Host header
     out = []
     for n, doc in enumerate(docs, 1):
         name = doc["metadata"]["source"]
