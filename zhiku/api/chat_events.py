@@ -24,23 +24,23 @@ from fastapi.responses import StreamingResponse
 from zhiku.api import sse
 from zhiku.chat.turns import Ended, TurnResult, TurnRunner
 from zhiku.llm.base import CallControl, Timeouts
-from zhiku.schema import AnswerEvent, Delta, Notice, Retrieved
+from zhiku.errors import ZhikuError
+from zhiku.schema import Answer, AnswerEvent, Delta, Notice, Retrieved
 
 log = logging.getLogger(__name__)
 DISCONNECT_POLL_S = 0.5
 T = TypeVar("T")
-T_contra = TypeVar("T_contra", contravariant=True)
 Item = AnswerEvent | Ended[Any]
 
 
-class Encoder(Protocol[T_contra]):
+class Encoder(Protocol):
     """A face's wire format: bytes before the first event, for each event, and at the end."""
 
     def head(self) -> Iterable[bytes]: ...
 
     def event(self, event: AnswerEvent) -> Iterable[bytes]: ...
 
-    def end(self, ended: Ended[T_contra]) -> Iterable[bytes]: ...
+    def end(self, ended: Ended[Any]) -> Iterable[bytes]: ...
 
 
 class Relay(Generic[T]):
@@ -97,11 +97,11 @@ class Relay(Generic[T]):
             raise item.error
         return item.outcome  # type: ignore[return-value]
 
-    def stream(self, opening: list[Item], encoder: Encoder[T], heartbeat_s: float) -> StreamingResponse:
+    def stream(self, opening: list[Item], encoder: Encoder, heartbeat_s: float) -> StreamingResponse:
         return StreamingResponse(self._bytes(opening, encoder, heartbeat_s), media_type=sse.MEDIA_TYPE,
                                  headers=sse.HEADERS)
 
-    async def _bytes(self, opening: list[Item], encoder: Encoder[T], heartbeat_s: float) -> AsyncIterator[bytes]:
+    async def _bytes(self, opening: list[Item], encoder: Encoder, heartbeat_s: float) -> AsyncIterator[bytes]:
         try:
             for chunk in encoder.head():
                 yield chunk
@@ -126,17 +126,14 @@ class Relay(Generic[T]):
 
 
 async def respond(request: Request, make: Callable[[CallControl], Iterator[AnswerEvent]], timeouts: Timeouts,
-                  finish: Callable[[TurnResult], T], stream: bool, encoder: Callable[[list[Item]], Encoder[T]],
+                  finish: Callable[[TurnResult], T], stream: bool, encoder: Callable[[list[Item]], Encoder],
                   heartbeat_s: float) -> T | StreamingResponse:
     """Run the answer; return what ``finish`` made of it, or stream it through the face's encoder
     (``encoder(opening)`` sees the events that came before the first piece of text, e.g. the
     retrieved passages a face shows first)."""
-    relay = Relay(make, timeouts, finish)
     if not stream:
-        try:
-            return await relay.outcome(request)
-        finally:
-            relay.stop()
+        return await run_whole(request, make, timeouts, finish)
+    relay = Relay(make, timeouts, finish)
     try:
         opening = await relay.opening(request)
     except BaseException:
@@ -148,6 +145,23 @@ async def respond(request: Request, make: Callable[[CallControl], Iterator[Answe
 def whole(result: TurnResult) -> TurnResult:
     """A ``finish`` that keeps the whole result (faces that store nothing)."""
     return result
+
+
+async def run_whole(request: Request, make: Callable[[CallControl], Iterator[AnswerEvent]], timeouts: Timeouts,
+                    finish: Callable[[TurnResult], T]) -> T:
+    """Run the answer to its end (a JSON reply); what ``finish`` made of it, or its error."""
+    relay = Relay(make, timeouts, finish)
+    try:
+        return await relay.outcome(request)
+    finally:
+        relay.stop()
+
+
+def answer_of(result: TurnResult) -> Answer:
+    """The answer of a run that ended (a JSON reply): it raises when there is none."""
+    if result.answer is None:
+        raise ZhikuError("the answer was stopped before it ended")
+    return result.answer
 
 
 def retrieved_in(opening: list[Item]) -> Retrieved | None:

@@ -8,6 +8,7 @@ complete turns. Feedback is one rating per assistant message (a new one replaces
 
 from __future__ import annotations
 
+import builtins
 import re
 from typing import Any, Sequence
 
@@ -122,7 +123,7 @@ class Conversations:
             conn.execute(delete(conversations).where(conversations.c.id == conversation_id))
 
     # -- messages ------------------------------------------------------------------
-    def messages(self, conversation_id: str) -> list[Message]:
+    def messages(self, conversation_id: str) -> builtins.list[Message]:
         q = (select(messages, feedback.c.message_id.label("fb_id"), feedback.c.rating, feedback.c.reason,
                     feedback.c.created_at.label("fb_at"))
              .join(feedback, feedback.c.message_id == messages.c.id, isouter=True)
@@ -137,9 +138,9 @@ class Conversations:
             out.append(_message(r, fb))
         return out
 
-    def history(self, conversation_id: str) -> list[dict[str, str]]:
+    def history(self, conversation_id: str) -> builtins.list[dict[str, str]]:
         """The earlier turns a new question is asked after: complete ones, as role/content pairs."""
-        out: list[dict[str, str]] = []
+        out: builtins.list[dict[str, str]] = []
         for m in self.messages(conversation_id):
             if m.role == "assistant" and (m.status != "complete" or not m.content):
                 if out and out[-1]["role"] == "user":

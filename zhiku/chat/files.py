@@ -122,7 +122,7 @@ class TempKBs:
         expires = as_utc(row.expires_at)
         if expires <= now():
             status = "expired"
-        return TempKB(id=tid, status=status, files=files, job_id=row.job_id, error=error,  # type: ignore[arg-type]
+        return TempKB(id=tid, status=status, files=files, job_id=row.job_id, error=error,
                       created_at=as_utc(row.created_at), expires_at=expires)
 
     def check(self, tid: str, owner: str) -> TempKB:

@@ -12,7 +12,7 @@ model. The modes' own parts are services: ``KBChat`` (kb and file modes), ``LLMC
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from zhiku.chat.web import WebChat
 from zhiku.config import Settings
 from zhiku.errors import InvalidInput, Unavailable, ZhikuError
 from zhiku.llm.base import CallControl, Message, Timeouts
-from zhiku.schema import Answer, AnswerEvent, AnswerRequest, Final, KnowledgeBase
+from zhiku.schema import Answer, AnswerEvent, AnswerMode, AnswerRequest, Final, KnowledgeBase, Turn
 
 if TYPE_CHECKING:
     from zhiku.chat.files import TempKBs
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 SEARCH_NOT_CONFIGURED = "search mode is not configured: choose a search engine in the settings (websearch.engine)"
 NO_MODEL = "no chat model is configured: set llm.default (or name a model) for LLM chat; see `zhiku models`"
 SEARCH_MODES = ("hybrid", "dense", "lexical")
+Answering = Generator[AnswerEvent, None, None]  # closing it stops the answer
 CHOICES = ("mode", "kbs", "temp_kb", "model", "temperature", "top_k", "strict")  # a message's per-answer choices
 
 
@@ -53,16 +54,14 @@ class PreparedAnswer:
         return self.model or "extractive"
 
 
-def final_answer(events: Iterator[AnswerEvent]) -> Answer:
+def final_answer(events: Answering) -> Answer:
     """The ``Answer`` a stream ends with; the stream is drained and closed."""
     try:
         for event in events:
             if isinstance(event, Final):
                 return event.answer
     finally:
-        close = getattr(events, "close", None)
-        if close is not None:
-            close()
+        events.close()
     raise ZhikuError("the answer ended without its final event")
 
 
@@ -79,7 +78,7 @@ class AnswerPipeline:
         self.kb_chat, self.llm_chat, self.web_chat = kb_chat, llm_chat, web_chat
 
     # -- the one entry -----------------------------------------------------------------
-    def stream(self, request: AnswerRequest, control: CallControl | None = None) -> Iterator[AnswerEvent]:
+    def stream(self, request: AnswerRequest, control: CallControl | None = None) -> Answering:
         """Check the request (errors raise here), then its events."""
         return self.events(self.prepare(request), control)
 
@@ -129,7 +128,7 @@ class AnswerPipeline:
             return fallback
 
     # -- the answer --------------------------------------------------------------------
-    def events(self, prepared: PreparedAnswer, control: CallControl | None = None) -> Iterator[AnswerEvent]:
+    def events(self, prepared: PreparedAnswer, control: CallControl | None = None) -> Answering:
         """The answer's events; closing the iterator (or ``control.cancel``) stops it."""
         request, lang = prepared.request, prepared.lang
         control = control or CallControl(prepared.timeouts)
@@ -147,10 +146,10 @@ class AnswerPipeline:
         kbs = prepared.kbs or [self._uploaded(request, control)]
         ev = self._retrieve(kbs, request, lang, vectors)
         yield ev.retrieved
-        llm = registry.get(prepared.model) if prepared.model else None
+        kb_llm = registry.get(prepared.model) if prepared.model else None
         grounding = self.settings.llm.grounding if request.strict is None else (
             "strict" if request.strict else "lenient")
-        yield from self.kb_chat.stream(ev, llm, prepared.turns, grounding == "strict", request.temperature, control)
+        yield from self.kb_chat.stream(ev, kb_llm, prepared.turns, grounding == "strict", request.temperature, control)
 
     def _uploaded(self, request: AnswerRequest, control: CallControl) -> KnowledgeBase:
         """File mode's temporary KB; files uploaded a moment ago may still be read: wait for them
@@ -172,12 +171,17 @@ class AnswerPipeline:
         return weigh(request.question, lang, hits, settings.retrieval.relevance_floor, kbs[0].embedder, vectors)
 
 
-def request_for(mode: str, chosen: dict[str, Any], overrides: dict[str, Any], question: str,
-                history: Sequence[dict[str, str]] = (), owner: str = "local") -> AnswerRequest:
+def as_turns(history: Sequence[Mapping[str, str]]) -> list[Turn]:
+    """Role/content pairs as a request's history."""
+    return [Turn.model_validate(dict(t)) for t in history]
+
+
+def request_for(mode: AnswerMode, chosen: dict[str, Any], overrides: dict[str, Any], question: str,
+                history: Sequence[Mapping[str, str]] = (), owner: str = "local") -> AnswerRequest:
     """A question asked with a conversation's settings (``chosen``) and one message's choices
     (``overrides``, those not None) applied over them."""
     merged = {**chosen, **{k: v for k, v in overrides.items() if v is not None}}
     return AnswerRequest(
-        mode=merged.get("mode") or mode, question=question, history=list(history), owner=owner,
+        mode=merged.get("mode") or mode, question=question, history=as_turns(history), owner=owner,
         kbs=list(merged.get("kbs") or []), temp_kb=merged.get("temp_kb"), model=merged.get("model"),
         temperature=merged.get("temperature"), top_k=merged.get("top_k"), strict=merged.get("strict"))

@@ -116,7 +116,7 @@ def reply_fields(result: TurnResult, mode: str, model: str) -> dict[str, Any]:
     answered_by = (a.model or ("extractive" if a.mode == "extractive" else None)) if a is not None else None
     return {
         "content": result.text, "mode": mode, "model": answered_by or model,
-        "status": result.status, "citations": list(a.citations) if complete else [],
+        "status": result.status, "citations": list(a.citations) if complete and a is not None else [],
         "latency_ms": result.latency_ms, "usage": a.usage if a is not None else None,
         "error": result.error.message if result.error is not None else None, "meta": meta,
     }

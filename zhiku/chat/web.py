@@ -9,7 +9,6 @@ pages). Grounding follows ``llm.grounding`` as in knowledge-base chat.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterator
 
 from zhiku.chat.budget import Fitted, fit
@@ -20,12 +19,10 @@ from zhiku.config import Settings
 from zhiku.embed.base import Embedder
 from zhiku.llm.base import CallControl, ChatModel, Message
 from zhiku.llm.extractive import LEAD, ExtractiveAnswerer
-from zhiku.schema import Answer, AnswerEvent, Citation, Delta, Final, Hit, Notice, WebResult, WebSearchPart
+from zhiku.schema import Answer, AnswerEvent, Citation, Delta, Final, Notice, WebResult, WebSearchPart
 from zhiku.websearch.base import SearchEngine
 from zhiku.websearch.collect import Evidence as WebEvidence, collect
 from zhiku.websearch.fetch import PageFetcher
-
-log = logging.getLogger(__name__)
 
 
 class WebChat:

@@ -129,21 +129,16 @@ def complete(
     model: ChatModel, messages: Sequence[Message], *, max_tokens: int | None = None,
     temperature: float | None = None, control: CallControl | None = None,
 ) -> Reply:
-    """The whole reply of a streamed call."""
-    parts: list[str] = []
-    finish, usage = None, None
-    stream = model.stream(messages, max_tokens=max_tokens, temperature=temperature, control=control)
-    try:
-        for d in stream:
-            parts.append(d.text)
-            finish = d.finish_reason or finish
-            usage = d.usage or usage
-    finally:
-        stream.close()
-    text = "".join(parts)
-    if usage is None:
-        usage = Usage(sum(model.count_tokens(m["content"]) for m in messages), model.count_tokens(text))
-    return Reply(text, finish, usage, model.name)
+    """The whole reply of a streamed call (consumed as every caller consumes one:
+    ``zhiku.llm.streaming.stream_reply``)."""
+    from zhiku.llm.streaming import stream_reply
+
+    pieces = stream_reply(model, messages, max_tokens=max_tokens, temperature=temperature, control=control)
+    while True:
+        try:
+            next(pieces)
+        except StopIteration as end:
+            return end.value
 
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")

@@ -94,9 +94,9 @@ def rank_passages(
     ranked = fuse(list(candidates.values()), mode, score_range, dense_weight)
     hits = []
     for c in ranked[:top_k]:
-        p = passages[int(c.key)]  # type: ignore[call-overload]
+        p = passages[int(c.key)]
         hits.append(Hit(
-            kb="web", file=p.title, file_id=p.url, page=None, section=p.section, chunk_id=int(c.key),  # type: ignore[call-overload]
+            kb="web", file=p.title, file_id=p.url, page=None, section=p.section, chunk_id=int(c.key),
             score=c.score, text=p.text, url=p.url,
             dense_score=None if c.dense is None else round(c.dense, 6),
             lexical_score=round(c.coverage, 6),

@@ -37,8 +37,8 @@ from zhiku.api.routes.chatchat_common import (
 )
 from zhiku.api.security import AuthorizedKB, KBsNamed, kbs_in_body, principal
 from zhiku.app import Zhiku
-from zhiku.api.chat_events import respond, retrieved_in, text_of, whole
-from zhiku.chat.pipeline import PreparedAnswer
+from zhiku.api.chat_events import answer_of, respond, retrieved_in, run_whole, text_of, whole
+from zhiku.chat.pipeline import PreparedAnswer, as_turns
 from zhiku.chat.turns import Ended, TurnResult
 from zhiku.errors import InvalidInput, ZhikuError
 from zhiku.schema import Answer, AnswerEvent, AnswerRequest, Retrieved
@@ -192,7 +192,7 @@ async def kb_chat_response(
     else:
         kb = kb_name
     name = await run_in_threadpool(chat_model_name, zhiku, model)
-    asked = AnswerRequest(mode="kb", kbs=[kb], question=query, history=history_turns(history), model=name,
+    asked = AnswerRequest(mode="kb", kbs=[kb], question=query, history=as_turns(history_turns(history)), model=name,
                           top_k=top_k)
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
     out = _Output(prepared.answered_by)
@@ -226,10 +226,6 @@ def _retrieved_only(zhiku: Zhiku, prepared: PreparedAnswer) -> Retrieved | None:
         return next((e for e in events if isinstance(e, Retrieved)), None)
     finally:
         events.close()  # before the answer: no model is called
-
-
-def _no_stream(opening: list[Any]) -> Any:
-    raise AssertionError("search_engine mode answers in one piece")
 
 
 class _Chunks:
@@ -306,13 +302,10 @@ async def web_chat_response(request: Request, zhiku: Zhiku, *, query: str, turns
             return StreamingResponse(iter([data_line(body)]), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
         return body
     await run_in_threadpool(zhiku.answers.web_chat.engine_or_off)  # off: 503, as Chatchat's own
-    asked = AnswerRequest(mode="search", question=query, history=turns, model=name)
+    asked = AnswerRequest(mode="search", question=query, history=as_turns(turns), model=name)
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
-    outcome = await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
-                            whole, False, _no_stream, zhiku.settings.server.sse_heartbeat_s)
-    answer = outcome.answer  # type: ignore[union-attr]
-    if answer is None:
-        raise ZhikuError("the answer was stopped before it ended")
+    answer = await run_whole(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
+                             answer_of)
     refs = [f"出处 [{c.n}] [{c.file}]({c.url}) \n\n{c.text}\n\n" for c in answer.citations]
     out = _Output(answer.model or "extractive")
     if not stream:

@@ -31,6 +31,7 @@ from zhiku.api.routes.chatchat_common import (
 from zhiku.auth import Principal
 from zhiku.app import Zhiku
 from zhiku.chat.files import KEPT
+from zhiku.chat.pipeline import as_turns
 from zhiku.chat.turns import Ended, TurnResult
 from zhiku.errors import InvalidInput, NotFound
 from zhiku.schema import AnswerEvent, AnswerRequest, Retrieved
@@ -75,7 +76,7 @@ async def file_chat(body: FileChatBody, who: ReadScope, request: Request, zhiku:
     (streaming), or one ``{"answer", "docs"}`` line."""
     kb = await run_in_threadpool(temp_kb, who, zhiku, body.knowledge_id)  # its owner's only
     name = await run_in_threadpool(chat_model_name, zhiku, body.model_name)
-    asked = AnswerRequest(mode="kb", kbs=[kb], question=body.query, history=history_turns(body.history), model=name,
+    asked = AnswerRequest(mode="kb", kbs=[kb], question=body.query, history=as_turns(history_turns(body.history)), model=name,
                           top_k=body.top_k)
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
 

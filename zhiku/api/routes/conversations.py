@@ -7,7 +7,7 @@ another owner's conversation reads as 404.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
@@ -29,7 +29,7 @@ from zhiku.chat.turns import TurnResult, reply_fields
 router = APIRouter(prefix="/api", tags=["conversations"], dependencies=[Depends(Caller())])  # the caller's own
 ConversationId = Annotated[str, Path(description="conversation id", pattern=r"^[0-9a-f]{32}$")]
 MessageId = Annotated[str, Path(description="message id", pattern=r"^[0-9a-f]{32}$")]
-STREAM_DOC = {
+STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {"description": "the assistant message (JSON), or with `stream: true` a text/event-stream of events "
                          "start, delta (repeated), citations, error (only on failure), done (the stored message)",
           "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}}},

@@ -20,7 +20,7 @@ import json
 import re
 import time
 import uuid
-from typing import Annotated, Any, AsyncIterator, Iterator, Literal
+from typing import Annotated, Any, Iterator, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, Request
@@ -29,12 +29,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
-from zhiku.api.chat_events import respond, text_of, whole
+from zhiku.api.chat_events import answer_of, respond, text_of, whole
 from zhiku.api.deps import ReadableKBIds, ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.api.security import AuthorizedKB, Scope, kbs_in_body
 from zhiku.app import Zhiku
 from zhiku.chat.files import is_temp_kb
+from zhiku.chat.pipeline import as_turns
 from zhiku.chat.turns import Ended, TurnResult
 from zhiku.errors import InvalidInput, NotFound, ZhikuError
 from zhiku.schema import Answer, AnswerEvent, AnswerRequest
@@ -131,8 +132,8 @@ def _request(body: ChatCompletionRequest, kb: str | None, question: str,
              history: list[dict[str, str]]) -> AnswerRequest:
     """Over the KB (its default chat model, or extractive), or from the chat model alone."""
     if kb is not None:
-        return AnswerRequest(mode="kb", kbs=[kb], question=question, history=history)
-    return AnswerRequest(mode="llm", question=question, history=history, model=body.model,
+        return AnswerRequest(mode="kb", kbs=[kb], question=question, history=as_turns(history))
+    return AnswerRequest(mode="llm", question=question, history=as_turns(history), model=body.model,
                          temperature=body.temperature, system=_system(body.messages), max_tokens=body.max_tokens)
 
 
@@ -197,9 +198,7 @@ async def chat_completions(body: ChatCompletionRequest, kbs: CompletionKBs, requ
                             whole, body.stream, lambda _: reply, zhiku.settings.server.sse_heartbeat_s)
     if isinstance(outcome, StreamingResponse):
         return outcome
-    if outcome.answer is None:
-        raise ZhikuError("the answer was stopped before it ended")
-    return reply.completion(outcome.answer)
+    return reply.completion(answer_of(outcome))
 
 
 class _Completion:

@@ -9,21 +9,21 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
-from zhiku.api.chat_events import respond
+from zhiku.api.chat_events import answer_of, respond
 from zhiku.api.deps import ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.client.models import AskRequest, SearchRequest
-from zhiku.api.security import AuthorizedKB, kbs_in_body
-from zhiku.chat.turns import TurnResult
+from zhiku.api.security import kbs_in_body
 from zhiku.schema import Answer, AnswerRequest, Hit
 
 router = APIRouter(prefix="/api", tags=["search and answers"])
-SearchKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body("read", SearchRequest, lambda b: b.kbs, ["kbs"]))]
-AskKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body("read", AskRequest, lambda b: b.kbs, ["kbs"]))]
+# the body, once the caller may read every knowledge base it names
+SearchBody = Annotated[SearchRequest, Depends(kbs_in_body("read", SearchRequest, lambda b: b.kbs, ["kbs"]))]
+AskBody = Annotated[AskRequest, Depends(kbs_in_body("read", AskRequest, lambda b: b.kbs, ["kbs"]))]
 
 
 @router.post("/search", responses=responses(400, 404, 422))
-def search(body: SearchRequest, kbs: SearchKBs, zhiku: ZhikuDep) -> list[Hit]:
+def search(body: SearchBody, zhiku: ZhikuDep) -> list[Hit]:
     """Hybrid (or dense, or lexical) search; scores in [0, 1], higher is better, comparable across KBs."""
     return zhiku.search(body.kbs, body.query, top_k=body.top_k, mode=body.mode, file_glob=body.file)
 
@@ -33,14 +33,10 @@ def search(body: SearchRequest, kbs: SearchKBs, zhiku: ZhikuDep) -> list[Hit]:
                          "start, delta (repeated), citations, done (error only when it fails after it started)",
           "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}}},
     **responses(400, 404, 422)})
-async def ask(body: AskRequest, kbs: AskKBs, request: Request, zhiku: ZhikuDep) -> Answer | StreamingResponse:
+async def ask(body: AskBody, request: Request, zhiku: ZhikuDep) -> Answer | StreamingResponse:
     """Answer from the knowledge bases with numbered citations; says so when they hold no answer."""
     asked = AnswerRequest(mode="kb", kbs=body.kbs, question=body.question, top_k=body.top_k, retrieval=body.mode,
                           extractive=True)
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
     return await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
-                         _answer, body.stream, lambda _: sse.AskEncoder(), zhiku.settings.server.sse_heartbeat_s)
-
-
-def _answer(result: TurnResult) -> Answer | None:
-    return result.answer
+                         answer_of, body.stream, lambda _: sse.AskEncoder(), zhiku.settings.server.sse_heartbeat_s)
