@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 export PIP_PROGRESS_BAR := off
 
-.PHONY: run demo test test-fast bench bench-full install install-test system-deps readme-config clean
+.PHONY: run demo test test-fast typecheck bench bench-full install install-test system-deps readme-config clean
 
 $(VENV)/.stamp-core: pyproject.toml setup.py zhiku/embed/e5engine/e5.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,11 @@ run: install
 system-deps:
 	@bash scripts/system-deps.sh
 
-test: system-deps install-test
+## mypy over zhiku/ ([tool.mypy] in pyproject.toml): `make test` fails on any type error
+typecheck: install-test
+	$(PY) -m mypy zhiku
+
+test: system-deps install-test typecheck
 	$(PY) -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
 ## quick tests only: no slow ones
@@ -57,4 +61,4 @@ readme-config: install
 	$(PY) scripts/update_readme_config.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache zhiku/embed/_e5engine*.so
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache zhiku/embed/_e5engine*.so
