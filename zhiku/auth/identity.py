@@ -10,7 +10,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable, Literal, overload
 
 from zhiku.errors import InvalidInput
 
@@ -91,15 +91,27 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+@overload
+def _utc(dt: datetime) -> datetime: ...
+
+
+@overload
+def _utc(dt: datetime | None) -> datetime | None: ...
+
+
 def _utc(dt: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every timestamp zhiku writes is UTC."""
     return dt.replace(tzinfo=timezone.utc) if dt is not None and dt.tzinfo is None else dt
 
 
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, dklen=32, **_SCRYPT)
-    b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
-    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${b64(salt)}${b64(digest)}"
+    return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${_b64(salt)}${_b64(digest)}"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def verify_password(password: str, stored: str) -> bool:
@@ -122,7 +134,7 @@ def secret_hash(secret: str) -> str:
 
 def _user(row: Any) -> User:
     return User(id=row.id, name=row.name, role=row.role, disabled=bool(row.disabled),
-                created_at=_utc(row.created_at))  # type: ignore[arg-type]
+                created_at=_utc(row.created_at))
 
 
 def _key(row: Any, user_name: str) -> ApiKey:

@@ -93,15 +93,16 @@ class AuthService(KBAccess):
         if role not in ROLES:
             raise InvalidInput(f"unknown role '{role}': admin or user", role=role)
         self._check_password(password)
-        row = {"id": uuid.uuid4().hex, "name": name, "password_hash": hash_password(password), "role": role,
-               "disabled": False, "created_at": _now()}
+        user_id, created_at = uuid.uuid4().hex, _now()
+        row = {"id": user_id, "name": name, "password_hash": hash_password(password), "role": role,
+               "disabled": False, "created_at": created_at}
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(users).values(**row))
         except IntegrityError:
             raise Conflict(f"user '{name}' already exists", name=name) from None
         self._users_seen = True
-        return User(id=row["id"], name=name, role=role, disabled=False, created_at=row["created_at"])
+        return User(id=user_id, name=name, role=role, disabled=False, created_at=created_at)
 
     def user(self, name: str) -> User:
         with self.engine.connect() as conn:
@@ -167,13 +168,14 @@ class AuthService(KBAccess):
         if len(name) > 200:
             raise InvalidInput("key names are at most 200 characters")
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
-        row = {"id": uuid.uuid4().hex, "user_id": user.id, "name": name, "kind": kind, "prefix": secret[:10],
-               "secret_sha256": secret_hash(secret), "scopes": list(chosen), "created_at": _now(),
+        key_id, prefix, created_at = uuid.uuid4().hex, secret[:10], _now()
+        row = {"id": key_id, "user_id": user.id, "name": name, "kind": kind, "prefix": prefix,
+               "secret_sha256": secret_hash(secret), "scopes": list(chosen), "created_at": created_at,
                "last_used_at": None, "expires_at": expires_at, "revoked": False}
         with self.engine.begin() as conn:
             conn.execute(insert(api_keys).values(**row))
-        return ApiKey(id=row["id"], user_id=user.id, user=user.name, name=name, kind=kind, prefix=row["prefix"],
-                      scopes=chosen, created_at=row["created_at"], last_used_at=None, expires_at=expires_at,
+        return ApiKey(id=key_id, user_id=user.id, user=user.name, name=name, kind=kind, prefix=prefix,
+                      scopes=chosen, created_at=created_at, last_used_at=None, expires_at=expires_at,
                       revoked=False), secret
 
     def login(self, name: str, password: str) -> tuple[ApiKey, str]:

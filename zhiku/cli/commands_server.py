@@ -30,7 +30,12 @@ def is_loopback(host: str) -> bool:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except socket.gaierror:
         return False
-    return bool(infos) and all(ipaddress.ip_address(i[4][0].split("%")[0]).is_loopback for i in infos)
+    return bool(infos) and all(_is_loopback_address(i[4][0]) for i in infos)
+
+
+def _is_loopback_address(address: str | int) -> bool:
+    """An IPv4 or IPv6 socket address's host (an IPv6 one may carry a %zone); other families are not loopback."""
+    return isinstance(address, str) and ipaddress.ip_address(address.split("%")[0]).is_loopback
 
 
 def auth_refusal(auth: "AuthService", host: str) -> str | None:

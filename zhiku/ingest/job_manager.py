@@ -7,6 +7,7 @@ and written to the job's row at file boundaries and at most once a second betwee
 
 from __future__ import annotations
 
+import builtins
 import logging
 import shutil
 import threading
@@ -14,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from sqlalchemy import delete, insert, select, update
 
@@ -159,13 +160,13 @@ class JobManager:
         job_id = new_id()
         return UploadStaging(self.root / job_id, job_id, self.max_file_bytes, self.max_upload_bytes)
 
-    def submit(self, kb: KnowledgeBase, staging: UploadStaging, force: bool = False, kind: str = "upload",
-               retry_of: str | None = None) -> Job:
+    def submit(self, kb: KnowledgeBase, staging: UploadStaging, force: bool = False,
+               kind: Literal["upload", "reingest", "retry"] = "upload", retry_of: str | None = None) -> Job:
         if not staging.files:
             staging.discard()
             raise InvalidInput("the upload holds no files")
         ts = now()
-        job = Job(id=staging.job_id, kb_id=kb.id, kb=kb.name, kind=kind, status="queued",  # type: ignore[arg-type]
+        job = Job(id=staging.job_id, kb_id=kb.id, kb=kb.name, kind=kind, status="queued",
                   force=force, files=staging.files, retry_of=retry_of, created_at=ts, updated_at=ts)
         job.recount()
         with self._lock:
@@ -269,7 +270,7 @@ class JobManager:
 
         return unsubscribe
 
-    def active_for_kb(self, kb_id: str) -> list[str]:
+    def active_for_kb(self, kb_id: str) -> builtins.list[str]:  # in this class `list` names the method
         return [j for j, r in list(self._runs.items()) if r.job.kb_id == kb_id]
 
     # -- changing --------------------------------------------------------------------

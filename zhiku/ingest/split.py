@@ -132,16 +132,18 @@ def _table_units(text: str, lo: int, hi: int, block: Block, idx: int, size: int)
     header = "\n".join(text[a:b] for a, b in lines[:n_head])
     rows = lines[n_head:]
     units: list[_Unit] = []
-    first, cur = 0, [lines[0][0], None]  # span start of the first piece includes the header
+    # the piece being filled: its span (the first piece's includes the header) and first body row;
+    # its end is None until it has a row
+    first, start, end = 0, lines[0][0], None
     for i, (a, b) in enumerate(rows):
         prefix_len = 0 if not units else len(header) + 1
-        if cur[1] is not None and prefix_len + b - cur[0] > size:
-            units.append(_table_piece(block, idx, cur[0], cur[1], header if units else "", (first, i - 1, len(rows))))
-            first, cur = i, [a, None]
-        cur[1] = b
-    if cur[1] is None:  # a header with no rows
-        cur[1] = lines[-1][1]
-    units.append(_table_piece(block, idx, cur[0], cur[1], header if units else "", (first, len(rows) - 1, len(rows))))
+        if end is not None and prefix_len + b - start > size:
+            units.append(_table_piece(block, idx, start, end, header if units else "", (first, i - 1, len(rows))))
+            first, start = i, a
+        end = b
+    if end is None:  # a header with no rows
+        end = lines[-1][1]
+    units.append(_table_piece(block, idx, start, end, header if units else "", (first, len(rows) - 1, len(rows))))
     return units
 
 
@@ -257,7 +259,8 @@ class _Packer:
                 if j < len(cur) and self._key(cur[j]) == self._key(u) and u.end - cur[j].start <= self.size:
                     carry = cur[j:]
                     del cur[j:]
-            new_start, new_lead = (carry[0].start if carry else u.start), []
+            new_start = carry[0].start if carry else u.start
+            new_lead: list[_Unit] = []
             if cur:
                 self._emit(cur, lead, start)
                 if not carry and not u.prefix and u.kind == "text" and self._key(u) == self._key(cur[0]):

@@ -16,19 +16,24 @@ best hit's score is therefore the query's relevance estimate, in [0, 1].
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Hashable
+from typing import Any, Generic, Hashable, TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass
-class Candidate:
-    key: Hashable
+class Candidate(Generic[K]):
+    """One passage in the pool; ``key`` says which: (KB name, chunk id) in knowledge-base search,
+    the passage's position in web search."""
+
+    key: K
     cosine: float | None = None  # raw dense similarity
     bm25: float | None = None  # raw BM25
     coverage: float = 0.0  # share of the query's IDF weight found in the passage
     score: float = 0.0
     dense: float | None = None  # calibrated dense relevance in [0, 1]
     lexical: float | None = None  # lexical relevance in [0, 1]
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def calibrate(cosine: float, score_range: tuple[float, float]) -> float:
@@ -52,8 +57,8 @@ def lexical_weight(dense_weight: float, best_coverage: float) -> float:
 
 
 def fuse(
-    candidates: list[Candidate], mode: str, score_range: tuple[float, float], dense_weight: float = 0.5
-) -> list[Candidate]:
+    candidates: list[Candidate[K]], mode: str, score_range: tuple[float, float], dense_weight: float = 0.5
+) -> list[Candidate[K]]:
     """Score candidates in place and return them best first."""
     if not candidates:
         return []

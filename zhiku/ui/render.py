@@ -141,10 +141,14 @@ def _image_as_text(self: Any, tokens: list[Token], idx: int, options: Any, env: 
     return html.escape(f"![{alt}]({tok.attrGet('src')})")
 
 
+class _SafeLinksMarkdown(MarkdownIt):
+    def validateLink(self, url: str) -> bool:
+        return _safe_link(url)  # other links stay as written, e.g. [x](javascript:...)
+
+
 def _markdown() -> MarkdownIt:
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md = _SafeLinksMarkdown("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
-    md.validateLink = _safe_link  # other links stay as written, e.g. [x](javascript:...)
     md.core.ruler.push("zhiku_citations", _mark_citations)
     md.add_render_rule("citation", _render_citation)
     md.add_render_rule("image", _image_as_text)

@@ -31,7 +31,7 @@ def run() -> None:
     st.html(CSS)  # a constant stylesheet of ours, never user content
     with st.sidebar:
         st.markdown(f"### :material/menu_book: {t('app_title')}")
-        st.segmented_control(t("language"), list(LANGS), format_func=LANGS.get, key="lang",
+        st.segmented_control(t("language"), list(LANGS), format_func=LANGS.__getitem__, key="lang",
                              default="zh",
                              bind="query-params", label_visibility="collapsed")
     signed_out = needs_sign_in()

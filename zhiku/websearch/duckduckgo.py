@@ -47,7 +47,7 @@ def parse(html: str, limit: int, base: str = DEFAULT_URL) -> list[WebResult]:
     out: list[WebResult] = []
     seen: set[str] = set()
     for div in soup.select("div.result"):
-        classes = div.get("class") or []
+        classes = div.get_attribute_list("class")
         if "result--ad" in classes or "result--no-result" in classes:
             continue
         link = div.select_one("a.result__a")

@@ -148,12 +148,12 @@ def decode_bytes(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(data) - 3:  # only a character cut off at the very end
             return _decode(data, "utf-8", errors="replace")
-    enc = _detect(data if len(data) <= DETECT_SAMPLE else _sample(data))
-    if enc:
+    detected = _detect(data if len(data) <= DETECT_SAMPLE else _sample(data))
+    if detected:
         try:
-            return _decode(data, enc)
+            return _decode(data, detected)
         except (UnicodeDecodeError, LookupError):
-            log.debug("detected encoding %s failed, falling back", enc)
+            log.debug("detected encoding %s failed, falling back", detected)
     try:
         return _decode(data, "gb18030")
     except UnicodeDecodeError:

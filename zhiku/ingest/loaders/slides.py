@@ -114,7 +114,7 @@ def load_pptx(path: Path) -> LoadedDocument:
             notes = _frame_text(frame) if frame is not None else ""
             if notes:
                 blocks.append(Block(notes, page=n, section=section, meta={"notes": True}))
-    title = (prs.core_properties.title or "").strip() or None
-    if title is None:
-        title = next((b.text for b in blocks if b.kind == "heading" and b.page == 1), None)
-    return LoadedDocument(blocks, title=title, pages=n)
+    doc_title = (prs.core_properties.title or "").strip() or None
+    if doc_title is None:
+        doc_title = next((b.text for b in blocks if b.kind == "heading" and b.page == 1), None)
+    return LoadedDocument(blocks, title=doc_title, pages=n)
