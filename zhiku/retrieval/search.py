@@ -177,14 +177,14 @@ class Retriever:
             kb_name, cid = c.key
             if cid not in rows:
                 continue  # removed between index and database read
-            chunk, frow = rows[cid]
+            chunk, origin = rows[cid]
             hits.append(Hit(
-                kb=kb_name, file=frow.file_name, file_id=chunk.file_id, page=chunk.page,
+                kb=kb_name, file=origin.name, file_id=chunk.file_id, page=chunk.page,
                 section=" > ".join(chunk.section) or None, chunk_id=cid, score=c.score, text=chunk.text,
                 page_end=chunk.page_end,
                 dense_score=None if c.dense is None else round(c.dense, 6),
                 lexical_score=None if c.lexical is None else round(c.lexical, 6),
-                doc_key=frow.file_doc_key,
+                doc_key=origin.doc_key,
                 meta={**chunk.meta, "page_end": chunk.page_end, "start": chunk.start, "end": chunk.end},
             ))
         return hits

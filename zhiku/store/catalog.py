@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime, timezone
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select, update
@@ -22,6 +22,13 @@ from zhiku.store.db import chunks, files, kbs
 from zhiku.text.ids import new_id, now
 
 _BAD_NAME = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
+
+
+class ChunkOrigin(NamedTuple):
+    """The file a chunk came from, as a search hit names it (read in the chunk's own query)."""
+
+    name: str
+    doc_key: str | None
 
 
 def as_utc(dt: datetime) -> datetime:
@@ -225,10 +232,11 @@ class Catalog:
             rows = conn.execute(select(chunks).where(chunks.c.file_id == file_id).order_by(chunks.c.seq))
             return [_chunk(r) for r in rows]
 
-    def chunks_by_id(self, ids: Sequence[int]) -> dict[int, tuple[Chunk, FileRecord]]:
+    def chunks_by_id(self, ids: Sequence[int]) -> dict[int, tuple[Chunk, ChunkOrigin]]:
+        """The indexed chunks among ``ids``, each with the file it came from."""
         if not ids:
             return {}
-        out: dict[int, tuple[Chunk, FileRecord]] = {}
+        out: dict[int, tuple[Chunk, ChunkOrigin]] = {}
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(chunks, files.c.name.label("file_name"), files.c.doc_key.label("file_doc_key"))
@@ -236,7 +244,7 @@ class Catalog:
                 .where(chunks.c.id.in_(list(ids)), files.c.status == "indexed")
             )
             for r in rows:
-                out[r.id] = (_chunk(r), r)
+                out[r.id] = (_chunk(r), ChunkOrigin(r.file_name, r.file_doc_key))
         return out
 
     def chunk_ids_for_files(self, kb_id: str, file_ids: Sequence[str]) -> np.ndarray:
