@@ -4,7 +4,7 @@ answer settings in the sidebar, streamed answers with sources and feedback, Mark
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TypedDict
 
 import streamlit as st
 
@@ -15,7 +15,15 @@ from zhiku.ui.render import escape_markdown
 from zhiku.ui.views.chat_messages import Shown, show_message, stream_answer
 
 SERVER_MODES = ("kb", "llm", "file", "search")  # "agent" joins when the server offers it
-DEFAULTS = {"temperature": 0.3, "top_k": 5, "strict": True}  # the sidebar's starting values
+
+
+class SidebarDefaults(TypedDict):
+    temperature: float
+    top_k: int
+    strict: bool
+
+
+DEFAULTS: SidebarDefaults = {"temperature": 0.3, "top_k": 5, "strict": True}  # the sidebar's starting values
 
 
 def render() -> None:
