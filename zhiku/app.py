@@ -67,7 +67,7 @@ class Zhiku:
             self._jobs.shutdown()
         self.close_chat_models()
         self.retriever.close()
-        self.indexes.flush()
+        self.indexes.close()  # saves what changed, releases every open index
         self.engine.dispose()
 
     def __enter__(self) -> "Zhiku":

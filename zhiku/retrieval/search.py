@@ -14,7 +14,7 @@ import numpy as np
 
 from zhiku.errors import InvalidInput
 from zhiku.retrieval.fusion import Candidate, fuse
-from zhiku.retrieval.rerank import HTTPReranker, build_reranker
+from zhiku.retrieval.rerank import build_reranker
 from zhiku.retrieval.rerank import rerank as rerank_candidates
 from zhiku.schema import Hit, KnowledgeBase
 
@@ -146,7 +146,7 @@ class Retriever:
             head = fused[: max(settings.rerank_candidates, top_k)]
             self._fill_coverage(opened, head, tokens)
             texts = []
-            if isinstance(reranker, HTTPReranker):
+            if reranker.needs_texts:
                 rows = self.catalog.chunks_by_id([c.key[1] for c in head])
                 head = [c for c in head if c.key[1] in rows]
                 texts = [rows[c.key[1]][0].text for c in head]
