@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from zhiku.schema import limits
 from zhiku.schema.chat import ChatMode, ConversationSettings
 
-Content = Annotated[str, Field(min_length=1, max_length=20_000)]
+Content = Annotated[str, Field(min_length=1, max_length=limits.QUESTION_MAX_CHARS)]
 
 
 class _Body(BaseModel):
@@ -18,22 +19,24 @@ class _Body(BaseModel):
 class TurnOverrides(_Body):
     """Per-answer choices; each one given overrides the conversation's setting for this answer."""
 
-    kbs: list[str] | None = Field(None, max_length=50, description="knowledge bases (kb mode)")
+    kbs: list[Annotated[str, Field(max_length=limits.KB_NAME_MAX_CHARS)]] | None = Field(
+        None, max_length=limits.KB_NAMES_MAX, description="knowledge bases (kb mode)")
     temp_kb: str | None = Field(None, pattern=r"^[0-9a-f]{32}$", description="uploaded files' id (file mode)")
-    model: str | None = Field(None, min_length=1, max_length=200, description="chat model")
+    model: str | None = Field(None, min_length=1, max_length=limits.NAME_MAX_CHARS, description="chat model")
     temperature: float | None = Field(None, ge=0, le=2)
     top_k: int | None = Field(None, ge=1, le=200, description="passages retrieved")
     strict: bool | None = Field(None, description="say 'no answer' under the relevance floor")
 
 
 class ConversationCreate(TurnOverrides):
-    title: str | None = Field(None, max_length=200, description="empty: the first question names it")
+    title: str | None = Field(None, max_length=limits.TITLE_MAX_CHARS,
+                              description="empty: the first question names it")
     mode: ChatMode = "kb"
     settings: ConversationSettings | None = Field(None, description="the same choices as the top-level fields")
 
 
 class ConversationUpdate(_Body):
-    title: str | None = Field(None, max_length=200)
+    title: str | None = Field(None, max_length=limits.TITLE_MAX_CHARS)
     mode: ChatMode | None = None
     settings: ConversationSettings | None = Field(
         None, description="the fields given replace the conversation's (null removes one)")
@@ -47,17 +50,18 @@ class MessageCreate(TurnOverrides):
 
 class FeedbackCreate(_Body):
     rating: Literal["up", "down"]
-    reason: str | None = Field(None, max_length=2000)
+    reason: str | None = Field(None, max_length=limits.REASON_MAX_CHARS)
 
 
 class ChatTurn(_Body):
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=100_000)
+    content: str = Field(max_length=limits.MESSAGE_MAX_CHARS)
 
 
 class ChatRequest(TurnOverrides):
     """Stateless chat: nothing is stored. The last message is the question, the others the history."""
 
     mode: ChatMode
-    messages: list[ChatTurn] = Field(min_length=1, max_length=500)
+    messages: Annotated[list[ChatTurn], Field(min_length=1, max_length=limits.MESSAGES_MAX),
+                        AfterValidator(limits.question_last)]
     stream: bool = False

@@ -6,42 +6,47 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from zhiku.schema import SearchMode
+from zhiku.schema import SearchMode, limits
 
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-KBNames = Annotated[list[str], Field(min_length=1, max_length=50, description="knowledge bases, one or several")]
+KBNames = Annotated[list[Annotated[str, Field(max_length=limits.KB_NAME_MAX_CHARS)]], Field(
+    min_length=1, max_length=limits.KB_NAMES_MAX, description="knowledge bases, one or several")]
 
 
 class KBCreate(_Body):
-    name: str = Field(min_length=1, max_length=100, description="Chinese is fine; no / \\ : * ? \" < > |")
-    description: str = Field("", max_length=10_000)
-    embedder: str | None = Field(None, description="embedder name (default: embedding.default)")
+    name: str = Field(min_length=1, max_length=limits.KB_NAME_MAX_CHARS,
+                      description="Chinese is fine; no / \\ : * ? \" < > |")
+    description: str = Field("", max_length=limits.DESCRIPTION_MAX_CHARS)
+    embedder: str | None = Field(None, max_length=limits.NAME_MAX_CHARS,
+                                 description="embedder name (default: embedding.default)")
 
 
 class KBUpdate(_Body):
-    name: str | None = Field(None, min_length=1, max_length=100, description="new name")
-    description: str | None = Field(None, max_length=10_000)
+    name: str | None = Field(None, min_length=1, max_length=limits.KB_NAME_MAX_CHARS, description="new name")
+    description: str | None = Field(None, max_length=limits.DESCRIPTION_MAX_CHARS)
 
 
 class ChunkEdit(_Body):
-    text: str = Field(min_length=1, max_length=100_000, description="the new text; it is re-embedded")
+    text: str = Field(min_length=1, max_length=limits.CHUNK_TEXT_MAX_CHARS,
+                      description="the new text; it is re-embedded")
 
 
 class SearchRequest(_Body):
     kbs: KBNames
-    query: str = Field(min_length=1, max_length=10_000)
+    query: str = Field(min_length=1, max_length=limits.QUESTION_MAX_CHARS)
     top_k: int | None = Field(None, ge=1, le=200, description="hits (default: retrieval.top_k)")
     mode: SearchMode | None = Field(None, description="hybrid (default), dense or lexical")
-    file: str | None = Field(None, max_length=1000, description="only files whose name matches this glob")
+    file: str | None = Field(None, max_length=limits.FILE_NAME_MAX_CHARS,
+                             description="only files whose name matches this glob")
 
 
 class AskRequest(_Body):
     kbs: KBNames
-    question: str = Field(min_length=1, max_length=10_000)
+    question: str = Field(min_length=1, max_length=limits.QUESTION_MAX_CHARS)
     top_k: int | None = Field(None, ge=1, le=200, description="passages retrieved (default: retrieval.top_k)")
     mode: SearchMode | None = None
     stream: bool = Field(False, description="answer as a text/event-stream: delta events, citations, done")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from zhiku.errors import InvalidInput, TooLarge
 from zhiku.schema.jobs import JobFile
+from zhiku.schema.limits import name_problem
 
 KEPT = ("added", "replaced", "skipped")  # outcomes whose staged copy is no longer needed
 
@@ -24,11 +25,14 @@ KEPT = ("added", "replaced", "skipped")  # outcomes whose staged copy is no long
 def clean_upload_name(raw: str) -> str:
     """The display name of an uploaded file: its last path part, checked.
 
-    Directories are stripped; ``..`` segments, NUL and control characters are refused.
+    Directories are stripped; ``..`` segments, control, invisible and text-direction characters
+    and lone surrogates are refused; the name is NFC-normalised (macOS writes ``é`` decomposed).
     The name is only ever shown and matched, never used as a path."""
     name = unicodedata.normalize("NFC", raw or "")
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
-        raise InvalidInput(f"file name {name!r} contains control characters", name=name)
+    problem = name_problem(name)
+    if problem is not None:
+        shown = name.encode("utf-8", "backslashreplace").decode("utf-8")
+        raise InvalidInput(f"file name '{shown}' is refused: {problem}", name=shown)
     parts = name.replace("\\", "/").split("/")
     if ".." in (p.strip() for p in parts):
         raise InvalidInput(f"file name {name!r} contains '..'", name=name)

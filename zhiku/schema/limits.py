@@ -62,3 +62,25 @@ def embedding_inputs(value: str | list[str]) -> str | list[str]:
         raise ValueError(f"the inputs are at most {EMBED_TOTAL_MAX_CHARS:,} characters in all")
     return value
 
+
+
+# characters a name may not hold although Unicode calls them text: they reorder or hide what is
+# shown (bidi controls, zero-width space, BOM) or break lines; control characters and lone
+# surrogates are refused by category (Cc, Cs). Joiners (U+200C/D) stay: Persian, Indic, emoji use them.
+_SPOOFING = frozenset("\u061c\u200b\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e"
+                      "\u2060\u2066\u2067\u2068\u2069\ufeff")
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` (a KB or file name, NFC-normalised) may not be used, or None when it may."""
+    import unicodedata
+
+    for ch in name:
+        category = unicodedata.category(ch)
+        if category == "Cs":
+            return "it holds a lone surrogate (\\ud800-\\udfff), which is not a character"
+        if category == "Cc":
+            return "it holds control characters"
+        if ch in _SPOOFING:
+            return f"it holds the invisible character U+{ord(ch):04X} (text direction, zero width or line break)"
+    return None

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from zhiku.errors import Conflict, InvalidInput, NotFound
 from zhiku.schema import Chunk, FileRecord, KnowledgeBase
+from zhiku.schema.limits import name_problem
 from zhiku.store.db import chunks, files, kbs
 from zhiku.text.ids import new_id, now
 
@@ -37,8 +38,13 @@ def as_utc(dt: datetime) -> datetime:
 
 
 def validate_kb_name(name: str) -> str:
-    """KB names may be Chinese; they never reach the file system, but we keep them sane."""
+    """KB names may be Chinese; they never reach the file system, but we keep them sane: NFC (as
+    every lookup normalises), no control, invisible or text-direction characters (display spoofing)."""
     name = unicodedata.normalize("NFC", name or "")
+    problem = name_problem(name)
+    if problem is not None:
+        shown = name.encode("utf-8", "backslashreplace").decode("utf-8")
+        raise InvalidInput(f"invalid knowledge base name '{shown}': {problem}", name=shown)
     if not name.strip():
         raise InvalidInput("a knowledge base needs a name")
     if name != name.strip():
@@ -105,6 +111,7 @@ class Catalog:
         return int(nfiles), int(nchunks)
 
     def get_kb(self, name: str) -> KnowledgeBase:
+        name = unicodedata.normalize("NFC", name)  # as created (validate_kb_name)
         with self.engine.connect() as conn:
             row = conn.execute(select(kbs).where(kbs.c.name == name)).first()
             if row is None:
@@ -151,6 +158,7 @@ class Catalog:
         return _file(row)
 
     def files_named(self, kb_id: str, name: str) -> list[FileRecord]:
+        name = unicodedata.normalize("NFC", name)  # as stored (zhiku.ingest.jobs.clean_upload_name)
         with self.engine.connect() as conn:
             rows = conn.execute(select(files).where(files.c.kb_id == kb_id, files.c.name == name))
             return [_file(r) for r in rows]

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Iterator, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
@@ -41,7 +41,7 @@ from zhiku.api.chat_events import answer_of, respond, retrieved_in, run_whole, t
 from zhiku.chat.pipeline import PreparedAnswer, as_turns
 from zhiku.chat.turns import Ended, TurnResult
 from zhiku.errors import InvalidInput, ZhikuError
-from zhiku.schema import Answer, AnswerEvent, AnswerRequest, Retrieved
+from zhiku.schema import Answer, AnswerEvent, AnswerRequest, Retrieved, limits
 
 router = APIRouter(tags=["chatchat-compatible"], route_class=ChatchatRoute, include_in_schema=False)
 
@@ -50,22 +50,22 @@ Mode = Literal["local_kb", "temp_kb", "search_engine"]
 
 
 class HistoryItem(CompatBody):
-    role: str
-    content: str | list[dict[str, Any]] | None = None
+    role: str = Field(max_length=limits.NAME_MAX_CHARS)
+    content: Annotated[str, Field(max_length=limits.MESSAGE_MAX_CHARS)] | list[dict[str, Any]] | None = None
 
 
 class KBChatBody(CompatBody):
-    query: str = Field(min_length=1)
+    query: str = Field(min_length=1, max_length=limits.QUESTION_MAX_CHARS)
     mode: Mode = "local_kb"
-    kb_name: str = ""
+    kb_name: str = Field("", max_length=limits.KB_NAME_MAX_CHARS)
     top_k: int = Field(DEFAULT_TOP_K, ge=1, le=200)
     score_threshold: float = Field(DISTANCE_MAX, ge=0.0, le=DISTANCE_MAX)
-    history: list[HistoryItem] = Field(default_factory=list)
+    history: list[HistoryItem] = Field(default_factory=list, max_length=limits.MESSAGES_MAX)
     stream: bool = True
-    model: str | None = None
+    model: str | None = Field(None, max_length=limits.NAME_MAX_CHARS)
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     max_tokens: int | None = None
-    prompt_name: str = "default"
+    prompt_name: str = Field("default", max_length=limits.NAME_MAX_CHARS)
     return_direct: bool = False
 
 
@@ -74,17 +74,18 @@ class OpenAIChatBody(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    messages: list[HistoryItem] = Field(min_length=1)
-    model: str | None = None
+    messages: Annotated[list[HistoryItem], Field(min_length=1, max_length=limits.MESSAGES_MAX),
+                        AfterValidator(limits.question_last)]
+    model: str | None = Field(None, max_length=limits.NAME_MAX_CHARS)
     stream: bool | None = None
     temperature: float | None = None
     max_tokens: int | None = None
     top_k: int = Field(DEFAULT_TOP_K, ge=1, le=200)
     score_threshold: float = Field(DISTANCE_MAX, ge=0.0, le=DISTANCE_MAX)
-    prompt_name: str = "default"
+    prompt_name: str = Field("default", max_length=limits.NAME_MAX_CHARS)
     return_direct: bool = False
     mode: Mode = "local_kb"  # used by /knowledge_base/chat/completions (Chatchat 0.3.0)
-    kb_name: str = ""
+    kb_name: str = Field("", max_length=limits.KB_NAME_MAX_CHARS)
 
 
 # -- the knowledge base each route names, authorised before it runs --------------------------------

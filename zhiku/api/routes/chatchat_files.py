@@ -34,33 +34,33 @@ from zhiku.chat.files import KEPT
 from zhiku.chat.pipeline import as_turns
 from zhiku.chat.turns import Ended, TurnResult
 from zhiku.errors import InvalidInput, NotFound
-from zhiku.schema import AnswerEvent, AnswerRequest, Retrieved
+from zhiku.schema import AnswerEvent, AnswerRequest, Retrieved, limits
 
 router = APIRouter(tags=["chatchat-compatible"], route_class=ChatchatRoute, include_in_schema=False)
 
 
 class FileChatBody(CompatBody):
-    query: str = Field(min_length=1)
-    knowledge_id: str = Field(min_length=1)
+    query: str = Field(min_length=1, max_length=limits.QUESTION_MAX_CHARS)
+    knowledge_id: str = Field(min_length=1, max_length=limits.NAME_MAX_CHARS)
     top_k: int = Field(DEFAULT_TOP_K, ge=1, le=200)
     score_threshold: float = Field(DISTANCE_MAX, ge=0.0, le=DISTANCE_MAX)
-    history: list[HistoryItem] = Field(default_factory=list)
+    history: list[HistoryItem] = Field(default_factory=list, max_length=limits.MESSAGES_MAX)
     stream: bool = False
-    model_name: str | None = None
+    model_name: str | None = Field(None, max_length=limits.NAME_MAX_CHARS)
     temperature: float | None = None
     max_tokens: int | None = None
-    prompt_name: str = "default"
+    prompt_name: str = Field("default", max_length=limits.NAME_MAX_CHARS)
 
 
 class FeedbackBody(CompatBody):
     message_id: str = Field("", max_length=32)
     score: int = Field(0, ge=0, le=100)
-    reason: str = ""
+    reason: str = Field("", max_length=limits.REASON_MAX_CHARS)
 
 
 class SearchTempDocs(CompatBody):
-    knowledge_id: str = Field(min_length=1)
-    query: str = Field(min_length=1)
+    knowledge_id: str = Field(min_length=1, max_length=limits.NAME_MAX_CHARS)
+    query: str = Field(min_length=1, max_length=limits.QUESTION_MAX_CHARS)
     top_k: int = Field(DEFAULT_TOP_K, ge=1, le=200)
     score_threshold: float = Field(DISTANCE_MAX, ge=0.0, le=DISTANCE_MAX)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import unicodedata
 from typing import Annotated, Any, AsyncIterator, Callable
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -39,7 +40,7 @@ from zhiku.api.security import AuthorizedKB, CreatesKB, FormKBCheck, KBInForm, K
 from zhiku.app import Zhiku
 from zhiku.errors import InvalidInput, NotFound, ZhikuError
 from zhiku.ingest.jobs import clean_upload_name
-from zhiku.schema import FileRecord, KnowledgeBase
+from zhiku.schema import FileRecord, KnowledgeBase, limits
 
 router = APIRouter(prefix="/knowledge_base", tags=["chatchat-compatible"], route_class=ChatchatRoute,
                    include_in_schema=False)
@@ -49,14 +50,14 @@ DEFAULT_TOP_K = 3  # Chatchat's VECTOR_SEARCH_TOP_K
 INLINE_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"}
 TEXT_TYPES = {"text/plain", "text/markdown", "text/csv", "text/tab-separated-values"}
 
-KBNameField = Annotated[str, Field(min_length=1, description="知识库名称")]
+KBNameField = Annotated[str, Field(min_length=1, max_length=limits.KB_NAME_MAX_CHARS, description="知识库名称")]
 
 
 class CreateKB(CompatBody):
     knowledge_base_name: KBNameField
-    vector_store_type: str = "faiss"
-    kb_info: str = ""
-    embed_model: str | None = None
+    vector_store_type: str = Field("faiss", max_length=limits.NAME_MAX_CHARS)
+    kb_info: str = Field("", max_length=limits.DESCRIPTION_MAX_CHARS)
+    embed_model: str | None = Field(None, max_length=limits.NAME_MAX_CHARS)
 
 
 class KBNameBody(CompatBody):
@@ -64,42 +65,42 @@ class KBNameBody(CompatBody):
 
 
 class SearchDocs(CompatBody):
-    query: str = ""
+    query: str = Field("", max_length=limits.QUESTION_MAX_CHARS)
     knowledge_base_name: KBNameField
     top_k: int = Field(DEFAULT_TOP_K, ge=1, le=200)
     score_threshold: float = Field(DISTANCE_MAX, ge=0.0, le=DISTANCE_MAX)
-    file_name: str = ""
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    file_name: str = Field("", max_length=limits.FILE_NAME_MAX_CHARS)
+    metadata: dict[str, Any] = Field(default_factory=dict, max_length=limits.MESSAGES_MAX)
 
 
 class DeleteDocs(CompatBody):
     knowledge_base_name: KBNameField
-    file_names: list[str]
+    file_names: list[Annotated[str, Field(max_length=limits.FILE_NAME_MAX_CHARS)]] = Field(max_length=limits.FILE_NAMES_MAX)
     delete_content: bool = False
     not_refresh_vs_cache: bool = False
 
 
 class UpdateInfo(CompatBody):
     knowledge_base_name: KBNameField
-    kb_info: str
+    kb_info: str = Field(max_length=limits.DESCRIPTION_MAX_CHARS)
 
 
 class UpdateDocs(CompatBody):
     knowledge_base_name: KBNameField
-    file_names: list[str]
+    file_names: list[Annotated[str, Field(max_length=limits.FILE_NAME_MAX_CHARS)]] = Field(max_length=limits.FILE_NAMES_MAX)
     chunk_size: int | None = None
     chunk_overlap: int | None = None
     zh_title_enhance: bool | None = None
     override_custom_docs: bool = False
-    docs: str | dict[str, Any] = ""
+    docs: Annotated[str, Field(max_length=limits.MESSAGE_MAX_CHARS)] | dict[str, Any] = ""
     not_refresh_vs_cache: bool = False
 
 
 class RecreateVectorStore(CompatBody):
     knowledge_base_name: KBNameField
     allow_empty_kb: bool = True
-    vs_type: str | None = None
-    embed_model: str | None = None
+    vs_type: str | None = Field(None, max_length=limits.NAME_MAX_CHARS)
+    embed_model: str | None = Field(None, max_length=limits.NAME_MAX_CHARS)
     chunk_size: int | None = None
     chunk_overlap: int | None = None
     zh_title_enhance: bool | None = None
@@ -168,9 +169,10 @@ def current_files(zhiku: Zhiku, kb: str) -> list[FileRecord]:
 
 def checked_file_name(name: str) -> str:
     """A stored file name is one path-free part: anything else can only be an attack or a mistake."""
-    if clean_upload_name(name) != name:
+    cleaned = clean_upload_name(name)  # NFC, as stored
+    if cleaned != unicodedata.normalize("NFC", name):
         raise InvalidInput(f"file names have no directories: {name!r}", file_name=name)
-    return name
+    return cleaned
 
 
 def no_custom_docs(docs: str | dict[str, Any]) -> None:

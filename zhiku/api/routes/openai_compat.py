@@ -25,7 +25,7 @@ from typing import Annotated, Any, Iterator, Literal
 import numpy as np
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
@@ -38,7 +38,7 @@ from zhiku.chat.files import is_temp_kb
 from zhiku.chat.pipeline import as_turns
 from zhiku.chat.turns import Ended, TurnResult
 from zhiku.errors import InvalidInput, NotFound, ZhikuError
-from zhiku.schema import Answer, AnswerEvent, AnswerRequest
+from zhiku.schema import Answer, AnswerEvent, AnswerRequest, limits
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -55,8 +55,8 @@ def _tokens(text: str) -> int:
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    role: str
-    content: str | list[dict[str, Any]] | None = None
+    role: str = Field(max_length=limits.NAME_MAX_CHARS)
+    content: Annotated[str, Field(max_length=limits.MESSAGE_MAX_CHARS)] | list[dict[str, Any]] | None = None
 
 
 class StreamOptions(BaseModel):
@@ -70,19 +70,26 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str = Field(min_length=1, description="`kb:<name>` to answer over a knowledge base, or a chat model")
-    messages: list[ChatMessage] = Field(min_length=1)
+    model: str = Field(min_length=1, max_length=limits.NAME_MAX_CHARS,
+                       description="`kb:<name>` to answer over a knowledge base, or a chat model")
+    messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=limits.MESSAGES_MAX),
+                        AfterValidator(limits.question_last)]
     stream: bool = False
     temperature: float | None = Field(None, ge=0, le=2, description="chat models only")
     max_tokens: int | None = Field(None, ge=1, description="chat models only")
     stream_options: StreamOptions | None = None
 
 
+EmbeddingText = Annotated[str, Field(max_length=limits.EMBED_INPUT_MAX_CHARS)]
+
+
 class EmbeddingRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    input: str | list[str] = Field(description="a text or a list of texts")
-    model: str | None = Field(None, description="an embedder name (default: the configured default)")
+    input: Annotated[EmbeddingText | Annotated[list[EmbeddingText], Field(max_length=limits.EMBED_INPUTS_MAX)],
+                     Field(description="a text or a list of texts"), AfterValidator(limits.embedding_inputs)]
+    model: str | None = Field(None, max_length=limits.NAME_MAX_CHARS,
+                              description="an embedder name (default: the configured default)")
     encoding_format: Literal["float", "base64"] = "float"
 
 
