@@ -134,6 +134,19 @@ def kb_inputs(route: Route) -> set[str]:
             if name.rsplit(".", 1)[-1] in KB_INPUT_NAMES or KB_DESCRIPTION.search(description)}
 
 
+def declared_twice(route: Route) -> set[str]:
+    """Inputs that more than one dependency of the route validates: each would report its errors
+    (a KB dependency hands the route what it read instead; one that only peeks at an input the route
+    checks declares it with ``include_in_schema=False``, as a plain string)."""
+    assert route.dependant is not None
+    seen: dict[str, int] = {}
+    for d in _every(route.dependant):
+        for f in d.path_params + d.query_params + d.body_params:
+            if getattr(f.field_info, "include_in_schema", True):
+                seen[f.alias] = seen.get(f.alias, 0) + 1
+    return {name for name, n in seen.items() if n > 1}
+
+
 def problems(app: FastAPI) -> list[str]:
     """What is wrong with the authorisation of the app's routes (empty: nothing)."""
     found = []
@@ -152,6 +165,8 @@ def problems(app: FastAPI) -> list[str]:
                              f"but declares no KB dependency covering it (declares {checks})")
             elif not checks and (method, route.path) not in PUBLIC_ROUTES:
                 found.append(f"{where}: declares no authorisation dependency and is not public")
+            if twice := declared_twice(route):
+                found.append(f"{where}: declares {sorted(twice)} more than once")
     return found
 
 
@@ -203,7 +218,8 @@ class Nested(BaseModel):
 
 
 # a KB dependency that covers the wrong input (the KBs are in choices.kbs)
-WrongCover = Annotated[list[AuthorizedKB], Depends(kbs_in_body("read", Nested, lambda b: [], ["kbs"]))]
+WrongCover = Annotated[Nested, Depends(kbs_in_body("read", Nested, lambda b: [], ["kbs"]))]
+ChoicesBody = Annotated[Choices, Depends(kbs_in_body("read", Choices, lambda b: b.kbs, ["kbs"]))]
 
 
 def test_the_walker_flags_a_route_without_its_dependency(app: FastAPI) -> None:
@@ -218,12 +234,16 @@ def test_the_walker_flags_a_route_without_its_dependency(app: FastAPI) -> None:
         return kb
 
     @extra.post("/api/nested")
-    def nested(body: Nested, kbs: WrongCover) -> None:
+    def nested(body: WrongCover) -> None:
         return None
 
     @extra.get("/api/thing")
     def thing() -> str:  # no KB, no scope
         return "thing"
+
+    @extra.post("/api/twice")
+    def twice(body: Choices, checked: ChoicesBody) -> None:  # the body validated twice: errors said twice
+        return None
 
     @extra.get("/api/kbs/{kb}/fine")
     def fine(kb: KBRead) -> str:
@@ -231,11 +251,12 @@ def test_the_walker_flags_a_route_without_its_dependency(app: FastAPI) -> None:
 
     app.include_router(extra)
     flagged = problems(app)
-    assert len(flagged) == 4, flagged
+    assert len(flagged) == 5, flagged
     assert any(p.startswith("GET /api/kbs/{kb}/secret: names a knowledge base in ['kb']") for p in flagged)
     assert any(p.startswith("GET /api/kbs/{kb}/scoped: names a knowledge base in ['kb']") for p in flagged)
     assert any(p.startswith("POST /api/nested: names a knowledge base in ['choices.kbs']") for p in flagged)
     assert "GET /api/thing: declares no authorisation dependency and is not public" in flagged
+    assert "POST /api/twice: declares ['body'] more than once" in flagged
 
 
 # -- the declarations at work -------------------------------------------------------------------
@@ -355,8 +376,13 @@ def test_jobs_follow_their_kb(keys: Keys) -> None:
 def test_the_route_gets_the_authorised_kb_and_a_bad_body_is_still_a_422(keys: Keys) -> None:
     alice = keys.client("alice", ("read", "write"))
     assert alice.get("/api/kbs/手册").json()["name"] == "手册"
-    assert _error(alice.post("/api/search", json={"kbs": ["手册"]}), 422)["type"] == "validation_error"
-    assert _error(alice.patch("/api/kbs/手册", json={"name": ""}), 422)["type"] == "validation_error"
+    # the body is validated once: by the dependency that hands it to the route
+    for method, url, body in [("POST", "/api/search", {"kbs": ["手册"]}), ("PATCH", "/api/kbs/手册", {"name": ""}),
+                              ("POST", "/api/conversations/nope/messages", {"content": "hi"}),
+                              ("POST", "/knowledge_base/update_info", {"knowledge_base_name": "手册"}),
+                              ("POST", "/api/kbs/手册/check?repair=maybe", None)]:
+        error = _error(alice.request(method, url, json=body), 422)
+        assert error["type"] == "validation_error" and len(error["details"]["errors"]) == 1, (url, error)
     # a chat model (no KB) still needs the read scope on /v1
     scopeless = keys.client("alice", ("admin",))
     r = scopeless.post("/v1/chat/completions", json={"model": "nope", "messages": [{"role": "user", "content": "x"}]})

@@ -5,10 +5,12 @@ dependency checks it before the route runs (``zhiku.api.security`` says how).
 
 - a ``{kb}`` path parameter: ``kb: KBRead`` (search and read), ``KBWrite`` (change its content) or
   ``KBOwner`` (rename or delete it, manage its grants); the route gets the :class:`AuthorizedKB`.
-- knowledge bases named anywhere else (body, query, form): a dependency next to the route,
-  ``Annotated[list[AuthorizedKB], Depends(kbs_in_body("read", Body, lambda b: b.kbs, covers=["kbs"]))]``
-  (``kb_in_query``, ``KBInForm``, ``KBsNamed`` for the rest); jobs: ``JobRead`` / ``JobWrite``;
-  creating a KB: ``ClaimKB``.
+- knowledge bases named in the body: the body itself comes through the dependency, declared next
+  to the route: ``body: Annotated[SearchRequest, Depends(kbs_in_body("read", SearchRequest,
+  lambda b: b.kbs, covers=["kbs"]))]`` (the route must not declare the body again: it would be
+  validated, and its errors reported, twice). A query parameter: ``kb_in_query``; a streamed
+  form: ``KBInForm``; anything else: ``KBsNamed``. Jobs: ``JobRead`` / ``JobWrite``; creating a
+  KB: ``ClaimKB``.
 - no knowledge base: ``ReadScope`` / ``WriteScope`` / ``AdminScope`` (or, when the route does not
   use the caller, ``dependencies=[Depends(Scope("read"))]`` on the decorator), ``AdminUserDep``,
   ``ReadableKBIds`` for listings, ``CallerDep`` for what belongs to the caller alone.

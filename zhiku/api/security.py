@@ -41,8 +41,8 @@ from zhiku.auth import ANONYMOUS, LOCAL_USER, AuthService, Need, Principal
 from zhiku.errors import NotFound
 
 __all__ = ["LOCAL_USER", "PUBLIC_PATHS", "AdminUser", "AuthMiddleware", "Authorization", "AuthorizedKB", "Caller",
-           "CreatesKB", "FormKBCheck", "JobOfKB", "KBInForm", "KBNamed", "KBsNamed", "Need", "Principal",
-           "ReadableKBs", "Scope", "install", "is_public", "kb_in_body", "kb_in_path", "kb_in_query", "kbs_in_body",
+           "CreatesKB", "FormKBCheck", "JobOfKB", "KBInForm", "KBNamed", "KBsInBody", "KBsNamed", "Need", "Principal",
+           "ReadableKBs", "Scope", "install", "is_public", "kb_in_path", "kb_in_query", "kbs_in_body",
            "principal"]
 
 log = logging.getLogger(__name__)
@@ -221,16 +221,18 @@ class KBsNamed(Authorization):
     but not change 403, and so does a key without the scope ``need`` takes.
 
     ``params`` are the request inputs to read (name → annotation: ``kb=KBName`` for a path
-    parameter, ``body=SearchRequest`` for the route's body, which must be the route's ``body``
-    parameter too); ``names(**params)`` picks the KB names from them, or None when this request
-    touches no KB (nothing is checked then). ``need`` may be a function of the same inputs."""
+    parameter, ``body=SearchRequest`` for the body); ``names(**params)`` picks the KB names from
+    them, or None when this request touches no KB (nothing is checked then). ``need`` may be a
+    function of the same inputs. FastAPI validates each input once per declaration, so a route
+    does not declare again what its dependency reads (its errors would be reported twice): it takes
+    what the dependency hands it (the KBs; :class:`KBsInBody`: the body)."""
 
     names_kbs = True
 
     def __init__(self, need: Need | Callable[..., Need], names: Callable[..., Iterable[str] | None], *,
                  covers: Iterable[str], defaults: Mapping[str, Any] | None = None, **params: Any) -> None:
         self.need, self.names, self.covers = need, names, tuple(covers)
-        self.__signature__ = _signature(params, defaults or {}, list[AuthorizedKB])
+        self.__signature__ = _signature(params, defaults or {}, Any)
 
     def _kbs(self, request: Request, values: dict[str, Any]) -> list[AuthorizedKB] | None:
         names = self.names(**values)
@@ -240,7 +242,7 @@ class KBsNamed(Authorization):
         assert need is not None
         return _authorize(request, names, need)
 
-    def __call__(self, request: Request, **values: Any) -> list[AuthorizedKB]:
+    def __call__(self, request: Request, **values: Any) -> Any:
         return self._kbs(request, values) or []
 
 
@@ -248,14 +250,18 @@ class KBNamed(KBsNamed):
     """:class:`KBsNamed` for one knowledge base (a ``{kb}`` path parameter, a query parameter):
     hands the route that one, or None when the request names none."""
 
-    def __init__(self, need: Need | Callable[..., Need], names: Callable[..., Iterable[str] | None], *,
-                 covers: Iterable[str], defaults: Mapping[str, Any] | None = None, **params: Any) -> None:
-        super().__init__(need, names, covers=covers, defaults=defaults, **params)
-        self.__signature__ = self.__signature__.replace(return_annotation=AuthorizedKB | None)
-
-    def __call__(self, request: Request, **values: Any) -> AuthorizedKB | None:  # type: ignore[override]
+    def __call__(self, request: Request, **values: Any) -> Any:
         kbs = self._kbs(request, values)
         return kbs[0] if kbs else None
+
+
+class KBsInBody(KBsNamed):
+    """:class:`KBsNamed` whose inputs include the request body (``body=``): hands the route the
+    body, validated once, after the knowledge bases it names were authorised."""
+
+    def __call__(self, request: Request, **values: Any) -> Any:
+        self._kbs(request, values)
+        return values["body"]
 
 
 def kb_in_path(need: Need, annotation: Any, name: str = "kb") -> KBNamed:
@@ -270,15 +276,9 @@ def kb_in_query(need: Need, annotation: Any, name: str, optional: bool = False) 
 
 
 def kbs_in_body(need: Need, body: Any, names: Callable[[Any], Iterable[str] | None],
-                covers: Iterable[str]) -> KBsNamed:
-    """The knowledge bases a request body names (``body``: the route's body annotation; the
-    route's body parameter must be called ``body`` too, so that FastAPI reads the body once)."""
-    return KBsNamed(need, lambda body: names(body), covers=covers, body=body)
-
-
-def kb_in_body(need: Need, body: Any, name: Callable[[Any], str | None], covers: Iterable[str]) -> KBNamed:
-    """The one knowledge base a request body names (None: it names none, nothing is checked)."""
-    return KBNamed(need, lambda body: None if (n := name(body)) is None else [n], covers=covers, body=body)
+                covers: Iterable[str]) -> KBsInBody:
+    """The request body (``body``: its annotation), once the knowledge bases it names are authorised."""
+    return KBsInBody(need, lambda body: names(body), covers=covers, body=body)
 
 
 class KBInForm(Authorization):
@@ -374,25 +374,3 @@ def install(app: FastAPI, auth: AuthService) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-
-# -- the old hand-written checks: gone once the question-answering routes' rewrite is committed ------
-def require_scope(request: Request, scope: Need) -> Principal:
-    """Deprecated: declare :class:`Scope` instead."""
-    return _require_scope(request, scope)
-
-
-def authorize_kb(request: Request, kb: str, need: Need = "read") -> None:
-    """Deprecated: declare a KB dependency instead."""
-    _authorize(request, [kb], need)
-
-
-def authorize_kbs(request: Request, kbs: Iterable[str], need: Need = "read") -> None:
-    """Deprecated: declare a KB dependency instead."""
-    _authorize(request, kbs, need)
-
-
-def readable_kb_ids(request: Request) -> set[str] | None:
-    """Deprecated: declare :class:`ReadableKBs` instead."""
-    return ReadableKBs()(request)

@@ -23,7 +23,7 @@ from zhiku.api.deps import CallerDep, ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.api.routes.conversations import STREAM_DOC
 from zhiku.api.routes.files import UPLOAD_BODY
-from zhiku.api.security import AuthorizedKB, kbs_in_body, principal
+from zhiku.api.security import kbs_in_body, principal
 from zhiku.api.uploads import receive_files
 from zhiku.chat.pipeline import CHOICES, request_for
 from zhiku.schema.chat import Message, TempKB
@@ -34,12 +34,12 @@ from zhiku.text.ids import now
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 TempKBId = Annotated[str, Path(description="uploaded files' id", pattern=r"^[0-9a-f]{32}$")]
 # kb mode answers from the knowledge bases named; the other modes touch none
-ChatKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body(
+ChatBody = Annotated[ChatRequest, Depends(kbs_in_body(
     "read", ChatRequest, lambda b: (b.kbs or []) if b.mode == "kb" else None, ["kbs"]))]
 
 
 @router.post("", response_model=Message, responses={**STREAM_DOC, **responses(400, 404, 409, 422, 503, 504)})
-async def chat(body: ChatRequest, kbs: ChatKBs, request: Request, zhiku: ZhikuDep) -> Message | StreamingResponse:
+async def chat(body: ChatBody, request: Request, zhiku: ZhikuDep) -> Message | StreamingResponse:
     """Answer the last message (history: the ones before it) in any mode; nothing is stored."""
     owner = principal(request).user_id
     if body.messages[-1].role != "user":

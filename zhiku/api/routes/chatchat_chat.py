@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Any, Iterator, Literal
+from typing import Annotated, Any, Iterator, Literal, get_args
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import StreamingResponse
@@ -91,7 +91,10 @@ class OpenAIChatBody(BaseModel):
 # -- the knowledge base each route names, authorised before it runs --------------------------------
 def _chat_kbs(mode: str, kb_name: str) -> list[str] | None:
     """local_kb answers over the KB named (none named: the route says so, 400); temp_kb (the
-    caller's own files) and search_engine touch no knowledge base, but still need the read scope."""
+    caller's own files) and search_engine touch no knowledge base, but still need the read scope.
+    An unknown mode names none (the route refuses it, 422)."""
+    if mode not in get_args(Mode):
+        return None
     if mode != "local_kb":
         return []
     return [kb_name] if kb_name else None
@@ -99,11 +102,13 @@ def _chat_kbs(mode: str, kb_name: str) -> list[str] | None:
 
 ModeParam = Annotated[str, Path(description="the knowledge base (local_kb), temporary knowledge id (temp_kb) "
                                             "or search engine (search_engine)")]
-KBChatKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body(
+KBChatRequest = Annotated[KBChatBody, Depends(kbs_in_body(
     "read", KBChatBody, lambda b: _chat_kbs(b.mode, b.kb_name), ["kb_name"]))]
+# the path form: the route declares (and checks) mode and param; read here as they come
 PathChatKBs = Annotated[list[AuthorizedKB], Depends(KBsNamed(
-    "read", lambda mode, param: _chat_kbs(mode, param), covers=["param"], mode=Mode, param=ModeParam))]
-BodyChatKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body(
+    "read", lambda mode, param: _chat_kbs(mode, param), covers=["param"],
+    mode=Annotated[str, Path(include_in_schema=False)], param=Annotated[str, Path(include_in_schema=False)]))]
+BodyChatRequest = Annotated[OpenAIChatBody, Depends(kbs_in_body(
     "read", OpenAIChatBody, lambda b: _chat_kbs(b.mode, b.kb_name), ["kb_name"]))]
 
 
@@ -257,7 +262,7 @@ class _Chunks:
 
 
 @router.post("/chat/kb_chat", response_model=None)
-async def kb_chat(body: KBChatBody, kbs: KBChatKBs, request: Request, zhiku: ZhikuDep) -> Any:
+async def kb_chat(body: KBChatRequest, request: Request, zhiku: ZhikuDep) -> Any:
     return await kb_chat_response(
         request, zhiku, query=body.query, mode=body.mode, kb_name=body.kb_name, top_k=body.top_k,
         score_threshold=body.score_threshold, history=body.history, stream=body.stream, model=body.model,
@@ -282,7 +287,7 @@ async def kb_chat_completions(mode: Mode, param: ModeParam, body: OpenAIChatBody
 
 
 @router.post("/knowledge_base/chat/completions", response_model=None)
-async def kb_chat_completions_030(body: OpenAIChatBody, kbs: BodyChatKBs, request: Request, zhiku: ZhikuDep) -> Any:
+async def kb_chat_completions_030(body: BodyChatRequest, request: Request, zhiku: ZhikuDep) -> Any:
     """Chatchat 0.3.0's form: ``mode`` and ``kb_name`` in the body."""
     return await _completions(body.mode, body.kb_name, body, request, zhiku)
 

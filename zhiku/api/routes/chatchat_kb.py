@@ -36,7 +36,7 @@ from zhiku.api.routes.chatchat_common import (
     receive_form,
 )
 from zhiku.api.routes.files import content_disposition
-from zhiku.api.security import AuthorizedKB, CreatesKB, FormKBCheck, KBInForm, KBNamed, Need, kb_in_body, kb_in_query
+from zhiku.api.security import AuthorizedKB, CreatesKB, FormKBCheck, KBInForm, KBsInBody, Need, kb_in_query, kbs_in_body
 from zhiku.app import Zhiku
 from zhiku.errors import InvalidInput, NotFound, ZhikuError
 from zhiku.ingest.jobs import clean_upload_name
@@ -111,24 +111,24 @@ class RecreateVectorStore(CompatBody):
 NamedKB = "knowledge_base_name"
 DeleteKBBody = Annotated[str | KBNameBody, Body(description="the name as a JSON string (as Chatchat's client "
                                                             "sends it), or {\"knowledge_base_name\": ...}")]
-KBToDelete = Annotated[AuthorizedKB | None, Depends(kb_in_body(
-    "admin", DeleteKBBody, lambda b: (b if isinstance(b, str) else b.knowledge_base_name) or None, covers=[NamedKB]))]
+KBToDelete = Annotated[str | KBNameBody, Depends(kbs_in_body(
+    "admin", DeleteKBBody, lambda b: [n] if (n := b if isinstance(b, str) else b.knowledge_base_name) else None,
+    covers=[NamedKB]))]
 KBInQuery = Annotated[AuthorizedKB, Depends(kb_in_query("read", Annotated[str, Query(min_length=1)], NamedKB))]
 CreatorOfKB = Annotated[Callable[[str], None], Depends(CreatesKB(covers=[NamedKB]))]
 UploadKBCheck = Annotated[FormKBCheck, Depends(KBInForm("write", NamedKB))]
 
 
+def _named(need: Need, body: type[CompatBody]) -> KBsInBody:
+    """The body, once the caller may ``need`` the KB of its ``knowledge_base_name``."""
+    return kbs_in_body(need, body, lambda b: [b.knowledge_base_name], covers=[NamedKB])
 
-def _named(need: Need, body: type[CompatBody]) -> KBNamed:
-    """The KB of a body's ``knowledge_base_name``, authorised at ``need``."""
-    return kb_in_body(need, body, lambda b: b.knowledge_base_name, covers=[NamedKB])
 
-
-KBInfoOwner = Annotated[AuthorizedKB, Depends(_named("admin", UpdateInfo))]  # as renaming: its owner and admins
-DeleteDocsKB = Annotated[AuthorizedKB, Depends(_named("write", DeleteDocs))]
-UpdateDocsKB = Annotated[AuthorizedKB, Depends(_named("write", UpdateDocs))]
-RecreateKB = Annotated[AuthorizedKB, Depends(_named("write", RecreateVectorStore))]
-SearchDocsKB = Annotated[AuthorizedKB, Depends(_named("read", SearchDocs))]
+UpdateInfoBody = Annotated[UpdateInfo, Depends(_named("admin", UpdateInfo))]  # as renaming: its owner and admins
+DeleteDocsBody = Annotated[DeleteDocs, Depends(_named("write", DeleteDocs))]
+UpdateDocsBody = Annotated[UpdateDocs, Depends(_named("write", UpdateDocs))]
+RecreateBody = Annotated[RecreateVectorStore, Depends(_named("write", RecreateVectorStore))]
+SearchDocsBody = Annotated[SearchDocs, Depends(_named("read", SearchDocs))]
 
 
 UPLOAD_FORM = {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -204,16 +204,17 @@ def create_knowledge_base(body: CreateKB, claim: CreatorOfKB, zhiku: ZhikuDep) -
 
 
 @router.post("/delete_knowledge_base")
-def delete_knowledge_base(body: DeleteKBBody, kb: KBToDelete, zhiku: ZhikuDep) -> dict[str, Any]:
-    if kb is None:
+def delete_knowledge_base(body: KBToDelete, zhiku: ZhikuDep) -> dict[str, Any]:
+    name = body if isinstance(body, str) else body.knowledge_base_name
+    if not name:
         raise InvalidInput("name the knowledge base to delete")
-    zhiku.delete_kb(kb.name)
-    return envelope(None, f"成功删除知识库 {kb.name}")
+    zhiku.delete_kb(name)
+    return envelope(None, f"成功删除知识库 {name}")
 
 
 @router.post("/update_info")
-def update_info(body: UpdateInfo, kb: KBInfoOwner, zhiku: ZhikuDep) -> dict[str, Any]:
-    zhiku.update_kb(kb.name, description=body.kb_info)
+def update_info(body: UpdateInfoBody, zhiku: ZhikuDep) -> dict[str, Any]:
+    zhiku.update_kb(body.knowledge_base_name, description=body.kb_info)
     return envelope({"kb_info": body.kb_info}, "知识库介绍修改完成")
 
 
@@ -248,26 +249,26 @@ async def upload_docs(request: Request, check_kb: UploadKBCheck, zhiku: ZhikuDep
 
 
 @router.post("/delete_docs")
-def delete_docs(body: DeleteDocs, kb: DeleteDocsKB, zhiku: ZhikuDep) -> dict[str, Any]:
+def delete_docs(body: DeleteDocsBody, zhiku: ZhikuDep) -> dict[str, Any]:
     """Removes the files from the KB: their chunks leave the indexes and their stored copies go
     (``delete_content`` has no other meaning here)."""
     names = [checked_file_name(n) for n in body.file_names]
-    zhiku.kb(kb.name)
+    zhiku.kb(body.knowledge_base_name)
     failed: dict[str, str] = {}
     for name in names:
         try:
-            zhiku.remove_files(kb.name, [name])
+            zhiku.remove_files(body.knowledge_base_name, [name])
         except NotFound:
             failed[name] = f"未找到文件 {name}"
     return envelope({"failed_files": failed}, "文件删除完成")
 
 
 @router.post("/update_docs")
-async def update_docs(body: UpdateDocs, authorized: UpdateDocsKB, zhiku: ZhikuDep) -> dict[str, Any]:
+async def update_docs(body: UpdateDocsBody, zhiku: ZhikuDep) -> dict[str, Any]:
     """Re-reads, splits and embeds the stored originals (one re-ingest job per file)."""
     names = [checked_file_name(n) for n in body.file_names]
     no_custom_docs(body.docs)
-    kb = authorized.name
+    kb = body.knowledge_base_name
     await run_in_threadpool(zhiku.kb, kb)
     failed: dict[str, str] = {}
     jobs = []
@@ -303,11 +304,10 @@ def download_doc(
 
 
 @router.post("/recreate_vector_store")
-async def recreate_vector_store(body: RecreateVectorStore, authorized: RecreateKB,
-                                zhiku: ZhikuDep) -> StreamingResponse:
+async def recreate_vector_store(body: RecreateBody, zhiku: ZhikuDep) -> StreamingResponse:
     """Re-ingests every file of the KB from its stored original, streaming one JSON progress
     line per file as server-sent events, as Chatchat does."""
-    kb = authorized.name
+    kb = body.knowledge_base_name
     files = [f for f in await run_in_threadpool(current_files, zhiku, kb) if f.status != "pending"]
     return StreamingResponse(_recreate_events(zhiku, kb, files), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
 
@@ -331,12 +331,12 @@ async def _recreate_events(zhiku: Zhiku, kb: str, files: list[FileRecord]) -> As
 
 # -- search ----------------------------------------------------------------------------------------
 @router.post("/search_docs")
-def search_docs(body: SearchDocs, authorized: SearchDocsKB, zhiku: ZhikuDep) -> list[dict[str, Any]]:
+def search_docs(body: SearchDocsBody, zhiku: ZhikuDep) -> list[dict[str, Any]]:
     """With a query: hybrid search; ``score_threshold`` and ``score`` on Chatchat's documented
     scale (a distance, lower is closer: ``1 - relevance``; ``metadata.relevance`` is zhiku's
     [0, 1] score, higher is better).
     Without one: the chunks of the files matching ``file_name`` / ``metadata``."""
-    kb = authorized.name
+    kb = body.knowledge_base_name
     if body.query.strip():
         glob = like_glob(body.file_name) if body.file_name else None
         hits = zhiku.search([kb], body.query, top_k=body.top_k, file_glob=glob)

@@ -7,6 +7,7 @@ another owner's conversation reads as 404.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -19,7 +20,7 @@ from zhiku.api.chat_events import ChatEncoder, respond
 from zhiku.client.chat_models import ConversationCreate, ConversationUpdate, FeedbackCreate, MessageCreate
 from zhiku.api.deps import CallerDep, ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.security import AuthorizedKB, Caller, KBsNamed, Principal, kbs_in_body, principal
+from zhiku.api.security import Caller, KBsInBody, Principal, kbs_in_body, principal
 from zhiku.app import Zhiku
 from zhiku.chat.export import to_markdown
 from zhiku.chat.pipeline import CHOICES, request_for
@@ -27,7 +28,8 @@ from zhiku.schema.chat import Conversation, Feedback, Message
 from zhiku.chat.turns import TurnResult, reply_fields
 
 router = APIRouter(prefix="/api", tags=["conversations"], dependencies=[Depends(Caller())])  # the caller's own
-ConversationId = Annotated[str, Path(description="conversation id", pattern=r"^[0-9a-f]{32}$")]
+ID_PATTERN = r"^[0-9a-f]{32}$"
+ConversationId = Annotated[str, Path(description="conversation id", pattern=ID_PATTERN)]
 MessageId = Annotated[str, Path(description="message id", pattern=r"^[0-9a-f]{32}$")]
 STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {"description": "the assistant message (JSON), or with `stream: true` a text/event-stream of events "
@@ -53,24 +55,26 @@ def _updated_kbs(body: ConversationUpdate) -> list[str] | None:
 
 def _message_kbs(conversation_id: str, body: MessageCreate, zhiku: Zhiku, who: Principal) -> list[str] | None:
     """The KBs a message answers from in kb mode: its own choice, else its conversation's (which may
-    have lost access since it was set)."""
+    have lost access since it was set). A malformed id names none: the route answers it (422)."""
+    if not re.fullmatch(ID_PATTERN, conversation_id):
+        return None
     conv = zhiku.conversations.get(who.user_id, conversation_id, False)
     asked = request_for(conv.mode, conv.settings.model_dump(), body.model_dump(include=set(CHOICES)), body.content)
     return asked.kbs if asked.mode == "kb" else None
 
 
-CreatedKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body(
+# the bodies, once the caller may read every knowledge base they name (a message: or its conversation)
+CreateBody = Annotated[ConversationCreate, Depends(kbs_in_body(
     "read", ConversationCreate, _created_kbs, ["kbs", "settings.kbs"]))]
-UpdatedKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body(
+UpdateBody = Annotated[ConversationUpdate, Depends(kbs_in_body(
     "read", ConversationUpdate, _updated_kbs, ["settings.kbs"]))]
-MessageKBs = Annotated[list[AuthorizedKB], Depends(KBsNamed(
-    "read", _message_kbs, covers=["kbs"], conversation_id=ConversationId, body=MessageCreate, zhiku=ZhikuDep,
-    who=CallerDep))]
+MessageBody = Annotated[MessageCreate, Depends(KBsInBody(
+    "read", _message_kbs, covers=["kbs"], body=MessageCreate, zhiku=ZhikuDep, who=CallerDep,
+    conversation_id=Annotated[str, Path(include_in_schema=False)]))]  # the route declares and checks it
 
 
 @router.post("/conversations", status_code=status.HTTP_201_CREATED, responses=responses(400, 404, 422))
-def create_conversation(body: ConversationCreate, kbs: CreatedKBs, request: Request,
-                        zhiku: ZhikuDep) -> Conversation:
+def create_conversation(body: CreateBody, request: Request, zhiku: ZhikuDep) -> Conversation:
     """Start a conversation in a mode (llm, kb, file; search and agent later) with its settings."""
     settings = {**(body.settings.model_dump(exclude_none=True) if body.settings else {}),
                 **body.model_dump(include={"kbs", "temp_kb", "model", "temperature", "top_k", "strict"},
@@ -94,8 +98,8 @@ def get_conversation(conversation_id: ConversationId, request: Request, zhiku: Z
 
 
 @router.patch("/conversations/{conversation_id}", responses=responses(400, 404, 422))
-def update_conversation(conversation_id: ConversationId, body: ConversationUpdate, kbs: UpdatedKBs,
-                        request: Request, zhiku: ZhikuDep) -> Conversation:
+def update_conversation(conversation_id: ConversationId, body: UpdateBody, request: Request,
+                        zhiku: ZhikuDep) -> Conversation:
     """Rename it, change its mode, or change some of its settings."""
     settings = body.settings.model_dump(exclude_unset=True) if body.settings is not None else None
     return zhiku.conversations.update(_owner(request), conversation_id, body.title, settings, body.mode)
@@ -121,7 +125,7 @@ def export_conversation(conversation_id: ConversationId, request: Request, zhiku
 
 @router.post("/conversations/{conversation_id}/messages", response_model=Message,
              responses={**STREAM_DOC, **responses(400, 404, 409, 422, 503, 504)})
-async def send_message(conversation_id: ConversationId, body: MessageCreate, kbs: MessageKBs, request: Request,
+async def send_message(conversation_id: ConversationId, body: MessageBody, request: Request,
                        zhiku: ZhikuDep) -> Message | StreamingResponse:
     """Ask in the conversation: the question is stored, answered with the conversation's mode and
     settings (this message's choices override them), and the answer stored with its mode, model,

@@ -15,7 +15,7 @@ from zhiku.client.models import CheckResult, RebuildResult
 
 router = APIRouter(prefix="/api", tags=["knowledge bases"])
 Repair = Annotated[bool, Query(description="fix what can be fixed (needs write access)")]
-# reading the KB checks it; repairing it changes it
+# reading the KB checks it; repairing it changes it: the write access checked says `repair` was asked
 KBToCheck = Annotated[AuthorizedKB, Depends(KBNamed(
     lambda kb, repair: "write" if repair else "read", lambda kb, repair: [kb], covers=("kb",),
     defaults={"repair": False}, kb=KBName, repair=Repair))]
@@ -29,9 +29,9 @@ async def rebuild_kb(kb: KBWrite, zhiku: ZhikuDep) -> RebuildResult:
 
 
 @router.post("/kbs/{kb}/check", responses=responses(404, 422))
-async def check_kb(authorized: KBToCheck, zhiku: ZhikuDep, repair: Repair = False) -> CheckResult:
+async def check_kb(authorized: KBToCheck, zhiku: ZhikuDep) -> CheckResult:
     """Check that database, stored files and indexes agree; with `repair`, fix what can be fixed."""
-    kb = authorized.name
+    kb, repair = authorized.name, authorized.need == "write"
     problems = await run_in_threadpool(zhiku.check, kb, repair)
     remaining = await run_in_threadpool(zhiku.check, kb) if repair and problems else problems
     repaired = [p for p in problems if repair and p not in remaining]

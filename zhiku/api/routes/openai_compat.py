@@ -32,7 +32,7 @@ from zhiku.api import sse
 from zhiku.api.chat_events import answer_of, respond, text_of, whole
 from zhiku.api.deps import ReadableKBIds, ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.security import AuthorizedKB, Scope, kbs_in_body
+from zhiku.api.security import Scope, kbs_in_body
 from zhiku.app import Zhiku
 from zhiku.chat.files import is_temp_kb
 from zhiku.chat.pipeline import as_turns
@@ -94,7 +94,7 @@ class EmbeddingRequest(BaseModel):
 
 
 # a kb:<name> model answers over that KB; a chat model touches none (the read scope, still)
-CompletionKBs = Annotated[list[AuthorizedKB], Depends(kbs_in_body(
+CompletionBody = Annotated[ChatCompletionRequest, Depends(kbs_in_body(
     "read", ChatCompletionRequest, lambda b: [b.model[len(KB_PREFIX):]] if b.model.startswith(KB_PREFIX) else [],
     ["model"]))]
 
@@ -192,8 +192,7 @@ def list_models(readable: ReadableKBIds, zhiku: ZhikuDep) -> dict[str, Any]:
                          "`chat.completion.chunk` objects as `data:` lines, ending with `data: [DONE]`",
           "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}}},
     **responses(400, 404, 422, 503, 504)})
-async def chat_completions(body: ChatCompletionRequest, kbs: CompletionKBs, request: Request,
-                           zhiku: ZhikuDep) -> Any:
+async def chat_completions(body: CompletionBody, request: Request, zhiku: ZhikuDep) -> Any:
     """OpenAI chat completions; a `kb:<name>` model answers over that KB, with `citations`; a chat
     model answers as itself."""
     kb = await run_in_threadpool(_kb_of, zhiku, body.model)
