@@ -7,6 +7,8 @@ derived from these tables and can always be rebuilt from them.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 
 from sqlalchemy import (
@@ -149,11 +151,27 @@ kb_grants = Table(
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    _use_wal(cur)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+def _use_wal(cur: sqlite3.Cursor, wait_s: float = 30.0) -> None:
+    """Switch the database to write-ahead logging (once: the mode stays in the file). Switching
+    needs the database to itself for a moment, and SQLite reports "locked" at once instead of
+    waiting when another process holds it (two processes opening a new home together): retry."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def make_engine(url: str) -> Engine:
