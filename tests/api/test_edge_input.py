@@ -140,12 +140,13 @@ OVER_LIMIT: list[tuple[str, dict[str, Any]]] = [
 @pytest.mark.parametrize("path,body", OVER_LIMIT, ids=[f"{i}:{p}" for i, (p, _) in enumerate(OVER_LIMIT)])
 def test_every_text_field_has_a_limit_answered_at_once(raw: httpx.Client, zk: Zhiku, path: str,
                                                         body: dict[str, Any]) -> None:
+    """Refused by the request model (413/422), i.e. before any route code runs: nothing is
+    embedded, searched or stored. (Tests do not time things: bench/ measures; the figures are in
+    the hardening notes.)"""
     zk.create_kb("k")
-    started = time.perf_counter()
     r = raw.post(path, json=body)
-    took = time.perf_counter() - started
     assert r.status_code in (413, 422), (path, r.status_code, r.text[:300])
-    assert took < 2.0, (path, took)
+    assert zk.list_files("k") == [] and zk.conversations.list("local") == []
 
 
 def test_json_bodies_over_the_limit_are_413_before_they_are_read(raw: httpx.Client) -> None:
