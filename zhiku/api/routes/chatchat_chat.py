@@ -40,7 +40,7 @@ from zhiku.app import Zhiku
 from zhiku.api.chat_events import answer_of, respond, retrieved_in, run_whole, text_of, whole
 from zhiku.chat.pipeline import PreparedAnswer, as_turns
 from zhiku.chat.turns import Ended, TurnResult
-from zhiku.errors import InvalidInput, ZhikuError
+from zhiku.errors import InvalidInput
 from zhiku.schema import Answer, AnswerEvent, AnswerRequest, Retrieved, limits
 
 router = APIRouter(tags=["chatchat-compatible"], route_class=ChatchatRoute, include_in_schema=False)

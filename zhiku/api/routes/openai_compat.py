@@ -37,7 +37,7 @@ from zhiku.app import Zhiku
 from zhiku.chat.files import is_temp_kb
 from zhiku.chat.pipeline import as_turns
 from zhiku.chat.turns import Ended, TurnResult
-from zhiku.errors import InvalidInput, NotFound, ZhikuError
+from zhiku.errors import InvalidInput, NotFound
 from zhiku.schema import Answer, AnswerEvent, AnswerRequest, limits
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
