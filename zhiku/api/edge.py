@@ -256,7 +256,7 @@ def _api_routes(router: Any) -> Iterator[tuple[Any, APIRoute]]:
     """(what matches a request, its APIRoute) for every API route, included routers' too: newer
     FastAPI keeps an included router whole (``iter_route_contexts`` walks it), older copies its routes."""
     try:
-        from fastapi.routing import iter_route_contexts  # type: ignore[attr-defined]
+        from fastapi.routing import iter_route_contexts
     except ImportError:
         yield from ((r, r) for r in router.routes if isinstance(r, APIRoute))
         return

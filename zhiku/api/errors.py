@@ -79,7 +79,7 @@ def status_of(exc: ZhikuError) -> int:
         return KIND_STATUS[exc.kind]
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 

@@ -91,7 +91,7 @@ def user_enable(ctx: typer.Context, name: str) -> None:
 @user_app.command("role")
 def user_role(ctx: typer.Context, name: str, role: str = typer.Argument(..., help="admin or user")) -> None:
     """Make a user an admin, or a plain user again."""
-    state(ctx).app().auth.update_user(name, role=role)  # type: ignore[arg-type]
+    state(ctx).app().auth.update_user(name, role=role)
     out.print(f"'{escape(name)}' is now {role}")
 
 
@@ -167,7 +167,7 @@ def kb_grant(
     access: str = typer.Option("read", "--access", "-a", help="read, write or owner"),
 ) -> None:
     """Let a user read (or also change, or own) a knowledge base. Admins reach every KB anyway."""
-    state(ctx).app().auth.grant(kb, user, access)  # type: ignore[arg-type]
+    state(ctx).app().auth.grant(kb, user, access)
     out.print(f"'{escape(user)}' has {access} access to '{escape(kb)}'")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Generator, Sequence
+from typing import Any, Generator, Sequence, cast
 
 from zhiku.errors import ContextTooLong, InvalidInput, LoadError, MissingDependency, ModelTimeout
 from zhiku.llm.base import CallControl, Delta, Message, ReplyStream, Timeouts, Usage
@@ -57,7 +57,7 @@ class LlamaCppModel:
         if not self._lock.acquire(timeout=max(0.0, control.remaining())):
             raise ModelTimeout(f"model '{self.name}' stayed busy with another request", model=self.name,
                                phase="queue", timeout=self.timeouts.total)
-        gen = None
+        gen: Generator[dict[str, Any], None, None] | None = None
         try:
             control.check(self.name)
             prompt_tokens = sum(self.count_tokens(m["content"]) + 4 for m in messages)
@@ -67,8 +67,9 @@ class LlamaCppModel:
                     f"({self.context_window} tokens)", model=self.name)
             max_tokens = max(1, min(max_tokens, self.context_window - prompt_tokens))
             try:
-                gen = self.llm.create_chat_completion(messages=messages, max_tokens=max_tokens,
-                                                      temperature=temperature, stream=True)
+                # stream=True: a generator of chunk dicts (llama_cpp types the call for both forms)
+                gen = cast(Generator[dict[str, Any], None, None], self.llm.create_chat_completion(
+                    messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True))
             except ValueError as exc:
                 if "context" in str(exc).lower() or "exceed" in str(exc).lower():
                     raise ContextTooLong(f"the prompt does not fit model '{self.name}': {exc}",
@@ -87,7 +88,7 @@ class LlamaCppModel:
             yield Delta(finish_reason=finish or "stop", usage=Usage(prompt_tokens, n))
         finally:
             if gen is not None:
-                gen.close()
+                gen.close()  # stops llama.cpp's generation
             self._lock.release()
 
     def close(self) -> None:

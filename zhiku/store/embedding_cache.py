@@ -37,8 +37,11 @@ def _insert_new(conn: Connection) -> Any:
 class PassageEmbedder(Protocol):
     """What the cache needs of an embedder (every ``zhiku.embed.Embedder`` is one)."""
 
-    model_id: str  # the cache key: the exact model
-    dimensions: int
+    @property
+    def model_id(self) -> str: ...  # the cache key: the exact model
+
+    @property
+    def dimensions(self) -> int: ...
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 

@@ -133,8 +133,8 @@ class BM25Index:
         known.sort(key=lambda t: -t[1])
         allowed_ids = None if allowed is None else sorted_unique(np.asarray(allowed, dtype=np.int64))
         avgdl = state.total_len / state.n_live if state.total_len else 1.0
-        parts = [(seg, self._search_segment(seg, known, avgdl, k, allowed_ids)) for seg in state.segments]
-        parts = [(seg, hit, sc) for seg, (hit, sc) in parts if hit.size]
+        searched = [(seg, self._search_segment(seg, known, avgdl, k, allowed_ids)) for seg in state.segments]
+        parts = [(seg, hit, sc) for seg, (hit, sc) in searched if hit.size]
         if not parts:
             return []
         ids = np.concatenate([seg.ids[hit] for seg, hit, _ in parts])

@@ -70,7 +70,7 @@ class FaissVectorIndex:
                 if len(allowed) == 0:
                     return []
                 sel = self._faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-                params = self._faiss.SearchParameters(sel=sel)
+                params = self._faiss.SearchParameters(sel=sel)  # type: ignore[call-arg]  # faiss's stubs omit the SWIG keyword
                 scores, ids = self._index.search(q, k, params=params)
             else:
                 scores, ids = self._index.search(q, k)
@@ -105,6 +105,8 @@ class FaissVectorIndex:
         index = faiss.read_index(str(path))
         if index.d != dimensions:
             raise ValueError(f"vector index at {path} has {index.d} dimensions, expected {dimensions}")
+        if not isinstance(index, faiss.IndexIDMap2):  # what zhiku writes (read_index returns the concrete class)
+            raise ValueError(f"vector index at {path} is a {type(index).__name__}, not an id-mapped index")
         if isinstance(faiss.downcast_index(index.index), faiss.IndexFlat):
             # written by a version that stored float32: move the vectors over (saved at the next flush)
             ids = faiss.vector_to_array(index.id_map).astype(np.int64)

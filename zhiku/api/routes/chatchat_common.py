@@ -145,7 +145,10 @@ def form_int(fields: dict[str, str], name: str, default: int) -> int:
 async def finished(zhiku: Zhiku, job_id: str, poll_s: float = 1.0) -> Job:
     loop = asyncio.get_running_loop()
     changed = asyncio.Event()
-    unsubscribe = zhiku.watch_job(job_id, lambda: loop.call_soon_threadsafe(changed.set))
+    def notify() -> None:  # called from an ingestion thread
+        loop.call_soon_threadsafe(changed.set)
+
+    unsubscribe = zhiku.watch_job(job_id, notify)
     try:
         while True:
             changed.clear()
