@@ -7,7 +7,7 @@ import pkgutil
 import zhiku
 
 EXPECTED = {
-    "Answer", "AsyncZhikuClient", "Cancelled", "Chunk", "Citation", "ConfigError", "Conflict", "FileRecord", "Forbidden", "Hit",
+    "Answer", "AnswerEvent", "AnswerRequest", "Delta", "Final", "Notice", "Retrieved", "Turn", "AsyncZhikuClient", "Cancelled", "Chunk", "Citation", "ConfigError", "Conflict", "FileRecord", "Forbidden", "Hit",
     "InvalidInput", "KnowledgeBase", "LoadError", "MissingDependency", "NotFound", "Settings", "Unauthorized", "Unavailable",
     "UnsupportedFormat", "Zhiku", "ZhikuClient", "ZhikuError", "load_settings",
 }

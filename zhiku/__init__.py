@@ -25,17 +25,35 @@ if _typing.TYPE_CHECKING:
         UnsupportedFormat,
         ZhikuError,
     )
-    from zhiku.schema import Answer, Chunk, Citation, FileRecord, Hit, KnowledgeBase
+    from zhiku.schema import (
+        Answer,
+        AnswerEvent,
+        AnswerRequest,
+        Chunk,
+        Citation,
+        Delta,
+        FileRecord,
+        Final,
+        Hit,
+        KnowledgeBase,
+        Notice,
+        Retrieved,
+        Turn,
+    )
 
 __all__ = [
     "Answer",
+    "AnswerEvent",
+    "AnswerRequest",
     "AsyncZhikuClient",
     "Cancelled",
     "Chunk",
     "Citation",
     "ConfigError",
     "Conflict",
+    "Delta",
     "FileRecord",
+    "Final",
     "Forbidden",
     "Hit",
     "InvalidInput",
@@ -43,7 +61,10 @@ __all__ = [
     "LoadError",
     "MissingDependency",
     "NotFound",
+    "Notice",
+    "Retrieved",
     "Settings",
+    "Turn",
     "Unauthorized",
     "Unavailable",
     "UnsupportedFormat",
@@ -63,7 +84,9 @@ _HOMES: dict[str, str] = {
     **{name: "zhiku.errors" for name in (
         "Cancelled", "ConfigError", "Conflict", "Forbidden", "InvalidInput", "LoadError", "MissingDependency",
         "NotFound", "Unauthorized", "Unavailable", "UnsupportedFormat", "ZhikuError")},
-    **{name: "zhiku.schema" for name in ("Answer", "Chunk", "Citation", "FileRecord", "Hit", "KnowledgeBase")},
+    **{name: "zhiku.schema" for name in (
+        "Answer", "AnswerEvent", "AnswerRequest", "Chunk", "Citation", "Delta", "FileRecord", "Final", "Hit",
+        "KnowledgeBase", "Notice", "Retrieved", "Turn")},
 }
 
 

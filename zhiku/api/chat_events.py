@@ -15,13 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Generic, Protocol, TypeVar
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
 
 from zhiku.api import sse
+from zhiku.chat.pipeline import Answering
 from zhiku.chat.turns import Ended, TurnResult, TurnRunner
 from zhiku.llm.base import CallControl, Timeouts
 from zhiku.errors import ZhikuError
@@ -46,7 +47,7 @@ class Encoder(Protocol):
 class Relay(Generic[T]):
     """Runs an answer on its thread and hands its events to the event loop."""
 
-    def __init__(self, make: Callable[[CallControl], Iterator[AnswerEvent]], timeouts: Timeouts,
+    def __init__(self, make: Callable[[CallControl], Answering], timeouts: Timeouts,
                  finish: Callable[[TurnResult], T]) -> None:
         self.loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[Item] = asyncio.Queue()
@@ -125,7 +126,7 @@ class Relay(Generic[T]):
             self.stop()  # the client left (or the answer ended): stop generating
 
 
-async def respond(request: Request, make: Callable[[CallControl], Iterator[AnswerEvent]], timeouts: Timeouts,
+async def respond(request: Request, make: Callable[[CallControl], Answering], timeouts: Timeouts,
                   finish: Callable[[TurnResult], T], stream: bool, encoder: Callable[[list[Item]], Encoder],
                   heartbeat_s: float) -> T | StreamingResponse:
     """Run the answer; return what ``finish`` made of it, or stream it through the face's encoder
@@ -147,7 +148,7 @@ def whole(result: TurnResult) -> TurnResult:
     return result
 
 
-async def run_whole(request: Request, make: Callable[[CallControl], Iterator[AnswerEvent]], timeouts: Timeouts,
+async def run_whole(request: Request, make: Callable[[CallControl], Answering], timeouts: Timeouts,
                     finish: Callable[[TurnResult], T]) -> T:
     """Run the answer to its end (a JSON reply); what ``finish`` made of it, or its error."""
     relay = Relay(make, timeouts, finish)

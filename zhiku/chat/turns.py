@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generator, Generic, TypeVar
 
 from zhiku.errors import Cancelled, ZhikuError
 from zhiku.llm.base import CallControl, Timeouts
@@ -42,7 +42,7 @@ class Ended(Generic[T]):
 
 
 class TurnRunner(Generic[T]):
-    def __init__(self, make: Callable[[CallControl], Iterator[AnswerEvent]], timeouts: Timeouts,
+    def __init__(self, make: Callable[[CallControl], Generator[AnswerEvent, None, None]], timeouts: Timeouts,
                  finish: Callable[[TurnResult], T], emit: Callable[[AnswerEvent | Ended[T]], None]) -> None:
         self.make, self.timeouts, self.finish, self.emit = make, timeouts, finish, emit
         self.cancel = threading.Event()
@@ -59,7 +59,7 @@ class TurnRunner(Generic[T]):
         final: Answer | None = None
         retrieved: Retrieved | None = None
         error: ZhikuError | None = None
-        events: Iterator[AnswerEvent] | None = None
+        events: Generator[AnswerEvent, None, None] | None = None
         try:
             events = self.make(control)
             for event in events:
@@ -82,10 +82,9 @@ class TurnRunner(Generic[T]):
             log.exception("chat turn failed")
             error = ZhikuError(f"the answer failed: {type(exc).__name__}: {exc}")
         finally:
-            close = getattr(events, "close", None)
-            if close is not None:
+            if events is not None:
                 try:
-                    close()  # stops the model's generation and its upstream request
+                    events.close()  # stops the model's generation and its upstream request
                 except Exception:
                     log.debug("closing the answer failed", exc_info=True)
         stopped = self.cancel.is_set() and final is None
