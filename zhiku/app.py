@@ -10,7 +10,7 @@ import logging
 import shutil
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 from zhiku.config import Settings, load_settings
 from zhiku.embed.base import Embedder
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from zhiku.llm.registry import ModelInfo, ModelRegistry
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 class Zhiku:
@@ -77,12 +78,13 @@ class Zhiku:
         self.close()
 
     # -- models ----------------------------------------------------------------------
-    def _once(self, key: str, make: Callable[[], Any]) -> Any:
+    def _once(self, key: str, make: Callable[[], _T]) -> _T:
         """The service stored under ``key``, built by ``make`` on first use (once, across threads)."""
         with self._lock:
             if key not in self.__dict__:
                 self.__dict__[key] = make()
-            return self.__dict__[key]
+            built: _T = self.__dict__[key]
+            return built
 
     def embedder(self, name: str) -> Embedder:
         return self.embedders.get(name)
