@@ -21,7 +21,7 @@ from sqlalchemy import delete, insert, select, update
 
 from zhiku.errors import Cancelled, Conflict, InvalidInput, NotFound, Unavailable, ZhikuError
 from zhiku.ingest.jobs import KEPT, UploadStaging
-from zhiku.schema.jobs import ACTIVE, Job, JobFile
+from zhiku.schema.jobs import ACTIVE, FileOutcome, Job, JobFile, JobStatus
 from zhiku.ingest.pipeline import Source
 from zhiku.schema import FileRecord, KnowledgeBase
 from zhiku.store.catalog import as_utc
@@ -81,10 +81,10 @@ class _Progress:
             self.run.fraction = min(self.cur_done / self.cur_total, 1.0) if self.cur_total else 0.0
         self.mgr._changed(self.run)
 
-    def file_finished(self, name: str, outcome: str, detail: str = "") -> None:
+    def file_finished(self, name: str, outcome: FileOutcome, detail: str = "") -> None:
         with self.run.lock:
             entry = self.run.job.files[self.order[self.k]]
-            entry.outcome, entry.detail = outcome, detail  # type: ignore[assignment]
+            entry.outcome, entry.detail = outcome, detail
             self.k += 1
             self._next()
         self.mgr._changed(self.run, save=True)
@@ -323,7 +323,8 @@ class JobManager:
         self._changed(run, save=True)
         order = [i for i, f in enumerate(job.files) if f.outcome == "queued"]
         progress = _Progress(self, run, order)
-        status, error = "done", None
+        status: JobStatus = "done"
+        error: str | None = None
         try:
             kb = self.catalog.get_kb_by_id(job.kb_id)
             sources = [Source(self.root / job.id / str(i), job.files[i].name) for i in order]
@@ -351,10 +352,10 @@ class JobManager:
         except Exception:
             log.exception("could not clean up after cancelling job %s", job.id)
 
-    def _finish(self, run: _Run, status: str, error: str | None = None) -> None:
+    def _finish(self, run: _Run, status: JobStatus, error: str | None = None) -> None:
         job = run.job
         with run.lock:
-            job.status, job.error, job.finished_at = status, error, now()  # type: ignore[assignment]
+            job.status, job.error, job.finished_at = status, error, now()
             for i, f in enumerate(job.files):
                 if f.outcome in ("queued", "running"):
                     f.outcome, f.detail = "cancelled", "interrupted" if status == "interrupted" else "cancelled"

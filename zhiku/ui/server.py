@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator
 
 from zhiku.ui import context
 
@@ -98,7 +98,7 @@ def _chain(first: Any, second: Any) -> Any:
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
-    async def lifespan(app: Any):  # type: ignore[no-untyped-def]
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
         from anyio import to_thread
 
         limiter = to_thread.current_default_thread_limiter()

@@ -34,7 +34,7 @@ import logging
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zhiku.errors import LoadError, MissingDependency
 from zhiku.ingest.loaders.base import Block, LoadedDocument, register
@@ -49,14 +49,17 @@ from zhiku.ingest.loaders.pdf_tables import page_tables
 from zhiku.ingest.loaders.pdf_text import normalize_pdf_text, page_runs
 from zhiku.ingest.loaders.text import SectionStack
 
+if TYPE_CHECKING:
+    from pypdf import PdfReader
+
 log = logging.getLogger(__name__)
 
 _JUNK_TITLES = {"", "untitled", "title", "none", "null"}
 
 
-def _title(reader: object) -> str | None:
+def _title(reader: PdfReader) -> str | None:
     try:
-        meta = reader.metadata  # type: ignore[attr-defined]
+        meta = reader.metadata
         title = (meta.title if meta else None) or ""
     except Exception:  # noqa: BLE001 - broken metadata must not stop the text
         return None
