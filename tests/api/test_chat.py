@@ -184,3 +184,20 @@ def test_search_mode_answers_from_the_web_with_url_citations(home: Path) -> None
             stored = c.get_conversation(conv.id).messages
             assert stored[-1].citations[0].url.startswith(server.base)
         transport.close()
+
+
+def test_a_chat_answer_searches_the_way_it_is_asked(asgi: ZhikuClient) -> None:
+    """``retrieval`` picks the search (hybrid, dense, lexical) for one answer, in stateless chat and
+    in a conversation's message, as the CLI's --mode does locally and with --server."""
+    _kb(asgi, "hr")
+    best = {}
+    for mode in ("lexical", "dense", "hybrid"):  # the same answer /api/ask gives with that search
+        chat, ask = asgi.chat("kb", "年假有几天？", kbs=["hr"], retrieval=mode), asgi.ask(["hr"], "年假有几天？", mode=mode)
+        assert (chat.content, chat.meta["best_score"]) == (ask.answer, ask.best_score), mode
+        best[mode] = ask.best_score
+    assert best["lexical"] != best["dense"]  # the searches differ, so the checks above can tell them apart
+    conv = asgi.create_conversation("kb", kbs=["hr"], settings={"retrieval": "lexical"})
+    assert asgi.send_message(conv.id, "年假有几天？", retrieval="dense").meta["best_score"] == best["dense"]
+    assert asgi.send_message(conv.id, "年假有几天？").meta["best_score"] == best["lexical"]  # the conversation's
+    with pytest.raises(InvalidInput):
+        asgi.chat("kb", "年假有几天？", kbs=["hr"], retrieval="fuzzy")

@@ -34,7 +34,7 @@ SEARCH_NOT_CONFIGURED = "search mode is not configured: choose a search engine i
 NO_MODEL = "no chat model is configured: set llm.default (or name a model) for LLM chat; see `zhiku models`"
 SEARCH_MODES = ("hybrid", "dense", "lexical")
 Answering = Generator[AnswerEvent, None, None]  # closing it stops the answer
-CHOICES = ("mode", "kbs", "temp_kb", "model", "temperature", "top_k", "strict")  # a message's per-answer choices
+CHOICES = ("mode", "kbs", "temp_kb", "model", "temperature", "top_k", "strict", "retrieval")  # a message's per-answer choices
 
 
 @dataclass
@@ -184,4 +184,5 @@ def request_for(mode: AnswerMode, chosen: dict[str, Any], overrides: dict[str, A
     return AnswerRequest(
         mode=merged.get("mode") or mode, question=question, history=as_turns(history), owner=owner,
         kbs=list(merged.get("kbs") or []), temp_kb=merged.get("temp_kb"), model=merged.get("model"),
-        temperature=merged.get("temperature"), top_k=merged.get("top_k"), strict=merged.get("strict"))
+        temperature=merged.get("temperature"), top_k=merged.get("top_k"), strict=merged.get("strict"),
+        retrieval=merged.get("retrieval"))

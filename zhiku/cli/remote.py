@@ -125,14 +125,12 @@ class RemoteBackend:
         return self.client.search(list(kb_names), query, top_k=top_k, mode=mode, file=file_glob)
 
     def answer(self, request: AnswerRequest) -> Answer:
-        """The server's answer, through its chat route: with its default chat model (or the one
-        named), else extractive. The chat route takes no search mode: a question with one (and no
-        model) goes to /api/ask, whose extractive answer honours it."""
-        if request.retrieval is not None and request.model is None:
-            return self.client.ask(request.kbs, request.question, top_k=request.top_k, mode=request.retrieval)
+        """The server's answer, through its chat route (the same pipeline as a local answer): with
+        its default chat model (or the one named), else extractive."""
         msg = self.client.chat(request.mode, [t.model_dump() for t in request.history] + [
             {"role": "user", "content": request.question}], kbs=request.kbs or None, temp_kb=request.temp_kb,
-            model=request.model, temperature=request.temperature, top_k=request.top_k, strict=request.strict)
+            model=request.model, temperature=request.temperature, top_k=request.top_k, strict=request.strict,
+            retrieval=request.retrieval)
         if msg.status == "error":
             raise Unavailable(msg.error or "the server could not answer", kind=msg.meta.get("error_type"))
         meta = msg.meta

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from zhiku.schema import limits
+from zhiku.schema import SearchMode, limits
 from zhiku.schema.chat import ChatMode, ConversationSettings
 
 Content = Annotated[str, Field(min_length=1, max_length=limits.QUESTION_MAX_CHARS)]
@@ -26,6 +26,8 @@ class TurnOverrides(_Body):
     temperature: float | None = Field(None, ge=0, le=2)
     top_k: int | None = Field(None, ge=1, le=200, description="passages retrieved")
     strict: bool | None = Field(None, description="say 'no answer' under the relevance floor")
+    retrieval: SearchMode | None = Field(None, description="how passages are searched: hybrid (default), dense "
+                                                           "or lexical")
 
 
 class ConversationCreate(TurnOverrides):

@@ -29,6 +29,8 @@ class ConversationSettings(BaseModel):
     temperature: float | None = Field(None, ge=0, le=2)
     top_k: int | None = Field(None, ge=1, le=200)
     strict: bool | None = Field(None, description="under the relevance floor say 'no answer' (default: llm.grounding)")
+    retrieval: Literal["hybrid", "dense", "lexical"] | None = Field(
+        None, description="how passages are searched (default: retrieval.mode)")
 
 
 class Feedback(BaseModel):
