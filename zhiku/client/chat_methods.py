@@ -70,7 +70,7 @@ class ChatMethods:
 
     def send_message(self, conversation_id: str, content: str, **choices: Any) -> Message:
         """Ask in the conversation; returns the stored answer. ``choices``: mode, kbs, temp_kb, model,
-        temperature, top_k, strict (each overrides the conversation's setting for this answer)."""
+        temperature, top_k, strict, retrieval (each overrides the conversation's setting for this answer)."""
         return self._do(ChatRoutes.send_message(conversation_id, content, False, overrides(**choices)))
 
     def send_message_stream(self, conversation_id: str, content: str, **choices: Any) -> Iterator[ChatEvent]:
