@@ -9,14 +9,13 @@ never found, a document holding a rare query term outranks ones that do not, cov
 from __future__ import annotations
 
 import random
-import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from zhiku.store.index_protocols import LexicalIndex, LexicalIndexType
+from zhiku.testing.contracts.concurrency import readers_beside_writer
 from zhiku.testing.contracts.crash import kill_during_saves, lexical_states
 
 DOCS: dict[int, list[str]] = {
@@ -174,38 +173,14 @@ class LexicalIndexContract:
         index = index_type()
         batches, size = 40, 25
         batch_ids = [list(range(b * size, (b + 1) * size)) for b in range(batches)]
-        done = threading.Event()
-        problems: list[Any] = []
 
-        def writer() -> None:
-            try:
-                for b in range(batches):
-                    index.add(batch_ids[b], [[f"batch{b}", "shared", f"doc{i}"] for i in batch_ids[b]])
-                for b in range(0, batches, 2):
-                    index.remove(batch_ids[b])
-            except Exception as exc:  # noqa: BLE001 - reported by the test
-                problems.append(exc)
-            finally:
-                done.set()
+        def find(b: int, rng: random.Random) -> set[int]:
+            allowed = None if rng.random() < 0.5 else np.array(batch_ids[b], dtype=np.int64)
+            return set(ids_of(index.search([f"batch{b}"], 2 * size, allowed)))
 
-        def reader(seed: int) -> None:
-            rng = random.Random(seed)
-            try:
-                while not done.is_set() or rng.random() < 0.2:
-                    b = rng.randrange(batches)
-                    allowed = None if rng.random() < 0.5 else np.array(batch_ids[b], dtype=np.int64)
-                    found = set(ids_of(index.search([f"batch{b}"], 2 * size, allowed)))
-                    if found and found != set(batch_ids[b]):
-                        problems.append(f"batch {b}: {len(found)} of {size} ids")
-            except Exception as exc:  # noqa: BLE001 - reported by the test
-                problems.append(exc)
-
-        threads = [threading.Thread(target=reader, args=(s,)) for s in range(3)]
-        threads.append(threading.Thread(target=writer))
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        problems = readers_beside_writer(
+            batches, lambda b: index.add(batch_ids[b], [[f"batch{b}", "shared", f"doc{i}"] for i in batch_ids[b]]),
+            lambda b: index.remove(batch_ids[b]), find, lambda b: set(batch_ids[b]))
         assert not problems, problems[:5]
         assert len(index) == size * (batches // 2)
 

@@ -9,14 +9,13 @@ tolerance of ``score_tolerance`` (a backend storing half precision loses ~1e-3).
 from __future__ import annotations
 
 import random
-import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from zhiku.store.index_protocols import VectorIndex, VectorIndexType
+from zhiku.testing.contracts.concurrency import readers_beside_writer
 from zhiku.testing.contracts.crash import kill_during_saves, vector_states
 
 
@@ -201,38 +200,15 @@ class VectorIndexContract:
         batches, size = 40, 25
         directions = unit_vectors(batches, self.dimensions, seed=11)
         batch_ids = [np.arange(b * size, (b + 1) * size, dtype=np.int64) for b in range(batches)]
-        done = threading.Event()
-        problems: list[Any] = []
 
-        def writer() -> None:
-            try:
-                for b in range(batches):
-                    index.add(batch_ids[b], np.repeat(directions[b][None, :], size, axis=0))
-                for b in range(0, batches, 2):
-                    index.remove(batch_ids[b].tolist())
-            except Exception as exc:  # noqa: BLE001 - reported by the test
-                problems.append(exc)
-            finally:
-                done.set()
+        def find(b: int, rng: random.Random) -> set[int]:
+            found = set(ids_of(index.search(directions[b], 2 * size, batch_ids[b])))
+            len(index)  # counting beside the writer must not fail either
+            return found
 
-        def reader(seed: int) -> None:
-            rng = random.Random(seed)
-            try:
-                while not done.is_set() or rng.random() < 0.2:
-                    b = rng.randrange(batches)
-                    found = set(ids_of(index.search(directions[b], 2 * size, batch_ids[b])))
-                    if found and found != set(batch_ids[b].tolist()):
-                        problems.append(f"batch {b}: {len(found)} of {size} ids")
-                    len(index)
-            except Exception as exc:  # noqa: BLE001 - reported by the test
-                problems.append(exc)
-
-        threads = [threading.Thread(target=reader, args=(s,)) for s in range(3)]
-        threads.append(threading.Thread(target=writer))
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        problems = readers_beside_writer(
+            batches, lambda b: index.add(batch_ids[b], np.repeat(directions[b][None, :], size, axis=0)),
+            lambda b: index.remove(batch_ids[b].tolist()), find, lambda b: set(batch_ids[b].tolist()))
         assert not problems, problems[:5]
         assert len(index) == size * (batches // 2)
 
