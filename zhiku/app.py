@@ -143,6 +143,10 @@ class Zhiku:
     def remove_files(self, kb_name: str, names: Sequence[str]) -> list[str]:
         return self.ingestor.remove(self.kb(kb_name), list(names))
 
+    def unindex_file(self, kb_name: str, name: str, reason: str) -> bool:
+        """Out of search, kept (``failed`` with ``reason``, stored copy and all); a re-ingest brings it back."""
+        return self.ingestor.unindex(self.kb(kb_name), name, reason)
+
     def file_chunks(self, kb_name: str, file: str) -> tuple[FileRecord, list[Chunk]]:
         kb = self.kb(kb_name)
         record = self._file(kb, file)

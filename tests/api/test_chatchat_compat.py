@@ -143,12 +143,20 @@ def test_delete_and_update_docs(raw: httpx.Client, kb: str, zk: Zhiku) -> None:
         "knowledge_base_name": kb, "file_names": ["病假.md", "没有.md"], "delete_content": False,
         "not_refresh_vs_cache": False})
     assert r.json() == {"code": 200, "msg": "文件删除完成", "data": {"failed_files": {"没有.md": "未找到文件 没有.md"}}}
+    # delete_content=false: out of the vector store, kept (tests/api/test_chatchat_files_kept.py)
+    assert {f.name: f.status for f in zk.list_files(kb)} == {"refunds.md": "indexed", "年假.md": "indexed",
+                                                             "病假.md": "failed"}
+    r = raw.post("/knowledge_base/delete_docs", json={
+        "knowledge_base_name": kb, "file_names": ["病假.md"], "delete_content": True, "not_refresh_vs_cache": False})
+    assert r.json() == {"code": 200, "msg": "文件删除完成", "data": {"failed_files": {}}}
     assert sorted(f.name for f in zk.list_files(kb)) == ["refunds.md", "年假.md"]
 
 
 def test_path_traversal_is_refused_and_touches_nothing(raw: httpx.Client, kb: str, zk: Zhiku, home: Path) -> None:
     before = sorted(p.relative_to(home.parent) for p in home.parent.rglob("*"))
-    for name in ("../../etc/passwd", "..\\..\\windows\\win.ini", "/etc/passwd", "sub/年假.md"):
+    # (a relative name with folders such as "sub/年假.md" is a name like any other: tests/api/test_upload_names.py)
+    for name in ("../../etc/passwd", "..\\..\\windows\\win.ini", "/etc/passwd", "sub/../年假.md",
+                 "C:\\Windows\\win.ini", "C:/Windows/win.ini", "年假.md\x00.txt"):
         r = raw.get("/knowledge_base/download_doc", params={"knowledge_base_name": kb, "file_name": name})
         chatchat_error(r, 400, "invalid_input")
         r = raw.post("/knowledge_base/delete_docs", json={"knowledge_base_name": kb, "file_names": ["年假.md", name]})

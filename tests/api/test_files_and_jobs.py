@@ -130,14 +130,16 @@ def test_bad_uploads(raw: httpx.Client, zk: Zhiku) -> None:
 
 def test_upload_names_are_display_names_only(asgi: ZhikuClient, zk: Zhiku) -> None:
     asgi.create_kb("kb")
-    job = asgi.wait_for_job(asgi.upload("kb", [("C:\\Users\\me\\报告.md", ZH.encode()),
+    job = asgi.wait_for_job(asgi.upload("kb", [("报告.md", ZH.encode()),
                                                ("folder/sub/notes.md", EN.encode())]).id)
-    assert [f.name for f in job.files] == ["报告.md", "notes.md"]
+    assert [f.name for f in job.files] == ["报告.md", "folder/sub/notes.md"]  # relative names kept, as labels
+    with pytest.raises(InvalidInput, match="backslash"):  # a Windows path is refused, not cut down
+        asgi.upload("kb", [("C:\\Users\\me\\报告.md", ZH.encode())])
     kb = asgi.get_kb("kb")
     stored = sorted(p.name for p in (zk.settings.home / "kbs" / kb.id / "files").iterdir())
     assert stored == sorted(f.id for f in asgi.list_files("kb"))
     assert clean_upload_name(" 文件 .pdf ") == "文件 .pdf"
-    for bad in ["", ".", "..", "a/../b", "x\x7f", "\x1b[31m.md"]:
+    for bad in ["", ".", "..", "a/../b", "x\x7f", "\x1b[31m.md", "/etc/passwd", "a\\b", "C:/x", "dir/"]:
         with pytest.raises(InvalidInput):
             clean_upload_name(bad)
     with pytest.raises(TooLarge):

@@ -28,6 +28,7 @@ FIELD_LIMIT = 64 * 1024  # a non-file form field may not be larger than this
 MAX_FIELDS = 100  # text fields in one form
 OVERHEAD = 1 << 20  # multipart headers and boundaries on top of the files' bytes
 _EXT_FILENAME = re.compile(r"filename\*\s*=\s*([^;]+)", re.IGNORECASE)
+_FILENAME = re.compile(r'(?:^|;)\s*filename\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)', re.IGNORECASE)
 _ESCAPED = re.compile(r"%([01][0-9A-Fa-f]|22)")
 
 
@@ -51,13 +52,17 @@ def filename_of(disposition: bytes) -> str | None:
                 return unquote(rest, encoding=charset or "utf-8", errors="strict")
             except (LookupError, UnicodeDecodeError):
                 raise InvalidInput("an uploaded file name is not properly encoded") from None
-    _, params = parse_options_header(disposition)
-    raw = params.get(b"filename")
-    if raw is None:
+    # read here, not with python-multipart's parse_options_header, which cuts a name that looks like
+    # a Windows path down to its last part: such a name is refused with the reason instead
+    plain = _FILENAME.search(_decode(disposition))
+    if plain is None:
         return None
+    value = plain.group(1).strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1].replace("\\\\", "\\").replace('\\"', '"')
     # browsers escape " CR LF (the HTML standard), httpx every control character: undo it, so
     # that a control character is seen (and refused) rather than kept as "%00"
-    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), _decode(raw))
+    return _ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), value)
 
 
 class _Receiver:

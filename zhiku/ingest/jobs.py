@@ -11,36 +11,51 @@ cancelled, interrupted) are kept so that ``retry`` can run them again.
 
 from __future__ import annotations
 
+import re
 import shutil
 import unicodedata
 from pathlib import Path
 
 from zhiku.errors import InvalidInput, TooLarge
 from zhiku.schema.jobs import JobFile
-from zhiku.schema.limits import name_problem
+from zhiku.schema.limits import FILE_NAME_MAX_CHARS, name_problem
 
 KEPT = ("added", "replaced", "skipped")  # outcomes whose staged copy is no longer needed
 
 
-def clean_upload_name(raw: str) -> str:
-    """The display name of an uploaded file: its last path part, checked.
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
-    Directories are stripped; ``..`` segments, control, invisible and text-direction characters
-    and lone surrogates are refused; the name is NFC-normalised (macOS writes ``é`` decomposed).
-    The name is only ever shown and matched, never used as a path."""
-    name = unicodedata.normalize("NFC", raw or "")
+
+def clean_upload_name(raw: str) -> str:
+    """The name of an uploaded file in its KB: a relative path such as ``wiki/Home.MD`` (as
+    ``zhiku kb add`` of a folder names files, and as Chatchat's clients send and store them), checked.
+
+    The name is a label in the database, matched and shown, never a path on disk (stored copies
+    are named by id); still, anything that would be a way out if it ever were one is refused:
+    ``..`` segments, absolute paths, backslashes, drive letters, control, invisible and
+    text-direction characters and lone surrogates. The name is NFC-normalised (macOS writes
+    ``é`` decomposed); ``.`` and empty segments are dropped (``./a//b.md`` is ``a/b.md``)."""
+    name = unicodedata.normalize("NFC", raw or "").strip()
+    shown = name.encode("utf-8", "backslashreplace").decode("utf-8")
     problem = name_problem(name)
+    if problem is None:
+        if "\\" in name:
+            problem = "it holds a backslash (folders are separated by '/')"
+        elif name.startswith("/"):
+            problem = "it is an absolute path (send a name relative to the knowledge base)"
+        elif _DRIVE.match(name):
+            problem = "it starts with a drive letter (send a name relative to the knowledge base)"
+        elif ".." in (p.strip() for p in name.split("/")):
+            problem = "it holds a '..' segment"
     if problem is not None:
-        shown = name.encode("utf-8", "backslashreplace").decode("utf-8")
         raise InvalidInput(f"file name '{shown}' is refused: {problem}", name=shown)
-    parts = name.replace("\\", "/").split("/")
-    if ".." in (p.strip() for p in parts):
-        raise InvalidInput(f"file name {name!r} contains '..'", name=name)
-    name = parts[-1].strip()
-    if name in ("", "."):
-        raise InvalidInput("an uploaded file has no name", name=raw)
-    if len(name) > 255:
-        raise InvalidInput("file names are at most 255 characters", name=name[:40] + "…")
+    parts = [p.strip() for p in name.split("/")]
+    if parts[-1] in ("", "."):
+        raise InvalidInput(f"an uploaded file has no name ('{shown}' names a folder)" if name else
+                           "an uploaded file has no name", name=shown)
+    name = "/".join(p for p in parts if p not in ("", "."))
+    if len(name) > FILE_NAME_MAX_CHARS or any(len(p) > 255 for p in parts):
+        raise InvalidInput(f"file names are at most {FILE_NAME_MAX_CHARS} characters", name=name[:40] + "…")
     return name
 
 
@@ -83,7 +98,13 @@ class UploadStaging:
         directory.mkdir(parents=True, exist_ok=False)
 
     def add(self, raw_name: str) -> StagedFile:
+        """Stage the next file. A second file of the same name in one upload would replace the
+        first without a word: it is failed instead (its bytes are still kept, for a retry)."""
         entry = JobFile(name=clean_upload_name(raw_name))
+        if any(f.name == entry.name for f in self.files):
+            entry.outcome = "failed"
+            entry.detail = (f"another file of this upload is also named '{entry.name}': "
+                            "only the first is added (rename one, or upload it on its own to replace it)")
         self.files.append(entry)
         return StagedFile(self, self.directory / str(len(self.files) - 1), entry)
 

@@ -328,6 +328,25 @@ class Ingestor:
             self.stored_path(kb, f.id).unlink(missing_ok=True)
         return sorted({f.name for f in targets})
 
+    def unindex(self, kb: KnowledgeBase, name: str, reason: str) -> bool:
+        """Take a file out of search by name but keep its record (``failed``, with ``reason``) and its
+        stored copy, so that a re-ingest brings it back. False when it was not indexed anyway."""
+        found = self.catalog.files_named(kb.id, name)
+        if not found:
+            raise NotFound(f"no file '{name}' in knowledge base '{kb.name}'", file=name)
+        indexed = [f for f in found if f.status == "indexed"]
+        stale: list[str] = []  # earlier failed versions of the name, superseded
+        for f in indexed:
+            def unindex(file_id: str = f.id) -> tuple[Any, list[list[str]], np.ndarray, Any, int]:
+                removed, revision, gone = self.catalog.unindex_file(kb.id, file_id, reason)
+                stale.extend(gone)
+                return [], [], _no_vectors(kb), removed, revision
+
+            self._change(kb, unindex)
+        self.indexes.flush()
+        self._forget(kb, stale)
+        return bool(indexed)
+
     def edit_chunk(self, kb: KnowledgeBase, chunk_id: int, text: str) -> None:
         """Replace a chunk's text: re-embedded, re-tokenised, searchable as edited at once."""
         from zhiku.text.normalize import lexical_tokens

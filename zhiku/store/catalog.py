@@ -219,6 +219,26 @@ class Catalog:
                 conn.execute(delete(files).where(files.c.id.in_(stale)))
         return stale
 
+    def unindex_file(self, kb_id: str, file_id: str, reason: str) -> tuple[list[int], int, list[str]]:
+        """Take a file out of search but keep it: its chunks go, it becomes ``failed`` with ``reason``
+        (not searchable, its stored copy kept, indexed again by a re-ingest). Returns (removed chunk
+        ids, the KB's new revision, ids of earlier failed versions of its name, now gone)."""
+        with self.engine.begin() as conn:  # one transaction: never an "indexed" file without chunks
+            row = conn.execute(select(files.c.name).where(files.c.id == file_id, files.c.kb_id == kb_id)).first()
+            if row is None:
+                raise NotFound(f"file {file_id} does not exist", file_id=file_id)
+            removed = self._chunk_ids(conn, [file_id])
+            conn.execute(delete(chunks).where(chunks.c.file_id == file_id))
+            conn.execute(update(files).where(files.c.id == file_id).values(
+                status="failed", error=reason, chunks=0, updated_at=now()))
+            stale = [r.id for r in conn.execute(select(files.c.id).where(
+                files.c.kb_id == kb_id, files.c.name == row.name, files.c.status == "failed",
+                files.c.id != file_id))]
+            if stale:
+                conn.execute(delete(files).where(files.c.id.in_(stale)))
+            revision = self._bump(conn, kb_id)
+        return removed, revision, stale
+
     def remove_files(self, kb_id: str, file_ids: Sequence[str]) -> tuple[list[int], int]:
         """Returns (removed chunk ids, the KB's new revision)."""
         with self.engine.begin() as conn:

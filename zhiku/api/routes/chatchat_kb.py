@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import mimetypes
-import unicodedata
 from typing import Annotated, Any, AsyncIterator, Callable
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -49,6 +48,9 @@ DEFAULT_TOP_K = 3  # Chatchat's VECTOR_SEARCH_TOP_K
 # shown inline with ``preview=true``; anything else (HTML, SVG, office files) is always an attachment
 INLINE_TYPES = {"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain"}
 TEXT_TYPES = {"text/plain", "text/markdown", "text/csv", "text/tab-separated-values"}
+# the reason a file kept by delete_docs(delete_content=false) gives for not being searchable
+UNINDEXED = ("removed from the vector store (delete_docs with delete_content=false); its stored copy is kept: "
+             "update_docs, recreate_vector_store or a re-ingest indexes it again")
 
 KBNameField = Annotated[str, Field(min_length=1, max_length=limits.KB_NAME_MAX_CHARS, description="知识库名称")]
 
@@ -168,11 +170,10 @@ def current_files(zhiku: Zhiku, kb: str) -> list[FileRecord]:
 
 
 def checked_file_name(name: str) -> str:
-    """A stored file name is one path-free part: anything else can only be an attack or a mistake."""
-    cleaned = clean_upload_name(name)  # NFC, as stored
-    if cleaned != unicodedata.normalize("NFC", name):
-        raise InvalidInput(f"file names have no directories: {name!r}", file_name=name)
-    return cleaned
+    """A file name as stored: a relative path such as ``wiki/Home.MD``, NFC; whatever could be a way
+    out of the KB (``..``, absolute paths, backslashes, drive letters, control characters) is
+    refused with 400. The name is only matched against the catalog, never used as a path."""
+    return clean_upload_name(name)
 
 
 def no_custom_docs(docs: str | dict[str, Any]) -> None:
@@ -250,14 +251,19 @@ async def upload_docs(request: Request, check_kb: UploadKBCheck, zhiku: ZhikuDep
 
 @router.post("/delete_docs")
 def delete_docs(body: DeleteDocsBody, zhiku: ZhikuDep) -> dict[str, Any]:
-    """Removes the files from the KB: their chunks leave the indexes and their stored copies go
-    (``delete_content`` has no other meaning here)."""
+    """Removes the files from the vector store. With ``delete_content`` (Chatchat's "从知识库中删除")
+    they are erased, stored copy and all; without it ("从向量库删除") each is kept, not searchable,
+    as a ``failed`` file saying so (listed with ``in_db: false``), and ``update_docs`` or
+    ``recreate_vector_store`` index it again, as in Chatchat."""
     names = [checked_file_name(n) for n in body.file_names]
     zhiku.kb(body.knowledge_base_name)
     failed: dict[str, str] = {}
     for name in names:
         try:
-            zhiku.remove_files(body.knowledge_base_name, [name])
+            if body.delete_content:
+                zhiku.remove_files(body.knowledge_base_name, [name])
+            else:
+                zhiku.unindex_file(body.knowledge_base_name, name, UNINDEXED)
         except NotFound:
             failed[name] = f"未找到文件 {name}"
     return envelope({"failed_files": failed}, "文件删除完成")
