@@ -132,6 +132,7 @@ def _register() -> None:
     from zhiku.cli import commands_llm  # noqa: F401
     from zhiku.cli import commands_web  # noqa: F401
     from zhiku.cli import commands_auth  # noqa: F401
+    from zhiku.cli import commands_mcp  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> int:

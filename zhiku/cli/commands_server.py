@@ -122,6 +122,9 @@ def start(
     zhiku = state(ctx).app()
     zhiku.warm_up()  # indexes and models load now, not on the first question
     api = create_app(zhiku)
+    from zhiku.mcp.http import mount_mcp
+
+    mount_mcp(api, zhiku)  # the MCP tools at /mcp, before the UI's mount at / takes the rest
     if ui:
         from zhiku.ui.server import local_url, mount_ui
 
