@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import httpx
 import numpy as np
@@ -125,10 +125,23 @@ def test_errors(live: LiveServer, oai: openai.OpenAI, zk: Zhiku) -> None:
     with pytest.raises(openai.BadRequestError):
         oai.chat.completions.create(model="kb:hr", messages=[{"role": "assistant", "content": "hi"}])
     with httpx.Client(base_url=live.url) as c:
-        assert_error(c.post("/v1/chat/completions", json={"model": "x", "messages": [{"role": "user", "content": "hi"}]}),
-                     404, "not_found")
-        assert_error(c.post("/v1/chat/completions", json={"model": "kb:hr", "messages": []}), 422, "validation_error")
-        assert_error(c.post("/v1/embeddings", json={"input": []}), 400, "invalid_input")
+        assert_v1_error(c.post("/v1/chat/completions", json={"model": "x", "messages": [{"role": "user",
+                                                                                       "content": "hi"}]}),
+                        404, "not_found", "model")
+        # request validation is a 400 on /v1, as OpenAI answers (zhiku's own routes keep 422)
+        assert_v1_error(c.post("/v1/chat/completions", json={"model": "kb:hr", "messages": []}), 400,
+                        "validation_error", "messages")
+        assert_v1_error(c.post("/v1/embeddings", json={"input": []}), 400, "invalid_input", "input")
+        assert_error(c.post("/api/search", json={"kbs": ["hr"], "query": "x", "top_k": 0}), 422, "validation_error")
+
+
+def assert_v1_error(response: httpx.Response, status: int, type_: str, param: str | None) -> dict[str, Any]:
+    """OpenAI's error object (type, message, code, param) with zhiku's details."""
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"type", "message", "code", "param", "details"}, error
+    assert error["type"] == type_ and error["param"] == param and error["code"] and error["message"], error
+    return error
 
 
 def test_unreachable_chat_model_is_listed_and_a_readable_503(home: Path) -> None:

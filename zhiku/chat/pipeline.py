@@ -114,7 +114,9 @@ class AnswerPipeline:
             registry.config(request.model)  # an unknown model fails here
         if not request.question or not request.question.strip():
             raise InvalidInput("the question is empty")
-        turns: list[Message] = [{"role": t.role, "content": t.content} for t in request.history]
+        if (request.options or request.tool_turns) and mode != "llm":
+            raise InvalidInput("generation options and tool turns are for llm mode only", mode=mode)
+        turns = [as_message(t) for t in request.history]
         return PreparedAnswer(request, detect_lang(request.question), kbs, model, self._timeouts(model), turns)
 
     def _timeouts(self, model: str | None) -> Timeouts:
@@ -136,7 +138,8 @@ class AnswerPipeline:
         if request.mode == "llm":
             llm = registry.get(prepared.model or "")
             yield from self.llm_chat.stream(llm, request.question, lang, prepared.turns, control,
-                                            request.temperature, request.system, request.max_tokens)
+                                            request.temperature, request.system, request.max_tokens,
+                                            request.options, [as_message(t) for t in request.tool_turns])
             return
         vectors = QueryVectors(request.question, self.retriever.query_vector)
         if request.mode == "search":
@@ -169,6 +172,16 @@ class AnswerPipeline:
                 vectors.get(kb.embedder)
         hits = self.retriever.search(kbs, request.question, n, mode, query_vectors=vectors.made())
         return weigh(request.question, lang, hits, settings.retrieval.relevance_floor, kbs[0].embedder, vectors)
+
+
+def as_message(turn: Turn) -> Message:
+    """A turn as a chat model's message (with its tool calls, or the call a tool's result answers)."""
+    message: Message = {"role": turn.role, "content": turn.content}
+    if turn.tool_calls:
+        message["tool_calls"] = turn.tool_calls
+    if turn.tool_call_id is not None:
+        message["tool_call_id"] = turn.tool_call_id
+    return message
 
 
 def as_turns(history: Sequence[Mapping[str, str]]) -> list[Turn]:

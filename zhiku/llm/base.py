@@ -12,16 +12,19 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Literal, Protocol, Sequence, TypedDict, runtime_checkable
+from typing import Any, Iterator, Literal, NotRequired, Protocol, Sequence, TypedDict, runtime_checkable
 
-from zhiku.errors import Cancelled, ModelTimeout
+from zhiku.errors import Cancelled, InvalidInput, ModelTimeout
+from zhiku.schema import GenerationOptions
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 
 
 class Message(TypedDict):
     role: Role
     content: str
+    tool_calls: NotRequired[list[dict[str, Any]]]  # an assistant's calls of the tools it was given
+    tool_call_id: NotRequired[str]  # a tool message: the call it answers
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Delta:
     text: str = ""
     finish_reason: str | None = None
     usage: Usage | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # whole calls (OpenAI's shape), on the last delta
 
 
 @dataclass
@@ -50,6 +54,7 @@ class Reply:
     finish_reason: str | None
     usage: Usage
     model: str
+    tool_calls: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,10 +110,11 @@ class ChatModel(Protocol):
     context_window: int
     max_tokens: int
     timeouts: Timeouts
+    options: frozenset[str]  # the GenerationOptions fields this model honours; it refuses the others
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None,
-        control: CallControl | None = None,
+        control: CallControl | None = None, options: GenerationOptions | None = None,
     ) -> ReplyStream:
         """Yield the reply as it is generated. Closing the stream stops the generation."""
         ...
@@ -123,6 +129,15 @@ class ChatModel(Protocol):
     def close(self) -> None:
         """Release the model (connections, a loaded GGUF file); it is not used again."""
         ...
+
+
+def check_options(model: ChatModel, options: GenerationOptions | None) -> None:
+    """Refuse (400, naming the parameter) the options ``model`` cannot honour."""
+    for name in options.given() if options is not None else []:
+        if name not in model.options:
+            raise InvalidInput(f"chat model '{model.name}' cannot honour '{name}' (it supports: "
+                               f"{', '.join(sorted(model.options)) or 'none of stop, seed, response_format, tools'})",
+                               param=name, model=model.name)
 
 
 def complete(

@@ -13,9 +13,13 @@ from typing import Any, Generator, Sequence, cast
 
 from zhiku.errors import ContextTooLong, InvalidInput, LoadError, MissingDependency, ModelTimeout
 from zhiku.llm.base import CallControl, Delta, Message, ReplyStream, Timeouts, Usage
+from zhiku.schema import GenerationOptions
 
 
 class LlamaCppModel:
+    # llama.cpp's own sampling options; tools and response formats need a chat format it may lack: refused
+    options = frozenset({"stop", "seed"})
+
     def __init__(
         self, name: str, path: str | Path, *, context_window: int = 4096, max_tokens: int = 512,
         temperature: float = 0.2, threads: int = 2, timeouts: Timeouts = Timeouts(), seed: int = 0,
@@ -45,14 +49,16 @@ class LlamaCppModel:
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None,
-        control: CallControl | None = None,
+        control: CallControl | None = None, options: GenerationOptions | None = None,
     ) -> ReplyStream:
         control = control or CallControl(self.timeouts)
+        sampling = options.model_dump(include={"stop", "seed"}, exclude_none=True) if options else {}
         return self._run(list(messages), max_tokens or self.max_tokens,
-                         self.temperature if temperature is None else temperature, control)
+                         self.temperature if temperature is None else temperature, control, sampling)
 
     def _run(
-        self, messages: list[Any], max_tokens: int, temperature: float, control: CallControl
+        self, messages: list[Any], max_tokens: int, temperature: float, control: CallControl,
+        sampling: dict[str, Any],
     ) -> Generator[Delta, None, None]:
         if not self._lock.acquire(timeout=max(0.0, control.remaining())):
             raise ModelTimeout(f"model '{self.name}' stayed busy with another request", model=self.name,
@@ -69,7 +75,7 @@ class LlamaCppModel:
             try:
                 # stream=True: a generator of chunk dicts (llama_cpp types the call for both forms)
                 gen = cast(Generator[dict[str, Any], None, None], self.llm.create_chat_completion(
-                    messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True))
+                    messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True, **sampling))
             except ValueError as exc:
                 if "context" in str(exc).lower() or "exceed" in str(exc).lower():
                     raise ContextTooLong(f"the prompt does not fit model '{self.name}': {exc}",

@@ -23,6 +23,7 @@ from zhiku.errors import (
     ZhikuError,
 )
 from zhiku.llm.base import CallControl, Delta, Message, ReplyStream, Timeouts, Usage, estimate_tokens
+from zhiku.schema import GenerationOptions
 
 try:  # the SDK's HTTP library: httpx2 for openai>=3, httpx before
     import httpx2 as _http
@@ -74,6 +75,9 @@ class _WatchTransport(_http.BaseTransport):
 
 
 class OpenAICompatModel:
+    # passed through as the server's own request fields (a server that cannot honour one says so)
+    options = frozenset({"stop", "seed", "response_format", "tools", "tool_choice"})
+
     def __init__(
         self, name: str, base_url: str, model: str, api_key: str | None = None, *, context_window: int = 4096,
         max_tokens: int = 512, temperature: float = 0.2, timeouts: Timeouts = Timeouts(),
@@ -104,14 +108,16 @@ class OpenAICompatModel:
 
     def stream(
         self, messages: Sequence[Message], *, max_tokens: int | None = None, temperature: float | None = None,
-        control: CallControl | None = None,
+        control: CallControl | None = None, options: GenerationOptions | None = None,
     ) -> ReplyStream:
         control = control or CallControl(self.timeouts)
         kwargs: dict[str, Any] = {
-            "model": self.model, "messages": list(messages), "stream": True,
+            "model": self.model, "messages": [_wire(m) for m in messages], "stream": True,
             "max_tokens": max_tokens or self.max_tokens,
             "temperature": self.temperature if temperature is None else temperature,
         }
+        if options is not None:
+            kwargs.update(options.model_dump(exclude_none=True))
         if self.preset in USAGE_PRESETS:
             kwargs["stream_options"] = {"include_usage": True}
         return self._run(kwargs, control, messages)
@@ -126,6 +132,7 @@ class OpenAICompatModel:
             stream = self.client.chat.completions.create(**kwargs, timeout=self._timeout(control.remaining()))
             finish: str | None = None
             usage: Usage | None = None
+            calls: dict[int, dict[str, Any]] = {}
             parts = 0
             for chunk in stream:
                 received = True
@@ -136,12 +143,14 @@ class OpenAICompatModel:
                     if text:
                         parts += 1
                         yield Delta(text=text)
+                    for call in (getattr(choice.delta, "tool_calls", None) or []) if choice.delta else []:
+                        _add_call_piece(calls, call)
                     finish = choice.finish_reason or finish
             if finish is None:
                 raise BadModelResponse(
                     f"the reply of model '{self.name}' ended before it was complete (no finish reason)",
                     model=self.name)
-            yield Delta(finish_reason=finish, usage=usage)
+            yield Delta(finish_reason=finish, usage=usage, tool_calls=[calls[i] for i in sorted(calls)] or None)
         except ZhikuError:
             raise
         except Exception as exc:
@@ -215,6 +224,26 @@ class OpenAICompatModel:
     def close(self) -> None:
         self.client.close()
         self._http.close()
+
+
+def _wire(message: Message) -> dict[str, Any]:
+    """A message as the server takes it: an assistant's tool calls go with ``content: null``
+    when it said nothing."""
+    out: dict[str, Any] = dict(message)
+    if out.get("tool_calls") and not out.get("content"):
+        out["content"] = None
+    return out
+
+
+def _add_call_piece(calls: dict[int, dict[str, Any]], piece: Any) -> None:
+    """Join a streamed tool call's pieces (its id and name come first, its arguments in parts)."""
+    call = calls.setdefault(piece.index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}})
+    if piece.id:
+        call["id"] = piece.id
+    function = piece.function
+    if function is not None:
+        call["function"]["name"] += function.name or ""
+        call["function"]["arguments"] += function.arguments or ""
 
 
 def _reason(exc: BaseException) -> str:

@@ -119,6 +119,8 @@ class Answer(BaseModel):
     dropped_sources: int = Field(0, description="sources that did not fit the model's context window")
     dropped_turns: int = Field(0, description="earlier turns that did not fit the model's context window")
     web: WebSearchPart | None = Field(None, description="search mode: the results and the pages not read")
+    tool_calls: list[dict[str, Any]] | None = Field(None, description="llm mode with tools: the calls the model "
+                                                                    "asked for, in OpenAI's shape")
 
 
 # -- one question, from any face --------------------------------------------------------------
@@ -126,10 +128,29 @@ AnswerMode = Literal["llm", "kb", "file", "search", "agent"]
 
 
 class Turn(BaseModel):
-    """An earlier message of the conversation a question is asked in."""
+    """An earlier message of the conversation a question is asked in. A chat model given tools
+    (``GenerationOptions.tools``) also sees its own calls (an assistant turn's ``tool_calls``) and
+    the tools' results (``tool`` turns, answering ``tool_call_id``)."""
 
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "tool"]
     content: str
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+
+
+class GenerationOptions(BaseModel):
+    """llm mode: how the chat model generates, beyond length and temperature (OpenAI's names and
+    shapes). A model that cannot honour one given here refuses the answer (``ChatModel.options``)."""
+
+    stop: list[str] | None = None
+    seed: int | None = None
+    response_format: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+
+    def given(self) -> list[str]:
+        """The names of the options set."""
+        return [name for name in type(self).model_fields if getattr(self, name) is not None]
 
 
 class AnswerRequest(BaseModel):
@@ -152,6 +173,9 @@ class AnswerRequest(BaseModel):
                                                   "llm.grounding)")
     system: str | None = Field(None, description="llm mode: the caller's instructions instead of the built-in ones")
     retrieval: str | None = Field(None, description="search mode of the retrieval: hybrid, dense or lexical")
+    options: GenerationOptions | None = Field(None, description="llm mode: stop, seed, response format, tools")
+    tool_turns: list[Turn] = Field(default_factory=list, description="llm mode: after the question, the "
+                                   "model's tool calls and the tools' results, oldest first")
 
 
 class Retrieved(BaseModel):

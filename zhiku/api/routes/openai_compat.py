@@ -1,120 +1,97 @@
 """OpenAI-compatible API under ``/v1``: models, chat completions, embeddings.
 
-- ``GET /v1/models``: the configured chat models plus one model per knowledge base, ``kb:<name>``.
+- ``GET /v1/models`` and ``GET /v1/models/{id}``: the configured chat models plus one model per
+  knowledge base, ``kb:<name>``.
 - ``POST /v1/chat/completions``: a ``kb:<name>`` model answers over that KB; the last user message
-  is the question, earlier user/assistant messages the history (system messages are ignored).
-  Citations travel in an extra top-level field ``citations`` (a list of Citation objects); when
-  streaming, in the final chunk (the one with ``finish_reason``). A configured chat model answers
-  as itself (LLM chat, no retrieval): system messages are its instructions, ``temperature`` and
-  ``max_tokens`` are passed on; an unreachable model is a 503 with the reason.
+  is the question, earlier user/assistant messages the history (system and developer messages,
+  tool results and tool calls are left out: ``openai_wire.for_knowledge_base``). Citations travel in
+  an extra top-level field ``citations``; when streaming, in the final chunk. A configured chat
+  model answers as itself (LLM chat, no retrieval): system and developer messages are its
+  instructions, and tools, tool turns, ``response_format``, ``stop`` and ``seed`` are passed on
+  (a model type that cannot honour one refuses it: 400 naming it). ``n`` runs the answer n times.
 - ``POST /v1/embeddings``: ``model`` names an embedder (default: the configured default).
 
-Errors keep the one error shape ``{"error": {"type", "message", "details"}}``, which the openai
-SDK reads as its error body (``openai.NotFoundError`` for 404 and so on).
+Every parameter is honoured or refused with a 400 that names it (``param``); docs/chatchat-compat.md
+has the table. Errors are ``{"error": {"type", "message", "code", "param", "details"}}``, which the
+openai SDK reads as its error body; request validation is a 400 here, as OpenAI answers.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 import time
 import uuid
-from typing import Annotated, Any, Iterator, Literal
+from typing import Annotated, Any, Iterator
 
 import numpy as np
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from zhiku.api import sse
+from zhiku.api import openai_tokens, sse
 from zhiku.api.chat_events import answer_of, respond, text_of, whole
 from zhiku.api.deps import ReadableKBIds, ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.security import Scope, kbs_in_body
+from zhiku.api.openai_wire import (
+    ChatCompletionRequest,
+    Cut,
+    EmbeddingRequest,
+    OpenAIRoute,
+    chat_model_options,
+    check_kb_options,
+    count_tokens,
+    for_chat_model,
+    for_knowledge_base,
+    instructions,
+    refuse,
+    refuse_unsupported,
+    stops,
+    text,
+)
+from zhiku.api.security import KBsNamed, Scope, kbs_in_body
 from zhiku.app import Zhiku
 from zhiku.chat.files import is_temp_kb
-from zhiku.chat.pipeline import as_turns
 from zhiku.chat.turns import Ended, TurnResult
 from zhiku.errors import InvalidInput, NotFound
-from zhiku.schema import Answer, AnswerEvent, AnswerRequest, limits
+from zhiku.schema import Answer, AnswerEvent, AnswerRequest
 
-router = APIRouter(prefix="/v1", tags=["openai-compatible"])
+router = APIRouter(prefix="/v1", tags=["openai-compatible"], route_class=OpenAIRoute)
 
 KB_PREFIX = "kb:"
-_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+")
 
 
-def _tokens(text: str) -> int:
-    """A rough token count (each CJK character, each other word): there is no tokenizer to ask."""
-    return len(_TOKEN.findall(text))
-
-
-# -- request bodies ----------------------------------------------------------------------
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    role: str = Field(max_length=limits.NAME_MAX_CHARS)
-    content: Annotated[str, Field(max_length=limits.MESSAGE_MAX_CHARS)] | list[dict[str, Any]] | None = None
-
-
-class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    include_usage: bool = False
-
-
-class ChatCompletionRequest(BaseModel):
-    """OpenAI's request; sampling options are accepted and ignored by the extractive answerer."""
-
-    model_config = ConfigDict(extra="allow")
-
-    model: str = Field(min_length=1, max_length=limits.NAME_MAX_CHARS,
-                       description="`kb:<name>` to answer over a knowledge base, or a chat model")
-    messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=limits.MESSAGES_MAX),
-                        AfterValidator(limits.question_last)]
-    stream: bool = False
-    temperature: float | None = Field(None, ge=0, le=2, description="chat models only")
-    max_tokens: int | None = Field(None, ge=1, description="chat models only")
-    stream_options: StreamOptions | None = None
-
-
-EmbeddingText = Annotated[str, Field(max_length=limits.EMBED_INPUT_MAX_CHARS)]
-
-
-class EmbeddingRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    input: Annotated[EmbeddingText | Annotated[list[EmbeddingText], Field(max_length=limits.EMBED_INPUTS_MAX)],
-                     Field(description="a text or a list of texts"), AfterValidator(limits.embedding_inputs)]
-    model: str | None = Field(None, max_length=limits.NAME_MAX_CHARS,
-                              description="an embedder name (default: the configured default)")
-    encoding_format: Literal["float", "base64"] = "float"
+def _kb_names(model: str) -> list[str]:
+    """The KB a model id names (none for a chat model: the read scope is still asked for)."""
+    return [model[len(KB_PREFIX):]] if model.startswith(KB_PREFIX) else []
 
 
 # a kb:<name> model answers over that KB; a chat model touches none (the read scope, still)
 CompletionBody = Annotated[ChatCompletionRequest, Depends(kbs_in_body(
-    "read", ChatCompletionRequest, lambda b: [b.model[len(KB_PREFIX):]] if b.model.startswith(KB_PREFIX) else [],
-    ["model"]))]
+    "read", ChatCompletionRequest, lambda b: _kb_names(b.model), ["model"]))]
+ModelId = Annotated[str, Path(max_length=200, description="a chat model, or `kb:<name>` for a knowledge base")]
+
+
+class _ModelInPath(KBsNamed):
+    """The ``{model}`` path parameter, once the KB a ``kb:<name>`` id names is authorised (read)."""
+
+    def __call__(self, request: Request, **values: Any) -> Any:
+        self._kbs(request, values)
+        return values["model"]
+
+
+ModelInPath = Annotated[str, Depends(_ModelInPath("read", lambda model: _kb_names(model), covers=("model",),
+                                                  model=ModelId))]
 
 
 # -- helpers -------------------------------------------------------------------------------
-def _text(message: ChatMessage) -> str:
-    if message.content is None:
-        return ""
-    if isinstance(message.content, str):
-        return message.content
-    parts = []
-    for part in message.content:
-        if part.get("type") != "text" or not isinstance(part.get("text"), str):
-            raise InvalidInput("only text content parts are supported", part_type=part.get("type"))
-        parts.append(part["text"])
-    return "".join(parts)
-
-
 def _chat_names(zhiku: Zhiku) -> list[str]:
     return [m.name for m in zhiku.list_chat_models(check=False)]
+
+
+def _unknown(model: str) -> NotFound:
+    return NotFound(f"model '{model}' does not exist; see GET /v1/models", model=model, param="model",
+                    code="model_not_found")
 
 
 def _kb_of(zhiku: Zhiku, model: str) -> str | None:
@@ -122,43 +99,36 @@ def _kb_of(zhiku: Zhiku, model: str) -> str | None:
     if model.startswith(KB_PREFIX):
         name = model[len(KB_PREFIX):]
         if is_temp_kb(name):  # file chat's KBs are not models
-            raise NotFound(f"model '{model}' does not exist; see GET /v1/models", model=model)
-        zhiku.kb(name)  # NotFound (404) for an unknown KB
+            raise _unknown(model)
+        try:
+            zhiku.kb(name)
+        except NotFound:
+            raise _unknown(model) from None
         return name
     if model in _chat_names(zhiku):
         return None
-    raise NotFound(f"model '{model}' does not exist; see GET /v1/models", model=model)
+    raise _unknown(model)
 
 
-def _system(messages: list[ChatMessage]) -> str | None:
-    parts = [_text(m) for m in messages if m.role == "system"]
-    return "\n\n".join(p for p in parts if p.strip()) or None
+def _max_tokens(body: ChatCompletionRequest) -> int | None:
+    if body.max_tokens and body.max_completion_tokens and body.max_tokens != body.max_completion_tokens:
+        raise InvalidInput("give max_completion_tokens or max_tokens (its older name), not both",
+                           param="max_completion_tokens")
+    return body.max_completion_tokens or body.max_tokens
 
 
-def _request(body: ChatCompletionRequest, kb: str | None, question: str,
-             history: list[dict[str, str]]) -> AnswerRequest:
-    """Over the KB (its default chat model, or extractive), or from the chat model alone."""
+def _request(body: ChatCompletionRequest, kb: str | None) -> tuple[AnswerRequest, Cut | None]:
+    """What zhiku is asked, and for a KB the cut that ``stop`` and ``max_tokens`` make."""
+    limit = _max_tokens(body)
     if kb is not None:
-        return AnswerRequest(mode="kb", kbs=[kb], question=question, history=as_turns(history))
-    return AnswerRequest(mode="llm", question=question, history=as_turns(history), model=body.model,
-                         temperature=body.temperature, system=_system(body.messages), max_tokens=body.max_tokens)
-
-
-def _question_and_history(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
-    turns = [m for m in messages if m.role != "system"]
-    if not turns or turns[-1].role != "user":
-        raise InvalidInput("the last message must come from the user")
-    for m in turns[:-1]:
-        if m.role not in ("user", "assistant"):
-            raise InvalidInput(f"unsupported message role '{m.role}' (user, assistant or system)", role=m.role)
-    question = _text(turns[-1])
-    if not question.strip():
-        raise InvalidInput("the last user message is empty")
-    return question, [{"role": m.role, "content": _text(m)} for m in turns[:-1]]
-
-
-def _citations(answer: Answer) -> list[dict[str, Any]]:
-    return [c.model_dump(mode="json") for c in answer.citations]
+        check_kb_options(body, body.model)
+        asked = for_knowledge_base(body.messages)
+        return (AnswerRequest(mode="kb", kbs=[kb], question=asked.question, history=asked.history,
+                              temperature=body.temperature), Cut(stops(body), limit))
+    asked = for_chat_model(body.messages)
+    return AnswerRequest(mode="llm", question=asked.question, history=asked.history, tool_turns=asked.tool_turns,
+                         model=body.model, temperature=body.temperature, system=instructions(body.messages),
+                         max_tokens=limit, options=chat_model_options(body)), None
 
 
 def _usage(prompt: str, completion: str, answer: Answer | None = None) -> dict[str, int]:
@@ -166,12 +136,20 @@ def _usage(prompt: str, completion: str, answer: Answer | None = None) -> dict[s
     if reported is not None and {"prompt_tokens", "completion_tokens"} <= set(reported):
         p, c = int(reported["prompt_tokens"]), int(reported["completion_tokens"])
     else:
-        p, c = _tokens(prompt), _tokens(completion)
+        p, c = count_tokens(prompt), count_tokens(completion)
     return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
 
 
-def _finish_reason(answer: Answer) -> str:
-    return "length" if answer.finish_reason == "length" else "stop"
+def _finish_reason(answer: Answer, cut: Cut | None = None) -> str:
+    if cut is not None and cut.reason is not None:
+        return cut.reason
+    if answer.tool_calls:
+        return "tool_calls"
+    return answer.finish_reason if answer.finish_reason in ("length", "content_filter") else "stop"
+
+
+def _model(id_: str, created: int, owned_by: str, **extra: Any) -> dict[str, Any]:
+    return {"id": id_, "object": "model", "created": created, "owned_by": owned_by, **extra}
 
 
 # -- routes ----------------------------------------------------------------------------------
@@ -179,51 +157,103 @@ def _finish_reason(answer: Answer) -> str:
 def list_models(readable: ReadableKBIds, zhiku: ZhikuDep) -> dict[str, Any]:
     """Configured chat models, and one ``kb:<name>`` model per knowledge base the caller may read."""
     now = int(time.time())
-    data = [{"id": m.name, "object": "model", "created": now, "owned_by": f"zhiku ({m.source})"}
-            for m in zhiku.list_chat_models(check=False)]
-    data += [{"id": KB_PREFIX + kb.name, "object": "model", "created": int(kb.created_at.timestamp()),
-              "owned_by": "zhiku (knowledge base)", "description": kb.description}
+    data = [_model(m.name, now, f"zhiku ({m.source})") for m in zhiku.list_chat_models(check=False)]
+    data += [_model(KB_PREFIX + kb.name, int(kb.created_at.timestamp()), "zhiku (knowledge base)",
+                    description=kb.description)
              for kb in zhiku.list_kbs() if readable is None or kb.id in readable]
     return {"object": "list", "data": data}
+
+
+@router.get("/models/{model}", responses=responses(400, 404))
+def retrieve_model(model: ModelInPath, zhiku: ZhikuDep) -> dict[str, Any]:
+    """One model: a chat model, or ``kb:<name>`` (a KB the caller cannot read is 404, as an unknown one)."""
+    kb = _kb_of(zhiku, model)
+    if kb is not None:
+        info = zhiku.kb(kb)
+        return _model(model, int(info.created_at.timestamp()), "zhiku (knowledge base)",
+                      description=info.description)
+    source = next(m.source for m in zhiku.list_chat_models(check=False) if m.name == model)
+    return _model(model, int(time.time()), f"zhiku ({source})")
 
 
 @router.post("/chat/completions", responses={
     200: {"description": "a `chat.completion` (JSON), or with `stream: true` a text/event-stream of "
                          "`chat.completion.chunk` objects as `data:` lines, ending with `data: [DONE]`",
           "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}}},
-    **responses(400, 404, 422, 503, 504)})
+    **responses(400, 404, 503, 504)})
 async def chat_completions(body: CompletionBody, request: Request, zhiku: ZhikuDep) -> Any:
     """OpenAI chat completions; a `kb:<name>` model answers over that KB, with `citations`; a chat
     model answers as itself."""
+    refuse_unsupported(body)
     kb = await run_in_threadpool(_kb_of, zhiku, body.model)
-    question, history = _question_and_history(body.messages)
-    prepared = await run_in_threadpool(zhiku.answers.prepare, _request(body, kb, question, history))
-    reply = _Completion(body.model, "\n".join(_text(m) for m in body.messages),
-                        bool(body.stream_options and body.stream_options.include_usage))
-    outcome = await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
-                            whole, body.stream, lambda _: reply, zhiku.settings.server.sse_heartbeat_s)
-    if isinstance(outcome, StreamingResponse):
-        return outcome
-    return reply.completion(answer_of(outcome))
+    asked, cut = _request(body, kb)
+    prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
+    if kb is not None and body.seed is not None and prepared.model is not None:
+        raise refuse("seed", f"{body.model} answers through chat model '{prepared.model}' with zhiku's KB "
+                             "prompt, which takes no seed", model=body.model)
+    n = body.n or 1
+    if n > 1 and body.stream:
+        raise refuse("n", "several choices are answered without streaming; set stream to false")
+    prompt = "\n".join(text(m) for m in body.messages)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    replies: list[_Completion] = []
+    for index in range(n):
+        reply = _Completion(body.model, prompt, include_usage, cut if n == 1 else _copy(cut))
+        outcome = await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
+                                whole, body.stream, lambda _: reply, zhiku.settings.server.sse_heartbeat_s)
+        if isinstance(outcome, StreamingResponse):
+            return outcome
+        reply.answer = answer_of(outcome)
+        replies.append(reply)
+    return _completion(replies)
+
+
+def _copy(cut: Cut | None) -> Cut | None:
+    return None if cut is None else Cut(cut.stop, cut.max_tokens)
+
+
+def _completion(replies: list[_Completion]) -> dict[str, Any]:
+    """The ``chat.completion`` of one or more answers (``n``): one choice each."""
+    first = replies[0]
+    choices, usages = [], []
+    for index, reply in enumerate(replies):
+        choice, usage = reply.choice()
+        choices.append({"index": index, **choice})
+        usages.append(usage)
+    prompt = usages[0]["prompt_tokens"]
+    completion = sum(u["completion_tokens"] for u in usages)
+    answer = first.answer
+    assert answer is not None
+    return {"id": first.id, "object": "chat.completion", "created": first.created, "model": first.model,
+            "choices": choices, "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                                          "total_tokens": prompt + completion},
+            "citations": [c.model_dump(mode="json") for c in answer.citations]}
+
+
+def _tool_calls(answer: Answer, stream: bool = False) -> list[dict[str, Any]]:
+    calls = answer.tool_calls or []
+    return [{"index": i, **c} if stream else dict(c) for i, c in enumerate(calls)]
 
 
 class _Completion:
-    """One answer as OpenAI's ``chat.completion`` (JSON), or its stream of ``chat.completion.chunk``
-    objects: the errors after the stream started travel in the last chunk."""
+    """One answer as a choice of OpenAI's ``chat.completion`` (JSON), or as its stream of
+    ``chat.completion.chunk`` objects: the errors after the stream started travel in the last chunk."""
 
-    def __init__(self, model: str, prompt: str, include_usage: bool) -> None:
+    def __init__(self, model: str, prompt: str, include_usage: bool, cut: Cut | None) -> None:
         self.id, self.created, self.model = "chatcmpl-" + uuid.uuid4().hex, int(time.time()), model
-        self.prompt, self.include_usage = prompt, include_usage
+        self.prompt, self.include_usage, self.cut = prompt, include_usage, cut
         self.text: list[str] = []
+        self.answer: Answer | None = None
 
-    def completion(self, answer: Answer) -> dict[str, Any]:
-        return {
-            "id": self.id, "object": "chat.completion", "created": self.created, "model": self.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
-                         "logprobs": None, "finish_reason": _finish_reason(answer)}],
-            "usage": _usage(self.prompt, answer.answer, answer),
-            "citations": _citations(answer),
-        }
+    def choice(self) -> tuple[dict[str, Any], dict[str, int]]:
+        answer = self.answer
+        assert answer is not None
+        content = self.cut.whole(answer.answer) if self.cut is not None else answer.answer
+        message: dict[str, Any] = {"role": "assistant", "content": content or (None if answer.tool_calls else "")}
+        if answer.tool_calls:
+            message["tool_calls"] = _tool_calls(answer)
+        usage = _usage(self.prompt, content, answer if self.cut is None or self.cut.reason is None else None)
+        return {"message": message, "logprobs": None, "finish_reason": _finish_reason(answer, self.cut)}, usage
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
         body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
@@ -233,40 +263,67 @@ class _Completion:
     def head(self) -> Iterator[bytes]:
         yield self._chunk({"role": "assistant", "content": ""})
 
+    def _shown(self, piece: str, last: bool = False) -> Iterator[bytes]:
+        if self.cut is not None:
+            piece = self.cut.feed(piece, last)
+        if piece:
+            self.text.append(piece)
+            yield self._chunk({"content": piece})
+
     def event(self, event: AnswerEvent) -> Iterator[bytes]:
-        if text := text_of(event):
-            self.text.append(text)
-            yield self._chunk({"content": text})
+        if shown := text_of(event):
+            yield from self._shown(shown)
 
     def end(self, ended: Ended[TurnResult]) -> Iterator[bytes]:
         final = ended.outcome.answer if ended.outcome is not None else None
-        extra: dict[str, Any] = {"citations": _citations(final) if final is not None else []}
+        yield from self._shown("", last=True)
+        if final is not None and final.tool_calls:
+            yield self._chunk({"tool_calls": _tool_calls(final, stream=True)})
+        extra: dict[str, Any] = {"citations": [c.model_dump(mode="json") for c in final.citations]
+                                 if final is not None else []}
         if ended.error is not None:  # failed mid-answer: the error travels in the last chunk
-            extra["error"] = {"type": ended.error.kind, "message": ended.error.message}
-        yield self._chunk({}, _finish_reason(final) if final is not None else "stop", **extra)
+            extra["error"] = {"type": ended.error.kind, "message": ended.error.message, "code": ended.error.kind,
+                              "param": None}
+        yield self._chunk({}, _finish_reason(final, self.cut) if final is not None else "stop", **extra)
         if self.include_usage:
+            cut = self.cut is not None and self.cut.reason is not None
             usage = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                     "choices": [], "usage": _usage(self.prompt, "".join(self.text), final)}
+                     "choices": [], "usage": _usage(self.prompt, "".join(self.text), None if cut else final)}
             yield f"data: {json.dumps(usage)}\n\n".encode("utf-8")
         yield b"data: [DONE]\n\n"
 
 
-@router.post("/embeddings", responses=responses(400, 404, 422), dependencies=[Depends(Scope("read"))])
+@router.post("/embeddings", responses=responses(400, 404), dependencies=[Depends(Scope("read"))])
 def embeddings(body: EmbeddingRequest, zhiku: ZhikuDep) -> dict[str, Any]:
-    """OpenAI embeddings from one of zhiku's embedders (passage embeddings, L2-normalised as stored)."""
+    """OpenAI embeddings from one of zhiku's embedders (passage embeddings, L2-normalised as stored).
+    Token ids (LangChain's default) are read as cl100k_base where tiktoken has it offline."""
     name = body.model or zhiku.settings.embedding.default
     if name not in zhiku.settings.embedder_names():
         raise NotFound(f"embedding model '{name}' does not exist; configured: "
-                       f"{', '.join(zhiku.settings.embedder_names())}", model=name)
-    texts = [body.input] if isinstance(body.input, str) else list(body.input)
+                       f"{', '.join(zhiku.settings.embedder_names())}", model=name, param="model",
+                       code="model_not_found")
+    given: Any = body.input
+    if isinstance(given, str):
+        texts = [given]
+    elif given and all(isinstance(v, int) for v in given):
+        texts = openai_tokens.decode([given])
+    elif given and all(isinstance(v, list) for v in given):
+        texts = openai_tokens.decode(given)
+    else:
+        texts = list(given)
     if not texts:
-        raise InvalidInput("input is empty")
-    vectors = np.asarray(zhiku.embedder(name).embed_passages(texts), dtype=np.float32)
+        raise InvalidInput("input is empty", param="input")
+    embedder = zhiku.embedder(name)
+    if body.dimensions is not None and body.dimensions != embedder.dimensions:
+        raise refuse("dimensions", f"embedder '{name}' makes {embedder.dimensions}-dimensional vectors and cannot "
+                                   "shorten them (it is not trained for truncation)", model=name,
+                     dimensions=embedder.dimensions)
+    vectors = np.asarray(embedder.embed_passages(texts), dtype=np.float32)
     data = []
     for i, vector in enumerate(vectors):
         embedding: Any = (base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
                           if body.encoding_format == "base64" else vector.tolist())
         data.append({"object": "embedding", "index": i, "embedding": embedding})
-    tokens = sum(_tokens(t) for t in texts)
+    tokens = sum(count_tokens(t) for t in texts)
     return {"object": "list", "data": data, "model": name,
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
