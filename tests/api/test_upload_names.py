@@ -151,10 +151,12 @@ def test_file_chat_upload_reports_a_clash(raw: httpx.Client) -> None:
 
 def test_cli_and_http_agree_on_folder_names(asgi: ZhikuClient, zk: Zhiku, tmp_path: Path) -> None:
     folder = tmp_path / "wiki"
-    folder.mkdir()
+    (folder / "sub").mkdir(parents=True)
     (folder / "Home.MD").write_text(WIKI, encoding="utf-8")
+    (folder / "sub" / "Home.MD").write_text(EN, encoding="utf-8")  # the same base name in another folder
     zk.create_kb("local")
-    zk.add_files("local", [folder])
-    asgi.create_kb("remote")
-    asgi.wait_for_job(asgi.upload("remote", [("wiki/Home.MD", WIKI.encode())]).id)
-    assert [f.name for f in zk.list_files("local")] == [f.name for f in asgi.list_files("remote")] == ["wiki/Home.MD"]
+    zk.add_files("local", [folder])  # `zhiku kb add local wiki/`
+    asgi.create_kb("http")
+    asgi.wait_for_job(asgi.upload("http", [("wiki/Home.MD", WIKI.encode()), ("wiki/sub/Home.MD", EN.encode())]).id)
+    expected = ["wiki/Home.MD", "wiki/sub/Home.MD"]
+    assert [f.name for f in zk.list_files("local")] == [f.name for f in asgi.list_files("http")] == expected
