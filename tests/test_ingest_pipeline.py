@@ -59,6 +59,23 @@ def test_same_content_under_another_name_is_skipped(app: Zhiku, tmp_path: Path) 
     assert report.skipped == [("copy.md", "same content as a.md")]
 
 
+def test_two_files_of_one_name_in_one_batch_are_never_one_replacing_the_other(app: Zhiku, tmp_path: Path) -> None:
+    """`kb add a/x.md b/x.md`: both are named x.md; the first is added, the second is an error for
+    that file (not a silent replacement); their folder keeps both under their folder names."""
+    app.create_kb("kb")
+    docs = tmp_path / "docs"
+    first, second = write(docs / "a" / "x.md", ZH), write(docs / "b" / "x.md", EN)
+    report = app.add_files("kb", [first, second])
+    assert report.added == ["x.md"] and len(report.failed) == 1
+    name, why = report.failed[0]
+    assert name == "x.md" and "also named 'x.md'" in why and str(first) in why
+    assert [f.name for f in app.list_files("kb")] == ["x.md"]
+    assert "年假" in app.search(["kb"], "年假有几天")[0].text  # the first one's, untouched
+    report = app.add_files("kb", [docs])  # from their folder: each under its folder name
+    assert "docs/b/x.md" in report.added and not report.failed
+    assert ("docs/a/x.md", "same content as x.md") in report.skipped  # its bytes are in already
+
+
 def test_changed_file_replaces_old_version(app: Zhiku, tmp_path: Path) -> None:
     app.create_kb("kb")
     f = write(tmp_path / "policy.md", "Refunds are paid within 14 days.")

@@ -44,26 +44,27 @@ def test_kb_commands_run_on_the_server(remote, zk: Zhiku, tmp_path: Path) -> Non
     assert code == 0, err
     assert "2 added" in out and "0 failed" in out
     assert "shipping.md" in err  # per-file progress lines
-    assert sorted(f.name for f in zk.list_files("制度")) == ["shipping.md", "报销.md"]
+    # named as `zhiku kb add` names a folder's files locally: under the folder's name
+    assert sorted(f.name for f in zk.list_files("制度")) == ["docs/shipping.md", "docs/报销.md"]
 
     code, out, _ = remote("kb", "files", "制度", "--json")
-    assert {f["name"]: f["status"] for f in json.loads(out)} == {"shipping.md": "indexed", "报销.md": "indexed"}
-    code, out, _ = remote("kb", "chunks", "制度", "报销.md", "--json")
+    assert {f["name"]: f["status"] for f in json.loads(out)} == {"docs/shipping.md": "indexed", "docs/报销.md": "indexed"}
+    code, out, _ = remote("kb", "chunks", "制度", "docs/报销.md", "--json")
     assert "三十日内" in json.loads(out)[0]["text"]
 
     code, out, _ = remote("search", "制度", "报销申请的期限", "--json")
-    assert code == 0 and json.loads(out)[0]["file"] == "报销.md"
+    assert code == 0 and json.loads(out)[0]["file"] == "docs/报销.md"
     code, out, _ = remote("ask", "制度", "How many days does international delivery take?", "--json")
     answer = json.loads(out)
-    assert code == 0 and "7 to 14 days" in answer["answer"] and answer["citations"][0]["file"] == "shipping.md"
+    assert code == 0 and "7 to 14 days" in answer["answer"] and answer["citations"][0]["file"] == "docs/shipping.md"
 
     code, out, _ = remote("kb", "check", "制度")
     assert code == 0 and "consistent" in out
     code, out, _ = remote("kb", "rebuild", "制度")
     assert code == 0 and "2 chunks" in out
 
-    code, out, _ = remote("kb", "remove", "制度", "shipping.md")
-    assert code == 0 and [f.name for f in zk.list_files("制度")] == ["报销.md"]
+    code, out, _ = remote("kb", "remove", "制度", "docs/shipping.md")
+    assert code == 0 and [f.name for f in zk.list_files("制度")] == ["docs/报销.md"]
     code, out, _ = remote("kb", "delete", "制度", "--yes")
     assert code == 0 and zk.list_kbs() == []
 
@@ -87,3 +88,17 @@ def test_unreachable_server_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
     code = main(["--home", str(tmp_path / "h"), "--server", f"http://127.0.0.1:{port}", "kb", "list"])
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("error: cannot reach the zhiku server") and err.count("\n") == 1
+
+
+def test_two_files_of_one_name_are_never_one_replacing_the_other(remote, zk: Zhiku, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`kb add a/x.md b/x.md` with --server: as locally, the second is an error for that file."""
+    first, second = tmp_path / "a" / "x.md", tmp_path / "b" / "x.md"
+    for path, text in ((first, ZH), (second, EN)):
+        path.parent.mkdir()
+        path.write_text(text, encoding="utf-8")
+    assert remote("kb", "create", "制度")[0] == 0
+    code, out, err = remote("kb", "add", "制度", str(first), str(second))
+    assert code == 1 and "1 added" in out and "1 failed" in out
+    assert "failed: x.md: another file of this batch is also named 'x.md'" in err
+    assert [f.name for f in zk.list_files("制度")] == ["x.md"]
+    assert "三十日内" in zk.search(["制度"], "报销申请的期限")[0].text  # the first one's

@@ -6,12 +6,14 @@ signatures and return types, so each command is written once and runs either way
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Sequence
 
 from zhiku.client import ZhikuClient
-from zhiku.errors import InvalidInput, NotFound, Unavailable
-from zhiku.ingest.pipeline import IngestProgress, IngestReport, expand_paths
+from zhiku.client.routes import UploadItem
+from zhiku.errors import NotFound, Unavailable
+from zhiku.ingest.pipeline import IngestProgress, IngestReport, Source, expand_paths, name_clashes
 from zhiku.schema import Answer, AnswerRequest, Chunk, FileRecord, Hit, KnowledgeBase
 
 UPLOAD_BATCH_BYTES = 256 * 1024 * 1024  # well under the server's default upload limit (1 GiB)
@@ -70,18 +72,18 @@ class RemoteBackend:
                   progress: IngestProgress | None = None) -> IngestReport:
         """Upload the files (in batches) and follow each ingestion job to its end."""
         sources = expand_paths(paths)
-        names: dict[str, Path] = {}
-        for s in sources:
-            base = Path(s.name).name
-            if base in names and names[base] != s.path:
-                raise InvalidInput(f"two files are named '{base}' ({names[base]} and {s.path}); "
-                                   "a server keeps file names only: add them separately", file=base)
-            names[base] = s.path
         if progress is not None:
             progress.files_found(len(sources))
         report = IngestReport()
-        for batch in _batches([s.path for s in sources]):
-            job = self.client.upload(kb_name, batch, force=force)
+        clashes = name_clashes(sources)  # as locally: a second file of one name is refused, not uploaded
+        for src, why in clashes.values():
+            report.failed.append((src.name, why))
+            if progress is not None:
+                progress.file_finished(src.name, "failed", why)
+        for batch in _batches([s for i, s in enumerate(sources) if i not in clashes]):
+            with ExitStack() as stack:  # each file under its name in the KB (a folder's files keep their folder)
+                items: list[UploadItem] = [(s.name, stack.enter_context(s.path.open("rb"))) for s in batch]
+                job = self.client.upload(kb_name, items, force=force)
             self._follow(job.id, report, progress)
         return report
 
@@ -143,14 +145,14 @@ class RemoteBackend:
             dropped_sources=int(meta.get("dropped_sources") or 0), dropped_turns=int(meta.get("dropped_turns") or 0))
 
 
-def _batches(paths: Sequence[Path]) -> list[list[Path]]:
-    out: list[list[Path]] = []
+def _batches(sources: Sequence[Source]) -> list[list[Source]]:
+    out: list[list[Source]] = []
     size = 0
-    for p in paths:
-        n = p.stat().st_size
+    for src in sources:
+        n = src.path.stat().st_size
         if not out or size + n > UPLOAD_BATCH_BYTES:
             out.append([])
             size = 0
-        out[-1].append(p)
+        out[-1].append(src)
         size += n
     return out

@@ -16,7 +16,7 @@ import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -116,6 +116,19 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Source]:
     return out
 
 
+def name_clashes(sources: Sequence[Source]) -> dict[int, tuple[Source, str]]:
+    """The sources of one batch whose name an earlier one already has (``a/x.md`` and ``b/x.md``
+    given as files are both ``x.md``): each with the reason it is refused, by position."""
+    first: dict[str, Source] = {}
+    out: dict[int, tuple[Source, str]] = {}
+    for i, src in enumerate(sources):
+        earlier = first.setdefault(src.name, src)
+        if earlier is not src:
+            out[i] = (src, f"another file of this batch is also named '{src.name}' ({earlier.path}); add their "
+                           "folder to keep both under their folder names, or add them one at a time")
+    return out
+
+
 class Ingestor:
     """Changes what a KB holds: files added, replaced and removed, chunks edited and deleted.
     Each change reaches the database and the KB's indexes together (``_change``)."""
@@ -150,6 +163,11 @@ class Ingestor:
         progress = progress or _Silent()
         report = IngestReport()
         progress.files_found(len(sources))
+        clashes = name_clashes(sources)
+        for src, why in clashes.values():  # never one file silently replacing another of the same batch
+            report.failed.append((src.name, why))
+            progress.file_finished(src.name, "failed", why)
+        sources = [src for i, src in enumerate(sources) if i not in clashes]
         # the next file is read, split and tokenised on another core while this one embeds
         ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zhiku-ingest-prepare")
         futures: dict[int, Future[_Prepared]] = {}
