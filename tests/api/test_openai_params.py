@@ -95,7 +95,14 @@ def test_n_seed_tools_and_formats_over_a_kb(oai: openai.OpenAI) -> None:
     assert [c.index for c in many.choices] == [0, 1, 2]
     assert len({c.message.content for c in many.choices}) == 1  # the extractive answerer is deterministic
     assert many.usage and many.usage.completion_tokens == 3 * count_tokens(many.choices[0].message.content or "")
-    _refused(lambda: oai.chat.completions.create(model="kb:hr", messages=Q, n=2, stream=True), "n")
+    chunks = list(oai.chat.completions.create(model="kb:hr", messages=Q, n=2, stream=True, max_tokens=4,
+                                              stream_options={"include_usage": True}))
+    assert len({c.id for c in chunks}) == 1 and chunks[-1].choices == [] and chunks[-1].usage
+    for index in (0, 1):  # the choices follow one another, each cut alike
+        mine = [c.choices[0] for c in chunks if c.choices and c.choices[0].index == index]
+        assert mine[0].delta.role == "assistant" and [m.finish_reason for m in mine if m.finish_reason] == ["length"]
+        assert count_tokens("".join(m.delta.content or "" for m in mine)) == 4
+    assert chunks[-1].usage.completion_tokens == 8
     tool = {"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}
     auto = oai.chat.completions.create(model="kb:hr", messages=Q, tools=[tool], tool_choice="auto")
     assert auto.choices[0].finish_reason == "stop" and not auto.choices[0].message.tool_calls

@@ -98,6 +98,11 @@ def test_generation_options_reach_the_model(oai: openai.OpenAI, model: ToolChatS
     assert stopped.choices[0].message.content == "Echo: one"
     many = oai.chat.completions.create(model="tools", messages=[{"role": "user", "content": "hi"}], n=2)
     assert [c.message.content for c in many.choices] == ["Echo: hi", "Echo: hi"] and len(model.requests) == 4
+    streamed = list(oai.chat.completions.create(model="tools", messages=[{"role": "user", "content": "hi"}], n=2,
+                                                stream=True))
+    for index in (0, 1):
+        assert "".join(c.choices[0].delta.content or "" for c in streamed
+                       if c.choices and c.choices[0].index == index) == "Echo: hi"
     with pytest.raises(openai.BadRequestError) as caught:  # a tool result answers a call: which one?
         oai.chat.completions.create(model="tools", messages=[{"role": "user", "content": "hi"},
                                                              {"role": "tool", "content": "x"}])

@@ -114,8 +114,9 @@ class AnswerPipeline:
             registry.config(request.model)  # an unknown model fails here
         if not request.question or not request.question.strip():
             raise InvalidInput("the question is empty")
-        if (request.options or request.tool_turns) and mode != "llm":
-            raise InvalidInput("generation options and tool turns are for llm mode only", mode=mode)
+        tools_used = request.tool_turns or any(t.role == "tool" or t.tool_calls for t in request.history)
+        if (request.options or tools_used) and mode != "llm":
+            raise InvalidInput("generation options, tool calls and tool results are for llm mode only", mode=mode)
         turns = [as_message(t) for t in request.history]
         return PreparedAnswer(request, detect_lang(request.question), kbs, model, self._timeouts(model), turns)
 

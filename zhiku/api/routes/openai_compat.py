@@ -8,7 +8,8 @@
   an extra top-level field ``citations``; when streaming, in the final chunk. A configured chat
   model answers as itself (LLM chat, no retrieval): system and developer messages are its
   instructions, and tools, tool turns, ``response_format``, ``stop`` and ``seed`` are passed on
-  (a model type that cannot honour one refuses it: 400 naming it). ``n`` runs the answer n times.
+  (a model type that cannot honour one refuses it: 400 naming it). ``n`` runs the answer n times
+  (``openai_choices``: streamed, the choices follow one another).
 - ``POST /v1/embeddings``: ``model`` names an embedder (default: the configured default).
 
 Every parameter is honoured or refused with a 400 that names it (``param``); docs/chatchat-compat.md
@@ -19,10 +20,8 @@ openai SDK reads as its error body; request validation is a 400 here, as OpenAI 
 from __future__ import annotations
 
 import base64
-import json
 import time
-import uuid
-from typing import Annotated, Any, Iterator
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Path, Request
@@ -30,7 +29,8 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import openai_tokens, sse
-from zhiku.api.chat_events import answer_of, respond, text_of, whole
+from zhiku.api.chat_events import answer_of, respond, whole
+from zhiku.api.openai_choices import Choice, Completion
 from zhiku.api.deps import ReadableKBIds, ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.api.openai_wire import (
@@ -52,9 +52,8 @@ from zhiku.api.openai_wire import (
 from zhiku.api.security import KBsNamed, Scope, kbs_in_body
 from zhiku.app import Zhiku
 from zhiku.chat.files import is_temp_kb
-from zhiku.chat.turns import Ended, TurnResult
 from zhiku.errors import InvalidInput, NotFound
-from zhiku.schema import Answer, AnswerEvent, AnswerRequest
+from zhiku.schema import AnswerRequest
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"], route_class=OpenAIRoute)
 
@@ -131,23 +130,6 @@ def _request(body: ChatCompletionRequest, kb: str | None) -> tuple[AnswerRequest
                          max_tokens=limit, options=chat_model_options(body)), None
 
 
-def _usage(prompt: str, completion: str, answer: Answer | None = None) -> dict[str, int]:
-    reported = answer.usage if answer is not None else None
-    if reported is not None and {"prompt_tokens", "completion_tokens"} <= set(reported):
-        p, c = int(reported["prompt_tokens"]), int(reported["completion_tokens"])
-    else:
-        p, c = count_tokens(prompt), count_tokens(completion)
-    return {"prompt_tokens": p, "completion_tokens": c, "total_tokens": p + c}
-
-
-def _finish_reason(answer: Answer, cut: Cut | None = None) -> str:
-    if cut is not None and cut.reason is not None:
-        return cut.reason
-    if answer.tool_calls:
-        return "tool_calls"
-    return answer.finish_reason if answer.finish_reason in ("length", "content_filter") else "stop"
-
-
 def _model(id_: str, created: int, owned_by: str, **extra: Any) -> dict[str, Any]:
     return {"id": id_, "object": "model", "created": created, "owned_by": owned_by, **extra}
 
@@ -191,106 +173,21 @@ async def chat_completions(body: CompletionBody, request: Request, zhiku: ZhikuD
     if kb is not None and body.seed is not None and prepared.model is not None:
         raise refuse("seed", f"{body.model} answers through chat model '{prepared.model}' with zhiku's KB "
                              "prompt, which takes no seed", model=body.model)
-    n = body.n or 1
-    if n > 1 and body.stream:
-        raise refuse("n", "several choices are answered without streaming; set stream to false")
-    prompt = "\n".join(text(m) for m in body.messages)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    replies: list[_Completion] = []
-    for index in range(n):
-        reply = _Completion(body.model, prompt, include_usage, cut if n == 1 else _copy(cut))
-        outcome = await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
-                                whole, body.stream, lambda _: reply, zhiku.settings.server.sse_heartbeat_s)
-        if isinstance(outcome, StreamingResponse):
-            return outcome
-        reply.answer = answer_of(outcome)
-        replies.append(reply)
-    return _completion(replies)
+    completion = Completion(body.model, "\n".join(text(m) for m in body.messages), include_usage, body.n or 1, cut)
 
+    async def answer(choice: Choice) -> Any:
+        return await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
+                             whole, body.stream, lambda _: choice, zhiku.settings.server.sse_heartbeat_s)
 
-def _copy(cut: Cut | None) -> Cut | None:
-    return None if cut is None else Cut(cut.stop, cut.max_tokens)
-
-
-def _completion(replies: list[_Completion]) -> dict[str, Any]:
-    """The ``chat.completion`` of one or more answers (``n``): one choice each."""
-    first = replies[0]
-    choices, usages = [], []
-    for index, reply in enumerate(replies):
-        choice, usage = reply.choice()
-        choices.append({"index": index, **choice})
-        usages.append(usage)
-    prompt = usages[0]["prompt_tokens"]
-    completion = sum(u["completion_tokens"] for u in usages)
-    answer = first.answer
-    assert answer is not None
-    return {"id": first.id, "object": "chat.completion", "created": first.created, "model": first.model,
-            "choices": choices, "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                                          "total_tokens": prompt + completion},
-            "citations": [c.model_dump(mode="json") for c in answer.citations]}
-
-
-def _tool_calls(answer: Answer, stream: bool = False) -> list[dict[str, Any]]:
-    calls = answer.tool_calls or []
-    return [{"index": i, **c} if stream else dict(c) for i, c in enumerate(calls)]
-
-
-class _Completion:
-    """One answer as a choice of OpenAI's ``chat.completion`` (JSON), or as its stream of
-    ``chat.completion.chunk`` objects: the errors after the stream started travel in the last chunk."""
-
-    def __init__(self, model: str, prompt: str, include_usage: bool, cut: Cut | None) -> None:
-        self.id, self.created, self.model = "chatcmpl-" + uuid.uuid4().hex, int(time.time()), model
-        self.prompt, self.include_usage, self.cut = prompt, include_usage, cut
-        self.text: list[str] = []
-        self.answer: Answer | None = None
-
-    def choice(self) -> tuple[dict[str, Any], dict[str, int]]:
-        answer = self.answer
-        assert answer is not None
-        content = self.cut.whole(answer.answer) if self.cut is not None else answer.answer
-        message: dict[str, Any] = {"role": "assistant", "content": content or (None if answer.tool_calls else "")}
-        if answer.tool_calls:
-            message["tool_calls"] = _tool_calls(answer)
-        usage = _usage(self.prompt, content, answer if self.cut is None or self.cut.reason is None else None)
-        return {"message": message, "logprobs": None, "finish_reason": _finish_reason(answer, self.cut)}, usage
-
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-        body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}], **extra}
-        return f"data: {json.dumps(body, ensure_ascii=False, default=str)}\n\n".encode("utf-8")
-
-    def head(self) -> Iterator[bytes]:
-        yield self._chunk({"role": "assistant", "content": ""})
-
-    def _shown(self, piece: str, last: bool = False) -> Iterator[bytes]:
-        if self.cut is not None:
-            piece = self.cut.feed(piece, last)
-        if piece:
-            self.text.append(piece)
-            yield self._chunk({"content": piece})
-
-    def event(self, event: AnswerEvent) -> Iterator[bytes]:
-        if shown := text_of(event):
-            yield from self._shown(shown)
-
-    def end(self, ended: Ended[TurnResult]) -> Iterator[bytes]:
-        final = ended.outcome.answer if ended.outcome is not None else None
-        yield from self._shown("", last=True)
-        if final is not None and final.tool_calls:
-            yield self._chunk({"tool_calls": _tool_calls(final, stream=True)})
-        extra: dict[str, Any] = {"citations": [c.model_dump(mode="json") for c in final.citations]
-                                 if final is not None else []}
-        if ended.error is not None:  # failed mid-answer: the error travels in the last chunk
-            extra["error"] = {"type": ended.error.kind, "message": ended.error.message, "code": ended.error.kind,
-                              "param": None}
-        yield self._chunk({}, _finish_reason(final, self.cut) if final is not None else "stop", **extra)
-        if self.include_usage:
-            cut = self.cut is not None and self.cut.reason is not None
-            usage = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
-                     "choices": [], "usage": _usage(self.prompt, "".join(self.text), None if cut else final)}
-            yield f"data: {json.dumps(usage)}\n\n".encode("utf-8")
-        yield b"data: [DONE]\n\n"
+    if body.stream:
+        first = await answer(completion.choices[0])  # an answer that fails before its text: an error response
+        if len(completion.choices) == 1:
+            return first
+        return StreamingResponse(completion.stream(first, answer), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+    for choice in completion.choices:  # n answers, one after the other
+        choice.answer = answer_of(await answer(choice))
+    return completion.json()
 
 
 @router.post("/embeddings", responses=responses(400, 404), dependencies=[Depends(Scope("read"))])
