@@ -18,7 +18,8 @@ NO_INPUT = {("GET", "/api/health"), ("GET", "/api/version"), ("GET", "/api/kbs")
             ("GET", "/api/auth/keys")}
 BAD_PATH_VALUES = {"kb": "no such kb", "file_id": "not-an-id", "job_id": "not-an-id", "chunk_id": "0",
                    "name": "no such user", "user": "no such user", "key_id": "not-a-key-id",
-                   "conversation_id": "not-an-id", "message_id": "not-an-id", "temp_kb_id": "not-an-id"}
+                   "conversation_id": "not-an-id", "message_id": "not-an-id", "temp_kb_id": "not-an-id",
+                   "model": "kb:no such kb"}
 
 
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from zhiku.api.errors import error_body, status_of
+from zhiku.api.errors import ErrorBody, error_body, status_of
 from zhiku.errors import InvalidInput, ZhikuError
 from zhiku.schema import GenerationOptions, Turn, limits
 
@@ -48,6 +48,13 @@ def _plain(details: dict[str, Any]) -> dict[str, Any]:
 class OpenAIRoute(APIRoute):
     """A ``/v1`` route answers its errors as OpenAI does: request validation is a 400, and every
     error names its ``code`` and (where one parameter is at fault) its ``param``."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        # documented as what it is (any 4xx in the one error shape), not as FastAPI's default 422
+        kwargs["responses"] = {**(kwargs.get("responses") or {}), "4XX": {
+            "model": ErrorBody, "description": "invalid request (400 for request validation, as OpenAI answers), "
+                                              "with OpenAI's code and param beside the error's type and message"}}
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Any]:
         handler = super().get_route_handler()
@@ -100,7 +107,7 @@ class StreamOptions(BaseModel):
 
 class ChatCompletionRequest(BaseModel):
     """OpenAI's request. Parameters zhiku cannot honour are refused (400, naming them), never
-    ignored; see docs/chatchat-compat.md for the table."""
+    ignored; README.md (the HTTP API, /v1) has the table."""
 
     model_config = ConfigDict(extra="allow")
 
