@@ -114,6 +114,7 @@ def test_n_seed_tools_and_formats_over_a_kb(oai: openai.OpenAI) -> None:
     assert "十五天" in (text.choices[0].message.content or "")
     _refused(lambda: oai.chat.completions.create(model="kb:hr", messages=Q, logprobs=True), "logprobs")
     _refused(lambda: oai.chat.completions.create(model="kb:hr", messages=Q, top_p=0.5), "top_p")
+    _refused(lambda: oai.chat.completions.create(model="kb:hr", messages=Q, extra_body={"top_k": 3}), "top_k")
     plain = oai.chat.completions.create(model="kb:hr", messages=Q, top_p=1, user="someone", logprobs=False)
     assert plain.choices[0].message.content == text.choices[0].message.content
 

@@ -49,7 +49,7 @@ def oai(live: LiveServer) -> Iterator[openai.OpenAI]:
 
 
 def test_tool_calls_come_back_in_openai_shape(oai: openai.OpenAI, model: ToolChatServer) -> None:
-    done = oai.chat.completions.create(model="tools", tools=[WEATHER], tool_choice="auto",
+    done = oai.chat.completions.create(model="tools", tools=[WEATHER], tool_choice="auto", parallel_tool_calls=False,
                                        messages=[{"role": "developer", "content": "use tools"},
                                                  {"role": "user", "content": "weather in Paris?"}])
     choice = done.choices[0]
@@ -59,7 +59,7 @@ def test_tool_calls_come_back_in_openai_shape(oai: openai.OpenAI, model: ToolCha
     assert calls[0].function.name == "weather"  # type: ignore[union-attr]
     assert json.loads(calls[0].function.arguments) == {"query": "weather in Paris?"}  # type: ignore[union-attr]
     sent = model.requests[-1]
-    assert sent["tools"] == [WEATHER] and sent["tool_choice"] == "auto"
+    assert sent["tools"] == [WEATHER] and sent["tool_choice"] == "auto" and sent["parallel_tool_calls"] is False
     assert sent["messages"][0] == {"role": "system", "content": "use tools"}  # developer: the instructions
 
     # the tool's result goes back with the call in the history; the model answers from it

@@ -126,6 +126,7 @@ class ChatCompletionRequest(BaseModel):
     response_format: dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = Field(None, max_length=128)
     tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
     stream_options: StreamOptions | None = None
 
 
@@ -164,13 +165,24 @@ _UNSUPPORTED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "audio": (lambda v: v is not None, "answers are text only"),
     "modalities": (lambda v: v not in (None, ["text"]), "answers are text only"),
     "prediction": (lambda v: v is not None, "predicted outputs are not supported"),
+    "store": (lambda v: v is True, "completions are not stored for later use"),
+    "reasoning_effort": (lambda v: v is not None, "reasoning effort is not configurable here"),
+    "verbosity": (lambda v: v is not None, "verbosity is not configurable here"),
+    "web_search_options": (lambda v: v is not None, "use zhiku's search mode (/api/chat) for web search"),
 }
+# OpenAI's fields that do not change an answer: accepted as they are
+_NEUTRAL = {"user", "metadata", "service_tier", "safety_identifier", "prompt_cache_key"}
 
 
 def refuse_unsupported(body: ChatCompletionRequest) -> None:
+    """Refuse what zhiku cannot honour, unknown fields too (OpenAI refuses those as well)."""
     for name, value in (body.model_extra or {}).items():
-        if name in _UNSUPPORTED and _UNSUPPORTED[name][0](value):
-            raise refuse(name, _UNSUPPORTED[name][1])
+        if name in _UNSUPPORTED:
+            if _UNSUPPORTED[name][0](value):
+                raise refuse(name, _UNSUPPORTED[name][1])
+        elif name not in _NEUTRAL:
+            raise InvalidInput(f"unrecognised request argument '{name}'", param=name,
+                               code="unrecognized_parameter")
 
 
 # -- messages --------------------------------------------------------------------------------
@@ -269,7 +281,8 @@ def chat_model_options(body: ChatCompletionRequest) -> GenerationOptions | None:
     if body.tool_choice is not None and not body.tools:
         raise InvalidInput("tool_choice needs tools", param="tool_choice")
     options = GenerationOptions(stop=stops(body) or None, seed=body.seed, response_format=response_format(body),
-                                tools=body.tools or None, tool_choice=body.tool_choice if body.tools else None)
+                                tools=body.tools or None, tool_choice=body.tool_choice if body.tools else None,
+                                parallel_tool_calls=body.parallel_tool_calls if body.tools else None)
     return options if options.given() else None
 
 

@@ -76,7 +76,7 @@ class _WatchTransport(_http.BaseTransport):
 
 class OpenAICompatModel:
     # passed through as the server's own request fields (a server that cannot honour one says so)
-    options = frozenset({"stop", "seed", "response_format", "tools", "tool_choice"})
+    options = frozenset({"stop", "seed", "response_format", "tools", "tool_choice", "parallel_tool_calls"})
 
     def __init__(
         self, name: str, base_url: str, model: str, api_key: str | None = None, *, context_window: int = 4096,

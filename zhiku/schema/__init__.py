@@ -147,6 +147,7 @@ class GenerationOptions(BaseModel):
     response_format: dict[str, Any] | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
 
     def given(self) -> list[str]:
         """The names of the options set."""
