@@ -142,6 +142,8 @@ def test_embeddings_dimensions(oai: openai.OpenAI, zk: Zhiku) -> None:
     assert len(same.data[0].embedding) == dims
     err = _refused(lambda: oai.embeddings.create(input="年假", model="static", dimensions=dims // 2), "dimensions")
     assert str(dims) in err.message
+    assert oai.embeddings.create(input="年假", model="static", user="someone").data
+    _refused(lambda: oai.embeddings.create(input="年假", model="static", extra_body={"truncate": True}), "truncate")
 
 
 def test_token_id_input_is_refused_with_what_to_set(oai: openai.OpenAI, live: LiveServer) -> None:

@@ -194,6 +194,9 @@ async def chat_completions(body: CompletionBody, request: Request, zhiku: ZhikuD
 def embeddings(body: EmbeddingRequest, zhiku: ZhikuDep) -> dict[str, Any]:
     """OpenAI embeddings from one of zhiku's embedders (passage embeddings, L2-normalised as stored).
     Token ids (LangChain's default) are read as cl100k_base where tiktoken has it offline."""
+    for field in body.model_extra or {}:
+        if field != "user":  # the end user's id changes nothing; anything else would be ignored
+            raise InvalidInput(f"unrecognised request argument '{field}'", param=field, code="unrecognized_parameter")
     name = body.model or zhiku.settings.embedding.default
     if name not in zhiku.settings.embedder_names():
         raise NotFound(f"embedding model '{name}' does not exist; configured: "
