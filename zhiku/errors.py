@@ -34,6 +34,7 @@ class ZhikuError(Exception):
     """Base of every error zhiku raises on purpose."""
 
     kind = "error"
+    status_code: int | None = None  # the HTTP status, when the error came back from a server (zhiku.client)
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)

@@ -96,7 +96,9 @@ class Relay(Generic[T]):
             pass
         if item.error is not None:
             raise item.error
-        return item.outcome  # type: ignore[return-value]
+        if item.outcome is None:  # finish made nothing and said no error: a bug, reported as one
+            raise ZhikuError("the answer ended without a result")
+        return item.outcome
 
     def stream(self, opening: list[Item], encoder: Encoder, heartbeat_s: float) -> StreamingResponse:
         return StreamingResponse(self._bytes(opening, encoder, heartbeat_s), media_type=sse.MEDIA_TYPE,

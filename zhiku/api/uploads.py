@@ -174,7 +174,7 @@ async def receive_files(
         raise TooLarge(f"the upload is over the {staging.total_limit >> 20} MB limit for one request",
                        limit_mb=staging.total_limit >> 20)
     receiver = _Receiver(staging, on_field)
-    parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]
+    parser = MultipartParser(boundary, receiver.callbacks())  # type: ignore[arg-type]  # its callbacks TypedDict is total; the parser takes any subset
     try:
         async for chunk in request.stream():
             parser.write(chunk)

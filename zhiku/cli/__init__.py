@@ -11,12 +11,17 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 from rich.console import Console
 
 from zhiku.errors import ZhikuError
+
+if TYPE_CHECKING:  # imported when a command runs, so that `zhiku --help` stays light
+    from zhiku.app import Zhiku
+    from zhiku.cli.remote import RemoteBackend
+    from zhiku.config import Settings
 
 app = typer.Typer(
     help="知库 zhiku: offline knowledge-base question answering.",
@@ -37,15 +42,15 @@ class State:
         self.overrides = overrides
         self.server = server
         self.api_key = api_key
-        self._app: Any = None
-        self._remote: Any = None
+        self._app: Zhiku | None = None
+        self._remote: RemoteBackend | None = None
 
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         from zhiku.config import load_settings
 
         return load_settings(home=self.home, config_file=self.config, overrides=self.overrides)
 
-    def backend(self) -> Any:
+    def backend(self) -> Zhiku | RemoteBackend:
         """What knowledge-base commands run on: the server of ``--server``, else the local home."""
         if self.server is None:
             return self.app()
@@ -55,7 +60,7 @@ class State:
             self._remote = RemoteBackend(self.server, self.api_key)
         return self._remote
 
-    def app(self) -> Any:
+    def app(self) -> Zhiku:
         """The local app (commands that only work on a local home call this directly)."""
         if self.server is not None:
             from zhiku.errors import InvalidInput

@@ -7,7 +7,8 @@ folder is its administrator anyway. The server needs authentication as soon as o
 from __future__ import annotations
 
 import sys
-from typing import List, Optional
+from datetime import datetime
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 from rich.markup import escape
@@ -16,6 +17,25 @@ from rich.table import Table
 from zhiku.cli import app, err, out, print_json, state
 from zhiku.cli.commands_kb import kb_app
 from zhiku.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from zhiku.auth.identity import Access, Role
+
+# what the command line accepts, as the auth service's types (the service checks them again)
+_ROLES: dict[str, "Role"] = {"admin": "admin", "user": "user"}
+_ACCESS: dict[str, "Access"] = {"read": "read", "write": "write", "owner": "owner"}
+
+
+def _role(value: str) -> "Role":
+    if value not in _ROLES:
+        raise InvalidInput(f"unknown role '{value}': admin or user", role=value)
+    return _ROLES[value]
+
+
+def _access(value: str) -> "Access":
+    if value not in _ACCESS:
+        raise InvalidInput(f"unknown access '{value}': read, write or owner", access=value)
+    return _ACCESS[value]
 
 user_app = typer.Typer(help="Users of the server (authentication is on as soon as one exists).", no_args_is_help=True)
 key_app = typer.Typer(help="API keys (sent as 'Authorization: Bearer <key>').", no_args_is_help=True)
@@ -35,8 +55,8 @@ def read_password(from_stdin: bool) -> str:
     return typer.prompt("password", hide_input=True, confirmation_prompt=True)
 
 
-def _when(dt: object) -> str:
-    return dt.strftime("%Y-%m-%d %H:%M") if dt is not None else "-"  # type: ignore[attr-defined]
+def _when(dt: datetime | None) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M") if dt is not None else "-"
 
 
 # -- users -------------------------------------------------------------------------------------
@@ -91,7 +111,7 @@ def user_enable(ctx: typer.Context, name: str) -> None:
 @user_app.command("role")
 def user_role(ctx: typer.Context, name: str, role: str = typer.Argument(..., help="admin or user")) -> None:
     """Make a user an admin, or a plain user again."""
-    state(ctx).app().auth.update_user(name, role=role)
+    state(ctx).app().auth.update_user(name, role=_role(role))
     out.print(f"'{escape(name)}' is now {role}")
 
 
@@ -167,7 +187,7 @@ def kb_grant(
     access: str = typer.Option("read", "--access", "-a", help="read, write or owner"),
 ) -> None:
     """Let a user read (or also change, or own) a knowledge base. Admins reach every KB anyway."""
-    state(ctx).app().auth.grant(kb, user, access)
+    state(ctx).app().auth.grant(kb, user, _access(access))
     out.print(f"'{escape(user)}' has {access} access to '{escape(kb)}'")
 
 

@@ -49,7 +49,7 @@ def error_from_response(response: httpx.Response) -> ZhikuError:
     exc = cls.__new__(cls)
     ZhikuError.__init__(exc, message, **details)  # some subclasses take other arguments
     exc.kind = kind or cls.kind
-    exc.status_code = response.status_code  # type: ignore[attr-defined]
+    exc.status_code = response.status_code
     return exc
 
 

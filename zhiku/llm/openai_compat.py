@@ -28,7 +28,7 @@ from zhiku.schema import GenerationOptions
 try:  # the SDK's HTTP library: httpx2 for openai>=3, httpx before
     import httpx2 as _http
 except ImportError:  # pragma: no cover - depends on the installed SDK
-    import httpx as _http  # type: ignore[no-redef]
+    import httpx as _http  # type: ignore[no-redef]  # one name for whichever of the two the SDK uses
 
 log = logging.getLogger(__name__)
 

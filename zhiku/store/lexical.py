@@ -105,8 +105,8 @@ class BM25Index:
             df = int(state.df[col]) if col is not None and col < width else 0
             w = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
             total += w
-            if df > 0:
-                known.append((col, w))  # type: ignore[arg-type]
+            if col is not None and df > 0:
+                known.append((col, w))
         return known, total
 
     def query_weight(self, query_tokens: Sequence[str]) -> float:

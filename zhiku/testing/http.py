@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 
 class _Server(ThreadingHTTPServer):
@@ -19,7 +20,7 @@ class BackgroundHTTPServer:
     def port(self) -> int:
         return int(self._server.server_address[1])
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

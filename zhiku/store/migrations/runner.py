@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -114,8 +115,10 @@ def _migration_transaction(engine: Engine) -> Iterator[Connection]:
                 yield conn
             return
         driver = conn.connection.driver_connection
-        saved = driver.isolation_level  # type: ignore[union-attr]
-        driver.isolation_level = None  # type: ignore[union-attr]  # we say when transactions begin
+        if not isinstance(driver, sqlite3.Connection):
+            raise RuntimeError(f"SQLite through {type(driver).__name__}: zhiku migrates through the sqlite3 module")
+        saved = driver.isolation_level
+        driver.isolation_level = None  # we say when transactions begin
         try:
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -131,7 +134,7 @@ def _migration_transaction(engine: Engine) -> Iterator[Connection]:
         finally:
             conn.exec_driver_sql("PRAGMA foreign_keys=ON")
             conn.commit()
-            driver.isolation_level = saved  # type: ignore[union-attr]
+            driver.isolation_level = saved
 
 
 def migrate(engine: Engine, extra_locations: Sequence[str | Path] = ()) -> MigrationResult:
