@@ -4,8 +4,10 @@ The walker reads the real app's route table (the API, the Chatchat-compatible ro
 the OpenAPI schema, /v1, the docs): a route whose request names a knowledge base (a path or query
 parameter, a body field at any depth, a documented form field) must declare a KB dependency that
 covers that input; every other route must declare some :class:`~zhiku.api.security.Authorization`
-(a scope, admin, the caller's own things) or be public. Then a sample of routes of every kind is
-driven with keys that may not do what they ask.
+(a scope, admin, the caller's own things) or be public. And every route declares the key scope it
+needs: some declaration with a ``need`` (``Caller()`` has none), or it is on the pinned list of
+scope-free routes (``SCOPE_FREE``). Then a sample of routes of every kind is driven with keys that
+may not do what they ask (tests/api/test_scopes.py drives all of them with every kind of key).
 """
 
 from __future__ import annotations
@@ -39,14 +41,13 @@ PUBLIC_ROUTES = {("GET", "/api/health"), ("GET", "/api/version"), ("POST", "/api
 # the KB from its path; its body's kb_name serves the body form (/knowledge_base/chat/completions) only
 IGNORED_INPUTS = {("POST", "/knowledge_base/{mode}/{param}/chat/completions"): {"kb_name"}}
 NOT_API_ROUTES = {"/openapi.json", "/docs-assets"}  # the schema (public) and the docs' static files (a mount)
-# routes that need no scope at all: what they touch belongs to the caller alone (they check the owner)
-CALLER_ONLY = {
-    ("POST", "/api/auth/logout"), ("GET", "/api/auth/me"), ("POST", "/api/auth/password"),
-    ("DELETE", "/api/auth/keys/{key_id}"),
-    ("GET", "/api/conversations"), ("GET", "/api/conversations/{conversation_id}"),
-    ("DELETE", "/api/conversations/{conversation_id}"), ("GET", "/api/conversations/{conversation_id}/export"),
-    ("POST", "/api/messages/{message_id}/feedback"),
-    ("POST", "/api/chat/files"), ("GET", "/api/chat/files/{temp_kb_id}"), ("DELETE", "/api/chat/files/{temp_kb_id}"),
+# routes that need no scope at all, and why: they touch the caller's own session only. Everything
+# else the caller owns (conversations, file-chat uploads, feedback) needs read to look, write to change.
+SCOPE_FREE = {
+    ("GET", "/api/auth/me"),  # who am I and which scopes does this key carry: what a client asks first
+    ("POST", "/api/auth/logout"),  # ends the key it is sent with, whatever it may do
+    ("POST", "/api/auth/password"),  # asks for the old password again; any web login may change it
+    ("DELETE", "/api/auth/keys/{key_id}"),  # revoking the key you hold is logging out; another's needs admin
 }
 
 
@@ -165,6 +166,8 @@ def problems(app: FastAPI) -> list[str]:
                              f"but declares no KB dependency covering it (declares {checks})")
             elif not checks and (method, route.path) not in PUBLIC_ROUTES:
                 found.append(f"{where}: declares no authorisation dependency and is not public")
+            elif checks and all(a.need is None for a in checks) and (method, route.path) not in SCOPE_FREE:
+                found.append(f"{where}: declares no scope (Caller() without one) and is not on SCOPE_FREE")
             if twice := declared_twice(route):
                 found.append(f"{where}: declares {sorted(twice)} more than once")
     return found
@@ -204,9 +207,12 @@ def test_the_allow_lists_are_what_they_say(app: FastAPI) -> None:
     unchecked = {k for k, r in routes.items() if r.dependant is not None and not declared(r.dependant)}
     assert unchecked == PUBLIC_ROUTES
     assert all(is_public(path) for _, path in PUBLIC_ROUTES) and "/openapi.json" in PUBLIC_PATHS
-    caller_only = {k for k, r in routes.items() if r.dependant is not None and (checks := declared(r.dependant))
-                   and all(isinstance(a, Caller) for a in checks)}
-    assert caller_only == CALLER_ONLY
+    scope_free = {k for k, r in routes.items() if r.dependant is not None and (checks := declared(r.dependant))
+                  and all(a.need is None for a in checks)}
+    assert scope_free == SCOPE_FREE
+    for key in SCOPE_FREE:  # and they declare the caller, nothing that would need a scope
+        dependant = routes[key].dependant
+        assert dependant is not None and all(isinstance(a, Caller) for a in declared(dependant)), key
 
 
 class Choices(BaseModel):
@@ -249,14 +255,23 @@ def test_the_walker_flags_a_route_without_its_dependency(app: FastAPI) -> None:
     def fine(kb: KBRead) -> str:
         return kb.name
 
+    @extra.post("/api/mine", dependencies=[Depends(Caller())])
+    def mine() -> None:  # the caller's own, but no scope: a read-only key could store things
+        return None
+
+    @extra.post("/api/mine/scoped", dependencies=[Depends(Caller("write"))])
+    def mine_scoped() -> None:
+        return None
+
     app.include_router(extra)
     flagged = problems(app)
-    assert len(flagged) == 5, flagged
+    assert len(flagged) == 6, flagged
     assert any(p.startswith("GET /api/kbs/{kb}/secret: names a knowledge base in ['kb']") for p in flagged)
     assert any(p.startswith("GET /api/kbs/{kb}/scoped: names a knowledge base in ['kb']") for p in flagged)
     assert any(p.startswith("POST /api/nested: names a knowledge base in ['choices.kbs']") for p in flagged)
     assert "GET /api/thing: declares no authorisation dependency and is not public" in flagged
     assert "POST /api/twice: declares ['body'] more than once" in flagged
+    assert "POST /api/mine: declares no scope (Caller() without one) and is not on SCOPE_FREE" in flagged
 
 
 # -- the declarations at work -------------------------------------------------------------------

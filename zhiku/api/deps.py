@@ -13,7 +13,9 @@ dependency checks it before the route runs (``zhiku.api.security`` says how).
   KB: ``ClaimKB``.
 - no knowledge base: ``ReadScope`` / ``WriteScope`` / ``AdminScope`` (or, when the route does not
   use the caller, ``dependencies=[Depends(Scope("read"))]`` on the decorator), ``AdminUserDep``,
-  ``ReadableKBIds`` for listings, ``CallerDep`` for what belongs to the caller alone.
+  ``ReadableKBIds`` for listings, ``CallerRead`` / ``CallerWrite`` for what belongs to the caller
+  alone (``Caller("read")`` on the decorator when the route does not use it); ``CallerDep`` (no
+  scope) only for the caller's own session, on the pinned list of tests/api/test_route_authorization.py.
 """
 
 from __future__ import annotations
@@ -63,4 +65,8 @@ WriteScope = Annotated[Principal, Depends(Scope("write"))]
 AdminScope = Annotated[Principal, Depends(Scope("admin"))]
 AdminUserDep = Annotated[Principal, Depends(AdminUser())]
 ReadableKBIds = Annotated[set[str] | None, Depends(ReadableKBs())]
+# what belongs to the caller alone (their conversations, file-chat uploads), with the scope it needs
+CallerRead = Annotated[Principal, Depends(Caller("read"))]
+CallerWrite = Annotated[Principal, Depends(Caller("write"))]
+# the caller's own session only (me, logout, password, revoking the key they hold): no scope
 CallerDep = Annotated[Principal, Depends(Caller())]

@@ -17,8 +17,14 @@
   can read but not change answers 403, and so does a key whose scopes fall short (read for reading,
   write for changes, admin for managing keys and grants). Any other route declares
   :class:`Scope`, :class:`AdminUser`, :class:`ReadableKBs` or, for what belongs to the caller alone,
-  :class:`Caller`. tests/api/test_route_authorization.py walks every route and fails on one that
-  declares none.
+  :class:`Caller` with the scope it needs (``Caller("write")``).
+- Every route needs a scope, whatever the request names (the README's table): read to look and ask,
+  write to store or change anything (file chat's uploads, conversations and feedback included), admin
+  to manage users, keys and grants; admin does not imply read or write. A KB dependency asks the key
+  for its scope even when the request names no KB. Only a few routes over the caller's own session
+  (``Caller()``: me, logout, password, revoking one's own key) need none.
+  tests/api/test_route_authorization.py walks every route and fails on one that declares no scope
+  and is not on its pinned lists; tests/api/test_scopes.py drives every route with every kind of key.
 """
 
 from __future__ import annotations
@@ -124,6 +130,11 @@ def _require_scope(request: Request, scope: Need) -> Principal:
     return who
 
 
+def _require_need(request: Request, need: Need) -> None:
+    """Raise unless the caller's key has the scope a KB need takes (an owner's need: write)."""
+    _authorize(request, [], need)
+
+
 def _authorize(request: Request, names: Iterable[str], need: Need) -> list[AuthorizedKB]:
     """Raise unless the caller may ``need`` every knowledge base named (read: search and read;
     write: upload, edit, delete content; admin: rename or delete the KB, manage its grants).
@@ -198,11 +209,18 @@ class AdminUser(Authorization):
 
 
 class Caller(Authorization):
-    """The caller, whatever their key's scopes: routes over what belongs to the caller alone
-    (their conversations, file-chat uploads, session, password), which check the owner themselves."""
+    """The caller, when their key has the scope ``need``: routes over what belongs to the caller
+    alone (their conversations, file-chat uploads), which check the owner themselves. ``Caller()``
+    needs no scope: only the caller's own session (me, logout, password, revoking the key one holds),
+    pinned in tests/api/test_route_authorization.py."""
+
+    need: Need | None
+
+    def __init__(self, need: Need | None = None) -> None:
+        self.need = need
 
     def __call__(self, request: Request) -> Principal:
-        return principal(request)
+        return principal(request) if self.need is None else _require_scope(request, self.need)
 
 
 class ReadableKBs(Authorization):
@@ -222,10 +240,11 @@ class KBsNamed(Authorization):
 
     ``params`` are the request inputs to read (name → annotation: ``kb=KBName`` for a path
     parameter, ``body=SearchRequest`` for the body); ``names(**params)`` picks the KB names from
-    them, or None when this request touches no KB (nothing is checked then). ``need`` may be a
-    function of the same inputs. FastAPI validates each input once per declaration, so a route
-    does not declare again what its dependency reads (its errors would be reported twice): it takes
-    what the dependency hands it (the KBs; :class:`KBsInBody`: the body)."""
+    them, or None when this request touches no KB (then only the key's scope is checked: the route
+    needs it whatever the request names). ``need`` may be a function of the same inputs. FastAPI
+    validates each input once per declaration, so a route does not declare again what its
+    dependency reads (its errors would be reported twice): it takes what the dependency hands it
+    (the KBs; :class:`KBsInBody`: the body)."""
 
     names_kbs = True
 
@@ -236,10 +255,11 @@ class KBsNamed(Authorization):
 
     def _kbs(self, request: Request, values: dict[str, Any]) -> list[AuthorizedKB] | None:
         names = self.names(**values)
-        if names is None:
-            return None
         need = self.need(**values) if callable(self.need) else self.need
         assert need is not None
+        if names is None:  # no KB to check, but the route still needs the scope
+            _require_need(request, need)
+            return None
         return _authorize(request, names, need)
 
     def __call__(self, request: Request, **values: Any) -> Any:
@@ -293,6 +313,7 @@ class KBInForm(Authorization):
         self.need, self.field, self.covers = need, field, (field,)
 
     def __call__(self, request: Request) -> FormKBCheck:
+        _require_need(request, self.need)  # before a byte of the form is read
         return FormKBCheck(request, self.field, self.need)
 
 
@@ -341,6 +362,7 @@ class JobOfKB(Authorization):
         self.__signature__ = _signature({"job_id": job_id}, {}, Any)
 
     def __call__(self, request: Request, job_id: str) -> Any:
+        _require_need(request, self.need)  # a key without the scope learns nothing of the job
         job = request.app.state.zhiku.job(job_id)
         try:
             _authorize(request, [job.kb], self.need)

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from zhiku.api.chat_events import ChatEncoder, respond
 from zhiku.client.chat_models import ChatRequest
-from zhiku.api.deps import CallerDep, ZhikuDep
+from zhiku.api.deps import CallerRead, CallerWrite, ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.api.routes.conversations import STREAM_DOC
 from zhiku.api.routes.files import UPLOAD_BODY
@@ -59,7 +59,7 @@ async def chat(body: ChatBody, request: Request, zhiku: ZhikuDep) -> Message | S
 
 @router.post("/files", status_code=status.HTTP_202_ACCEPTED, openapi_extra={"requestBody": UPLOAD_BODY},
              responses=responses(400, 413, 422, 503))
-async def upload_chat_files(request: Request, who: CallerDep, zhiku: ZhikuDep) -> TempKB:
+async def upload_chat_files(request: Request, who: CallerWrite, zhiku: ZhikuDep) -> TempKB:
     """Upload files to chat with (multipart, field ``files``; the upload limits apply). Returns 202
     with their id and status ``ingesting``; poll ``GET /api/chat/files/{id}`` until ``ready``."""
     owner = who.user_id
@@ -73,13 +73,13 @@ async def upload_chat_files(request: Request, who: CallerDep, zhiku: ZhikuDep) -
 
 
 @router.get("/files/{temp_kb_id}", responses=responses(404, 422))
-def get_chat_files(temp_kb_id: TempKBId, who: CallerDep, zhiku: ZhikuDep) -> TempKB:
+def get_chat_files(temp_kb_id: TempKBId, who: CallerRead, zhiku: ZhikuDep) -> TempKB:
     """Status (ingesting, ready, failed) of uploaded files, each file's outcome, and when they expire."""
     return zhiku.temp_kbs.get(temp_kb_id, who.user_id)
 
 
 @router.delete("/files/{temp_kb_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404, 422))
-def delete_chat_files(temp_kb_id: TempKBId, who: CallerDep, zhiku: ZhikuDep) -> Response:
+def delete_chat_files(temp_kb_id: TempKBId, who: CallerWrite, zhiku: ZhikuDep) -> Response:
     """Delete uploaded files and their temporary knowledge base now."""
     zhiku.temp_kbs.delete(temp_kb_id, who.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

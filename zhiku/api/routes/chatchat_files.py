@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
 from zhiku.api.chat_events import respond, retrieved_in, text_of, whole
-from zhiku.api.deps import ReadScope, ZhikuDep
+from zhiku.api.deps import ReadScope, WriteScope, ZhikuDep
 from zhiku.api.routes.chatchat_chat import DEFAULT_TOP_K, HistoryItem, chat_model_name, history_turns
 from zhiku.api.routes.chatchat_common import (
     DISTANCE_MAX,
@@ -118,11 +118,11 @@ class _FileChatLines:
 
 
 @router.post("/knowledge_base/upload_temp_docs")
-async def upload_temp_docs(request: Request, who: ReadScope, zhiku: ZhikuDep) -> dict[str, Any]:
+async def upload_temp_docs(request: Request, who: WriteScope, zhiku: ZhikuDep) -> dict[str, Any]:
     """Multipart ``files`` (+ ``prev_id``): a temporary knowledge base for file chat, answered
     when its files are read. ``prev_id`` (or ``knowledge_id``, as Chatchat's client sends it)
     names an earlier one of the caller's, which is deleted; the new id is returned."""
-    owner = who.user_id  # chatting with one's own files needs the read scope, no more
+    owner = who.user_id  # uploading stores files: the write scope, as every upload
     staging = await run_in_threadpool(zhiku.stage_upload)
     try:
         fields = await receive_form(request, staging)
@@ -152,7 +152,7 @@ def search_temp_docs(body: SearchTempDocs, who: ReadScope, zhiku: ZhikuDep) -> l
 
 
 @router.post("/chat/feedback")
-def chat_feedback(body: FeedbackBody, who: ReadScope, zhiku: ZhikuDep) -> dict[str, Any]:
+def chat_feedback(body: FeedbackBody, who: WriteScope, zhiku: ZhikuDep) -> dict[str, Any]:
     """Chatchat's score (0-100) as zhiku's thumbs: 50 and above is up. ``message_id`` is the id of
     an assistant message of one of the caller's zhiku conversations."""
     if not body.message_id:

@@ -27,7 +27,9 @@ from zhiku.chat.pipeline import CHOICES, request_for
 from zhiku.schema.chat import Conversation, Feedback, Message
 from zhiku.chat.turns import TurnResult, reply_fields
 
-router = APIRouter(prefix="/api", tags=["conversations"], dependencies=[Depends(Caller())])  # the caller's own
+router = APIRouter(prefix="/api", tags=["conversations"])  # the caller's own: reading needs read, changing write
+READS = [Depends(Caller("read"))]
+WRITES = [Depends(Caller("write"))]
 ID_PATTERN = r"^[0-9a-f]{32}$"
 ConversationId = Annotated[str, Path(description="conversation id", pattern=ID_PATTERN)]
 MessageId = Annotated[str, Path(description="message id", pattern=r"^[0-9a-f]{32}$")]
@@ -73,7 +75,8 @@ MessageBody = Annotated[MessageCreate, Depends(KBsInBody(
     conversation_id=Annotated[str, Path(include_in_schema=False)]))]  # the route declares and checks it
 
 
-@router.post("/conversations", status_code=status.HTTP_201_CREATED, responses=responses(400, 404, 422))
+@router.post("/conversations", status_code=status.HTTP_201_CREATED, responses=responses(400, 404, 422),
+             dependencies=WRITES)
 def create_conversation(body: CreateBody, request: Request, zhiku: ZhikuDep) -> Conversation:
     """Start a conversation in a mode (llm, kb, file; search and agent later) with its settings."""
     settings = {**(body.settings.model_dump(exclude_none=True) if body.settings else {}),
@@ -82,7 +85,7 @@ def create_conversation(body: CreateBody, request: Request, zhiku: ZhikuDep) -> 
     return zhiku.conversations.create(_owner(request), body.mode, body.title, settings)
 
 
-@router.get("/conversations", responses=responses(422))
+@router.get("/conversations", responses=responses(422), dependencies=READS)
 def list_conversations(
     request: Request, zhiku: ZhikuDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
@@ -91,13 +94,13 @@ def list_conversations(
     return zhiku.conversations.list(_owner(request), limit, offset)
 
 
-@router.get("/conversations/{conversation_id}", responses=responses(404, 422))
+@router.get("/conversations/{conversation_id}", responses=responses(404, 422), dependencies=READS)
 def get_conversation(conversation_id: ConversationId, request: Request, zhiku: ZhikuDep) -> Conversation:
     """The conversation with every message in order, each with its feedback."""
     return zhiku.conversations.get(_owner(request), conversation_id)
 
 
-@router.patch("/conversations/{conversation_id}", responses=responses(400, 404, 422))
+@router.patch("/conversations/{conversation_id}", responses=responses(400, 404, 422), dependencies=WRITES)
 def update_conversation(conversation_id: ConversationId, body: UpdateBody, request: Request,
                         zhiku: ZhikuDep) -> Conversation:
     """Rename it, change its mode, or change some of its settings."""
@@ -106,13 +109,13 @@ def update_conversation(conversation_id: ConversationId, body: UpdateBody, reque
 
 
 @router.delete("/conversations/{conversation_id}", status_code=status.HTTP_204_NO_CONTENT,
-                responses=responses(404, 422))
+                responses=responses(404, 422), dependencies=WRITES)
 def delete_conversation(conversation_id: ConversationId, request: Request, zhiku: ZhikuDep) -> Response:
     zhiku.conversations.delete(_owner(request), conversation_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/conversations/{conversation_id}/export", response_class=Response, responses={
+@router.get("/conversations/{conversation_id}/export", response_class=Response, dependencies=READS, responses={
     200: {"content": {"text/markdown": {}}, "description": "the conversation as Markdown"}, **responses(404, 422)})
 def export_conversation(conversation_id: ConversationId, request: Request, zhiku: ZhikuDep) -> Response:
     """Title, each question and answer, citations as footnotes (file, page, quote)."""
@@ -123,7 +126,7 @@ def export_conversation(conversation_id: ConversationId, request: Request, zhiku
         "X-Content-Type-Options": "nosniff"})
 
 
-@router.post("/conversations/{conversation_id}/messages", response_model=Message,
+@router.post("/conversations/{conversation_id}/messages", response_model=Message, dependencies=WRITES,
              responses={**STREAM_DOC, **responses(400, 404, 409, 422, 503, 504)})
 async def send_message(conversation_id: ConversationId, body: MessageBody, request: Request,
                        zhiku: ZhikuDep) -> Message | StreamingResponse:
@@ -150,7 +153,7 @@ async def send_message(conversation_id: ConversationId, body: MessageBody, reque
                          finish, body.stream, lambda _: ChatEncoder(start), zhiku.settings.server.sse_heartbeat_s)
 
 
-@router.post("/messages/{message_id}/feedback", responses=responses(400, 404, 422))
+@router.post("/messages/{message_id}/feedback", responses=responses(400, 404, 422), dependencies=WRITES)
 def set_feedback(message_id: MessageId, body: FeedbackCreate, request: Request, zhiku: ZhikuDep) -> Feedback:
     """Thumbs up or down on an answer, with an optional reason; a new rating replaces the old."""
     return zhiku.conversations.set_feedback(_owner(request), message_id, body.rating, body.reason)
