@@ -21,14 +21,13 @@ its port on the first line and serves until killed.
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Callable
 
-from zhiku.testing.http import BackgroundHTTPServer
+from zhiku.testing.http import BackgroundHTTPServer, StandInHandler
 
 Reply = str | Callable[[dict[str, Any]], str]
 
@@ -52,54 +51,20 @@ class ChatServer(BackgroundHTTPServer):
         self._stop = threading.Event()
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _json(self, code: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _start_stream(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-
-            def _raw(self, data: bytes) -> None:
-                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-                self.wfile.flush()
-
-            def _event(self, body: dict[str, Any] | str) -> None:
-                payload = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-                self._raw(f"data: {payload}\n\n".encode())
-
-            def _end(self) -> None:
-                self.wfile.write(b"0\r\n\r\n")
-                self.wfile.flush()
-
+        class Handler(StandInHandler):
             def _wait_forever(self) -> None:
                 while not outer._stop.wait(0.05):
                     pass
 
             def do_GET(self) -> None:  # noqa: N802
                 if self.path.rstrip("/") == "/v1/models":
-                    data = [{"id": m, "object": "model", "owned_by": "test"} for m in outer.models]
-                    return self._json(200, {"object": "list", "data": data})
+                    return self._models(outer.models)
                 self._json(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:  # noqa: N802
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     return self._json(404, {"error": {"message": "not found"}})
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body = self._read_json()
                 outer.requests.append(body)
                 model = body.get("model", "")
                 try:

@@ -17,10 +17,9 @@ records every request body in ``requests``.
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from zhiku.testing.http import BackgroundHTTPServer
+from zhiku.testing.http import BackgroundHTTPServer, StandInHandler
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -61,35 +60,16 @@ class ToolChatServer(BackgroundHTTPServer):
         self.requests: list[dict[str, Any]] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _json(self, code: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _event(self, body: dict[str, Any] | str) -> None:
-                payload = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-                data = f"data: {payload}\n\n".encode()
-                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-
+        class Handler(StandInHandler):
             def do_GET(self) -> None:  # noqa: N802
                 if self.path.rstrip("/") == "/v1/models":
-                    data = [{"id": m, "object": "model", "owned_by": "test"} for m in outer.models]
-                    return self._json(200, {"object": "list", "data": data})
+                    return self._models(outer.models)
                 self._json(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:  # noqa: N802
                 if self.path.rstrip("/") != "/v1/chat/completions":
                     return self._json(404, {"error": {"message": "not found"}})
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body = self._read_json()
                 outer.requests.append(body)
                 if body.get("model") not in outer.models:
                     return self._json(404, {"error": {"message": f"model {body.get('model')} not found"}})
@@ -98,10 +78,7 @@ class ToolChatServer(BackgroundHTTPServer):
                 for s in [stop] if isinstance(stop, str) else stop:
                     if s and s in text:
                         text = text[:text.index(s)]
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
+                self._start_stream()
                 self._event(_chunk({"role": "assistant", "content": ""}))
                 for i in range(0, len(text), 5):
                     self._event(_chunk({"content": text[i:i + 5]}))
@@ -114,8 +91,7 @@ class ToolChatServer(BackgroundHTTPServer):
                         self._event(_chunk({"tool_calls": [{"index": n, "function": {"arguments": part}}]}))
                 self._event(_chunk({}, "tool_calls" if calls else "stop"))
                 self._event("[DONE]")
-                self.wfile.write(b"0\r\n\r\n")
-                self.wfile.flush()
+                self._end()
 
         super().__init__(Handler)
 
