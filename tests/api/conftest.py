@@ -3,20 +3,18 @@ in-process ASGI transport (sync and async) and over a real uvicorn on 127.0.0.1.
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import anyio.from_thread
 import httpx
 import pytest
-import uvicorn
 
 from zhiku import Zhiku, load_settings
 from zhiku.api import create_app
 from zhiku.cli.commands_server import KEEP_ALIVE_S, bind
 from zhiku.client import AsyncZhikuClient, ZhikuClient
+from zhiku.testing.live_server import LiveServer as TestingLiveServer
 
 ZH = "# 年假制度\n\n入职满一年的员工每年享有十五天带薪年假。年假可以分次休，但每次不少于半天。\n"
 EN = "# Refunds\n\nRefunds are paid within 14 days of receiving the returned item.\n"
@@ -55,26 +53,11 @@ class SyncASGITransport(httpx.BaseTransport):
         self._cm.__exit__(None, None, None)
 
 
-class LiveServer:
-    """A real uvicorn serving the app on 127.0.0.1 and a free port, in a thread of this process."""
+class LiveServer(TestingLiveServer):
+    """The app served as `zhiku start` serves it, by a real uvicorn on 127.0.0.1."""
 
     def __init__(self, zhiku: Zhiku) -> None:
-        self.sock = bind("127.0.0.1", 0)
-        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(create_app(zhiku), log_level="warning",
-                                                    timeout_keep_alive=KEEP_ALIVE_S))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-        self.sock.close()
-        assert not self.thread.is_alive(), "uvicorn did not stop"
+        super().__init__(create_app(zhiku), bind("127.0.0.1", 0), KEEP_ALIVE_S)
 
 
 @pytest.fixture

@@ -7,20 +7,18 @@ top-level package `mcp`, which hides the MCP SDK of the same name."""
 
 from __future__ import annotations
 
-import threading
-import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
 
 import pytest
-import uvicorn
 
 from zhiku import Zhiku, load_settings
 from zhiku.api import create_app
 from zhiku.cli.commands_server import KEEP_ALIVE_S, bind
 from zhiku.mcp.http import mount_mcp
+from zhiku.testing.live_server import LiveServer
 
 ZH = "# 年假制度\n\n入职满一年的员工每年享有十五天带薪年假。年假可以分次休，但每次不少于半天。\n"
 EN = "# Refunds\n\nRefunds are paid within 14 days of receiving the returned item.\n"
@@ -94,28 +92,15 @@ def keys(zk: Zhiku, tmp_path: Path) -> Keys:
                 bob=auth.create_key("bob")[1])
 
 
-class MCPLive:
-    """A real uvicorn on 127.0.0.1 serving the app of `zhiku start` (API + /mcp), in a thread."""
+class MCPLive(LiveServer):
+    """What `zhiku start` serves (the API with /mcp mounted), by a real uvicorn on 127.0.0.1."""
 
     def __init__(self, zhiku: Zhiku) -> None:
         api = create_app(zhiku)
         mount_mcp(api, zhiku)
-        self.sock = bind("127.0.0.1", 0)
-        self.base = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        super().__init__(api, bind("127.0.0.1", 0), KEEP_ALIVE_S)
+        self.base = self.url
         self.url = self.base + "/mcp"
-        self.server = uvicorn.Server(uvicorn.Config(api, log_level="warning", timeout_keep_alive=KEEP_ALIVE_S))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-        self.sock.close()
-        assert not self.thread.is_alive(), "uvicorn did not stop"
 
 
 @pytest.fixture
