@@ -264,6 +264,21 @@ def test_kb_chat_stream_as_chatchat_reads_it(raw: httpx.Client, kb: str) -> None
     chatchat_error(raw.post("/chat/kb_chat", json={"query": "年假", "kb_name": "无此库"}), 404, "not_found")
 
 
+def test_an_answer_that_finds_nothing_lists_no_sources(raw: httpx.Client, kb: str) -> None:
+    """Under the relevance floor the answer says the KB holds nothing, and ``docs`` agrees (it used to
+    list three passages beside that sentence); asked for the sources alone, they are listed."""
+    question = {"query": "火星探测器的推进剂是什么？", "kb_name": kb, "top_k": 3, "score_threshold": 1.0}
+    chunks = stream_json(raw.post("/chat/kb_chat", json={**question, "stream": True}))
+    answer = "".join(c["choices"][0]["delta"]["content"] or "" for c in chunks)
+    assert "没有找到" in answer and chunks[0]["docs"] == []
+    whole = raw.post("/chat/kb_chat", json={**question, "stream": False}).json()
+    assert "没有找到" in whole["choices"][0]["message"]["content"] and whole["docs"] == []
+    direct = raw.post("/chat/kb_chat", json={**question, "stream": False, "return_direct": True}).json()
+    assert direct["docs"]  # the sources alone, however weak: no answer contradicts them
+    found = raw.post("/chat/kb_chat", json={**question, "query": "年假有多少天？", "stream": False}).json()
+    assert "十五天" in found["choices"][0]["message"]["content"] and found["docs"]
+
+
 def test_openai_sdk_against_the_kb_completions_route(zk: Zhiku, raw: httpx.Client, kb: str) -> None:
     """What Chatchat's web UI does: an openai client whose base URL names the mode and the KB."""
     server = LiveServer(zk)

@@ -203,15 +203,21 @@ async def kb_chat_response(
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
     out = _Output(prepared.answered_by)
 
-    def sources(retrieved: Retrieved | None) -> list[str]:
+    # an answer that says the KB holds nothing lists no sources (docs/chatchat-compat.md): the extractive
+    # answerer always says so under the relevance floor, a chat model does with strict grounding
+    says_nothing_found = prepared.model is None or zhiku.settings.llm.grounding == "strict"
+
+    def sources(retrieved: Retrieved | None, answering: bool = True) -> list[str]:
         """The sources in Chatchat's order, before the answer: the passages the answer is made from."""
+        if answering and says_nothing_found and retrieved is not None and not retrieved.found:
+            return []
         hits = retrieved.hits if retrieved is not None else []
         docs = [d for d in (hit_document(h) for h in hits[:top_k]) if d["score"] <= score_threshold]
         return references(request, kb, docs) if mode == "local_kb" else plain_references(docs)
 
     if return_direct:  # the sources alone: the answer stops right after its retrieval, before any model call
         retrieved = await run_in_threadpool(_retrieved_only, zhiku, prepared)
-        body = out.completion("", docs=sources(retrieved))
+        body = out.completion("", docs=sources(retrieved, answering=False))  # sources asked for, no answer
         if stream:
             return StreamingResponse(iter([data_line(body)]), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
         return body
