@@ -92,9 +92,6 @@ class Zhiku:
     def cached_embedder(self, name: str) -> CachedEmbedder:
         return CachedEmbedder(self.embedder(name), self.engine)
 
-    def embedder_score_range(self, name: str) -> tuple[float, float]:
-        return self.embedders.score_range(name)
-
     # -- knowledge bases -------------------------------------------------------------
     def create_kb(self, name: str, description: str = "", embedder: str | None = None) -> KnowledgeBase:
         from zhiku.chat.files import TEMP_PREFIX, is_temp_kb
@@ -122,7 +119,7 @@ class Zhiku:
             self._jobs.drop_kb(kb.id)  # refuses while the KB ingests
         self.catalog.delete_kb(kb.id)
         self.indexes.forget(kb.id, delete_files=True)
-        shutil.rmtree(self.settings.home / "kbs" / kb.id, ignore_errors=True)
+        shutil.rmtree(self.ingestor.kbs_root / kb.id, ignore_errors=True)
 
     # -- files -----------------------------------------------------------------------
     def add_files(

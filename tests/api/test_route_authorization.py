@@ -28,7 +28,7 @@ from tests.api.conftest import ZH, SyncASGITransport
 from zhiku import Zhiku
 from zhiku.api import create_app
 from zhiku.api.deps import KBRead
-from zhiku.api.security import PUBLIC_PATHS, AuthorizedKB, Authorization, Caller, Scope, is_public, kbs_in_body
+from zhiku.api.security import PUBLIC_PATHS, Authorization, Caller, Scope, is_public, kbs_in_body
 
 PASSWORD = "correct horse battery"
 # parameters and fields that name a knowledge base by their name; others say so in their description
