@@ -48,6 +48,20 @@ def cited_marker(page: Any, message: int, n: int) -> Any:
     return marker
 
 
+def download(page: Any, button: Any) -> Any:
+    """The file a click on ``button`` downloads. Streamlit may render a popover or dialog once more
+    right after it opens, and a click that lands on the element being replaced does nothing: one
+    more click then (a person clicks again too); the download itself is checked by the caller."""
+    try:
+        with page.expect_download(timeout=10_000) as first:
+            button.click()
+        return first.value
+    except Exception:  # noqa: BLE001 - Playwright's TimeoutError: the click was lost in a re-render
+        with page.expect_download() as second:
+            button.click()
+        return second.value
+
+
 def close(dialog: Any) -> None:
     dialog.get_by_role("button", name="Close").click()
     dialog.wait_for(state="detached")
@@ -95,10 +109,9 @@ def test_kb_upload_chat_citations_refresh(browser: Any, server: ZhikuServer, tmp
     dialog = page.get_by_role("dialog")
     dialog.get_by_text("员工手册.docx").wait_for()
     dialog.get_by_text("入职满一年的员工每年享有十五天带薪年假").wait_for()  # the passage as written
-    with page.expect_download() as download:
-        dialog.get_by_role("button", name="Download source file").click()
-    assert Path(download.value.path()).read_bytes() == docx.read_bytes()
-    assert download.value.suggested_filename == "员工手册.docx"
+    file = download(page, dialog.get_by_role("button", name="Download source file"))
+    assert Path(file.path()).read_bytes() == docx.read_bytes()
+    assert file.suggested_filename == "员工手册.docx"
     close(dialog)
     assert page.evaluate("window.__same_page") == 1 and page.url == url  # the same page, the same chat
     marker.click()  # and again
@@ -111,10 +124,9 @@ def test_kb_upload_chat_citations_refresh(browser: Any, server: ZhikuServer, tmp
     source.click()
     in_popover = page.get_by_text("Download source file")
     in_popover.wait_for()
-    with page.expect_download() as download:
-        in_popover.click()
-    assert Path(download.value.path()).read_bytes() == docx.read_bytes()
-    assert download.value.suggested_filename == "员工手册.docx"
+    file = download(page, in_popover)
+    assert Path(file.path()).read_bytes() == docx.read_bytes()
+    assert file.suggested_filename == "员工手册.docx"
     source.click()
     in_popover.wait_for(state="hidden")
 
@@ -134,10 +146,9 @@ def test_kb_upload_chat_citations_refresh(browser: Any, server: ZhikuServer, tmp
     pages = (f"pages {cited.page}–{cited.page_end}" if cited.page_end and cited.page_end > cited.page
              else f"page {cited.page}")
     dialog.get_by_text(re.compile(rf"^{pages} · ")).wait_for()  # the page(s) it cites
-    with page.expect_download() as download:
-        dialog.get_by_role("button", name=f"Download page {cited.page} (PDF)").click()
-    assert download.value.suggested_filename == f"customer-service-p{cited.page}.pdf"
-    one_page = PdfReader(download.value.path())
+    file = download(page, dialog.get_by_role("button", name=f"Download page {cited.page} (PDF)"))
+    assert file.suggested_filename == f"customer-service-p{cited.page}.pdf"
+    one_page = PdfReader(file.path())
     assert len(one_page.pages) == 1
     assert one_page.pages[0].extract_text() == PdfReader(pdf).pages[cited.page - 1].extract_text()
     close(dialog)
