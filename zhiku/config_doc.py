@@ -52,7 +52,12 @@ def default_yaml() -> str:
             lines += ["", f"# {key}:"]
             continue
         lines.append(f"{indent}# {desc}")
-        rendered = yaml.safe_dump({key: _plain(value)}, allow_unicode=True, sort_keys=False).rstrip()
+        plain = _plain(value)
+        if isinstance(plain, list):  # on one line, so that uncommenting the key line is enough
+            rendered = f"{key}: " + yaml.safe_dump(plain, allow_unicode=True, default_flow_style=True,
+                                                    width=1000).strip()
+        else:
+            rendered = yaml.safe_dump({key: plain}, allow_unicode=True, sort_keys=False).rstrip()
         for line in rendered.splitlines():
             lines.append(f"# {indent}{line}")
     return "\n".join(lines) + "\n"

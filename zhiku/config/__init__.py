@@ -4,6 +4,9 @@ Settings are built by ``load_settings()``, never at import. Environment variable
 name a setting by its path with ``__`` between levels, e.g.
 ``ZHIKU_RETRIEVAL__TOP_K=8``; ``ZHIKU_HOME`` picks the home folder and
 ``ZHIKU_CONFIG`` another settings file.
+
+A new section of some size goes in its own module of this package (``zhiku/config/agent.py``),
+built on ``zhiku.config.base``, and is named here as a field of ``Settings``.
 """
 
 from __future__ import annotations
@@ -15,27 +18,11 @@ from typing import Any, Literal, Mapping
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from zhiku.config.agent import AgentSettings
+from zhiku.config.base import _registered_name, _Section
 from zhiku.errors import ConfigError
 
 CONFIG_NAME = "config.yaml"
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-def _registered_name(kind: str, name: str, *builtin: str) -> str:
-    """``name`` when the plugin registry knows it (a ValueError naming the choices when not). The
-    built-in names pass without loading the registry, so plain settings import no plugin."""
-    if name in builtin:
-        return name
-    from zhiku.plugins import registry
-
-    known = registry().names(kind)
-    if name not in known:
-        choices = sorted(set(known) | ({"none"} & set(builtin)))  # "none": the setting's off switch
-        raise ValueError(f"unknown {kind.replace('_', ' ')} '{name}'; choices: {', '.join(choices)}")
-    return name
 
 
 class EmbedderConfig(_Section):
@@ -317,6 +304,7 @@ class Settings(_Section):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     websearch: WebSearchSettings = Field(default_factory=WebSearchSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
 
     @field_validator("home")
     @classmethod
