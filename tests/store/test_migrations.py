@@ -191,7 +191,9 @@ def sqlite_ddl(engine: Engine) -> dict[str, str]:
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL "
                                  "AND name NOT IN ('alembic_version', 'sqlite_sequence')")).all()
-    return {name: " ".join(sql.split()) for name, sql in rows}
+    # a table rebuilt by a batch migration is renamed into place, and SQLite then quotes its name
+    return {name: " ".join(sql.replace(f'CREATE TABLE "{name}"', f"CREATE TABLE {name}", 1).split())
+            for name, sql in rows}
 
 
 def test_the_baseline_is_release_0_1_0s_schema(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    false,
 )
 from sqlalchemy.engine import Engine
 
@@ -197,8 +198,8 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
-# Background ingestion jobs of the API server (zhiku.ingest.jobs). A row outlives the
-# process: jobs still queued or running when it died read as interrupted at the next start.
+# Background ingestion jobs (zhiku.ingest.jobs): any process with ingestion on claims queued ones
+# from here (zhiku.ingest.claims); a job whose worker died is taken over when its lease runs out.
 jobs = Table(
     "jobs",
     metadata,
@@ -216,6 +217,13 @@ jobs = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # the claim (zhiku.ingest.claims): which process runs the job and until when its lease holds;
+    # a running job whose lease ran out is taken over by another process
+    Column("worker", String(200)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("heartbeat_at", DateTime(timezone=True)),
+    Column("claims", Integer, nullable=False, default=0, server_default="0"),  # takeovers count too
+    Column("cancel_requested", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_jobs_kb_created", "kb_id", "created_at"),
     Index("ix_jobs_status", "status"),
 )
