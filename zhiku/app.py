@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from zhiku.chat.pipeline import AnswerPipeline
     from zhiku.chat.files import TempKBs
     from zhiku.auth import AuthService
-    from zhiku.ingest.job_manager import JobManager
+    from zhiku.ingest.job_manager import JobEvent, JobManager
     from zhiku.ingest.jobs import UploadStaging
     from zhiku.schema.jobs import Job
     from typing import Iterator
@@ -46,7 +46,7 @@ class Zhiku:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
-        self.engine = open_engine(settings.db_url)
+        self.engine = open_engine(settings.db_url, settings.database_timeout_s)
         self.catalog = Catalog(self.engine)
         self.indexes = IndexManager(self.catalog, settings.home / "indexes", settings.index)
         self.embedders = Embedders(settings.embedder)
@@ -62,6 +62,10 @@ class Zhiku:
         return cls(load_settings(**kwargs))
 
     def close(self) -> None:
+        if "_agent_services" in self.__dict__:
+            from zhiku.agent.services import close_services
+
+            close_services(self.__dict__["_agent_services"])
         if "_temp_kbs" in self.__dict__:
             self.__dict__["_temp_kbs"].stop()
         if self._jobs is not None:
@@ -289,15 +293,18 @@ class Zhiku:
             raise Unavailable("background jobs are not started (they run inside `zhiku start`)")
         return self._jobs
 
-    def start_jobs(self, workers: int | None = None) -> "JobManager":
-        """Start the ingestion worker pool; marks jobs a dead process left behind as interrupted."""
+    def start_jobs(self, workers: int | None = None, ingest: bool | None = None,
+                   on_event: "Callable[[JobEvent, Job], None] | None" = None) -> "JobManager":
+        """Start background jobs: this process claims queued ingestion jobs from the database (with
+        ``workers`` threads) unless ``ingest`` is false (default: setting ``jobs.ingest_in_server``)."""
         from zhiku.ingest.job_manager import JobManager
 
         if self._jobs is None:
             s = self.settings
             self._jobs = JobManager(s.home / "uploads", self.engine, self.catalog, self.ingestor,
                                     workers or s.server.ingest_workers, s.ingest.max_file_mb << 20,
-                                    s.server.max_upload_mb << 20)
+                                    s.server.max_upload_mb << 20, s.jobs,
+                                    s.jobs.ingest_in_server if ingest is None else ingest, on_event)
         return self._jobs
 
     def stage_upload(self) -> "UploadStaging":
@@ -349,6 +356,16 @@ class Zhiku:
     def web_search(self, query: str, limit: int | None = None, engine: str | None = None) -> list[WebResult]:
         """Results of the configured search engine (or ``engine``); no page is fetched."""
         return self.answers.web_chat.search(query, limit, engine)
+
+    # -- the agent's tools (zhiku.agent) -----------------------------------------------
+    @property
+    def agent_services(self) -> dict[str, Any]:
+        """What the agent's tools are built on (``ToolContext.services``; built once, shared by answers):
+        the retriever, the catalog, the web engine and guarded fetcher, the KBs' tables, the admin's databases."""
+        from zhiku.agent.services import agent_services
+
+        return self._once("_agent_services", lambda: agent_services(
+            self.settings, self.catalog, self.retriever, self.ingestor.stored_path))
 
     def pull_model(
         self, what: str, mirror: str | None = None, sha256: str | None = None, name: str | None = None,

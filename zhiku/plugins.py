@@ -26,7 +26,7 @@ kind                  what is registered under a name (the name the settings use
 ``chat_model``        ``(name, ChatModelConfig, Settings, Timeouts) -> ChatModel``  (``llm.models.*.type``)
 ``reranker``          ``(RerankerOptions) -> Reranker``  (``retrieval.rerank``)
 ``search_engine``     ``(WebSearchSettings) -> SearchEngine``  (``websearch.engine``)
-``tool``              reserved for the agent's tools
+``tool``              ``(ToolContext) -> Tool | None``  (``agent.tools``; ``zhiku.agent.base``)
 ====================  ==========================================================================
 
 A backend may also be registered as a ``"module:attribute"`` string, imported on its first
@@ -66,6 +66,7 @@ BUILTIN_PLUGINS = (
     "zhiku.llm.registry",
     "zhiku.retrieval.rerank",
     "zhiku.websearch",
+    "zhiku.agent.tools",
 )
 
 

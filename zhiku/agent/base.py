@@ -69,7 +69,10 @@ class ToolContext:
     owner: str  # the user the answer is for ("local" without accounts)
     readable_kbs: Sequence[str]  # KB names the caller may read; KB tools never look beyond them
     cancelled: Callable[[], bool] = lambda: False
-    services: dict[str, Any] = field(default_factory=dict)  # e.g. "retriever", "web", "tables", "settings"
+    # what the built-in tools use (zhiku.agent.services.agent_services builds it; Zhiku.agent_services):
+    # "settings", "kb" (name -> KnowledgeBase), "catalog", "retriever", "web_engine" (() -> SearchEngine),
+    # "fetcher" (the SSRF-guarded PageFetcher), "tables" (KBTables), "databases" (Databases)
+    services: dict[str, Any] = field(default_factory=dict)
 
 
 @runtime_checkable
