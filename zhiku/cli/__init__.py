@@ -126,6 +126,8 @@ def _root(
     ctx.call_on_close(ctx.obj.close)
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:  # a library's complaint about a file the ingestion reports anyway (pypdf: "EOF marker not found")
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 def _register() -> None:
@@ -140,15 +142,54 @@ def _register() -> None:
     from zhiku.cli import commands_mcp  # noqa: F401
 
 
+def _plain_flags(command: Any) -> Any:
+    """``command`` and its subcommands with no ``<bool>`` shown after plain flags (``--json``,
+    ``--yes``, ``--help``) in their help: a flag takes no value, so it shows no type."""
+    for param in getattr(command, "params", []):
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    get_help_option = command.get_help_option
+
+    def help_option(ctx: Any) -> Any:
+        option = get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    command.get_help_option = help_option
+    for sub in getattr(command, "commands", {}).values():
+        _plain_flags(sub)
+    return command
+
+
+def usage_error(exc: typer.TyperException) -> str:
+    """A usage mistake (missing argument, unknown option, bad value) as one line, naming the
+    help of the command it concerns."""
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    return f"error: {message[:1].lower() + message[1:]}{where}"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: runs the app, turning zhiku errors into one line."""
+    """Console entry point: runs the app, turning zhiku errors and usage mistakes into one line
+    on stderr (never a boxed panel or a stack trace) with a non-zero exit."""
     _register()
-    command = typer.main.get_command(app)
+    command = _plain_flags(typer.main.get_command(app))
     try:
-        # standalone mode: usage errors print usage and exit 2, typer.Exit sets the code
-        command.main(args=argv, prog_name="zhiku", standalone_mode=True)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        # not standalone: usage errors come back here to be printed as one line
+        code = command.main(args=argv, prog_name="zhiku", standalone_mode=False)
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `zhiku kb`: the help was the answer
+            typer.echo(exc.format_message())
+            return 2
+        err.print(usage_error(exc), markup=False)
+        return exc.exit_code
+    except typer.Abort:  # a question answered by end of input
+        err.print("aborted: nothing changed", markup=False)
+        return 1
+    except typer.Exit as exc:
+        return exc.exit_code
     except ZhikuError as exc:
         if os.environ.get("ZHIKU_DEBUG"):
             raise
@@ -157,6 +198,4 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)
         return 130
-    return 0
-
-
+    return code if isinstance(code, int) else 0

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from zhiku.cli import app, err, out, print_json, state
+from zhiku.cli.text import plural, short_reason
 
 kb_app = typer.Typer(help="Create, fill and maintain knowledge bases.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
@@ -52,7 +53,7 @@ def kb_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", he
 
 
 @kb_app.command("info")
-def kb_info(ctx: typer.Context, name: str, as_json: bool = typer.Option(False, "--json")) -> None:
+def kb_info(ctx: typer.Context, name: str, as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Show one knowledge base."""
     a = state(ctx).backend()
     kb = a.kb(name)
@@ -76,7 +77,7 @@ def kb_delete(
     a = state(ctx).backend()
     kb = a.kb(name)
     if not yes:
-        if not typer.confirm(f"Delete knowledge base '{kb.name}' with {kb.files} files and {kb.chunks} chunks?"):
+        if not typer.confirm(f"Delete knowledge base '{kb.name}' with {plural(kb.files, 'file')} and {plural(kb.chunks, 'chunk')}?"):
             err.print("nothing deleted")
             raise typer.Exit(1)
     a.delete_kb(name)
@@ -87,55 +88,124 @@ def kb_delete(
 def kb_add(
     ctx: typer.Context,
     name: str,
-    paths: List[str] = typer.Argument(..., help="files, folders (recursive) or glob patterns"),
+    paths: List[str] = typer.Argument(
+        ..., metavar="PATH...", help="files, folders (recursive) and patterns; a pattern picks files of the "
+                                     "folders given (\"*.pdf\"), or of the current folder when none is given"),
     force: bool = typer.Option(False, "--force", help="re-ingest files even when unchanged"),
 ) -> None:
-    """Add files to a knowledge base (unchanged files are skipped)."""
+    """Add files to a knowledge base (unchanged files are skipped).
+
+    A folder's files are named by their path under the folder, starting with the folder's name
+    (handbook/leave/policy.pdf); a file given by itself by its file name, unless the knowledge
+    base holds it from its folder already (then it replaces that file)."""
+    from zhiku.cli.paths import expand
     from zhiku.cli.progress import IngestBar
+    from zhiku.errors import InvalidInput
 
     a = state(ctx).backend()
     a.kb(name)  # fail fast on a missing KB
+    found = expand(paths, existing=[f.name for f in a.list_files(name)])
+    if not found.sources:  # one line: what each argument found (nothing)
+        raise InvalidInput("nothing added: " + "; ".join(found.warnings or ["no files found"]))
+    for warning in found.warnings:
+        err.print(f"warning: {warning}", markup=False)
     with IngestBar(err) as bar:
-        report = a.add_files(name, paths, force=force, progress=bar)
+        report = a.add_sources(name, found.sources, force=force, progress=bar)
     parts = [f"{len(report.added)} added", f"{len(report.replaced)} replaced",
              f"{len(report.skipped)} skipped", f"{len(report.failed)} failed",
-             f"{report.chunks} chunks ({report.embedded} newly embedded)"]
+             f"{plural(report.chunks, 'chunk')} ({report.embedded} newly embedded)"]
     out.print("summary: " + ", ".join(parts))
     for fname, why in report.failed:
-        err.print(f"failed: {fname}: {why}", markup=False)
+        err.print(f"failed: {fname}: {short_reason(fname, why)}", markup=False)
     if report.failed:
         raise typer.Exit(1)
 
 
 @kb_app.command("files")
-def kb_files(ctx: typer.Context, name: str, as_json: bool = typer.Option(False, "--json")) -> None:
-    """List the files of a knowledge base with their status."""
+def kb_files(ctx: typer.Context, name: str, as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """List the files of a knowledge base with their status (the reasons of failed ones below)."""
     files = state(ctx).backend().list_files(name)
     if as_json:
         print_json([f.model_dump(mode="json") for f in files])
         return
-    table = Table("file", "status", "chunks", "pages", "size", "added", "error")
+    if not files:
+        out.print(f"'{escape(name)}' holds no files yet: add some with `zhiku kb add {escape(_quoted(name))} PATH...`")
+        return
+    # the name takes what is left of the width and wraps (never cut to a shared prefix); reasons
+    # are listed under the table, where they have the whole line
+    table = Table("file", "status", "chunks", "pages", "size", "added")
+    table.columns[0].overflow = "fold"
+    for col in table.columns[1:]:
+        col.no_wrap = True
     for f in files:
         table.add_row(escape(f.name), f.status, str(f.chunks), str(f.pages or ""), _size(f.size),
-                      f.created_at.strftime("%Y-%m-%d %H:%M"), escape(f.error or ""))
+                      f.created_at.strftime("%Y-%m-%d %H:%M"))
     out.print(table)
+    for f in files:
+        if f.error:
+            out.print(f"{f.status}: {escape(f.name)}: {escape(short_reason(f.name, f.error))}")
+
+
+def _quoted(name: str) -> str:
+    """A name as typed into a shell (quoted when it holds a space or a shell character)."""
+    import re
+    import shlex
+
+    return name if re.fullmatch(r"[\w@%+=:,./-]+", name) else shlex.quote(name)
 
 
 @kb_app.command("remove")
-def kb_remove(ctx: typer.Context, name: str, files: List[str] = typer.Argument(..., help="file names or ids")) -> None:
-    """Remove files from a knowledge base."""
-    removed = state(ctx).backend().remove_files(name, files)
-    out.print(f"removed {len(removed)} file(s): " + ", ".join(escape(r) for r in removed))
+def kb_remove(
+    ctx: typer.Context,
+    name: str,
+    files: List[str] = typer.Argument(..., metavar="FILE...", help="file names, ids or patterns (\"drafts/*\", \"*.tmp\")"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask before removing what a pattern matched"),
+) -> None:
+    """Remove files from a knowledge base, by name, id or pattern."""
+    from zhiku.cli.paths import is_pattern, matches, nfc
+    from zhiku.errors import NotFound
+
+    a = state(ctx).backend()
+    a.kb(name)
+    listed = a.list_files(name)
+    names = {f.name for f in listed}
+    chosen: list[str] = []
+    missing: list[str] = []
+    patterned = False
+    for given in files:
+        if nfc(given) in names or any(f.id == given for f in listed):
+            chosen.append(given)
+        elif is_pattern(given):
+            hits = sorted(n for n in names if matches(n, given))
+            patterned = patterned or bool(hits)
+            if hits:
+                chosen.extend(hits)
+            else:
+                missing.append(f"no file in '{name}' matches '{given}'")
+        else:
+            missing.append(f"no file '{given}' in knowledge base '{name}'")
+    chosen = list(dict.fromkeys(chosen))
+    if not chosen:
+        raise NotFound("; ".join(missing))
+    for why in missing:
+        err.print(f"warning: {why}", markup=False)
+    if patterned and not yes:
+        err.print("\n".join(escape(c) for c in chosen))
+        if not typer.confirm(f"Remove these {plural(len(chosen), 'file')} from '{name}'?"):
+            err.print("nothing removed")
+            raise typer.Exit(1)
+    removed = a.remove_files(name, chosen)
+    out.print(f"removed {plural(len(removed), 'file')}: " + ", ".join(escape(r) for r in removed))
 
 
 @kb_app.command("chunks")
-def kb_chunks(ctx: typer.Context, name: str, file: str, as_json: bool = typer.Option(False, "--json")) -> None:
+def kb_chunks(ctx: typer.Context, name: str, file: str, as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Show the chunks of one file."""
     record, chunks = state(ctx).backend().file_chunks(name, file)
     if as_json:
         print_json([c.model_dump(mode="json") for c in chunks])
         return
-    out.print(f"[bold]{escape(record.name)}[/]: {len(chunks)} chunks ({record.status})")
+    out.print(f"[bold]{escape(record.name)}[/]: {plural(len(chunks), 'chunk')} ({record.status})")
     for c in chunks:
         where = " ".join(x for x in (
             f"p.{c.page}" if c.page else "", " > ".join(c.section)) if x)
@@ -147,12 +217,14 @@ def kb_chunks(ctx: typer.Context, name: str, file: str, as_json: bool = typer.Op
 def kb_rebuild(ctx: typer.Context, name: str) -> None:
     """Re-derive the vector and BM25 indexes from the database."""
     n = state(ctx).backend().rebuild(name)
-    out.print(f"rebuilt indexes of '{escape(name)}': {n} chunks")
+    out.print(f"rebuilt indexes of '{escape(name)}': {plural(n, 'chunk')}")
 
 
 @kb_app.command("check")
 def kb_check(ctx: typer.Context, name: str, repair: bool = typer.Option(False, "--repair", help="fix what is found")) -> None:
-    """Check that database, stored files and indexes agree."""
+    """Check that database, stored files and indexes agree (--repair fixes what can be fixed)."""
+    from zhiku.store.maintenance import NOT_REPAIRABLE
+
     a = state(ctx).backend()
     problems = a.check(name, repair=repair)
     remaining = a.check(name) if repair and problems else problems
@@ -164,6 +236,6 @@ def kb_check(ctx: typer.Context, name: str, repair: bool = typer.Option(False, "
     if not remaining:
         out.print(f"'{escape(name)}' is consistent")
         return
-    if not repair:
-        err.print("run `zhiku kb check NAME --repair` to fix what can be fixed", markup=False)
+    if not repair and any(not p.endswith(NOT_REPAIRABLE) for p in remaining):
+        err.print(f"run `zhiku kb check {_quoted(name)} --repair` to fix what can be fixed", markup=False)
     raise typer.Exit(1)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import typer
-import yaml
 
-from zhiku.cli import app, out, state
+from zhiku.cli import app, out, print_json, state
 
 config_app = typer.Typer(help="Show the settings in force and their reference.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
@@ -30,6 +29,8 @@ def init(ctx: typer.Context, force: bool = typer.Option(False, "--force", help="
 @config_app.command("show")
 def config_show(ctx: typer.Context) -> None:
     """Print the settings in force (file, environment and flags applied)."""
+    import yaml
+
     data = state(ctx).settings().model_dump(mode="json")
     for emb in data.get("embedding", {}).get("models", {}).values():
         if emb.get("api_key"):
@@ -43,6 +44,22 @@ def config_reference() -> None:
     from zhiku.config_doc import reference_markdown
 
     typer.echo(reference_markdown().rstrip())
+
+
+@app.command("formats")
+def formats(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """The file types zhiku reads: each reader and its extensions."""
+    from zhiku.ingest.loaders import registered
+
+    kinds: dict[str, set[str]] = {}
+    for spec in registered().values():  # the code-* readers (code-python, code-go...) as one line
+        kinds.setdefault("code" if spec.name.startswith("code-") else spec.name, set()).update(spec.extensions)
+    if as_json:
+        print_json({k: sorted(v) for k, v in sorted(kinds.items())})
+        return
+    width = max(map(len, kinds))
+    for kind, extensions in sorted(kinds.items()):
+        out.print(f"{kind:>{width}}  {' '.join(sorted(extensions))}", markup=False)
 
 
 @app.command("version")

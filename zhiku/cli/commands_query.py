@@ -32,7 +32,7 @@ def _where(hit: dict) -> str:
 def search(
     ctx: typer.Context,
     args: List[str] = typer.Argument(..., metavar="KB... QUERY", help="knowledge bases, then the query"),
-    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="hits to return"),
+    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", min=1, help="hits to return"),
     mode: Optional[str] = typer.Option(None, "--mode", "-m", help=MODE_HELP),
     file: Optional[str] = typer.Option(None, "--file", help="only files matching this glob"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
@@ -56,7 +56,7 @@ def search(
 def ask(
     ctx: typer.Context,
     args: List[str] = typer.Argument(..., metavar="KB... QUESTION", help="knowledge bases, then the question"),
-    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", help="passages to consider"),
+    top_k: Optional[int] = typer.Option(None, "--top-k", "-k", min=1, help="passages to consider"),
     mode: Optional[str] = typer.Option(None, "--mode", "-m", help=MODE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
     model: Optional[str] = typer.Option(None, "--model", help="chat model to answer with (see `zhiku models`)"),
@@ -76,9 +76,9 @@ def evaluate(
     corpus: str = typer.Option(..., "--corpus", help="corpus.jsonl (id, title, text)"),
     queries: str = typer.Option(..., "--queries", help="queries.jsonl (question, answers, gold_ids)"),
     mode: str = typer.Option("hybrid", "--mode", "-m", help="hybrid, dense, lexical or all"),
-    top_k: int = typer.Option(10, "--top-k", "-k", help="depth of the ranking measured"),
+    top_k: int = typer.Option(10, "--top-k", "-k", min=1, help="depth of the ranking measured"),
     embedder: Optional[str] = typer.Option(None, "--embedder", "-e", help="embedder of the throw-away KB"),
-    limit: Optional[int] = typer.Option(None, "--limit", help="only the first N questions"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N questions"),
     as_json: bool = typer.Option(False, "--json", help="print JSON (one object per mode)"),
 ) -> None:
     """Measure retrieval and answer quality on an evaluation set."""

@@ -1,4 +1,4 @@
-"""`zhiku start`: serve the HTTP API (with offline docs) from this process."""
+"""`zhiku start`: serve the web UI and the HTTP API (with offline docs) from this process."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ def start(
     port: Optional[int] = typer.Option(None, "--port", help="port (default server.port: 7861; 0 picks a free one)"),
     ui: bool = typer.Option(True, "--ui/--no-ui", help="serve the web UI at / (the API stays at /api, /v1, /docs)"),
 ) -> None:
-    """Serve the HTTP API and its docs (/docs, /redoc) until Ctrl-C."""
+    """Serve the web UI (at /) and the HTTP API (/api, the OpenAI-compatible /v1, docs at /docs) on one port until Ctrl-C."""
     import uvicorn
 
     from zhiku.api import create_app

@@ -18,7 +18,7 @@ ENGINE_HELP = "engine to use instead of websearch.engine: searxng, duckduckgo, b
 def search(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="what to search for"),
-    limit: int | None = typer.Option(None, "--limit", "-n", help="results to list (default websearch.results)"),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="results to list (default websearch.results)"),
     engine: str | None = typer.Option(None, "--engine", "-e", help=ENGINE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
+from zhiku.cli.text import short_reason
+
 
 class IngestBar:
     """Implements zhiku.ingest.pipeline.IngestProgress on a rich progress display."""
@@ -53,6 +55,8 @@ class IngestBar:
     def file_finished(self, name: str, outcome: str, detail: str = "") -> None:
         assert self.files is not None
         style = {"failed": "red", "skipped": "yellow"}.get(outcome, "green")
+        if outcome == "failed":
+            detail = short_reason(name, detail)
         line = f"[{style}]{outcome:>8}[/] {escape(name)}" + (f"  ({escape(detail)})" if detail else "")
         self.progress.console.print(line, markup=True, highlight=False)
         self.progress.update(self.files, advance=1)

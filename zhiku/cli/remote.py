@@ -71,7 +71,11 @@ class RemoteBackend:
     def add_files(self, kb_name: str, paths: Sequence[str | Path], force: bool = False,
                   progress: IngestProgress | None = None) -> IngestReport:
         """Upload the files (in batches) and follow each ingestion job to its end."""
-        sources = expand_paths(paths)
+        return self.add_sources(kb_name, expand_paths(paths), force, progress)
+
+    def add_sources(self, kb_name: str, sources: list[Source], force: bool = False,
+                    progress: IngestProgress | None = None) -> IngestReport:
+        """Upload these files under their names (in batches) and follow each ingestion job to its end."""
         if progress is not None:
             progress.files_found(len(sources))
         report = IngestReport()

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
     from zhiku.store.indexes import IndexManager
 
 
+# ends the problems that --repair cannot fix (the CLI recommends --repair only for the others)
+NOT_REPAIRABLE = "repair cannot restore it; add the file again"
+
+
 def check_kb(kb: KnowledgeBase, catalog: "Catalog", indexes: "IndexManager", stored_dir: Path,
              repair: bool) -> list[str]:
     """Return the problems found (after repair: what was repaired, prefixed 'repaired:').
@@ -29,7 +33,7 @@ def check_kb(kb: KnowledgeBase, catalog: "Catalog", indexes: "IndexManager", sto
 
     for f in all_files:
         if f.status == "indexed" and not (stored_dir / f.id).is_file():
-            problems.append(f"stored copy of '{f.name}' is missing (search works; download will not)")
+            problems.append(f"stored copy of '{f.name}' is missing (search works; download will not): {NOT_REPAIRABLE}")
 
     known = {f.id for f in all_files}
     if stored_dir.is_dir():
