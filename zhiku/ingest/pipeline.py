@@ -274,7 +274,8 @@ class Ingestor:
             self.stored_path(kb, old).unlink(missing_ok=True)
         (report.replaced if had_indexed else report.added).append(src.name)
         report.chunks += n_chunks
-        progress.file_finished(src.name, "replaced" if had_indexed else "added", f"{n_chunks} chunks")
+        progress.file_finished(src.name, "replaced" if had_indexed else "added",
+                               f"{n_chunks} chunk" + ("" if n_chunks == 1 else "s"))
 
     def _forget(self, kb: KnowledgeBase, file_ids: list[str]) -> None:
         """Remove the stored copies of file records that are gone."""

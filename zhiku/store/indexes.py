@@ -219,8 +219,9 @@ class IndexManager:
                                f"{self.backends.vector_name} and {self.backends.lexical_name}: they must be rebuilt"]
         try:
             vectors, lexical = self.backends.open(d, kb.dimensions)
-        except Exception as exc:
-            return problems + [f"indexes unreadable: {exc}"]
+        except Exception as exc:  # the library's own words (a C++ assertion) go to the log, not to the user
+            log.info("indexes of %s unreadable: %s", kb.name, exc)
+            return problems + ["the index files are damaged or unreadable: they must be rebuilt"]
         live = set(self.catalog.live_chunk_ids(kb.id).tolist())
         lex_ids = set(np.asarray(lexical.ids()).tolist())
         if len(vectors) != len(live):
