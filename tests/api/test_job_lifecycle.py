@@ -79,39 +79,73 @@ def test_cancel_a_queued_job(asgi: ZhikuClient, zk: Zhiku) -> None:
     assert [j.id for j in asgi.list_jobs(status="cancelled")] == [queued.id]
 
 
-def test_jobs_outlive_the_process(home: Path) -> None:
-    """A job left running by a process that stopped reads as interrupted; retry finishes it."""
+def test_a_stopped_process_gives_its_job_back_and_another_finishes_it(home: Path) -> None:
+    """Two processes on one home: the job runs in one only; when that one stops cleanly the job is
+    queued again and the other finishes it, the files already committed not redone."""
     from tests.api.conftest import SyncASGITransport
     from zhiku.api import create_app
 
     first = Zhiku(load_settings(home=home, overrides=OVERRIDES, environ={}))
     transport = SyncASGITransport(create_app(first))
     client = ZhikuClient("http://zhiku.test", transport=transport)
-    client.create_kb("kb")
-    job = client.upload("kb", many_docs(12))
-    ready, gate = threading.Event(), threading.Event()
-    _hold_when(first, job, ready, gate, files=2)
-    assert ready.wait(60)
-    # what a crash leaves: the row says running (the process cannot update it any more)
     second = Zhiku(load_settings(home=home, overrides=OVERRIDES, environ={}))
+    closer = threading.Thread(target=first.close)
     try:
+        client.create_kb("kb")
+        job = client.upload("kb", many_docs(12))
+        ready, gate = threading.Event(), threading.Event()
+        _hold_when(first, job, ready, gate, files=2)
+        assert ready.wait(60)
         second.start_jobs()
-        stale = second.job(job.id)
-        assert stale.status == "interrupted" and "stopped" in (stale.error or "")
-        assert [f.outcome for f in stale.files[:2]] == ["added", "added"]
-        assert all(f.outcome == "cancelled" and f.detail == "interrupted" for f in stale.files[2:])
+        seen = second.job(job.id)  # held by the first process, which is alive: not claimed again
+        assert seen.status == "running" and seen.worker == first.jobs.worker != second.jobs.worker
+        closer.start()
+        while not first.jobs.closing:
+            time.sleep(0.01)
+        gate.set()
+        closer.join(60)
+        done = _wait(second, job.id)
+        assert done.status == "done" and done.files_failed == 0 and done.files_done == 12
+        assert all(f.outcome == "added" for f in done.files)
+        records = second.list_files("kb")
+        assert sorted(f.name for f in records) == [f"doc{i:03d}.md" for i in range(12)]
+        assert all(f.status == "indexed" for f in records)
+        assert second.check("kb") == []
     finally:
         gate.set()
         client.close()
         transport.close()
-        first.close()  # stops the first process's pool (its job ends as interrupted too)
+        if not closer.is_alive():
+            first.close()
+        second.close()
+
+
+def test_a_job_running_in_another_process_is_cancelled_from_this_one(home: Path) -> None:
+    first = Zhiku(load_settings(home=home, overrides=OVERRIDES, environ={}))
+    second = Zhiku(load_settings(home=home, overrides=OVERRIDES, environ={}))
     try:
-        retried = second.retry_job(job.id)
-        done = _wait(second, retried.id)
-        assert done.status == "done" and done.files_failed == 0
-        assert sorted(f.name for f in second.list_files("kb")) == [f"doc{i:03d}.md" for i in range(12)]
+        first.start_jobs()
+        second.start_jobs(ingest=False)  # a server that only queues: the first process does the work
+        first.create_kb("kb")
+        staging = second.stage_upload()
+        for name, data in many_docs(40):
+            f = staging.add(name)
+            f.write(data)
+            f.close()
+        job = second.submit_upload("kb", staging)
+        ready, gate = threading.Event(), threading.Event()
+        _hold_when(first, job, ready, gate, files=2)
+        assert ready.wait(60)
+        assert second.cancel_job(job.id).cancel_requested
+        gate.set()
+        done = _wait(second, job.id)
+        added = [f.name for f in done.files if f.outcome == "added"]
+        assert done.status == "cancelled" and 2 <= len(added) < 40
+        assert sorted(f.name for f in second.list_files("kb")) == added
         assert second.check("kb") == []
     finally:
+        gate.set()
+        first.close()
         second.close()
 
 

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from zhiku.config.agent import AgentSettings
+from zhiku.config.jobs import JobSettings
 from zhiku.config.base import _registered_name, _Section
 from zhiku.errors import ConfigError
 
@@ -69,6 +70,10 @@ class IngestSettings(_Section):
     chunk_overlap: int = Field(50, ge=0, le=2000, description="characters of whole sentences repeated between chunks")
     title_enhance: bool = Field(False, description="prepend the section path to each chunk's text before embedding")
     max_file_mb: int = Field(200, ge=1, description="files larger than this are refused")
+    max_unpacked_mb: int = Field(
+        256, ge=1, description="the most one file's compressed parts may unpack to (the parts of a docx, xlsx, pptx or "
+        "epub together; a PDF's streams other than pictures together, and each picture): past it the file is refused "
+        "as a decompression bomb")
 
 
 class RetrievalSettings(_Section):
@@ -293,6 +298,9 @@ class Settings(_Section):
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the metadata database; empty means SQLite at HOME/zhiku.db"
     )
+    database_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="seconds to wait for the database (to connect, or for a free connection) "
+        "before a request fails with 503 and the reason")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", description="logging level")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -305,6 +313,7 @@ class Settings(_Section):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     websearch: WebSearchSettings = Field(default_factory=WebSearchSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
 
     @field_validator("home")
     @classmethod

@@ -1,8 +1,16 @@
-"""Runs ingestion jobs (see ``zhiku.ingest.jobs``) in a bounded pool of threads.
+"""Runs ingestion jobs (see ``zhiku.ingest.jobs``), shared through the database by every process.
 
-Parsing and embedding happen on these threads, never on the server's event loop.
-Progress is kept in memory while a job runs (watchers are called on every change)
-and written to the job's row at file boundaries and at most once a second between.
+A job is submitted as a queued row. Every process with ingestion on (``zhiku start`` by default,
+``zhiku worker`` always) runs a loop that claims queued jobs (``zhiku.ingest.claims``) while it has
+free threads, renews the leases of the jobs it runs, and picks up cancel requests made by other
+processes. Parsing and embedding happen on the pool's threads, never on the server's event loop.
+Progress is kept in memory while a job runs (watchers are called on every change) and written to
+the job's row at file boundaries and at most once a second between; other processes read the row
+(their watchers are polled).
+
+A clean stop gives running jobs back (queued again; the file that was half done is redone from its
+staged copy by whoever claims it next). A process that dies keeps its claim until the lease runs
+out; then another takes the job over: files already committed are not redone.
 """
 
 from __future__ import annotations
@@ -13,20 +21,23 @@ import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 
+from zhiku.config.jobs import JobSettings
 from zhiku.errors import Cancelled, Conflict, InvalidInput, NotFound, Unavailable, ZhikuError
+from zhiku.ingest.claims import Claimed, Claims, Exhausted, new_worker_id
+from zhiku.ingest.job_run import Run, RunProgress, job_from_row, job_values
 from zhiku.ingest.jobs import KEPT, UploadStaging
-from zhiku.schema.jobs import ACTIVE, FileOutcome, Job, JobFile, JobStatus
 from zhiku.ingest.pipeline import Source
 from zhiku.schema import FileRecord, KnowledgeBase
+from zhiku.schema.jobs import ACTIVE, Job, JobFile, JobStatus
 from zhiku.store.catalog import as_utc
-from zhiku.text.ids import new_id, now
 from zhiku.store.db import jobs, kbs
+from zhiku.text.ids import new_id, now, sha256_file
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -36,124 +47,190 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SAVE_EVERY_S = 1.0
-
-
-@dataclass
-class _Run:
-    job: Job
-    cancel: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    watchers: list[Callable[[], None]] = field(default_factory=list)
-    shutting_down: bool = False
-    fraction: float = 0.0  # share of the current file embedded
-    saved_at: float = 0.0
-
-
-class _Progress:
-    """IngestProgress for one job: the ingestor takes its sources in order."""
-
-    def __init__(self, mgr: "JobManager", run: _Run, order: list[int]) -> None:
-        self.mgr, self.run, self.order = mgr, run, order
-        self.k = 0
-        self.cur_total = self.cur_done = 0
-
-    def _next(self) -> None:
-        if self.k < len(self.order):
-            self.run.job.files[self.order[self.k]].outcome = "running"
-        self.cur_total = self.cur_done = 0
-        self.run.fraction = 0.0
-
-    def files_found(self, total: int) -> None:
-        with self.run.lock:
-            self._next()
-        self.mgr._changed(self.run, save=True)
-
-    def file_started(self, name: str, chunks: int) -> None:
-        with self.run.lock:
-            self.run.job.chunks_total += chunks
-            self.cur_total, self.cur_done = chunks, 0
-        self.mgr._changed(self.run)
-
-    def chunks_embedded(self, n: int) -> None:
-        with self.run.lock:
-            self.run.job.chunks_embedded += n
-            self.cur_done += n
-            self.run.fraction = min(self.cur_done / self.cur_total, 1.0) if self.cur_total else 0.0
-        self.mgr._changed(self.run)
-
-    def file_finished(self, name: str, outcome: FileOutcome, detail: str = "") -> None:
-        with self.run.lock:
-            entry = self.run.job.files[self.order[self.k]]
-            entry.outcome, entry.detail = outcome, detail
-            self.k += 1
-            self._next()
-        self.mgr._changed(self.run, save=True)
-
-    def current(self) -> JobFile | None:
-        return self.run.job.files[self.order[self.k]] if self.k < len(self.order) else None
-
-
-
-def _job(row: Any) -> Job:
-    job = Job(
-        id=row.id, kb_id=row.kb_id, kb=row.kb_name, kind=row.kind, status=row.status, force=row.force,
-        files=[JobFile(**f) for f in row.files or []], chunks_total=row.chunks_total,
-        chunks_embedded=row.chunks_embedded, error=row.error, retry_of=row.retry_of,
-        created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
-        started_at=row.started_at and as_utc(row.started_at), finished_at=row.finished_at and as_utc(row.finished_at),
-    )
-    if job.status not in ACTIVE:  # stopped by a crash: what was waiting or running did not finish
-        for f in job.files:
-            if f.outcome in ("queued", "running"):
-                f.outcome, f.detail = "cancelled", "interrupted"
-    job.recount()
-    return job
+STAGING_GRACE_S = 3600.0  # a staging folder without a job row is an upload still arriving, until this old
+JobEvent = Literal["claimed", "progress", "finished", "released", "failed"]
 
 
 class JobManager:
     def __init__(self, uploads_root: Path, engine: "Engine", catalog: "Catalog", ingestor: "Ingestor",
-                 workers: int, max_file_bytes: int, max_upload_bytes: int) -> None:
+                 workers: int, max_file_bytes: int, max_upload_bytes: int, settings: JobSettings | None = None,
+                 ingest: bool = True, on_event: Callable[[JobEvent, Job], None] | None = None) -> None:
         """``uploads_root``: where uploads are staged (HOME/uploads); ``max_file_bytes`` and
-        ``max_upload_bytes``: the limits a staged upload enforces per file and in all."""
+        ``max_upload_bytes``: the limits a staged upload enforces per file and in all; ``ingest``:
+        whether this process claims and runs jobs (``workers`` at once) or only queues them;
+        ``on_event``: told when this process claims, gives back or ends a job (``zhiku worker``)."""
         self.engine, self.catalog, self.ingestor = engine, catalog, ingestor
         self.max_file_bytes, self.max_upload_bytes = max_file_bytes, max_upload_bytes
+        self.settings = settings or JobSettings()
+        self.worker = new_worker_id()
+        self.claims = Claims(engine, self.worker, self.settings.lease_s, self.settings.max_claims)
+        self.ingesting, self.slots, self.on_event = ingest, workers, on_event
         self.root = uploads_root
         self.root.mkdir(parents=True, exist_ok=True)
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zhiku-ingest")
-        self._runs: dict[str, _Run] = {}
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zhiku-ingest") if ingest else None
+        self._runs: dict[str, Run] = {}
+        self._remote: dict[str, tuple[list[Callable[[], None]], list[datetime | str | None]]] = {}
         self._lock = threading.Lock()
         self._retry_lock = threading.Lock()
         self._closed = False
-        self._recover()
+        self._wake = threading.Event()
+        self.database_problem: str | None = None  # why the loop cannot reach the database, while it cannot
+        self._clean_staging()
+        self._thread = threading.Thread(target=self._loop, name="zhiku-jobs", daemon=True)
+        self._thread.start()
 
     # -- start and stop --------------------------------------------------------------
-    def _recover(self) -> None:
-        """Jobs the last process left queued or running are interrupted; orphaned staging goes."""
-        ts = now()
-        with self.engine.begin() as conn:
-            n = conn.execute(update(jobs).where(jobs.c.status.in_(ACTIVE)).values(
-                status="interrupted", finished_at=ts, updated_at=ts,
-                error="the server stopped before this job finished; retry it to finish the remaining files",
-            )).rowcount
+    def _clean_staging(self) -> None:
+        """Staging folders of no job (an upload refused or lost with its process) go once they are old."""
+        with self.engine.connect() as conn:
             known = {r.id for r in conn.execute(select(jobs.c.id))}
-        if n:
-            log.warning("%d ingestion job(s) were interrupted by the last shutdown", n)
+        cutoff = time.time() - STAGING_GRACE_S
         for d in self.root.iterdir():
-            if d.name not in known:
-                shutil.rmtree(d, ignore_errors=True)
+            try:
+                if d.name not in known and d.stat().st_mtime < cutoff:
+                    shutil.rmtree(d, ignore_errors=True)
+            except FileNotFoundError:
+                pass
 
     def shutdown(self) -> None:
-        """Stop running jobs (they read as interrupted, their files can be retried) and wait."""
+        """Stop: running jobs are given back (queued again, for this or another process to finish)."""
         with self._lock:
+            for run in self._runs.values():  # told to stop before `closing` reads true
+                run.shutting_down = True
+                run.cancel.set()
             self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=60)
+        with self._lock:
             runs = list(self._runs.values())
-        for run in runs:
+        for run in runs:  # and any the loop claimed meanwhile
             run.shutting_down = True
             run.cancel.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
-        for run in runs:  # queued ones never started
-            if run.job.status == "queued":
-                self._finish(run, "interrupted", "the server stopped before this job started")
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        for run in runs:  # claimed, never started
+            if run.job.id in self._runs:
+                self._release(run)
+
+    @property
+    def closing(self) -> bool:
+        """Whether ``shutdown`` has begun (the jobs this process runs are being given back)."""
+        return self._closed
+
+    # -- the loop: claims, heartbeats, other processes' changes ----------------------
+    def _loop(self) -> None:
+        s = self.settings
+        next_beat = 0.0
+        while not self._closed:
+            try:
+                if self.ingesting:
+                    self._claim_while_free()
+                if time.monotonic() >= next_beat:
+                    self._heartbeat()
+                    next_beat = time.monotonic() + s.heartbeat_s
+                self._poll_cancels()
+                self._poll_remote()
+                if self.database_problem is not None:
+                    log.warning("ingestion jobs: the database is reachable again")
+                    self.database_problem = None
+            except Exception as exc:  # the database went away: keep trying, say so once
+                if self.database_problem is None:
+                    log.warning("ingestion jobs: the database is not reachable (%s); trying again every %gs",
+                                str(exc).splitlines()[0][:200], s.poll_s)
+                self.database_problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            self._wake.wait(min(s.poll_s, s.heartbeat_s))
+            self._wake.clear()
+
+    def _claim_while_free(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed or len(self._runs) >= self.slots:
+                    return
+            got = self.claims.claim()
+            if got is None:
+                return
+            if isinstance(got, Exhausted):
+                log.error("job %s failed: its workers stopped %d times while running it", got.job_id, got.claims)
+                self._emit("failed", self.get(got.job_id))
+                continue
+            self._start(got)
+
+    def _start(self, claimed: Claimed) -> None:
+        with self.engine.connect() as conn:
+            row = conn.execute(self._select().where(jobs.c.id == claimed.job_id)).first()
+        if row is None:
+            return
+        job = job_from_row(row)
+        if claimed.taken_over:
+            log.warning("job %s: taking it over from %s (its lease ran out)", job.id, claimed.previous_worker)
+            self._settle_taken_over(job)
+        run = Run(job)
+        if job.cancel_requested:
+            run.cancel.set()
+        with self._lock:
+            watched = self._remote.pop(job.id, None)
+            if watched is not None:  # watchers from before the claim: told at once from now on
+                run.watchers = watched[0]
+            self._runs[job.id] = run
+        self._emit("claimed", job)
+        assert self._pool is not None
+        self._pool.submit(self._work, run)
+
+    def _settle_taken_over(self, job: Job) -> None:
+        """The file a stopped worker was on: committed already (kept as added) or to be redone."""
+        for i, entry in enumerate(job.files):
+            if entry.outcome != "running":
+                continue
+            entry.outcome = "queued"
+            staged = self.root / job.id / str(i)
+            if not staged.is_file() or job.started_at is None:
+                continue
+            sha = sha256_file(staged)
+            if any(f.sha256 == sha and f.status == "indexed" and as_utc(f.updated_at) >= job.started_at
+                   for f in self.catalog.files_named(job.kb_id, entry.name)):
+                entry.outcome, entry.detail = "added", "committed before its first worker stopped"
+
+    def _heartbeat(self) -> None:
+        with self._lock:
+            runs = list(self._runs.values())
+        for run in runs:
+            if run.job.status != "running" or run.lost:
+                continue
+            held, cancel = self.claims.renew(run.job.id)
+            if not held and run.job.id in self._runs:
+                log.warning("job %s: another process took it over (this one's lease ran out); stopping it here",
+                            run.job.id)
+                run.lost = True
+                run.cancel.set()
+            elif cancel:
+                self._cancel_here(run)
+
+    def _poll_cancels(self) -> None:
+        with self._lock:
+            ids = [j for j, r in self._runs.items() if not r.cancel.is_set()]
+        if not ids:
+            return
+        with self.engine.connect() as conn:
+            asked = {r.id for r in conn.execute(select(jobs.c.id).where(jobs.c.id.in_(ids), jobs.c.cancel_requested))}
+        for job_id in asked:
+            run = self._runs.get(job_id)
+            if run is not None:
+                self._cancel_here(run)
+
+    def _poll_remote(self) -> None:
+        """Tell watchers of jobs another process runs when their row changed."""
+        with self._lock:
+            watched = {j: w for j, w in self._remote.items() if w[0]}
+        if not watched:
+            return
+        with self.engine.connect() as conn:
+            seen = dict(conn.execute(select(jobs.c.id, jobs.c.updated_at).where(jobs.c.id.in_(list(watched)))).all())
+        for job_id, (callbacks, last) in watched.items():
+            current = seen.get(job_id, "gone")
+            if current != last[0]:
+                last[0] = current
+                for cb in list(callbacks):
+                    self._call(cb)
 
     # -- submitting ------------------------------------------------------------------
     def stage(self) -> UploadStaging:
@@ -169,15 +246,13 @@ class JobManager:
         job = Job(id=staging.job_id, kb_id=kb.id, kb=kb.name, kind=kind, status="queued",
                   force=force, files=staging.files, retry_of=retry_of, created_at=ts, updated_at=ts)
         job.recount()
-        with self._lock:
-            if self._closed:
-                staging.discard()
-                raise Unavailable("the server is shutting down")
-            with self.engine.begin() as conn:
-                conn.execute(insert(jobs).values(**self._values(job)))
-            run = self._runs[job.id] = _Run(job)
-            self._pool.submit(self._work, run)
-        return self._snapshot(run)
+        if self._closed:
+            staging.discard()
+            raise Unavailable("the server is shutting down")
+        with self.engine.begin() as conn:
+            conn.execute(insert(jobs).values(**job_values(job)))
+        self._wake.set()
+        return job
 
     def submit_reingest(self, kb: KnowledgeBase, record: FileRecord, stored: Path) -> Job:
         staging = self.stage()
@@ -207,23 +282,23 @@ class JobManager:
 
     def _move_for_retry(self, job: Job, todo: list[int]) -> UploadStaging:
         staging = self.stage()
-        job_id = job.id
         for i in todo:
             entry = job.files[i]
             staging.files.append(JobFile(name=entry.name, size=entry.size))
-            (self.root / job_id / str(i)).replace(staging.directory / str(len(staging.files) - 1))
+            (self.root / job.id / str(i)).replace(staging.directory / str(len(staging.files) - 1))
             entry.staged = False
             entry.detail = (entry.detail + "; " if entry.detail else "") + f"retried in job {staging.job_id}"
         with self.engine.begin() as conn:
-            conn.execute(update(jobs).where(jobs.c.id == job_id).values(
+            conn.execute(jobs.update().where(jobs.c.id == job.id).values(
                 files=[f.model_dump() for f in job.files], updated_at=now()))
-        self._drop_empty(job_id)
+        self._drop_empty(job.id)
         return staging
 
     # -- reading ---------------------------------------------------------------------
-    def _snapshot(self, run: _Run) -> Job:
+    def _snapshot(self, run: Run) -> Job:
         with run.lock:
             job = run.job.model_copy(deep=True)
+        job.worker = self.worker if job.status == "running" else None
         job.recount(run.fraction)
         return job
 
@@ -235,7 +310,7 @@ class JobManager:
             row = conn.execute(self._select().where(jobs.c.id == job_id)).first()
         if row is None:
             raise NotFound(f"job {job_id} does not exist", job_id=job_id)
-        return _job(row)
+        return job_from_row(row)
 
     def list(self, kb_id: str | None = None, status: str | None = None, limit: int = 50) -> list[Job]:
         q = self._select().order_by(jobs.c.created_at.desc()).limit(limit)
@@ -248,7 +323,7 @@ class JobManager:
         out = []
         for row in rows:
             run = self._runs.get(row.id)
-            out.append(self._snapshot(run) if run is not None else _job(row))
+            out.append(self._snapshot(run) if run is not None else job_from_row(row))
         return out
 
     @staticmethod
@@ -256,39 +331,64 @@ class JobManager:
         return select(jobs, kbs.c.name.label("kb_name")).join(kbs, kbs.c.id == jobs.c.kb_id)
 
     def watch(self, job_id: str, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call ``callback`` (from a worker thread) whenever the job changes; returns the unsubscribe."""
-        run = self._runs.get(job_id)
-        if run is None:
-            return lambda: None
-        with run.lock:
-            run.watchers.append(callback)
+        """Call ``callback`` (from another thread) whenever the job changes; returns the unsubscribe.
+        A job this process runs tells at once; one another process runs is polled (``jobs.poll_s``)."""
+        with self._lock:
+            run = self._runs.get(job_id)
+            if run is not None:
+                with run.lock:
+                    run.watchers.append(callback)
+                holder = run.watchers
+            else:
+                holder = self._remote.setdefault(job_id, ([], [None]))[0]
+                holder.append(callback)
 
         def unsubscribe() -> None:
-            with run.lock:
-                if callback in run.watchers:
-                    run.watchers.remove(callback)
+            with self._lock:
+                if callback in holder:
+                    holder.remove(callback)
+                if job_id in self._remote and not self._remote[job_id][0]:
+                    del self._remote[job_id]
 
         return unsubscribe
 
     def active_for_kb(self, kb_id: str) -> builtins.list[str]:  # in this class `list` names the method
-        return [j for j, r in list(self._runs.items()) if r.job.kb_id == kb_id]
+        """Jobs of the KB queued or running, in any process."""
+        with self.engine.connect() as conn:
+            return [r.id for r in conn.execute(select(jobs.c.id).where(jobs.c.kb_id == kb_id,
+                                                                        jobs.c.status.in_(ACTIVE)))]
 
     # -- changing --------------------------------------------------------------------
     def cancel(self, job_id: str) -> Job:
         run = self._runs.get(job_id)
-        if run is None:
-            job = self.get(job_id)
+        if run is not None:
+            self.claims.request_cancel(job_id)
+            self._cancel_here(run)
+            return self._snapshot(run)
+        job = self.get(job_id)
+        if job.status not in ACTIVE:
             raise Conflict(f"job {job_id} already finished ({job.status})", job_id=job_id, status=job.status)
+        if job.status == "queued":
+            ts = now()
+            job.status, job.finished_at, job.updated_at, job.cancel_requested = "cancelled", ts, ts, True
+            for f in job.files:
+                if f.outcome in ACTIVE:
+                    f.outcome, f.detail = "cancelled", "cancelled"
+            if self.claims.cancel_queued(job_id, {**job_values(job), "cancel_requested": True}):
+                return self.get(job_id)
+        self.claims.request_cancel(job_id)  # running in another process: it stops at its next look
+        return self.get(job_id)
+
+    def _cancel_here(self, run: Run) -> None:
         run.cancel.set()
         with run.lock:
             run.job.cancel_requested = True
         self._changed(run)
-        return self._snapshot(run)
 
     def delete(self, job_id: str) -> None:
-        if job_id in self._runs:
-            raise Conflict(f"job {job_id} is still running: cancel it first", job_id=job_id)
-        self.get(job_id)
+        job = self.get(job_id)
+        if job.status in ACTIVE:
+            raise Conflict(f"job {job_id} is still {job.status}: cancel it first", job_id=job_id)
         with self.engine.begin() as conn:
             conn.execute(delete(jobs).where(jobs.c.id == job_id))
         shutil.rmtree(self.root / job_id, ignore_errors=True)
@@ -304,25 +404,29 @@ class JobManager:
         for job_id in ids:
             shutil.rmtree(self.root / job_id, ignore_errors=True)
 
-    # -- the worker ------------------------------------------------------------------
-    def _work(self, run: _Run) -> None:
+    # -- the work --------------------------------------------------------------------
+    def _work(self, run: Run) -> None:
         try:
             self._run(run)
-        except Exception:  # never leave a job "running" behind a dead worker
+        except Exception:  # never leave a job held by a thread that is gone
             log.exception("ingestion job %s crashed", run.job.id)
-            with self._lock:
-                self._runs.pop(run.job.id, None)
+            self._forget_run(run)
 
-    def _run(self, run: _Run) -> None:
+    def _run(self, run: Run) -> None:
         job = run.job
         if run.cancel.is_set():
-            self._finish(run, "interrupted" if run.shutting_down else "cancelled")
+            self._stopped(run, None)
             return
         with run.lock:
-            job.status, job.started_at = "running", now()
+            job.status, job.started_at = "running", job.started_at or now()
+            for i, f in enumerate(job.files):
+                if f.outcome == "queued" and not (self.root / job.id / str(i)).is_file():
+                    f.outcome, f.staged = "failed", False
+                    f.detail = (f"its staged upload is not reachable from {self.worker} ({self.root / job.id}): "
+                                "every server and worker must share the home folder's uploads/ and kbs/")
         self._changed(run, save=True)
         order = [i for i, f in enumerate(job.files) if f.outcome == "queued"]
-        progress = _Progress(self, run, order)
+        progress = RunProgress(run, order, self._changed)
         status: JobStatus = "done"
         error: str | None = None
         try:
@@ -330,14 +434,24 @@ class JobManager:
             sources = [Source(self.root / job.id / str(i), job.files[i].name) for i in order]
             self.ingestor.add(kb, sources, job.force, progress, run.cancel.is_set)
         except Cancelled:
-            status = "interrupted" if run.shutting_down else "cancelled"
-            self._discard_partial(job, progress.current())
+            self._stopped(run, progress.current())
+            return
         except ZhikuError as exc:
             status, error = "failed", exc.message
         except Exception as exc:  # a bug must end the job, not the worker thread
             log.exception("ingestion job %s failed", job.id)
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         self._finish(run, status, error)
+
+    def _stopped(self, run: Run, current: JobFile | None) -> None:
+        """The run stopped early: taken over elsewhere, given back at shutdown, or cancelled."""
+        if run.lost:
+            self._forget_run(run)
+        elif run.shutting_down:
+            self._release(run)
+        else:
+            self._discard_partial(run.job, current)
+            self._finish(run, "cancelled")
 
     def _discard_partial(self, job: Job, current: JobFile | None) -> None:
         """A cancelled file leaves no pending record behind (its staged copy stays for a retry)."""
@@ -352,50 +466,74 @@ class JobManager:
         except Exception:
             log.exception("could not clean up after cancelling job %s", job.id)
 
-    def _finish(self, run: _Run, status: JobStatus, error: str | None = None) -> None:
+    def _release(self, run: Run) -> None:
+        job = run.job
+        with run.lock:
+            job.status, job.updated_at, run.fraction = "queued", now(), 0.0
+            for f in job.files:
+                if f.outcome == "running":
+                    f.outcome = "queued"
+        if not self.claims.release(job.id, job_values(job)):
+            log.warning("job %s: could not give it back (another process holds it)", job.id)
+        self._forget_run(run)
+        self._emit("released", self._snapshot(run))
+
+    def _finish(self, run: Run, status: JobStatus, error: str | None = None) -> None:
         job = run.job
         with run.lock:
             job.status, job.error, job.finished_at = status, error, now()
             for i, f in enumerate(job.files):
                 if f.outcome in ("queued", "running"):
-                    f.outcome, f.detail = "cancelled", "interrupted" if status == "interrupted" else "cancelled"
+                    f.outcome, f.detail = "cancelled", "cancelled"
                 if f.outcome in KEPT and f.staged:
                     (self.root / job.id / str(i)).unlink(missing_ok=True)
                     f.staged = False
         self._drop_empty(job.id)
-        self._changed(run, save=True)
+        self._changed(run, save=True, extra={"lease_until": None})
+        self._forget_run(run)
+        if not run.lost:
+            log.info("job %s %s: %d of %d files, %d failed", job.id, status, job.files_done, len(job.files),
+                     job.files_failed)
+            self._emit("finished", self._snapshot(run))
+
+    def _forget_run(self, run: Run) -> None:
         with self._lock:
-            self._runs.pop(job.id, None)
-        log.info("job %s %s: %d of %d files, %d failed", job.id, status, job.files_done, len(job.files),
-                 job.files_failed)
+            self._runs.pop(run.job.id, None)
+        self._wake.set()  # a thread is free: claim the next job
 
     def _drop_empty(self, job_id: str) -> None:
         d = self.root / job_id
         if d.is_dir() and not any(d.iterdir()):
             d.rmdir()
 
-    def _changed(self, run: _Run, save: bool = False) -> None:
+    def _changed(self, run: Run, save: bool = False, extra: dict[str, Any] | None = None) -> None:
         with run.lock:
             run.job.updated_at = now()
-        if save or time.monotonic() - run.saved_at >= SAVE_EVERY_S:
+        if (save or time.monotonic() - run.saved_at >= SAVE_EVERY_S) and not run.lost:
             snap = self._snapshot(run)
-            with self.engine.begin() as conn:
-                conn.execute(update(jobs).where(jobs.c.id == snap.id).values(**self._values(snap)))
+            values = {k: v for k, v in job_values(snap).items() if k != "id"}
+            if not self.claims.write(snap.id, {**values, **(extra or {})}):
+                log.warning("job %s: another process holds it now; this one stops", snap.id)
+                run.lost = True
+                run.cancel.set()
             run.saved_at = time.monotonic()
+            if save and snap.status == "running":
+                self._emit("progress", snap)
         with run.lock:
             watchers = list(run.watchers)
         for w in watchers:
+            self._call(w)
+
+    def _emit(self, what: JobEvent, job: Job) -> None:
+        if self.on_event is not None:
             try:
-                w()
-            except Exception:  # a closed stream must not break the job
-                log.debug("job watcher failed", exc_info=True)
+                self.on_event(what, job)
+            except Exception:
+                log.debug("job event listener failed", exc_info=True)
 
     @staticmethod
-    def _values(job: Job) -> dict[str, Any]:
-        return {
-            "id": job.id, "kb_id": job.kb_id, "kind": job.kind, "status": job.status, "force": job.force,
-            "files": [f.model_dump() for f in job.files], "chunks_total": job.chunks_total,
-            "chunks_embedded": job.chunks_embedded, "error": job.error, "retry_of": job.retry_of,
-            "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
-            "updated_at": job.updated_at,
-        }
+    def _call(watcher: Callable[[], None]) -> None:
+        try:
+            watcher()
+        except Exception:  # a closed stream must not break the job
+            log.debug("job watcher failed", exc_info=True)

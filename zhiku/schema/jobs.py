@@ -4,9 +4,11 @@ They cross every layer unchanged: the job manager (``zhiku.ingest.job_manager``)
 the API sends them, the typed client (``zhiku.client``) gives them back. Uploads are staged
 on disk by ``zhiku.ingest.jobs``, which the client never needs.
 
-Statuses: queued → running → done | failed | cancelled; a job queued or running when
-the process died reads as ``interrupted`` at the next start. A job whose files
-partly failed is ``done``; each file carries its own outcome and reason.
+Statuses: queued → running → done | failed | cancelled. Any process with ingestion on claims a
+queued job (``zhiku.ingest.claims``); a job whose process stopped is given back (a clean stop) or
+taken over when its lease runs out (a crash), and finished by another. ``interrupted`` is what
+jobs of zhiku before 0.2 read as after a crash. A job whose files partly failed is ``done``; each
+file carries its own outcome and reason.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class Job(BaseModel):
     chunks_embedded: int = 0
     progress: float = 0.0  # 0..1
     cancel_requested: bool = False
+    worker: str | None = None  # the process running it (host:pid:tag), while it runs
     error: str | None = None
     retry_of: str | None = None
     created_at: datetime

@@ -7,6 +7,7 @@ derived from these tables and can always be rebuilt from them.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import time
 from pathlib import Path
@@ -175,21 +176,27 @@ def _use_wal(cur: sqlite3.Cursor, wait_s: float = 30.0) -> None:
             time.sleep(0.05)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url`` with zhiku's connection settings, the schema left as it is."""
+def make_engine(url: str, timeout_s: float = 10.0) -> Engine:
+    """An engine for ``url`` with zhiku's connection settings, the schema left as it is.
+
+    ``timeout_s`` (setting ``database_timeout_s``) bounds the wait for a database server: to
+    connect, and for a free connection of the pool; a server that is down fails at once."""
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args: dict[str, object] = {}
+    if url.startswith("postgresql"):  # libpq takes whole seconds, at least 2
+        connect_args["connect_timeout"] = max(2, math.ceil(timeout_s))
+    return create_engine(url, pool_pre_ping=True, pool_timeout=timeout_s, connect_args=connect_args)
 
 
-def open_engine(url: str) -> Engine:
+def open_engine(url: str, timeout_s: float = 10.0) -> Engine:
     """Open the database at ``url`` and bring its schema to head (``zhiku.store.migrations``)."""
     from zhiku.store.migrations import migrate  # Alembic loads only when a home is opened
 
-    engine = make_engine(url)
+    engine = make_engine(url, timeout_s)
     try:
         migrate(engine)
     except BaseException:
