@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SAVE_EVERY_S = 1.0
 STAGING_GRACE_S = 3600.0  # a staging folder without a job row is an upload still arriving, until this old
-JobEvent = Literal["claimed", "progress", "finished", "released", "failed"]
+JobEvent = Literal["claimed", "taken_over", "progress", "finished", "released", "failed"]
 
 
 class JobManager:
@@ -172,7 +172,7 @@ class JobManager:
             if watched is not None:  # watchers from before the claim: told at once from now on
                 run.watchers = watched[0]
             self._runs[job.id] = run
-        self._emit("claimed", job)
+        self._emit("taken_over" if claimed.taken_over else "claimed", job)
         assert self._pool is not None
         self._pool.submit(self._work, run)
 
