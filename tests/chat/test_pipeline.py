@@ -140,8 +140,10 @@ def test_the_request_is_checked_before_any_event(app: Zhiku) -> None:
         refused(mode="llm", question="  ")
     with pytest.raises(InvalidInput, match="temp_kb"):
         refused(mode="file")
-    with pytest.raises(InvalidInput, match="agent"):
-        refused(mode="agent")
+    with pytest.raises(InvalidInput, match="agentic retrieval is for kb and agent modes"):
+        refused(mode="llm", agentic=True)
+    with pytest.raises(InvalidInput, match="extractive"):
+        refused(mode="agent", extractive=True)
     with pytest.raises(InvalidInput, match="unknown search mode"):
         refused(mode="kb", kbs=["hr"], retrieval="fuzzy")
 

@@ -26,7 +26,7 @@ from zhiku.chat.pipeline import Answering
 from zhiku.chat.turns import Ended, TurnResult, TurnRunner
 from zhiku.llm.base import CallControl, Timeouts
 from zhiku.errors import ZhikuError
-from zhiku.schema import Answer, AnswerEvent, Delta, Notice, Retrieved
+from zhiku.schema import Answer, AnswerEvent, Delta, Notice, Retrieved, ToolStep
 
 log = logging.getLogger(__name__)
 DISCONNECT_POLL_S = 0.5
@@ -178,8 +178,9 @@ def text_of(event: AnswerEvent) -> str:
 
 
 class ChatEncoder:
-    """The chat event stream of ``zhiku.client.chat_routes``: start, delta..., citations, error, done
-    (the assistant Message, as stored)."""
+    """The chat event stream of ``zhiku.client.chat_routes``: start, then tool_step (each tool call of an
+    agent answer as it ends: ``zhiku.schema.ToolStep``) and delta... as they come, citations, error,
+    done (the assistant Message, as stored, with its trace)."""
 
     def __init__(self, start: dict[str, Any]) -> None:
         self.start = start
@@ -188,7 +189,9 @@ class ChatEncoder:
         yield sse.event("start", self.start)
 
     def event(self, event: AnswerEvent) -> Iterable[bytes]:
-        if text := text_of(event):
+        if isinstance(event, ToolStep):
+            yield sse.event("tool_step", event.model_dump(mode="json"))
+        elif text := text_of(event):
             yield sse.event("delta", {"text": text})
 
     def end(self, ended: Ended[Any]) -> Iterable[bytes]:

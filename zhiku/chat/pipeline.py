@@ -13,9 +13,10 @@ model. The modes' own parts are services: ``KBChat`` (kb and file modes), ``LLMC
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from zhiku.chat.agent import AgentChat
 from zhiku.chat.evidence import Evidence, QueryVectors, weigh
 from zhiku.chat.kb import KBChat
 from zhiku.chat.llm import LLMChat
@@ -34,7 +35,9 @@ SEARCH_NOT_CONFIGURED = "search mode is not configured: choose a search engine i
 NO_MODEL = "no chat model is configured: set llm.default (or name a model) for LLM chat; see `zhiku models`"
 SEARCH_MODES = ("hybrid", "dense", "lexical")
 Answering = Generator[AnswerEvent, None, None]  # closing it stops the answer
-CHOICES = ("mode", "kbs", "temp_kb", "model", "temperature", "top_k", "strict", "retrieval")  # a message's per-answer choices
+CHOICES = ("mode", "kbs", "temp_kb", "model", "temperature", "top_k", "strict", "retrieval", "agentic")
+NO_AGENT_MODEL = ("agent mode needs a chat model: set llm.default (or name a model); models that take OpenAI "
+                  "tools call them natively, others through the ReAct text protocol")  # a message's per-answer choices
 
 
 @dataclass
@@ -69,13 +72,14 @@ class AnswerPipeline:
     def __init__(
         self, settings: Settings, kb: Callable[[str], KnowledgeBase], retriever: "Retriever",
         chat_models: Callable[[], "ModelRegistry"], temp_kbs: Callable[[], "TempKBs"],
-        kb_chat: KBChat, llm_chat: LLMChat, web_chat: WebChat,
+        kb_chat: KBChat, llm_chat: LLMChat, web_chat: WebChat, agent_chat: AgentChat | None = None,
     ) -> None:
         """``kb(name)``: a knowledge base by name (NotFound otherwise); ``chat_models()`` and
         ``temp_kbs()``: the chat model registry and file chat's uploads, built on first use."""
         self.settings, self.kb, self.retriever = settings, kb, retriever
         self.chat_models, self.temp_kbs = chat_models, temp_kbs
         self.kb_chat, self.llm_chat, self.web_chat = kb_chat, llm_chat, web_chat
+        self.agent_chat = agent_chat or AgentChat(settings, retriever, lambda: {"kb": kb})
 
     # -- the one entry -----------------------------------------------------------------
     def stream(self, request: AnswerRequest, control: CallControl | None = None) -> Answering:
@@ -93,8 +97,10 @@ class AnswerPipeline:
         kbs: list[KnowledgeBase] = []
         if mode == "search" and self.settings.websearch.engine == "none":
             raise InvalidInput(SEARCH_NOT_CONFIGURED, mode=mode)
-        if mode == "agent":
-            raise InvalidInput("agent mode is not available yet", mode=mode)
+        if request.agentic and mode not in ("kb", "agent"):
+            raise InvalidInput("agentic retrieval is for kb and agent modes", mode=mode)
+        if mode == "agent" and request.kbs:  # the KBs its kb_search may read (none named: no KB search)
+            kbs = [self.kb(name) for name in dict.fromkeys(request.kbs)]
         if mode == "kb":
             if not request.kbs:
                 raise InvalidInput("kb mode needs at least one knowledge base (kbs)")
@@ -105,11 +111,15 @@ class AnswerPipeline:
             self.temp_kbs().check(request.temp_kb, request.owner)
         if request.retrieval is not None and request.retrieval not in SEARCH_MODES:
             raise InvalidInput(f"unknown search mode '{request.retrieval}'; use one of: {', '.join(SEARCH_MODES)}")
-        if request.extractive and (mode == "llm" or request.model):
+        if request.extractive and (mode in ("llm", "agent") or request.model or request.agentic):
             raise InvalidInput("an extractive answer quotes the sources: it takes no chat model", mode=mode)
         model = None if request.extractive else request.model or registry.default_name()
         if mode == "llm" and model is None:
             raise Unavailable(NO_MODEL)
+        if (mode == "agent" or request.agentic) and model is None:
+            raise Unavailable(NO_AGENT_MODEL)
+        if mode == "agent":
+            self.agent_chat.check_tools()
         if request.model:
             registry.config(request.model)  # an unknown model fails here
         if not request.question or not request.question.strip():
@@ -118,7 +128,15 @@ class AnswerPipeline:
         if (request.options or tools_used) and mode != "llm":
             raise InvalidInput("generation options, tool calls and tool results are for llm mode only", mode=mode)
         turns = [as_message(t) for t in request.history]
-        return PreparedAnswer(request, detect_lang(request.question), kbs, model, self._timeouts(model), turns)
+        timeouts = self._timeouts(model)
+        if self._agentic(request):  # model calls and tools share the agent's budget
+            timeouts = replace(timeouts, total=self.settings.agent.total_timeout_s)
+        return PreparedAnswer(request, detect_lang(request.question), kbs, model, timeouts, turns)
+
+    @staticmethod
+    def _agentic(request: AnswerRequest) -> bool:
+        """Whether the chat model calls tools: agent mode, or kb mode with agentic retrieval."""
+        return request.mode == "agent" or (request.mode == "kb" and bool(request.agentic))
 
     def _timeouts(self, model: str | None) -> Timeouts:
         llm = self.settings.llm
@@ -142,18 +160,41 @@ class AnswerPipeline:
                                             request.temperature, request.system, request.max_tokens,
                                             request.options, [as_message(t) for t in request.tool_turns])
             return
+        if self._agentic(request):
+            yield from self._agent(prepared, control)
+            return
         vectors = QueryVectors(request.question, self.retriever.query_vector)
         if request.mode == "search":
             web_llm = registry.get(prepared.model) if prepared.model else None
             yield from self.web_chat.stream(request.question, lang, vectors, web_llm, prepared.turns, control)
             return
         kbs = prepared.kbs or [self._uploaded(request, control)]
-        ev = self._retrieve(kbs, request, lang, vectors)
+        yield from self._kb_answer(prepared, kbs, vectors, control)
+
+    def _kb_answer(self, prepared: PreparedAnswer, kbs: Sequence[KnowledgeBase], vectors: QueryVectors,
+                   control: CallControl) -> Answering:
+        """KB chat: one search of the question, then the answer from its passages."""
+        request = prepared.request
+        ev = self._retrieve(kbs, request, prepared.lang, vectors)
         yield ev.retrieved
-        kb_llm = registry.get(prepared.model) if prepared.model else None
+        kb_llm = self.chat_models().get(prepared.model) if prepared.model else None
         grounding = self.settings.llm.grounding if request.strict is None else (
             "strict" if request.strict else "lenient")
         yield from self.kb_chat.stream(ev, kb_llm, prepared.turns, grounding == "strict", request.temperature, control)
+
+    def _agent(self, prepared: PreparedAnswer, control: CallControl) -> Answering:
+        """Agent mode, or agentic KB chat (which falls back to KB chat when the model does not search)."""
+        request = prepared.request
+        llm = self.chat_models().get(prepared.model or "")
+        agentic_kb = request.mode == "kb"
+
+        def plain() -> Answering:
+            vectors = QueryVectors(request.question, self.retriever.query_vector)
+            return self._kb_answer(prepared, prepared.kbs, vectors, control)
+
+        yield from self.agent_chat.stream(llm, request.question, prepared.lang, prepared.kbs, prepared.turns,
+                                          request.owner, control, request.temperature, agentic_kb,
+                                          request.retrieval, plain if agentic_kb else None)
 
     def _uploaded(self, request: AnswerRequest, control: CallControl) -> KnowledgeBase:
         """File mode's temporary KB; files uploaded a moment ago may still be read: wait for them
@@ -199,4 +240,4 @@ def request_for(mode: AnswerMode, chosen: dict[str, Any], overrides: dict[str, A
         mode=merged.get("mode") or mode, question=question, history=as_turns(history), owner=owner,
         kbs=list(merged.get("kbs") or []), temp_kb=merged.get("temp_kb"), model=merged.get("model"),
         temperature=merged.get("temperature"), top_k=merged.get("top_k"), strict=merged.get("strict"),
-        retrieval=merged.get("retrieval"))
+        retrieval=merged.get("retrieval"), agentic=merged.get("agentic"))

@@ -28,6 +28,8 @@ class TurnOverrides(_Body):
     strict: bool | None = Field(None, description="say 'no answer' under the relevance floor")
     retrieval: SearchMode | None = Field(None, description="how passages are searched: hybrid (default), dense "
                                                            "or lexical")
+    agentic: bool | None = Field(None, description="kb mode: the chat model searches the KBs as a tool, rewriting "
+                                 "and splitting the question and searching again (agent mode always does)")
 
 
 class ConversationCreate(TurnOverrides):

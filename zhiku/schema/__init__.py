@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field
 
+from zhiku.schema.agent import ToolStep  # noqa: F401  (the agent's trace: an answer event and part of an Answer)
+
 FileStatus = Literal["pending", "indexed", "failed"]
 SearchMode = Literal["hybrid", "dense", "lexical"]
 
@@ -121,6 +123,7 @@ class Answer(BaseModel):
     web: WebSearchPart | None = Field(None, description="search mode: the results and the pages not read")
     tool_calls: list[dict[str, Any]] | None = Field(None, description="llm mode with tools: the calls the model "
                                                                     "asked for, in OpenAI's shape")
+    trace: list[ToolStep] | None = Field(None, description="agent mode and agentic KB chat: the tool calls made")
 
 
 # -- one question, from any face --------------------------------------------------------------
@@ -177,6 +180,9 @@ class AnswerRequest(BaseModel):
     options: GenerationOptions | None = Field(None, description="llm mode: stop, seed, response format, tools")
     tool_turns: list[Turn] = Field(default_factory=list, description="llm mode: after the question, the "
                                    "model's tool calls and the tools' results, oldest first")
+    agentic: bool | None = Field(None, description="kb mode: the chat model searches the KBs as a tool (rewrites, "
+                                 "splits and searches again) instead of one search of the question; agent mode: "
+                                 "default true")
 
 
 class Retrieved(BaseModel):
@@ -220,4 +226,4 @@ class Final(BaseModel):
     answer: Answer
 
 
-AnswerEvent = Annotated[Union[Retrieved, Notice, Delta, Final], Field(discriminator="type")]
+AnswerEvent = Annotated[Union[Retrieved, Notice, Delta, ToolStep, Final], Field(discriminator="type")]

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from zhiku.schema import Citation
+from zhiku.schema import Citation, ToolStep
 
 ChatMode = Literal["llm", "kb", "file", "search", "agent"]
 MessageStatus = Literal["complete", "stopped", "error"]
@@ -31,6 +31,8 @@ class ConversationSettings(BaseModel):
     strict: bool | None = Field(None, description="under the relevance floor say 'no answer' (default: llm.grounding)")
     retrieval: Literal["hybrid", "dense", "lexical"] | None = Field(
         None, description="how passages are searched (default: retrieval.mode)")
+    agentic: bool | None = Field(None, description="kb mode: the chat model searches the KBs as a tool (default: "
+                                 "off; agent mode always searches this way)")
 
 
 class Feedback(BaseModel):
@@ -56,6 +58,7 @@ class Message(BaseModel):
     usage: dict[str, int] | None = None
     error: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict, description="found, lang, warning, finish_reason, error_type")
+    trace: list[ToolStep] | None = Field(None, description="agent answers: the tool calls made, in order")
     created_at: datetime
     feedback: Feedback | None = None
 

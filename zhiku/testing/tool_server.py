@@ -11,13 +11,15 @@ It answers as such a model would:
 - otherwise ``Echo: <the last user message>``.
 
 It honours ``stop`` (the text ends before the first stop sequence, ``finish_reason: "stop"``) and
-records every request body in ``requests``.
+records every request body in ``requests``. ``script`` replaces the answers above: a function of the
+request body returning the text and the tool calls (the agent's tests and benchmark script a model
+that splits a question, searches again, or calls a tool it was not given).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 from zhiku.testing.http import BackgroundHTTPServer, StandInHandler
 
@@ -55,8 +57,10 @@ def reply_to(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
 
 
 class ToolChatServer(BackgroundHTTPServer):
-    def __init__(self, models: tuple[str, ...] = ("tools",)) -> None:
+    def __init__(self, models: tuple[str, ...] = ("tools",),
+                 script: Callable[[dict[str, Any]], tuple[str, list[dict[str, Any]]]] | None = None) -> None:
         self.models = models
+        self.script = script or reply_to
         self.requests: list[dict[str, Any]] = []
         outer = self
 
@@ -73,7 +77,7 @@ class ToolChatServer(BackgroundHTTPServer):
                 outer.requests.append(body)
                 if body.get("model") not in outer.models:
                     return self._json(404, {"error": {"message": f"model {body.get('model')} not found"}})
-                text, calls = reply_to(body)
+                text, calls = outer.script(body)
                 stop = body.get("stop") or []
                 for s in [stop] if isinstance(stop, str) else stop:
                     if s and s in text:

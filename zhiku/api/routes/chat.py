@@ -33,9 +33,9 @@ from zhiku.text.ids import now
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 TempKBId = Annotated[str, Path(description="uploaded files' id", pattern=r"^[0-9a-f]{32}$")]
-# kb mode answers from the knowledge bases named; the other modes touch none
+# kb mode answers from the knowledge bases named, and agent mode's KB search reads them; the other modes touch none
 ChatBody = Annotated[ChatRequest, Depends(kbs_in_body(
-    "read", ChatRequest, lambda b: (b.kbs or []) if b.mode == "kb" else None, ["kbs"]))]
+    "read", ChatRequest, lambda b: (b.kbs or []) if b.mode in ("kb", "agent") else None, ["kbs"]))]
 
 
 @router.post("", response_model=Message, responses={**STREAM_DOC, **responses(400, 404, 409, 422, 503, 504)})

@@ -62,7 +62,7 @@ def _message_kbs(conversation_id: str, body: MessageCreate, zhiku: Zhiku, who: P
         return None
     conv = zhiku.conversations.get(who.user_id, conversation_id, False)
     asked = request_for(conv.mode, conv.settings.model_dump(), body.model_dump(include=set(CHOICES)), body.content)
-    return asked.kbs if asked.mode == "kb" else None
+    return asked.kbs if asked.mode in ("kb", "agent") else None
 
 
 # the bodies, once the caller may read every knowledge base they name (a message: or its conversation)
@@ -78,9 +78,9 @@ MessageBody = Annotated[MessageCreate, Depends(KBsInBody(
 @router.post("/conversations", status_code=status.HTTP_201_CREATED, responses=responses(400, 404, 422),
              dependencies=WRITES)
 def create_conversation(body: CreateBody, request: Request, zhiku: ZhikuDep) -> Conversation:
-    """Start a conversation in a mode (llm, kb, file; search and agent later) with its settings."""
+    """Start a conversation in a mode (llm, kb, file, search, agent) with its settings."""
     settings = {**(body.settings.model_dump(exclude_none=True) if body.settings else {}),
-                **body.model_dump(include={"kbs", "temp_kb", "model", "temperature", "top_k", "strict"},
+                **body.model_dump(include={"kbs", "temp_kb", "model", "temperature", "top_k", "strict", "agentic"},
                                   exclude_none=True)}
     return zhiku.conversations.create(_owner(request), body.mode, body.title, settings)
 
