@@ -26,6 +26,8 @@ BLOCKED = [
     "169.254.169.254", "169.254.0.1", "100.64.0.1", "0.0.0.0", "224.0.0.1", "255.255.255.255", "240.0.0.1",
     "::1", "::", "fc00::1", "fd12:3456::1", "fe80::1", "ff02::1", "fd00:ec2::254",
     "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::ffff:169.254.169.254", "2002:7f00:1::", "64:ff9b::a00:1", "::127.0.0.1",
+    # deprecated site-local (issue 20: fec0::1 passed), documentation and segment-routing ranges Python calls global
+    "fec0::1", "fec0:0:0:0:0:0:0:1", "feff:ffff::1", "3fff::1", "5f00::1",
 ]
 PUBLIC = ["93.184.216.34", "8.8.8.8", "1.1.1.1", "172.32.0.1", "172.15.255.255", "2606:4700:4700::1111",
           "::ffff:8.8.8.8"]
@@ -63,6 +65,7 @@ def test_allowed_networks_open_only_themselves() -> None:
     "http://[::ffff:7f00:1]/", "http://[0:0:0:0:0:ffff:a00:1]/", "http://10.0.0.1/", "http://192.168.0.10/admin",
     "http://172.16.5.4/", "http://169.254.169.254/latest/meta-data/", "http://0/", "http://[fc00::1]/",
     "https://[fd00:ec2::254]/", "http://0251.0376.0251.0376/",  # 169.254.169.254 in octal
+    "http://[fec0::1]/", "http://[FEC0:0:0::1]:8080/", "http://[fec0::ffff:127.0.0.1]/",
 ])
 def test_literal_spellings_of_private_addresses_refused(url: str) -> None:
     guard = UrlGuard(resolver=resolver({}))  # a literal must never reach the resolver (KeyError if it did)

@@ -33,6 +33,13 @@ METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata.goog", "metada
 METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254", "169.254.170.2", "169.254.169.253", "100.100.100.200", "fd00:ec2::254", "fd00:ec2::23"))
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# not public, though Python's ipaddress calls them global: deprecated site-local (RFC 3879, routed as
+# private where still configured), documentation (RFC 9637) and SRv6 segment identifiers (RFC 9602)
+NON_PUBLIC_V6 = (
+    (ipaddress.IPv6Network("fec0::/10"), "site-local (deprecated private)"),
+    (ipaddress.IPv6Network("3fff::/20"), "documentation"),
+    (ipaddress.IPv6Network("5f00::/16"), "segment-routing"),
+)
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -112,6 +119,9 @@ def address_problem(ip: IPAddress, allow_private: bool = False,
                        ("is_link_local", "link-local"), ("is_multicast", "multicast"),
                        ("is_private", "private"), ("is_reserved", "reserved")):
         if getattr(ip, test):
+            return f"{ip} is a {what} address"
+    for net, what in NON_PUBLIC_V6:
+        if ip in net:
             return f"{ip} is a {what} address"
     if not ip.is_global:
         return f"{ip} is not a public address"
