@@ -1,6 +1,11 @@
 """A conversation as Markdown: its title, each turn, and each answer's citations as footnotes
 (file, page, section, a short quote). Citation markers ``[n]`` in an answer become footnote
-references; footnote labels are numbered across the whole document so they never collide."""
+references; footnote labels are numbered across the whole document so they never collide.
+
+Nothing a document or a model wrote becomes live Markdown when the export is opened: quotes, file
+names, sections and titles are escaped as plain text (a quoted ``<img src=...>`` or ``![](http://...)``
+shows as written), and in the turns themselves, which stay Markdown, raw HTML and pictures (remote
+images load by themselves: a tracking pixel) are escaped outside code."""
 
 from __future__ import annotations
 
@@ -14,13 +19,46 @@ LABELS = {"en": {"user": "Question", "assistant": "Answer", "stopped": "(stopped
                  "sources": "Sources", "feedback": "Feedback", "untitled": "Conversation"}}
 
 
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~<>])")
+_CODE_SPAN = re.compile(r"(`+)(?:.+?)\1", re.S)
+_FENCE = re.compile(r"^\s{0,3}(```|~~~)")
+
+
+def _plain(text: str) -> str:
+    """Text shown as written: every Markdown and HTML character escaped."""
+    return _SPECIAL.sub(r"\\\1", text.replace("&", "&amp;"))
+
+
+def _defuse(line: str) -> str:
+    """A line of Markdown with raw HTML, autolinks and pictures escaped, code spans kept."""
+    out, pos = [], 0
+    for m in _CODE_SPAN.finditer(line):
+        out.append(line[pos:m.start()].replace("<", "\\<").replace("![", "!\\["))
+        out.append(m.group(0))
+        pos = m.end()
+    out.append(line[pos:].replace("<", "\\<").replace("![", "!\\["))
+    return "".join(out)
+
+
+def _markdown(text: str) -> str:
+    """A turn's Markdown, kept, but with its HTML and pictures escaped outside fenced code."""
+    lines, fenced = [], False
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+            lines.append(line)
+        else:
+            lines.append(line if fenced else _defuse(line))
+    return "\n".join(lines)
+
+
 def _one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+    return _plain(re.sub(r"\s+", " ", text).strip())
 
 
 def _quote(text: str) -> str:
-    line = _one_line(text)
-    return line if len(line) <= QUOTE_CHARS else line[: QUOTE_CHARS - 1] + "…"
+    line = re.sub(r"\s+", " ", text).strip()
+    return _plain(line if len(line) <= QUOTE_CHARS else line[: QUOTE_CHARS - 1] + "…")
 
 
 def _answer(m: Message, first_label: int) -> tuple[str, list[str]]:
@@ -38,12 +76,12 @@ def _answer(m: Message, first_label: int) -> tuple[str, list[str]]:
     notes = []
     for n, label in labels.items():
         c = by_n[n]
-        where = [c.file]
+        where = [_plain(c.file)]
         if c.page:
             where.append(f"p. {c.page}")
         if c.section:
             where.append(_one_line(c.section))
-        notes.append(f"[^{label}]: {', '.join(where)} ({c.kb}): “{_quote(c.text)}”")
+        notes.append(f"[^{label}]: {', '.join(where)} ({_plain(c.kb)}): “{_quote(c.text)}”")
     return body, notes
 
 
@@ -52,20 +90,20 @@ def to_markdown(conv: Conversation) -> str:
     out = [f"# {_one_line(conv.title) or t['untitled']}", ""]
     meta = [f"mode: {conv.mode}"]
     if conv.settings.kbs:
-        meta.append("knowledge bases: " + ", ".join(conv.settings.kbs))
+        meta.append("knowledge bases: " + ", ".join(_plain(k) for k in conv.settings.kbs))
     meta.append(f"created: {conv.created_at:%Y-%m-%d %H:%M} UTC")
     out += ["_" + " · ".join(meta) + "_", ""]
     label = 1
     for m in conv.messages or []:
         if m.role == "user":
-            out += [f"## {t['user']}", "", m.content.strip(), ""]
+            out += [f"## {t['user']}", "", _markdown(m.content.strip()), ""]
             continue
-        heading = t["assistant"] + (f" · {m.model}" if m.model else "")
+        heading = t["assistant"] + (f" · {_plain(m.model)}" if m.model else "")
         if m.status == "stopped":
             heading += " " + t["stopped"]
         body, notes = _answer(m, label)
         label += len(notes)
-        out += [f"### {heading}", "", body.strip() or "…", ""]
+        out += [f"### {heading}", "", _markdown(body.strip()) or "…", ""]
         if m.error:
             out += [f"> **{t['error']}:** {_one_line(m.error)}", ""]
         if m.feedback is not None:
