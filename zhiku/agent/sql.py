@@ -14,7 +14,8 @@ SQLite (the in-memory tables of a KB's CSV/XLSX files, and an admin's SQLite dat
 - An admin's database file is opened with ``mode=ro`` as well.
 
 PostgreSQL (an admin's database): each query runs on a fresh connection in a ``READ ONLY``
-transaction that is always rolled back, with ``statement_timeout``; the query goes over the extended
+transaction that is always rolled back (the server refuses every write in it, a data-modifying CTE
+included), with ``statement_timeout``; the query goes over the extended
 protocol (psycopg's ``binary=True``), which the server refuses to run several statements through, so
 ``SELECT 1; COMMIT; DELETE ...`` cannot leave the read-only transaction. The plan (``EXPLAIN``) must read only allow-listed tables
 and modify none. The plan check does not see tables read inside functions (``query_to_xml``...): give
@@ -173,7 +174,9 @@ def _plan_nodes(plan: Any) -> Iterable[dict[str, Any]]:
 def postgres_query(raw_connection: Any, sql: str, allowed: Collection[str], row_limit: int,
                    timeout_s: float) -> QueryResult:
     """One query on a psycopg connection of its own (not autocommit), in a READ ONLY transaction that is
-    rolled back; ``allowed``: table names, bare or schema-qualified."""
+    rolled back; ``allowed``: table names, bare or schema-qualified. The query is planned first (``EXPLAIN``,
+which accepts only statements that read or write rows, never DDL, SET, COPY or DO), and every table of the
+plan must be allowed; then it runs, and the READ ONLY transaction refuses any write it holds."""
     import json
 
     sql = _one_query(sql)
@@ -187,13 +190,15 @@ def postgres_query(raw_connection: Any, sql: str, allowed: Collection[str], row_
             cur.execute("EXPLAIN (FORMAT JSON) " + sql, binary=True)  # binary: the extended protocol
             plan = cur.fetchone()[0]
         except Exception as exc:  # noqa: BLE001 - the database's reason is the answer
-            raise SqlRefused(f"refused: {_pg_message(exc)}", sql=sql) from None
+            why = _pg_message(exc)
+            first = sql.split(None, 1)[0] if sql.split() else ""
+            if why.startswith(f'syntax error at or near "{first}"'):
+                why = f"only a query that reads (SELECT, WITH, VALUES, TABLE) runs here, not {first.upper()}"
+            raise SqlRefused(f"refused: {why}", sql=sql) from None
         if isinstance(plan, str):
             plan = json.loads(plan)
         tables: list[str] = []
         for node in _plan_nodes(plan[0]["Plan"]):
-            if node.get("Node Type") == "ModifyTable":
-                raise SqlRefused("refused: the query changes data (read-only)", sql=sql)
             name = node.get("Relation Name")
             if name:
                 schema = node.get("Schema") or "public"
