@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import threading
@@ -59,7 +60,10 @@ def bind(host: str, port: int) -> socket.socket:
     except socket.gaierror as exc:
         raise ConfigError(f"cannot listen on '{host}': {exc.strerror}", host=host) from None
     sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):  # Windows: SO_REUSEADDR there would let two servers share a port
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+    else:  # POSIX: restart at once on a port whose last connections are still closing
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(address)
     except OSError as exc:
@@ -71,8 +75,21 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def stop_signals(portable: bool | None = None) -> tuple[signal.Signals, ...]:
+    """The signals that stop the server gracefully. POSIX: Ctrl-C (SIGINT) and SIGTERM (what
+    service managers send). Windows, or ``portable`` (ZHIKU_PORTABLE=1 on Linux: the same path,
+    forced): Ctrl-C and, where the system has it, Ctrl-Break (SIGBREAK); Windows never delivers a
+    SIGTERM sent from another process."""
+    if portable is None:
+        portable = os.name == "nt" or os.environ.get("ZHIKU_PORTABLE", "").strip().lower() in ("1", "true", "yes")
+    if not portable:
+        return (signal.SIGINT, signal.SIGTERM)
+    brk = getattr(signal, "SIGBREAK", None)
+    return (signal.SIGINT,) if brk is None else (signal.SIGINT, brk)
+
+
 def _server(config: Any) -> Any:
-    """A uvicorn server that stops gracefully on SIGINT/SIGTERM and then returns normally
+    """A uvicorn server that stops gracefully on the ``stop_signals()`` and then returns normally
     (uvicorn re-raises the signal after its shutdown, which would skip closing the app)."""
     import uvicorn
 
@@ -82,8 +99,7 @@ def _server(config: Any) -> Any:
             if threading.current_thread() is not threading.main_thread():
                 yield
                 return
-            signals = (signal.SIGINT, signal.SIGTERM)
-            original = {sig: signal.signal(sig, self.handle_exit) for sig in signals}
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in stop_signals()}
             try:
                 yield
             finally:

@@ -347,10 +347,15 @@ def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any
     return out
 
 
+# ZHIKU_ variables that are not settings: the settings file, the command line's server and key
+# (zhiku --server), tracebacks for errors (ZHIKU_DEBUG), the portable fallbacks forced on Linux
+PROCESS_VARIABLES = ("ZHIKU_CONFIG", "ZHIKU_SERVER", "ZHIKU_API_KEY", "ZHIKU_DEBUG", "ZHIKU_PORTABLE")
+
+
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in environ.items():
-        if not key.startswith("ZHIKU_") or key in ("ZHIKU_CONFIG",):
+        if not key.startswith("ZHIKU_") or key in PROCESS_VARIABLES:
             continue
         path = key[len("ZHIKU_"):].lower().split("__")
         node = out

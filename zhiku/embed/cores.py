@@ -8,6 +8,10 @@ one call its OpenMP workers still spin for a moment, and a count that included t
 every back-to-back call run on one thread. They are recognised by their name: the thread that
 calls the encoder names itself (``name_this_thread``) and the OpenMP workers it starts inherit the
 name.
+
+Elsewhere (Windows, macOS: no /proc, no prctl), or with ``ZHIKU_PORTABLE=1`` (how the tests run
+it on Linux), every core counts as idle and threads keep their names: the encoder then uses
+``default_threads()`` threads, as with an explicit thread count.
 """
 
 from __future__ import annotations
@@ -15,15 +19,29 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import sys
 import time
+from pathlib import Path
 
 PR_SET_NAME = 15  # prctl(2)
-_TASKS = "/proc/self/task"
+_PROC = Path("/proc")
+_TASKS = _PROC / "self" / "task"
 RECHECK_S = 0.0001
 
 
-def name_this_thread(name: str) -> bool:
-    """Give the calling OS thread a name (at most 15 bytes, seen in /proc and by ``top -H``)."""
+def procfs_usable(portable: bool | None = None) -> bool:
+    """Whether Linux's /proc and prctl are there to use: not on Windows or macOS, nor with
+    ``portable=True`` or ZHIKU_PORTABLE=1 (the portable path, forced)."""
+    if portable is None:
+        portable = os.environ.get("ZHIKU_PORTABLE", "").strip().lower() in ("1", "true", "yes")
+    return not portable and sys.platform.startswith("linux") and (_PROC / "loadavg").is_file()
+
+
+def name_this_thread(name: str, portable: bool | None = None) -> bool:
+    """Give the calling OS thread a name (at most 15 bytes, seen in /proc and by ``top -H``);
+    False where threads cannot be named so (not Linux)."""
+    if not procfs_usable(portable):
+        return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         return libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0) == 0
@@ -34,15 +52,19 @@ def name_this_thread(name: str) -> bool:
 class IdleCores:
     """``count()``: cores with nothing running on them, this process's threads named ``own`` excluded."""
 
-    def __init__(self, own: str) -> None:
+    def __init__(self, own: str, portable: bool | None = None) -> None:
+        """``portable``: count every core as idle (what Windows and macOS do); None: as the system allows."""
         self.own = own.encode()[:15]
         self.cpus = os.cpu_count() or 1
+        self.procfs = procfs_usable(portable)
         self._tasks: frozenset[str] = frozenset()
         self._own_tids: list[str] = []
 
     def count(self) -> int:
         """A caller that has just handed work to the encoder is still running for a few microseconds
         before it waits: a busy reading is looked at again, twice, 0.1 ms apart."""
+        if not self.procfs:
+            return self.cpus
         try:
             others = self._others_running()
             for _ in range(2):
@@ -55,7 +77,7 @@ class IdleCores:
         return max(1, min(self.cpus, self.cpus - others))
 
     def _others_running(self) -> int:
-        with open("/proc/loadavg", "rb") as f:
+        with open(_PROC / "loadavg", "rb") as f:
             running = int(f.read().split()[3].split(b"/")[0])
         return running - sum(1 for state in self._own_states() if state == b"R")
 
@@ -67,7 +89,7 @@ class IdleCores:
         states = []
         for tid in self._own_tids:
             try:
-                with open(f"{_TASKS}/{tid}/stat", "rb") as f:
+                with open(_TASKS / tid / "stat", "rb") as f:
                     states.append(f.read().rsplit(b")", 1)[1].split()[0])
             except (OSError, IndexError):
                 continue
@@ -76,7 +98,7 @@ class IdleCores:
     @staticmethod
     def _comm(tid: str) -> bytes:
         try:
-            with open(f"{_TASKS}/{tid}/comm", "rb") as f:
+            with open(_TASKS / tid / "comm", "rb") as f:
                 return f.read().strip()
         except OSError:
             return b""

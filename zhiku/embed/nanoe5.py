@@ -167,7 +167,8 @@ def _forget_engine_in_child() -> None:
     _engines, _engine_lock = {}, threading.Lock()
 
 
-os.register_at_fork(after_in_child=_forget_engine_in_child)
+if hasattr(os, "register_at_fork"):  # no fork on Windows (nor the hook): nothing to forget there
+    os.register_at_fork(after_in_child=_forget_engine_in_child)
 
 
 def _passages(texts: list[str], model: Any) -> Any:
