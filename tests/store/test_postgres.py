@@ -1,4 +1,5 @@
-"""The same catalog, ingestion and search on a real PostgreSQL (zhiku/testing/postgres.py starts one)."""
+"""The same catalog, ingestion and search on a real PostgreSQL (zhiku/testing/postgres.py starts one), with
+the file indexes (faiss, bm25) and with the indexes in the database (pgvector, pg_bm25)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,14 @@ from zhiku import Zhiku, load_settings
 from zhiku.schema import AnswerRequest
 
 
-@pytest.fixture
-def pg_app(postgres_url: str, tmp_path: Path) -> Iterator[Zhiku]:
+RESIDENT = {"vector": "pgvector", "lexical": "pg_bm25"}
+
+
+@pytest.fixture(params=["file-indexes", "resident-indexes"])
+def pg_app(request: pytest.FixtureRequest, postgres_url: str, tmp_path: Path) -> Iterator[Zhiku]:
+    index = RESIDENT if request.param == "resident-indexes" else {}
     app = Zhiku(load_settings(home=tmp_path / "home", overrides={
-        "database_url": postgres_url, "embedding": {"default": "static"}}))
+        "database_url": postgres_url, "embedding": {"default": "static"}, "index": index}))
     yield app
     app.close()
 

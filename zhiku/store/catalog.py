@@ -3,6 +3,8 @@
 Every change that alters what a KB can find (a file becoming indexed, a file
 removed) happens in one transaction that also bumps the KB's ``revision``; the
 derived indexes compare their revision with it to know whether they are stale.
+Database-resident index backends (``resident``, set by ``IndexManager``) are written
+in that same transaction instead: nothing of theirs can go stale.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime, timezone
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select, update
@@ -21,6 +23,9 @@ from zhiku.schema import Chunk, FileRecord, KnowledgeBase
 from zhiku.schema.limits import name_problem
 from zhiku.store.db import chunks, files, kbs
 from zhiku.text.ids import new_id, now
+
+if TYPE_CHECKING:
+    from zhiku.store.pg_indexes import ResidentWriter
 
 _BAD_NAME = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
 
@@ -85,6 +90,8 @@ def _chunk(row: Any) -> Chunk:
 class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # the KBs' indexes when they live in this database: changed inside each transaction below
+        self.resident: ResidentWriter | None = None
 
     # -- knowledge bases -------------------------------------------------------------
     def create_kb(
@@ -129,6 +136,8 @@ class Catalog:
 
     def delete_kb(self, kb_id: str) -> None:
         with self.engine.begin() as conn:
+            if self.resident is not None:
+                self.resident.drop(conn, kb_id)
             conn.execute(delete(chunks).where(chunks.c.kb_id == kb_id))
             conn.execute(delete(files).where(files.c.kb_id == kb_id))
             conn.execute(delete(kbs).where(kbs.c.id == kb_id))
@@ -184,11 +193,15 @@ class Catalog:
         replaces: Sequence[str] = (),
     ) -> tuple[list[int], list[int], int]:
         """Make a file searchable in one transaction: its chunks go in, the versions it
-        replaces go out, the KB's revision moves.
+        replaces go out, the KB's revision moves. The replaced versions are decided here, at
+        commit time: ``replaces`` and every other indexed or failed version of its name (a
+        concurrent upload of the name committed meanwhile: the last commit wins, one file per name).
 
         Returns (new chunk ids, removed chunk ids, the KB's new revision)."""
         with self.engine.begin() as conn:
+            replaces = self._superseded(conn, kb_id, file_id, replaces)
             removed = self._chunk_ids(conn, replaces)
+            leftovers = self._chunk_ids(conn, [file_id]) if self.resident is not None else []
             if replaces:
                 conn.execute(delete(chunks).where(chunks.c.file_id.in_(list(replaces))))
                 conn.execute(delete(files).where(files.c.id.in_(list(replaces))))
@@ -201,7 +214,23 @@ class Catalog:
             revision = self._bump(conn, kb_id)
             added = [r.id for r in conn.execute(
                 select(chunks.c.id).where(chunks.c.file_id == file_id).order_by(chunks.c.seq))]
+            if self.resident is not None:
+                self.resident.remove(conn, kb_id, removed + leftovers)
+                self.resident.write(conn, kb_id, added, rows)
         return added, removed, revision
+
+    @staticmethod
+    def _superseded(conn: Connection, kb_id: str, file_id: str, replaces: Sequence[str]) -> list[str]:
+        """``replaces`` and the other indexed or failed versions of the file's name, read after taking
+        the KB's row for this transaction (commits of one KB queue here; pending versions of the name
+        are uploads still under way, which replace this one when they commit)."""
+        conn.execute(update(kbs).where(kbs.c.id == kb_id).values(updated_at=now()))
+        name = conn.execute(select(files.c.name).where(files.c.id == file_id, files.c.kb_id == kb_id)).scalar()
+        if name is None:
+            raise NotFound(f"file {file_id} was removed while it was being added", file_id=file_id)
+        others = conn.execute(select(files.c.id).where(
+            files.c.kb_id == kb_id, files.c.name == name, files.c.id != file_id, files.c.status != "pending"))
+        return sorted(set(replaces) | {r.id for r in others})
 
     def fail_file(self, file_id: str, error: str) -> list[str]:
         """Mark a file failed; earlier failed attempts of the same name go (the newest failure is the
@@ -228,6 +257,7 @@ class Catalog:
             if row is None:
                 raise NotFound(f"file {file_id} does not exist", file_id=file_id)
             removed = self._chunk_ids(conn, [file_id])
+            self._unresident(conn, kb_id, removed)
             conn.execute(delete(chunks).where(chunks.c.file_id == file_id))
             conn.execute(update(files).where(files.c.id == file_id).values(
                 status="failed", error=reason, chunks=0, updated_at=now()))
@@ -243,10 +273,15 @@ class Catalog:
         """Returns (removed chunk ids, the KB's new revision)."""
         with self.engine.begin() as conn:
             removed = self._chunk_ids(conn, file_ids)
+            self._unresident(conn, kb_id, removed)
             conn.execute(delete(chunks).where(chunks.c.file_id.in_(list(file_ids))))
             conn.execute(delete(files).where(files.c.id.in_(list(file_ids))))
             revision = self._bump(conn, kb_id)
         return removed, revision
+
+    def _unresident(self, conn: Connection, kb_id: str, chunk_ids: Sequence[int]) -> None:
+        if self.resident is not None and chunk_ids:
+            self.resident.remove(conn, kb_id, chunk_ids)
 
     @staticmethod
     def _chunk_ids(conn: Connection, file_ids: Sequence[str]) -> list[int]:
@@ -359,6 +394,8 @@ class Catalog:
                 raise NotFound(f"chunk {chunk_id} does not exist in this knowledge base", chunk_id=chunk_id)
             conn.execute(update(chunks).where(chunks.c.id == chunk_id).values(
                 text=text, tokens=" ".join(tokens), embedding=embedding, meta=meta))
+            if self.resident is not None:
+                self.resident.write(conn, kb_id, [chunk_id], [{"tokens": " ".join(tokens), "embedding": embedding}])
             conn.execute(update(files).where(files.c.id == row.file_id).values(updated_at=now()))
             return self._bump(conn, kb_id)
 
@@ -368,6 +405,7 @@ class Catalog:
             row = conn.execute(select(chunks.c.file_id).where(chunks.c.id == chunk_id, chunks.c.kb_id == kb_id)).first()
             if row is None:
                 raise NotFound(f"chunk {chunk_id} does not exist in this knowledge base", chunk_id=chunk_id)
+            self._unresident(conn, kb_id, [chunk_id])
             conn.execute(delete(chunks).where(chunks.c.id == chunk_id))
             conn.execute(update(files).where(files.c.id == row.file_id).values(
                 chunks=files.c.chunks - 1, updated_at=now()))

@@ -18,15 +18,24 @@ What every backend honours (``zhiku.testing.contracts`` checks it; subclass its 
   never half of each. ``IndexManager`` records the KB revision only after both indexes are saved.
 - ``load`` raises ``FileNotFoundError`` when nothing was saved there; any other failure means damaged
   (the manager rebuilds from the database either way).
+
+A *database-resident* backend (``resident = True`` on its type, e.g. ``pgvector`` and ``pg_bm25``)
+keeps its index in the metadata database, written by the catalog in the same transaction as the
+chunks. Its type also has ``open(engine, kb_id, ...)`` (the index of one KB, nothing to load) and
+``bind(engine)`` (a plain index type on that database, for the contract suites); ``save`` only
+records which index it was. See ``ResidentVectorIndexType`` and docs/backends.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 @runtime_checkable
@@ -123,6 +132,35 @@ class LexicalIndexType(Protocol):
     def load(self, path: Path) -> LexicalIndex:
         """The index saved at ``path``; ``FileNotFoundError`` when there is none."""
         ...
+
+
+class ResidentVectorIndexType(Protocol):
+    """What the registry holds for a database-resident vector backend."""
+
+    resident: bool
+
+    def open(self, engine: "Engine", kb_id: str, dimensions: int) -> VectorIndex:
+        """The index of one KB (its rows are in the database already)."""
+        ...
+
+    def bind(self, engine: "Engine") -> VectorIndexType:
+        """A plain index type on this database (each new index its own scope)."""
+        ...
+
+
+class ResidentLexicalIndexType(Protocol):
+    """What the registry holds for a database-resident lexical backend."""
+
+    resident: bool
+
+    def open(self, engine: "Engine", kb_id: str) -> LexicalIndex: ...
+
+    def bind(self, engine: "Engine") -> LexicalIndexType: ...
+
+
+def is_resident(backend: object) -> bool:
+    """Whether an index backend lives in the metadata database (see the module docstring)."""
+    return bool(getattr(backend, "resident", False))
 
 
 def vector_index_type(name: str) -> VectorIndexType:

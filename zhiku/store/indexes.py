@@ -9,6 +9,11 @@ so a crash mid-save reads as stale, never as current.
 The manager talks only to the protocols of ``zhiku.store.index_protocols``; the
 backends come from the plugin registry by the names in ``index.vector`` and
 ``index.lexical`` (built in: ``faiss`` and ``bm25``, registered below).
+
+Database-resident backends (``pgvector`` and ``pg_bm25``, on PostgreSQL) are the other kind: the
+catalog writes them in the transaction that changes the chunks, so for them the manager applies,
+saves and rebuilds nothing on its own (``ResidentKBIndexes``); ``check`` compares ids in SQL and
+``rebuild`` re-derives them from the chunks in one transaction (a repair, never needed after a crash).
 """
 
 from __future__ import annotations
@@ -19,18 +24,22 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Sequence, cast
 
 import numpy as np
 
 from zhiku.config import IndexSettings
+from zhiku.errors import ConfigError
 from zhiku.schema import KnowledgeBase
 from zhiku.store.catalog import Catalog
 from zhiku.store.index_protocols import (
     LexicalIndex,
     LexicalIndexType,
     VectorIndex,
+    ResidentLexicalIndexType,
+    ResidentVectorIndexType,
     VectorIndexType,
+    is_resident,
     lexical_index_type,
     vector_index_type,
 )
@@ -47,6 +56,11 @@ def register_backends(registry: "Registry") -> None:
     """The built-in index backends (imported on first use: FAISS and SciPy are heavy)."""
     registry.add("vector_index", "faiss", "zhiku.store.vectors:FaissVectorIndex")
     registry.add("lexical_index", "bm25", "zhiku.store.lexical:BM25Index")
+    registry.add("vector_index", "pgvector", "zhiku.store.pg_indexes:PgVectorIndex")
+    registry.add("lexical_index", "pg_bm25", "zhiku.store.pg_indexes:PgLexicalIndex")
+
+
+FILE_BACKENDS = {"faiss", "bm25"}  # known to be file backends without loading the registry
 
 
 class Backends:
@@ -72,6 +86,19 @@ class Backends:
     def lexical_path(self, directory: Path) -> Path:
         # the built-in BM25 keeps the folder name it always had, so existing homes need no rebuild
         return directory / ("lexical" if self.lexical_name == "bm25" else f"lexical.{self.lexical_name}")
+
+    @property
+    def resident(self) -> bool:
+        """Whether both indexes live in the database (``ConfigError`` when only one does)."""
+        if {self.vector_name, self.lexical_name} <= FILE_BACKENDS:
+            return False
+        vector, lexical = is_resident(self.vector), is_resident(self.lexical)
+        if vector != lexical:
+            raise ConfigError(
+                f"index.vector '{self.vector_name}' and index.lexical '{self.lexical_name}' do not go together: "
+                "database-resident backends (pgvector, pg_bm25) are chosen as a pair",
+                vector=self.vector_name, lexical=self.lexical_name)
+        return vector
 
     def written_by_us(self, manifest: dict) -> bool:
         return (manifest.get("vector", LEGACY["vector"]) == self.vector_name
@@ -133,6 +160,19 @@ class KBIndexes:
         self.lexical.close()
 
 
+class ResidentKBIndexes(KBIndexes):
+    """A KB's indexes that live in the database: the catalog already wrote every change."""
+
+    def apply(
+        self, added: np.ndarray, tokens: Sequence[Sequence[str]], vectors: np.ndarray,
+        removed: Sequence[int], revision: int,
+    ) -> None:
+        self.revision = revision
+
+    def save(self) -> None:
+        self.dirty = False
+
+
 class IndexManager:
     def __init__(self, catalog: Catalog, root: Path, settings: IndexSettings | None = None) -> None:
         """``settings`` (``index``) names the backends (default: faiss and bm25)."""
@@ -141,6 +181,13 @@ class IndexManager:
         self.backends = Backends(settings or IndexSettings())
         self._open: dict[str, KBIndexes] = {}
         self._lock = threading.Lock()
+        self.resident = self.backends.resident
+        if self.resident:
+            from zhiku.store.pg_indexes import ResidentWriter
+            from zhiku.store.pg_schema import check_postgres
+
+            check_postgres(catalog.engine, f"index.vector '{self.backends.vector_name}'")
+            catalog.resident = ResidentWriter(vectors=True, lexical=True)
 
     def is_open(self, kb_id: str) -> bool:
         """Whether the KB's indexes are loaded in memory (a search will not load them)."""
@@ -152,6 +199,8 @@ class IndexManager:
 
     def get(self, kb: KnowledgeBase) -> KBIndexes:
         """The KB's indexes, current with the database (loaded, or rebuilt if stale)."""
+        if self.resident:
+            return self._resident(kb)
         with self._lock:
             idx = self._open.get(kb.id)
             if idx is not None:
@@ -161,6 +210,17 @@ class IndexManager:
             current = self.catalog.revision(kb.id)
             idx = self._load(kb, current) or self.rebuild(kb, _locked=True)
             self._open[kb.id] = idx
+            return idx
+
+    def _resident(self, kb: KnowledgeBase) -> KBIndexes:
+        with self._lock:
+            idx = self._open.get(kb.id)
+            if idx is None or idx.vectors.dimensions != kb.dimensions:
+                engine = self.catalog.engine
+                vector = cast(ResidentVectorIndexType, self.backends.vector).open(engine, kb.id, kb.dimensions)
+                lexical = cast(ResidentLexicalIndexType, self.backends.lexical).open(engine, kb.id)
+                idx = ResidentKBIndexes(kb, self.directory(kb.id), vector, lexical, kb.revision, self.backends)
+                self._open[kb.id] = idx
             return idx
 
     def _load(self, kb: KnowledgeBase, current: int) -> KBIndexes | None:
@@ -186,6 +246,11 @@ class IndexManager:
 
     def rebuild(self, kb: KnowledgeBase, _locked: bool = False) -> KBIndexes:
         """Re-derive both indexes from the database and persist them."""
+        if self.resident:
+            from zhiku.store.pg_indexes import rebuild_scope
+
+            rebuild_scope(self.catalog, kb.id)
+            return self._resident(kb)
         revision = self.catalog.revision(kb.id)
         vectors = self.backends.vector(kb.dimensions)
         lexical = self.backends.lexical()
@@ -202,6 +267,10 @@ class IndexManager:
 
     def check(self, kb: KnowledgeBase) -> list[str]:
         """Differences between the persisted indexes and the database, as readable lines."""
+        if self.resident:
+            from zhiku.store.pg_indexes import check_scope
+
+            return check_scope(self.catalog, kb.id)
         problems: list[str] = []
         d = self.directory(kb.id)
         current = self.catalog.revision(kb.id)

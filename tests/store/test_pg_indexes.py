@@ -1,0 +1,128 @@
+"""The PostgreSQL backends (pgvector, pg_bm25) pass the same contract suites as faiss and bm25, on a real
+PostgreSQL with pgvector (zhiku/testing/postgres.py). Their "save" only records which index it was, so
+the crash test that matters for them is a writer killed mid-transaction: the index holds the batch
+whole or not at all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Iterator
+
+import numpy as np
+import pytest
+from sqlalchemy.engine import Engine
+
+from zhiku.store.db import open_engine
+from zhiku.store.index_protocols import LexicalIndexType, VectorIndexType
+from zhiku.store.pg_indexes import PgLexicalIndex, PgVectorIndex
+from zhiku.testing.contracts import LexicalIndexContract, VectorIndexContract
+from zhiku.testing.contracts.vector_index import unit_vectors
+
+
+@pytest.fixture(scope="module")
+def pg_engine(postgres_server) -> Iterator[Engine]:  # type: ignore[no-untyped-def]
+    url = postgres_server.new_database()
+    engine = open_engine(url)
+    yield engine
+    engine.dispose()
+    postgres_server.drop_database(url)
+
+
+WRITER = """
+import sys, numpy as np
+from zhiku.store.db import make_engine
+from zhiku.store.pg_indexes import PgVectorIndex, PgLexicalIndex
+engine, kind, scope = make_engine(sys.argv[1]), sys.argv[2], sys.argv[3]
+index = PgVectorIndex(engine, scope, 16) if kind == "vector" else PgLexicalIndex(engine, scope)
+rng = np.random.default_rng(0)
+print("ready", flush=True)
+n = 0
+while True:
+    ids = np.arange(n * 2000, (n + 1) * 2000, dtype=np.int64)
+    if kind == "vector":
+        vecs = rng.standard_normal((2000, 16)).astype(np.float32)
+        index.add(ids, vecs / np.linalg.norm(vecs, axis=1, keepdims=True))
+    else:
+        index.add(ids.tolist(), [["batch%d" % n, "w%d" % (i % 50)] * 20 for i in range(2000)])
+    n += 1
+    print("batch", n, flush=True)
+"""
+
+
+def kill_a_writer(engine: Engine, kind: str, scope: str) -> None:
+    """A process adding batches of 2000 to an index, SIGKILLed in the middle of one (or between two)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    child = subprocess.Popen([sys.executable, "-c", WRITER, engine.url.render_as_string(hide_password=False),
+                              kind, scope], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        for _ in range(2):
+            assert child.stdout.readline().startswith("batch")
+        time.sleep(0.1)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.communicate()
+
+
+class TestPgVectorIndex(VectorIndexContract):
+    huge = 8000  # each vector enters an HNSW graph as it is written: smaller than faiss's batch
+
+    @pytest.fixture
+    def index_type(self, pg_engine: Engine) -> VectorIndexType:
+        return PgVectorIndex.bind(pg_engine)
+
+    def test_a_crash_during_save_leaves_a_whole_index(self, pg_engine: Engine) -> None:  # type: ignore[override]
+        """Saving records the scope only (atomically); what a crash can cut is a write: the batch is
+        whole or absent."""
+        kill_a_writer(pg_engine, "vector", "t-killed-vector-writer")
+        index = PgVectorIndex(pg_engine, "t-killed-vector-writer", 16)
+        held = index.ids()
+        assert held.size >= 4000 and held.size % 2000 == 0 and len(index) == held.size
+        assert np.array_equal(held, np.arange(held.size))
+
+    def test_hnsw_search_over_a_large_kb_finds_what_exact_search_finds(self, pg_engine: Engine) -> None:
+        index = PgVectorIndex.bind(pg_engine, exact_max=1000)(self.dimensions)
+        n = 4000  # over exact_max: the HNSW index answers
+        vecs = unit_vectors(n, self.dimensions, seed=8)
+        index.add(np.arange(n, dtype=np.int64), vecs)
+        for q in (5, 777, 3999):
+            hits = index.search(vecs[q], 10)
+            assert hits[0][0] == q and len(hits) == 10
+        allowed = np.arange(0, n, 2, dtype=np.int64)  # a filter HNSW must honour (iterative scan)
+        hits = index.search(vecs[1], 10, allowed)
+        assert len(hits) == 10 and all(i % 2 == 0 for i, _ in hits)
+
+
+class TestPgLexicalIndex(LexicalIndexContract):
+    huge_docs = 20_000
+
+    @pytest.fixture
+    def index_type(self, pg_engine: Engine) -> LexicalIndexType:
+        return PgLexicalIndex.bind(pg_engine)
+
+    def test_a_crash_during_save_leaves_a_whole_index(self, pg_engine: Engine) -> None:  # type: ignore[override]
+        kill_a_writer(pg_engine, "lexical", "t-killed-lexical-writer")
+        index = PgLexicalIndex(pg_engine, "t-killed-lexical-writer")
+        held = index.ids()
+        assert held.size >= 4000 and held.size % 2000 == 0 and len(index) == held.size
+        for b in range(held.size // 2000):
+            assert len(index.search([f"batch{b}"], 3000)) == 2000
+        assert index.search([f"batch{held.size // 2000}"], 10) == []
+
+    def test_scores_and_coverage_equal_the_built_in_bm25(self, index_type: LexicalIndexType) -> None:
+        from zhiku.store.lexical import BM25Index
+
+        docs = {i: [f"w{i % 7}", f"w{i % 11}", "common", *([f"r{i}"] * (i % 3 + 1))] for i in range(300)}
+        ours, builtin = index_type(), BM25Index()
+        for index in (ours, builtin):
+            index.add(list(docs), list(docs.values()))
+            index.remove([3, 4])
+        for query in (["w1", "common"], ["r10", "w3", "missing"], ["w2", "w5", "r77"]):
+            got, want = ours.search(query, 20), builtin.search(query, 20)
+            assert [i for i, _, _ in got] == [i for i, _, _ in want]
+            assert np.allclose([s for _, s, _ in got], [s for _, s, _ in want])
+            assert np.allclose([c for _, _, c in got], [c for _, _, c in want])

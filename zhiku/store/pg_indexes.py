@@ -1,0 +1,416 @@
+"""Database-resident index backends on PostgreSQL: ``pgvector`` (dense) and ``pg_bm25`` (lexical).
+
+Unlike the file backends (faiss, bm25) nothing is derived and saved beside the database: the
+catalog writes a file's chunks, their vectors and their lexical postings in ONE transaction
+(``ResidentWriter``, called from ``Catalog``), so there is no index to go stale or rebuild after a
+crash, and every server on the database sees a file the moment it is committed. ``IndexManager``
+applies and saves nothing for them; ``kb check`` compares ids in SQL.
+
+Dense search: exact scan (``embedding <#> q`` over the KB's rows) for KBs or allowed sets of at
+most ``EXACT_MAX`` vectors, else the HNSW index of the KB's dimension with pgvector 0.8's iterative
+scan (``relaxed_order``) so that the KB / allowed-ids filter still yields k results; scores are the
+cosine (vectors are L2-normalised), as faiss returns. Lexical search: Okapi BM25 (k1 1.5, b 0.75,
+Lucene IDF over the KB's live documents) computed in SQL from the postings, with the same coverage
+(share of the query's IDF weight a document holds) as the built-in ``bm25``: scores comparable.
+
+Standalone use (the contract suites): ``PgVectorIndex.bind(engine)`` / ``PgLexicalIndex.bind(engine)``
+give an index type whose indexes each own a fresh scope; ``save(path)`` records the scope in a
+small file (atomically) and ``load`` reopens it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from zhiku.store.pg_schema import ensure_hnsw
+
+if TYPE_CHECKING:
+    from zhiku.store.catalog import Catalog
+
+EXACT_MAX = 20_000  # KBs or allowed sets up to this many vectors are scanned exactly
+MAX_EF = 1000  # pgvector's largest hnsw.ef_search
+MAX_TERM = 500  # characters of a term kept (a btree entry must stay small); queries truncate alike
+K1, B = 1.5, 0.75
+
+
+# -- writing (inside the caller's transaction) ------------------------------------------------------
+
+def _ids(ids: Iterable[int] | np.ndarray) -> list[int]:
+    return [int(i) for i in np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)]
+
+
+def _stats(conn: Connection, scope: str, vectors: int = 0, docs: int = 0, total_len: int = 0) -> None:
+    conn.execute(text(
+        "INSERT INTO index_stats (kb_id, vectors, docs, total_len) VALUES (:s, :v, :d, :t) "
+        "ON CONFLICT (kb_id) DO UPDATE SET vectors = index_stats.vectors + EXCLUDED.vectors, "
+        "docs = index_stats.docs + EXCLUDED.docs, total_len = index_stats.total_len + EXCLUDED.total_len"),
+        {"s": scope, "v": vectors, "d": docs, "t": total_len})
+
+
+def _copy_vectors(conn: Connection, scope: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+    """Binary COPY: the halfvecs are packed by numpy, not formatted as text row by row."""
+    n, d = vectors.shape
+    kb = scope.encode()
+    row = np.dtype([("nf", ">i2"), ("l1", ">i4"), ("kb", f"S{len(kb)}"), ("l2", ">i4"), ("id", ">i8"),
+                    ("l3", ">i4"), ("dims", ">i4"), ("l4", ">i4"), ("vd", ">i2"), ("vu", ">i2"),
+                    ("vec", ">f2", (d,))])
+    rows = np.zeros(n, dtype=row)
+    rows["nf"], rows["l1"], rows["kb"], rows["l2"], rows["id"] = 4, len(kb), kb, 8, ids
+    rows["l3"], rows["dims"], rows["l4"], rows["vd"], rows["vec"] = 4, d, 4 + 2 * d, d, vectors
+    data = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0) + rows.tobytes() + struct.pack(">h", -1)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # psycopg 3's
+    with cursor.copy("COPY chunk_vectors (kb_id, id, dimensions, embedding) FROM STDIN (FORMAT BINARY)") as cp:
+        cp.write(data)
+
+
+def write_vectors(conn: Connection, scope: str, ids: np.ndarray, vectors: np.ndarray) -> None:
+    """Store vectors under ids, replacing those ids (the last copy of an id within the call wins)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    if not ids.size:
+        return
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(ids.size, -1)
+    _, last = np.unique(ids[::-1], return_index=True)
+    keep = np.sort(ids.size - 1 - last)
+    ids, vectors = ids[keep], vectors[keep]
+    delete_vectors(conn, scope, ids.tolist())
+    _copy_vectors(conn, scope, ids, vectors)
+    _stats(conn, scope, vectors=int(ids.size))
+
+
+def delete_vectors(conn: Connection, scope: str, ids: Sequence[int]) -> None:
+    if not ids:
+        return
+    gone = conn.execute(text("DELETE FROM chunk_vectors WHERE kb_id = :s AND id = ANY(CAST(:ids AS bigint[]))"),
+                        {"s": scope, "ids": _ids(ids)}).rowcount
+    if gone:
+        _stats(conn, scope, vectors=-gone)
+
+
+def write_postings(conn: Connection, scope: str, ids: Sequence[int], tokens: Sequence[Sequence[str]]) -> None:
+    """Index one token list per id, replacing those ids (the last copy within the call wins)."""
+    docs = dict(zip(_ids(ids), tokens))
+    if not docs:
+        return
+    delete_postings(conn, scope, list(docs))
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    total = 0
+    with cursor.copy("COPY lexical_docs (kb_id, id, length) FROM STDIN") as cp:
+        for cid, toks in docs.items():
+            cp.write_row((scope, cid, len(toks)))
+            total += len(toks)
+    with cursor.copy("COPY lexical_postings (kb_id, term, id, tf, length) FROM STDIN") as cp:
+        for cid, toks in docs.items():
+            length = len(toks)
+            for term, tf in Counter(t[:MAX_TERM] for t in toks).items():
+                cp.write_row((scope, term, cid, tf, length))
+    _stats(conn, scope, docs=len(docs), total_len=total)
+
+
+def delete_postings(conn: Connection, scope: str, ids: Sequence[int]) -> None:
+    if not ids:
+        return
+    params = {"s": scope, "ids": _ids(ids)}
+    gone = conn.execute(text(
+        "DELETE FROM lexical_docs WHERE kb_id = :s AND id = ANY(CAST(:ids AS bigint[])) RETURNING length"),
+        params).scalars().all()
+    if gone:
+        conn.execute(text("DELETE FROM lexical_postings WHERE kb_id = :s AND id = ANY(CAST(:ids AS bigint[]))"),
+                     params)
+        _stats(conn, scope, docs=-len(gone), total_len=-int(sum(gone)))
+
+
+def drop_scope(conn: Connection, scope: str) -> None:
+    for table in ("chunk_vectors", "lexical_docs", "lexical_postings", "index_stats"):
+        conn.execute(text(f"DELETE FROM {table} WHERE kb_id = :s"), {"s": scope})
+
+
+LIVE = ("SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id "
+        "WHERE c.kb_id = :s AND f.status = 'indexed'")
+
+
+def check_scope(catalog: "Catalog", kb_id: str) -> list[str]:
+    """Differences between a KB's chunks and its resident indexes, as readable lines (SQL only)."""
+    problems = []
+    with catalog.engine.connect() as conn, conn.begin():
+        conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        for table, what in (("chunk_vectors", "vector index"), ("lexical_docs", "lexical index")):
+            extra, missing = conn.execute(text(
+                f"SELECT (SELECT count(*) FROM {table} WHERE kb_id = :s AND id NOT IN ({LIVE})), "
+                f"(SELECT count(*) FROM ({LIVE}) live WHERE id NOT IN (SELECT id FROM {table} WHERE kb_id = :s))"),
+                {"s": kb_id}).one()
+            if extra or missing:
+                problems.append(f"{what} differs from database: {extra} extra, {missing} missing")
+        counted = conn.execute(text(
+            "SELECT (SELECT count(*) FROM chunk_vectors WHERE kb_id = :s), (SELECT count(*) FROM lexical_docs "
+            "WHERE kb_id = :s), (SELECT coalesce(sum(length), 0) FROM lexical_docs WHERE kb_id = :s)"),
+            {"s": kb_id}).one()
+        stats = conn.execute(text("SELECT vectors, docs, total_len FROM index_stats WHERE kb_id = :s"),
+                             {"s": kb_id}).first() or (0, 0, 0)
+        if tuple(int(x) for x in stats) != tuple(int(x) for x in counted):
+            problems.append(f"index counts {tuple(stats)} differ from the rows {tuple(counted)}")
+    return problems
+
+
+def rebuild_scope(catalog: "Catalog", kb_id: str, batch: int = 5000) -> int:
+    """Re-derive a KB's resident indexes from its chunks in one transaction; returns the chunks indexed."""
+    writer = ResidentWriter(vectors=True, lexical=True)
+    n = 0
+    with catalog.engine.begin() as conn:
+        conn.execute(text("SELECT id FROM kbs WHERE id = :s FOR UPDATE"), {"s": kb_id})  # writers of the KB wait
+        drop_scope(conn, kb_id)
+        rows = conn.execute(text(
+            f"SELECT c.id, c.tokens, c.embedding FROM chunks c WHERE c.id IN ({LIVE}) ORDER BY c.id"),
+            {"s": kb_id}).all()
+        for start in range(0, len(rows), batch):
+            part = rows[start:start + batch]
+            writer.write(conn, kb_id, [r.id for r in part], [{"tokens": r.tokens, "embedding": r.embedding}
+                                                              for r in part])
+            n += len(part)
+    return n
+
+
+class ResidentWriter:
+    """What the catalog calls inside its transactions so the resident indexes change with the chunks."""
+
+    def __init__(self, vectors: bool, lexical: bool) -> None:
+        self.vectors, self.lexical = vectors, lexical
+
+    def write(self, conn: Connection, kb_id: str, ids: Sequence[int], rows: Sequence[dict[str, Any]]) -> None:
+        """``rows``: the chunk rows as the catalog inserts them (``tokens`` space-joined, ``embedding``
+        float32 bytes), in the order of ``ids``."""
+        if not ids:
+            return
+        if self.vectors:
+            vecs = np.stack([np.frombuffer(r["embedding"], dtype=np.float32) for r in rows])
+            write_vectors(conn, kb_id, np.asarray(ids, dtype=np.int64), vecs)
+        if self.lexical:
+            write_postings(conn, kb_id, ids, [r["tokens"].split() for r in rows])
+
+    def remove(self, conn: Connection, kb_id: str, ids: Sequence[int]) -> None:
+        if self.vectors:
+            delete_vectors(conn, kb_id, ids)
+        if self.lexical:
+            delete_postings(conn, kb_id, ids)
+
+    def drop(self, conn: Connection, kb_id: str) -> None:
+        drop_scope(conn, kb_id)
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+def _stat(engine: Engine, scope: str, column: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT {column} FROM index_stats WHERE kb_id = :s"), {"s": scope}).scalar()
+                   or 0)
+
+
+def _all_ids(engine: Engine, table: str, scope: str) -> np.ndarray:
+    with engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT id FROM {table} WHERE kb_id = :s ORDER BY id"), {"s": scope}).scalars()
+        return np.fromiter(rows, dtype=np.int64)
+
+
+def _save_scope(path: Path, kind: str, scope: str, **extra: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(json.dumps({"backend": kind, "scope": scope, **extra}))
+    os.replace(tmp, path)
+
+
+def _load_scope(path: Path, kind: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(Path(path).read_text())  # FileNotFoundError when never saved
+    if data.get("backend") != kind:
+        raise ValueError(f"{path} was not saved by {kind}")
+    return data
+
+
+class PgVectorIndex:
+    """The ``pgvector`` vector index of one scope (see the module docstring)."""
+
+    resident = True
+    upgraded = False
+
+    def __init__(self, engine: Engine, scope: str, dimensions: int, exact_max: int = EXACT_MAX) -> None:
+        """``exact_max``: up to this many vectors (in the KB, or allowed) are scanned exactly."""
+        self.engine, self.scope, self.dimensions, self.exact_max = engine, scope, int(dimensions), exact_max
+        ensure_hnsw(engine, self.dimensions)
+
+    @classmethod
+    def open(cls, engine: Engine, kb_id: str, dimensions: int) -> "PgVectorIndex":
+        return cls(engine, kb_id, dimensions)
+
+    @classmethod
+    def bind(cls, engine: Engine, exact_max: int = EXACT_MAX) -> "_BoundVectorType":
+        return _BoundVectorType(engine, exact_max)
+
+    def __len__(self) -> int:
+        return _stat(self.engine, self.scope, "vectors")
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        with self.engine.begin() as conn:
+            write_vectors(conn, self.scope, ids, vectors)
+
+    def remove(self, ids: Iterable[int]) -> None:
+        with self.engine.begin() as conn:
+            delete_vectors(conn, self.scope, _ids(ids))
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        if k <= 0 or (allowed is not None and not len(allowed)):
+            return []
+        d = self.dimensions
+        q = "[" + ",".join(f"{float(x):.7g}" for x in np.asarray(query, dtype=np.float32).ravel()) + "]"
+        params: dict[str, Any] = {"s": self.scope, "q": q, "k": int(k)}
+        where = "kb_id = :s"
+        if allowed is not None:
+            params["allowed"] = _ids(np.unique(np.asarray(allowed, dtype=np.int64)))
+            where += " AND id = ANY(CAST(:allowed AS bigint[]))"
+        with self.engine.begin() as conn:
+            size = len(params["allowed"]) if allowed is not None else None
+            if size is None or size > self.exact_max:
+                size = min(size or 1 << 62, int(conn.execute(text(
+                    "SELECT vectors FROM index_stats WHERE kb_id = :s"), {"s": self.scope}).scalar() or 0))
+            if size <= self.exact_max:  # exact: no index expression, so the planner scans the KB's rows
+                sql = (f"SELECT id, (embedding <#> CAST(:q AS halfvec)) AS dist FROM chunk_vectors "
+                       f"WHERE {where} ORDER BY dist, id LIMIT :k")
+            else:
+                conn.execute(text("SELECT set_config('hnsw.ef_search', :ef, true), "
+                                  "set_config('hnsw.iterative_scan', 'relaxed_order', true)"),
+                             {"ef": str(min(MAX_EF, max(40, 2 * int(k))))})
+                sql = (f"SELECT id, ((embedding::halfvec({d})) <#> CAST(:q AS halfvec({d}))) AS dist "
+                       f"FROM chunk_vectors WHERE dimensions = {d} AND {where} ORDER BY dist LIMIT :k")
+            rows = conn.execute(text(sql), params).all()
+        hits = [(int(i), -float(dist)) for i, dist in rows]
+        hits.sort(key=lambda h: (-h[1], h[0]))  # relaxed_order may return near-ties out of order
+        return hits
+
+    def reconstruct(self, ids: list[int]) -> np.ndarray:
+        out = np.zeros((len(ids), self.dimensions), dtype=np.float32)
+        if not ids:
+            return out
+        with self.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT id, embedding::text FROM chunk_vectors WHERE kb_id = :s AND id = ANY(CAST(:ids AS bigint[]))"),
+                {"s": self.scope, "ids": _ids(ids)}).all()
+        found = {int(i): np.array(json.loads(v), dtype=np.float32) for i, v in rows}
+        for n, i in enumerate(ids):
+            if int(i) in found:
+                out[n] = found[int(i)]
+        return out
+
+    def ids(self) -> np.ndarray:
+        return _all_ids(self.engine, "chunk_vectors", self.scope)
+
+    def save(self, path: Path) -> None:
+        _save_scope(path, "pgvector", self.scope, dimensions=self.dimensions)
+
+    def close(self) -> None:
+        pass  # the engine belongs to whoever bound the type (the app's catalog)
+
+
+class _BoundVectorType:
+    """``PgVectorIndex`` on one database, shaped as a ``VectorIndexType`` (each new index: a new scope)."""
+
+    def __init__(self, engine: Engine, exact_max: int = EXACT_MAX) -> None:
+        self.engine, self.exact_max = engine, exact_max
+
+    def __call__(self, dimensions: int) -> PgVectorIndex:
+        return PgVectorIndex(self.engine, f"t-{uuid.uuid4().hex}", dimensions, self.exact_max)
+
+    def load(self, path: Path, dimensions: int) -> PgVectorIndex:
+        return PgVectorIndex(self.engine, _load_scope(path, "pgvector")["scope"], dimensions, self.exact_max)
+
+
+class PgLexicalIndex:
+    """The ``pg_bm25`` lexical index of one scope (see the module docstring)."""
+
+    resident = True
+
+    def __init__(self, engine: Engine, scope: str) -> None:
+        self.engine, self.scope = engine, scope
+
+    @classmethod
+    def open(cls, engine: Engine, kb_id: str) -> "PgLexicalIndex":
+        return cls(engine, kb_id)
+
+    @classmethod
+    def bind(cls, engine: Engine) -> "_BoundLexicalType":
+        return _BoundLexicalType(engine)
+
+    def __len__(self) -> int:
+        return _stat(self.engine, self.scope, "docs")
+
+    def add(self, ids: Sequence[int], tokens: Sequence[Sequence[str]]) -> None:
+        with self.engine.begin() as conn:
+            write_postings(conn, self.scope, ids, tokens)
+
+    def remove(self, ids: Iterable[int]) -> None:
+        with self.engine.begin() as conn:
+            delete_postings(conn, self.scope, _ids(ids))
+
+    def search(
+        self, query_tokens: Sequence[str], k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float, float]]:
+        terms = list(dict.fromkeys(t[:MAX_TERM] for t in query_tokens))
+        if k <= 0 or not terms or (allowed is not None and not len(allowed)):
+            return []
+        with self.engine.connect() as conn, conn.begin():
+            conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))  # stats, df, scores: one snapshot
+            stats = conn.execute(text("SELECT docs, total_len FROM index_stats WHERE kb_id = :s"),
+                                 {"s": self.scope}).first()
+            n, total_len = (int(stats[0]), int(stats[1])) if stats else (0, 0)
+            if n <= 0:
+                return []
+            df = {str(t): int(c) for t, c in conn.execute(text(
+                "SELECT term, count(*) FROM lexical_postings WHERE kb_id = :s AND term = ANY(CAST(:t AS text[])) "
+                "GROUP BY term"), {"s": self.scope, "t": terms})}
+            idf = {t: float(np.log(1.0 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5))) for t in terms}
+            weight = sum(idf.values())
+            known = [t for t in terms if df.get(t)]
+            if not known:
+                return []
+            avgdl = total_len / n if total_len else 1.0
+            params: dict[str, Any] = {"s": self.scope, "t": known, "w": [idf[t] for t in known], "k": int(k),
+                                      "c0": K1 * (1 - B), "c1": K1 * B / avgdl, "kw": K1 + 1}
+            where = ""
+            if allowed is not None:
+                params["allowed"] = _ids(np.unique(np.asarray(allowed, dtype=np.int64)))
+                where = " AND p.id = ANY(CAST(:allowed AS bigint[]))"
+            rows = conn.execute(text(
+                "SELECT p.id, sum(p.tf / (p.tf + (:c0 + :c1 * p.length)) * (q.w * :kw)) AS score, sum(q.w) AS matched "
+                "FROM lexical_postings p JOIN unnest(CAST(:t AS text[]), CAST(:w AS float8[])) AS q(term, w) "
+                f"ON p.term = q.term WHERE p.kb_id = :s{where} GROUP BY p.id ORDER BY score DESC, p.id LIMIT :k"),
+                params).all()
+        return [(int(i), float(s), min(1.0, float(m) / weight)) for i, s, m in rows]
+
+    def ids(self) -> np.ndarray:
+        return _all_ids(self.engine, "lexical_docs", self.scope)
+
+    def save(self, path: Path) -> None:
+        _save_scope(path, "pg_bm25", self.scope)
+
+    def close(self) -> None:
+        pass
+
+
+class _BoundLexicalType:
+    """``PgLexicalIndex`` on one database, shaped as a ``LexicalIndexType``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> PgLexicalIndex:
+        return PgLexicalIndex(self.engine, f"t-{uuid.uuid4().hex}")
+
+    def load(self, path: Path) -> PgLexicalIndex:
+        return PgLexicalIndex(self.engine, _load_scope(path, "pg_bm25")["scope"])
