@@ -194,13 +194,20 @@ def make_engine(url: str, timeout_s: float = 10.0) -> Engine:
 
 def open_engine(url: str, timeout_s: float = 10.0) -> Engine:
     """Open the database at ``url`` and bring its schema to head (``zhiku.store.migrations``)."""
+    from zhiku.store.db_errors import database_error
     from zhiku.store.migrations import migrate  # Alembic loads only when a home is opened
 
-    engine = make_engine(url, timeout_s)
+    try:
+        engine = make_engine(url, timeout_s)
+    except Exception as exc:  # a malformed URL, an unknown dialect, a missing driver: one line, no traceback
+        raise (database_error(url, exc) or exc) from exc
     try:
         migrate(engine)
-    except BaseException:
+    except BaseException as exc:
         engine.dispose()
+        problem = database_error(url, exc) if isinstance(exc, Exception) else None
+        if problem is not None:
+            raise problem from exc
         raise
     return engine
 
