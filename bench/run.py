@@ -25,6 +25,7 @@ QUICK: list[tuple[str, list[str]]] = [
     ("concurrency.py", ["--clients", "1", "10", "--upload-mb", "200"]),
     ("quality.py", []),
     ("web_rank.py", ["--questions", "10"]),
+    ("tables.py", []),
 ]
 FULL: list[tuple[str, list[str]]] = [
     ("latency.py", ["--sizes", "1000", "10000", "20000", "100000", "--chatchat-max", "20000", "--queries", "200",
@@ -35,6 +36,7 @@ FULL: list[tuple[str, list[str]]] = [
     ("quality.py", ["--full"]),
     ("web_rank.py", ["--questions", "60"]),
     ("search_throughput.py", ["--chunks", "100000"]),
+    ("tables.py", []),
 ]
 
 
