@@ -140,6 +140,7 @@ def _register() -> None:
     from zhiku.cli import commands_web  # noqa: F401
     from zhiku.cli import commands_auth  # noqa: F401
     from zhiku.cli import commands_mcp  # noqa: F401
+    from zhiku.cli import commands_doctor  # noqa: F401
     from zhiku.cli import commands_worker  # noqa: F401
 
 
