@@ -9,6 +9,7 @@ each passage keeping its id; rankings are measured at passage level.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import tempfile
 import time
@@ -24,8 +25,11 @@ from zhiku.ingest.pipeline import IngestProgress, Source
 if TYPE_CHECKING:
     from zhiku.app import Zhiku
 
+log = logging.getLogger(__name__)
+
 MODES_ALL = ("hybrid", "dense", "lexical")
-KEYS = ("mode", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "answer_hit", "p50_ms", "p95_ms")
+KEYS = ("mode", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "answer_hit", "p50_ms", "p95_ms",
+        "passages_not_ingested")
 
 
 def read_jsonl(path: str | Path, required: Sequence[str]) -> list[dict[str, Any]]:
@@ -80,16 +84,21 @@ def _contains_answer(answer: str, golds: Sequence[Any], mode: str = "any") -> bo
 
 
 def load_corpus(app: "Zhiku", kb_name: str, corpus: list[dict[str, Any]], workdir: Path,
-                progress: IngestProgress | None) -> None:
+                progress: IngestProgress | None) -> list[tuple[str, str]]:
+    """Ingest the passages; those that cannot be (each reported to ``progress`` with its reason) are
+    returned and left out of the measure, unless none could be."""
     sources = []
     for i, row in enumerate(corpus):
         p = workdir / f"{i:06d}.txt"
         p.write_text(str(row["text"]), encoding="utf-8")
         sources.append(Source(p, f"{row['id']}.txt", doc_key=str(row["id"])))
     report = app.add_sources(kb_name, sources, progress=progress)
-    if report.failed:
+    if report.failed and len(report.failed) == len(sources):
         name, why = report.failed[0]
-        raise InvalidInput(f"{len(report.failed)} passages could not be ingested, e.g. {name}: {why}")
+        raise InvalidInput(f"none of the {len(sources)} passages could be ingested, e.g. {name}: {why}")
+    for name, why in report.failed:
+        log.warning("passage %s not ingested, left out of the evaluation: %s", name, why)
+    return report.failed
 
 
 def evaluate(
@@ -106,8 +115,9 @@ def evaluate(
     app.create_kb(kb_name, description=f"throw-away evaluation KB for {Path(corpus_path).name}", embedder=embedder)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            load_corpus(app, kb_name, corpus, Path(tmp), progress)
-        return [_measure(app, kb_name, queries, mode, top_k) for mode in modes]
+            failed = load_corpus(app, kb_name, corpus, Path(tmp), progress)
+        return [{**_measure(app, kb_name, queries, mode, top_k), "passages_not_ingested": len(failed)}
+                for mode in modes]
     finally:
         if not keep:
             app.delete_kb(kb_name)

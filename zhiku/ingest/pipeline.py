@@ -174,7 +174,7 @@ class Ingestor:
 
         def prepare(i: int) -> None:
             if i < len(sources) and i not in futures:
-                futures[i] = ahead.submit(self._prepare, kb, sources[i], force)
+                futures[i] = ahead.submit(self._prepare, kb, sources[i], force, cancelled)
 
         try:
             for i, src in enumerate(sources):
@@ -200,7 +200,8 @@ class Ingestor:
             self.indexes.flush()
         return report
 
-    def _prepare(self, kb: KnowledgeBase, src: Source, force: bool) -> _Prepared:
+    def _prepare(self, kb: KnowledgeBase, src: Source, force: bool,
+                 cancelled: Callable[[], bool] | None = None) -> _Prepared:
         out = _Prepared()
         try:
             out.size = src.path.stat().st_size
@@ -214,20 +215,31 @@ class Ingestor:
             return out
         if force or self._skip_reason(kb, src.name, out.sha) is None:
             try:
-                out.parsed = self._parse(kb, src.path, src.name)
+                out.parsed = self._parse(kb, src.path, src.name, cancelled)
             except BaseException as exc:  # noqa: BLE001 - a loader error fails this file in its turn
                 out.parsed = (exc, [], [])
         return out
 
-    def _parse(self, kb: KnowledgeBase, path: Path, name: str) -> tuple[Any, list[Any], list[list[str]]]:
-        from zhiku.ingest.loaders import load_file
+    def _parse(self, kb: KnowledgeBase, path: Path, name: str,
+               cancelled: Callable[[], bool] | None = None) -> tuple[Any, list[Any], list[list[str]]]:
+        """Load, split and tokenise a file, within ``ingest.max_unpacked_mb`` and stopping (``Cancelled``)
+        at the next checkpoint of the loader or the splitter once ``cancelled()``."""
+        from zhiku.ingest.loaders import LoadLimits, load_file
+        from zhiku.ingest.loaders.limits import checkpoint, loading
         from zhiku.text.normalize import lexical_tokens
         from zhiku.ingest.split import split_blocks
 
-        doc = load_file(path, filename=name)
-        drafts = split_blocks(doc.blocks, kb.chunk_size, kb.chunk_overlap,
-                              title_enhance=self.settings.title_enhance)
-        return doc, drafts, [lexical_tokens(d.text) for d in drafts]
+        limits = LoadLimits(self.settings.max_unpacked_mb * 2**20)
+        with loading(limits, cancelled):
+            doc = load_file(path, filename=name)
+            drafts = split_blocks(doc.blocks, kb.chunk_size, kb.chunk_overlap,
+                                  title_enhance=self.settings.title_enhance)
+            tokens = []
+            for i, d in enumerate(drafts):
+                if i % 1000 == 0:
+                    checkpoint()
+                tokens.append(lexical_tokens(d.text))
+        return doc, drafts, tokens
 
     def _skip_reason(self, kb: KnowledgeBase, name: str, sha: str) -> str | None:
         """Why a file with this name and content need not be ingested again, if it need not."""
@@ -242,7 +254,7 @@ class Ingestor:
         report: IngestReport, cancelled: Callable[[], bool] | None, prepared: _Prepared | None = None,
     ) -> None:
         catalog = self.catalog
-        prepared = prepared or self._prepare(kb, src, force)
+        prepared = prepared or self._prepare(kb, src, force, cancelled)
         if prepared.error is not None:
             raise prepared.error
         size, sha = prepared.size, prepared.sha
@@ -255,13 +267,15 @@ class Ingestor:
                 return
         resumable = next((f for f in versions if f.sha256 == sha and f.status == "pending"), None)
         record = resumable or catalog.add_pending_file(kb.id, src.name, sha, size, src.doc_key)
-        replaces = [f.id for f in versions if f.id != record.id]
+        # versions pending elsewhere are uploads under way: they replace this one if they commit later
+        replaces = [f.id for f in versions if f.id != record.id and f.status != "pending"]
         had_indexed = any(f.status == "indexed" for f in versions if f.id != record.id)
         stored = self.stored_path(kb, record.id)
+        seen = {f.id for f in versions}  # versions of the name, filled again right before the commit
         try:
             self._store_copy(src.path, stored)
             n_chunks = self._index(kb, record, stored, src.name, replaces, progress, report, cancelled,
-                                   prepared.parsed)
+                                   prepared.parsed, seen)
         except Cancelled:
             raise
         except ZhikuError as exc:
@@ -270,7 +284,8 @@ class Ingestor:
         except Exception as exc:
             self._forget(kb, catalog.fail_file(record.id, f"{type(exc).__name__}: {exc}"))
             raise
-        for old in replaces:
+        left = {f.id for f in catalog.files_named(kb.id, src.name)}
+        for old in (seen | set(replaces)) - left - {record.id}:  # replaced here, decided at commit time
             self.stored_path(kb, old).unlink(missing_ok=True)
         (report.replaced if had_indexed else report.added).append(src.name)
         report.chunks += n_chunks
@@ -292,9 +307,9 @@ class Ingestor:
     def _index(
         self, kb: KnowledgeBase, record: FileRecord, stored: Path, name: str, replaces: list[str],
         progress: IngestProgress, report: IngestReport, cancelled: Callable[[], bool] | None,
-        parsed: tuple[Any, list[Any], list[list[str]]] | None = None,
+        parsed: tuple[Any, list[Any], list[list[str]]] | None = None, seen: set[str] | None = None,
     ) -> int:
-        doc, drafts, tokens = parsed or self._parse(kb, stored, name)
+        doc, drafts, tokens = parsed or self._parse(kb, stored, name, cancelled)
         if isinstance(doc, BaseException):
             raise doc
         if not drafts:
@@ -321,6 +336,8 @@ class Ingestor:
             raise Cancelled("ingestion cancelled")
 
         def commit() -> tuple[Any, list[list[str]], np.ndarray, Any, int]:
+            if seen is not None:
+                seen.update(f.id for f in self.catalog.files_named(kb.id, name))
             added, removed, revision = self.catalog.commit_file(kb.id, record.id, rows, doc.pages, replaces)
             return added, tokens, vectors, removed, revision
 

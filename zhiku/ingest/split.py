@@ -31,6 +31,7 @@ from typing import Any
 
 from zhiku.errors import InvalidInput
 from zhiku.ingest.loaders.base import Block
+from zhiku.ingest.loaders.limits import checkpoint
 from zhiku.text.sentences import LEVELS, sentence_starts, trim
 
 _MD_SEPARATOR = re.compile(r"\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*")
@@ -225,6 +226,7 @@ def split_blocks(
     units: list[_Unit] = []
     pos = 0
     for i, block in enumerate(blocks):
+        checkpoint()
         units.extend(_units_of(text, pos, pos + len(block.text), block, i, chunk_size))
         pos += len(block.text) + 2
     return _Packer(text, blocks, chunk_size, chunk_overlap, title_enhance).pack(units)

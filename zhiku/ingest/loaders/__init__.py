@@ -31,6 +31,7 @@ Every error message starts with the file's name.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,7 @@ from zhiku.ingest.loaders.base import (
     unsupported,
 )
 from zhiku.ingest.loaders.encoding import decode_bytes
+from zhiku.ingest.loaders.limits import LoadLimits, check_unpacked, loading
 from zhiku.ingest.loaders.sniff import HEAD_SIZE, Sniffed, sniff_file
 
 if TYPE_CHECKING:
@@ -66,6 +68,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Block",
+    "LoadLimits",
     "LoadedDocument",
     "Loader",
     "LoaderSpec",
@@ -189,12 +192,15 @@ def _tidy(blocks: list[Block]) -> list[Block]:
     return out
 
 
-def load_file(path: Path, filename: str | None = None) -> LoadedDocument:
+def load_file(path: Path, filename: str | None = None, *, limits: LoadLimits | None = None,
+              cancelled: Callable[[], bool] | None = None) -> LoadedDocument:
     """Load one file into blocks; see the module docstring for how the loader is picked.
 
     ``filename`` is the user's original name: it supplies the extension when ``path`` has
-    none and names the file in error messages. Raises ``UnsupportedFormat``,
-    ``LoadError`` or ``NotFound``, never a library's own exception.
+    none and names the file in error messages. ``limits`` bound what its compressed parts may
+    unpack to (``limits.py``; a decompression bomb is a ``LoadError``); once ``cancelled()`` is
+    true the load stops at its next checkpoint with ``Cancelled``. Raises ``UnsupportedFormat``,
+    ``LoadError``, ``NotFound`` or ``Cancelled``, never a library's own exception.
     """
     path = Path(path)
     name = Path(filename).name if filename else path.name
@@ -209,7 +215,9 @@ def load_file(path: Path, filename: str | None = None) -> LoadedDocument:
         raise LoadError(f"{name}: cannot read the file ({e.strerror or e})", file=name) from e
     spec, switched = _choose(path, name, ext, seen)
     try:
-        doc = spec.load(path)
+        with loading(limits, cancelled):
+            check_unpacked(spec.name, path)
+            doc = spec.load(path)
     except (LoadError, UnsupportedFormat) as e:
         if e.message.startswith(f"{name}:"):
             raise

@@ -60,13 +60,15 @@ def wide_encoding(data: bytes) -> str | None:
     return None
 
 
-def _control_ratio(text: str) -> float:
+def _control_ratio(text: str, replacements: bool = True) -> float:
+    """The share of control characters (and of U+FFFD, a byte that did not decode, unless
+    ``replacements`` is False: text decoded strictly holds U+FFFD only where its bytes say so)."""
     if not text:
         return 0.0
     bad = sum(
         1
         for ch in text
-        if (ch < " " and ch not in _ALLOWED_CONTROLS) or ch == "\ufffd" or ch == "\x7f"
+        if (ch < " " and ch not in _ALLOWED_CONTROLS) or (replacements and ch == "\ufffd") or ch == "\x7f"
     )
     return bad / len(text)
 
@@ -201,7 +203,8 @@ def looks_like_text(head: bytes) -> bool:
         return False
     try:
         text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        return _control_ratio(text) < 0.01
+        # a U+FFFD written in the file (an earlier tool's undecodable byte) is text, not binary
+        return _control_ratio(text, replacements=False) < 0.01
     except UnicodeDecodeError:
         pass
     controls = sum(1 for b in head if (b < 0x20 and b not in b"\t\n\r\f\v\x1b") or b == 0x7F)

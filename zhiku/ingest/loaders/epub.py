@@ -14,6 +14,7 @@ from urllib.parse import unquote
 
 from zhiku.errors import LoadError
 from zhiku.ingest.loaders.base import Block, LoadedDocument, register
+from zhiku.ingest.loaders.limits import checkpoint
 from zhiku.ingest.loaders.encoding import clean_text
 from zhiku.ingest.loaders.html import decode_html, html_to_blocks
 from zhiku.ingest.loaders.text import SectionStack
@@ -122,6 +123,7 @@ def load_epub(path: Path) -> LoadedDocument:
         refs = spine.iterfind("opf:itemref", _NS) if spine is not None else []
         chapter = 0
         for ref in refs:
+            checkpoint()
             item = manifest.get(ref.get("idref"))
             if item is None or item[1] not in _HTML_TYPES:
                 continue

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from zhiku.errors import LoadError, MissingDependency
 from zhiku.ingest.loaders.base import Block, LoadedDocument, register
+from zhiku.ingest.loaders.limits import checkpoint
 from zhiku.ingest.loaders.pdf_layout import (
     HeadingLevels,
     Seg,
@@ -102,6 +103,7 @@ def _load_with_pypdf(path: Path) -> LoadedDocument:
     empty: list[int] = []
     failed: list[int] = []
     for number in range(1, n_pages + 1):
+        checkpoint()
         try:
             raw = reader.pages[number - 1].extract_text() or ""
         except Exception:  # noqa: BLE001 - one bad page should not lose the others
@@ -291,6 +293,7 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
     pages: list[_Page] = []
     failed: list[int] = []
     for number in range(1, n_pages + 1):
+        checkpoint()
         try:
             pdfpage = pdf[number - 1]
             box = pdfpage.get_mediabox()
@@ -325,6 +328,7 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
     watermarks = _drop_watermarks(pages)
     if scanned and can_ocr:
         for p in scanned:
+            checkpoint()
             try:
                 pdfpage = pdf[p.number - 1]
                 segs = _ocr_page(pdfpage, p)

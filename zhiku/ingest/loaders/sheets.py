@@ -17,6 +17,7 @@ from typing import Any
 
 from zhiku.errors import LoadError
 from zhiku.ingest.loaders.base import Block, LoadedDocument, register
+from zhiku.ingest.loaders.limits import checkpoint
 from zhiku.ingest.loaders.encoding import clean_text
 from zhiku.ingest.loaders.tables import cell_text, table_blocks
 from zhiku.ingest.loaders.text import read_text
@@ -56,6 +57,7 @@ def load_xlsx(path: Path) -> LoadedDocument:
             rows: list[tuple[int, list[str]]] = []
             number = 0
             for row in ws.iter_rows():
+                checkpoint()
                 number += 1
                 real = next((c.row for c in row if getattr(c, "row", None)), None)
                 number = real or number

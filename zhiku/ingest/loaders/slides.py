@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from zhiku.ingest.loaders.base import Block, LoadedDocument, register
+from zhiku.ingest.loaders.limits import checkpoint
 from zhiku.ingest.loaders.encoding import clean_text
 from zhiku.ingest.loaders.tables import cell_text, markdown_table, table_blocks
 
@@ -98,6 +99,7 @@ def load_pptx(path: Path) -> LoadedDocument:
     blocks: list[Block] = []
     n = 0
     for n, slide in enumerate(prs.slides, 1):
+        checkpoint()
         title_shape = slide.shapes.title
         title = ""
         if title_shape is not None and title_shape.has_text_frame:

@@ -14,6 +14,7 @@ from typing import Any
 
 from zhiku.ingest.loaders.base import Block, LoadedDocument, register
 from zhiku.ingest.loaders.encoding import clean_text, decode_bytes
+from zhiku.ingest.loaders.limits import checkpoint
 
 __all__ = ["SectionStack", "decode_bytes", "markdown_blocks", "paragraph_blocks", "read_text"]
 
@@ -96,6 +97,7 @@ def paragraph_blocks(
     """One block per blank-line separated paragraph (over-long ones cut at line ends)."""
     blocks = []
     for para in re.split(r"\n[ \t]*\n", text):
+        checkpoint()
         para = para.strip("\n").rstrip()
         if not para.strip():
             continue
@@ -160,6 +162,7 @@ def markdown_blocks(
     blocks: list[Block] = []
     skip_to = -1
     for i, tok in enumerate(tokens):
+        checkpoint()
         if i <= skip_to or tok.level != 0 or tok.nesting == -1:
             continue
         if tok.type == "heading_open":

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from zhiku.ingest.loaders.base import Block, LoadedDocument, register
+from zhiku.ingest.loaders.limits import checkpoint
 from zhiku.ingest.loaders.encoding import clean_text
 from zhiku.ingest.loaders.tables import table_blocks
 from zhiku.ingest.loaders.text import SectionStack
@@ -196,6 +197,7 @@ def load_docx(path: Path) -> LoadedDocument:
             listing.clear()
 
     for el in _iter_body(body):
+        checkpoint()
         page = pages.page()
         if el.tag == TBL:
             flush_list()
