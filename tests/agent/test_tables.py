@@ -168,6 +168,23 @@ def test_a_new_version_of_a_file_is_queried_not_the_cached_one(kb_app: Zhiku, tm
     assert ask(kb_app, {"sql": "SELECT count(*), sum(amount) FROM orders"}).data["rows"] == [[1, 5]]
 
 
+def test_a_table_over_the_row_limit_is_left_out_with_the_reason(home: Path, tmp_path: Path) -> None:
+    from zhiku import load_settings
+
+    app = Zhiku(load_settings(home=home, overrides={"embedding": {"default": "static"},
+                                                    "agent": {"table_max_rows": 100}}))
+    try:
+        app.create_kb("records")
+        app.add_files("records", make_files(tmp_path / "files"))
+        listing = ask(app, {})
+        assert listing.data["tables"] == ["staff_员工", "staff_部门"]
+        assert "not loaded: records / orders.csv: the table has 120 rows; table questions read at most 100" in listing.text
+        with pytest.raises(ToolError, match="no such table: orders.*not loaded: records / orders.csv"):
+            ask(app, {"sql": "SELECT count(*) FROM orders"})
+    finally:
+        app.close()
+
+
 def test_kb_chat_without_a_model_still_finds_the_rows(kb_app: Zhiku) -> None:
     from zhiku.schema import AnswerRequest
 

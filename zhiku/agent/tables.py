@@ -68,8 +68,15 @@ def is_table_file(name: str) -> bool:
     return name.lower().endswith(TABLE_SUFFIXES)
 
 
-def _raw_rows(path: Path, name: str) -> list[tuple[str | None, list[tuple[int, list[str]]]]]:
-    """Each sheet's non-empty rows as (row number, cell texts), read the way the loaders read them."""
+def _raw_rows(path: Path, name: str, max_rows: int) -> list[tuple[str | None, list[tuple[int, list[str]]]]]:
+    """Each sheet's rows as (row number, cell texts), read the way the loaders read them; a sheet of
+    more than ``max_rows`` rows (and a few caption lines) is refused as it is read, not after."""
+    limit = max_rows + 100
+
+    def too_many(sheet: str | None) -> ToolError:
+        where = f"the sheet {sheet} of {name}" if sheet else name
+        return ToolError(f"{where} has more than {max_rows} rows; table questions read at most {max_rows} "
+                         "(agent.table_max_rows)")
     from zhiku.ingest.loaders.encoding import clean_text
     from zhiku.ingest.loaders.sheets import sniff_delimiter
     from zhiku.ingest.loaders.tables import cell_text
@@ -84,8 +91,11 @@ def _raw_rows(path: Path, name: str) -> list[tuple[str | None, list[tuple[int, l
             wb = load_workbook(fh, read_only=True, data_only=True)
             try:
                 for ws in wb.worksheets:
-                    rows, number = [], 0
+                    rows: list[tuple[int, list[str]]] = []
+                    number = 0
                     for row in ws.iter_rows():
+                        if len(rows) > limit:
+                            raise too_many(ws.title)
                         number += 1
                         number = next((c.row for c in row if getattr(c, "row", None)), None) or number
                         rows.append((number, [clean_text(cell_text(c.value)) for c in row]))
@@ -103,6 +113,8 @@ def _raw_rows(path: Path, name: str) -> list[tuple[str | None, list[tuple[int, l
             sheets = []
             for i in range(book.nsheets):
                 sh = book.sheet_by_index(i)
+                if sh.nrows > limit:
+                    raise too_many(sh.name)
                 sheets.append((sh.name, [(r + 1, [clean_text(cell_text(_xls_value(c, book.datemode)))
                                                   for c in sh.row(r)]) for r in range(sh.nrows)]))
             return sheets
@@ -110,10 +122,15 @@ def _raw_rows(path: Path, name: str) -> list[tuple[str | None, list[tuple[int, l
             book.release_resources()
     text = read_text(path)
     delim = sniff_delimiter(text[:20000], "\t" if lower.endswith((".tsv", ".tab")) else ",")
+    lines: list[tuple[int, list[str]]] = []
     try:
-        return [(None, [(i, row) for i, row in enumerate(csv.reader(io.StringIO(text), delimiter=delim), 1)])]
+        for i, cells in enumerate(csv.reader(io.StringIO(text), delimiter=delim), 1):
+            if len(lines) > limit:
+                raise too_many(None)
+            lines.append((i, cells))
     except csv.Error as exc:
         raise ToolError(f"{name}: malformed CSV ({exc})") from None
+    return [(None, lines)]
 
 
 def _ident(text: str, fallback: str) -> str:
@@ -148,7 +165,8 @@ def parse_sheet(sheet: str | None, raw: list[tuple[int, list[str]]], max_rows: i
     kept = [(n, [c[i] if i < len(c) else "" for i in used]) for n, c in kept[start:]]
     (header_row, header), data = kept[0], kept[1:]
     if len(data) > max_rows:
-        raise ToolError(f"the table {sheet or ''} has {len(data)} rows; table questions read at most {max_rows}")
+        where = f"the sheet {sheet}" if sheet else "the table"
+        raise ToolError(f"{where} has {len(data)} rows; table questions read at most {max_rows} (agent.table_max_rows)")
     columns: list[str] = []
     for i, h in enumerate(header):
         base = _ident(h, f"col_{i + 1}")
@@ -182,7 +200,7 @@ class KBTables:
         if not path.is_file():
             raise ToolError(f"the stored copy of {record.name} is missing; add the file again")
         try:
-            raw = _raw_rows(path, record.name)
+            raw = _raw_rows(path, record.name, self.max_rows)
         except ToolError:
             raise
         except Exception as exc:  # noqa: BLE001 - a damaged file is reported, not raised through
@@ -194,17 +212,26 @@ class KBTables:
                 self._cache.popitem(last=False)
         return sheets
 
-    def tables(self, kbs: Sequence[KnowledgeBase]) -> list[Table]:
+    def tables(self, kbs: Sequence[KnowledgeBase], problems: list[str] | None = None) -> list[Table]:
         """Every table of the KBs' indexed CSV/spreadsheet files, named uniquely: the file's name
         (``sales.csv`` → ``sales``), with the sheet for workbooks (``report.xlsx`` sheet Q1 →
-        ``report_q1``), then ``_2``... when two would share a name."""
+        ``report_q1``), then ``_2``... when two would share a name. A file that cannot be read as
+        tables (too many rows, damaged) raises ``ToolError``, or with ``problems`` is left out and
+        its reason appended there."""
         out: list[Table] = []
         taken: set[str] = set()
         for kb in kbs:
             files = [f for f in self.catalog.list_files(kb.id, status="indexed") if is_table_file(f.name)]
             for record in sorted(files, key=lambda f: f.name):
                 stem = _ident(Path(record.name).stem, "table")
-                for sheet in self._sheets(kb, record):
+                try:
+                    sheets = self._sheets(kb, record)
+                except ToolError as exc:
+                    if problems is None:
+                        raise
+                    problems.append(f"{kb.name} / {record.name}: {exc.message}")
+                    continue
+                for sheet in sheets:
                     base = stem if sheet.sheet is None else f"{stem}_{_ident(sheet.sheet, 'sheet')}"
                     name, k = base, 2
                     while name in taken:

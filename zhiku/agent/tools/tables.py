@@ -108,19 +108,27 @@ class TableQuery:
         if kb_name is not None and kb_name not in readable:
             raise ToolError(f"no knowledge base {kb_name}; you may use: {', '.join(readable)}")
         kb_of = context.services["kb"]
-        tables = self.provider.tables([kb_of(n) for n in readable])
+        problems: list[str] = []
+        tables = self.provider.tables([kb_of(n) for n in readable], problems)
+        left_out = ("\nnot loaded: " + "; ".join(problems)) if problems else ""
         sql = arguments.get("sql")
         if not sql:
             listed = [t for t in tables if kb_name is None or t.kb.name == kb_name]
             if not listed:
-                return ToolResult(text="there are no CSV or Excel tables in these knowledge bases", summary="0 tables")
-            return ToolResult(text=describe_tables(listed), summary=f"{len(listed)} tables",
-                              data={"tables": [t.name for t in listed]})
+                return ToolResult(text="there are no CSV or Excel tables in these knowledge bases" + left_out,
+                                  summary="0 tables", data={"tables": [], "not_loaded": problems})
+            return ToolResult(text=describe_tables(listed) + left_out, summary=f"{len(listed)} tables",
+                              data={"tables": [t.name for t in listed], "not_loaded": problems})
         if not isinstance(sql, str):
             raise ToolError("sql must be a string")
         if not tables:
-            raise ToolError("there are no CSV or Excel tables in these knowledge bases")
-        result, cited = self.provider.query(tables, sql, self.row_limit, self.timeout_s, context.cancelled)
+            raise ToolError("there are no CSV or Excel tables in these knowledge bases" + left_out)
+        try:
+            result, cited = self.provider.query(tables, sql, self.row_limit, self.timeout_s, context.cancelled)
+        except ToolError as exc:
+            if problems and "no such table" in exc.message:
+                raise ToolError(exc.message + left_out) from None
+            raise
         hits = row_hits(context, tables, cited, result.sql)
         cited_text = "; ".join(f"{t} rows {', '.join(map(str, rows[:CITED_ROWS]))}" for t, rows in cited.items())
         text = result_text(result) + (f"\nrows used: {cited_text}" if cited_text else "")
