@@ -149,3 +149,19 @@ def test_process_variables_are_not_settings(tmp_path: Path) -> None:
         "ZHIKU_DEBUG": "1", "ZHIKU_PORTABLE": "1", "ZHIKU_SERVER": "http://10.0.0.5:7861", "ZHIKU_API_KEY": "zk-x",
         "ZHIKU_SERVER__PORT": "7999"})
     assert settings.server.port == 7999
+
+
+def test_the_demo_tells_how_to_run_zhiku_again_as_it_was_started(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """After `make run` zhiku is .venv/bin/zhiku (.venv\\Scripts\\zhiku.exe on Windows), not on PATH."""
+    from zhiku.cli.commands_misc import _program
+
+    script = tmp_path / "venv" / "bin" / "zhiku"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [str(script), "demo"])
+    monkeypatch.setenv("PATH", str(tmp_path / "elsewhere"))
+    assert _program() == os.path.join("venv", "bin", "zhiku")
+    monkeypatch.setenv("PATH", str(script.parent))  # activated: the shell finds it by name
+    assert _program() == "zhiku"

@@ -99,7 +99,28 @@ def demo(ctx: typer.Context) -> None:
         out.print(escape(answer.answer))
         for c in answer.citations:
             out.print(f"  [{c.n}] {escape(c.file)}" + (f" · {escape(c.section)}" if c.section else ""), markup=False)
+    me = _program()
     out.print(f"\nThe demo knowledge base lives in {a.settings.home}. Try:\n"
-              f"  .venv/bin/zhiku ask {DEMO_KB} \"病假工资怎么算？\"\n"
-              f"  .venv/bin/zhiku search {DEMO_KB} \"Jupiter storm\" --json\n"
+              f"  {me} ask {DEMO_KB} \"病假工资怎么算？\"\n"
+              f"  {me} search {DEMO_KB} \"Jupiter storm\" --json\n"
               "`zhiku start` serves the web UI at / and the HTTP API (its docs at /docs) on one port.")
+
+
+def _program() -> str:
+    """How to type zhiku again: ``zhiku`` when that is what the shell finds, else the path it was
+    started by (``.venv/bin/zhiku`` after `make run`, ``.venv\\Scripts\\zhiku.exe`` on Windows)."""
+    import os
+    import shutil
+    import sys
+    from pathlib import Path
+
+    started = Path(sys.argv[0])
+    found = shutil.which("zhiku")
+    if not started.is_file() or started.suffix == ".py":  # python -m zhiku, or a test
+        return "zhiku"
+    if found is not None and Path(found).resolve() == started.resolve():
+        return "zhiku"
+    try:
+        return os.path.relpath(started)
+    except ValueError:  # another drive (Windows)
+        return str(started)
