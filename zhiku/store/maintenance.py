@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from zhiku.schema import KnowledgeBase
+from zhiku.schema import FileRecord, KnowledgeBase
 
 if TYPE_CHECKING:
     from zhiku.store.catalog import Catalog
@@ -30,6 +30,21 @@ def check_kb(kb: KnowledgeBase, catalog: "Catalog", indexes: "IndexManager", sto
         catalog.remove_files(kb.id, [f.id for f in pending])
         for f in pending:
             (stored_dir / f.id).unlink(missing_ok=True)
+
+    by_name: dict[str, list[FileRecord]] = {}
+    for f in all_files:
+        if f.status == "indexed":
+            by_name.setdefault(f.name, []).append(f)
+    for name, versions in by_name.items():  # one indexed version per name: the last committed
+        if len(versions) > 1:
+            problems.append(f"file '{name}' is indexed {len(versions)} times (older versions still searchable)")
+            if repair:
+                newest = max(versions, key=lambda f: f.updated_at)
+                older = [f.id for f in versions if f.id != newest.id]
+                catalog.remove_files(kb.id, older)
+                for fid in older:
+                    (stored_dir / fid).unlink(missing_ok=True)
+                all_files = [f for f in all_files if f.id not in older]
 
     for f in all_files:
         if f.status == "indexed" and not (stored_dir / f.id).is_file():
