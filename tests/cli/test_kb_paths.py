@@ -135,3 +135,34 @@ def test_kb_remove_takes_patterns(cli, handbook: Path, monkeypatch: pytest.Monke
     r = cli("kb", "remove", "kb", "*.PDF", "gone.md")
     assert r.code == 1 and r.err.count("\n") == 1 and "gone.md" in r.err
     assert names(cli, "kb") == ["handbook/leave.md", "handbook/notes.txt"]
+
+
+def test_with_server_patterns_and_names_work_as_locally(
+        handbook: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`zhiku --server URL kb add/remove` with a folder and patterns: the same files, the same names."""
+    from zhiku import Zhiku, load_settings
+    from zhiku.api import create_app
+    from zhiku.cli import main
+    from zhiku.cli.commands_server import KEEP_ALIVE_S, bind
+    from zhiku.testing.live_server import LiveServer
+
+    zk = Zhiku(load_settings(home=tmp_path / "server-home", overrides={"embedding": {"default": "static"}}, environ={}))
+    live = LiveServer(create_app(zk), bind("127.0.0.1", 0), KEEP_ALIVE_S)
+    try:
+        def remote(*args: str) -> tuple[int, str, str]:
+            code = main(["--home", str(tmp_path / "cli-home"), "--server", live.url, *args])
+            captured = capsys.readouterr()
+            return code, captured.out, captured.err
+
+        assert remote("kb", "create", "手册")[0] == 0
+        code, out, err = remote("kb", "add", "手册", str(handbook), "*.md", "*.pdf")
+        assert code == 0, err
+        assert "2 added" in out and f"warning: no files in {handbook} match '*.pdf'" in err
+        code, out, err = remote("kb", "add", "手册", str(handbook / "leave.md"))  # by itself: the same file
+        assert "1 skipped" in out, out + err
+        assert sorted(f.name for f in zk.list_files("手册")) == ["handbook/leave.md", "handbook/travel/expenses.md"]
+        code, out, err = remote("kb", "remove", "手册", "*/travel/*", "--yes")
+        assert code == 0 and out == "removed 1 file: handbook/travel/expenses.md\n", err
+    finally:
+        live.stop()
+        zk.close()
