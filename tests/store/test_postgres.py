@@ -48,3 +48,70 @@ def test_ingest_replace_search_remove_on_postgres(pg_app: Zhiku, tmp_path: Path)
     assert answer.found and "30 days" in answer.answer
     app.delete_kb("制度")
     assert app.list_kbs() == []
+
+
+def _docs(root: Path) -> Path:
+    d = root / "docs"
+    d.mkdir()
+    (d / "leave.md").write_text("# 年假\n\n入职满一年的员工每年享有十五天带薪年假。病假需要医院证明。\n", encoding="utf-8")
+    (d / "refund.md").write_text("# Refunds\n\nRefunds are paid within 14 days of the request.\n", encoding="utf-8")
+    (d / "travel.md").write_text("# 差旅\n\n出差住宿标准为每晚五百元，机票需经理审批。\n\n## 报销\n\n差旅报销在两周内完成。\n",
+                                 encoding="utf-8")
+    return d
+
+
+def test_resident_indexes_score_as_the_embedded_ones(postgres_url: str, tmp_path: Path) -> None:
+    """Same files, same questions: the same hits with the same scores (pgvector's halfvec and faiss's
+    float16 differ in the last digits only) on SQLite + faiss + bm25 and on PostgreSQL + pgvector + pg_bm25."""
+    d = _docs(tmp_path)
+    embedded = Zhiku(load_settings(home=tmp_path / "a", overrides={"embedding": {"default": "static"}}))
+    resident = Zhiku(load_settings(home=tmp_path / "b", overrides={
+        "database_url": postgres_url, "embedding": {"default": "static"}, "index": RESIDENT}))
+    try:
+        for app in (embedded, resident):
+            app.create_kb("kb")
+            app.add_files("kb", [d])
+        for mode in ("hybrid", "dense", "lexical"):
+            for question in ("年假有多少天", "refund within days", "差旅报销多久", "机票审批"):
+                want = embedded.search(["kb"], question, mode=mode, top_k=5)
+                got = resident.search(["kb"], question, mode=mode, top_k=5)
+                assert [(h.file, h.text) for h in got] == [(h.file, h.text) for h in want], (mode, question)
+                for g, w in zip(got, want):
+                    assert 0.0 <= g.score <= 1.0 and abs(g.score - w.score) < 2e-3, (mode, question, g, w)
+    finally:
+        embedded.close()
+        resident.close()
+
+
+def test_two_servers_on_one_database_see_every_change_at_once(postgres_url: str, tmp_path: Path) -> None:
+    """With the indexes in the database there is no per-process copy: what one process commits, the
+    other finds on its next search; `kb check` compares in SQL, rebuild is a repair that changes nothing."""
+    settings = {"database_url": postgres_url, "embedding": {"default": "static"}, "index": RESIDENT}
+    one = Zhiku(load_settings(home=tmp_path / "home", overrides=settings))  # stored originals: one shared home
+    two = Zhiku(load_settings(home=tmp_path / "home", overrides=settings))
+    try:
+        one.create_kb("kb")
+        assert two.search(["kb"], "年假") == []  # two has the KB's (empty) indexes open from here on
+        d = _docs(tmp_path)
+        one.add_files("kb", [d / "leave.md"])
+        assert two.search(["kb"], "年假多少天")[0].file == "leave.md"
+        two.add_files("kb", [d / "refund.md"])
+        assert one.search(["kb"], "refund days", mode="lexical")[0].file == "refund.md"
+        one.remove_files("kb", ["leave.md"])
+        assert all(h.file != "leave.md" for h in two.search(["kb"], "年假多少天", top_k=10))
+        _, chunks = two.file_chunks("kb", "refund.md")
+        two.edit_chunk("kb", chunks[-1].id, "Refunds are paid within 60 days of the request.")
+        assert "60 days" in one.search(["kb"], "refund days", mode="lexical")[0].text
+        assert one.check("kb") == [] and two.check("kb") == []
+        assert one.rebuild("kb") == one.kb("kb").chunks
+        assert two.check("kb") == []
+        assert not (tmp_path / "home" / "indexes").exists()
+        one.delete_kb("kb")
+        with one.engine.connect() as conn:
+            from sqlalchemy import text
+
+            assert conn.execute(text("SELECT count(*) FROM chunk_vectors")).scalar() == 0
+            assert conn.execute(text("SELECT count(*) FROM lexical_postings")).scalar() == 0
+    finally:
+        one.close()
+        two.close()
