@@ -46,7 +46,10 @@ def agent_services(settings: Settings, catalog: Any, retriever: Any,
 
 
 def close_services(services: dict[str, Any]) -> None:
-    """Release what the services hold (the databases' connections)."""
+    """Release what the services hold (the databases' connections, the loaded tables)."""
     databases = services.get("databases")
     if isinstance(databases, Databases):
         databases.close()
+    tables = services.get("tables")
+    if isinstance(tables, KBTables):
+        tables.close()

@@ -190,6 +190,11 @@ class KBTables:
         self._cache: OrderedDict[str, list[Sheet]] = OrderedDict()
         self._cached_files = cached_files
         self._lock = threading.Lock()
+        # loaded databases by the tables they hold (name, content, sheet), each with the lock that lets
+        # one query at a time use it; a new version of a file is new content, so a new database
+        self._databases: OrderedDict[tuple[tuple[str, str, str | None], ...], tuple[ReadOnlySqlite, threading.Lock]] \
+            = OrderedDict()
+        self._cached_databases = 8
 
     def _sheets(self, kb: KnowledgeBase, record: FileRecord) -> list[Sheet]:
         with self._lock:
@@ -256,8 +261,8 @@ class KBTables:
               cancelled: Callable[[], bool] = lambda: False) -> tuple[QueryResult, dict[str, list[int]]]:
         """The query's result, and the rows it rests on: table name → row numbers (``lineage_query``)."""
         used = referenced(tables, sql)
-        db = self.connect(used)
-        try:
+        db, lock = self._database(used)
+        with lock:
             result = db.query(sql, row_limit, timeout_s, cancelled)
             result.tables = [t.name for t in used]
             cited: dict[str, list[int]] = {}
@@ -274,9 +279,37 @@ class KBTables:
                                 cited.setdefault(table, [])
                                 if value not in cited[table]:
                                     cited[table].append(value)
-            return result, {t: sorted(v) for t, v in cited.items()}
-        finally:
-            db.conn.close()
+        return result, {t: sorted(v) for t, v in cited.items()}
+
+    def _database(self, tables: Sequence[Table]) -> tuple[ReadOnlySqlite, threading.Lock]:
+        """The read-only in-memory database holding these tables: loaded once, kept for the next
+        questions (the 8 most recent sets of tables)."""
+        key = tuple((t.name, t.file.sha256, t.sheet.sheet) for t in tables)
+        with self._lock:
+            entry = self._databases.get(key)
+            if entry is not None:
+                self._databases.move_to_end(key)
+                return entry
+        mine = (self.connect(tables), threading.Lock())
+        evicted = []
+        with self._lock:
+            entry = self._databases.setdefault(key, mine)
+            while len(self._databases) > self._cached_databases:
+                evicted.append(self._databases.popitem(last=False)[1])
+        if entry is not mine:  # another thread loaded the same tables meanwhile
+            evicted.append(mine)
+        for db, lock in evicted:
+            with lock:  # a query still running on it finishes first
+                db.conn.close()
+        return entry
+
+    def close(self) -> None:
+        with self._lock:
+            entries = list(self._databases.values())
+            self._databases.clear()
+        for db, lock in entries:
+            with lock:
+                db.conn.close()
 
 
 def referenced(tables: Sequence[Table], sql: str) -> list[Table]:
