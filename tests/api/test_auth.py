@@ -425,3 +425,64 @@ async def test_the_async_client_logs_in_manages_keys_and_grants(srv: Server) -> 
         await c.logout()
         with pytest.raises(Unauthorized):
             await c.me()
+
+
+class _From(SyncASGITransport):
+    """Requests as sent from the client address ``host``."""
+
+    def __init__(self, app: Any, host: str) -> None:
+        super().__init__(app)
+        self._transport = httpx.ASGITransport(app=app, client=(host, 50000))
+
+
+def _raw_from(srv: Server, host: str) -> httpx.Client:
+    transport = _From(srv.app, host)
+    c = httpx.Client(base_url="http://zhiku.test", transport=transport)
+    srv._clients.append(c)
+    srv._clients.append(transport)
+    return c
+
+
+def _login(c: httpx.Client, name: str, password: str, device: str | None = None) -> httpx.Response:
+    headers = {"X-Zhiku-Device": device} if device else {}
+    return c.post("/api/auth/login", json={"username": name, "password": password}, headers=headers)
+
+
+def test_a_known_client_logs_in_while_wrong_passwords_elsewhere_pause_the_name(srv: Server) -> None:
+    """Issue 20, item 8: five wrong passwords from anywhere locked alice out for everyone."""
+    home, attacker = _raw_from(srv, "198.51.100.7"), _raw_from(srv, "203.0.113.9")
+    first = _login(home, "alice", PASSWORD)
+    assert first.status_code == 200
+    device = first.headers["X-Zhiku-Device"]
+    for _ in range(5):
+        assert_error(_login(attacker, "alice", "guess"), 401)
+    assert_error(_login(attacker, "alice", PASSWORD), 429, "rate_limited")
+    assert_error(_login(home, "alice", PASSWORD), 429, "rate_limited")  # without its token: unknown
+    again = _login(home, "alice", PASSWORD, device)
+    assert again.status_code == 200 and again.headers["X-Zhiku-Device"] == device
+    assert_error(_login(attacker, "alice", PASSWORD, "made-up-token"), 429, "rate_limited")
+    # a token is tied to its user: alice's does not open bob's paused name
+    for _ in range(5):
+        assert_error(_login(attacker, "bob", "guess"), 401)
+    assert_error(_login(home, "bob", PASSWORD, device), 429, "rate_limited")
+
+
+def test_one_address_trying_many_names_pauses_that_address_only(srv: Server) -> None:
+    sprayer, other = _raw_from(srv, "203.0.113.50"), _raw_from(srv, "198.51.100.20")
+    for i in range(20):
+        assert_error(_login(sprayer, f"user{i}", "guess"), 401)
+    err = assert_error(_login(sprayer, "bob", PASSWORD), 429, "rate_limited")
+    assert "from this address" in err["message"]
+    assert _login(other, "bob", PASSWORD).status_code == 200
+
+
+def test_logout_ends_a_web_login_but_never_revokes_an_api_key(srv: Server) -> None:
+    """Issue 20, item 8: logging out with a long-lived key revoked it."""
+    key = srv.key("alice")
+    err = assert_error(srv.raw(key).post("/api/auth/logout"), 400)
+    assert "does not revoke API keys" in err["message"]
+    assert srv.raw(key).get("/api/kbs").status_code == 200
+    session = srv.raw().post("/api/auth/login", json={"username": "alice", "password": PASSWORD}).json()["token"]
+    assert srv.raw(session).post("/api/auth/logout").status_code == 204
+    assert srv.raw(session).get("/api/kbs").status_code == 401
+    assert srv.raw(key).get("/api/kbs").status_code == 200

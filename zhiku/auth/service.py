@@ -7,11 +7,9 @@ from __future__ import annotations
 import functools
 import re
 import secrets
-import threading
 import time
 import unicodedata
 import uuid
-from collections import deque
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Literal
 
@@ -24,8 +22,6 @@ from zhiku.auth.identity import (
     _USER_NAME,
     KEY_PREFIX,
     LAST_USED_EVERY,
-    LOGIN_FAILURES,
-    LOGIN_WINDOW_S,
     NO_USERS_RECHECK_S,
     ROLES,
     SCOPES,
@@ -42,8 +38,9 @@ from zhiku.auth.identity import (
     secret_hash,
     verify_password,
 )
+from zhiku.auth.throttle import LoginThrottle
 from zhiku.config import AuthSettings
-from zhiku.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthorized
+from zhiku.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from zhiku.store.db import api_keys, users
 
 
@@ -60,8 +57,7 @@ class AuthService(KBAccess):
         self.settings = settings
         self._users_seen = False  # users are never deleted: once one exists, auth stays on
         self._checked_at = float("-inf")
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self.throttle = LoginThrottle()
 
     # -- is auth on? -----------------------------------------------------------------
     def has_users(self, active_admin: bool = False) -> bool:
@@ -178,30 +174,29 @@ class AuthService(KBAccess):
                       scopes=chosen, created_at=created_at, last_used_at=None, expires_at=expires_at,
                       revoked=False), secret
 
-    def login(self, name: str, password: str) -> tuple[ApiKey, str]:
+    def login(self, name: str, password: str, client: str | None = None,
+              device: str | None = None) -> tuple[ApiKey, str]:
         """A session key for a web login: every scope, valid for ``auth.session_ttl_hours``.
-        After ``LOGIN_FAILURES`` wrong passwords for a name within ``LOGIN_WINDOW_S``, logins with
-        that name pause (RateLimited, 429) until the window has passed."""
-        now = time.monotonic()
-        with self._lock:
-            recent = self._failures.setdefault(name, deque())
-            while recent and now - recent[0] > LOGIN_WINDOW_S:
-                recent.popleft()
-            if len(recent) >= LOGIN_FAILURES:
-                wait = int(LOGIN_WINDOW_S - (now - recent[0])) + 1
-                raise RateLimited(f"too many failed logins for '{name}': try again in {wait} s", retry_after=wait)
+        Wrong passwords pause logins per user name and per client address (``throttle.py``); a
+        ``device`` token from an earlier login as this user passes the per-name pause. The client's
+        device token to keep is ``self.throttle.succeeded``'s, see ``login_device``."""
+        key, secret, _ = self.login_device(name, password, client, device)
+        return key, secret
+
+    def login_device(self, name: str, password: str, client: str | None = None,
+                     device: str | None = None) -> tuple[ApiKey, str, str]:
+        """``login``, also returning the device token the client keeps for its next logins."""
+        known = self.throttle.known(name, device)
+        self.throttle.check(name, client, known)
         try:
             user = self.verify(name, password)
         except Unauthorized:
-            with self._lock:
-                if len(self._failures) > 10_000:  # many names tried: forget the stale ones
-                    self._failures = {k: v for k, v in self._failures.items() if v and now - v[-1] <= LOGIN_WINDOW_S}
-                self._failures.setdefault(name, deque()).append(time.monotonic())
+            self.throttle.failed(name, client)
             raise
-        with self._lock:
-            self._failures.pop(name, None)
+        token = self.throttle.succeeded(name, client, device, known)
         ttl = timedelta(hours=self.settings.session_ttl_hours)
-        return self.create_key(user.name, "web login", SCOPES, kind="session", expires_at=_now() + ttl)
+        key, secret = self.create_key(user.name, "web login", SCOPES, kind="session", expires_at=_now() + ttl)
+        return key, secret, token
 
     def list_keys(self, user_name: str | None = None, include_revoked: bool = False) -> list[ApiKey]:
         query = select(api_keys, users.c.name.label("user_name")).join(users, users.c.id == api_keys.c.user_id)

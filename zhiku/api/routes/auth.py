@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 
 from zhiku.client.auth_models import (
     ApiKeyInfo,
@@ -47,18 +47,33 @@ def _no_204() -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/api/auth/login", responses=responses(401, 422))
-def login(body: LoginRequest, zhiku: ZhikuDep) -> LoginResult:
+@router.post("/api/auth/login", responses=responses(401, 422, 429))
+def login(body: LoginRequest, zhiku: ZhikuDep, request: Request, response: Response,
+          device: Annotated[str | None, Header(alias="X-Zhiku-Device", max_length=200, description=(
+              "the device token an earlier login as this user answered with: logins from a known client "
+              "go on while wrong passwords from elsewhere pause the name"))] = None) -> LoginResult:
     """User name and password → a session API key (every scope the user's role allows), valid for
-    ``auth.session_ttl_hours``."""
-    key, secret = zhiku.auth.login(body.username, body.password)
+    ``auth.session_ttl_hours``. The answer's ``X-Zhiku-Device`` header is this client's device token:
+    send it with the next logins. Wrong passwords pause logins per name (5 in 5 minutes, except from a
+    known client) and per client address (20 in 5 minutes): 429 with Retry-After."""
+    client = request.client.host if request.client else None
+    key, secret, token = zhiku.auth.login_device(body.username, body.password, client, device)
+    response.headers["X-Zhiku-Device"] = token
     return LoginResult(token=secret, user=_user(zhiku.auth.user(key.user)), key=_key(key), expires_at=key.expires_at)
 
 
-@router.post("/api/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(401))
+@router.post("/api/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(400, 401))
 def logout(who: CallerDep, zhiku: ZhikuDep) -> Response:
-    """Revoke the key this request was sent with (a web login ends); nothing to do on an open server."""
+    """End the web login this request was sent with (its session key is revoked); nothing to do on an
+    open server. A long-lived API key is not a login: logging out with one is refused (400) and the
+    key keeps working; revoke it with ``DELETE /api/auth/keys/{id}`` (``zhiku key revoke``)."""
     if who.key_id is not None:
+        key = zhiku.auth.key(who.key_id)
+        if key.kind != "session":
+            raise InvalidInput(
+                f"this request was sent with the API key '{key.name or key.prefix}' ({key.id[:8]}), not a web "
+                "login: logging out does not revoke API keys; revoke it with DELETE /api/auth/keys/{id} or "
+                "`zhiku key revoke`", key_id=key.id)
         zhiku.auth.revoke_key(who.key_id)
     return _no_204()
 
