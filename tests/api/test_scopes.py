@@ -59,6 +59,8 @@ NEEDS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/embedders"): R, ("GET", "/api/models"): R,
     # reading and answering
     ("POST", "/api/search"): R, ("POST", "/api/ask"): R, ("POST", "/api/chat"): R,
+    # the agent's tools: listing reads; calling one by hand is an admin's
+    ("GET", "/api/tools"): R, ("POST", "/api/tools/call"): A,
     # file chat: uploading stores files; looking at them reads
     ("POST", "/api/chat/files"): W, ("GET", "/api/chat/files/{temp_kb_id}"): R,
     ("DELETE", "/api/chat/files/{temp_kb_id}"): W,
@@ -105,6 +107,7 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/search"): {"json": {"kbs": ["没有"], "query": "年假"}},
     ("POST", "/api/ask"): {"json": {"kbs": ["没有"], "question": "年假"}},
     ("POST", "/api/chat"): {"json": {"mode": "llm", "messages": ASK}},
+    ("POST", "/api/tools/call"): {"json": {"name": "calculator", "arguments": {"expression": "1+1"}}},
     ("POST", "/api/chat/files"): {"files": [("files", MD)]},
     ("POST", "/api/conversations"): {"json": {"mode": "llm"}},
     ("PATCH", "/api/conversations/{conversation_id}"): {"json": {"title": "renamed"}},

@@ -68,8 +68,9 @@ def pick_protocol(llm: ChatModel, wanted: str = "auto") -> Protocol:
 
 
 class AgentLoop:
-    def __init__(self, llm: ChatModel, tools: Sequence[Tool], context: ToolContext, limits: Limits,
-                 protocol: Protocol, temperature: float | None = None) -> None:
+    def __init__(self, llm: ChatModel | None, tools: Sequence[Tool], context: ToolContext, limits: Limits,
+                 protocol: Protocol = "tools", temperature: float | None = None) -> None:
+        """``llm`` None: a loop that only runs calls it is given (``call``: the API's tool routes)."""
         self.llm, self.context, self.limits, self.protocol = llm, context, limits, protocol
         self.tools = {t.spec.name: t for t in tools}
         self.temperature = temperature
@@ -78,6 +79,7 @@ class AgentLoop:
         self.trace: list[ToolStep] = []
         self.usage = Usage()
         self._seen = ""  # what the model is shown of the last call
+        self._result: ToolResult | None = None  # what the last call that ran gave back
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, system: str, history: Sequence[Message], question: str, lang: str,
@@ -112,8 +114,18 @@ class AgentLoop:
                 messages.append({"role": "user", "content": react.observation(self._seen)})
         return self._outcome("", None, True)  # not reached: every round but the last makes a call
 
+    def call(self, name: str, arguments: dict[str, Any], control: CallControl) -> tuple[ToolStep, ToolResult | None]:
+        """One call made by a person, not a model (the API's tool routes): checked, refused or run as
+        the loop does; the step, and the tool's result when it ran."""
+        self._result = None
+        steps = self._one_call(name, arguments, None, control)
+        for step in steps:
+            return step, self._result
+        raise AssertionError("a call always makes its step")
+
     def _ask(self, messages: list[Message], control: CallControl, can_call: bool) -> Reply:
         """One model call, whole (the answer's text is known to be the answer only at its end)."""
+        assert self.llm is not None, "a loop without a model only runs the calls it is given"
         self._check(control)
         options = None
         if self.protocol == "tools" and can_call:
@@ -224,6 +236,7 @@ class AgentLoop:
             self._seen = f"Error: {step.error}"
             return
         result: ToolResult = box["result"]
+        self._result = result
         step.sources = [self._number(hit) for hit in result.sources]
         step.summary = result.summary or _first_line(result.text)
         self._seen = self._observation(result, step.sources)

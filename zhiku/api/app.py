@@ -6,12 +6,13 @@ from importlib.metadata import version as dist_version
 
 from fastapi import FastAPI
 
-from zhiku.api import docs, edge, errors, security
+from zhiku.api import database_down, docs, edge, errors, security
 from zhiku.api.routes import auth as auth_routes
 from zhiku.api.routes import chat as chat_routes
 from zhiku.api.routes import conversations as conversation_routes
 from zhiku.api.routes import chatchat as chatchat_routes
 from zhiku.api.routes import chunks, files, jobs, kbs, maintenance, models, openai_compat, search, system
+from zhiku.api.routes import tools as tool_routes
 from zhiku.app import Zhiku
 
 DESCRIPTION = """知库 zhiku: offline-first knowledge-base question answering.
@@ -35,6 +36,7 @@ def create_app(zhiku: Zhiku, *, start_jobs: bool = True) -> FastAPI:
         zhiku.temp_kbs.start_sweeper()  # file chat's expired temporary KBs go, now and periodically
     errors.install(app)
     security.install(app, zhiku.auth)
+    database_down.install(app)  # a database that is down is a 503 with the reason, auth lookups included
     server = zhiku.settings.server  # Host, Origin and JSON-body checks, before anything else sees a request
     edge.install(app, allowed_hosts=server.allowed_hosts, allowed_origins=server.allowed_origins)
     for module in (system, kbs, maintenance, files, chunks, search, jobs, models, openai_compat):
@@ -42,6 +44,7 @@ def create_app(zhiku: Zhiku, *, start_jobs: bool = True) -> FastAPI:
     app.include_router(auth_routes.router)
     app.include_router(conversation_routes.router)
     app.include_router(chat_routes.router)
+    app.include_router(tool_routes.router)  # the agent's tools: list, and call by hand (admins)
     app.include_router(chatchat_routes.router)  # Langchain-Chatchat 0.3-compatible
     docs.install(app)
     return app

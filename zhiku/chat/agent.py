@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from zhiku.agent.agentic import AGENTIC_GUIDE, KBSearchTool
-from zhiku.agent.base import Tool, ToolContext
+from zhiku.agent.base import Tool, ToolContext, ToolResult
 from zhiku.agent.loop import AgentLoop, Limits, pick_protocol
 from zhiku.agent.toolbox import build_tools
 from zhiku.chat.citations import check
 from zhiku.config import Settings
-from zhiku.llm.base import CallControl, ChatModel, Message
+from zhiku.llm.base import CallControl, ChatModel, Message, Timeouts
 from zhiku.llm.streaming import usage_dict
 from zhiku.schema import Answer, AnswerEvent, Citation, Delta, Final, KnowledgeBase, Notice, Retrieved, ToolStep
 
@@ -79,6 +79,29 @@ class AgentChat:
                 continue
             made.extend(build_tools(context, [name]))
         return made
+
+    # -- tools used by a person (the API's tool routes) --------------------------------------------
+    def context(self, owner: str, readable_kbs: Sequence[str], cancelled: Callable[[], bool] = lambda: False,
+                ) -> ToolContext:
+        return ToolContext(owner=owner, readable_kbs=list(readable_kbs), cancelled=cancelled,
+                           services={"retriever": self.retriever, "settings": self.settings, **self.services()})
+
+    def available(self, owner: str, readable_kbs: Sequence[str], safe_only: bool = False) -> list[Tool]:
+        """The enabled tools that work with the settings, made for a caller who may read
+        ``readable_kbs`` (the registry's own ``kb_search``, which numbers its passages itself);
+        ``safe_only``: those that only read."""
+        tools = build_tools(self.context(owner, readable_kbs), self.tool_names(False))
+        return [t for t in tools if t.spec.read_only or not safe_only]
+
+    def call(self, owner: str, readable_kbs: Sequence[str], name: str, arguments: dict[str, Any],
+             safe_only: bool = False) -> tuple[ToolStep, ToolResult | None]:
+        """Run one tool as the agent would (refused when unknown, not enabled, badly called or acting on
+        the world), within ``agent.tool_timeout_s``; the step, and the result when it ran."""
+        a = self.settings.agent
+        control = CallControl(Timeouts(total=a.tool_timeout_s))
+        context = self.context(owner, readable_kbs, control.cancel.is_set)
+        loop = AgentLoop(None, self.available(owner, readable_kbs, safe_only), context, Limits(1, a.tool_timeout_s))
+        return loop.call(name, arguments, control)
 
     def stream(self, llm: ChatModel, question: str, lang: str, kbs: Sequence[KnowledgeBase], turns: list[Message],
                owner: str, control: CallControl, temperature: float | None = None, agentic_kb: bool = False,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from zhiku.schema.chat import MODES, Conversation, ConversationSettings, Feedback, Message
 from zhiku.errors import InvalidInput, NotFound
-from zhiku.schema import Citation
+from zhiku.schema import Citation, ToolStep
 from zhiku.store.catalog import as_utc
 from zhiku.text.ids import new_id, now
 from zhiku.store.db import conversations, feedback, messages
@@ -42,6 +42,7 @@ def _message(row: Any, fb: Feedback | None = None) -> Message:
         id=row.id, conversation_id=row.conversation_id, seq=row.seq, role=row.role, content=row.content,
         mode=row.mode, model=row.model, status=row.status, citations=[Citation(**c) for c in row.citations or []],
         latency_ms=row.latency_ms, usage=row.usage, error=row.error, meta=dict(row.meta or {}),
+        trace=[ToolStep(**step) for step in row.trace] if row.trace else None,
         created_at=as_utc(row.created_at), feedback=fb)
 
 
@@ -153,12 +154,12 @@ class Conversations:
                     mode: str | None = None, model: str | None = None, status: str = "complete",
                     citations: Sequence[Citation] = (), latency_ms: int | None = None,
                     usage: dict[str, int] | None = None, error: str | None = None,
-                    meta: dict[str, Any] | None = None) -> Message:
+                    meta: dict[str, Any] | None = None, trace: Sequence[ToolStep] | None = None) -> Message:
         """Append a message (next ``seq``); the first question names an untitled conversation."""
         for attempt in range(5):
             try:
                 return self._append(owner, conversation_id, role, content, mode, model, status, citations,
-                                    latency_ms, usage, error, meta)
+                                    latency_ms, usage, error, meta, trace)
             except IntegrityError:  # another message took the same seq at the same moment
                 if attempt == 4:
                     raise
@@ -166,7 +167,8 @@ class Conversations:
 
     def _append(self, owner: str, conversation_id: str, role: str, content: str, mode: str | None,
                 model: str | None, status: str, citations: Sequence[Citation], latency_ms: int | None,
-                usage: dict[str, int] | None, error: str | None, meta: dict[str, Any] | None) -> Message:
+                usage: dict[str, int] | None, error: str | None, meta: dict[str, Any] | None,
+                trace: Sequence[ToolStep] | None = None) -> Message:
         ts, mid = now(), new_id()
         with self.engine.begin() as conn:
             row = self._row(conn, owner, conversation_id)
@@ -175,7 +177,8 @@ class Conversations:
             conn.execute(insert(messages).values(
                 id=mid, conversation_id=conversation_id, seq=seq, role=role, content=content, mode=mode,
                 model=model, status=status, citations=[c.model_dump(mode="json") for c in citations],
-                latency_ms=latency_ms, usage=usage, error=error, meta=meta or {}, created_at=ts))
+                latency_ms=latency_ms, usage=usage, error=error, meta=meta or {}, created_at=ts,
+                trace=[step.model_dump(mode="json") for step in trace] if trace else None))
             values: dict[str, Any] = {"updated_at": ts}
             if role == "user" and not row.title:
                 values["title"] = title_from(content, self.title_chars)

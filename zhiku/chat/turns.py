@@ -17,7 +17,7 @@ from typing import Any, Callable, Generator, Generic, TypeVar
 
 from zhiku.errors import Cancelled, ZhikuError
 from zhiku.llm.base import CallControl, Timeouts
-from zhiku.schema import Answer, AnswerEvent, Delta, Final, Notice, Retrieved
+from zhiku.schema import Answer, AnswerEvent, Delta, Final, Notice, Retrieved, ToolStep
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -31,6 +31,7 @@ class TurnResult:
     error: ZhikuError | None
     latency_ms: int
     retrieved: Retrieved | None = None
+    trace: list[ToolStep] | None = None  # agent answers: the tool calls made (kept when the answer stops)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class TurnRunner(Generic[T]):
         parts: list[str] = []
         final: Answer | None = None
         retrieved: Retrieved | None = None
+        trace: list[ToolStep] = []
         error: ZhikuError | None = None
         events: Generator[AnswerEvent, None, None] | None = None
         try:
@@ -67,6 +69,8 @@ class TurnRunner(Generic[T]):
                     final = event.answer
                 elif isinstance(event, Retrieved):
                     retrieved = event
+                elif isinstance(event, ToolStep):
+                    trace.append(event)
                 elif isinstance(event, (Delta, Notice)):
                     if not event.text:
                         continue
@@ -90,7 +94,8 @@ class TurnRunner(Generic[T]):
         stopped = self.cancel.is_set() and final is None
         status = "error" if error is not None else "stopped" if stopped else "complete"
         text = final.answer if final is not None and status == "complete" else "".join(parts).strip()
-        result = TurnResult(text, final, status, error, int((time.monotonic() - started) * 1000), retrieved)
+        result = TurnResult(text, final, status, error, int((time.monotonic() - started) * 1000), retrieved,
+                            trace or None)
         try:
             self.emit(Ended(self.finish(result), error))
         except Exception as exc:  # storing failed: still end the stream, with the reason
@@ -118,4 +123,5 @@ def reply_fields(result: TurnResult, mode: str, model: str) -> dict[str, Any]:
         "status": result.status, "citations": list(a.citations) if complete and a is not None else [],
         "latency_ms": result.latency_ms, "usage": a.usage if a is not None else None,
         "error": result.error.message if result.error is not None else None, "meta": meta,
+        "trace": result.trace,
     }

@@ -275,6 +275,7 @@ messages = Table(
     Column("error", Text),
     Column("meta", JSON, nullable=False, default=dict),  # found, lang, warning, finish_reason, error_type
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("trace", JSON),  # agent answers: the tool calls made (zhiku.schema.ToolStep), null for others
     Index("ix_messages_conversation_seq", "conversation_id", "seq", unique=True),
 )
 

@@ -1,0 +1,71 @@
+"""The agent's tools over HTTP.
+
+- ``GET /api/tools``: the tools the caller's agent answers may use (the enabled ones that work with
+  the settings), each with its spec: name, description, JSON schema of its arguments, whether it only
+  reads, its timeout. Read scope; ``kb_search`` names only the knowledge bases the caller may read.
+- ``POST /api/tools/call``: run one tool by hand, as the agent would (the same checks: an unknown or
+  disabled tool, bad arguments or a tool that acts on the world is refused, not run), within
+  ``agent.tool_timeout_s``. Admins only: it reaches every knowledge base and the admin's databases.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from zhiku.api.deps import AdminUserDep, ReadableKBIds, ReadScope, ZhikuDep
+from zhiku.api.errors import responses
+from zhiku.app import Zhiku
+from zhiku.schema import Hit, ToolStep, limits
+
+router = APIRouter(prefix="/api/tools", tags=["agent tools"])
+
+
+class ToolInfo(BaseModel):
+    name: str
+    description: str
+    parameters: dict[str, Any] = Field(description="JSON schema of the arguments")
+    read_only: bool = Field(description="false: acts on the world; the agent never runs it without approval")
+    timeout_s: float
+
+
+class ToolCall(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=limits.NAME_MAX_CHARS)
+    arguments: dict[str, Any] = Field(default_factory=dict, description="as the tool's parameters schema says "
+                                      "(kb_search reads every KB unless its own kbs argument names some)")
+
+
+class ToolOutcome(BaseModel):
+    step: ToolStep = Field(description="how the call went: status ok, error, refused or timeout, and why")
+    text: str | None = Field(None, description="what the tool gave back (what a model would read)")
+    sources: list[Hit] = Field(default_factory=list, description="passages it found, citable")
+    data: dict[str, Any] = Field(default_factory=dict, description="its structured result (a table's rows...)")
+
+
+def readable_names(zhiku: Zhiku, readable: set[str] | None) -> list[str]:
+    """Names of the knowledge bases with ids in ``readable`` (None: every one)."""
+    return [kb.name for kb in zhiku.list_kbs() if readable is None or kb.id in readable]
+
+
+@router.get("", responses=responses(422))
+def list_tools(who: ReadScope, readable: ReadableKBIds, zhiku: ZhikuDep) -> list[ToolInfo]:
+    """The tools an agent answer of the caller may use, with their specs (``agent.tools``)."""
+    tools = zhiku.answers.agent_chat.available(who.user_id, readable_names(zhiku, readable))
+    return [ToolInfo(name=t.spec.name, description=t.spec.description, parameters=t.spec.parameters,
+                     read_only=t.spec.read_only, timeout_s=t.spec.timeout_s) for t in tools]
+
+
+@router.post("/call", responses=responses(400, 403, 422))
+async def call_tool(body: ToolCall, who: AdminUserDep, zhiku: ZhikuDep) -> ToolOutcome:
+    """Run one tool (admins): refused and failed calls come back as the step's status and error."""
+    kbs = readable_names(zhiku, None)
+    step, result = await run_in_threadpool(zhiku.answers.agent_chat.call, who.user_id, kbs, body.name,
+                                           body.arguments)
+    if result is None:
+        return ToolOutcome(step=step)
+    return ToolOutcome(step=step, text=result.text, sources=result.sources, data=result.data)
