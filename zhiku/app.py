@@ -272,7 +272,8 @@ class Zhiku:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:
-            raise Unavailable(f"the database is not reachable: {type(exc).__name__}") from None
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:300] or type(exc).__name__
+            raise Unavailable(f"the database is not reachable: {reason}") from None
         running = len(self._jobs.list(status="running")) if self._jobs is not None else 0
         return {"status": "ok", "database": "ok", "jobs_running": running}
 
@@ -304,7 +305,8 @@ class Zhiku:
             self._jobs = JobManager(s.home / "uploads", self.engine, self.catalog, self.ingestor,
                                     workers or s.server.ingest_workers, s.ingest.max_file_mb << 20,
                                     s.server.max_upload_mb << 20, s.jobs,
-                                    s.jobs.ingest_in_server if ingest is None else ingest, on_event)
+                                    s.jobs.ingest_in_server if ingest is None else ingest, on_event,
+                                    lambda: self.embedder(s.embedding.default).embed_passages(["warm up 预热"]))
         return self._jobs
 
     def stage_upload(self) -> "UploadStaging":

@@ -16,6 +16,9 @@ class JobSettings(_Section):
         "worker died is taken over by another process after this")
     heartbeat_s: float = Field(10.0, gt=0, le=600, description="seconds between renewals of a running job's lease")
     poll_s: float = Field(1.0, gt=0, le=60, description="seconds between looks for queued jobs while idle")
+    worker_name: str = Field(
+        "", max_length=100, description="how this process names itself in jobs (NAME:pid:tag) and logs; empty: "
+        "the host name (then a job of a process of this host that is gone is taken over at once, not after the lease)")
     max_claims: int = Field(
         3, ge=1, le=100, description="a job whose worker stopped this many times while running it is failed "
         "instead of being taken over again (its files stay staged for a retry)")

@@ -9,8 +9,9 @@ wins. On PostgreSQL the candidates are read ``FOR UPDATE SKIP LOCKED``: racing c
 other's rows instead of queueing on them. SQLite runs one writer at a time, and the
 compare-and-set alone decides there.
 
-A worker id is ``host:pid:random``. A lease held by a process of this very host whose pid is gone
-(the server killed and started again) is taken over at once instead of after the lease.
+A worker id is ``host:pid:random`` (``jobs.worker_name`` may replace the host name). A lease held
+by a process of this very host (named by its host name) whose pid is gone — the server killed and
+started again — is taken over at once instead of after the lease.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ if TYPE_CHECKING:
 CANDIDATES = 16  # rows looked at per claim attempt
 
 
-def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+def new_worker_id(name: str = "") -> str:
+    """``name`` (default: the host name) ``:pid:random``."""
+    name = name.replace(":", "-").strip() or socket.gethostname()
+    return f"{name}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def _gone_from_this_host(worker: str | None) -> bool:

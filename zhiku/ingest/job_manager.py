@@ -54,17 +54,20 @@ JobEvent = Literal["claimed", "taken_over", "progress", "finished", "released", 
 class JobManager:
     def __init__(self, uploads_root: Path, engine: "Engine", catalog: "Catalog", ingestor: "Ingestor",
                  workers: int, max_file_bytes: int, max_upload_bytes: int, settings: JobSettings | None = None,
-                 ingest: bool = True, on_event: Callable[[JobEvent, Job], None] | None = None) -> None:
+                 ingest: bool = True, on_event: Callable[[JobEvent, Job], None] | None = None,
+                 prepare: Callable[[], object] | None = None) -> None:
         """``uploads_root``: where uploads are staged (HOME/uploads); ``max_file_bytes`` and
         ``max_upload_bytes``: the limits a staged upload enforces per file and in all; ``ingest``:
         whether this process claims and runs jobs (``workers`` at once) or only queues them;
-        ``on_event``: told when this process claims, gives back or ends a job (``zhiku worker``)."""
+        ``on_event``: told when this process claims, gives back or ends a job (``zhiku worker``);
+        ``prepare``: run once before the first claim (loading the embedder: a model's first load can
+        hold the interpreter long enough to starve the heartbeats of a job already claimed)."""
         self.engine, self.catalog, self.ingestor = engine, catalog, ingestor
         self.max_file_bytes, self.max_upload_bytes = max_file_bytes, max_upload_bytes
         self.settings = settings or JobSettings()
-        self.worker = new_worker_id()
+        self.worker = new_worker_id(self.settings.worker_name)
         self.claims = Claims(engine, self.worker, self.settings.lease_s, self.settings.max_claims)
-        self.ingesting, self.slots, self.on_event = ingest, workers, on_event
+        self.ingesting, self.slots, self.on_event, self._prepare = ingest, workers, on_event, prepare
         self.root = uploads_root
         self.root.mkdir(parents=True, exist_ok=True)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zhiku-ingest") if ingest else None
@@ -121,6 +124,11 @@ class JobManager:
     def _loop(self) -> None:
         s = self.settings
         next_beat = 0.0
+        if self.ingesting and self._prepare is not None:
+            try:
+                self._prepare()
+            except Exception:  # the job that needs it fails with the reason
+                log.warning("could not prepare for ingestion", exc_info=True)
         while not self._closed:
             try:
                 if self.ingesting:
@@ -197,6 +205,8 @@ class JobManager:
             if run.job.status != "running" or run.lost:
                 continue
             held, cancel = self.claims.renew(run.job.id)
+            if held:
+                run.renewed_at = time.monotonic()
             if not held and run.job.id in self._runs:
                 log.warning("job %s: another process took it over (this one's lease ran out); stopping it here",
                             run.job.id)
@@ -432,7 +442,7 @@ class JobManager:
         try:
             kb = self.catalog.get_kb_by_id(job.kb_id)
             sources = [Source(self.root / job.id / str(i), job.files[i].name) for i in order]
-            self.ingestor.add(kb, sources, job.force, progress, run.cancel.is_set)
+            self.ingestor.add(kb, sources, job.force, progress, lambda: self._should_stop(run))
         except Cancelled:
             self._stopped(run, progress.current())
             return
@@ -443,10 +453,20 @@ class JobManager:
             status, error = "failed", f"{type(exc).__name__}: {exc}"
         self._finish(run, status, error)
 
+    def _should_stop(self, run: Run) -> bool:
+        """Asked by the ingestor between batches and before each commit: cancelled, or the lease not
+        renewed for most of its length (this process stalled or lost the database, so another may be
+        taking the job over: it commits nothing more)."""
+        if not run.cancel.is_set() and time.monotonic() - run.renewed_at > 0.75 * self.settings.lease_s:
+            log.warning("job %s: its lease was not renewed in time; stopping it here", run.job.id)
+            run.lost = True
+            run.cancel.set()
+        return run.cancel.is_set()
+
     def _stopped(self, run: Run, current: JobFile | None) -> None:
         """The run stopped early: taken over elsewhere, given back at shutdown, or cancelled."""
-        if run.lost:
-            self._forget_run(run)
+        if run.lost:  # give it back if it is still ours (stalled, not taken over): no need to wait for the lease
+            self._release(run, quiet=True)
         elif run.shutting_down:
             self._release(run)
         else:
@@ -466,17 +486,19 @@ class JobManager:
         except Exception:
             log.exception("could not clean up after cancelling job %s", job.id)
 
-    def _release(self, run: Run) -> None:
+    def _release(self, run: Run, quiet: bool = False) -> None:
         job = run.job
         with run.lock:
             job.status, job.updated_at, run.fraction = "queued", now(), 0.0
             for f in job.files:
                 if f.outcome == "running":
                     f.outcome = "queued"
-        if not self.claims.release(job.id, job_values(job)):
+        released = self.claims.release(job.id, job_values(job))
+        if not released and not quiet:
             log.warning("job %s: could not give it back (another process holds it)", job.id)
         self._forget_run(run)
-        self._emit("released", self._snapshot(run))
+        if released:
+            self._emit("released", self._snapshot(run))
 
     def _finish(self, run: Run, status: JobStatus, error: str | None = None) -> None:
         job = run.job

@@ -8,6 +8,7 @@ reports progress through ``RunProgress``, which updates the job in memory and te
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -25,6 +26,7 @@ class Run:
     lost: bool = False  # another process took the job over (our lease ran out): stop, write nothing
     fraction: float = 0.0  # share of the current file embedded
     saved_at: float = 0.0
+    renewed_at: float = field(default_factory=time.monotonic)  # the lease's last renewal (or the claim)
 
 
 class RunProgress:
