@@ -127,6 +127,23 @@ def test_sqlite_time_and_row_limits(home: Path, sqlite_db: tuple[str, Path]) -> 
         app.close()
 
 
+def test_sqlite_an_allowed_view_reads_what_it_reads_and_nothing_else(home: Path, sqlite_db: tuple[str, Path]) -> None:
+    url, path = sqlite_db
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE VIEW big_orders AS SELECT id, amount FROM orders WHERE amount > 50")
+    app = Zhiku(load_settings(home=home, overrides={"agent": {"databases": {
+        "shop": {"url": url, "tables": ["big_orders"]}}}}))
+    try:
+        context = ToolContext(owner="alice", readable_kbs=[], services=app.agent_services)
+        (tool,) = build_tools(context, ["sql_query"])
+        result = tool.run({"database": "shop", "sql": "SELECT id FROM big_orders ORDER BY id"}, context)
+        assert result.data["rows"] == [[1], [2]]
+        with pytest.raises(ToolError, match="the table orders is not one of the tables you may query"):
+            tool.run({"database": "shop", "sql": "SELECT id FROM orders"}, context)
+    finally:
+        app.close()
+
+
 def test_a_database_url_of_another_kind_is_refused_by_the_settings(home: Path) -> None:
     with pytest.raises(ConfigError, match="only sqlite and postgresql"):
         load_settings(home=home, overrides={"agent": {"databases": {"x": {"url": "mysql://u@h/db", "tables": ["t"]}}}})
