@@ -24,6 +24,7 @@ from zhiku.agent.loop import AgentLoop, Limits, pick_protocol
 from zhiku.agent.toolbox import build_tools
 from zhiku.chat.citations import check
 from zhiku.config import Settings
+from zhiku.errors import InvalidInput
 from zhiku.llm.base import CallControl, ChatModel, Message, Timeouts
 from zhiku.llm.streaming import usage_dict
 from zhiku.schema import Answer, AnswerEvent, Citation, Delta, Final, KnowledgeBase, Notice, Retrieved, ToolStep
@@ -55,13 +56,19 @@ class AgentChat:
         """The tools an answer may use: agentic KB chat's search alone, or the enabled ones."""
         return [KB_SEARCH] if agentic_kb else list(dict.fromkeys(self.settings.agent.tools))
 
-    def check_tools(self) -> None:
-        """Raise ``ConfigError`` naming the choices when ``agent.tools`` names a tool nobody registered."""
+    def check_tools(self, chosen: Sequence[str] | None = None) -> None:
+        """Raise ``ConfigError`` naming the choices when ``agent.tools`` names a tool nobody registered,
+        and ``InvalidInput`` when ``chosen`` (a request's choice) names one not enabled."""
         from zhiku.plugins import lookup
 
-        for name in self.tool_names(False):
+        enabled = self.tool_names(False)
+        for name in enabled:
             if name != KB_SEARCH:
                 lookup("tool", name)
+        unknown = [n for n in chosen or [] if n not in enabled]
+        if unknown:
+            raise InvalidInput(f"tool '{unknown[0]}' is not enabled (enabled: {', '.join(enabled) or 'none'})",
+                               param="tools", tool=unknown[0])
 
     def tools(self, context: ToolContext, names: Sequence[str], kbs: Sequence[KnowledgeBase],
               retrieval: str | None) -> list[Tool]:
@@ -106,13 +113,16 @@ class AgentChat:
     def stream(self, llm: ChatModel, question: str, lang: str, kbs: Sequence[KnowledgeBase], turns: list[Message],
                owner: str, control: CallControl, temperature: float | None = None, agentic_kb: bool = False,
                retrieval: str | None = None,
-               fallback: Callable[[], Iterator[AnswerEvent]] | None = None) -> Iterator[AnswerEvent]:
+               fallback: Callable[[], Iterator[AnswerEvent]] | None = None,
+               only: Sequence[str] | None = None) -> Iterator[AnswerEvent]:
         """The answer's events (see the module's doc). ``fallback``: agentic KB chat's plain KB
-        answer, given instead when the model answered without a search that ran."""
+        answer, given instead when the model answered without a search that ran; ``only``: these of
+        the enabled tools."""
         a = self.settings.agent
         context = ToolContext(owner=owner, readable_kbs=[kb.name for kb in kbs], cancelled=control.cancel.is_set,
                               services={"retriever": self.retriever, "settings": self.settings, **self.services()})
-        tools = self.tools(context, self.tool_names(agentic_kb), kbs, retrieval)
+        names = [n for n in self.tool_names(agentic_kb) if only is None or n in only]
+        tools = self.tools(context, names, kbs, retrieval)
         system = SYSTEM.get(lang, SYSTEM["en"])
         if any(t.spec.name == KB_SEARCH for t in tools):
             system = f"{system}\n\n{AGENTIC_GUIDE}"

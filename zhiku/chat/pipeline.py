@@ -119,7 +119,9 @@ class AnswerPipeline:
         if (mode == "agent" or request.agentic) and model is None:
             raise Unavailable(NO_AGENT_MODEL)
         if mode == "agent":
-            self.agent_chat.check_tools()
+            self.agent_chat.check_tools(request.tools)
+        elif request.tools is not None:
+            raise InvalidInput("choosing tools is for agent mode", mode=mode)
         if request.model:
             registry.config(request.model)  # an unknown model fails here
         if not request.question or not request.question.strip():
@@ -194,7 +196,7 @@ class AnswerPipeline:
 
         yield from self.agent_chat.stream(llm, request.question, prepared.lang, prepared.kbs, prepared.turns,
                                           request.owner, control, request.temperature, agentic_kb,
-                                          request.retrieval, plain if agentic_kb else None)
+                                          request.retrieval, plain if agentic_kb else None, request.tools)
 
     def _uploaded(self, request: AnswerRequest, control: CallControl) -> KnowledgeBase:
         """File mode's temporary KB; files uploaded a moment ago may still be read: wait for them

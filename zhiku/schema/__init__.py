@@ -183,6 +183,7 @@ class AnswerRequest(BaseModel):
     agentic: bool | None = Field(None, description="kb mode: the chat model searches the KBs as a tool (rewrites, "
                                  "splits and searches again) instead of one search of the question; agent mode: "
                                  "default true")
+    tools: list[str] | None = Field(None, description="agent mode: only these of the enabled tools (agent.tools)")
 
 
 class Retrieved(BaseModel):
