@@ -173,9 +173,21 @@ def usage_error(exc: typer.TyperException) -> str:
     return f"error: {message[:1].lower() + message[1:]}{where}"
 
 
+def utf8_output() -> None:
+    """Output that is not UTF-8 becomes UTF-8. Windows writes to a pipe or a file in its ANSI code
+    page (cp1252, cp936), in which Chinese names and JSON fail to encode (UnicodeEncodeError);
+    a console is UTF-8 already. PYTHONIOENCODING=cp1252 makes Linux do the same (the tests)."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "").replace("_", "")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if encoding != "utf8" and reconfigure is not None:
+            reconfigure(encoding="utf-8", errors="replace")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: runs the app, turning zhiku errors and usage mistakes into one line
     on stderr (never a boxed panel or a stack trace) with a non-zero exit."""
+    utf8_output()
     _register()
     command = _plain_flags(typer.main.get_command(app))
     try:
