@@ -486,3 +486,22 @@ def test_logout_ends_a_web_login_but_never_revokes_an_api_key(srv: Server) -> No
     assert srv.raw(session).post("/api/auth/logout").status_code == 204
     assert srv.raw(session).get("/api/kbs").status_code == 401
     assert srv.raw(key).get("/api/kbs").status_code == 200
+
+
+def test_conversations_of_the_open_server_go_to_the_first_user(zk: Zhiku) -> None:
+    """Issue 20, item 8: conversations made while the server was open became unreachable once auth
+    was on. They belong to the first user created (who turned auth on); later users do not see them."""
+    open_server = Server(zk)
+    try:
+        made = open_server.raw().post("/api/conversations", json={"mode": "llm", "title": "before auth"})
+        assert made.status_code == 201, made.text
+        conv_id = made.json()["id"]
+        zk.auth.create_user("root", PASSWORD, "admin")
+        zk.auth.create_user("alice", PASSWORD)
+        root, alice = open_server.raw(open_server.key("root")), open_server.raw(open_server.key("alice"))
+        assert [c["id"] for c in root.get("/api/conversations").json()] == [conv_id]
+        assert root.get(f"/api/conversations/{conv_id}").json()["title"] == "before auth"
+        assert alice.get("/api/conversations").json() == []
+        assert_error(alice.get(f"/api/conversations/{conv_id}"), 404)
+    finally:
+        open_server.close()

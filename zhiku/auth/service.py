@@ -22,6 +22,7 @@ from zhiku.auth.identity import (
     _USER_NAME,
     KEY_PREFIX,
     LAST_USED_EVERY,
+    LOCAL_USER,
     NO_USERS_RECHECK_S,
     ROLES,
     SCOPES,
@@ -41,7 +42,7 @@ from zhiku.auth.identity import (
 from zhiku.auth.throttle import LoginThrottle
 from zhiku.config import AuthSettings
 from zhiku.errors import Conflict, InvalidInput, NotFound, Unauthorized
-from zhiku.store.db import api_keys, users
+from zhiku.store.db import api_keys, conversations, users
 
 
 @functools.lru_cache(maxsize=1)
@@ -83,6 +84,8 @@ class AuthService(KBAccess):
             raise InvalidInput(f"the password is too short: at least {least} characters")
 
     def create_user(self, name: str, password: str, role: Role = "user") -> User:
+        """A new user. The first one (the one whose creation turns auth on) is given the conversations
+        made while the server was open, which would otherwise belong to nobody who can log in."""
         name = unicodedata.normalize("NFC", name or "")
         if not _USER_NAME.match(name):
             raise InvalidInput(f"invalid user name '{name}': 1 to 64 letters, digits or . _ @ + -", name=name)
@@ -94,7 +97,11 @@ class AuthService(KBAccess):
                "disabled": False, "created_at": created_at}
         try:
             with self.engine.begin() as conn:
+                first = not conn.execute(select(users.c.id).limit(1)).first()
                 conn.execute(insert(users).values(**row))
+                if first:  # the server was open: its conversations become this user's, not unreachable
+                    conn.execute(update(conversations).where(conversations.c.owner == LOCAL_USER.user_id)
+                                 .values(owner=user_id))
         except IntegrityError:
             raise Conflict(f"user '{name}' already exists", name=name) from None
         self._users_seen = True
