@@ -90,6 +90,17 @@ def test_without_a_folder_a_pattern_is_matched_in_the_current_folder(
     assert r.code == 1 and r.err == "error: nothing added: no files match '*.pdf'\n"
 
 
+def test_a_pattern_written_as_a_path_is_matched_where_it_points_even_beside_a_folder(
+        cli, handbook: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    write(tmp_path / "memos" / "m1.md", "Memo")
+    write(tmp_path / "memos" / "m2.txt", "Memo two")
+    monkeypatch.chdir(tmp_path)
+    cli("kb", "create", "kb")
+    r = cli("kb", "add", "kb", str(handbook / "travel"), str(tmp_path / "memos" / "*.md"), "./memos/*.txt")
+    assert r.code == 0 and "warning" not in r.err, r.err
+    assert names(cli, "kb") == ["m1.md", "m2.txt", "travel/expenses.md"]
+
+
 def test_a_files_name_does_not_depend_on_how_it_was_given(
         cli, handbook: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     cli("kb", "create", "kb")

@@ -35,6 +35,9 @@ class Expansion:
     warnings: list[str] = field(default_factory=list)
 
 
+_RELATIVE = ("./", "../", ".\\", "..\\")
+
+
 def is_pattern(text: str) -> bool:
     return glob.has_magic(text)
 
@@ -72,7 +75,8 @@ def expand(args: Sequence[str], existing: Collection[str] = (), cwd: Path | None
     here = cwd or Path.cwd()
     files: list[Path] = []
     folders: list[tuple[Path, str]] = []  # with the argument as given, to name it in a warning
-    patterns: list[str] = []
+    patterns: list[str] = []  # filters of the folders given (or, with none, matched in ``here``)
+    paths: list[str] = []  # patterns written as paths (/…, ~/…, ./…, ../…): always matched where they point
     for raw in args:
         p = Path(raw).expanduser()
         if not p.is_absolute():
@@ -81,6 +85,8 @@ def expand(args: Sequence[str], existing: Collection[str] = (), cwd: Path | None
             folders.append((p, raw))
         elif p.is_file():
             files.append(p)
+        elif is_pattern(raw) and (Path(raw).expanduser().is_absolute() or raw.startswith(_RELATIVE)):
+            paths.append(raw)
         elif is_pattern(raw):
             patterns.append(raw)
         else:
@@ -114,19 +120,20 @@ def expand(args: Sequence[str], existing: Collection[str] = (), cwd: Path | None
         for pat, n in hits.items():
             if not n:
                 found.warnings.append(f"no files in {where} match '{pat}'")
-    else:
-        for pat in patterns:
-            full = Path(pat).expanduser()
-            listed = sorted(Path(m) for m in glob.glob(str(full if full.is_absolute() else here / full), recursive=True))
-            before = len(found.sources)
-            for m in listed:
-                if m.is_file():
-                    take(m, nfc(m.name))
-                elif m.is_dir():  # a folder the pattern names: its files, under its name
-                    for sub in _folder_files(m):
-                        take(sub, folder_file_name(m.resolve(), sub.relative_to(m)))
-            if len(found.sources) == before and not any(m.is_file() or m.is_dir() for m in listed):
-                found.warnings.append(f"no files match '{pat}'")
+    for pat in [*paths, *(() if folders else patterns)]:  # matched where they point, as a shell would
+        full = Path(pat).expanduser()
+        listed = sorted(Path(m) for m in glob.glob(str(full if full.is_absolute() else here / full), recursive=True))
+        matched = False
+        for m in listed:
+            if m.is_file():
+                matched = True
+                take(m, nfc(m.name))
+            elif m.is_dir():  # a folder the pattern names: its files, under its name
+                matched = True
+                for sub in _folder_files(m):
+                    take(sub, folder_file_name(m.resolve(), sub.relative_to(m)))
+        if not matched:
+            found.warnings.append(f"no files match '{pat}'")
     return found
 
 
