@@ -4,6 +4,7 @@ the rows cited as hits of the file's chunks, limits, and the caller's KBs only."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,30 @@ def make_files(folder: Path) -> list[Path]:
     return [csv, xlsx]
 
 
-@pytest.fixture
-def kb_app(app: Zhiku, tmp_path: Path) -> Zhiku:
+def new_kb_app(root: Path) -> Zhiku:
+    from zhiku import load_settings
+
+    app = Zhiku(load_settings(home=root / "home", overrides={"embedding": {"default": "static"}}))
     app.create_kb("records")
-    report = app.add_files("records", make_files(tmp_path / "files"))
+    report = app.add_files("records", make_files(root / "files"))
     assert report.added == ["orders.csv", "staff.xlsx"]
     return app
+
+
+@pytest.fixture
+def kb_app(tmp_path: Path) -> Iterator[Zhiku]:
+    app = new_kb_app(tmp_path)
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Zhiku]:
+    """One KB for the tests that only read it (questions, refusals): the refusals also show that
+    the same loaded tables keep answering after each refused write."""
+    app = new_kb_app(tmp_path_factory.mktemp("tables"))
+    yield app
+    app.close()
 
 
 def ask(app: Zhiku, arguments: dict[str, Any], readable: list[str] | None = None) -> ToolResult:
@@ -55,8 +74,8 @@ def ask(app: Zhiku, arguments: dict[str, Any], readable: list[str] | None = None
     return tool.run(arguments, context)
 
 
-def test_listing_names_tables_after_file_and_sheet_with_columns_and_rows(kb_app: Zhiku) -> None:
-    result = ask(kb_app, {})
+def test_listing_names_tables_after_file_and_sheet_with_columns_and_rows(shared_app: Zhiku) -> None:
+    result = ask(shared_app, {})
     assert result.data["tables"] == ["orders", "staff_员工", "staff_部门"]
     assert "TABLE orders — records / orders.csv, 120 rows" in result.text
     assert 'order_ INTEGER ("Order")' in result.text and 'amount REAL ("Amount")' in result.text
@@ -72,16 +91,16 @@ def test_listing_names_tables_after_file_and_sheet_with_columns_and_rows(kb_app:
     ("SELECT e.姓名, d.楼层 FROM staff_员工 e JOIN staff_部门 d ON e.部门 = d.部门 WHERE d.楼层 = 1", [("李四", 1)]),
     ("SELECT avg(工资) FROM staff_员工", [(28000 / 3,)]),
 ])
-def test_questions_are_answered_exactly(kb_app: Zhiku, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    result = ask(kb_app, {"sql": sql})
+def test_questions_are_answered_exactly(shared_app: Zhiku, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    result = ask(shared_app, {"sql": sql})
     assert [tuple(r) for r in result.data["rows"]] == rows
     assert result.text.startswith(f"SQL: {sql}")
 
 
-def test_the_rows_used_are_cited_as_hits_of_the_files_chunks(kb_app: Zhiku) -> None:
-    result = ask(kb_app, {"sql": "SELECT count(*) FROM orders WHERE amount > 1150"})
+def test_the_rows_used_are_cited_as_hits_of_the_files_chunks(shared_app: Zhiku) -> None:
+    result = ask(shared_app, {"sql": "SELECT count(*) FROM orders WHERE amount > 1150"})
     assert result.data["rows"] == [[6]] and result.data["cited_rows"] == {"orders": [116, 117, 118, 119, 120, 121]}
-    record, chunks = kb_app.file_chunks("records", "orders.csv")
+    record, chunks = shared_app.file_chunks("records", "orders.csv")
     holders = [next(c for c in chunks if c.meta.get("rows") == rows) for rows in ("111-119", "120-121")]
     # one hit per chunk that holds cited rows: the header and those rows
     assert [(h.file, h.file_id, h.chunk_id, h.kb) for h in result.sources] == [
@@ -93,8 +112,8 @@ def test_the_rows_used_are_cited_as_hits_of_the_files_chunks(kb_app: Zhiku) -> N
     assert "amount > 1150" in first.meta["sql"]
 
 
-def test_a_join_cites_the_rows_of_both_sheets(kb_app: Zhiku) -> None:
-    result = ask(kb_app, {"sql": "SELECT e.姓名 FROM staff_员工 e JOIN staff_部门 d ON e.部门 = d.部门 "
+def test_a_join_cites_the_rows_of_both_sheets(shared_app: Zhiku) -> None:
+    result = ask(shared_app, {"sql": "SELECT e.姓名 FROM staff_员工 e JOIN staff_部门 d ON e.部门 = d.部门 "
                                  "WHERE d.楼层 = 3 ORDER BY e.工资 DESC LIMIT 1"})
     assert result.data["rows"] == [["王五"]]
     assert result.data["cited_rows"] == {"staff_员工": [5], "staff_部门": [2]}
@@ -124,23 +143,23 @@ def test_lineage_of_other_shapes_is_left_out_not_guessed() -> None:
     ("SELECT nosuch FROM orders", "no such column"),
     ("SELECT", "the query failed"),
 ])
-def test_writes_and_escapes_are_refused_by_the_connection(kb_app: Zhiku, sql: str, reason: str) -> None:
+def test_writes_and_escapes_are_refused_by_the_connection(shared_app: Zhiku, sql: str, reason: str) -> None:
     with pytest.raises(ToolError, match=reason):
-        ask(kb_app, {"sql": sql})
+        ask(shared_app, {"sql": sql})
     assert not Path("/tmp/agenttools-attached.db").exists()
-    assert ask(kb_app, {"sql": "SELECT count(*) FROM orders"}).data["rows"] == [[120]]
+    assert ask(shared_app, {"sql": "SELECT count(*) FROM orders"}).data["rows"] == [[120]]
 
 
-def test_a_runaway_query_is_stopped_and_rows_are_capped(kb_app: Zhiku) -> None:
-    context = ToolContext(owner="alice", readable_kbs=["records"], services=kb_app.agent_services)
-    tool = TableQuery(kb_app.agent_services["tables"], row_limit=7, timeout_s=0.3)
+def test_a_runaway_query_is_stopped_and_rows_are_capped(shared_app: Zhiku) -> None:
+    context = ToolContext(owner="alice", readable_kbs=["records"], services=shared_app.agent_services)
+    tool = TableQuery(shared_app.agent_services["tables"], row_limit=7, timeout_s=0.3)
     with pytest.raises(ToolError, match="longer than 0.3 s"):
         tool.run({"sql": "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
                          "SELECT count(*) FROM r, orders"}, context)
     result = tool.run({"sql": "SELECT * FROM orders"}, context)
     assert len(result.data["rows"]) == 7 and result.data["truncated"]
     assert "stopped at the limit of 7" in result.text
-    cancelled = ToolContext(owner="alice", readable_kbs=["records"], services=kb_app.agent_services,
+    cancelled = ToolContext(owner="alice", readable_kbs=["records"], services=shared_app.agent_services,
                             cancelled=lambda: True)
     with pytest.raises(ToolError, match="cancelled"):
         tool.run({"sql": "SELECT count(*) FROM orders a, orders b, orders c"}, cancelled)
@@ -185,10 +204,10 @@ def test_a_table_over_the_row_limit_is_left_out_with_the_reason(home: Path, tmp_
         app.close()
 
 
-def test_kb_chat_without_a_model_still_finds_the_rows(kb_app: Zhiku) -> None:
+def test_kb_chat_without_a_model_still_finds_the_rows(shared_app: Zhiku) -> None:
     from zhiku.schema import AnswerRequest
 
-    hits = kb_app.search(["records"], "王五 工资")
+    hits = shared_app.search(["records"], "王五 工资")
     assert "王五" in hits[0].text and hits[0].file == "staff.xlsx"
-    answer = kb_app.answer(AnswerRequest(mode="kb", kbs=["records"], question="王五的工资是多少？", extractive=True))
+    answer = shared_app.answer(AnswerRequest(mode="kb", kbs=["records"], question="王五的工资是多少？", extractive=True))
     assert "12000" in answer.answer

@@ -24,6 +24,13 @@ def tools_for(app: Zhiku, readable: list[str], enabled: list[str] | None = None)
     return {t.spec.name: t for t in tools}, context
 
 
+def plain(name: str) -> tuple[Tool, ToolContext]:
+    """A tool that needs no service (calculator, datetime, unit_convert), built through the registry."""
+    context = ToolContext(owner="alice", readable_kbs=[])
+    (tool,) = build_tools(context, [name])
+    return tool, context
+
+
 @pytest.fixture
 def server() -> Iterator[SearchServer]:
     with SearchServer() as s:
@@ -137,9 +144,9 @@ def test_read_url_caps_a_huge_page(web_app: Zhiku, server: SearchServer) -> None
     ("sqrt(16) + abs(-2)", 6), ("15%", 0.15), ("10 // 3 + 10 % 3", 4), ("factorial(10)", 3628800),
     ("round(pi, 4)", 3.1416), ("（3 × 4）÷ 2", 6),
 ])
-def test_calculator(app: Zhiku, expression: str, value: Any) -> None:
-    tools, context = tools_for(app, [])
-    result = tools["calculator"].run({"expression": expression}, context)
+def test_calculator(expression: str, value: Any) -> None:
+    tool, context = plain("calculator")
+    result = tool.run({"expression": expression}, context)
     assert result.data["value"] == pytest.approx(value)
 
 
@@ -152,15 +159,15 @@ def test_calculator(app: Zhiku, expression: str, value: Any) -> None:
     ("'a' * 10", "not arithmetic"), ("[1] * 10**9", "not arithmetic"), ("lambda: 0", "not arithmetic"),
     ("1 +", "not an arithmetic expression"), ("1+" * 400 + "1", "too"),
 ])
-def test_calculator_refuses_what_is_not_arithmetic(app: Zhiku, expression: str, reason: str) -> None:
-    tools, context = tools_for(app, [])
+def test_calculator_refuses_what_is_not_arithmetic(expression: str, reason: str) -> None:
+    tool, context = plain("calculator")
     with pytest.raises(ToolError, match=reason):
-        tools["calculator"].run({"expression": expression}, context)
+        tool.run({"expression": expression}, context)
 
 
-def test_datetime(app: Zhiku) -> None:
-    tools, context = tools_for(app, [])
-    run = tools["datetime"].run
+def test_datetime() -> None:
+    tool, context = plain("datetime")
+    run = tool.run
     assert run({"operation": "diff", "date": "2024-02-01", "date2": "2024-03-01"}, context).data["days"] == 29
     assert run({"operation": "add", "date": "2024-01-31", "months": 1}, context).data["date"] == "2024-02-29"
     assert run({"operation": "add", "date": "2024-03-01", "days": -1, "weeks": 1}, context).data["date"] == "2024-03-07"
@@ -178,15 +185,15 @@ def test_datetime(app: Zhiku) -> None:
     (1, "km", "m", 1000), (3, "斤", "kg", 1.5), (100, "C", "F", 212), (32, "°F", "摄氏度", 0), (1, "亩", "m2", 666.667),
     (60, "mph", "km/h", 96.5606), (1, "GiB", "MB", 1073.741824), (1, "kWh", "kcal", 860.421), (1, "atm", "kPa", 101.325),
 ])
-def test_unit_convert(app: Zhiku, value: float, source: str, target: str, expected: float) -> None:
-    tools, context = tools_for(app, [])
-    result = tools["unit_convert"].run({"value": value, "from_unit": source, "to_unit": target}, context)
+def test_unit_convert(value: float, source: str, target: str, expected: float) -> None:
+    tool, context = plain("unit_convert")
+    result = tool.run({"value": value, "from_unit": source, "to_unit": target}, context)
     assert result.data["value"] == pytest.approx(expected, rel=1e-4)
 
 
-def test_unit_convert_refuses_units_of_different_kinds(app: Zhiku) -> None:
-    tools, context = tools_for(app, [])
+def test_unit_convert_refuses_units_of_different_kinds() -> None:
+    tool, context = plain("unit_convert")
     with pytest.raises(ToolError, match="cannot convert length"):
-        tools["unit_convert"].run({"value": 1, "from_unit": "km", "to_unit": "kg"}, context)
+        tool.run({"value": 1, "from_unit": "km", "to_unit": "kg"}, context)
     with pytest.raises(ToolError, match="unknown unit 'furlongs per fortnight'"):
-        tools["unit_convert"].run({"value": 1, "from_unit": "furlongs per fortnight", "to_unit": "m"}, context)
+        tool.run({"value": 1, "from_unit": "furlongs per fortnight", "to_unit": "m"}, context)
