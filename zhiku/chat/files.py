@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from zhiku.config import ChatSettings, IngestSettings
 from zhiku.schema.chat import TempKB, TempKBFile
-from zhiku.errors import Conflict, InvalidInput, NotFound, Unavailable, ZhikuError
+from zhiku.errors import Conflict, InvalidInput, NotFound, TooLarge, Unavailable, ZhikuError
 from zhiku.store.catalog import as_utc
 from zhiku.text.ids import new_id, now
 from zhiku.store.db import temp_kbs
@@ -69,6 +69,11 @@ class TempKBs:
         if jobs is None:
             staging.discard()
             raise Unavailable("background jobs are not started (they run inside `zhiku start`)")
+        try:
+            self._check_quota(owner, sum(f.size for f in staging.files))
+        except BaseException:
+            staging.discard()
+            raise
         tid = new_id()
         try:
             kb = self.catalog.create_kb(TEMP_PREFIX + tid, "file chat (temporary)", self.embedder,
@@ -90,6 +95,23 @@ class TempKBs:
         with self.engine.begin() as conn:
             conn.execute(update(temp_kbs).where(temp_kbs.c.id == tid).values(job_id=job.id))
         return self.get(tid, owner)
+
+    def _check_quota(self, owner: str, adding: int) -> None:
+        """Refuse an upload past the owner's quota (``chat.temp_max_per_user`` uploads kept at once,
+        ``chat.temp_max_mb_per_user`` megabytes of files together), counting what has not expired."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(temp_kbs.c.files, temp_kbs.c.expires_at).where(
+                temp_kbs.c.owner == owner, temp_kbs.c.expires_at > now())).all()
+        if len(rows) >= self.chat.temp_max_per_user:
+            raise Conflict(f"you already keep {len(rows)} file chat uploads (at most {self.chat.temp_max_per_user}, "
+                           "setting chat.temp_max_per_user): delete one or wait until one expires",
+                           limit=self.chat.temp_max_per_user)
+        held = sum(int(f.get("size", 0)) for r in rows for f in (r.files or []))
+        limit = self.chat.temp_max_mb_per_user * 1024 * 1024
+        if held + adding > limit:
+            raise TooLarge(f"your file chat uploads would hold {(held + adding) / 2**20:.1f} MB, over your "
+                           f"{self.chat.temp_max_mb_per_user} MB (setting chat.temp_max_mb_per_user): delete one "
+                           "or wait until one expires", limit_mb=self.chat.temp_max_mb_per_user)
 
     def _row(self, tid: str, owner: str) -> Any:
         with self.engine.connect() as conn:

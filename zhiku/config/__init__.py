@@ -235,6 +235,11 @@ class ChatSettings(_Section):
     file_wait_s: float = Field(
         120.0, ge=0, le=3600, description="seconds a file chat question waits for its just-uploaded files to be read"
     )
+    temp_max_per_user: int = Field(
+        20, ge=1, description="file chat uploads (temporary knowledge bases) one user may hold at once; more are "
+        "refused until one expires or is deleted")
+    temp_max_mb_per_user: int = Field(
+        1024, ge=1, description="megabytes of files one user's file chat uploads may hold together")
 
 
 class WebSearchSettings(_Section):
