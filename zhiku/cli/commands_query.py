@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 from rich.markup import escape
@@ -60,14 +60,28 @@ def ask(
     mode: Optional[str] = typer.Option(None, "--mode", "-m", help=MODE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
     model: Optional[str] = typer.Option(None, "--model", help="chat model to answer with (see `zhiku models`)"),
+    trace: bool = typer.Option(False, "--trace", help="agentic retrieval (the chat model searches the KBs as a "
+                               "tool: rewrites, splits, searches again), and print each tool call before the answer"),
 ) -> None:
     """Answer a question from one or several knowledge bases, with citations."""
     from zhiku.schema import AnswerRequest
 
     kbs, question = _split(args)
-    request = AnswerRequest(mode="kb", kbs=kbs, question=question, model=model, top_k=top_k, retrieval=mode)
+    request = AnswerRequest(mode="kb", kbs=kbs, question=question, model=model, top_k=top_k, retrieval=mode,
+                            agentic=True if trace else None)
     answer = state(ctx).backend().answer(request)  # the default chat model's answer, or an extractive one
+    if trace and not as_json:
+        print_trace(answer.trace or [])
     print_answer(answer, lambda c: escape(_where(c.model_dump())), as_json)
+
+
+def print_trace(steps: list[Any]) -> None:
+    """The tool calls of an answer, one line each (tool, arguments, outcome, time)."""
+    out.print(f"[dim]tool calls: {len(steps) or 'none'}[/]")
+    for step in steps:
+        style = "dim" if step.status == "ok" else "yellow"
+        out.print(f"[{style}]{escape(step.shown)}[/]")
+    out.print("")
 
 
 @app.command("eval")

@@ -136,7 +136,7 @@ class RemoteBackend:
         msg = self.client.chat(request.mode, [t.model_dump() for t in request.history] + [
             {"role": "user", "content": request.question}], kbs=request.kbs or None, temp_kb=request.temp_kb,
             model=request.model, temperature=request.temperature, top_k=request.top_k, strict=request.strict,
-            retrieval=request.retrieval)
+            retrieval=request.retrieval, agentic=request.agentic)
         if msg.status == "error":
             raise Unavailable(msg.error or "the server could not answer", kind=msg.meta.get("error_type"))
         meta = msg.meta
@@ -146,7 +146,8 @@ class RemoteBackend:
             best_score=float(meta.get("best_score") or 0.0),
             model=None if msg.model in (None, "extractive") else msg.model, warning=meta.get("warning"),
             finish_reason=meta.get("finish_reason"), usage=msg.usage,
-            dropped_sources=int(meta.get("dropped_sources") or 0), dropped_turns=int(meta.get("dropped_turns") or 0))
+            dropped_sources=int(meta.get("dropped_sources") or 0), dropped_turns=int(meta.get("dropped_turns") or 0),
+            trace=msg.trace)
 
 
 def _batches(sources: Sequence[Source]) -> list[list[Source]]:

@@ -64,9 +64,9 @@ class ChatRoutes:
 
 def overrides(kbs: str | Sequence[str] | None = None, temp_kb: str | None = None, model: str | None = None,
               temperature: float | None = None, top_k: int | None = None, strict: bool | None = None,
-              mode: str | None = None, retrieval: str | None = None) -> dict[str, Any]:
+              mode: str | None = None, retrieval: str | None = None, agentic: bool | None = None) -> dict[str, Any]:
     """The per-answer choices of a message or a stateless chat, as sent (``retrieval``: hybrid,
-    dense or lexical search)."""
+    dense or lexical search; ``agentic``: kb mode's agentic retrieval)."""
     kb_list = [kbs] if isinstance(kbs, str) else list(kbs) if kbs is not None else None
     return {"kbs": kb_list, "temp_kb": temp_kb, "model": model, "temperature": temperature, "top_k": top_k,
-            "strict": strict, "mode": mode, "retrieval": retrieval}
+            "strict": strict, "mode": mode, "retrieval": retrieval, "agentic": agentic}
