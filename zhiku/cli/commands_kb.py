@@ -27,7 +27,7 @@ def _size(n: int) -> str:
 @kb_app.command("create")
 def kb_create(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="name (Chinese is fine; no / \\ : * ? \" < > |)"),
+    name: str = typer.Argument(..., metavar="NAME", help="name (Chinese is fine; no / \\ : * ? \" < > |)"),
     description: str = typer.Option("", "--description", "-d", help="what the KB holds"),
     embedder: Optional[str] = typer.Option(None, "--embedder", "-e", help="embedder name (default from settings)"),
 ) -> None:
@@ -53,7 +53,7 @@ def kb_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", he
 
 
 @kb_app.command("info")
-def kb_info(ctx: typer.Context, name: str, as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+def kb_info(ctx: typer.Context, name: str = typer.Argument(..., metavar="KB", help="knowledge base"), as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Show one knowledge base."""
     a = state(ctx).backend()
     kb = a.kb(name)
@@ -71,7 +71,8 @@ def kb_info(ctx: typer.Context, name: str, as_json: bool = typer.Option(False, "
 
 @kb_app.command("delete")
 def kb_delete(
-    ctx: typer.Context, name: str, yes: bool = typer.Option(False, "--yes", "-y", help="do not ask")
+    ctx: typer.Context, name: str = typer.Argument(..., metavar="KB", help="knowledge base"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask")
 ) -> None:
     """Delete a knowledge base, its files and indexes."""
     a = state(ctx).backend()
@@ -87,7 +88,7 @@ def kb_delete(
 @kb_app.command("add")
 def kb_add(
     ctx: typer.Context,
-    name: str,
+    name: str = typer.Argument(..., metavar="KB", help="knowledge base"),
     paths: List[str] = typer.Argument(
         ..., metavar="PATH...", help="files, folders (recursive) and patterns; a pattern picks files of the "
                                      "folders given (\"*.pdf\"), or of the current folder when none is given"),
@@ -122,7 +123,7 @@ def kb_add(
 
 
 @kb_app.command("files")
-def kb_files(ctx: typer.Context, name: str, as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+def kb_files(ctx: typer.Context, name: str = typer.Argument(..., metavar="KB", help="knowledge base"), as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """List the files of a knowledge base with their status (the reasons of failed ones below)."""
     files = state(ctx).backend().list_files(name)
     if as_json:
@@ -157,7 +158,7 @@ def _quoted(name: str) -> str:
 @kb_app.command("remove")
 def kb_remove(
     ctx: typer.Context,
-    name: str,
+    name: str = typer.Argument(..., metavar="KB", help="knowledge base"),
     files: List[str] = typer.Argument(..., metavar="FILE...", help="file names, ids or patterns (\"drafts/*\", \"*.tmp\")"),
     yes: bool = typer.Option(False, "--yes", "-y", help="do not ask before removing what a pattern matched"),
 ) -> None:
@@ -199,7 +200,10 @@ def kb_remove(
 
 
 @kb_app.command("chunks")
-def kb_chunks(ctx: typer.Context, name: str, file: str, as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+def kb_chunks(
+    ctx: typer.Context, name: str = typer.Argument(..., metavar="KB", help="knowledge base"),
+    file: str = typer.Argument(..., metavar="FILE", help="its name in the KB (as `kb files` shows it) or id"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """Show the chunks of one file."""
     record, chunks = state(ctx).backend().file_chunks(name, file)
     if as_json:
@@ -214,14 +218,15 @@ def kb_chunks(ctx: typer.Context, name: str, file: str, as_json: bool = typer.Op
 
 
 @kb_app.command("rebuild")
-def kb_rebuild(ctx: typer.Context, name: str) -> None:
+def kb_rebuild(ctx: typer.Context, name: str = typer.Argument(..., metavar="KB", help="knowledge base")) -> None:
     """Re-derive the vector and BM25 indexes from the database."""
     n = state(ctx).backend().rebuild(name)
     out.print(f"rebuilt indexes of '{escape(name)}': {plural(n, 'chunk')}")
 
 
 @kb_app.command("check")
-def kb_check(ctx: typer.Context, name: str, repair: bool = typer.Option(False, "--repair", help="fix what is found")) -> None:
+def kb_check(ctx: typer.Context, name: str = typer.Argument(..., metavar="KB", help="knowledge base"),
+             repair: bool = typer.Option(False, "--repair", help="fix what is found")) -> None:
     """Check that database, stored files and indexes agree (--repair fixes what can be fixed)."""
     from zhiku.store.maintenance import NOT_REPAIRABLE
 
