@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from zhiku import Zhiku, load_settings
 from zhiku.agent.base import ToolContext, ToolError
+from zhiku.agent.sql import Databases
 from zhiku.agent.toolbox import build_tools
 from zhiku.errors import ConfigError
 
@@ -61,12 +62,15 @@ def rows_now(url: str) -> list[tuple[Any, ...]]:
     return rows
 
 
-def sql_tool(home: Path, url: str, **db: Any) -> tuple[Zhiku, Any, ToolContext]:
-    app = Zhiku(load_settings(home=home, overrides={"embedding": {"default": "static"}, "agent": {"databases": {
-        "shop": {"url": url, "tables": ["orders"], "description": "orders of the web shop", **db}}}}))
-    context = ToolContext(owner="alice", readable_kbs=[], services=app.agent_services)
+def sql_tool(home: Path, url: str, **db: Any) -> tuple[Databases, Any, ToolContext]:
+    """sql_query as the agent builds it (the registry's factory, the settings' agent.databases); the
+    Databases to close after."""
+    settings = load_settings(home=home, overrides={"agent": {"databases": {
+        "shop": {"url": url, "tables": ["orders"], "description": "orders of the web shop", **db}}}})
+    databases = Databases(settings.agent.databases)
+    context = ToolContext(owner="alice", readable_kbs=[], services={"settings": settings, "databases": databases})
     (tool,) = build_tools(context, ["sql_query"])
-    return app, tool, context
+    return databases, tool, context
 
 
 @pytest.fixture
