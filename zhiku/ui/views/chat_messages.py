@@ -1,6 +1,6 @@
 """One chat message on screen: the answer (inert markdown while it streams; once final, HTML whose
-``[n]`` markers open the cited passage), its sources (each opens the passage and offers the source
-file), feedback, and the streaming of a new answer."""
+``[n]`` markers open the cited passage), an agent answer's tool calls (collapsed under it), its sources
+(each opens the passage and offers the source file), feedback, and the streaming of a new answer."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class Shown:
     error: str | None = None
     feedback: Any = None
     found: bool | None = None
+    trace: list[Any] = field(default_factory=list)  # an agent answer's tool calls (ToolStep)
 
     @classmethod
     def of(cls, message: Any) -> "Shown":
@@ -34,7 +35,7 @@ class Shown:
         return cls(role=message.role, content=message.content, citations=list(message.citations or []),
                    id=getattr(message, "id", None), status=getattr(message, "status", "complete"),
                    error=getattr(message, "error", None), feedback=getattr(message, "feedback", None),
-                   found=meta.get("found"))
+                   found=meta.get("found"), trace=list(getattr(message, "trace", None) or []))
 
 
 def show_message(msg: Shown, key: str) -> None:
@@ -50,9 +51,28 @@ def show_message(msg: Shown, key: str) -> None:
             st.caption(t("stopped"))
         if msg.error:
             st.error(escape_markdown(t("model_unreachable", message=msg.error)), icon="⚠️")
+        show_trace(msg.trace)
         show_citations(msg.citations, key)
         if msg.id:
             show_feedback(msg, key)
+
+
+def trace_lines(trace: Iterable[Any]) -> list[str]:
+    """Each tool call as one line of inert markdown: tool, arguments, outcome, time (a document's text
+    in a result or an argument is shown as text, never as a link, an image or HTML)."""
+    lines = []
+    for step in trace:
+        icon = "✅" if step.status == "ok" else "⛔" if step.status == "refused" else "⚠️"
+        lines.append(f"{icon} {escape_markdown(step.shown)}")
+    return lines
+
+
+def show_trace(trace: list[Any]) -> None:
+    """An agent answer's tool calls, collapsed under the answer."""
+    if not trace:
+        return
+    with st.expander(t("tool_calls", n=len(trace)), expanded=False, icon=":material/build:"):
+        st.markdown("\n\n".join(trace_lines(trace)))
 
 
 def show_citations(citations: Iterable[Any], key: str) -> None:
@@ -112,6 +132,10 @@ def _show_events(events: Iterable[Any], shown: Shown, box: Any) -> Shown:
         if kind == "delta":
             shown.content += ev.text
             box.markdown(answer_markdown(shown.content) + " ▌")
+        elif kind == "tool_step" and ev.step is not None:
+            shown.trace.append(ev.step)
+            if not shown.content:
+                box.markdown(escape_markdown(t("tool_calling", tool=ev.step.tool)))
         elif kind == "citations":
             shown.citations = list(ev.citations)
         elif kind == "done":
