@@ -121,6 +121,12 @@ def test_a_files_name_does_not_depend_on_how_it_was_given(
     assert names(cli, "kb") == sorted([*before, "leave.md"])
 
 
+def test_a_file_given_with_its_folder_keeps_the_folders_name(handbook: Path) -> None:
+    found = expand([str(handbook / "leave.md"), str(handbook)])
+    assert sorted(s.name for s in found.sources) == ["handbook/leave.md", "handbook/notes.txt",
+                                                      "handbook/travel/expenses.md"]
+
+
 def test_names_are_joined_with_slashes_and_nfc_on_every_system(tmp_path: Path) -> None:
     assert folder_file_name(PureWindowsPath(r"C:\Users\li\docs\handbook"), PureWindowsPath(r"travel\x.pdf")) \
         == "handbook/travel/x.pdf"

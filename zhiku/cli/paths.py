@@ -100,8 +100,6 @@ def expand(args: Sequence[str], existing: Collection[str] = (), cwd: Path | None
         seen.add(real)
         found.sources.append(Source(path, _known_name(real, name, by_name)))
 
-    for f in files:
-        take(f, nfc(f.name))
     hits = {pattern: 0 for pattern in patterns}
     if folders:
         for folder, given in folders:
@@ -120,6 +118,8 @@ def expand(args: Sequence[str], existing: Collection[str] = (), cwd: Path | None
         for pat, n in hits.items():
             if not n:
                 found.warnings.append(f"no files in {where} match '{pat}'")
+    for f in files:  # after the folders: a file inside a folder given too keeps its folder's name
+        take(f, nfc(f.name))
     for pat in [*paths, *(() if folders else patterns)]:  # matched where they point, as a shell would
         full = Path(pat).expanduser()
         listed = sorted(Path(m) for m in glob.glob(str(full if full.is_absolute() else here / full), recursive=True))
