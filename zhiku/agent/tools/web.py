@@ -96,7 +96,9 @@ def web_search(context: ToolContext) -> WebSearch | None:
 
 
 def read_url(context: ToolContext) -> ReadUrl | None:
+    """None while web search is off (``websearch.engine: none``): an offline install reaches no web page,
+    and a document cannot talk the model into sending its text to a URL."""
     settings = context.services.get("settings")
-    if "fetcher" not in context.services:
+    if "fetcher" not in context.services or (settings is not None and settings.websearch.engine == "none"):
         return None
     return ReadUrl(settings.agent.read_url_chars if settings is not None else 8000)
