@@ -80,6 +80,10 @@ NEEDS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/knowledge_base/upload_temp_docs"): W, ("POST", "/knowledge_base/search_temp_docs"): R,
     ("POST", "/chat/file_chat"): R, ("POST", "/chat/kb_chat"): R, ("POST", "/chat/feedback"): W,
     ("POST", "/knowledge_base/chat/completions"): R, ("POST", "/knowledge_base/{mode}/{param}/chat/completions"): R,
+    ("POST", "/server/configs"): R, ("POST", "/server/get_prompt_template"): R, ("POST", "/other/embed_texts"): R,
+    ("POST", "/knowledge_base/kb_summary_api/summary_file_to_vector_store"): W,
+    ("POST", "/knowledge_base/kb_summary_api/summary_doc_ids_to_vector_store"): W,
+    ("POST", "/knowledge_base/kb_summary_api/recreate_summary_vector_store"): W,
     # OpenAI-compatible
     ("GET", "/v1/models"): R, ("GET", "/v1/models/{model}"): R, ("POST", "/v1/chat/completions"): R,
     ("POST", "/v1/embeddings"): R,
@@ -132,6 +136,7 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/knowledge_base/{mode}/{param}/chat/completions"): {"json": {"messages": ASK}},
     ("POST", "/v1/chat/completions"): {"json": {"model": "nope", "messages": ASK}},
     ("POST", "/v1/embeddings"): {"json": {"input": "年假"}},
+    ("POST", "/other/embed_texts"): {"json": {"texts": ["年假"]}},
 }
 # routes that end the key they are called with (a fresh one is made for them) or need a real conversation
 ENDS_THE_KEY = {("POST", "/api/auth/logout"), ("POST", "/api/auth/password")}

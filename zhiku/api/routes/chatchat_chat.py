@@ -34,6 +34,7 @@ from zhiku.api.routes.chatchat_common import (
     hit_document,
     plain_references,
     references,
+    within_threshold,
 )
 from zhiku.api.security import AuthorizedKB, KBsNamed, kbs_in_body, principal
 from zhiku.app import Zhiku
@@ -212,7 +213,7 @@ async def kb_chat_response(
         if answering and says_nothing_found and retrieved is not None and not retrieved.found:
             return []
         hits = retrieved.hits if retrieved is not None else []
-        docs = [d for d in (hit_document(h) for h in hits[:top_k]) if d["score"] <= score_threshold]
+        docs = within_threshold([hit_document(h) for h in hits[:top_k]], score_threshold)
         return references(request, kb, docs) if mode == "local_kb" else plain_references(docs)
 
     if return_direct:  # the sources alone: the answer stops right after its retrieval, before any model call

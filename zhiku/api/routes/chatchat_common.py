@@ -1,16 +1,19 @@
 """What the Chatchat-compatible routes share: the response envelope, the error policy,
 multipart forms with their fields, waiting for ingestion jobs, Chatchat's document shapes.
 
-Envelope. Chatchat answers ``{"code": 200, "msg": "...", "data": ...}`` and reports most
-errors inside an HTTP 200 (``{"code": 404, "msg": "未找到知识库 x"}``). Here every error has
-its real HTTP status, and its body carries Chatchat's fields *and* zhiku's one error object::
+Envelope and errors, as Chatchat 0.3 answers them: ``{"code": 200, "msg": "...", "data": ...}``,
+and a failure of the request's *content* (an unknown or duplicate knowledge base, an empty name,
+a file that cannot be read) inside an HTTP 200 with Chatchat's ``code`` and message
+(``{"code": 404, "msg": "未找到知识库 x"}``); zhiku's one error object rides beside it::
 
-    HTTP 404
-    {"code": 404, "msg": "knowledge base 'x' does not exist", "data": null,
-     "error": {"type": "not_found", "message": "...", "details": {...}}}
+    HTTP 200
+    {"code": 404, "msg": "未找到知识库 x", "data": null,
+     "error": {"type": "not_found", "message": "knowledge base 'x' does not exist", "details": {...}}}
 
-so a Chatchat client that reads ``code``/``msg`` still sees the failure, and an HTTP client
-sees it from the status. :class:`ChatchatRoute` is the one place this happens.
+Kept as real HTTP statuses, because Chatchat has them too or because a client must not read
+them as success: request validation (422, as FastAPI answers in Chatchat), authentication and
+access (401/403: Chatchat has none), a body over the size limits (413). :class:`ChatchatRoute`
+is the one place this happens; docs/chatchat-compat.md lists each case.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
@@ -36,7 +39,7 @@ from zhiku.api.edge import checked_base_url
 from zhiku.api.errors import HTTP_TYPES, error_body, status_of
 from zhiku.api.uploads import receive_files
 from zhiku.app import Zhiku
-from zhiku.errors import InvalidInput, ZhikuError
+from zhiku.errors import Conflict, InvalidInput, NotFound, ZhikuError
 from zhiku.ingest.jobs import UploadStaging
 from zhiku.schema.jobs import ACTIVE, Job
 from zhiku.schema import Chunk, Hit
@@ -75,13 +78,57 @@ def _plain(details: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in details.items() if isinstance(v, (str, int, float, bool, list, dict, type(None)))}
 
 
+# statuses kept as real HTTP statuses on the compat routes (see the module's docstring)
+REAL_STATUSES = {401, 403, 413}
+# routes whose clients are OpenAI's (the web UI's KB chat goes through the openai SDK, which reads
+# the HTTP status, and would take an HTTP 200 error for a completion): every error keeps its status
+OPENAI_SHAPED = {"/knowledge_base/{mode}/{param}/chat/completions", "/knowledge_base/chat/completions"}
+
+
+def chatchat_message(exc: ZhikuError) -> str:
+    """Chatchat's own words for the failures its clients and tests look for; zhiku's otherwise."""
+    name = exc.details.get("name")
+    if isinstance(name, str) and "knowledge base" in exc.message:
+        if isinstance(exc, NotFound):
+            return f"未找到知识库 {name}"
+        if isinstance(exc, Conflict) and "already exists" in exc.message:
+            return f"已存在同名知识库 {name}"
+    return exc.message
+
+
+def chatchat_code(exc: ZhikuError) -> int:
+    """Chatchat's ``code``: its 404 for a duplicate name as for an unknown one; else the status zhiku
+    would answer with."""
+    if isinstance(exc, Conflict) and "already exists" in exc.message:
+        return 404
+    return status_of(exc)
+
+
+def in_body_error(code: int, msg: str, type_: str, message: str, details: dict[str, Any] | None = None,
+                  data: Any = None) -> JSONResponse:
+    """HTTP 200 with Chatchat's ``code``/``msg``, zhiku's ``error`` beside them."""
+    return JSONResponse({**envelope(data, msg, code), **error_body(type_, message, details)})
+
+
+def unknown_kb(exc: ZhikuError) -> str | None:
+    """The name of the knowledge base an error says does not exist (or may not be read)."""
+    name = exc.details.get("name")
+    return name if isinstance(exc, NotFound) and isinstance(name, str) and "knowledge base" in exc.message else None
+
+
+# per route: what it answers for an unknown knowledge base instead of the error envelope, as
+# Chatchat does (search_docs: ``[]``; recreate_vector_store: an event stream saying so)
+ON_UNKNOWN_KB: dict[str, Callable[[str], Response]] = {}
+
+
 class ChatchatRoute(APIRoute):
     """Turns every error raised by a compat route (zhiku errors, request validation, HTTP
-    exceptions, anything unexpected) into :func:`error_response`."""
+    exceptions, anything unexpected) into Chatchat's answer (see the module's docstring)."""
 
     def get_route_handler(self) -> Callable[[Request], Any]:
         handler = super().get_route_handler()
         empty: Any = [] if self.path in LIST_ROUTES else None
+        path = self.path
 
         async def route(request: Request) -> Any:
             try:
@@ -90,20 +137,27 @@ class ChatchatRoute(APIRoute):
                 status = status_of(exc)
                 if status >= 500:
                     log.warning("%s %s: %s", request.method, request.url.path, exc.message)
-                return error_response(status, exc.kind, exc.message, _plain(exc.details), empty)
+                if status in REAL_STATUSES or path in OPENAI_SHAPED:
+                    return error_response(status, exc.kind, exc.message, _plain(exc.details), empty)
+                if (name := unknown_kb(exc)) is not None and path in ON_UNKNOWN_KB:
+                    return ON_UNKNOWN_KB[path](name)
+                return in_body_error(chatchat_code(exc), chatchat_message(exc), exc.kind, exc.message,
+                                     _plain(exc.details), empty)
             except RequestValidationError as exc:
                 problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
                             for e in exc.errors()]
                 summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in problems[:5])
-                return error_response(422, "validation_error", f"invalid request: {summary}",
-                                      {"errors": jsonable_encoder(problems)}, empty)
+                response = error_response(422, "validation_error", f"invalid request: {summary}",
+                                          {"errors": jsonable_encoder(problems)}, empty)
+                return response
             except StarletteHTTPException as exc:
                 type_ = HTTP_TYPES.get(exc.status_code, "invalid_input" if exc.status_code < 500 else "error")
                 return error_response(exc.status_code, type_, str(exc.detail), None, empty,
                                       getattr(exc, "headers", None))
             except Exception:
                 log.exception("unexpected error in %s %s", request.method, request.url.path)
-                return error_response(500, "internal_error", "internal server error: see the server log", None, empty)
+                return in_body_error(500, "internal server error: see the server log", "internal_error",
+                                     "internal server error: see the server log", None, empty)
 
         return route
 
@@ -192,6 +246,17 @@ def hit_document(hit: Hit) -> dict[str, Any]:
             "lexical_score": hit.lexical_score}
     return {"page_content": hit.text, "metadata": meta, "type": "Document", "id": str(hit.chunk_id),
             "score": distance(hit.score)}
+
+
+def within_threshold(docs: list[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
+    """Chatchat's ``score_threshold`` as its retriever applies it. Chatchat 0.3 fuses a BM25 half,
+    which always contributes its top_k whatever the threshold, with a FAISS half the threshold
+    narrows; so it never answers an empty list for a query over a non-empty KB. Here: a hit the
+    lexical index scored (a query term in it: ``lexical_score > 0``) is always kept; a hit only the vector index found is kept when its
+    distance (``score``, ``1 - relevance``) is at most ``threshold``; and when that would keep
+    nothing, every hit is kept (where Chatchat would have returned its BM25 half)."""
+    kept = [d for d in docs if (d["metadata"].get("lexical_score") or 0.0) > 0.0 or d["score"] <= threshold]
+    return kept or docs
 
 
 def chunk_document(kb: str, file: str, chunk: Chunk) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from zhiku.api.routes.chatchat_common import (
     hit_document,
     plain_references,
     receive_form,
+    within_threshold,
 )
 from zhiku.auth import Principal
 from zhiku.app import Zhiku
@@ -82,7 +83,7 @@ async def file_chat(body: FileChatBody, who: ReadScope, request: Request, zhiku:
 
     def sources(retrieved: Retrieved | None) -> list[str]:
         hits = retrieved.hits if retrieved is not None else []
-        docs = [d for d in (hit_document(h) for h in hits[:body.top_k]) if d["score"] <= body.score_threshold]
+        docs = within_threshold([hit_document(h) for h in hits[:body.top_k]], body.score_threshold)
         return plain_references(docs)
 
     outcome = await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
@@ -148,7 +149,7 @@ async def upload_temp_docs(request: Request, who: WriteScope, zhiku: ZhikuDep) -
 def search_temp_docs(body: SearchTempDocs, who: ReadScope, zhiku: ZhikuDep) -> list[dict[str, Any]]:
     kb = temp_kb(who, zhiku, body.knowledge_id)
     hits = zhiku.search([kb], body.query, top_k=body.top_k)
-    return [d for d in (hit_document(h) for h in hits) if d["score"] <= body.score_threshold]
+    return within_threshold([hit_document(h) for h in hits], body.score_threshold)
 
 
 @router.post("/chat/feedback")

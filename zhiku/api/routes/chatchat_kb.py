@@ -12,7 +12,7 @@ import mimetypes
 from typing import Annotated, Any, AsyncIterator, Callable
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
@@ -20,6 +20,7 @@ from zhiku.api import sse
 from zhiku.api.deps import ReadableKBIds, ZhikuDep
 from zhiku.api.routes.chatchat_common import (
     DISTANCE_MAX,
+    ON_UNKNOWN_KB,
     ChatchatRoute,
     CompatBody,
     chunk_document,
@@ -33,6 +34,7 @@ from zhiku.api.routes.chatchat_common import (
     metadata_matches,
     name_matcher,
     receive_form,
+    within_threshold,
 )
 from zhiku.api.routes.files import content_disposition
 from zhiku.api.security import AuthorizedKB, CreatesKB, FormKBCheck, KBInForm, KBsInBody, Need, kb_in_query, kbs_in_body
@@ -52,11 +54,13 @@ TEXT_TYPES = {"text/plain", "text/markdown", "text/csv", "text/tab-separated-val
 UNINDEXED = ("removed from the vector store (delete_docs with delete_content=false); its stored copy is kept: "
              "update_docs, recreate_vector_store or a re-ingest indexes it again")
 
+EMPTY_NAME = "知识库名称不能为空，请重新填写知识库名称"
 KBNameField = Annotated[str, Field(min_length=1, max_length=limits.KB_NAME_MAX_CHARS, description="知识库名称")]
 
 
 class CreateKB(CompatBody):
-    knowledge_base_name: KBNameField
+    # may be empty: Chatchat answers an empty name with its own message (code 404), not a validation error
+    knowledge_base_name: str = Field(max_length=limits.KB_NAME_MAX_CHARS, description="知识库名称")
     vector_store_type: str = Field("faiss", max_length=limits.NAME_MAX_CHARS)
     kb_info: str = Field("", max_length=limits.DESCRIPTION_MAX_CHARS)
     embed_model: str | None = Field(None, max_length=limits.NAME_MAX_CHARS)
@@ -198,6 +202,8 @@ def create_knowledge_base(body: CreateKB, claim: CreatorOfKB, zhiku: ZhikuDep) -
     """An empty knowledge base, owned by the caller. ``embed_model`` is used when zhiku has an
     embedder of that name (Chatchat's model names mean zhiku's default); ``vector_store_type`` is
     not (zhiku's index is always FAISS + BM25)."""
+    if not body.knowledge_base_name.strip():
+        return envelope(None, EMPTY_NAME, 404)  # Chatchat's answer, word for word
     embedder = body.embed_model if body.embed_model in zhiku.settings.embedder_names() else None
     kb = zhiku.create_kb(body.knowledge_base_name, body.kb_info, embedder)
     claim(kb.name)
@@ -335,6 +341,16 @@ async def _recreate_events(zhiku: Zhiku, kb: str, files: list[FileRecord]) -> As
                              "doc": f.name})
 
 
+def _recreate_unknown(name: str) -> StreamingResponse:
+    """recreate_vector_store of a KB that does not exist: a stream saying so (Chatchat's event)."""
+    return StreamingResponse(iter([data_line({"code": 404, "msg": f"未找到知识库 ‘{name}’"})]),
+                             media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
+
+
+ON_UNKNOWN_KB["/knowledge_base/recreate_vector_store"] = _recreate_unknown
+ON_UNKNOWN_KB["/knowledge_base/search_docs"] = lambda name: JSONResponse([])
+
+
 # -- search ----------------------------------------------------------------------------------------
 @router.post("/search_docs")
 def search_docs(body: SearchDocsBody, zhiku: ZhikuDep) -> list[dict[str, Any]]:
@@ -347,7 +363,7 @@ def search_docs(body: SearchDocsBody, zhiku: ZhikuDep) -> list[dict[str, Any]]:
         glob = like_glob(body.file_name) if body.file_name else None
         hits = zhiku.search([kb], body.query, top_k=body.top_k, file_glob=glob)
         docs = [hit_document(h) for h in hits]
-        docs = [d for d in docs if d["score"] <= body.score_threshold]
+        docs = within_threshold(docs, body.score_threshold)
     elif body.file_name or body.metadata:
         zhiku.kb(kb)
         match = name_matcher(body.file_name or "%")

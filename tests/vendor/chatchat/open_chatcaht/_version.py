@@ -1,0 +1,3 @@
+
+__title__ = "open_chatcaht"
+__version__ = "1.35.13"

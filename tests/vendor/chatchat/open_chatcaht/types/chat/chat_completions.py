@@ -1,0 +1,5 @@
+from chatchat.server.api.api_schemas import OpenAIChatInput
+
+
+class ChatCompletions(OpenAIChatInput):
+    ...

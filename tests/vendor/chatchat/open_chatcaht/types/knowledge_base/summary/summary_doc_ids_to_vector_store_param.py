@@ -1,0 +1,18 @@
+from typing import Optional, List
+
+from pydantic import Field, BaseModel
+
+from open_chatcaht._constants import VS_TYPE, EMBEDDING_MODEL
+
+
+class SummaryDocIdsToVectorStoreParam(BaseModel):
+    knowledge_base_name: str = Field(..., examples=["samples"]),
+    doc_ids: List = Field([], examples=[["uuid"]]),
+    vs_type: str = Field(VS_TYPE),
+    embed_model: str = Field(EMBEDDING_MODEL),
+    file_description: str = Field(""),
+    model_name: str = Field(None, description="LLM 模型名称。"),
+    temperature: float = Field(0.01, description="LLM 采样温度", ge=0.0, le=1.0),
+    max_tokens: Optional[int] = Field(
+        None, description="限制LLM生成Token数量，默认None代表模型最大值"
+    ),

@@ -1,0 +1,3 @@
+from ._version import __version__
+
+VERSION: str = __version__
