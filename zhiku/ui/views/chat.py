@@ -14,7 +14,7 @@ from zhiku.ui.i18n import t
 from zhiku.ui.render import escape_markdown
 from zhiku.ui.views.chat_messages import Shown, show_message, stream_answer
 
-SERVER_MODES = ("kb", "llm", "file", "search")  # "agent" joins when the server offers it
+SERVER_MODES = ("kb", "llm", "file", "search", "agent")
 
 
 class SidebarDefaults(TypedDict):
@@ -83,7 +83,7 @@ def after_stop(zk: Any, conv: Any) -> Any:
 def message_args(opts: dict[str, Any]) -> dict[str, Any]:
     args: dict[str, Any] = {"mode": opts["mode"], "top_k": opts["top_k"], "strict": opts["strict"],
                             "temperature": opts["temperature"]}
-    if opts["mode"] == "kb":
+    if opts["mode"] in ("kb", "agent"):
         args["kbs"] = opts["kbs"]
     if opts["model"]:
         args["model"] = opts["model"]
@@ -133,7 +133,7 @@ def sidebar(zk: Any, kb_names: list[str]) -> dict[str, Any]:
             mode = st.radio(t("mode"), modes, format_func=lambda m: t(f"mode_{m}"), key="mode",
                             label_visibility="collapsed")
             chosen: list[str] = []
-            if mode == "kb":
+            if mode in ("kb", "agent"):  # agent mode: the KBs its KB search may read
                 if "kbs_pick" in st.session_state:  # kept between pages; KBs deleted meanwhile drop out
                     st.session_state["kbs_pick"] = [n for n in st.session_state["kbs_pick"] if n in kb_names]
                 default = None if "kbs_pick" in st.session_state else kb_names[:1]
