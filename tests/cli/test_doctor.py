@@ -60,3 +60,32 @@ def test_servers_that_do_not_answer_fail_the_doctor_with_the_fix(cli, monkeypatc
     assert "2 configured parts not working" in r.out
     checks = by_name(cli("doctor", "--json").out)
     assert checks["chat model office"]["status"] == checks["web search"]["status"] == "unreachable"
+
+
+def test_the_server_is_reported_running_not_running_or_something_else(
+        cli, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from zhiku import Zhiku, load_settings
+    from zhiku.api import create_app
+    from zhiku.cli.commands_server import KEEP_ALIVE_S, bind
+    from zhiku.testing.live_server import LiveServer
+
+    monkeypatch.setenv("ZHIKU_LLM__DETECT_LOCAL", "false")
+    monkeypatch.setenv("ZHIKU_SERVER__PORT", str(free_port()))
+    server = by_name(cli("doctor", "--json").out)["server"]
+    assert server["status"] == "off" and "not running" in server["detail"]
+
+    zk = Zhiku(load_settings(home=tmp_path / "served", overrides={"embedding": {"default": "static"}}, environ={}))
+    live = LiveServer(create_app(zk), bind("127.0.0.1", 0), KEEP_ALIVE_S)
+    try:
+        monkeypatch.setenv("ZHIKU_SERVER__PORT", live.url.rsplit(":", 1)[1])
+        server = by_name(cli("doctor", "--json").out)["server"]
+        assert server["status"] == "ok" and live.url in server["detail"]
+    finally:
+        live.stop()
+        zk.close()
+
+    with ChatServer() as other:  # something else on the port: not zhiku
+        monkeypatch.setenv("ZHIKU_SERVER__PORT", other.base_url.split(":")[2].split("/")[0])
+        r = cli("doctor", "--json")
+    server = by_name(r.out)["server"]
+    assert r.code == 1 and server["status"] == "error" and "server.port" in server["fix"]

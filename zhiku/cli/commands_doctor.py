@@ -50,6 +50,7 @@ def diagnose(settings: "Settings", zhiku: "Zhiku | None", open_error: str | None
         checks.append(_embedder(settings, zhiku))
         checks.extend(_chat_models(zhiku))
         checks.append(_web_search(settings, zhiku))
+    checks.append(_server(settings))
     checks.extend([_fast_encoder(), _ocr(), _local_models(), _chromium()])
     return checks
 
@@ -108,6 +109,24 @@ def _web_search(settings: "Settings", zhiku: "Zhiku") -> Check:
         return Check("reachable", "web search", "unreachable", f"{where}: {_reason(exc)}",
                      "start the engine or correct websearch.base_url / its API key")
     return Check("reachable", "web search", "ok", f"{where} answers ({len(results)} result{'' if len(results) == 1 else 's'})")
+
+
+def _server(settings: "Settings") -> Check:
+    """Whether `zhiku start` is serving on the configured address, or would be free to."""
+    from zhiku.client import ZhikuClient
+
+    host, port = settings.server.host, settings.server.port
+    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    try:
+        with ZhikuClient(url, timeout=3.0) as client:
+            status = client.health().status
+    except Exception as exc:  # nothing listens (the usual case), or something that is not zhiku
+        reason = _reason(exc)
+        if "cannot reach" in reason or "refused" in reason.lower():
+            return Check("reachable", "server", "off", f"not running: `zhiku start` serves {url}/")
+        return Check("reachable", "server", "error", f"{url} answers, but not as zhiku: {reason}",
+                     "stop what listens there, or set server.port (or zhiku start --port)")
+    return Check("reachable", "server", "ok", f"zhiku serves {url}/ (health: {status})")
 
 
 def _fast_encoder() -> Check:
