@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -87,3 +89,54 @@ def test_two_workers_on_one_sqlite_home_run_each_job_once(tmp_path: Path) -> Non
     finally:
         cluster.close()
         queuer.close()
+
+
+@pytest.mark.slow
+def test_a_worker_stopped_with_sigterm_gives_its_job_back_and_another_finishes_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    write_config(home, None)
+    cluster = Cluster(home, tmp_path / "logs")
+    queuer = Zhiku(load_settings(home=home, environ={}))
+    try:
+        queuer.start_jobs(ingest=False)
+        first = cluster.worker("worker-1")
+        queuer.create_kb("kb")
+        staging = queuer.stage_upload()
+        for name, data in many_small_files(120):
+            staged = staging.add(name)
+            staged.write(data)
+            staged.close()
+        job = queuer.submit_upload("kb", staging)
+        deadline = time.monotonic() + 120
+        while queuer.job(job.id).files_done < 2:
+            assert time.monotonic() < deadline, cluster.logs_text()
+            time.sleep(0.02)
+        assert first.stop() == 0
+        said = first.text()
+        assert f"job {job.id} (kb): given back" in said and said.rstrip().endswith("zhiku worker stopped"), said
+        back = queuer.job(job.id)
+        added = [f.name for f in back.files if f.outcome == "added"]
+        assert back.status == "queued" and back.worker is None and 2 <= len(added) < 120
+        cluster.worker("worker-2")
+        while (done := queuer.job(job.id)).status in ("queued", "running"):
+            assert time.monotonic() < deadline + 120, cluster.logs_text()
+            time.sleep(0.05)
+        assert done.status == "done" and [f.outcome for f in done.files] == ["added"] * 120
+        assert len(queuer.list_files("kb")) == 120 and queuer.check("kb") == []
+    finally:
+        cluster.close()
+        queuer.close()
+
+
+def test_a_worker_that_cannot_reach_its_database_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIKU_")}
+    env["ZHIKU_DATABASE_URL"] = f"postgresql+psycopg://zhiku:secret@127.0.0.1:{port}/zhiku"
+    done = subprocess.run([sys.executable, "-m", "zhiku", "--home", str(tmp_path / "home"), "worker"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == ""
+    line = done.stderr.strip()
+    assert "\n" not in line and line.startswith("error:") and f"127.0.0.1:{port}" in line, line
+    assert "secret" not in line and "refused" in line.lower()
