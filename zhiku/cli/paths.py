@@ -59,11 +59,11 @@ def folder_file_name(folder: PurePath, relative: PurePath) -> str:
 
 def matches(name: str, pattern: str) -> bool:
     """Whether a pattern matches a file's name in a KB (or its path under a folder): the whole
-    name or, for a pattern without '/', its last part; case does not matter (``*.pdf`` finds X.PDF)."""
+    name or its end from any '/' on (``sub/*`` finds handbook/sub/pay.md, ``*.pdf`` any PDF);
+    case does not matter (``*.pdf`` finds X.PDF)."""
     name, pattern = nfc(name).casefold(), nfc(pattern).casefold()
-    if fnmatch.fnmatchcase(name, pattern):
-        return True
-    return "/" not in pattern and fnmatch.fnmatchcase(name.rsplit("/", 1)[-1], pattern)
+    parts = name.split("/")
+    return any(fnmatch.fnmatchcase("/".join(parts[i:]), pattern) for i in range(len(parts)))
 
 
 def expand(args: Sequence[str], existing: Collection[str] = (), cwd: Path | None = None) -> Expansion:
