@@ -81,6 +81,10 @@ def worker(
         shown = make_url(settings.db_url).render_as_string(hide_password=True)
         out.print(f"zhiku worker {manager.worker}: ingesting queued jobs from {shown} ({manager.slots} at once, "
                   f"lease {settings.jobs.lease_s:g}s) — Ctrl-C to stop", markup=False)
+        if settings.index.vector == "faiss" or settings.index.lexical == "bm25":
+            out.print("note: this home keeps its search indexes in files (index.vector/index.lexical: faiss/bm25); "
+                      "processes writing one knowledge base's index files at once can overwrite each other's: "
+                      "with several processes, use PostgreSQL with pgvector and pg_bm25 (docs/deploy.md)", markup=False)
         problem: str | None = None
         while not stop.wait(0.5):
             if manager.database_problem != problem:
