@@ -339,11 +339,17 @@ def test_temp_docs_and_file_chat(raw: httpx.Client) -> None:
     chunks = stream_json(raw.post("/chat/kb_chat", json={"query": "年假有多少天？", "mode": "temp_kb", "kb_name": tid}))
     assert "十五天" in "".join(c["choices"][0]["delta"]["content"] or "" for c in chunks)
 
-    # a new upload naming the previous id replaces it
+    # a new upload naming the previous id adds to it and keeps the id (failed_files: this upload's only)
     r = raw.post("/knowledge_base/upload_temp_docs", data={"prev_id": tid},
                  files=[("files", ("退款.md", BytesIO(EN.encode())))])
-    assert r.json()["data"]["id"] != tid
-    chatchat_error(raw.post("/chat/file_chat", json={"query": "年假", "knowledge_id": tid}), 404, "not_found")
+    assert r.json()["data"]["id"] == tid and r.json()["data"]["failed_files"] == [], r.text
+    for query, source in (("年假多少天", "假期.md"), ("refunds paid", "退款.md")):
+        docs = raw.post("/knowledge_base/search_temp_docs", json={"knowledge_id": tid, "query": query, "top_k": 1}).json()
+        assert docs[0]["metadata"]["source"] == source
+    # an id that is not (or no longer) there: a new temporary KB
+    r = raw.post("/knowledge_base/upload_temp_docs", data={"prev_id": "0" * 32},
+                 files=[("files", ("退款.md", BytesIO(EN.encode())))])
+    assert r.json()["code"] == 200 and r.json()["data"]["id"] not in (tid, "0" * 32)
 
 
 def test_feedback_on_a_zhiku_message(raw: httpx.Client, kb: str, zk: Zhiku) -> None:

@@ -96,13 +96,43 @@ class TempKBs:
             conn.execute(update(temp_kbs).where(temp_kbs.c.id == tid).values(job_id=job.id))
         return self.get(tid, owner)
 
-    def _check_quota(self, owner: str, adding: int) -> None:
+    def add(self, tid: str, owner: str, staging: "UploadStaging") -> TempKB:
+        """Add the staged files to the caller's temporary KB ``tid`` (same id; a file of a name it
+        already holds replaces it); its ingestion runs as a background job, and the KB lives on for
+        ``chat.temp_ttl_minutes`` from now. Refused while its earlier files are still being read."""
+        try:
+            if not staging.files:
+                raise InvalidInput("the upload holds no files")
+            info = self.get(tid, owner)
+            if info.status == "expired":
+                raise NotFound(f"uploaded files {tid} expired; upload them again", temp_kb=tid)
+            if info.status == "ingesting":
+                raise Conflict("the files uploaded earlier are still being read: add more once their status is "
+                               "'ready'", temp_kb=tid, status=info.status)
+            jobs = self.jobs()
+            if jobs is None:
+                raise Unavailable("background jobs are not started (they run inside `zhiku start`)")
+            self._check_quota(owner, sum(f.size for f in staging.files), new_upload=False)
+            kb = self.catalog.get_kb(TEMP_PREFIX + tid)
+        except BaseException:
+            staging.discard()
+            raise
+        adding = {f.name for f in staging.files}
+        earlier = [f.model_dump() for f in info.files if f.name not in adding]  # with their outcomes
+        job = jobs.submit(kb, staging)
+        files = earlier + [{"name": f.name, "size": f.size} for f in staging.files]
+        with self.engine.begin() as conn:
+            conn.execute(update(temp_kbs).where(temp_kbs.c.id == tid).values(
+                files=files, job_id=job.id, expires_at=now() + self.ttl))
+        return self.get(tid, owner)
+
+    def _check_quota(self, owner: str, adding: int, new_upload: bool = True) -> None:
         """Refuse an upload past the owner's quota (``chat.temp_max_per_user`` uploads kept at once,
         ``chat.temp_max_mb_per_user`` megabytes of files together), counting what has not expired."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(temp_kbs.c.files, temp_kbs.c.expires_at).where(
                 temp_kbs.c.owner == owner, temp_kbs.c.expires_at > now())).all()
-        if len(rows) >= self.chat.temp_max_per_user:
+        if new_upload and len(rows) >= self.chat.temp_max_per_user:
             raise Conflict(f"you already keep {len(rows)} file chat uploads (at most {self.chat.temp_max_per_user}, "
                            "setting chat.temp_max_per_user): delete one or wait until one expires",
                            limit=self.chat.temp_max_per_user)
@@ -134,11 +164,13 @@ class TempKBs:
         job = self._job(row.job_id)
         files = [TempKBFile(**f) for f in row.files or []]
         status, error = "ready", None
-        if job is not None:
-            files = [TempKBFile(name=f.name, size=f.size, outcome=f.outcome, detail=f.detail) for f in job.files]
+        if job is not None:  # the latest job's files, after those added by earlier ones (``add``)
+            latest = [TempKBFile(name=f.name, size=f.size, outcome=f.outcome, detail=f.detail) for f in job.files]
+            named = {f.name for f in latest}
+            files = [f for f in files if f.name not in named] + latest
             if job.status in ("queued", "running"):
                 status = "ingesting"
-            elif not any(f.outcome in KEPT for f in job.files):
+            elif not any(f.outcome in KEPT for f in files):
                 status = "failed"
                 error = job.error or "; ".join(f"{f.name}: {f.detail}" for f in job.files if f.detail) or job.status
         expires = as_utc(row.expires_at)

@@ -122,7 +122,8 @@ class _FileChatLines:
 async def upload_temp_docs(request: Request, who: WriteScope, zhiku: ZhikuDep) -> dict[str, Any]:
     """Multipart ``files`` (+ ``prev_id``): a temporary knowledge base for file chat, answered
     when its files are read. ``prev_id`` (or ``knowledge_id``, as Chatchat's client sends it)
-    names an earlier one of the caller's, which is deleted; the new id is returned."""
+    names an earlier one of the caller's: the files are added to it and its id is returned, as
+    Chatchat does (an unknown or expired id: a new temporary KB)."""
     owner = who.user_id  # uploading stores files: the write scope, as every upload
     staging = await run_in_threadpool(zhiku.stage_upload)
     try:
@@ -131,16 +132,21 @@ async def upload_temp_docs(request: Request, who: WriteScope, zhiku: ZhikuDep) -
         await run_in_threadpool(staging.discard)
         raise
     prev = (fields.get("prev_id") or fields.get("knowledge_id") or "").strip()
+    sent = {f.name for f in staging.files}
+    earlier = None
     if prev and prev not in ("None", "null"):
         try:
-            await run_in_threadpool(zhiku.temp_kbs.delete, prev, owner)
+            earlier = await run_in_threadpool(zhiku.temp_kbs.get, prev, owner)  # the caller's only
         except NotFound:
-            pass
-    info = await run_in_threadpool(zhiku.temp_kbs.create, owner, staging)  # discards staging on failure
+            earlier = None
+    if earlier is not None and earlier.status != "expired":
+        info = await run_in_threadpool(zhiku.temp_kbs.add, prev, owner, staging)  # discards staging on failure
+    else:
+        info = await run_in_threadpool(zhiku.temp_kbs.create, owner, staging)  # discards staging on failure
     if info.job_id:
         await finished(zhiku, info.job_id)
         info = await run_in_threadpool(zhiku.temp_kbs.get, info.id, owner)
-    failed = [{f.name: f.detail or f.outcome} for f in info.files if f.outcome not in KEPT]
+    failed = [{f.name: f.detail or f.outcome} for f in info.files if f.outcome not in KEPT and f.name in sent]
     return envelope({"id": info.id, "failed_files": failed, "status": info.status,
                      "expires_at": info.expires_at.isoformat()})
 
