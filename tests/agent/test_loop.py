@@ -312,3 +312,22 @@ def test_react_protocol_runs_the_action_and_drops_an_invented_observation(home: 
     assert "Observation:" in first["stop"]
     assert second["messages"][-2] == {"role": "assistant", "content":
                                       'Thought: I need the tool\nAction: t_echo\nAction Input: {"text": "hi"}'}
+
+
+def test_react_replies_without_protocol_or_with_bad_input(home: Path, model: Model) -> None:
+    def script(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+        content = last(body)["content"]
+        if content == "plain":
+            return "Paris is the capital.", []  # a small model answering directly
+        if content.startswith("Observation:"):
+            return f"Final Answer: saw {content[len('Observation: '):]}", []
+        return "Action: t_echo\nAction Input: {text: unquoted}", []
+
+    model.script = script
+    with make_app(home, model, ["t_echo"], protocol="react") as zk:
+        direct = ask(zk, "plain")
+        broken = ask(zk, "echo")
+    assert final(direct).answer == "Paris is the capital." and steps(direct) == []
+    (step,) = steps(broken)
+    assert step.status == "refused" and "not JSON" in (step.error or "") and RUNS == []
+    assert final(broken).answer.startswith("saw Refused: the arguments could not be read")
