@@ -136,8 +136,11 @@ def test_a_job_running_in_another_process_is_cancelled_from_this_one(home: Path)
         ready, gate = threading.Event(), threading.Event()
         _hold_when(first, job, ready, gate, files=2)
         assert ready.wait(60)
+        told = threading.Event()  # this process's watchers of a job another runs are told of its changes
+        second.watch_job(job.id, told.set)
         assert second.cancel_job(job.id).cancel_requested
         gate.set()
+        assert told.wait(30)
         done = _wait(second, job.id)
         added = [f.name for f in done.files if f.outcome == "added"]
         assert done.status == "cancelled" and 2 <= len(added) < 40
