@@ -53,6 +53,11 @@ class Zhiku:
         self.ingestor = Ingestor(settings.ingest, settings.home / "kbs", self.catalog, self.indexes, self.embedders,
                                  self.cached_embedder)
         self.retriever = Retriever(settings.retrieval, self.catalog, self.indexes, self.embedders)
+        try:  # files whose ingestion a crash or a kill interrupted: their records and stored copies go
+            for kb_name, file_name in self.ingestor.clean_interrupted():
+                log.warning("%s: removed '%s', whose adding was interrupted; add it again", kb_name, file_name)
+        except Exception:  # noqa: BLE001 - opening the app must not fail over a clean-up
+            log.warning("clean-up of interrupted files failed", exc_info=True)
         self._lock = threading.RLock()  # guards what is built on first use
         self._jobs: JobManager | None = None
 

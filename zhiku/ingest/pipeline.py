@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 import numpy as np
 
 from zhiku.errors import Cancelled, InvalidInput, NotFound, ZhikuError
+from zhiku.ingest.pending import PendingLocks
 from zhiku.schema import FileRecord, KnowledgeBase
 from zhiku.schema.jobs import FileOutcome
 from zhiku.text.ids import sha256_file
@@ -139,6 +140,33 @@ class Ingestor:
         embedder by name behind the embedding cache (vectors of unchanged text are not recomputed)."""
         self.settings, self.kbs_root, self.catalog, self.indexes = settings, kbs_root, catalog, indexes
         self.embedders, self.passage_embedder = embedders, passage_embedder
+        self.pending = PendingLocks(kbs_root)
+
+    def clean_interrupted(self) -> list[tuple[str, str]]:
+        """Remove the ``pending`` files whose ingestion was interrupted (a crash, a kill: see
+        ``pending.py``) and their stored copies; files being added elsewhere are left alone.
+        Returns (KB name, file name) of each removed."""
+        out: list[tuple[str, str]] = []
+        for kb in self.catalog.list_kbs():
+            gone = [f for f in self.catalog.list_files(kb.id, "pending")
+                    if self.pending.interrupted(kb.id, f.id, f.created_at)]
+            gone = [f for f in gone if self.catalog.get_file(f.id).status == "pending"]  # not finished meanwhile
+            if not gone:
+                continue
+
+            def remove(ids: list[str] = [f.id for f in gone]) -> tuple[Any, list[list[str]], np.ndarray, Any, int]:
+                removed, revision = self.catalog.remove_files(kb.id, ids)
+                return [], [], _no_vectors(kb), removed, revision
+
+            self._change(kb, remove)
+            for f in gone:
+                self.stored_path(kb, f.id).unlink(missing_ok=True)
+                self.stored_path(kb, f.id).with_name(f.id + ".part").unlink(missing_ok=True)
+                self.pending.forget(kb.id, f.id)
+                out.append((kb.name, f.name))
+        if out:
+            self.indexes.flush()
+        return out
 
     def stored_dir(self, kb: KnowledgeBase) -> Path:
         """The folder of the KB's stored original files, one per file record, named by its id."""
@@ -272,18 +300,19 @@ class Ingestor:
         had_indexed = any(f.status == "indexed" for f in versions if f.id != record.id)
         stored = self.stored_path(kb, record.id)
         seen = {f.id for f in versions}  # versions of the name, filled again right before the commit
-        try:
-            self._store_copy(src.path, stored)
-            n_chunks = self._index(kb, record, stored, src.name, replaces, progress, report, cancelled,
-                                   prepared.parsed, seen)
-        except Cancelled:
-            raise
-        except ZhikuError as exc:
-            self._forget(kb, catalog.fail_file(record.id, exc.message))
-            raise
-        except Exception as exc:
-            self._forget(kb, catalog.fail_file(record.id, f"{type(exc).__name__}: {exc}"))
-            raise
+        with self.pending.holding(kb.id, record.id):  # released however this process ends (pending.py)
+            try:
+                self._store_copy(src.path, stored)
+                n_chunks = self._index(kb, record, stored, src.name, replaces, progress, report, cancelled,
+                                       prepared.parsed, seen)
+            except Cancelled:
+                raise
+            except ZhikuError as exc:
+                self._forget(kb, catalog.fail_file(record.id, exc.message))
+                raise
+            except Exception as exc:
+                self._forget(kb, catalog.fail_file(record.id, f"{type(exc).__name__}: {exc}"))
+                raise
         left = {f.id for f in catalog.files_named(kb.id, src.name)}
         for old in (seen | set(replaces)) - left - {record.id}:  # replaced here, decided at commit time
             self.stored_path(kb, old).unlink(missing_ok=True)
