@@ -175,13 +175,13 @@ def test_the_encoder_imports_where_there_is_no_fork() -> None:
     assert done.returncode == 0 and done.stdout.strip() == "imported", done.stderr
 
 
-def test_chinese_output_to_a_pipe_in_a_windows_code_page(tmp_path: Path) -> None:
+def test_chinese_output_to_a_pipe_in_a_windows_code_page(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
     """Windows writes to a pipe in its ANSI code page: `zhiku kb list --json > kbs.json` with a
     Chinese name ended in UnicodeEncodeError. PYTHONIOENCODING=cp1252 does the same here."""
+    assert cli("kb", "create", "手册").code == 0
     env = portable_env() | {"PYTHONIOENCODING": "cp1252"}
-    home = str(tmp_path / "home")
-    for args in (["kb", "create", "手册"], ["kb", "list", "--json"], ["kb", "list"]):
-        done = subprocess.run([sys.executable, "-m", "zhiku", "--home", home, *args], capture_output=True,
+    for args in (["kb", "list", "--json"], ["kb", "list"]):
+        done = subprocess.run([sys.executable, "-m", "zhiku", "--home", str(home), *args], capture_output=True,
                               env=env, cwd=REPO, timeout=120)
         assert done.returncode == 0, done.stderr.decode("utf-8", "replace")
         assert "手册" in done.stdout.decode("utf-8")
