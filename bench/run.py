@@ -26,6 +26,7 @@ QUICK: list[tuple[str, list[str]]] = [
     ("quality.py", []),
     ("web_rank.py", ["--questions", "10"]),
     ("tables.py", []),
+    ("agent.py", []),
 ]
 FULL: list[tuple[str, list[str]]] = [
     ("latency.py", ["--sizes", "1000", "10000", "20000", "100000", "--chatchat-max", "20000", "--queries", "200",
@@ -37,6 +38,7 @@ FULL: list[tuple[str, list[str]]] = [
     ("web_rank.py", ["--questions", "60"]),
     ("search_throughput.py", ["--chunks", "100000"]),
     ("tables.py", []),
+    ("agent.py", []),
 ]
 
 
