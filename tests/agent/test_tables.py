@@ -141,6 +141,7 @@ def test_lineage_of_other_shapes_is_left_out_not_guessed() -> None:
     ("CREATE TEMP TABLE x AS SELECT * FROM orders", "not allowed"),
     ("SELECT load_extension('/tmp/x.so')", "load_extension is not allowed"),
     ("SELECT nosuch FROM orders", "no such column"),
+    ("SELECT length(randomblob(900000000))", "too big"),
     ("SELECT", "the query failed"),
 ])
 def test_writes_and_escapes_are_refused_by_the_connection(shared_app: Zhiku, sql: str, reason: str) -> None:

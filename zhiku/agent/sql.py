@@ -9,8 +9,9 @@ SQLite (the in-memory tables of a KB's CSV/XLSX files, and an admin's SQLite dat
   statement is prepared, so a write disguised in a CTE, behind a comment or in any other spelling
   never runs. Reading a table outside the allow-list is denied the same way.
 - Python's ``sqlite3`` prepares one statement per ``execute``: a second statement is an error.
-- A progress handler stops the statement after ``timeout_s`` (or when the answer is cancelled), and
-  at most ``row_limit`` rows are fetched.
+- A progress handler stops the statement after ``timeout_s`` (or when the answer is cancelled), at
+  most ``row_limit`` rows are fetched, and no string or blob a query builds may pass 1 MB
+  (``SQLITE_LIMIT_LENGTH``), so ``randomblob`` cannot fill the memory.
 - An admin's database file is opened with ``mode=ro`` as well.
 
 PostgreSQL (an admin's database): each query runs on a fresh connection in a ``READ ONLY``
@@ -88,6 +89,11 @@ class ReadOnlySqlite:
             "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
         self.denied: list[str] = []  # why the authorizer said no, for the error message
         conn.execute("PRAGMA query_only = ON")  # the last PRAGMA this connection runs
+        # no value a query builds may pass 1 MB (randomblob(900000000) would take 900 MB), no database
+        # may be attached even were ATTACH allowed
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 1_000_000)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, 100_000)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
         conn.set_authorizer(self._authorize)
 
     def _authorize(self, action: int, arg1: str | None, arg2: str | None, db: str | None,
