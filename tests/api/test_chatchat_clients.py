@@ -118,3 +118,26 @@ def test_upload_temp_docs_adds_to_the_same_knowledge_id(filled: Any, server: Liv
     assert third["data"]["id"] == tid
     answer = "".join(c.get("answer", "") for c in filled.file_chat("年假有几天", knowledge_id=tid, stream=True))
     assert "十五天" in answer
+
+
+def test_feedback_rates_a_kb_chat_answer_by_its_message_id(filled: Any, server: LiveServer, zk: Zhiku) -> None:
+    client = sdk(server.url)
+    chunks = list(client.chat.kb_chat("年假有多少天？", kb_name=KB, stream=True))
+    ids = {c.get("message_id") for c in chunks if "choices" in c}
+    assert len(ids) == 1 and None not in ids, chunks  # every chunk names the answer, as Chatchat's do
+    message_id = ids.pop()
+    # the web UI rates through ApiRequest.chat_feedback (0-100), the SDK through chat_feedback
+    r = filled.chat_feedback(message_id, 20, "太长了")
+    assert r.status_code == 200 and r.json()["code"] == 200, r.text
+    assert r.json()["data"]["rating"] == "down" and r.json()["data"]["reason"] == "太长了"
+    again = client.chat.chat_feedback(message_id=message_id, score=90, reason="")
+    assert again["code"] == 200 and again["data"]["rating"] == "up"
+    from zhiku.api.routes.chatchat_answers import get
+    kept = get(zk.engine, message_id)
+    assert kept["question"] == "年假有多少天？" and "十五天" in kept["answer"] and kept["score"] == 90
+    # the answer is no conversation of the caller's
+    assert zk.conversations.list("local", 100, 0) == []
+    # non-streaming answers carry one too; an unknown id is Chatchat's code 404
+    whole = next(iter(client.chat.kb_chat("病假工资怎么发", kb_name=KB, stream=False)))
+    assert whole["message_id"] and filled.chat_feedback(whole["message_id"], 60).json()["code"] == 200
+    assert filled.chat_feedback("0" * 32, 60).json()["code"] == 404

@@ -288,6 +288,25 @@ feedback = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# Answers given on the Chatchat-compatible KB chat routes (zhiku.api.routes.chatchat_answers):
+# the ``message_id`` their stream carries, so that Chatchat's ``/chat/feedback`` can rate them,
+# without making each API chat a conversation of the caller (Chatchat keeps a message row per chat too).
+chatchat_answers = Table(
+    "chatchat_answers",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(200)),  # the asking user's id ("local" on an open server)
+    Column("kb", String(200), nullable=False),
+    Column("question", Text, nullable=False),
+    Column("answer", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("rating", String(8)),  # up | down, once rated
+    Column("score", Integer),  # Chatchat's 0-100 score as sent
+    Column("reason", Text),
+    Column("rated_at", DateTime(timezone=True)),
+    Index("ix_chatchat_answers_created", "created_at"),
+)
+
 # Temporary knowledge bases of file chat (zhiku.chat.files): the KB itself is a row of ``kbs``
 # named with a reserved prefix; this row says whose it is and when it goes.
 temp_kbs = Table(

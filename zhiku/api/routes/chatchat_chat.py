@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated, Any, Iterator, Literal, get_args
+from typing import Annotated, Any, Callable, Iterator, Literal, get_args
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import StreamingResponse
@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
 from zhiku.api.deps import ZhikuDep
+from zhiku.api.routes import chatchat_answers
 from zhiku.api.routes.chatchat_common import (
     DISTANCE_MAX,
     ChatchatRoute,
@@ -43,6 +44,7 @@ from zhiku.chat.pipeline import PreparedAnswer, as_turns
 from zhiku.chat.turns import Ended, TurnResult
 from zhiku.errors import InvalidInput
 from zhiku.schema import Answer, AnswerEvent, AnswerRequest, Retrieved, limits
+from zhiku.text.ids import new_id
 
 router = APIRouter(tags=["chatchat-compatible"], route_class=ChatchatRoute, include_in_schema=False)
 
@@ -152,14 +154,15 @@ def _model_label(zhiku: Zhiku, name: str | None) -> str:
 class _Output:
     """Chatchat's ``OpenAIChatOutput`` with the standard OpenAI fields added."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, message_id: str | None = None) -> None:
         self.id = f"chat{uuid.uuid4()}"
         self.created = int(time.time())
         self.model = model
+        self.message_id = message_id  # the answer's id for /chat/feedback (chatchat_answers)
 
     def _head(self, obj: str, **extra: Any) -> dict[str, Any]:
         return {"id": self.id, "object": obj, "model": self.model, "created": self.created, "status": None,
-                "message_type": 1, "message_id": None, "is_ref": False, **extra}
+                "message_type": 1, "message_id": self.message_id, "is_ref": False, **extra}
 
     def chunk(self, content: str, finish: str | None = None, **extra: Any) -> dict[str, Any]:
         delta = {"role": "assistant", "content": content, "tool_calls": []}
@@ -202,7 +205,14 @@ async def kb_chat_response(
     asked = AnswerRequest(mode="kb", kbs=[kb], question=query, history=as_turns(history_turns(history)), model=name,
                           top_k=top_k)
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
-    out = _Output(prepared.answered_by)
+    message_id = None if return_direct else new_id()
+    out = _Output(prepared.answered_by, message_id)
+    asker = principal(request).user_id
+
+    def answered(text: str) -> None:
+        """The complete answer, kept under its message_id for Chatchat's /chat/feedback."""
+        if message_id is not None:
+            chatchat_answers.record(zhiku.engine, message_id, asker, kb_name, query, text)
 
     # an answer that says the KB holds nothing lists no sources (docs/chatchat-compat.md): the extractive
     # answerer always says so under the relevance floor, a chat model does with strict grounding
@@ -224,11 +234,13 @@ async def kb_chat_response(
         return body
     outcome = await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
                             whole, stream, lambda opening: _Chunks(out, sources(retrieved_in(opening)),
-                                                                     done_marker),
+                                                                     done_marker, answered),
                             zhiku.settings.server.sse_heartbeat_s)
     if isinstance(outcome, StreamingResponse):
         return outcome
     answer = outcome.answer
+    if answer is not None:
+        await run_in_threadpool(answered, answer.answer)
     return {**out.completion(answer.answer if answer else "", _finish(answer), docs=sources(outcome.retrieved),
                              citations=_citations(answer)), "usage": answer.usage if answer else None}
 
@@ -246,8 +258,9 @@ class _Chunks:
     ``finish_reason`` and zhiku's ``citations``; an error after the stream started is Chatchat's
     error line."""
 
-    def __init__(self, out: _Output, refs: list[str], done_marker: bool) -> None:
-        self.out, self.refs, self.done_marker = out, refs, done_marker
+    def __init__(self, out: _Output, refs: list[str], done_marker: bool,
+                 answered: Callable[[str], None] | None = None) -> None:
+        self.out, self.refs, self.done_marker, self.answered = out, refs, done_marker, answered
 
     def head(self) -> Iterator[bytes]:
         yield data_line(self.out.chunk("", docs=self.refs))
@@ -263,6 +276,8 @@ class _Chunks:
                                                                 "details": {}}})
             return
         final = ended.outcome.answer if ended.outcome is not None else None
+        if self.answered is not None and final is not None:
+            self.answered(final.answer)  # kept for /chat/feedback before the last chunk names it
         yield data_line(self.out.chunk("", _finish(final), citations=_citations(final)))
         if self.done_marker:
             yield b"data: [DONE]\n\n"

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from zhiku.api import sse
 from zhiku.api.chat_events import respond, retrieved_in, text_of, whole
 from zhiku.api.deps import ReadScope, WriteScope, ZhikuDep
+from zhiku.api.routes import chatchat_answers
 from zhiku.api.routes.chatchat_chat import DEFAULT_TOP_K, HistoryItem, chat_model_name, history_turns
 from zhiku.api.routes.chatchat_common import (
     DISTANCE_MAX,
@@ -160,10 +161,14 @@ def search_temp_docs(body: SearchTempDocs, who: ReadScope, zhiku: ZhikuDep) -> l
 
 @router.post("/chat/feedback")
 def chat_feedback(body: FeedbackBody, who: WriteScope, zhiku: ZhikuDep) -> dict[str, Any]:
-    """Chatchat's score (0-100) as zhiku's thumbs: 50 and above is up. ``message_id`` is the id of
-    an assistant message of one of the caller's zhiku conversations."""
+    """Chatchat's score (0-100) as zhiku's thumbs: 50 and above is up. ``message_id`` is the one a
+    kb_chat answer carries (kept in ``chatchat_answers``), or an assistant message of one of the
+    caller's zhiku conversations."""
     if not body.message_id:
         raise InvalidInput("message_id is required")
+    rated = chatchat_answers.rate(zhiku.engine, body.message_id, who.user_id, body.score, body.reason)
+    if rated is not None:
+        return envelope(rated, f"已反馈聊天记录 {body.message_id}")
     rating = "up" if body.score >= 50 else "down"
     fb = zhiku.conversations.set_feedback(who.user_id, body.message_id, rating, body.reason or None)
     return envelope(fb.model_dump(mode="json"), f"已反馈聊天记录 {body.message_id}")
