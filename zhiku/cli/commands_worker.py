@@ -85,12 +85,8 @@ def worker(
             out.print("note: this home keeps its search indexes in files (index.vector/index.lexical: faiss/bm25); "
                       "processes writing one knowledge base's index files at once can overwrite each other's: "
                       "with several processes, use PostgreSQL with pgvector and pg_bm25 (docs/deploy.md)", markup=False)
-        problem: str | None = None
-        while not stop.wait(0.5):
-            if manager.database_problem != problem:
-                problem = manager.database_problem
-                out.print(f"the database is not reachable ({problem}): trying again" if problem
-                          else "the database is reachable again", markup=False)
+        while not stop.wait(0.5):  # the job loop says on stderr when the database goes away and comes back
+            pass
         out.print("stopping: running jobs are given back to the queue…", markup=False)
         zhiku.close()  # closing again at exit does nothing more
     finally:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from zhiku.config.jobs import JobSettings
 from zhiku.errors import Cancelled, NotFound, ZhikuError
@@ -118,11 +119,14 @@ class JobRunner:
                 if self.database_problem is not None:
                     log.warning("ingestion jobs: the database is reachable again")
                     self.database_problem = None
-            except Exception as exc:  # the database went away: keep trying, say so once
+            except SQLAlchemyError as exc:  # the database went away: keep trying, say so once
+                reason = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
                 if self.database_problem is None:
                     log.warning("ingestion jobs: the database is not reachable (%s); trying again every %gs",
-                                str(exc).splitlines()[0][:200], s.poll_s)
-                self.database_problem = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                                reason, s.poll_s)
+                self.database_problem = reason
+            except Exception:  # a bug must not end the loop that keeps the leases
+                log.exception("ingestion jobs: unexpected error in the claim loop")
             self._wake.wait(min(s.poll_s, s.heartbeat_s))
             self._wake.clear()
 
