@@ -80,6 +80,7 @@ NEEDS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/knowledge_base/upload_temp_docs"): W, ("POST", "/knowledge_base/search_temp_docs"): R,
     ("POST", "/chat/file_chat"): R, ("POST", "/chat/kb_chat"): R, ("POST", "/chat/feedback"): W,
     ("POST", "/knowledge_base/chat/completions"): R, ("POST", "/knowledge_base/{mode}/{param}/chat/completions"): R,
+    ("GET", "/tools"): R, ("POST", "/tools/call"): A, ("POST", "/chat/chat/completions"): R,  # the agent's
     ("POST", "/server/configs"): R, ("POST", "/server/get_prompt_template"): R, ("POST", "/other/embed_texts"): R,
     ("POST", "/knowledge_base/kb_summary_api/summary_file_to_vector_store"): W,
     ("POST", "/knowledge_base/kb_summary_api/summary_doc_ids_to_vector_store"): W,
@@ -112,6 +113,8 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/ask"): {"json": {"kbs": ["没有"], "question": "年假"}},
     ("POST", "/api/chat"): {"json": {"mode": "llm", "messages": ASK}},
     ("POST", "/api/tools/call"): {"json": {"name": "calculator", "arguments": {"expression": "1+1"}}},
+    ("POST", "/tools/call"): {"json": {"name": "calculator", "tool_input": {"expression": "1+1"}}},
+    ("POST", "/chat/chat/completions"): {"json": {"messages": ASK}},
     ("POST", "/api/chat/files"): {"files": [("files", MD)]},
     ("POST", "/api/conversations"): {"json": {"mode": "llm"}},
     ("PATCH", "/api/conversations/{conversation_id}"): {"json": {"title": "renamed"}},
