@@ -55,7 +55,7 @@ def test_cli_eval_json(cli, tiny: tuple[Path, Path]) -> None:  # type: ignore[no
 def test_bad_eval_files(app: Zhiku, tmp_path: Path, tiny: tuple[Path, Path]) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "q"}\nnot json\n')
-    with pytest.raises(InvalidInput, match="line 1: missing gold_ids"):
+    with pytest.raises(InvalidInput, match="line 2: not JSON"):
         evaluate(app, tiny[0], bad)
     with pytest.raises(InvalidInput, match="no such file"):
         evaluate(app, tmp_path / "nope.jsonl", tiny[1])
@@ -92,3 +92,24 @@ def test_label_questions_have_no_answer_hit(app: Zhiku, tiny: tuple[Path, Path],
         {"question": "Is Rust memory safe?", "answers": ["yes"], "answer_mode": "label", "gold_ids": ["p-rust"]}])
     (result,) = evaluate(app, tiny[0], labels, modes=["lexical"])
     assert result["answer_hit"] is None and result["recall@1"] == 1.0
+
+
+def test_unanswerable_questions_are_measured_as_refusals(app: Zhiku, tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in tiny[1].read_text(encoding="utf-8").splitlines()]
+    queries = _write(tmp_path / "mixed.jsonl", rows + [
+        {"question": "量子色动力学中的胶子禁闭机制是什么？", "unanswerable": True},
+        {"question": "What is the recipe for Neapolitan pizza dough?", "unanswerable": True, "gold_ids": []},
+    ])
+    (result,) = evaluate(app, tiny[0], queries, modes=["hybrid"])
+    assert result["refused"] == 1.0, "nothing in the corpus is about either"
+    assert result["false_refusals"] == 0.0 and result["recall@1"] == 1.0 and result["answer_hit"] == 1.0
+    (answerable_only,) = evaluate(app, *tiny, modes=["lexical"])
+    assert answerable_only["refused"] is None and answerable_only["false_refusals"] == 0.0
+
+
+def test_unanswerable_questions_must_say_so(app: Zhiku, tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"question 1: missing gold_ids \(or \"unanswerable\": true\)"):
+        evaluate(app, tiny[0], _write(tmp_path / "a.jsonl", [{"question": "Who?", "gold_ids": []}]))
+    with pytest.raises(InvalidInput, match="question 1: an unanswerable question has no gold_ids"):
+        evaluate(app, tiny[0], _write(tmp_path / "b.jsonl",
+                                      [{"question": "Who?", "unanswerable": True, "gold_ids": ["p-rust"]}]))

@@ -1,9 +1,15 @@
 """`zhiku eval`: retrieval and answer quality on a JSONL evaluation set.
 
 Corpus lines: ``{"id", "title", "text"}``; query lines: ``{"question", "answers",
-"gold_ids"}`` (the format of ../shared/data/eval). The corpus goes into a
-throw-away KB in the user's home (so the embedding cache makes reruns fast),
-each passage keeping its id; rankings are measured at passage level.
+"gold_ids"}`` (the format of ../shared/data/eval), or ``{"question", "unanswerable": true}``
+for a question the corpus does not answer. The corpus goes into a throw-away KB in the user's
+home (so the embedding cache makes reruns fast), each passage keeping its id; rankings are
+measured at passage level, over the answerable questions.
+
+Refusals: a question is refused when its best passage's relevance is under
+``retrieval.relevance_floor`` (the rule of the extractive answerer and of strict grounding alike).
+``refused`` is the share of unanswerable questions refused, ``false_refusals`` the share of
+answerable ones.
 """
 
 from __future__ import annotations
@@ -28,8 +34,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MODES_ALL = ("hybrid", "dense", "lexical")
-KEYS = ("mode", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "answer_hit", "p50_ms", "p95_ms",
-        "passages_not_ingested")
+KEYS = ("mode", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "answer_hit", "refused", "false_refusals",
+        "p50_ms", "p95_ms", "passages_not_ingested")
 
 
 def read_jsonl(path: str | Path, required: Sequence[str]) -> list[dict[str, Any]]:
@@ -110,7 +116,7 @@ def evaluate(
         if m not in MODES_ALL:
             raise InvalidInput(f"unknown mode '{m}'; use hybrid, dense, lexical or all")
     corpus = read_jsonl(corpus_path, ("id", "text"))
-    queries = read_jsonl(queries_path, ("question", "gold_ids"))[:limit]
+    queries = check_queries(read_jsonl(queries_path, ("question",))[:limit], Path(queries_path).name)
     kb_name = f"eval-{uuid.uuid4().hex[:8]}"
     app.create_kb(kb_name, description=f"throw-away evaluation KB for {Path(corpus_path).name}", embedder=embedder)
     try:
@@ -123,17 +129,49 @@ def evaluate(
             app.delete_kb(kb_name)
 
 
-def _measure(app: "Zhiku", kb_name: str, queries: list[dict[str, Any]], mode: str, top_k: int) -> dict[str, Any]:
+def check_queries(queries: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The queries, each answerable one with gold ids and each unanswerable one without."""
+    for n, q in enumerate(queries, 1):
+        if q.get("unanswerable"):
+            if q.get("gold_ids"):
+                raise InvalidInput(f"{name} question {n}: an unanswerable question has no gold_ids")
+        elif not q.get("gold_ids"):
+            raise InvalidInput(f"{name} question {n}: missing gold_ids (or \"unanswerable\": true)")
+    return queries
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(values)) if len(values) else None
+
+
+def _measure(app: "Zhiku", kb_name: str, queries: list[dict[str, Any]], mode: str, top_k: int,
+             relevances: list[tuple[bool, float]] | None = None) -> dict[str, Any]:
+    """The metrics of one mode; ``relevances`` (when given) receives (answerable, best relevance) per
+    question, for a refusal curve over the relevance floor."""
+    from zhiku.llm.extractive import relevance
+    from zhiku.text.normalize import detect_lang
+
     kb = app.kb(kb_name)
     answerer = app.answers.kb_chat.extractive
+    floor = app.settings.retrieval.relevance_floor
     depth = max(top_k, 10)
     app.search([kb_name], "warm up", top_k=1, mode=mode)  # load indexes and models outside the timing
     latencies, r1, r5, r10, mrr, ndcg, hit = [], [], [], [], [], [], []
+    refused: list[bool] = []
+    false_refusals: list[bool] = []
     for q in queries:
-        gold = {str(g) for g in q["gold_ids"]}
         t0 = time.perf_counter()
         hits = app.retriever.search([kb], q["question"], depth * 3, mode)
         latencies.append((time.perf_counter() - t0) * 1000)
+        lang = detect_lang(q["question"])
+        best = max((relevance(lang, h) for h in hits[:3]), default=0.0)
+        if relevances is not None:
+            relevances.append((not q.get("unanswerable"), best))
+        if q.get("unanswerable"):
+            refused.append(best < floor)
+            continue
+        false_refusals.append(best < floor)
+        gold = {str(g) for g in q["gold_ids"]}
         ranking = _doc_ranking(hits)[:depth]
         first = next((i for i, d in enumerate(ranking) if d in gold), None)
         r1.append(first is not None and first < 1)
@@ -148,12 +186,14 @@ def _measure(app: "Zhiku", kb_name: str, queries: list[dict[str, Any]], mode: st
             hit.append(_contains_answer(answer.answer, answers, answer_mode))
     return {
         "mode": mode,
-        "recall@1": float(np.mean(r1)),
-        "recall@5": float(np.mean(r5)),
-        "recall@10": float(np.mean(r10)),
-        "mrr@10": float(np.mean(mrr)),
-        "ndcg@10": float(np.mean(ndcg)),
-        "answer_hit": float(np.mean(hit)) if hit else None,
+        "recall@1": _mean(r1),
+        "recall@5": _mean(r5),
+        "recall@10": _mean(r10),
+        "mrr@10": _mean(mrr),
+        "ndcg@10": _mean(ndcg),
+        "answer_hit": _mean(hit),
+        "refused": _mean(refused),
+        "false_refusals": _mean(false_refusals),
         "p50_ms": float(np.percentile(latencies, 50)),
         "p95_ms": float(np.percentile(latencies, 95)),
     }

@@ -88,7 +88,8 @@ def print_trace(steps: list[Any]) -> None:
 def evaluate(
     ctx: typer.Context,
     corpus: str = typer.Option(..., "--corpus", help="corpus.jsonl (id, title, text)"),
-    queries: str = typer.Option(..., "--queries", help="queries.jsonl (question, answers, gold_ids)"),
+    queries: str = typer.Option(
+        ..., "--queries", help="queries.jsonl (question, answers, gold_ids; or unanswerable: true)"),
     mode: str = typer.Option("hybrid", "--mode", "-m", help="hybrid, dense, lexical or all"),
     top_k: int = typer.Option(10, "--top-k", "-k", min=1, help="depth of the ranking measured"),
     embedder: Optional[str] = typer.Option(None, "--embedder", "-e", help="embedder of the throw-away KB"),
@@ -109,7 +110,8 @@ def evaluate(
         return
     from rich.table import Table
 
-    keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "answer_hit", "p50_ms", "p95_ms"]
+    keys = ["recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "answer_hit", "refused", "false_refusals",
+            "p50_ms", "p95_ms"]
     table = Table("mode", *keys)
     for r in results:
         table.add_row(r["mode"], *("n/a" if r[k] is None else f"{r[k]:.3f}" if not k.endswith("_ms")

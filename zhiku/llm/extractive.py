@@ -1,21 +1,29 @@
 """The answerer used when no LLM is configured: the best sentences of the best
 passages, each followed by its citation number.
 
-Sentences are scored by how much of the question's rare-term weight they
-contain and by their embedding similarity to the question; the passage's own
-retrieval score breaks ties. When the best passage scores under the relevance
-floor the answer says so instead of quoting something unrelated.
+Sentences are scored by how much of the question's weighted words they contain
+(jieba words, and for Chinese also character bigrams, which do not depend on how
+jieba cut the question), by their embedding similarity to the question, and by
+whether they hold what the question's type asks for (a date for "when"/何时, a
+number for "how many"/多少/几, a place, a name, a reason: ``question_types``); the
+passage's own retrieval score breaks ties. A quote that refers back ("这种网络",
+"it") or lacks what was asked brings its neighbouring sentences. Sentences are
+quoted as written, so a question in one language over documents in another is
+answered with the document's sentences. When the best passage scores under the
+relevance floor the answer says so instead of quoting something unrelated.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
 from zhiku.config import AnswerSettings
+from zhiku.llm.question_types import offers, question_type
 from zhiku.schema import Answer, Citation, Hit
 
 NOT_FOUND = {
@@ -26,6 +34,22 @@ LEAD = {"zh": "根据知识库中的内容：", "en": "From the knowledge base:"
 MAX_SENTENCE = 400
 
 
+@dataclass(frozen=True)
+class SentenceWeights:
+    """How a sentence is weighed (bench/quality.py measures one set of weights against another)."""
+
+    lexical: float = 0.35  # the question's words, against the embedding similarity (1 - lexical)
+    bigrams: float = 0.4  # of the words' part: Chinese character bigrams (the rest: jieba words)
+    answer_type: float = 0.1  # added when the sentence holds what the question's type asks for
+    neighbours: bool = True  # a quote that refers back or lacks the asked-for thing brings its neighbours
+
+
+BEFORE = SentenceWeights(lexical=0.55, bigrams=0.0, answer_type=0.0, neighbours=False)  # before issue 17
+_REFERS_BACK = re.compile(r"^\s*(?:这|那|该|此|其|它|他|她|上述)|^\s*(?:these|this|that|it|they|he|she|its|their|"
+                          r"such)\b", re.IGNORECASE)
+_QUESTION_GRAMS = frozenset("什么 怎么 哪里 哪个 多少 为什 么么 是谁 是什".split())
+
+
 @dataclass
 class _Sentence:
     text: str
@@ -33,6 +57,7 @@ class _Sentence:
     position: int
     score: float = 0.0
     content: float = 0.0  # how well the sentence itself matches the question
+    typed: bool = False  # holds what the question's type asks for
 
 
 def _weights(tokens: Sequence[str]) -> dict[str, float]:
@@ -115,6 +140,7 @@ class ExtractiveAnswerer:
         ``query_vector(name, question)`` embeds a question no search has embedded yet."""
         self.floor, self.options = relevance_floor, options
         self.passage_embedder, self.score_range, self.query_vector = passage_embedder, score_range, query_vector
+        self.weights = SentenceWeights()
 
     def answer(self, question: str, hits: list[Hit], embedder: str, query_vector: np.ndarray | None = None) -> Answer:
         """``embedder``: the one the hits were found with; ``query_vector``: the question's embedding
@@ -134,6 +160,8 @@ class ExtractiveAnswerer:
         ranked = sorted(sentences, key=lambda s: s.score, reverse=True)
         lead = ranked[0]
         chosen = [lead] + [s for s in ranked[1:] if s.content >= 0.8 * lead.content][: opts.sentences - 1]
+        if self.weights.neighbours:
+            chosen = self._with_neighbours(lead, chosen, sentences, opts.sentences)
         chosen.sort(key=lambda s: (s.passage, s.position))
         numbers: dict[int, int] = {}
         sep = "" if lang == "zh" else " "
@@ -152,6 +180,20 @@ class ExtractiveAnswerer:
                       best_score=round(best, 6))
 
     @staticmethod
+    def _with_neighbours(lead: _Sentence, chosen: list[_Sentence], sentences: list[_Sentence],
+                         limit: int) -> list[_Sentence]:
+        """The lead with the sentence before it when it refers back, and the one after it when it
+        lacks what the question asks for; then the other chosen sentences, ``limit`` in all."""
+        at = {(s.passage, s.position): s for s in sentences}
+        wanted = []
+        if _REFERS_BACK.match(lead.text):
+            wanted.append(at.get((lead.passage, lead.position - 1)))
+        if not lead.typed:
+            wanted.append(at.get((lead.passage, lead.position + 1)))
+        extra = [s for s in wanted if s is not None]
+        return ([lead] + extra + [s for s in chosen[1:] if s not in extra])[: max(limit, 1 + len(extra))]
+
+    @staticmethod
     def _candidates(passages: Sequence[Hit]) -> list[_Sentence]:
         out: list[_Sentence] = []
         for p, hit in enumerate(passages):
@@ -167,18 +209,37 @@ class ExtractiveAnswerer:
     def _score(
         self, question: str, sentences: list[_Sentence], passages: Sequence[Hit], embedder: str, qv: np.ndarray,
     ) -> None:
-        from zhiku.text.normalize import lexical_tokens
+        from zhiku.text.normalize import lexical_tokens, normalize_for_match
 
+        weights = self.weights
+        q_norm = normalize_for_match(question)
+        kind = question_type(q_norm)
         q_weights = _weights(lexical_tokens(question))
         total = sum(q_weights.values()) or 1.0
         sentence_tokens = [set(lexical_tokens(s.text)) for s in sentences]  # once per sentence, not per term
         lexical = np.array([sum(w for t, w in q_weights.items() if t in toks) / total for toks in sentence_tokens])
+        normed = [normalize_for_match(s.text) for s in sentences]
+        q_grams = _bigrams(q_norm)
+        if weights.bigrams and q_grams:
+            grams = np.array([len(q_grams & _bigrams(t)) / len(q_grams) for t in normed])
+            lexical = (1 - weights.bigrams) * lexical + weights.bigrams * grams
         vecs, _ = self.passage_embedder(embedder).embed_passages([s.text for s in sentences])
         lo, hi = self.score_range(embedder)
         dense = np.clip((vecs @ qv - lo) / (hi - lo), 0.0, 1.0)
         best = passages[0].score or 1.0
         prior = np.array([passages[s.passage].score / best for s in sentences])
-        content = 0.55 * lexical + 0.45 * dense
-        for s, c, p in zip(sentences, content, prior):
-            s.content = float(c)
+        typed = [bool(kind) and offers(kind or "", t, s.text, q_norm, question) for s, t in zip(sentences, normed)]
+        content = weights.lexical * lexical + (1 - weights.lexical) * dense
+        content = content + weights.answer_type * np.array(typed, dtype=np.float64)
+        for s, c, p, ty in zip(sentences, content, prior, typed):
+            s.content, s.typed = float(c), ty
             s.score = float(0.8 * c + 0.2 * p)
+
+
+def _bigrams(text: str) -> set[str]:
+    """Character bigrams of the Chinese runs (word overlap that does not depend on segmentation),
+    question words left out."""
+    out: set[str] = set()
+    for run in re.findall(r"[\u4e00-\u9fff]+", text):
+        out.update(run[i:i + 2] for i in range(len(run) - 1))
+    return out - _QUESTION_GRAMS

@@ -30,6 +30,10 @@ OVERLAP_MIN_VECTORS = 20_000  # below this a vector scan takes ~1 ms: not worth 
 
 
 class Retriever:
+    #: each KB's candidates are fused on their own before the KBs' hits are merged; False fuses every
+    #: KB's candidates together, as before issue 17 (bench/quality.py measures one against the other)
+    fuse_each_kb = True
+
     def __init__(self, settings: "RetrievalSettings", catalog: "Catalog", indexes: "IndexManager",
                  embedders: "Embedders") -> None:
         self.settings, self.catalog, self.indexes, self.embedders = settings, catalog, indexes, embedders
@@ -102,8 +106,8 @@ class Retriever:
         n_cand = max(settings.candidates, top_k)
         tokens = lexical_tokens(query)
         query_vecs: dict[str, np.ndarray] = dict(query_vectors or {})
+        fused: list[Candidate] = []
         pool: list[Candidate] = []
-        ranges = []
         opened: dict[str, KBIndexes] = {}
         for kb in kbs:
             idx = opened[kb.name] = self.indexes.get(kb)
@@ -134,11 +138,17 @@ class Retriever:
                         vecs = idx.vectors.reconstruct(missing)
                         for cid, v in zip(missing, vecs @ query_vecs[kb.embedder]):
                             found[cid].cosine = float(v)
-            pool.extend(found.values())
-            ranges.append(self.embedders.score_range(kb.embedder))
-        score_range = ranges[0] if len(set(ranges)) == 1 else (
-            min(r[0] for r in ranges), max(r[1] for r in ranges))
-        fused = fuse(pool, mode, score_range, settings.dense_weight)
+            # each KB is fused on its own: BM25's scale and the channels' min-max depend on the
+            # collection, so a large KB's raw scores would drown a small one's; the fused scores
+            # (relative × the KB's absolute confidence) are what compare across KBs
+            score_range = self.embedders.score_range(kb.embedder)
+            if self.fuse_each_kb:
+                fused.extend(fuse(list(found.values()), mode, score_range, settings.dense_weight))
+            else:
+                pool.extend(found.values())
+        if pool:
+            fused = fuse(pool, mode, score_range, settings.dense_weight)
+        fused.sort(key=lambda c: c.score, reverse=True)
         reranker = build_reranker(
             rerank or settings.rerank, settings.rerank_weight, settings.rerank_base_url, settings.rerank_model,
             settings.rerank_api_key, settings.rerank_timeout_s)
