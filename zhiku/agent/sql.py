@@ -18,7 +18,9 @@ PostgreSQL (an admin's database): each query runs on a fresh connection in a ``R
 transaction that is always rolled back (the server refuses every write in it, a data-modifying CTE
 included), with ``statement_timeout``; the query goes over the extended
 protocol (psycopg's ``binary=True``), which the server refuses to run several statements through, so
-``SELECT 1; COMMIT; DELETE ...`` cannot leave the read-only transaction. The plan (``EXPLAIN``) must read only allow-listed tables
+``SELECT 1; COMMIT; DELETE ...`` cannot leave the read-only transaction; it runs as a server-side
+cursor (``DECLARE ... CURSOR FOR``: a SELECT or VALUES only, no data-modifying WITH), so only
+``row_limit + 1`` rows ever come back, however many match. The plan (``EXPLAIN``) must read only allow-listed tables
 and modify none. The plan check does not see tables read inside functions (``query_to_xml``...): give
 the connection a role that may read only the allowed tables, as its docs say.
 """
@@ -196,11 +198,7 @@ plan must be allowed; then it runs, and the READ ONLY transaction refuses any wr
             cur.execute("EXPLAIN (FORMAT JSON) " + sql, binary=True)  # binary: the extended protocol
             plan = cur.fetchone()[0]
         except Exception as exc:  # noqa: BLE001 - the database's reason is the answer
-            why = _pg_message(exc)
-            first = sql.split(None, 1)[0] if sql.split() else ""
-            if why.startswith(f'syntax error at or near "{first}"'):
-                why = f"only a query that reads (SELECT, WITH, VALUES, TABLE) runs here, not {first.upper()}"
-            raise SqlRefused(f"refused: {why}", sql=sql) from None
+            raise SqlRefused(f"refused: {_pg_message(exc, sql)}", sql=sql) from None
         if isinstance(plan, str):
             plan = json.loads(plan)
         tables: list[str] = []
@@ -211,14 +209,22 @@ plan must be allowed; then it runs, and the READ ONLY transaction refuses any wr
                 if name.lower() not in allowed_names and f"{schema}.{name}".lower() not in allowed_names:
                     raise SqlRefused(f"refused: the table {name} is not one of the tables you may query", sql=sql)
                 tables.append(name)
+        # a server-side cursor (DECLARE ... CURSOR FOR, which takes only a SELECT or VALUES): the server
+        # sends row_limit + 1 rows, not the whole result
+        rows_cur = raw_connection.cursor(name="zhiku_agent_query")
         try:
-            cur.execute(sql, binary=True)
-            rows = cur.fetchmany(row_limit + 1) if cur.description else []
+            rows_cur.execute(sql, binary=True)
+            rows = rows_cur.fetchmany(row_limit + 1)
+            columns = [d[0] for d in rows_cur.description or ()]
         except Exception as exc:  # noqa: BLE001
-            raise SqlRefused(f"refused: {_pg_message(exc)}", sql=sql) from None
-        if not cur.description:
+            raise SqlRefused(f"refused: {_pg_message(exc, sql)}", sql=sql) from None
+        finally:
+            try:
+                rows_cur.close()
+            except Exception:  # noqa: BLE001 - the transaction failed; the rollback below ends it
+                pass
+        if not columns:
             raise SqlRefused("refused: the statement returns no rows — send one SELECT statement", sql=sql)
-        columns = [d[0] for d in cur.description]
         return QueryResult(sql, columns, [tuple(r) for r in rows[:row_limit]], len(rows) > row_limit,
                            list(dict.fromkeys(tables)))
     finally:
@@ -226,10 +232,19 @@ plan must be allowed; then it runs, and the READ ONLY transaction refuses any wr
         raw_connection.rollback()
 
 
-def _pg_message(exc: Exception) -> str:
+_LEADING_COMMENTS = re.compile(r"^(\s+|--[^\n]*(\n|$)|/\*.*?\*/)*", re.S)
+
+
+def _pg_message(exc: Exception, sql: str) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "statement timeout" in text or "canceling statement" in text:
         return "the query took too long and was stopped"
+    words = _LEADING_COMMENTS.sub("", sql).split(None, 1)
+    first = words[0] if words else ""
+    if "data-modifying statements" in text:
+        return "the query changes data (a data-modifying WITH): only reading runs here"
+    if first and text.startswith(f'syntax error at or near "{first}"'):
+        return f"only a query that reads (SELECT, WITH, VALUES, TABLE) runs here, not {first.upper()}"
     return re.sub(r"\s+", " ", text)
 
 
