@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from zhiku.store.catalog import Catalog
 
 EXACT_MAX = 20_000  # KBs or allowed sets up to this many vectors are scanned exactly
-MAX_EF = 1000  # pgvector's largest hnsw.ef_search
+MIN_EF, MAX_EF = 100, 1000  # hnsw.ef_search: 2k within these (pgvector's default 40 is too few for k = 50)
 MAX_TERM = 500  # characters of a term kept (a btree entry must stay small); queries truncate alike
 K1, B = 1.5, 0.75
 
@@ -286,7 +286,7 @@ class PgVectorIndex:
             else:
                 conn.execute(text("SELECT set_config('hnsw.ef_search', :ef, true), "
                                   "set_config('hnsw.iterative_scan', 'relaxed_order', true)"),
-                             {"ef": str(min(MAX_EF, max(40, 2 * int(k))))})
+                             {"ef": str(min(MAX_EF, max(MIN_EF, 2 * int(k))))})
                 sql = (f"SELECT id, ((embedding::halfvec({d})) <#> CAST(:q AS halfvec({d}))) AS dist "
                        f"FROM chunk_vectors WHERE dimensions = {d} AND {where} ORDER BY dist LIMIT :k")
             rows = conn.execute(text(sql), params).all()
@@ -364,16 +364,18 @@ class PgLexicalIndex:
         terms = list(dict.fromkeys(t[:MAX_TERM] for t in query_tokens))
         if k <= 0 or not terms or (allowed is not None and not len(allowed)):
             return []
-        with self.engine.connect() as conn, conn.begin():
-            conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))  # stats, df, scores: one snapshot
-            stats = conn.execute(text("SELECT docs, total_len FROM index_stats WHERE kb_id = :s"),
-                                 {"s": self.scope}).first()
-            n, total_len = (int(stats[0]), int(stats[1])) if stats else (0, 0)
+        with self.engine.connect() as conn:
+            # the KB's counts and each term's document frequency in one round trip; per term an index
+            # lookup on (kb_id, term), so the plan never reads all of a KB's postings
+            rows = conn.execute(text(
+                "SELECT NULL AS term, docs, total_len FROM index_stats WHERE kb_id = :s UNION ALL "
+                "SELECT q.term, (SELECT count(*) FROM lexical_postings p WHERE p.kb_id = :s AND p.term = q.term), 0 "
+                "FROM unnest(CAST(:t AS text[])) AS q(term)"), {"s": self.scope, "t": terms}).all()
+            stats = [r for r in rows if r[0] is None]
+            n, total_len = (int(stats[0][1]), int(stats[0][2])) if stats else (0, 0)
             if n <= 0:
                 return []
-            df = {str(t): int(c) for t, c in conn.execute(text(
-                "SELECT term, count(*) FROM lexical_postings WHERE kb_id = :s AND term = ANY(CAST(:t AS text[])) "
-                "GROUP BY term"), {"s": self.scope, "t": terms})}
+            df = {str(r[0]): int(r[1]) for r in rows if r[0] is not None}
             idf = {t: float(np.log(1.0 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5))) for t in terms}
             weight = sum(idf.values())
             known = [t for t in terms if df.get(t)]
@@ -389,7 +391,8 @@ class PgLexicalIndex:
             rows = conn.execute(text(
                 "SELECT p.id, sum(p.tf / (p.tf + (:c0 + :c1 * p.length)) * (q.w * :kw)) AS score, sum(q.w) AS matched "
                 "FROM lexical_postings p JOIN unnest(CAST(:t AS text[]), CAST(:w AS float8[])) AS q(term, w) "
-                f"ON p.term = q.term WHERE p.kb_id = :s{where} GROUP BY p.id ORDER BY score DESC, p.id LIMIT :k"),
+                f"ON p.term = q.term WHERE p.kb_id = :s AND p.term = ANY(CAST(:t AS text[])){where} "
+                "GROUP BY p.id ORDER BY score DESC, p.id LIMIT :k"),
                 params).all()
         return [(int(i), float(s), min(1.0, float(m) / weight)) for i, s, m in rows]
 

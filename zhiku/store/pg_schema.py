@@ -8,7 +8,9 @@ transaction as the chunks they describe (``zhiku.store.pg_indexes``):
   in use, a partial expression index ``((embedding::halfvec(D))) WHERE dimensions = D``, made when a
   KB of that dimension is first opened (``ensure_hnsw``);
 - ``lexical_docs`` (a document's length) and ``lexical_postings`` (term → document, term frequency
-  and length): BM25 computed in SQL at query time from live counts, as the built-in ``bm25`` does;
+  and length): BM25 computed in SQL at query time from live counts, as the built-in ``bm25`` does.
+  The primary key (kb_id, term, id) INCLUDEs tf and length: a term's postings are read from the index
+  alone (an index-only scan), not from heap pages scattered by insertion order (6x faster at 100k chunks);
 - ``index_stats``: per scope, how many vectors and documents and their total length (no count(*)
   on the search path).
 
@@ -35,8 +37,10 @@ DDL = (
         kb_id varchar(64) NOT NULL, id bigint NOT NULL, length integer NOT NULL, PRIMARY KEY (kb_id, id))""",
     """CREATE TABLE IF NOT EXISTS lexical_postings (
         kb_id varchar(64) NOT NULL, term text NOT NULL, id bigint NOT NULL, tf integer NOT NULL,
-        length integer NOT NULL, PRIMARY KEY (kb_id, term, id))""",
-    "CREATE INDEX IF NOT EXISTS ix_lexical_postings_doc ON lexical_postings (kb_id, id)",
+        length integer NOT NULL, PRIMARY KEY (kb_id, term, id) INCLUDE (tf, length))""",
+    # by chunk id alone (ids are unique in a database): a (kb_id, ...) index here would tempt the planner
+    # away from the (kb_id, term) lookups of a search when a new KB has no statistics yet
+    "CREATE INDEX IF NOT EXISTS ix_lexical_postings_doc ON lexical_postings (id)",
     """CREATE TABLE IF NOT EXISTS index_stats (
         kb_id varchar(64) PRIMARY KEY, vectors bigint NOT NULL DEFAULT 0, docs bigint NOT NULL DEFAULT 0,
         total_len bigint NOT NULL DEFAULT 0)""",

