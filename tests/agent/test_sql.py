@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -213,7 +214,7 @@ def test_postgres_writes_are_refused_by_the_read_only_transaction_itself(home: P
     assert rows_now(pg_db) == ROWS
 
 
-def test_postgres_time_and_row_limits(home: Path, pg_db: str) -> None:
+def test_postgres_time_and_row_limits_and_cancellation(home: Path, pg_db: str) -> None:
     app, tool, context = sql_tool(home, pg_db, row_limit=2, timeout_s=0.5)
     try:
         result = tool.run({"database": "shop", "sql": "SELECT * FROM orders ORDER BY id"}, context)
@@ -225,5 +226,16 @@ def test_postgres_time_and_row_limits(home: Path, pg_db: str) -> None:
         huge = tool.run({"database": "shop", "sql": "SELECT o.id, generate_series(1, 50000000) AS n FROM orders o"},
                         context)
         assert len(huge.data["rows"]) == 2 and huge.data["truncated"]
+    finally:
+        app.close()
+    # the answer stopped while the query runs: the statement is cancelled on the server, long before
+    # its time limit
+    app, tool, context = sql_tool(home, pg_db, timeout_s=60)
+    try:
+        stopped = threading.Event()
+        cancelled = ToolContext(owner="alice", readable_kbs=[], services=context.services, cancelled=stopped.is_set)
+        threading.Timer(0.3, stopped.set).start()
+        with pytest.raises(ToolError, match="the answer was cancelled"):
+            tool.run({"database": "shop", "sql": "SELECT pg_sleep(30), * FROM orders"}, cancelled)
     finally:
         app.close()

@@ -179,12 +179,15 @@ def _plan_nodes(plan: Any) -> Iterable[dict[str, Any]]:
             yield from _plan_nodes(child)
 
 
-def postgres_query(raw_connection: Any, sql: str, allowed: Collection[str], row_limit: int,
-                   timeout_s: float) -> QueryResult:
+def postgres_query(raw_connection: Any, sql: str, allowed: Collection[str], row_limit: int, timeout_s: float,
+                   cancelled: Callable[[], bool] = lambda: False) -> QueryResult:
     """One query on a psycopg connection of its own (not autocommit), in a READ ONLY transaction that is
     rolled back; ``allowed``: table names, bare or schema-qualified. The query is planned first (``EXPLAIN``,
-which accepts only statements that read or write rows, never DDL, SET, COPY or DO), and every table of the
-plan must be allowed; then it runs, and the READ ONLY transaction refuses any write it holds."""
+    which accepts only statements that read or write rows, never DDL, SET, COPY or DO), and every table of
+    the plan must be allowed; then it runs as a server-side cursor (``DECLARE``: a SELECT or VALUES only, no
+    data-modifying WITH), of which ``row_limit + 1`` rows are fetched, and the READ ONLY transaction refuses
+    any write it still holds (a function that writes, ``FOR UPDATE``). ``cancelled()`` turning true
+    cancels the running statement on the server."""
     import json
 
     sql = _one_query(sql)
@@ -212,13 +215,28 @@ plan must be allowed; then it runs, and the READ ONLY transaction refuses any wr
         # a server-side cursor (DECLARE ... CURSOR FOR, which takes only a SELECT or VALUES): the server
         # sends row_limit + 1 rows, not the whole result
         rows_cur = raw_connection.cursor(name="zhiku_agent_query")
+        done = threading.Event()
+        stopped: list[bool] = []
+
+        def watch() -> None:  # the answer was stopped: cancel the statement on the server
+            while not done.wait(0.05):
+                if cancelled():
+                    stopped.append(True)
+                    raw_connection.cancel_safe(timeout=2.0)
+                    return
+
+        watcher = threading.Thread(target=watch, name="zhiku-sql-cancel", daemon=True)
+        watcher.start()
         try:
             rows_cur.execute(sql, binary=True)
             rows = rows_cur.fetchmany(row_limit + 1)
             columns = [d[0] for d in rows_cur.description or ()]
         except Exception as exc:  # noqa: BLE001
-            raise SqlRefused(f"refused: {_pg_message(exc, sql)}", sql=sql) from None
+            why = "the answer was cancelled" if stopped else _pg_message(exc, sql)
+            raise SqlRefused(f"refused: {why}", sql=sql) from None
         finally:
+            done.set()
+            watcher.join()
             try:
                 rows_cur.close()
             except Exception:  # noqa: BLE001 - the transaction failed; the rollback below ends it
@@ -310,7 +328,7 @@ class Databases:
         except Exception as exc:  # noqa: BLE001 - an unreachable database is the tool's failure
             raise ToolError(f"the database '{name}' cannot be reached: {type(exc).__name__}") from None
         try:
-            return postgres_query(raw.dbapi_connection, sql, cfg.tables, cfg.row_limit, cfg.timeout_s)
+            return postgres_query(raw.dbapi_connection, sql, cfg.tables, cfg.row_limit, cfg.timeout_s, cancelled)
         finally:
             raw.close()
 
