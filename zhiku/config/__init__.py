@@ -112,11 +112,13 @@ class IndexSettings(_Section):
     """Which backends hold each knowledge base's search indexes (names from the plugin registry)."""
 
     vector: str = Field(
-        "faiss", min_length=1, description="vector index backend: faiss (built in: exact scan, float16) or one "
-        "a plugin adds (docs/plugins.md); switching rebuilds each KB's indexes from the database on first use")
+        "faiss", min_length=1, description="vector index backend: faiss (built in: exact scan, float16), "
+        "pgvector (in a PostgreSQL database_url, with pg_bm25; docs/backends.md) or one a plugin adds "
+        "(docs/plugins.md); switching rebuilds each KB's indexes from the database on first use")
     lexical: str = Field(
-        "bm25", min_length=1, description="lexical index backend: bm25 (built in: BM25 over jieba tokens) or "
-        "one a plugin adds; switching rebuilds each KB's indexes from the database on first use")
+        "bm25", min_length=1, description="lexical index backend: bm25 (built in: BM25 over jieba tokens), "
+        "pg_bm25 (the same BM25 in a PostgreSQL database_url, with pgvector) or one a plugin adds; switching "
+        "rebuilds each KB's indexes from the database on first use")
 
     @field_validator("vector", "lexical")
     @classmethod
