@@ -163,3 +163,26 @@ def _wait(zk: Zhiku, job_id: str, timeout: float = 60) -> Job:
 def test_jobs_need_the_server(zk: Zhiku) -> None:
     with pytest.raises(Unavailable, match="zhiku start"):
         zk.job("0" * 32)
+
+
+def test_a_worker_that_cannot_see_the_staged_upload_fails_its_files_saying_why(tmp_path: Path) -> None:
+    """Same database, another home: the uploads folder is not shared, so the files cannot be read."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    server = Zhiku(load_settings(home=tmp_path / "server", overrides={**OVERRIDES, "database_url": url}, environ={}))
+    worker = Zhiku(load_settings(home=tmp_path / "worker", overrides={**OVERRIDES, "database_url": url}, environ={}))
+    try:
+        server.start_jobs(ingest=False)
+        server.create_kb("kb")
+        staging = server.stage_upload()
+        staged = staging.add("a.md")
+        staged.write(b"# A\n\nsome text\n")
+        staged.close()
+        job = server.submit_upload("kb", staging)
+        worker.start_jobs()
+        done = _wait(server, job.id)
+        assert done.status == "done" and done.files[0].outcome == "failed"
+        assert "must share the home folder's uploads/" in done.files[0].detail
+        assert done.files[0].staged and (tmp_path / "server" / "uploads" / job.id / "0").is_file()  # for a retry
+    finally:
+        worker.close()
+        server.close()

@@ -258,7 +258,7 @@ class JobRunner:
             job.status, job.started_at = "running", job.started_at or now()
             for i, f in enumerate(job.files):
                 if f.outcome == "queued" and not (self.root / job.id / str(i)).is_file():
-                    f.outcome, f.staged = "failed", False
+                    f.outcome = "failed"  # its staged copy stays (it may be there for a retry elsewhere)
                     f.detail = (f"its staged upload is not reachable from {self.worker} ({self.root / job.id}): "
                                 "every server and worker must share the home folder's uploads/ and kbs/")
         self._changed(run, save=True)
