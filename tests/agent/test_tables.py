@@ -205,6 +205,17 @@ def test_a_table_over_the_row_limit_is_left_out_with_the_reason(home: Path, tmp_
         app.close()
 
 
+def test_long_cells_are_cut_in_the_listing_and_kept_whole_in_the_data(kb_app: Zhiku, tmp_path: Path) -> None:
+    long = "很长的说明" * 60  # 300 characters
+    f = tmp_path / "notes.csv"
+    f.write_text(f"id,note\n1,{long}\n2,short\n", encoding="utf-8")
+    kb_app.add_files("records", [f])
+    listing = ask(kb_app, {}).text
+    assert f"| 2 | 1 | {long[:80]}… |" in listing and long not in listing
+    result = ask(kb_app, {"sql": "SELECT note FROM notes WHERE id = 1"})
+    assert result.data["rows"] == [[long]] and long in result.text
+
+
 def test_kb_chat_without_a_model_still_finds_the_rows(shared_app: Zhiku) -> None:
     from zhiku.schema import AnswerRequest
 

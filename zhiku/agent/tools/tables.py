@@ -20,10 +20,18 @@ from zhiku.schema import Hit
 
 SHOWN_ROWS = 50  # result rows written out for the model (all of them are in data)
 CITED_ROWS = 20  # rows cited as sources, at most
+DESCRIBED = 30  # tables listed with their rows; beyond that, their names and columns only
+SAMPLE_CHARS = 80  # a listed row's cells are cut to this; a result's cells to RESULT_CHARS
+RESULT_CHARS = 1000
+
+
+def _cut(value: Any, chars: int) -> str:
+    text = cell_text(value)
+    return text if len(text) <= chars else text[:chars] + "…"
 
 
 def result_text(result: QueryResult, shown: int = SHOWN_ROWS) -> str:
-    rows = [[cell_text(v) for v in r] for r in result.rows[:shown]]
+    rows = [[_cut(v, RESULT_CHARS) for v in r] for r in result.rows[:shown]]
     more = len(result.rows) - len(rows)
     parts = [f"SQL: {result.sql}", markdown_table(result.columns, rows) if result.columns else "(no columns)"]
     count = f"{len(result.rows)} row{'s' if len(result.rows) != 1 else ''}"
@@ -75,14 +83,21 @@ def row_hits(context: ToolContext, tables: Sequence[Table], cited: dict[str, lis
 
 
 def describe_tables(tables: Sequence[Table], sample: int = 3) -> str:
+    """Each table's KB, file, sheet, row count and columns, with ``sample`` rows for the first
+    ``DESCRIBED`` (a KB of a hundred spreadsheets still gives the model a listing it can read)."""
     out = []
-    for t in tables:
+    for i, t in enumerate(tables):
         cols = ", ".join(f"{c} {kind}" + (f" (\"{h}\")" if h and h != c else "")
                          for c, kind, h in zip(t.sheet.columns, t.sheet.types, t.sheet.header))
         where = f"{t.kb.name} / {t.file.name}" + (f", sheet {t.sheet.sheet}" if t.sheet.sheet else "")
-        rows = [[str(n), *(cell_text(v) for v in vals)] for n, vals in t.sheet.rows[:sample]]
-        out.append(f"TABLE {t.name} — {where}, {len(t.sheet.rows)} rows\ncolumns: {ROW} INTEGER (row number in the "
-                   f"file), {cols}\n" + markdown_table([ROW, *t.sheet.columns], rows))
+        text = f"TABLE {t.name} — {where}, {len(t.sheet.rows)} rows\ncolumns: {ROW} INTEGER (row number in the file), {cols}"
+        if i < DESCRIBED:
+            rows = [[str(n), *(_cut(v, SAMPLE_CHARS) for v in vals)] for n, vals in t.sheet.rows[:sample]]
+            text += "\n" + markdown_table([ROW, *t.sheet.columns], rows)
+        out.append(text)
+    if len(tables) > DESCRIBED:
+        out.append(f"(rows shown for the first {DESCRIBED} of {len(tables)} tables; SELECT * FROM a table LIMIT 3 "
+                   "shows more)")
     return "\n\n".join(out)
 
 
