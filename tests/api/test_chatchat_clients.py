@@ -141,3 +141,33 @@ def test_feedback_rates_a_kb_chat_answer_by_its_message_id(filled: Any, server: 
     whole = next(iter(client.chat.kb_chat("病假工资怎么发", kb_name=KB, stream=False)))
     assert whole["message_id"] and filled.chat_feedback(whole["message_id"], 60).json()["code"] == 200
     assert filled.chat_feedback("0" * 32, 60).json()["code"] == 404
+
+
+# -- item 4: custom docs ---------------------------------------------------------------------------
+def test_custom_docs_replace_the_files_chunks(filled: Any, server: LiveServer, tmp_path: Path) -> None:
+    # the KB page's chunk editor: it lists a file's docs through search_docs (no query, file_name) and
+    # saves with update_kb_docs(knowledge_base_name, file_names=[f], docs={f: changed_docs})
+    docs = filled.search_kb_docs(KB, "", file_name="病假.md")
+    assert docs and all(d["metadata"]["source"] == "病假.md" for d in docs)
+    changed = [{"page_content": "病假须提交三甲医院的诊断证明，病假工资按基本工资的百分之九十发放。", "type": "Document",
+                "metadata": docs[0]["metadata"]}]
+    r = filled.update_kb_docs(knowledge_base_name=KB, file_names=["病假.md"], docs={"病假.md": changed})
+    assert r["code"] == 200 and r["data"]["failed_files"] == {}, r
+    after = filled.search_kb_docs(KB, "", file_name="病假.md")
+    assert [d["page_content"] for d in after] == [changed[0]["page_content"]]
+    assert after[0]["metadata"]["edited"] is True  # embedded and indexed as an edited chunk
+    hit = filled.search_kb_docs(KB, "三甲医院的诊断证明", top_k=1, score_threshold=1.0)[0]
+    assert hit["metadata"]["source"] == "病假.md" and "百分之九十" in hit["page_content"]
+    # with an upload (Chatchat's raw form field, a JSON string): more docs than chunks join the last one
+    (tmp_path / "报销.md").write_text("# 报销\n\n差旅费凭发票在三十天内报销。\n", encoding="utf-8")
+    custom = {"报销.md": [{"page_content": "差旅费须在出差结束后三十天内凭发票报销。"},
+                         {"page_content": "市内交通费按实报销，每月上限五百元。"}]}
+    r = filled.upload_kb_docs([tmp_path / "报销.md"], knowledge_base_name=KB, override=True, docs=custom)
+    assert r["code"] == 200 and r["data"]["failed_files"] == {}, r
+    texts = [d["page_content"] for d in filled.search_kb_docs(KB, "", file_name="报销.md")]
+    assert "\n\n".join(texts) == "差旅费须在出差结束后三十天内凭发票报销。\n\n市内交通费按实报销，每月上限五百元。"
+    # docs for a file the KB does not hold: that file fails, with the reason; malformed docs: code 400
+    r = filled.update_kb_docs(knowledge_base_name=KB, file_names=["没有.md"], docs={"没有.md": changed})
+    assert "没有.md" in r["data"]["failed_files"] and "no indexed file" in r["data"]["failed_files"]["没有.md"]
+    bad = filled.update_kb_docs(knowledge_base_name=KB, file_names=["病假.md"], docs={"病假.md": [{"x": 1}]})
+    assert bad["code"] == 400 and "page_content" in bad["msg"]

@@ -134,8 +134,8 @@ def test_upload_list_and_failed_files(raw: httpx.Client, kb: str) -> None:
     assert r.json()["data"]["failed_files"] == {}
 
     chatchat_error(upload(raw, [("a.md", b"# a\n\ntext")], kb="无此库"), 404, "not_found")
-    chatchat_error(upload(raw, [("a.md", b"# a\n\ntext")], docs=json.dumps({"a.md": [{"page_content": "x"}]})),
-                   400, "invalid_input")
+    chatchat_error(upload(raw, [("a.md", b"# a\n\ntext")], docs=json.dumps({"a.md": [{"content": "x"}]})),
+                   400, "invalid_input")  # custom docs are taken (test_chatchat_clients.py); malformed ones are 400
     chatchat_error(raw.post("/knowledge_base/upload_docs", data={"knowledge_base_name": kb},
                             files=[("files", ("", b""))]), 400, "invalid_input")
 

@@ -7,7 +7,6 @@ only ever matched against the catalog: no request value becomes a path.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from typing import Annotated, Any, AsyncIterator, Callable
 
@@ -36,6 +35,7 @@ from zhiku.api.routes.chatchat_common import (
     receive_form,
     within_threshold,
 )
+from zhiku.api.routes.chatchat_docs import parse_docs, replace_chunks
 from zhiku.api.routes.files import content_disposition
 from zhiku.api.security import AuthorizedKB, CreatesKB, FormKBCheck, KBInForm, KBsInBody, Need, kb_in_query, kbs_in_body
 from zhiku.app import Zhiku
@@ -180,14 +180,15 @@ def checked_file_name(name: str) -> str:
     return clean_upload_name(name)
 
 
-def no_custom_docs(docs: str | dict[str, Any]) -> None:
-    if isinstance(docs, str):
+async def apply_docs(zhiku: Zhiku, kb: str, custom: dict[str, list[str]], failed: dict[str, str]) -> None:
+    """Custom docs replace the chunks of their files; a file that cannot take them goes to ``failed``."""
+    for name, texts in custom.items():
+        if name in failed:
+            continue
         try:
-            docs = json.loads(docs) if docs.strip() else {}
-        except json.JSONDecodeError:
-            raise InvalidInput("docs must be a JSON object") from None
-    if docs:
-        raise InvalidInput("custom docs (the 'docs' field) are not supported: zhiku splits the files itself")
+            await run_in_threadpool(replace_chunks, zhiku, kb, checked_file_name(name), texts)
+        except ZhikuError as exc:
+            failed[name] = f"为 {name} 添加自定义docs时出错：{exc.message}"
 
 
 # -- knowledge bases ------------------------------------------------------------------------------
@@ -244,7 +245,7 @@ async def upload_docs(request: Request, check_kb: UploadKBCheck, zhiku: ZhikuDep
             raise InvalidInput("the form field knowledge_base_name is required")
         override = form_bool(fields, "override", False)
         form_bool(fields, "to_vector_store", True)  # checked; files are always indexed
-        no_custom_docs(fields.get("docs", ""))
+        custom = parse_docs(fields.get("docs", ""))
         if not staging.files:
             raise InvalidInput("no files: send one 'files' part per file")
         job = await run_in_threadpool(zhiku.submit_upload, kb, staging, override)
@@ -252,7 +253,9 @@ async def upload_docs(request: Request, check_kb: UploadKBCheck, zhiku: ZhikuDep
         await run_in_threadpool(staging.discard)
         raise
     done = await finished(zhiku, job.id)
-    return envelope({"failed_files": job_failures(done), "job_id": done.id}, "文件上传与向量化完成")
+    failed = job_failures(done)
+    await apply_docs(zhiku, kb, custom, failed)
+    return envelope({"failed_files": failed, "job_id": done.id}, "文件上传与向量化完成")
 
 
 @router.post("/delete_docs")
@@ -277,14 +280,17 @@ def delete_docs(body: DeleteDocsBody, zhiku: ZhikuDep) -> dict[str, Any]:
 
 @router.post("/update_docs")
 async def update_docs(body: UpdateDocsBody, zhiku: ZhikuDep) -> dict[str, Any]:
-    """Re-reads, splits and embeds the stored originals (one re-ingest job per file)."""
+    """Re-reads, splits and embeds the stored originals (one re-ingest job per file); a file given
+    custom ``docs`` gets those as its chunks instead (the KB page's chunk editor)."""
     names = [checked_file_name(n) for n in body.file_names]
-    no_custom_docs(body.docs)
+    custom = parse_docs(body.docs)
     kb = body.knowledge_base_name
     await run_in_threadpool(zhiku.kb, kb)
     failed: dict[str, str] = {}
     jobs = []
     for name in names:
+        if name in custom:
+            continue
         try:
             record, _ = await run_in_threadpool(zhiku.stored_file, kb, name)
             jobs.append(await run_in_threadpool(zhiku.reingest, kb, record.id))
@@ -292,6 +298,7 @@ async def update_docs(body: UpdateDocsBody, zhiku: ZhikuDep) -> dict[str, Any]:
             failed[name] = exc.message
     for job in jobs:
         failed.update(job_failures(await finished(zhiku, job.id)))
+    await apply_docs(zhiku, kb, custom, failed)
     return envelope({"failed_files": failed}, "更新文档完成")
 
 
