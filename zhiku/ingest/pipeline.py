@@ -13,6 +13,7 @@ import glob
 import logging
 import os
 import shutil
+import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,11 +263,13 @@ class Ingestor:
             doc = load_file(path, filename=name)
             drafts = split_blocks(doc.blocks, kb.chunk_size, kb.chunk_overlap,
                                   title_enhance=self.settings.title_enhance)
+            doc.blocks = []  # the chunks hold the text now; only the document's pages are used later
             tokens = []
             for i, d in enumerate(drafts):
                 if i % 1000 == 0:
                     checkpoint()
-                tokens.append(lexical_tokens(d.text))
+                # one copy of each distinct word for the whole file: a 200 MB text has ~400k chunks
+                tokens.append([sys.intern(t) for t in lexical_tokens(d.text)])
         return doc, drafts, tokens
 
     def _skip_reason(self, kb: KnowledgeBase, name: str, sha: str) -> str | None:

@@ -25,7 +25,7 @@ sizes do not count the section path.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -223,13 +223,15 @@ def split_blocks(
             f"chunk_size must be > 0 and 0 <= chunk_overlap < chunk_size (got {chunk_size}, {chunk_overlap})"
         )
     text = document_text(blocks)
-    units: list[_Unit] = []
-    pos = 0
-    for i, block in enumerate(blocks):
-        checkpoint()
-        units.extend(_units_of(text, pos, pos + len(block.text), block, i, chunk_size))
-        pos += len(block.text) + 2
-    return _Packer(text, blocks, chunk_size, chunk_overlap, title_enhance).pack(units)
+
+    def units() -> Iterator[_Unit]:  # made block by block as the packer takes them: never all at once
+        pos = 0
+        for i, block in enumerate(blocks):
+            checkpoint()
+            yield from _units_of(text, pos, pos + len(block.text), block, i, chunk_size)
+            pos += len(block.text) + 2
+
+    return _Packer(text, blocks, chunk_size, chunk_overlap, title_enhance).pack(units())
 
 
 class _Packer:
@@ -245,7 +247,7 @@ class _Packer:
     def _fits(self, start: int, prefix: str, u: _Unit) -> bool:
         return (len(prefix) + 1 if prefix else 0) + u.end - start <= self.size
 
-    def pack(self, units: list[_Unit]) -> list[ChunkDraft]:
+    def pack(self, units: Iterable[_Unit]) -> list[ChunkDraft]:
         cur: list[_Unit] = []
         lead: list[_Unit] = []  # units of the previous chunk whose tail is repeated as overlap
         start = 0
