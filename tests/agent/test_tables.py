@@ -216,6 +216,16 @@ def test_long_cells_are_cut_in_the_listing_and_kept_whole_in_the_data(kb_app: Zh
     assert result.data["rows"] == [[long]] and long in result.text
 
 
+def test_column_types_keep_codes_as_text_and_read_grouped_numbers(kb_app: Zhiku, tmp_path: Path) -> None:
+    f = tmp_path / "branches.csv"
+    f.write_text('Code,Revenue,Share\n00701,"1,250.50",0.5\n10001,980,.25\n', encoding="utf-8")
+    kb_app.add_files("records", [f])
+    listing = ask(kb_app, {}).text
+    assert 'code TEXT ("Code"), revenue REAL ("Revenue"), share REAL ("Share")' in listing
+    result = ask(kb_app, {"sql": "SELECT code, revenue + 0.5, share FROM branches WHERE code = '00701'"})
+    assert result.data["rows"] == [["00701", 1251.0, 0.5]]
+
+
 def test_kb_chat_without_a_model_still_finds_the_rows(shared_app: Zhiku) -> None:
     from zhiku.schema import AnswerRequest
 

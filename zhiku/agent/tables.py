@@ -28,7 +28,8 @@ from zhiku.schema import FileRecord, KnowledgeBase
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".xlsx", ".xlsm", ".xls")
 ROW = "_row"
 _INT = re.compile(r"^[-+]?(0|[1-9]\d*)$")
-_FLOAT = re.compile(r"^[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$")
+# a number: no leading zero before other digits ("007", "01234" are codes, kept as text)
+_FLOAT = re.compile(r"^[-+]?((0|[1-9]\d*)(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
 _GROUPED = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
 # SQL keywords a header may spell ("Order", "Group", "Date"...): such a column gets a trailing "_",
 # so a model's unquoted SELECT order_ works
