@@ -4,7 +4,7 @@ Ingestion keeps every file's original bytes (``Ingestor.stored_path``) and index
 markdown chunks (``zhiku.ingest.loaders.sheets``). For table questions the original is read again,
 on demand, into rows (cached per file content, by its sha256) and loaded into an in-memory SQLite
 database made read-only by ``zhiku.agent.sql.ReadOnlySqlite``. Tables are named after the file (and the
-sheet, for workbooks); each has a hidden-in-listing column ``_row``, the row's number in the file
+sheet, for workbooks); each has a column ``_row``, the row's number in the file
 (as the chunks' ``rows`` meta numbers them), so a result's rows are cited as the chunks that hold them.
 """
 
@@ -31,7 +31,7 @@ _INT = re.compile(r"^[-+]?(0|[1-9]\d*)$")
 # a number: no leading zero before other digits ("007", "01234" are codes, kept as text)
 _FLOAT = re.compile(r"^[-+]?((0|[1-9]\d*)(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
 _GROUPED = re.compile(r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$")
-# SQL keywords a header may spell ("Order", "Group", "Date"...): such a column gets a trailing "_",
+# SQL keywords a header may spell ("Order", "Group", "Values"...): such a column gets a trailing "_",
 # so a model's unquoted SELECT order_ works
 _KEYWORDS = frozenset("""abort action add after all alter always analyze and as asc attach autoincrement before begin
 between by cascade case cast check collate column commit conflict constraint create cross current current_date
