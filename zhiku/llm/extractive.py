@@ -88,8 +88,18 @@ def relevance(question_lang: str, hit: Hit) -> float:
     return 0.5 * dense + 0.5 * cov
 
 
+_FIELD = re.compile(r"^[^:：]{1,20}[:：]\s*\S")  # "联系人：张伟", "Contact: Jane Doe"
+_WORD = re.compile(r"[\u4e00-\u9fff]|[A-Za-z]{2,}")
+
+
 def _looks_like_heading(text: str) -> bool:
-    return len(text) < 25 and not text.endswith(_TERMINAL)
+    """A short line without a sentence's end; a "field: value" line is not one (it may be the answer)."""
+    return len(text) < 25 and not text.endswith(_TERMINAL) and not _FIELD.match(text)
+
+
+def _too_thin(text: str) -> bool:
+    """Too few words to answer anything: "28 U.S.C. § 586(b).", "(3)", a page number."""
+    return len(_WORD.findall(text)) < 3
 
 
 def _table_rows(text: str) -> list[str] | None:
@@ -199,7 +209,7 @@ class ExtractiveAnswerer:
         for p, hit in enumerate(passages):
             headings = set((hit.section or "").split(" > "))
             for i, sent in enumerate(_units(hit.text)):
-                if len(sent) < 4 or sent in headings or _looks_like_heading(sent):
+                if len(sent) < 4 or sent in headings or _looks_like_heading(sent) or _too_thin(sent):
                     continue
                 out.append(_Sentence(sent[:MAX_SENTENCE], p, i))
         if not out:
