@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from tests.agent.test_loop import (  # noqa: F401  (model: the fixture)
+from tests.agent.loop_support import (  # noqa: F401  (model: the fixture)
     Model, call, make_app, model, tool_results, with_kbs)
 from tests.api.conftest import LiveServer
 from zhiku import Zhiku

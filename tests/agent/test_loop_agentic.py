@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tests.agent.test_loop import (  # noqa: F401  (model: the fixture)
+from tests.agent.loop_support import (  # noqa: F401  (model: the fixture)
     RUNS, Model, ask, call, final, last, make_app, model, steps, tool_results, with_kbs)
 from zhiku.schema import Retrieved
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.agent.test_loop import (  # noqa: F401  (model: the fixture)
+from tests.agent.loop_support import (  # noqa: F401  (model: the fixture)
     Model, call, make_app, model, tool_results, with_kbs)
 from tests.api.conftest import LiveServer
 
