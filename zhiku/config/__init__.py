@@ -119,6 +119,11 @@ class IndexSettings(_Section):
         "bm25", min_length=1, description="lexical index backend: bm25 (built in: BM25 over jieba tokens), "
         "pg_bm25 (the same BM25 in a PostgreSQL database_url, with pgvector) or one a plugin adds; switching "
         "rebuilds each KB's indexes from the database on first use")
+    milvus_uri: str = Field(
+        "", description="Milvus of the milvus / milvus_bm25 backends (docs/backends.md): a milvus-lite file "
+        "(path ending in .db; empty: indexes/milvus.db in the home, one process at a time) or a server, "
+        "e.g. http://milvus:19530")
+    milvus_token: str = Field("", description="token of a Milvus server with authentication (user:password)")
 
     @field_validator("vector", "lexical")
     @classmethod

@@ -58,6 +58,8 @@ def register_backends(registry: "Registry") -> None:
     registry.add("lexical_index", "bm25", "zhiku.store.lexical:BM25Index")
     registry.add("vector_index", "pgvector", "zhiku.store.pg_indexes:PgVectorIndex")
     registry.add("lexical_index", "pg_bm25", "zhiku.store.pg_indexes:PgLexicalIndex")
+    registry.add("vector_index", "milvus", "zhiku.store.milvus_indexes:MilvusVectorIndex")
+    registry.add("lexical_index", "milvus_bm25", "zhiku.store.milvus_indexes:MilvusLexicalIndex")
 
 
 FILE_BACKENDS = {"faiss", "bm25"}  # known to be file backends without loading the registry
@@ -66,19 +68,41 @@ FILE_BACKENDS = {"faiss", "bm25"}  # known to be file backends without loading t
 class Backends:
     """The two index backends named by the settings, and where each keeps its files in a KB's folder."""
 
-    def __init__(self, settings: IndexSettings) -> None:
+    def __init__(self, settings: IndexSettings, root: Path | None = None) -> None:
         """The names were checked when the settings were loaded; the backends are looked up on first
         use (``ConfigError`` naming the choices if a name is unknown), so an app that never opens an
-        index never loads the plugin registry."""
+        index never loads the plugin registry. A backend type with ``configure(settings, root)``
+        (Milvus: its URI) is configured from the settings; ``root`` is where the indexes live."""
         self.vector_name, self.lexical_name = settings.vector, settings.lexical
+        self.settings, self.root = settings, root
+
+    def _configured(self, backend: object) -> object:
+        configure = getattr(backend, "configure", None)
+        return configure(self.settings, self.root) if configure is not None else backend
 
     @property
     def vector(self) -> VectorIndexType:
-        return vector_index_type(self.vector_name)
+        return cast(VectorIndexType, self._configured(vector_index_type(self.vector_name)))
 
     @property
     def lexical(self) -> LexicalIndexType:
-        return lexical_index_type(self.lexical_name)
+        return cast(LexicalIndexType, self._configured(lexical_index_type(self.lexical_name)))
+
+    def new(self, kb_id: str, dimensions: int) -> tuple[VectorIndex, LexicalIndex]:
+        """Empty indexes for a KB's rebuild (a backend with ``for_kb`` names them after the KB)."""
+        vector, lexical = self.vector, self.lexical
+        vector_for, lexical_for = getattr(vector, "for_kb", None), getattr(lexical, "for_kb", None)
+        return (vector_for(kb_id, dimensions) if vector_for else vector(dimensions),
+                lexical_for(kb_id) if lexical_for else lexical())
+
+    def discard(self, directory: Path) -> None:
+        """Delete what the KB's saved indexes hold outside its folder (a backend with ``discard``)."""
+        if {self.vector_name, self.lexical_name} <= FILE_BACKENDS:
+            return
+        for backend, path in ((self.vector, self.vector_path(directory)), (self.lexical, self.lexical_path(directory))):
+            discard = getattr(backend, "discard", None)
+            if discard is not None:
+                discard(path)
 
     def vector_path(self, directory: Path) -> Path:
         return directory / f"vectors.{self.vector_name}"
@@ -178,7 +202,7 @@ class IndexManager:
         """``settings`` (``index``) names the backends (default: faiss and bm25)."""
         self.catalog = catalog
         self.root = root
-        self.backends = Backends(settings or IndexSettings())
+        self.backends = Backends(settings or IndexSettings(), root)
         self._open: dict[str, KBIndexes] = {}
         self._lock = threading.Lock()
         self.resident = self.backends.resident
@@ -252,8 +276,7 @@ class IndexManager:
             rebuild_scope(self.catalog, kb.id)
             return self._resident(kb)
         revision = self.catalog.revision(kb.id)
-        vectors = self.backends.vector(kb.dimensions)
-        lexical = self.backends.lexical()
+        vectors, lexical = self.backends.new(kb.id, kb.dimensions)
         for ids, toks, vecs in self.catalog.index_rows(kb.id):
             vectors.add(ids, vecs)
             lexical.add(ids.tolist(), toks)
@@ -308,6 +331,7 @@ class IndexManager:
         if idx is not None:
             idx.close()
         if delete_files:
+            self.backends.discard(self.directory(kb_id))
             shutil.rmtree(self.directory(kb_id), ignore_errors=True)
 
     def flush(self) -> None:
