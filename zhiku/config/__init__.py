@@ -74,6 +74,9 @@ class IngestSettings(_Section):
         256, ge=1, description="the most one file's compressed parts may unpack to (the parts of a docx, xlsx, pptx or "
         "epub together; a PDF's streams other than pictures together, and each picture): past it the file is refused "
         "as a decompression bomb")
+    sync_poll_s: float = Field(
+        2.0, ge=0.1, le=3600, description="how often the server looks at the folders KBs follow with "
+        "`zhiku kb sync --watch` (a change is synced once the folder looked the same twice)")
 
 
 class RetrievalSettings(_Section):
@@ -85,9 +88,10 @@ class RetrievalSettings(_Section):
         256, ge=0, le=100_000, description="recent questions whose embeddings are kept, so asking again (or "
         "a client that searches and then chats) skips the query embedding; 0 turns it off")
     relevance_floor: float = Field(
-        0.45, ge=0, le=1,
+        0.41, ge=0, le=1,
         description="relevance of the best passage under which `ask` says the knowledge base has no answer "
-        "(calibrated on the dev sets: 5% of answerable questions refused, 75% of near-misses)",
+        "(calibrated on the near-miss sets of bench/quality.py: 5% of answerable questions refused, 81% of "
+        "near misses)",
     )
     rerank: str = Field(
         "none", description="second stage over the best fused hits: none; coverage (built in: favours passages "
