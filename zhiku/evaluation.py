@@ -164,7 +164,7 @@ def _measure(app: "Zhiku", kb_name: str, queries: list[dict[str, Any]], mode: st
         hits = app.retriever.search([kb], q["question"], depth * 3, mode)
         latencies.append((time.perf_counter() - t0) * 1000)
         lang = detect_lang(q["question"])
-        best = max((relevance(lang, h) for h in hits[:3]), default=0.0)
+        best = max((relevance(lang, h, q["question"]) for h in hits[:3]), default=0.0)
         if relevances is not None:
             relevances.append((not q.get("unanswerable"), best))
         if q.get("unanswerable"):

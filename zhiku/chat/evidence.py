@@ -49,5 +49,5 @@ class Evidence:
 
 def weigh(question: str, lang: str, hits: list[Hit], floor: float, embedder: str, vectors: QueryVectors) -> Evidence:
     """The hits with the answerers' estimate of whether they hold the answer."""
-    best = max((relevance(lang, h) for h in hits[:3]), default=0.0)
+    best = max((relevance(lang, h, question) for h in hits[:3]), default=0.0)
     return Evidence(question, lang, hits, best, best >= floor, embedder, vectors)

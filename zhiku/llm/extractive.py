@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
@@ -71,12 +72,16 @@ def _weights(tokens: Sequence[str]) -> dict[str, float]:
 _TERMINAL = tuple("。！？；….!?;:：”’」』）)")
 
 
-def relevance(question_lang: str, hit: Hit) -> float:
+def relevance(question_lang: str, hit: Hit, question: str | None = None) -> float:
     """How likely the passage answers the question, in [0, 1].
 
-    Dense similarity alone separates near-misses poorly; the share of the question's
-    rare terms found in the passage is strong evidence, but only when both are in
-    the same language (a Chinese question over English text shares no words)."""
+    Dense similarity alone separates near-misses poorly; the question's words found in the
+    passage are strong evidence, but only when both are in the same language (a Chinese question
+    over English text shares no words). Given the ``question``, the words must come together in
+    one sentence: a passage of the right article that lacks the answer (a near miss) holds the
+    question's words scattered over several sentences, the answering one holds most of them in
+    one (near-miss sets of bench/quality.py: 83% refused at 5% false refusals, against 75% for
+    the passage's coverage)."""
     from zhiku.text.normalize import detect_lang
 
     dense = hit.dense_score if hit.dense_score is not None else None
@@ -85,7 +90,35 @@ def relevance(question_lang: str, hit: Hit) -> float:
         return cov
     if detect_lang(hit.text) != question_lang:
         return dense
-    return 0.5 * dense + 0.5 * cov
+    if question is None:
+        return 0.5 * dense + 0.5 * cov
+    return 0.4 * dense + 0.6 * sentence_coverage(question, hit.text)
+
+
+@lru_cache(maxsize=64)
+def _question_terms(question: str) -> tuple[dict[str, float], frozenset[str]]:
+    from zhiku.text.normalize import lexical_tokens, normalize_for_match
+
+    return _weights(lexical_tokens(question)), frozenset(_bigrams(normalize_for_match(question)))
+
+
+def sentence_coverage(question: str, text: str) -> float:
+    """The largest share of the question's weighted words one sentence of ``text`` holds (for
+    Chinese, 0.6 words + 0.4 character bigrams)."""
+    from zhiku.text.normalize import lexical_tokens, normalize_for_match
+
+    weights, grams = _question_terms(question)
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    best = 0.0
+    for unit in _units(text):
+        tokens = set(lexical_tokens(unit))
+        share = sum(w for t, w in weights.items() if t in tokens) / total
+        if grams:
+            share = 0.6 * share + 0.4 * len(grams & _bigrams(normalize_for_match(unit))) / len(grams)
+        best = max(best, share)
+    return best
 
 
 _FIELD = re.compile(r"^[^:：]{1,20}[:：]\s*\S")  # "联系人：张伟", "Contact: Jane Doe"
@@ -158,7 +191,7 @@ class ExtractiveAnswerer:
         from zhiku.text.normalize import detect_lang
 
         lang = detect_lang(question)
-        rel = [relevance(lang, h) for h in hits]
+        rel = [relevance(lang, h, question) for h in hits]
         best = max(rel[:3], default=0.0)
         if best < self.floor:
             return Answer(answer=NOT_FOUND[lang], found=False, citations=[], lang=lang, best_score=round(best, 6))
