@@ -453,14 +453,20 @@ def test_each_user_reaches_only_their_knowledge_bases(zk: Zhiku) -> None:
 def test_no_key_is_401_when_auth_is_on(zk: Zhiku, raw: httpx.Client) -> None:
     """Every compat route (they stay out of /docs, so the OpenAPI-driven auth test does not see
     them): walked from the routers themselves, called with no key and with a bogus one."""
-    from zhiku.api.routes import chatchat_chat, chatchat_files, chatchat_kb
+    from zhiku.api.routes import chatchat_chat, chatchat_files, chatchat_kb, chatchat_server
 
     zk.auth.create_user("alice", "alice-password-1", "user")
-    routes = [(m, r.path) for mod in (chatchat_kb, chatchat_files, chatchat_chat)
+    routes = [(m, r.path) for mod in (chatchat_kb, chatchat_files, chatchat_chat, chatchat_server)
               for r in mod.router.routes for m in r.methods]
-    assert len(routes) >= 18
+    assert len(routes) >= 24
     for method, path in routes:
         url = path.replace("{mode}", "local_kb").replace("{param}", KB)
         for headers in ({}, {"Authorization": "Bearer zk-not-a-key"}):
             r = raw.request(method, url, json={"query": "x"}, headers=headers)
             assert r.status_code == 401 and r.json()["error"]["type"] == "unauthorized", (method, url, r.text)
+    # a Chatchat path zhiku does not serve is an API path too: no key, 401 (JSON); with one, the JSON 404
+    r = raw.post("/server/nothing", json={})
+    assert r.status_code == 401 and r.json()["error"]["type"] == "unauthorized"
+    secret = zk.auth.create_key("alice", "k", ("read",))[1]
+    r = raw.post("/server/nothing", json={}, headers={"Authorization": f"Bearer {secret}"})
+    assert r.status_code == 404 and r.json()["code"] == 404

@@ -64,6 +64,7 @@ async def _missing(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=404)
 
 
-# plain routes, not API routes: they read nothing and need no key (an unknown path is an unknown path)
+# plain routes (they read nothing, so they declare no scope); with authentication on, a request under these
+# prefixes still needs a valid key first (401), as every API path does
 PATHS = [p for prefix in PREFIXES for p in (prefix, prefix + "/{rest:path}")]
 router.routes.extend(CatchAllRoute(path, _missing, methods=METHODS, include_in_schema=False) for path in PATHS)
