@@ -4,6 +4,7 @@ use, against zhiku served by a real uvicorn on 127.0.0.1."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -133,7 +134,11 @@ def test_feedback_rates_a_kb_chat_answer_by_its_message_id(filled: Any, server: 
     again = client.chat.chat_feedback(message_id=message_id, score=90, reason="")
     assert again["code"] == 200 and again["data"]["rating"] == "up"
     from zhiku.api.routes.chatchat_answers import get
-    kept = get(zk.engine, message_id)
+    for _ in range(200):  # the answer is written off the event loop once the stream has ended
+        kept = get(zk.engine, message_id)
+        if kept["answer"]:
+            break
+        time.sleep(0.05)
     assert kept["question"] == "年假有多少天？" and "十五天" in kept["answer"] and kept["score"] == 90
     # the answer is no conversation of the caller's
     assert zk.conversations.list("local", 100, 0) == []

@@ -2,12 +2,14 @@
 ``chatchat_answers``, migration 0005) so that Chatchat's ``/chat/feedback`` can rate them, as
 Chatchat does with its message rows, without making each API chat a conversation of the caller.
 
-A row holds the question, the answer and the KB; it is written when the answer is complete (a
-stream cut short keeps none). Feedback is its owner's only (the user who asked; anyone on an open
+A row holds the question, the answer and the KB: written with the question when the answer starts
+(so that feedback can come as soon as the client has the id), the answer filled in when it is
+complete (off the event loop); a stream cut short leaves the answer empty. Feedback is its owner's only (the user who asked; anyone on an open
 server)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -22,6 +24,16 @@ def record(engine: Engine, message_id: str, owner: str | None, kb: str, question
     with engine.begin() as conn:
         conn.execute(insert(chatchat_answers).values(id=message_id, owner=owner, kb=kb, question=question,
                                                      answer=answer, created_at=now()))
+
+
+def finish(engine: Engine, message_id: str, answer: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(chatchat_answers).where(chatchat_answers.c.id == message_id).values(answer=answer))
+
+
+def finish_later(engine: Engine, message_id: str, answer: str) -> None:
+    """:func:`finish` on a thread of its own: called from a stream's encoder, on the event loop."""
+    threading.Thread(target=finish, args=(engine, message_id, answer), name="chatchat-answer", daemon=True).start()
 
 
 def rate(engine: Engine, message_id: str, owner: str | None, score: int, reason: str) -> dict[str, Any] | None:

@@ -209,10 +209,13 @@ async def kb_chat_response(
     out = _Output(prepared.answered_by, message_id)
     asker = principal(request).user_id
 
+    if message_id is not None:  # kept under its message_id for Chatchat's /chat/feedback
+        await run_in_threadpool(chatchat_answers.record, zhiku.engine, message_id, asker, kb_name, query, "")
+
     def answered(text: str) -> None:
-        """The complete answer, kept under its message_id for Chatchat's /chat/feedback."""
+        """The complete answer (called on the event loop by the stream's encoder)."""
         if message_id is not None:
-            chatchat_answers.record(zhiku.engine, message_id, asker, kb_name, query, text)
+            chatchat_answers.finish_later(zhiku.engine, message_id, text)
 
     # an answer that says the KB holds nothing lists no sources (docs/chatchat-compat.md): the extractive
     # answerer always says so under the relevance floor, a chat model does with strict grounding
@@ -239,8 +242,8 @@ async def kb_chat_response(
     if isinstance(outcome, StreamingResponse):
         return outcome
     answer = outcome.answer
-    if answer is not None:
-        await run_in_threadpool(answered, answer.answer)
+    if answer is not None and message_id is not None:
+        await run_in_threadpool(chatchat_answers.finish, zhiku.engine, message_id, answer.answer)
     return {**out.completion(answer.answer if answer else "", _finish(answer), docs=sources(outcome.retrieved),
                              citations=_citations(answer)), "usage": answer.usage if answer else None}
 
@@ -277,7 +280,7 @@ class _Chunks:
             return
         final = ended.outcome.answer if ended.outcome is not None else None
         if self.answered is not None and final is not None:
-            self.answered(final.answer)  # kept for /chat/feedback before the last chunk names it
+            self.answered(final.answer)  # kept for /chat/feedback
         yield data_line(self.out.chunk("", _finish(final), citations=_citations(final)))
         if self.done_marker:
             yield b"data: [DONE]\n\n"
