@@ -147,9 +147,8 @@ class ChatchatRoute(APIRoute):
                 problems = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
                             for e in exc.errors()]
                 summary = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in problems[:5])
-                response = error_response(422, "validation_error", f"invalid request: {summary}",
-                                          {"errors": jsonable_encoder(problems)}, empty)
-                return response
+                return error_response(422, "validation_error", f"invalid request: {summary}",
+                                      {"errors": jsonable_encoder(problems)}, empty)
             except StarletteHTTPException as exc:
                 type_ = HTTP_TYPES.get(exc.status_code, "invalid_input" if exc.status_code < 500 else "error")
                 return error_response(exc.status_code, type_, str(exc.detail), None, empty,
