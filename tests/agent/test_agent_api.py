@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.agent.loop_support import (  # noqa: F401  (model: the fixture)
-    Model, call, make_app, model, tool_results, with_kbs)
+    RUNS, Model, call, make_app, model, tool_results, with_kbs)
 from tests.api.conftest import LiveServer
 from zhiku import Zhiku
 
@@ -130,3 +130,55 @@ def test_tools_are_listed_for_the_caller_and_called_by_admins(zk: Zhiku, live: L
     assert done["step"]["status"] == "ok" and "5" in done["text"]
     assert unknown["step"]["status"] == "refused" and "no tool named 'shell'" in unknown["step"]["error"]
     assert searched["step"]["status"] == "ok" and any("4242" in s["text"] for s in searched["sources"])
+
+
+def _approving(live: LiveServer, model: Model, approve: bool | None) -> tuple[list[tuple[str, Any]], int]:
+    """A streamed agent answer whose model calls t_write; the test answers its approval request."""
+    model.script = lambda body: ("", [call("t_write", {"path": "/tmp/x"}, 1)]) if not tool_results(body) \
+        else (f"Result: {tool_results(body)[-1]}", [])
+    body = {"mode": "agent", "messages": [{"role": "user", "content": "delete /tmp/x"}], "stream": True,
+            "approvals": True}
+    events: list[tuple[str, Any]] = []
+    status = 0
+    with httpx.Client(base_url=live.url, timeout=60) as c, c.stream("POST", "/api/chat", json=body) as r:
+        name = "message"
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                events.append((name, json.loads(line[5:])))
+                if name == "approval_request" and approve is not None:
+                    decided = c.post(f"/api/chat/approvals/{events[-1][1]['id']}", json={"approve": approve})
+                    status = decided.status_code
+                    again = c.post(f"/api/chat/approvals/{events[-1][1]['id']}", json={"approve": approve})
+                    assert again.status_code == 404  # decided once
+    return events, status
+
+
+def test_a_tool_that_acts_on_the_world_runs_once_the_user_approves(zk: Zhiku, live: LiveServer,
+                                                                    model: Model) -> None:
+    zk.settings.agent.tools.append("t_write")
+    events, status = _approving(live, model, True)
+    assert status == 204
+    request = dict(events)["approval_request"]
+    assert (request["tool"], request["arguments"], request["step"]) == ("t_write", {"path": "/tmp/x"}, 1)
+    step = dict(events)["tool_step"]
+    assert step["status"] == "ok" and RUNS == [("t_write", {"path": "/tmp/x"})]
+    assert events[-1][1]["content"] == "Result: deleted"
+
+
+def test_a_denied_or_unanswered_call_is_refused(zk: Zhiku, live: LiveServer, model: Model) -> None:
+    zk.settings.agent.tools.append("t_write")
+    events, _ = _approving(live, model, False)
+    assert dict(events)["tool_step"]["status"] == "refused" and "denied" in dict(events)["tool_step"]["error"]
+    zk.settings.agent.approval_timeout_s = 0.3
+    events, _ = _approving(live, model, None)
+    assert "did not approve the call of 't_write' within 0.3 s" in dict(events)["tool_step"]["error"]
+    assert RUNS == []
+    ask = {"mode": "agent", "messages": [{"role": "user", "content": "delete"}]}
+    with httpx.Client(base_url=live.url, timeout=60) as c:  # without approvals (the default): refused at once
+        whole = c.post("/api/chat", json=ask)
+        unstreamed = c.post("/api/chat", json={**ask, "approvals": True})
+        missing = c.post(f"/api/chat/approvals/{'0' * 32}", json={"approve": True})
+    assert "cannot ask for it" in whole.json()["trace"][0]["error"] and missing.status_code == 404
+    assert unstreamed.status_code == 400 and "stream: true" in unstreamed.json()["error"]["message"]

@@ -57,12 +57,17 @@ NEEDS: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/jobs/{job_id}"): W, ("POST", "/api/jobs/{job_id}/cancel"): W,
     ("POST", "/api/jobs/{job_id}/retry"): W,
     ("GET", "/api/embedders"): R, ("GET", "/api/models"): R,
+    # folders a KB follows: reading reads; syncing writes; following a server folder is an admin owner's
+    ("GET", "/api/kbs/{kb}/sources"): R, ("GET", "/api/kbs/{kb}/sources/{source_id}"): R,
+    ("POST", "/api/kbs/{kb}/sources"): A | W, ("POST", "/api/kbs/{kb}/sources/{source_id}/sync"): W,
+    ("DELETE", "/api/kbs/{kb}/sources/{source_id}"): W,
     # reading and answering
     ("POST", "/api/search"): R, ("POST", "/api/ask"): R, ("POST", "/api/chat"): R,
     # the agent's tools: listing reads; calling one by hand is an admin's
     ("GET", "/api/tools"): R, ("POST", "/api/tools/call"): A,
     # file chat: uploading stores files; looking at them reads
     ("POST", "/api/chat/files"): W, ("GET", "/api/chat/files/{temp_kb_id}"): R,
+    ("POST", "/api/chat/approvals/{approval_id}"): W,  # approving an agent's call acts through the caller
     ("DELETE", "/api/chat/files/{temp_kb_id}"): W,
     # conversations: reading them reads; changing them writes (and naming KBs or asking also reads)
     ("GET", "/api/conversations"): R, ("GET", "/api/conversations/{conversation_id}"): R,
@@ -95,7 +100,7 @@ MISSING_ID = "0" * 32
 PATH_VALUES = {"kb": "没有", "param": "没有", "mode": "local_kb", "name": "nobody", "user": "nobody",
                "key_id": "ffffffffffff", "model": "nope", "chunk_id": "999999", "file_id": MISSING_ID,
                "job_id": MISSING_ID, "temp_kb_id": MISSING_ID, "conversation_id": MISSING_ID,
-               "message_id": MISSING_ID}
+               "message_id": MISSING_ID, "approval_id": MISSING_ID, "source_id": MISSING_ID}
 MD = ("a.md", b"# a\n\nhello\n")
 ASK = [{"role": "user", "content": "年假"}]
 # a minimal valid request of each route that takes a body or a query
@@ -105,6 +110,7 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/auth/users"): {"json": {"name": "someone", "password": PASSWORD}},
     ("PATCH", "/api/auth/users/{name}"): {"json": {"disabled": False}},
     ("POST", "/api/kbs"): {"json": {"name": "新库"}},
+    ("POST", "/api/kbs/{kb}/sources"): {"json": {"path": "/nonexistent-folder"}},
     ("PATCH", "/api/kbs/{kb}"): {"json": {"description": "x"}},
     ("POST", "/api/kbs/{kb}/files"): {"files": [("files", MD)]},
     ("PATCH", "/api/kbs/{kb}/chunks/{chunk_id}"): {"json": {"text": "x"}},
@@ -113,6 +119,7 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/ask"): {"json": {"kbs": ["没有"], "question": "年假"}},
     ("POST", "/api/chat"): {"json": {"mode": "llm", "messages": ASK}},
     ("POST", "/api/tools/call"): {"json": {"name": "calculator", "arguments": {"expression": "1+1"}}},
+    ("POST", "/api/chat/approvals/{approval_id}"): {"json": {"approve": False}},
     ("POST", "/tools/call"): {"json": {"name": "calculator", "tool_input": {"expression": "1+1"}}},
     ("POST", "/chat/chat/completions"): {"json": {"messages": ASK}},
     ("POST", "/api/chat/files"): {"files": [("files", MD)]},

@@ -21,18 +21,20 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Generator, Sequence
+import uuid
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from zhiku.agent import react
 from zhiku.agent.base import Tool, ToolContext, ToolError, ToolResult
-from zhiku.errors import Cancelled, ModelTimeout, ZhikuError
+from zhiku.errors import Cancelled, ModelTimeout, NotFound, ZhikuError
 from zhiku.llm.base import CallControl, ChatModel, Message, Reply, Usage
 from zhiku.llm.streaming import stream_reply
-from zhiku.schema import GenerationOptions, Hit, ToolStep
+from zhiku.schema import ApprovalRequest, GenerationOptions, Hit, ToolStep
 
 Protocol = Literal["tools", "react"]
+AgentEvent = ToolStep | ApprovalRequest
 OBSERVATION_CHARS = 8000  # the most of one tool result the model is shown
 PASSAGE_CHARS = 1200  # the most of one passage
 WAIT_SLICE_S = 0.05  # how often a waiting loop looks at the stop switch
@@ -59,6 +61,43 @@ class Outcome:
     step_limit: bool = False  # the model was stopped from calling more tools
 
 
+class Approvals:
+    """Calls of tools that act on the world, waiting for their user's decision (kept in memory: the
+    decision must reach the server process running the answer)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, tuple[str, threading.Event, list[bool]]] = {}
+        self._lock = threading.Lock()
+
+    def open(self, owner: str) -> str:
+        approval_id = uuid.uuid4().hex
+        with self._lock:
+            self._pending[approval_id] = (owner, threading.Event(), [])
+        return approval_id
+
+    def wait(self, approval_id: str, timeout_s: float, cancelled: Callable[[], bool]) -> bool | None:
+        """True: approved, False: denied, None: no decision in time (or the answer was stopped)."""
+        owner, decided, decision = self._pending[approval_id]
+        deadline = time.monotonic() + timeout_s
+        try:
+            while not decided.wait(max(0.0, min(WAIT_SLICE_S, deadline - time.monotonic()))):
+                if cancelled() or time.monotonic() >= deadline:
+                    return None
+            return decision[0]
+        finally:
+            with self._lock:
+                self._pending.pop(approval_id, None)
+
+    def decide(self, approval_id: str, owner: str, approve: bool) -> None:
+        """Record ``owner``'s decision; an unknown id, one decided or expired, or another user's is NotFound."""
+        with self._lock:
+            pending = self._pending.get(approval_id)
+            if pending is None or pending[0] != owner or pending[1].is_set():
+                raise NotFound(f"no tool call waits for approval {approval_id}", approval_id=approval_id)
+            pending[2].append(approve)
+            pending[1].set()
+
+
 def pick_protocol(llm: ChatModel, wanted: str = "auto") -> Protocol:
     """OpenAI tool calling where the model takes ``tools``, the ReAct text protocol otherwise
     (``wanted``: ``auto``, ``tools`` or ``react``)."""
@@ -69,8 +108,12 @@ def pick_protocol(llm: ChatModel, wanted: str = "auto") -> Protocol:
 
 class AgentLoop:
     def __init__(self, llm: ChatModel | None, tools: Sequence[Tool], context: ToolContext, limits: Limits,
-                 protocol: Protocol = "tools", temperature: float | None = None) -> None:
-        """``llm`` None: a loop that only runs calls it is given (``call``: the API's tool routes)."""
+                 protocol: Protocol = "tools", temperature: float | None = None,
+                 approvals: Approvals | None = None, approval_timeout_s: float = 120.0) -> None:
+        """``llm`` None: a loop that only runs calls it is given (``call``: the API's tool routes).
+        ``approvals``: a call of a tool that acts on the world asks its user (an ``ApprovalRequest``
+        event) instead of being refused."""
+        self.approvals, self.approval_timeout_s = approvals, approval_timeout_s
         self.llm, self.context, self.limits, self.protocol = llm, context, limits, protocol
         self.tools = {t.spec.name: t for t in tools}
         self.temperature = temperature
@@ -83,7 +126,7 @@ class AgentLoop:
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self, system: str, history: Sequence[Message], question: str, lang: str,
-            control: CallControl) -> Generator[ToolStep, None, Outcome]:
+            control: CallControl) -> Generator[AgentEvent, None, Outcome]:
         """Yield each tool step as it ends; return the ``Outcome``. Closing the generator stops it."""
         if self.protocol == "react" and self.tools:
             system = f"{system}\n\n{react.system_prompt([t.spec for t in self.tools.values()], lang)}"
@@ -120,7 +163,8 @@ class AgentLoop:
         self._result = None
         steps = self._one_call(name, arguments, None, control)
         for step in steps:
-            return step, self._result
+            if isinstance(step, ToolStep):  # no approval is asked here (the loop has no Approvals)
+                return step, self._result
         raise AssertionError("a call always makes its step")
 
     def _ask(self, messages: list[Message], control: CallControl, can_call: bool) -> Reply:
@@ -145,7 +189,7 @@ class AgentLoop:
         return reply
 
     def _native_calls(self, reply: Reply, messages: list[Message],
-                      control: CallControl) -> Generator[ToolStep, None, None]:
+                      control: CallControl) -> Generator[AgentEvent, None, None]:
         calls = [dict(c) for c in reply.tool_calls or []]
         for n, call in enumerate(calls):
             call["id"] = call.get("id") or f"call_{len(self.trace) + n + 1}"
@@ -159,12 +203,14 @@ class AgentLoop:
 
     # -- one call ------------------------------------------------------------------------------
     def _one_call(self, name: str, arguments: dict[str, Any] | None, problem: str | None,
-                  control: CallControl) -> Generator[ToolStep, None, ToolStep]:
+                  control: CallControl) -> Generator[AgentEvent, None, ToolStep]:
         """Run (or refuse) one call; what the model is shown is left in ``self._seen``."""
         started = time.monotonic()
         step = ToolStep(step=len(self.trace) + 1, tool=name, arguments=arguments or {}, protocol=self.protocol)
         tool = self.tools.get(name)
         refusal = self._refusal(name, tool, arguments, problem)
+        if refusal is None and tool is not None and not tool.spec.read_only:
+            refusal = yield from self._approval(tool, step, control)
         if refusal is not None:
             step.status, step.error = "refused", refusal
             self._seen = f"Refused: {refusal}"
@@ -188,10 +234,24 @@ class AgentLoop:
         if problem is not None:
             return f"the arguments could not be read: {problem}"
         assert arguments is not None
-        if not tool.spec.read_only:
+        return check_arguments(tool.spec.parameters, arguments)
+
+    def _approval(self, tool: Tool, step: ToolStep, control: CallControl) -> Generator[AgentEvent, None, str | None]:
+        """Ask the user about a call of a tool that acts on the world; why not, or None when approved."""
+        name = tool.spec.name
+        if self.approvals is None:
             return (f"'{name}' acts on the world and needs the user's approval for each call; this answer "
                     "cannot ask for it, so the call was not made")
-        return check_arguments(tool.spec.parameters, arguments)
+        approval_id = self.approvals.open(self.context.owner)
+        timeout = max(0.0, min(self.approval_timeout_s, control.remaining()))
+        yield ApprovalRequest(id=approval_id, step=step.step, tool=name, arguments=step.arguments,
+                              description=tool.spec.description, timeout_s=round(timeout, 1))
+        decision = self.approvals.wait(approval_id, timeout, control.cancel.is_set)
+        if decision is None and control.cancel.is_set():
+            raise Cancelled("the answer was stopped")
+        if decision is None:
+            return f"the user did not approve the call of '{name}' within {timeout:g} s, so it was not made"
+        return None if decision else f"the user denied the call of '{name}'"
 
     def _execute(self, tool: Tool, arguments: dict[str, Any], step: ToolStep, control: CallControl) -> None:
         limit = min(tool.spec.timeout_s, self.limits.tool_timeout_s, control.remaining())

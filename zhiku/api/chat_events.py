@@ -26,7 +26,7 @@ from zhiku.chat.pipeline import Answering
 from zhiku.chat.turns import Ended, TurnResult, TurnRunner
 from zhiku.llm.base import CallControl, Timeouts
 from zhiku.errors import ZhikuError
-from zhiku.schema import Answer, AnswerEvent, Delta, Notice, Retrieved, ToolStep
+from zhiku.schema import Answer, AnswerEvent, ApprovalRequest, Delta, Notice, Retrieved, ToolStep
 
 log = logging.getLogger(__name__)
 DISCONNECT_POLL_S = 0.5
@@ -77,8 +77,8 @@ class Relay(Generic[T]):
                 continue
 
     async def opening(self, request: Request) -> list[Item]:
-        """The events up to the first piece of text (or the end). An answer that failed before
-        it raises its error here, as an ordinary error response."""
+        """The events up to the first piece of text, tool call or approval request (or the end). An
+        answer that failed before it raises its error here, as an ordinary error response."""
         items: list[Item] = []
         while True:
             item = await self.next(request)
@@ -87,7 +87,7 @@ class Relay(Generic[T]):
                 if item.error is not None:
                     raise item.error
                 return items
-            if isinstance(item, (Delta, Notice)):
+            if isinstance(item, (Delta, Notice, ToolStep, ApprovalRequest)):  # the answer is under way
                 return items
 
     async def outcome(self, request: Request) -> T:
@@ -179,7 +179,8 @@ def text_of(event: AnswerEvent) -> str:
 
 class ChatEncoder:
     """The chat event stream of ``zhiku.client.chat_routes``: start, then tool_step (each tool call of an
-    agent answer as it ends: ``zhiku.schema.ToolStep``) and delta... as they come, citations, error,
+    agent answer as it ends: ``zhiku.schema.ToolStep``), approval_request (a call waiting for the user:
+    ``zhiku.schema.ApprovalRequest``) and delta... as they come, citations, error,
     done (the assistant Message, as stored, with its trace)."""
 
     def __init__(self, start: dict[str, Any]) -> None:
@@ -191,6 +192,8 @@ class ChatEncoder:
     def event(self, event: AnswerEvent) -> Iterable[bytes]:
         if isinstance(event, ToolStep):
             yield sse.event("tool_step", event.model_dump(mode="json"))
+        elif isinstance(event, ApprovalRequest):
+            yield sse.event("approval_request", event.model_dump(mode="json"))
         elif text := text_of(event):
             yield sse.event("delta", {"text": text})
 

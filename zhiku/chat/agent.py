@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from zhiku.agent.agentic import AGENTIC_GUIDE, KBSearchTool
 from zhiku.agent.base import Tool, ToolContext, ToolResult
-from zhiku.agent.loop import AgentLoop, Limits, pick_protocol
+from zhiku.agent.loop import AgentLoop, Approvals, Limits, pick_protocol
 from zhiku.agent.toolbox import build_tools
 from zhiku.chat.citations import check
 from zhiku.config import Settings
@@ -114,10 +114,11 @@ class AgentChat:
                owner: str, control: CallControl, temperature: float | None = None, agentic_kb: bool = False,
                retrieval: str | None = None,
                fallback: Callable[[], Iterator[AnswerEvent]] | None = None,
-               only: Sequence[str] | None = None) -> Iterator[AnswerEvent]:
+               only: Sequence[str] | None = None, approvals: Approvals | None = None) -> Iterator[AnswerEvent]:
         """The answer's events (see the module's doc). ``fallback``: agentic KB chat's plain KB
         answer, given instead when the model answered without a search that ran; ``only``: these of
-        the enabled tools."""
+        the enabled tools; ``approvals``: a tool that acts on the world asks the user instead of being
+        refused."""
         a = self.settings.agent
         context = ToolContext(owner=owner, readable_kbs=[kb.name for kb in kbs], cancelled=control.cancel.is_set,
                               services={"retriever": self.retriever, "settings": self.settings, **self.services()})
@@ -127,7 +128,7 @@ class AgentChat:
         if any(t.spec.name == KB_SEARCH for t in tools):
             system = f"{system}\n\n{AGENTIC_GUIDE}"
         loop = AgentLoop(llm, tools, context, Limits(a.max_steps, a.tool_timeout_s),
-                         pick_protocol(llm, a.protocol), temperature)
+                         pick_protocol(llm, a.protocol), temperature, approvals, a.approval_timeout_s)
         outcome = yield from loop.run(system, turns, question, lang, control)
         if agentic_kb and fallback is not None and not searched_kbs(outcome.trace):
             yield from fallback()

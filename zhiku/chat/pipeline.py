@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from zhiku.agent.loop import Approvals
 from zhiku.chat.agent import AgentChat
 from zhiku.chat.evidence import Evidence, QueryVectors, weigh
 from zhiku.chat.kb import KBChat
@@ -80,6 +81,7 @@ class AnswerPipeline:
         self.chat_models, self.temp_kbs = chat_models, temp_kbs
         self.kb_chat, self.llm_chat, self.web_chat = kb_chat, llm_chat, web_chat
         self.agent_chat = agent_chat or AgentChat(settings, retriever, lambda: {"kb": kb})
+        self.approvals = Approvals()  # agent calls waiting for their user's decision (POST /api/chat/approvals)
 
     # -- the one entry -----------------------------------------------------------------
     def stream(self, request: AnswerRequest, control: CallControl | None = None) -> Answering:
@@ -196,7 +198,8 @@ class AnswerPipeline:
 
         yield from self.agent_chat.stream(llm, request.question, prepared.lang, prepared.kbs, prepared.turns,
                                           request.owner, control, request.temperature, agentic_kb,
-                                          request.retrieval, plain if agentic_kb else None, request.tools)
+                                          request.retrieval, plain if agentic_kb else None, request.tools,
+                                          self.approvals if request.approvals else None)
 
     def _uploaded(self, request: AnswerRequest, control: CallControl) -> KnowledgeBase:
         """File mode's temporary KB; files uploaded a moment ago may still be read: wait for them

@@ -50,6 +50,8 @@ class MessageCreate(TurnOverrides):
     content: Content
     mode: ChatMode | None = Field(None, description="default: the conversation's mode")
     stream: bool = Field(False, description="answer as a text/event-stream: start, delta, citations, done, error")
+    approvals: bool = Field(False, description="agent mode, streamed: a tool that acts on the world sends an "
+                            "approval_request event and waits for POST /api/chat/approvals/{id} (else it is refused)")
 
 
 class FeedbackCreate(_Body):
@@ -69,3 +71,5 @@ class ChatRequest(TurnOverrides):
     messages: Annotated[list[ChatTurn], Field(min_length=1, max_length=limits.MESSAGES_MAX),
                         AfterValidator(limits.question_last)]
     stream: bool = False
+    approvals: bool = Field(False, description="agent mode, streamed: a tool that acts on the world sends an "
+                            "approval_request event and waits for POST /api/chat/approvals/{id} (else it is refused)")

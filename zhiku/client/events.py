@@ -13,6 +13,8 @@ A streamed chat answer (``/api/chat``, a conversation's messages; any mode) send
 
     start      {mode, model, conversation_id, user_message_id}
     tool_step  one tool call of an agent answer, as it ended (``zhiku.schema.ToolStep``)
+    approval_request  a call waiting for the user (``zhiku.schema.ApprovalRequest``): answer it with
+               POST /api/chat/approvals/{id}
     delta      {text}
     citations  {citations: [...]}
     error      {type, message, details}    the answer failed after it started (given, not raised)
@@ -34,7 +36,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from zhiku.client.routes import error_from_response
-from zhiku.schema import Answer, Citation, ToolStep
+from zhiku.schema import Answer, ApprovalRequest, Citation, ToolStep
 from zhiku.schema.chat import Message
 from zhiku.schema.jobs import Job
 
@@ -52,9 +54,10 @@ class AnswerEvent(BaseModel):
 class ChatEvent(BaseModel):
     """One event of a streamed chat answer; ``type`` says which fields are set."""
 
-    type: Literal["start", "tool_step", "delta", "citations", "error", "done"]
+    type: Literal["start", "tool_step", "approval_request", "delta", "citations", "error", "done"]
     text: str = Field("", description="delta: the piece of text")
     step: ToolStep | None = Field(None, description="tool_step: the tool call")
+    approval: ApprovalRequest | None = Field(None, description="approval_request: the call waiting for the user")
     citations: list[Citation] = Field(default_factory=list, description="citations: the sources cited")
     message: Message | None = Field(None, description="done: the assistant message")
     error: dict[str, Any] | None = Field(None, description="error: {type, message, details}")
@@ -110,6 +113,8 @@ def chat_event(name: str, data: str) -> ChatEvent | None:
         return ChatEvent(type="delta", text=payload["text"])
     if name == "tool_step":
         return ChatEvent(type="tool_step", step=ToolStep(**payload))
+    if name == "approval_request":
+        return ChatEvent(type="approval_request", approval=ApprovalRequest(**payload))
     if name == "citations":
         return ChatEvent(type="citations", citations=[Citation(**c) for c in payload["citations"]])
     if name == "error":

@@ -42,6 +42,8 @@ class AgentSettings(_Section):
     max_steps: int = Field(6, ge=1, le=50, description="tool calls one answer may make at most")
     tool_timeout_s: float = Field(20.0, gt=0, le=600, description="seconds one tool call may take")
     total_timeout_s: float = Field(120.0, gt=0, le=3600, description="seconds one agent answer may take, tools included")
+    approval_timeout_s: float = Field(120.0, gt=0, le=3600, description="seconds the user has to approve a call "
+                                      "of a tool that acts on the world (no answer: denied)")
     protocol: Literal["auto", "tools", "react"] = Field(
         "auto", description="how the model calls tools: auto (OpenAI tool calling where the model takes tools, the "
         "ReAct text protocol otherwise), tools, or react")

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field
 
-from zhiku.schema.agent import ToolStep  # noqa: F401  (the agent's trace: an answer event and part of an Answer)
+from zhiku.schema.agent import ApprovalRequest, ToolStep  # noqa: F401  (the agent's events; the trace is in Answer)
 
 FileStatus = Literal["pending", "indexed", "failed"]
 SearchMode = Literal["hybrid", "dense", "lexical"]
@@ -184,6 +184,8 @@ class AnswerRequest(BaseModel):
                                  "splits and searches again) instead of one search of the question; agent mode: "
                                  "default true")
     tools: list[str] | None = Field(None, description="agent mode: only these of the enabled tools (agent.tools)")
+    approvals: bool = Field(False, description="agent mode: a tool that acts on the world asks the client for "
+                            "approval (an ApprovalRequest event) instead of being refused")
 
 
 class Retrieved(BaseModel):
@@ -227,4 +229,5 @@ class Final(BaseModel):
     answer: Answer
 
 
-AnswerEvent = Annotated[Union[Retrieved, Notice, Delta, ToolStep, Final], Field(discriminator="type")]
+AnswerEvent = Annotated[Union[Retrieved, Notice, Delta, ToolStep, ApprovalRequest, Final],
+                        Field(discriminator="type")]

@@ -38,3 +38,18 @@ class ToolStep(BaseModel):
         args = ", ".join(f"{k}={v!r}" for k, v in self.arguments.items())
         outcome = self.summary if self.status == "ok" else f"{self.status}: {self.error or self.summary}"
         return f"{self.step}. {self.tool}({args}) → {outcome} [{self.duration_ms} ms]"
+
+
+class ApprovalRequest(BaseModel):
+    """The answer waits for the user: the model asked to call a tool that acts on the world. The client
+    approves or denies with ``POST /api/chat/approvals/{id}`` (``{"approve": true}``) within
+    ``timeout_s``; no decision in time is a denial. Only answers that asked for approvals (a stream
+    whose client can answer) send it; the others refuse such a call."""
+
+    type: Literal["approval_request"] = "approval_request"
+    id: str
+    step: int
+    tool: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    description: str = Field("", description="what the tool does, as the model was told")
+    timeout_s: float

@@ -15,13 +15,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from zhiku.api.chat_events import ChatEncoder, respond
 from zhiku.client.chat_models import ChatRequest
 from zhiku.api.deps import CallerRead, CallerWrite, ZhikuDep
 from zhiku.api.errors import responses
-from zhiku.api.routes.conversations import STREAM_DOC
+from zhiku.api.routes.conversations import STREAM_DOC, approvals
 from zhiku.api.routes.files import UPLOAD_BODY
 from zhiku.api.security import kbs_in_body, principal
 from zhiku.api.uploads import receive_files
@@ -33,6 +34,7 @@ from zhiku.text.ids import now
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
 TempKBId = Annotated[str, Path(description="uploaded files' id", pattern=r"^[0-9a-f]{32}$")]
+ApprovalId = Annotated[str, Path(description="the approval_request event's id", pattern=r"^[0-9a-f]{32}$")]
 # kb mode answers from the knowledge bases named, and agent mode's KB search reads them; the other modes touch none
 ChatBody = Annotated[ChatRequest, Depends(kbs_in_body(
     "read", ChatRequest, lambda b: (b.kbs or []) if b.mode in ("kb", "agent") else None, ["kbs"]))]
@@ -46,7 +48,7 @@ async def chat(body: ChatBody, request: Request, zhiku: ZhikuDep) -> Message | S
         raise InvalidInput("the last message must come from the user")
     history = [m.model_dump() for m in body.messages[:-1]]
     asked = request_for(body.mode, {}, body.model_dump(include=set(CHOICES)), body.messages[-1].content,
-                        history, owner)
+                        history, owner).model_copy(update={"approvals": approvals(body.approvals, body.stream)})
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
 
     def finish(result: TurnResult) -> Message:
@@ -55,6 +57,20 @@ async def chat(body: ChatBody, request: Request, zhiku: ZhikuDep) -> Message | S
     start = {"mode": asked.mode, "model": prepared.answered_by, "conversation_id": None, "user_message_id": None}
     return await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
                          finish, body.stream, lambda _: ChatEncoder(start), zhiku.settings.server.sse_heartbeat_s)
+
+
+class ApprovalDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    approve: bool = Field(description="true: the tool call runs; false: it is refused and the model is told so")
+
+
+@router.post("/approvals/{approval_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404, 422))
+def decide_approval(approval_id: ApprovalId, body: ApprovalDecision, who: CallerWrite, zhiku: ZhikuDep) -> Response:
+    """Approve or deny a tool call that a streamed agent answer of the caller's waits on (its
+    ``approval_request`` event); unknown, decided, expired or another user's: 404."""
+    zhiku.answers.approvals.decide(approval_id, who.user_id, body.approve)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/files", status_code=status.HTTP_202_ACCEPTED, openapi_extra={"requestBody": UPLOAD_BODY},

@@ -22,10 +22,19 @@ from zhiku.api.deps import CallerDep, ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.api.security import Caller, KBsInBody, Principal, kbs_in_body, principal
 from zhiku.app import Zhiku
+from zhiku.errors import InvalidInput
 from zhiku.chat.export import to_markdown
 from zhiku.chat.pipeline import CHOICES, request_for
 from zhiku.schema.chat import Conversation, Feedback, Message
 from zhiku.chat.turns import TurnResult, reply_fields
+
+
+def approvals(wanted: bool, stream: bool) -> bool:
+    """Whether an answer may wait for its caller's approvals: only a stream's client can answer them."""
+    if wanted and not stream:
+        raise InvalidInput("approvals need a streamed answer (stream: true): the approval_request event is how "
+                           "the client learns what to approve", param="approvals")
+    return wanted
 
 router = APIRouter(prefix="/api", tags=["conversations"])  # the caller's own: reading needs read, changing write
 READS = [Depends(Caller("read"))]
@@ -138,7 +147,7 @@ async def send_message(conversation_id: ConversationId, body: MessageBody, reque
     conv = await run_in_threadpool(zhiku.conversations.get, owner, conversation_id, False)
     history = await run_in_threadpool(zhiku.conversations.history, conversation_id)
     asked = request_for(conv.mode, conv.settings.model_dump(), body.model_dump(include=set(CHOICES)), body.content,
-                        history, owner)
+                        history, owner).model_copy(update={"approvals": approvals(body.approvals, body.stream)})
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)  # fails before anything is stored
     question = await run_in_threadpool(
         zhiku.conversations.add_message, owner, conversation_id, "user", body.content, mode=asked.mode)
