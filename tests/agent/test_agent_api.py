@@ -182,3 +182,24 @@ def test_a_denied_or_unanswered_call_is_refused(zk: Zhiku, live: LiveServer, mod
         missing = c.post(f"/api/chat/approvals/{'0' * 32}", json={"approve": True})
     assert "cannot ask for it" in whole.json()["trace"][0]["error"] and missing.status_code == 404
     assert unstreamed.status_code == 400 and "stream: true" in unstreamed.json()["error"]["message"]
+
+
+def test_a_stopped_agent_answer_keeps_its_trace(zk: Zhiku, live: LiveServer, model: Model) -> None:
+    import time
+
+    zk.settings.agent.tools.append("t_slow")
+    model.script = lambda body: ("", [call("t_slow", {}, 1)]) if not tool_results(body) else ("late", [])
+    with httpx.Client(base_url=live.url, timeout=60) as c:
+        conv = c.post("/api/conversations", json={"mode": "agent"}).json()
+        with pytest.raises(httpx.ReadTimeout):  # the client gives up while the tool runs, and leaves
+            with httpx.Client(base_url=live.url, timeout=httpx.Timeout(60, read=1.0)) as impatient:
+                impatient.post(f"/api/conversations/{conv['id']}/messages", json={"content": "wait", "stream": True})
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            stored = c.get(f"/api/conversations/{conv['id']}").json()["messages"]
+            if len(stored) == 2:
+                break
+            time.sleep(0.2)
+    answer = stored[1]
+    assert answer["status"] == "stopped" and [s["status"] for s in answer["trace"]] == ["cancelled"]
+    assert answer["trace"][0]["tool"] == "t_slow" and len(model.server.requests) == 1
