@@ -47,6 +47,7 @@ import numpy as np
 from scipy import sparse
 
 from zhiku.errors import InvalidInput, LoadError
+from zhiku.store.locks import folder_lock
 from zhiku.store.lexical_segments import (
     Segment,
     State,
@@ -327,7 +328,8 @@ class BM25Index:
     def save(self, directory: Path, meta: dict[str, Any] | None = None) -> None:
         """Write the index atomically under ``directory``; ``meta`` (JSON-able) replaces ``self.meta``."""
         directory = Path(directory)
-        with self._saving:  # two saves interleaving could delete each other's generation
+        # two saves interleaving could delete each other's generation: in this process and in others
+        with self._saving, folder_lock(directory, exclusive=True):
             if meta is not None:
                 self.meta = dict(meta)
             with self._write:
@@ -365,7 +367,8 @@ class BM25Index:
         directory = Path(directory)
         for _ in range(3):
             try:
-                return cls._load_once(directory)
+                with folder_lock(directory, exclusive=False):  # not while another process saves
+                    return cls._load_once(directory)
             except FileNotFoundError:
                 if not (directory / "manifest.json").exists():
                     raise

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 
 class ReadWriteLock:
@@ -51,3 +52,27 @@ class ReadWriteLock:
             with self._cond:
                 self._writing = False
                 self._cond.notify_all()
+
+
+@contextmanager
+def folder_lock(directory: Path, exclusive: bool) -> Iterator[None]:
+    """A lock that other processes see too: ``flock`` on ``directory/.lock`` (exclusive for a writer,
+    shared for readers). Index files under a home that several processes open (a server and a
+    `zhiku worker`) are written by one of them at a time. Where there is no ``fcntl`` (Windows) or no
+    folder yet (nothing to read), it locks nothing."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: one process per home
+        yield
+        return
+    if exclusive:
+        directory.mkdir(parents=True, exist_ok=True)
+    elif not directory.is_dir():
+        yield
+        return
+    with open(directory / ".lock", "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -11,6 +11,7 @@ Every vector is still compared with the question; nothing is approximate in the 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -90,7 +91,8 @@ class FaissVectorIndex:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
+        # a name of its own: another process (a server and a `zhiku worker` on one home) may save too
+        tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
         with self._lock.reading():
             self._faiss.write_index(self._index, str(tmp))
         os.replace(tmp, path)
