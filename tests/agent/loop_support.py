@@ -19,7 +19,7 @@ from zhiku import Zhiku, load_settings
 from zhiku.agent.base import ToolContext, ToolError, ToolResult, ToolSpec
 from zhiku.llm.base import CallControl
 from zhiku.plugins import registry
-from zhiku.schema import AnswerEvent, AnswerRequest, Final, ToolStep
+from zhiku.schema import AnswerEvent, AnswerRequest, Final, Hit, ToolStep
 from zhiku.testing.tool_server import ToolChatServer
 
 Script = Callable[[dict[str, Any]], tuple[str, list[dict[str, Any]]]]
@@ -86,8 +86,22 @@ class Spy:
         return ToolResult(text="sent")
 
 
+class Listing:
+    """Lists its passages itself as ``[i] ...`` lines, as web search does."""
+
+    spec = ToolSpec("t_list", "Find pages.", _schema(query="string"))
+
+    def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
+        RUNS.append(("t_list", arguments))
+        q = arguments["query"]
+        hits = [Hit(kb="web", file=f"{q} {i}", file_id=f"https://example.com/{q}/{i}", page=None, section=None,
+                    chunk_id=i, score=0.5, text=f"page {i} about {q}", url=f"https://example.com/{q}/{i}")
+                for i in (1, 2)]
+        return ToolResult(text="\n".join(f"[{i}] {h.file}\n{h.url}" for i, h in enumerate(hits, 1)), sources=hits)
+
+
 TEST_TOOLS = {"t_echo": Echo, "t_slow": Slow, "t_fail": Failing, "t_crash": Crashing, "t_write": Writing,
-              "t_spy": Spy}
+              "t_spy": Spy, "t_list": Listing}
 for _name, _cls in TEST_TOOLS.items():
     if _name not in registry().names("tool"):
         registry().add("tool", _name, lambda context, cls=_cls: cls())

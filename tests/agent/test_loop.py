@@ -188,3 +188,21 @@ def test_react_replies_without_protocol_or_with_bad_input(home: Path, model: Mod
     (step,) = steps(broken)
     assert step.status == "refused" and "not JSON" in (step.error or "") and RUNS == []
     assert final(broken).answer.startswith("saw Refused: the arguments could not be read")
+
+
+def test_passages_are_numbered_once_for_the_whole_answer(home: Path, model: Model) -> None:
+    def script(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+        done = tool_results(body)
+        if len(done) < 2:
+            return "", [call("t_list", {"query": ["tea", "coffee"][len(done)]}, len(done) + 1)]
+        return "Tea [2] and coffee [3] [4].", []
+
+    model.script = script
+    with make_app(home, model, ["t_list"]) as zk:
+        events = ask(zk, "tea and coffee pages")
+    first, second = tool_results(model.server.requests[-1])
+    assert first.startswith("[1] tea 1") and "\n[2] tea 2" in first
+    assert second.startswith("[3] coffee 1") and "\n[4] coffee 2" in second  # the tool's own [1], [2] renumbered
+    assert [s.sources for s in steps(events)] == [[1, 2], [3, 4]]
+    answer = final(events)
+    assert [(c.n, c.file) for c in answer.citations] == [(2, "tea 2"), (3, "coffee 1"), (4, "coffee 2")]

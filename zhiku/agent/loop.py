@@ -19,6 +19,7 @@ model cites them as ``[n]`` whichever call found them; the caller checks those c
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -310,8 +311,13 @@ class AgentLoop:
         return self._numbers[key]
 
     def _observation(self, result: ToolResult, numbers: list[int]) -> str:
-        parts = [result.text.strip()] if result.text.strip() else []
-        if numbers:
+        """What the model reads of a result: its text, then its passages under the answer's numbers. A
+        tool that lists its passages itself as ``[i] ...`` lines (web search) has them renumbered instead."""
+        text, renumbered = _LOCAL_MARK.subn(
+            lambda m: f"[{numbers[int(m.group(1)) - 1]}]" if 1 <= int(m.group(1)) <= len(numbers) else m.group(0),
+            result.text.strip())
+        parts = [text] if text else []
+        if numbers and not renumbered:
             passages = []
             for n in numbers:
                 hit = self.sources[n - 1]
@@ -333,6 +339,9 @@ class AgentLoop:
     def _outcome(self, text: str, reply: Reply | None, limited: bool) -> Outcome:
         return Outcome(text.strip(), list(self.sources), list(self.trace),
                        reply.finish_reason if reply is not None else "length", self.usage, limited)
+
+
+_LOCAL_MARK = re.compile(r"^\[(\d{1,3})\](?= )", re.MULTILINE)  # a tool's own numbering of its passages
 
 
 def _arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
