@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from zhiku.auth import AuthService
     from zhiku.ingest.job_manager import JobEvent, JobManager
     from zhiku.ingest.jobs import UploadStaging
+    from zhiku.ingest.sync import KBSources
     from zhiku.schema.jobs import Job
     from typing import Iterator
 
@@ -73,6 +74,8 @@ class Zhiku:
             close_services(self.__dict__["_agent_services"])
         if "_temp_kbs" in self.__dict__:
             self.__dict__["_temp_kbs"].stop()
+        if "_sources" in self.__dict__:
+            self.__dict__["_sources"].stop()
         if self._jobs is not None:
             self._jobs.shutdown()
         self.close_chat_models()
@@ -129,6 +132,13 @@ class Zhiku:
         self.catalog.delete_kb(kb.id)
         self.indexes.forget(kb.id, delete_files=True)
         shutil.rmtree(self.ingestor.kbs_root / kb.id, ignore_errors=True)
+
+    @property
+    def sources(self) -> "KBSources":
+        """The folders KBs follow (``zhiku kb sync``; zhiku.ingest.sync)."""
+        from zhiku.ingest.sync import KBSources
+
+        return self._once("_sources", lambda: KBSources(self.ingestor, self.settings.ingest.sync_poll_s))
 
     # -- files -----------------------------------------------------------------------
     def add_files(

@@ -13,6 +13,7 @@ from zhiku.api.routes import conversations as conversation_routes
 from zhiku.api.routes import chatchat as chatchat_routes
 from zhiku.api.routes import chunks, files, jobs, kbs, maintenance, models, openai_compat, search, system
 from zhiku.api.routes import tools as tool_routes
+from zhiku.api.routes import sources as source_routes
 from zhiku.app import Zhiku
 
 DESCRIPTION = """知库 zhiku: offline-first knowledge-base question answering.
@@ -34,6 +35,7 @@ def create_app(zhiku: Zhiku, *, start_jobs: bool = True) -> FastAPI:
     if start_jobs:
         zhiku.start_jobs()
         zhiku.temp_kbs.start_sweeper()  # file chat's expired temporary KBs go, now and periodically
+        zhiku.sources.start_watching()  # followed folders: interrupted syncs resume, watched ones stay current
     errors.install(app)
     security.install(app, zhiku.auth)
     database_down.install(app)  # a database that is down is a 503 with the reason, auth lookups included
@@ -45,6 +47,7 @@ def create_app(zhiku: Zhiku, *, start_jobs: bool = True) -> FastAPI:
     app.include_router(conversation_routes.router)
     app.include_router(chat_routes.router)
     app.include_router(tool_routes.router)  # the agent's tools: list, and call by hand (admins)
+    app.include_router(source_routes.router)  # folders KBs follow (zhiku kb sync)
     app.include_router(chatchat_routes.router)  # Langchain-Chatchat 0.3-compatible
     docs.install(app)
     return app

@@ -321,3 +321,24 @@ temp_kbs = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_temp_kbs_expires", "expires_at"),
 )
+
+# Folders a KB follows (zhiku.ingest.sync): each sync makes the KB's files under the folder's name
+# match the folder. ``status`` is idle or syncing (with the ``worker`` host:pid doing it); a sync
+# whose worker died is resumed; ``report`` holds the last (or running) sync's progress and outcomes.
+kb_sources = Table(
+    "kb_sources",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kb_id", String(32), ForeignKey("kbs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # folder
+    Column("path", Text, nullable=False),  # absolute, resolved
+    Column("prefix", Text, nullable=False),  # the name its files have in the KB start with "<prefix>/"
+    Column("watch", Boolean, nullable=False, default=False),
+    Column("status", String(16), nullable=False, default="idle"),  # idle | syncing
+    Column("worker", String(200)),
+    Column("report", JSON, nullable=False, default=dict),
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("synced_at", DateTime(timezone=True)),
+    Index("ix_kb_sources_kb_path", "kb_id", "path", unique=True),
+)

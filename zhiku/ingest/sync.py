@@ -1,0 +1,381 @@
+"""Folders a knowledge base follows: each sync makes the KB's files under the folder's name match it.
+
+A folder source ``/data/handbook`` owns the KB's files named ``handbook/...`` (the names ``zhiku kb add``
+gives a folder's files, so a folder added before is adopted, not ingested twice). A sync:
+
+1. lists the folder (hidden entries skipped, as ``kb add`` does);
+2. **renames**: a new name whose content (sha256) is that of an indexed file gone from the folder takes
+   that file's record: the catalog renames it, its chunks and vectors stay (nothing is embedded again);
+3. **adds** through the ingestion pipeline: new and changed files are ingested, unchanged ones are
+   hashed and skipped (``Ingestor.add``);
+4. **removes** the KB's files of the folder that are no longer in it.
+
+Each step is idempotent and each file its own transaction, so a sync killed at any point is
+resumed by running it again: the source stays ``syncing`` with the dead worker's host:pid, and the
+next ``zhiku kb sync`` or server start (``SourceWatcher``) runs it to the end; what the killed run
+committed is found unchanged. Progress and per-file outcomes are written to the source's row as the
+sync goes (``SyncReport``), and reported to an ``IngestProgress`` as uploads are.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Engine
+
+from zhiku.errors import Cancelled, Conflict, InvalidInput, NotFound
+from zhiku.ingest.pipeline import IngestProgress, Source, expand_paths
+from zhiku.ingest.sync_watch import SourceWatcher
+from zhiku.schema import FileRecord, KnowledgeBase
+from zhiku.schema.jobs import FileOutcome
+from zhiku.schema.sources import KBSource, SyncedFile, SyncOutcome, SyncReport
+from zhiku.store.catalog import as_utc
+from zhiku.store.db import files, kb_sources
+from zhiku.text.ids import new_id, now, sha256_file
+
+if TYPE_CHECKING:
+    from zhiku.ingest.pipeline import Ingestor
+
+log = logging.getLogger(__name__)
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+STALE_AFTER = timedelta(minutes=10)  # a worker on another host that wrote nothing for this long is gone
+
+
+def worker_alive(worker: str | None, updated: Any = None) -> bool:
+    """Whether the process ``host:pid`` may still be syncing (on this host: it exists)."""
+    if not worker:
+        return False
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname():
+        return updated is not None and now() - as_utc(updated) < STALE_AFTER
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError):
+        return True
+    return True
+
+
+def _source(row: Any) -> KBSource:
+    return KBSource(
+        id=row.id, kb_id=row.kb_id, kind=row.kind, path=row.path, prefix=row.prefix, watch=row.watch,
+        status=row.status, worker=row.worker, error=row.error, created_at=as_utc(row.created_at),
+        synced_at=as_utc(row.synced_at) if row.synced_at else None, report=SyncReport(**(row.report or {})),
+    )
+
+
+class SourceStore:
+    """The ``kb_sources`` rows: which folders each KB follows, and each one's sync state."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, kb: KnowledgeBase, path: str | Path, watch: bool | None = None) -> tuple[KBSource, bool]:
+        """Follow ``path`` (a folder; ``watch``: kept in sync by the server, default no); a folder
+        followed already gets ``watch`` updated unless it is None.
+        Returns the source and whether it is new."""
+        folder = Path(path).expanduser()
+        if not folder.exists():
+            raise InvalidInput(f"no such folder: {folder}", path=str(folder))
+        if not folder.is_dir():
+            raise InvalidInput(f"{folder} is not a folder: a KB follows folders (add single files with "
+                               "`zhiku kb add`)", path=str(folder))
+        folder = folder.resolve()
+        if folder == Path(folder.anchor):
+            raise InvalidInput("the root of the file system cannot be followed: name a folder", path=str(folder))
+        prefix = folder.name
+        for s in self.listing(kb.id):
+            if s.path == str(folder):
+                if watch is None:
+                    return s, False
+                with self.engine.begin() as conn:
+                    conn.execute(update(kb_sources).where(kb_sources.c.id == s.id).values(watch=watch))
+                return self.get(kb.id, s.id), False
+            if s.prefix == prefix:
+                raise Conflict(f"knowledge base '{kb.name}' follows {s.path} already, whose files are named "
+                               f"'{prefix}/...' too; rename one of the folders", path=str(folder))
+        sid = new_id()
+        with self.engine.begin() as conn:
+            conn.execute(kb_sources.insert().values(
+                id=sid, kb_id=kb.id, kind="folder", path=str(folder), prefix=prefix, watch=bool(watch),
+                status="idle", report={}, created_at=now()))
+        return self.get(kb.id, sid), True
+
+    def listing(self, kb_id: str | None = None) -> list[KBSource]:
+        q = select(kb_sources).order_by(kb_sources.c.created_at, kb_sources.c.id)
+        if kb_id is not None:
+            q = q.where(kb_sources.c.kb_id == kb_id)
+        with self.engine.connect() as conn:
+            return [_source(r) for r in conn.execute(q)]
+
+    def get(self, kb_id: str, source_id: str) -> KBSource:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(kb_sources).where(
+                kb_sources.c.id == source_id, kb_sources.c.kb_id == kb_id)).first()
+        if row is None:
+            raise NotFound(f"no source '{source_id}' in this knowledge base", source=source_id)
+        return _source(row)
+
+    def find(self, kb_id: str, ref: str) -> KBSource:
+        """A source by id, path or prefix (what a user types)."""
+        for s in self.listing(kb_id):
+            if ref in (s.id, s.prefix, s.path) or str(Path(ref).expanduser().resolve()) == s.path:
+                return s
+        raise NotFound(f"this knowledge base follows no folder '{ref}'", source=ref)
+
+    def remove(self, kb_id: str, source_id: str) -> None:
+        """Stop following a folder (its files stay in the KB)."""
+        self.get(kb_id, source_id)
+        with self.engine.begin() as conn:
+            conn.execute(delete(kb_sources).where(kb_sources.c.id == source_id))
+
+    def claim(self, source: KBSource) -> KBSource:
+        """Mark the source ``syncing`` by this process; ``Conflict`` while a live process syncs it."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(kb_sources).where(kb_sources.c.id == source.id)).first()
+            if row is None:
+                raise NotFound(f"the source {source.path} was removed", source=source.id)
+            current = _source(row)
+            updated = current.report.finished_at or current.report.started_at
+            if current.status == "syncing" and current.worker != WORKER and worker_alive(current.worker, updated):
+                raise Conflict(f"{source.path} is being synced by {current.worker}", source=source.id)
+            done = conn.execute(update(kb_sources).where(
+                kb_sources.c.id == source.id, kb_sources.c.status == current.status,
+                (kb_sources.c.worker == current.worker) if current.worker else kb_sources.c.worker.is_(None),
+            ).values(status="syncing", worker=WORKER, error=None,
+                     report=SyncReport(started_at=now()).model_dump(mode="json"))).rowcount
+        if not done:
+            raise Conflict(f"{source.path} is being synced by another process", source=source.id)
+        return self.get(source.kb_id, source.id)
+
+    def save(self, source_id: str, report: SyncReport) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(kb_sources).where(kb_sources.c.id == source_id, kb_sources.c.worker == WORKER)
+                         .values(report=report.model_dump(mode="json")))
+
+    def release(self, source_id: str, report: SyncReport, error: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(kb_sources).where(kb_sources.c.id == source_id, kb_sources.c.worker == WORKER)
+                         .values(status="idle", worker=None, error=error, synced_at=now(),
+                                 report=report.model_dump(mode="json")))
+
+    def interrupted(self) -> list[KBSource]:
+        """Sources left ``syncing`` by a process that is gone: their syncs are to be resumed."""
+        return [s for s in self.listing() if s.status == "syncing" and s.worker != WORKER
+                and not worker_alive(s.worker, s.report.finished_at or s.report.started_at)]
+
+
+class _Recorder:
+    """Forwards the pipeline's progress to the caller's and keeps the source's report current."""
+
+    def __init__(self, report: SyncReport, save: Callable[[], None], outer: IngestProgress | None) -> None:
+        self.report, self.save, self.outer = report, save, outer
+
+    def record(self, name: str, outcome: SyncOutcome | str, detail: str = "") -> None:
+        r = self.report
+        r.files_done += 1
+        r.current = ""
+        if outcome == "skipped" and detail == "unchanged":
+            r.unchanged += 1
+        else:
+            setattr(r, outcome, getattr(r, outcome) + 1)
+            r.files.append(SyncedFile.model_validate({"name": name, "outcome": outcome, "detail": detail}))
+        self.save()
+
+    # IngestProgress
+    def files_found(self, total: int) -> None: ...  # the sync counts its files itself
+
+    def file_started(self, name: str, chunks: int) -> None:
+        self.report.current = name
+        if self.outer:
+            self.outer.file_started(name, chunks)
+
+    def chunks_embedded(self, n: int) -> None:
+        if self.outer:
+            self.outer.chunks_embedded(n)
+
+    def file_finished(self, name: str, outcome: FileOutcome, detail: str = "") -> None:
+        self.record(name, outcome, detail)
+        if self.outer:
+            self.outer.file_finished(name, outcome, detail)
+
+
+class FolderSync:
+    """Runs syncs: ``sync(kb, source)`` (see the module docstring)."""
+
+    def __init__(self, ingestor: "Ingestor", store: SourceStore) -> None:
+        self.ingestor, self.store = ingestor, store
+        self._lock = threading.Lock()
+        self._running: set[str] = set()  # sources this process syncs now
+
+    def sync(self, kb: KnowledgeBase, source: KBSource, progress: IngestProgress | None = None,
+             cancelled: Callable[[], bool] | None = None) -> SyncReport:
+        return self.run(kb, self.begin(source), progress, cancelled)
+
+    def begin(self, source: KBSource) -> KBSource:
+        """Claim the source for a sync by this process (``Conflict`` while one runs anywhere)."""
+        with self._lock:
+            if source.id in self._running:
+                raise Conflict(f"{source.path} is being synced already", source=source.id)
+            self._running.add(source.id)
+        try:
+            return self.store.claim(source)
+        except BaseException:
+            with self._lock:
+                self._running.discard(source.id)
+            raise
+
+    def run(self, kb: KnowledgeBase, source: KBSource, progress: IngestProgress | None = None,
+            cancelled: Callable[[], bool] | None = None) -> SyncReport:
+        """The sync of a source ``begin`` claimed."""
+        try:
+            return self._claimed(kb, source, progress, cancelled)
+        finally:
+            with self._lock:
+                self._running.discard(source.id)
+
+    def _claimed(self, kb: KnowledgeBase, source: KBSource, progress: IngestProgress | None,
+                 cancelled: Callable[[], bool] | None) -> SyncReport:
+        report = source.report
+        try:
+            self._run(kb, source, report, progress, cancelled)
+        except Cancelled:  # the process is stopping: the source stays ``syncing`` and is resumed next time
+            report.cancelled = True
+            self.store.save(source.id, report)
+            raise
+        except BaseException as exc:
+            report.finished_at = now()
+            message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            self.store.release(source.id, report, message)
+            raise
+        report.finished_at = now()
+        self.store.release(source.id, report)
+        return report
+
+    def _run(self, kb: KnowledgeBase, source: KBSource, report: SyncReport, progress: IngestProgress | None,
+             cancelled: Callable[[], bool] | None) -> None:
+        folder = Path(source.path)
+        if not folder.is_dir():
+            raise NotFound(f"the folder {folder} is gone (or not mounted): nothing was changed; "
+                           "remove the source to stop following it", path=str(folder))
+        listing = [Source(s.path, source.prefix + s.name[len(folder.name):]) for s in expand_paths([folder])]
+        in_folder = {s.name for s in listing}
+        owned = [f for f in self.ingestor.catalog.list_files(kb.id)
+                 if f.name.startswith(source.prefix + "/") and f.status != "pending"]  # pending: uploads under way
+        known = {f.name for f in owned}
+        gone = {f.name: f for f in owned if f.name not in in_folder}
+        # renames: a new name holding the content of an indexed file that left the folder
+        moved = {f.sha256: f for f in gone.values() if f.status == "indexed"}
+        to_add: list[Source] = []
+        renames: list[tuple[Source, FileRecord]] = []
+        for src in listing:
+            if src.name in known or not moved:
+                to_add.append(src)
+                continue
+            if cancelled and cancelled():
+                raise Cancelled("sync cancelled")
+            try:
+                old = moved.pop(sha256_file(src.path), None)
+            except OSError:
+                old = None  # unreadable now: the pipeline reports it
+            if old is None:
+                to_add.append(src)
+            else:
+                renames.append((src, old))
+                del gone[old.name]
+        report.files_total = len(listing) + len(gone)
+        recorder = _Recorder(report, lambda: self.store.save(source.id, report), progress)
+        if progress:
+            progress.files_found(report.files_total)
+        self.store.save(source.id, report)
+        for src, old in renames:
+            with self.ingestor.catalog.engine.begin() as conn:
+                conn.execute(update(files).where(files.c.id == old.id).values(name=src.name, updated_at=now()))
+            recorder.record(src.name, "renamed", f"from {old.name}")
+            if progress:
+                progress.file_finished(src.name, "replaced", f"renamed from {old.name}")
+
+        added = self.ingestor.add(kb, to_add, progress=recorder, cancelled=cancelled)
+        report.chunks, report.embedded = added.chunks, added.embedded
+
+        if gone:
+            if cancelled and cancelled():
+                raise Cancelled("sync cancelled")
+            self.ingestor.remove(kb, sorted(gone))
+            for name in sorted(gone):
+                recorder.record(name, "removed", "no longer in the folder")
+                if progress:
+                    progress.file_finished(name, "skipped", "removed: no longer in the folder")
+
+
+class KBSources:
+    """The folders KBs follow, by KB name: what the app, the CLI and the API call."""
+
+    def __init__(self, ingestor: "Ingestor", poll_s: float = 2.0) -> None:
+        self.catalog = ingestor.catalog
+        self.store = SourceStore(ingestor.catalog.engine)
+        self.syncer = FolderSync(ingestor, self.store)
+        self.poll_s = poll_s
+        self.watcher: SourceWatcher | None = None
+        self._closing = threading.Event()  # background syncs stop at their next file once set
+        self._threads: list[threading.Thread] = []
+
+    def add(self, kb_name: str, path: str | Path, watch: bool | None = None) -> tuple[KBSource, bool]:
+        return self.store.add(self.catalog.get_kb(kb_name), path, watch)
+
+    def list_sources(self, kb_name: str) -> list[KBSource]:
+        return self.store.listing(self.catalog.get_kb(kb_name).id)
+
+    def get(self, kb_name: str, ref: str) -> KBSource:
+        return self.store.find(self.catalog.get_kb(kb_name).id, ref)
+
+    def remove(self, kb_name: str, ref: str) -> KBSource:
+        source = self.get(kb_name, ref)
+        self.store.remove(source.kb_id, source.id)
+        return source
+
+    def sync(self, kb_name: str, ref: str, progress: IngestProgress | None = None,
+             cancelled: Callable[[], bool] | None = None) -> SyncReport:
+        kb = self.catalog.get_kb(kb_name)
+        return self.syncer.sync(kb, self.store.find(kb.id, ref), progress, cancelled)
+
+    def sync_in_background(self, kb_name: str, ref: str) -> KBSource:
+        """Start a sync on a thread of its own; returns the source, ``syncing`` (poll it for progress)."""
+        kb = self.catalog.get_kb(kb_name)
+        claimed = self.syncer.begin(self.store.find(kb.id, ref))
+
+        def run() -> None:
+            try:
+                self.syncer.run(kb, claimed, cancelled=self._closing.is_set)
+            except Exception as exc:  # noqa: BLE001 - the source's row says what went wrong
+                log.warning("sync of %s failed: %s", claimed.path, getattr(exc, "message", exc))
+
+        thread = threading.Thread(target=run, name="zhiku-sync", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return claimed
+
+    def start_watching(self) -> SourceWatcher:
+        """Resume interrupted syncs and keep watched folders in sync (a thread; ``stop`` ends it)."""
+        if self.watcher is None:
+            self.watcher = SourceWatcher(self.store, self.syncer, self.catalog.get_kb_by_id, self.poll_s)
+            self.watcher.start()
+        return self.watcher
+
+    def stop(self) -> None:
+        """Stop watching and the background syncs (each at its next file: a sync resumes later)."""
+        self._closing.set()
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+        for t in self._threads:
+            t.join(timeout=60)
