@@ -15,6 +15,8 @@ from tests.api.conftest import EN, SICK, ZH, LiveServer
 from zhiku import Zhiku
 
 KB = "制度库"
+# the vendored SDK is pydantic-1 style code (``.dict()``, ``Field(max=...)``): its deprecation warnings are its own
+pytestmark = pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince20")
 
 
 @pytest.fixture

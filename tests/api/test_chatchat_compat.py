@@ -90,7 +90,7 @@ def test_knowledge_base_lifecycle(raw: httpx.Client, zk: Zhiku) -> None:
                    404, "not_found")
 
 
-def test_errors_have_real_statuses_and_chatchat_envelopes(raw: httpx.Client, kb: str) -> None:
+def test_errors_answer_as_chatchat_does(raw: httpx.Client, kb: str) -> None:
     # Chatchat's words and code (404, in an HTTP 200) for a duplicate and an empty name
     dup = chatchat_error(raw.post("/knowledge_base/create_knowledge_base", json={"knowledge_base_name": kb}),
                          404, "conflict")
