@@ -23,6 +23,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "ask_placeholder": "输入问题，按回车发送", "stop": "停止生成", "stopped": "（已停止）",
         "pick_kb": "请先在左侧选择至少一个知识库。", "no_kbs": "还没有知识库，请先到“知识库”页面创建并上传文件。",
         "tool_calls": "工具调用（{n}）", "tool_calling": "正在调用工具 {tool}…",
+        "agentic": "智能检索", "agentic_help": "由模型把问题改写、拆成子问题并多次检索知识库（需要大模型）",
         "sources": "出处", "page": "第 {page} 页", "pages": "第 {start}–{end} 页", "section": "章节", "score": "相关度", "file": "文件",
         "download_source": "下载原文件", "feedback_reason": "原因（可选）", "send_feedback": "提交反馈",
         "feedback_thanks": "感谢反馈！", "export_md": "导出 Markdown", "thinking": "思考中…",
@@ -81,6 +82,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "pick_kb": "Pick at least one knowledge base in the sidebar.",
         "no_kbs": "No knowledge base yet: create one on the Knowledge bases page and upload files.",
         "tool_calls": "Tool calls ({n})", "tool_calling": "Calling {tool}…",
+        "agentic": "Agentic search", "agentic_help": "the model rewrites the question, splits it into sub-questions "
+        "and searches the knowledge bases again when needed (needs a chat model)",
         "sources": "Sources", "page": "page {page}", "pages": "pages {start}–{end}", "section": "Section", "score": "Relevance", "file": "File",
         "download_source": "Download source file", "feedback_reason": "Reason (optional)",
         "send_feedback": "Send feedback", "feedback_thanks": "Thanks for the feedback!",

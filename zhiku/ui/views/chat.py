@@ -85,6 +85,8 @@ def message_args(opts: dict[str, Any]) -> dict[str, Any]:
                             "temperature": opts["temperature"]}
     if opts["mode"] in ("kb", "agent"):
         args["kbs"] = opts["kbs"]
+    if opts.get("agentic"):
+        args["agentic"] = True
     if opts["model"]:
         args["model"] = opts["model"]
     if opts["mode"] == "file" and st.session_state.get("temp_kb"):
@@ -144,8 +146,9 @@ def sidebar(zk: Any, kb_names: list[str]) -> dict[str, Any]:
             temperature = st.slider(t("temperature"), 0.0, 2.0, DEFAULTS["temperature"], 0.1, key="temperature")
             top_k = st.slider(t("top_k"), 1, 20, DEFAULTS["top_k"], key="top_k")
             strict = st.toggle(t("strict"), value=DEFAULTS["strict"], help=t("strict_help"), key="strict")
+            agentic = mode == "kb" and st.toggle(t("agentic"), value=False, help=t("agentic_help"), key="agentic")
     return {"mode": mode, "kbs": chosen, "model": model, "temperature": temperature, "top_k": top_k,
-            "strict": strict}
+            "strict": strict, "agentic": agentic}
 
 
 def conversation_list(zk: Any) -> None:
