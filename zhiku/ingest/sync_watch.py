@@ -3,8 +3,8 @@
 Why polling (and not watchdog's inotify/FSEvents observers): a KB's folders are often network
 shares (NFS, SMB), Docker bind mounts from another OS, or synced cloud folders, where change events
 are missing or partial; a stat of every file each few seconds sees every change on every file system
-the same way, needs no dependency, and a folder of 10,000 files costs a few tens of milliseconds per
-look. A change is synced once the folder has looked the same for one more look, so a file being
+the same way and needs no dependency; a look at a folder of 10,000 files costs about 0.2 s of one core
+(``ingest.sync_poll_s`` spaces the looks). A change is synced once the folder has looked the same for one more look, so a file being
 copied in is read whole, not half-written.
 
 At start the watcher resumes the syncs a killed process left (``SourceStore.interrupted``), and
