@@ -146,8 +146,11 @@ def test_a_stop_cancels_a_running_tool(home: Path, model: Model) -> None:
 def test_agent_mode_needs_a_chat_model(home: Path, model: Model) -> None:
     overrides = {"embedding": {"default": "static"}, "llm": {"detect_local": False}}
     with Zhiku(load_settings(home=home, overrides=overrides, environ={})) as zk:
-        with pytest.raises(Unavailable, match="agent mode needs a chat model"):
+        with pytest.raises(Unavailable, match="agent mode and agentic KB chat need a chat model"):
             zk.answer_stream(AnswerRequest(mode="agent", question="hi"))
+        zk.create_kb("kb")
+        with pytest.raises(Unavailable, match="need a chat model"):
+            zk.answer_stream(AnswerRequest(mode="kb", kbs=["kb"], question="hi", agentic=True))
 
 
 # -- the ReAct text protocol ----------------------------------------------------------------------

@@ -37,8 +37,8 @@ NO_MODEL = "no chat model is configured: set llm.default (or name a model) for L
 SEARCH_MODES = ("hybrid", "dense", "lexical")
 Answering = Generator[AnswerEvent, None, None]  # closing it stops the answer
 CHOICES = ("mode", "kbs", "temp_kb", "model", "temperature", "top_k", "strict", "retrieval", "agentic")
-NO_AGENT_MODEL = ("agent mode needs a chat model: set llm.default (or name a model); models that take OpenAI "
-                  "tools call them natively, others through the ReAct text protocol")  # a message's per-answer choices
+NO_AGENT_MODEL = ("agent mode and agentic KB chat need a chat model: set llm.default (or name a model); models "
+                  "that take OpenAI tools call them natively, others through the ReAct text protocol")  # a message's per-answer choices
 
 
 @dataclass
