@@ -26,6 +26,7 @@ import numpy as np
 from zhiku.config import AnswerSettings
 from zhiku.llm.question_types import offers, question_type
 from zhiku.schema import Answer, Citation, Hit
+from zhiku.text.sentences import question_parts
 
 NOT_FOUND = {
     "zh": "知识库中没有找到与这个问题相关的内容。",
@@ -104,7 +105,14 @@ def _question_terms(question: str) -> tuple[dict[str, float], frozenset[str]]:
 
 def sentence_coverage(question: str, text: str) -> float:
     """The largest share of the question's weighted words one sentence of ``text`` holds (for
-    Chinese, 0.6 words + 0.4 character bigrams)."""
+    Chinese, 0.6 words + 0.4 character bigrams); of a question that asks several one after another,
+    the best of its parts."""
+    from zhiku.text.sentences import question_parts
+
+    return max(_part_coverage(part, text) for part in question_parts(question))
+
+
+def _part_coverage(question: str, text: str) -> float:
     from zhiku.text.normalize import lexical_tokens, normalize_for_match
 
     weights, grams = _question_terms(question)
@@ -198,13 +206,22 @@ class ExtractiveAnswerer:
         opts = self.options
         passages = [h for h, r in zip(hits[: opts.passages], rel) if r >= best * 0.75] or hits[:1]
         sentences = self._candidates(passages)
-        qv = query_vector if query_vector is not None else self.query_vector(embedder, question)
-        self._score(question, sentences, passages, embedder, qv)
-        ranked = sorted(sentences, key=lambda s: s.score, reverse=True)
-        lead = ranked[0]
-        chosen = [lead] + [s for s in ranked[1:] if s.content >= 0.8 * lead.content][: opts.sentences - 1]
-        if self.weights.neighbours:
-            chosen = self._with_neighbours(lead, chosen, sentences, opts.sentences)
+        parts = question_parts(question)
+        if len(parts) > 1:  # one question after another: the best sentence for each
+            chosen = []
+            for part in parts[: opts.sentences]:
+                self._score(part, sentences, passages, embedder, self.query_vector(embedder, part))
+                best_for_part = max(sentences, key=lambda s: s.score)
+                if best_for_part not in chosen:
+                    chosen.append(best_for_part)
+        else:
+            qv = query_vector if query_vector is not None else self.query_vector(embedder, question)
+            self._score(question, sentences, passages, embedder, qv)
+            ranked = sorted(sentences, key=lambda s: s.score, reverse=True)
+            lead = ranked[0]
+            chosen = [lead] + [s for s in ranked[1:] if s.content >= 0.8 * lead.content][: opts.sentences - 1]
+            if self.weights.neighbours:
+                chosen = self._with_neighbours(lead, chosen, sentences, opts.sentences)
         chosen.sort(key=lambda s: (s.passage, s.position))
         numbers: dict[int, int] = {}
         sep = "" if lang == "zh" else " "

@@ -17,6 +17,7 @@ from zhiku.retrieval.fusion import Candidate, fuse
 from zhiku.retrieval.rerank import build_reranker
 from zhiku.retrieval.rerank import rerank as rerank_candidates
 from zhiku.schema import Hit, KnowledgeBase
+from zhiku.text.sentences import question_parts
 
 if TYPE_CHECKING:
     from zhiku.config import RetrievalSettings
@@ -33,6 +34,9 @@ class Retriever:
     #: each KB's candidates are fused on their own before the KBs' hits are merged; False fuses every
     #: KB's candidates together, as before issue 17 (bench/quality.py measures one against the other)
     fuse_each_kb = True
+    #: a query that asks two or more questions one after another ("…何时？…多少？") is searched as
+    #: each question, their hits merged (``merge_parts``); False searches it whole, as before issue 17
+    split_questions = True
 
     def __init__(self, settings: "RetrievalSettings", catalog: "Catalog", indexes: "IndexManager",
                  embedders: "Embedders") -> None:
@@ -101,8 +105,19 @@ class Retriever:
             raise InvalidInput("top-k must be at least 1")
         if not kbs:
             raise InvalidInput("name at least one knowledge base")
+        parts = question_parts(query) if self.split_questions else [query]
+        if len(parts) > 1:  # each question its own search: one part's words must not crowd out the other's
+            found = [self._search(kbs, part, top_k, mode, file_glob, None, rerank) for part in parts]
+            return merge_parts(found, top_k)
+        return self._search(kbs, query, top_k, mode, file_glob, query_vectors, rerank)
+
+    def _search(
+        self, kbs: Sequence[KnowledgeBase], query: str, top_k: int, mode: str, file_glob: str | None,
+        query_vectors: dict[str, np.ndarray] | None, rerank: str | None,
+    ) -> list[Hit]:
         from zhiku.text.normalize import lexical_tokens
 
+        settings = self.settings
         n_cand = max(settings.candidates, top_k)
         tokens = lexical_tokens(query)
         query_vecs: dict[str, np.ndarray] = dict(query_vectors or {})
@@ -198,3 +213,28 @@ class Retriever:
                 meta={**chunk.meta, "page_end": chunk.page_end, "start": chunk.start, "end": chunk.end},
             ))
         return hits
+
+
+def merge_parts(found: list[list[Hit]], top_k: int) -> list[Hit]:
+    """The parts' hits by score (a passage found for two parts once, with its better score), each
+    part's best hit kept within the ``top_k``."""
+    best: dict[tuple[str, int], Hit] = {}
+    for hits in found:
+        for h in hits:
+            key = (h.kb, h.chunk_id)
+            if key not in best or h.score > best[key].score:
+                best[key] = h
+    ranked = sorted(best.values(), key=lambda h: h.score, reverse=True)
+    chosen = ranked[:top_k]
+    keys = {(h.kb, h.chunk_id) for h in chosen}
+    leads = [(hits[0].kb, hits[0].chunk_id) for hits in found if hits]
+    for lead in leads:
+        if lead in keys:
+            continue
+        victim = next((h for h in reversed(chosen) if (h.kb, h.chunk_id) not in leads), None)
+        if victim is None:
+            break
+        chosen.remove(victim)
+        chosen.append(best[lead])
+        keys = {(h.kb, h.chunk_id) for h in chosen}
+    return sorted(chosen, key=lambda h: h.score, reverse=True)

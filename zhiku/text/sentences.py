@@ -105,3 +105,22 @@ def sentence_starts(text: str, lo: int, hi: int) -> list[int]:
     return [a for a, b in (trim(text, c, hi) for c in cuts) if lo < a < b]
 
 
+_PART_RE = re.compile(r"(?<=[？?])")
+MAX_PARTS = 4
+
+
+def question_parts(query: str) -> list[str]:
+    """The questions a query asks one after another ("首批坦克何时运抵？费用是多少？"): split after each
+    question mark, parts of fewer than 4 characters kept with the one before; ``[query]`` when it
+    asks one question (or more than ``MAX_PARTS``: a list of questions is not one question)."""
+    parts: list[str] = []
+    for piece in _PART_RE.split(query):
+        piece = piece.strip()
+        if not piece:
+            continue
+        if parts and (len(piece) < 4 or len(parts[-1]) < 4):
+            parts[-1] += piece
+        else:
+            parts.append(piece)
+    return parts if 2 <= len(parts) <= MAX_PARTS else [query]
+
