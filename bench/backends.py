@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -298,6 +299,7 @@ def main() -> None:
     parser.add_argument("--lexical-dev", action="store_true", help="also compare the lexical candidates")
     parser.add_argument("--skip-search", action="store_true", help="only the lexical candidates")
     parser.add_argument("--no-milvus", action="store_true", help="leave Milvus (milvus-lite) out")
+    parser.add_argument("--out", default="backends.json", help="file name under docs/benchmarks")
     args = parser.parse_args()
     from zhiku import Zhiku, load_settings
 
@@ -343,7 +345,8 @@ def main() -> None:
     finally:
         if server is not None:
             server.stop()
-    print(write_json("backends.json", result))
+            shutil.rmtree(server.root, ignore_errors=True)  # a 100k-chunk database takes ~2 GB
+    print(write_json(args.out, result))
 
 
 if __name__ == "__main__":

@@ -96,3 +96,23 @@ class TestMilvusLexicalIndex(LexicalIndexContract):
         index.add([1, 2, 3], [["年假", "天数"], ["年", "报告"], ["假期", "安排"]])
         assert [i for i, _, _ in index.search(["年假"], 5)] == [1]
         assert term_word("年假") != term_word("年") and len(term_word("年假")) == 17
+
+
+def test_a_milvus_lite_file_another_process_holds_is_one_readable_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from zhiku.errors import Unavailable
+    from zhiku.store.milvus_indexes import client
+
+    uri = str(tmp_path / "held.db")
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pymilvus import MilvusClient; "
+                               f"MilvusClient({uri!r}); print('open', flush=True); time.sleep(120)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        with pytest.raises(Unavailable, match="cannot open Milvus at .*held.db.*one process at a time"):
+            client(uri)
+    finally:
+        holder.kill()
+        holder.wait()

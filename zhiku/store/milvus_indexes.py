@@ -4,7 +4,8 @@ Milvus is not transactional with the metadata database, so these are *derived* i
 and bm25: ``IndexManager`` applies each change as it commits it, records the KB revision in the
 KB's manifest only after ``save`` (which flushes Milvus), and rebuilds from the database whenever
 the manifest is missing or stale — after a crash or ``kill -9`` mid-ingestion, for example. What a
-"saved index" is here: a small file naming the Milvus URI, collection and *scope* whose rows it is.
+"saved index" is here: a small file naming the Milvus URI, collection and *scope* whose rows it is,
+with the counts its one writer keeps (so no search or save scans Milvus with a filter).
 
 Layout (docs/backends.md says why): one collection per embedder dimension for the vectors
 (``zhiku_dense_<D>``) and one for the lexical documents (``zhiku_lexical``), each row tagged with
@@ -16,170 +17,66 @@ within a scope.
 Lexical: Milvus's own BM25 function over an analysed VARCHAR into a sparse vector. The text is
 zhiku's own tokens (jieba / English, as the built-in ``bm25`` sees them), each written as a hash
 word (``k`` + 16 hex digits) that Milvus's ``standard`` tokenizer keeps whole — milvus-lite has no
-whitespace tokenizer — so Milvus scores exactly zhiku's tokens. Coverage (the share of the query's
-IDF weight a document holds) uses per-KB document frequencies counted with ``TEXT_MATCH``. A
-document longer than one VARCHAR is stored as several rows (``part``) and found as one.
+whitespace tokenizer — so Milvus scores exactly zhiku's tokens. Milvus's BM25 statistics span
+the collection (every KB in it), so its hits are candidates, scored again with the scope's own
+statistics (``Stats``: documents, length, document frequencies) into the built-in bm25's scores and
+coverage. A document longer than one VARCHAR is stored as several rows (``part``) and found as one.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 import threading
 import uuid
+from dataclasses import dataclass, field
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from pymilvus import MilvusClient
+from zhiku.store.milvus_collections import (
+    B, CONSISTENCY, K1, LEXICAL, MAX_K, MAX_TEXT, MIN_EF, all_ids, as_ids, client, close_client, count,
+    default_uri, dense_collection, lexical_collection, render, rows, scope_filter, term_word,
+)
 
+if TYPE_CHECKING:
     from zhiku.config import IndexSettings
 
-LEXICAL = "zhiku_lexical"
-MAX_TEXT = 65_535  # a VARCHAR's limit: longer documents are split into parts
-MAX_K = 16_384  # Milvus's largest topk / query limit
-MAX_COUNTED_TERMS = 32  # query terms whose document frequency is counted; longer queries weigh terms alike
-K1, B = 1.5, 0.75  # BM25's parameters, as the built-in bm25 has them
-CONSISTENCY = "Strong"  # a search sees every write made before it (the contract's read-your-writes)
+__all__ = ["LEXICAL", "MilvusLexicalIndex", "MilvusLexicalType", "MilvusVectorIndex", "MilvusVectorType", "client",
+           "close_client", "term_word"]
 
-_clients: dict[str, "MilvusClient"] = {}
-_clients_lock = threading.Lock()
-_ready: set[tuple[str, str]] = set()
+PER_PART = MAX_TEXT // 18  # words in one row: "k" + 16 hex digits + a space each
 
 
-def default_uri(root: Path | None) -> str:
-    """milvus-lite in a file beside the other indexes (one process at a time may open it)."""
-    return str((root or Path(".")) / "milvus.db")
+def parts_of(length: int) -> int:
+    """Rows a document of ``length`` words takes (an empty one: one row)."""
+    return max(1, -(-int(length) // PER_PART))
 
 
-def client(uri: str, token: str = "") -> "MilvusClient":
-    """One client per URI in this process (milvus-lite allows one opener of a file)."""
-    from pymilvus import MilvusClient
+@dataclass(frozen=True)
+class Stats:
+    """A lexical scope's BM25 statistics, kept by its one writer and saved with it: Milvus's own span
+    the whole collection (every KB of the scope's collection), not one KB."""
 
-    with _clients_lock:
-        found = _clients.get(uri)
-        if found is None:
-            if uri.endswith(".db"):
-                Path(uri).parent.mkdir(parents=True, exist_ok=True)
-            found = _clients[uri] = MilvusClient(uri, token=token) if token else MilvusClient(uri)
-        return found
+    docs: int = 0
+    length: int = 0  # words in all documents
+    df: dict[str, int] = field(default_factory=dict)  # documents holding each word
 
-
-def close_client(uri: str) -> None:
-    """Close this process's client of ``uri`` (tests and ``bench`` reopen a milvus-lite file)."""
-    with _clients_lock:
-        found = _clients.pop(uri, None)
-        for key in [k for k in _ready if k[0] == uri]:
-            _ready.discard(key)
-    if found is not None:
-        found.close()
-
-
-def _dense_collection(c: "MilvusClient", uri: str, dimensions: int) -> str:
-    from pymilvus import DataType, MilvusClient
-
-    name = f"zhiku_dense_{int(dimensions)}"
-    with _clients_lock:
-        if (uri, name) in _ready:
-            return name
-        if not c.has_collection(name):
-            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-            schema.add_field("pk", DataType.VARCHAR, max_length=200, is_primary=True)
-            schema.add_field("id", DataType.INT64)
-            schema.add_field("kb", DataType.VARCHAR, max_length=128, is_partition_key=True)
-            schema.add_field("vec", DataType.FLOAT_VECTOR, dim=int(dimensions))
-            params = c.prepare_index_params()
-            params.add_index("vec", index_type="AUTOINDEX", metric_type="IP")
-            c.create_collection(name, schema=schema, index_params=params, consistency_level=CONSISTENCY)
-        c.load_collection(name)  # a collection reopened after a crash comes back released
-        _ready.add((uri, name))
-    return name
-
-
-def _lexical_collection(c: "MilvusClient", uri: str) -> str:
-    from pymilvus import DataType, Function, FunctionType, MilvusClient
-
-    with _clients_lock:
-        if (uri, LEXICAL) in _ready:
-            return LEXICAL
-        if not c.has_collection(LEXICAL):
-            schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-            schema.add_field("pk", DataType.VARCHAR, max_length=200, is_primary=True)
-            schema.add_field("id", DataType.INT64)
-            schema.add_field("part", DataType.INT32)
-            schema.add_field("length", DataType.INT64)  # the whole document's tokens (BM25's length norm)
-            schema.add_field("kb", DataType.VARCHAR, max_length=128, is_partition_key=True)
-            schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT, enable_analyzer=True, enable_match=True,
-                             analyzer_params={"tokenizer": "standard"})
-            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-            schema.add_function(Function(name="bm25", function_type=FunctionType.BM25,
-                                         input_field_names=["text"], output_field_names=["sparse"]))
-            params = c.prepare_index_params()
-            params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-            c.create_collection(LEXICAL, schema=schema, index_params=params, consistency_level=CONSISTENCY)
-        c.load_collection(LEXICAL)
-        _ready.add((uri, LEXICAL))
-    return LEXICAL
-
-
-def term_word(token: str) -> str:
-    """A token as one word Milvus's standard tokenizer keeps whole (64 bits of its BLAKE2 hash)."""
-    return "k" + hashlib.blake2b(token.encode("utf-8"), digest_size=8).hexdigest()
-
-
-def _ids(ids: Iterable[int] | np.ndarray) -> list[int]:
-    return [int(i) for i in np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)]
-
-
-def _literal(value: Any) -> str:
-    """A value written into a filter expression (milvus-lite has no expression templates)."""
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a double-quoted string, quotes and backslashes escaped
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(_literal(v) for v in value) + "]"
-    return str(int(value))
-
-
-def _expr(template: str, params: dict[str, Any]) -> str:
-    return template.format(**{k: _literal(v) for k, v in params.items()})
-
-
-def _count(c: "MilvusClient", collection: str, expr: str, params: dict[str, Any]) -> int:
-    rows = c.query(collection, filter=_expr(expr, params), output_fields=["count(*)"],
-                   consistency_level=CONSISTENCY)
-    return int(rows[0]["count(*)"]) if rows else 0
-
-
-def _rows(c: "MilvusClient", collection: str, expr: str, params: dict[str, Any], fields: list[str]) -> list[dict]:
-    """Every row the filter matches (one query when they fit in one answer, else an iterator)."""
-    where = _expr(expr, params)
-    if _count(c, collection, expr, params) < MAX_K:
-        return list(c.query(collection, filter=where, output_fields=fields, limit=MAX_K,
-                            consistency_level=CONSISTENCY))
-    out: list[dict] = []
-    it = c.query_iterator(collection, batch_size=MAX_K, filter=where, output_fields=fields,
-                          consistency_level=CONSISTENCY)
-    try:
-        while batch := it.next():
-            out.extend(batch)
-    finally:
-        it.close()
-    return out
-
-
-def _all_ids(c: "MilvusClient", collection: str, expr: str, params: dict[str, Any]) -> np.ndarray:
-    return np.unique(np.asarray([int(r["id"]) for r in _rows(c, collection, expr, params, ["id"])], dtype=np.int64))
-
-
-def _scope_filter(allowed: np.ndarray | None) -> tuple[str, dict[str, Any]]:
-    if allowed is None:
-        return "kb == {kb}", {}
-    return "kb == {kb} and id in {allowed}", {"allowed": _ids(np.unique(np.asarray(allowed, dtype=np.int64)))}
+    def changed(self, removed: Iterable[list[str]], added: Iterable[list[str]]) -> "Stats":
+        df, docs, length = dict(self.df), self.docs, self.length
+        for words, sign in [(w, -1) for w in removed] + [(w, 1) for w in added]:
+            docs += sign
+            length += sign * len(words)
+            for w in set(words):
+                n = df.get(w, 0) + sign
+                if n > 0:
+                    df[w] = n
+                else:
+                    df.pop(w, None)
+        return Stats(docs, length, df)
 
 
 class _Scoped:
@@ -206,12 +103,12 @@ class _Scoped:
     def drop_generations(self) -> None:
         """Delete the rows of this KB's other generations (a replaced copy, an interrupted rebuild)."""
         kb = self.scope.split("@", 1)[0]
-        self.client.delete(self.collection, filter=_expr("kb like {prefix} and kb != {kb}",
+        self.client.delete(self.collection, filter=render("kb like {prefix} and kb != {kb}",
                                                         {"prefix": f"{kb}@%", "kb": self.scope}))
 
     def drop(self) -> None:
         """Delete every row of this scope (the KB was deleted)."""
-        self.client.delete(self.collection, filter=_expr("kb == {kb}", {"kb": self.scope}))
+        self.client.delete(self.collection, filter=render("kb == {kb}", {"kb": self.scope}))
 
     def close(self) -> None:
         pass  # the client is shared by every index on the URI in this process
@@ -230,17 +127,25 @@ class MilvusVectorIndex(_Scoped):
     kind = "milvus"
     upgraded = False
 
-    def __init__(self, uri: str, token: str, scope: str, dimensions: int) -> None:
+    def __init__(self, uri: str, token: str, scope: str, dimensions: int, held: int | None = 0) -> None:
+        """``held``: how many vectors the scope holds (saved with it; None: counted in Milvus)."""
         super().__init__(uri, token, scope)
         self.dimensions = int(dimensions)
-        self.collection = _dense_collection(self.client, uri, self.dimensions)
+        self.collection = dense_collection(self.client, uri, self.dimensions)
+        self._lock = threading.Lock()
+        self._held = held if held is not None else count(self.client, self.collection, "kb == {kb}",
+                                                         {"kb": self.scope})
 
     @classmethod
     def configure(cls, settings: "IndexSettings", root: Path | None = None) -> "MilvusVectorType":
         return MilvusVectorType(settings.milvus_uri or default_uri(root), settings.milvus_token)
 
     def __len__(self) -> int:
-        return _count(self.client, self.collection, "kb == {kb}", {"kb": self.scope})
+        return self._held
+
+    def _present(self, ids: list[int]) -> int:
+        """How many of ``ids`` the scope holds (primary-key reads: no filter scan)."""
+        return len(self.client.get(self.collection, ids=[f"{self.scope}/{i}" for i in ids], output_fields=["id"]))
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -248,24 +153,32 @@ class MilvusVectorIndex(_Scoped):
             return
         vectors = np.asarray(vectors, dtype=np.float32).reshape(ids.size, -1)
         rows = {int(i): v for i, v in zip(ids.tolist(), vectors)}  # the last copy of an id wins
-        for start in range(0, len(rows), 5000):
-            part = list(rows.items())[start:start + 5000]
-            self.client.upsert(self.collection, [{"pk": f"{self.scope}/{i}", "id": i, "kb": self.scope,
-                                                  "vec": v.tolist()} for i, v in part])
+        with self._lock:  # one writer at a time keeps the count right
+            present = self._present(list(rows))
+            write = self.client.upsert if present else self.client.insert  # insert: nothing to replace
+            items = list(rows.items())
+            for start in range(0, len(items), 5000):
+                write(self.collection, [{"pk": f"{self.scope}/{i}", "id": i, "kb": self.scope, "vec": v.tolist()}
+                                        for i, v in items[start:start + 5000]])
+            self._held += len(rows) - present
 
     def remove(self, ids: Iterable[int]) -> None:
-        gone = _ids(ids)
+        gone = sorted(set(as_ids(ids)))
         if gone:
-            self.client.delete(self.collection, ids=[f"{self.scope}/{i}" for i in gone])
+            with self._lock:
+                present = self._present(gone)
+                self.client.delete(self.collection, ids=[f"{self.scope}/{i}" for i in gone])
+                self._held -= present
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         if k <= 0 or (allowed is not None and not len(allowed)):
             return []
-        expr, params = _scope_filter(allowed)
+        template, params = scope_filter(allowed)
         found = self.client.search(
             self.collection, data=[np.asarray(query, dtype=np.float32).ravel().tolist()], anns_field="vec",
-            limit=min(int(k), MAX_K), filter=_expr(expr, {"kb": self.scope, **params}), output_fields=["id"],
-            search_params={"metric_type": "IP"}, consistency_level=CONSISTENCY)
+            limit=min(int(k), MAX_K), filter=render(template, {"kb": self.scope, **params}), output_fields=["id"],
+            search_params={"metric_type": "IP", "params": {"ef": min(MAX_K, max(MIN_EF, 4 * int(k)))}},
+            consistency_level=CONSISTENCY)
         hits = [(int(h["entity"]["id"]), float(h["distance"])) for h in found[0]]
         hits.sort(key=lambda h: (-h[1], h[0]))
         return hits
@@ -282,10 +195,10 @@ class MilvusVectorIndex(_Scoped):
         return out
 
     def ids(self) -> np.ndarray:
-        return _all_ids(self.client, self.collection, "kb == {kb}", {"kb": self.scope})
+        return all_ids(self.client, self.collection, "kb == {kb}", {"kb": self.scope})
 
     def save(self, path: Path) -> None:
-        self._record(path, dimensions=self.dimensions)
+        self._record(path, dimensions=self.dimensions, held=self._held)
 
 
 class MilvusLexicalIndex(_Scoped):
@@ -293,98 +206,75 @@ class MilvusLexicalIndex(_Scoped):
 
     kind = "milvus_bm25"
 
-    def __init__(self, uri: str, token: str, scope: str) -> None:
+    def __init__(self, uri: str, token: str, scope: str, stats: "Stats | None" = None) -> None:
+        """``stats``: the scope's document count, total length and document frequencies (saved with it)."""
         super().__init__(uri, token, scope)
-        self.collection = _lexical_collection(self.client, uri)
-        self._stats_lock = threading.Lock()
-        self._total: int | None = None  # tokens in the scope's documents (BM25's average length), once counted
-        self._df: dict[str, int] = {}  # document frequency of words counted since the last write
+        self.collection = lexical_collection(self.client, uri)
+        self._lock = threading.Lock()  # one writer at a time keeps the statistics right
+        self._stats = stats or Stats()
 
     @classmethod
     def configure(cls, settings: "IndexSettings", root: Path | None = None) -> "MilvusLexicalType":
         return MilvusLexicalType(settings.milvus_uri or default_uri(root), settings.milvus_token)
 
     def __len__(self) -> int:
-        return _count(self.client, self.collection, "kb == {kb} and part == 0", {"kb": self.scope})
+        return self._stats.docs
 
-    def _parts(self, cid: int, tokens: Sequence[str]) -> list[dict[str, Any]]:
-        words = [term_word(t) for t in tokens]
-        per = MAX_TEXT // 18  # "k" + 16 hex digits + a space
-        chunks = [words[i:i + per] for i in range(0, len(words), per)] or [[]]
+    def _parts(self, cid: int, words: list[str]) -> list[dict[str, Any]]:
+        chunks = [words[i:i + PER_PART] for i in range(0, len(words), PER_PART)] or [[]]
         return [{"pk": f"{self.scope}/{cid}/{n}", "id": cid, "part": n, "kb": self.scope, "length": len(words),
                  "text": " ".join(ws)} for n, ws in enumerate(chunks)]
 
-    def _lengths(self, ids: list[int]) -> int:
-        """Total length of those of ``ids`` the scope holds now."""
-        rows = self.client.query(self.collection, filter=_expr("kb == {kb} and part == 0 and id in {ids}", {
-            "kb": self.scope, "ids": ids}), output_fields=["length"], consistency_level=CONSISTENCY)
-        return sum(int(r["length"]) for r in rows)
-
-    def _changed(self, before: int, after: int) -> None:
-        with self._stats_lock:
-            self._df.clear()
-            if self._total is not None:
-                self._total += after - before
+    def _held(self, ids: list[int]) -> dict[int, list[str]]:
+        """The words each of ``ids`` holds now (primary-key reads of all its parts: no filter scan)."""
+        first = self.client.get(self.collection, ids=[f"{self.scope}/{i}/0" for i in ids],
+                                output_fields=["id", "length", "text"])
+        held = {int(r["id"]): r["text"].split() for r in first}
+        more = [f"{self.scope}/{int(r['id'])}/{n}" for r in first for n in range(1, parts_of(int(r["length"])))]
+        if more:
+            for r in self.client.get(self.collection, ids=more, output_fields=["id", "text"]):
+                held[int(r["id"])].extend(r["text"].split())
+        return held
 
     def add(self, ids: Sequence[int], tokens: Sequence[Sequence[str]]) -> None:
-        docs = dict(zip(_ids(ids), tokens))  # the last copy of an id wins
+        docs = {cid: [term_word(t) for t in toks] for cid, toks in zip(as_ids(ids), tokens)}  # the last copy wins
         if not docs:
             return
-        before = self._lengths(list(docs)) if self._total is not None else 0
-        rows = [row for cid, toks in docs.items() for row in self._parts(cid, toks)]
-        for start in range(0, len(rows), 2000):
-            self.client.upsert(self.collection, rows[start:start + 2000])
-        parts: dict[int, int] = {}
-        for row in rows:
-            parts[row["id"]] = row["part"] + 1
-        by_count: dict[int, list[int]] = {}
-        for cid, n in parts.items():
-            by_count.setdefault(n, []).append(cid)
-        for n, cids in by_count.items():  # parts a longer earlier version of these documents had
-            self.client.delete(self.collection, filter=_expr("kb == {kb} and id in {ids} and part >= {n}",
-                                                             {"kb": self.scope, "ids": cids, "n": n}))
-        self._changed(before, sum(len(t) for t in docs.values()))
+        with self._lock:
+            old = self._held(list(docs))
+            rows = [row for cid, words in docs.items() for row in self._parts(cid, words)]
+            write = self.client.upsert if old else self.client.insert  # insert: nothing to replace
+            for start in range(0, len(rows), 2000):
+                write(self.collection, rows[start:start + 2000])
+            stale = [f"{self.scope}/{cid}/{n}" for cid, words in old.items()
+                     for n in range(parts_of(len(docs[cid])), parts_of(len(words)))]
+            if stale:  # parts a longer earlier version of a document had
+                self.client.delete(self.collection, ids=stale)
+            self._stats = self._stats.changed(removed=old.values(), added=docs.values())
 
     def remove(self, ids: Iterable[int]) -> None:
-        gone = _ids(ids)
-        if gone:
-            before = self._lengths(gone) if self._total is not None else 0
-            self.client.delete(self.collection, filter=_expr("kb == {kb} and id in {ids}",
-                                                             {"kb": self.scope, "ids": gone}))
-            self._changed(before, 0)
-
-    def _stats(self, words: list[str]) -> tuple[int, float, dict[str, float]]:
-        """(documents, average length, Lucene IDF of each query word) over this scope, as the built-in
-        bm25 computes them; document frequencies counted with TEXT_MATCH for the first few words."""
-        n = len(self)
-        with self._stats_lock:
-            total, df = self._total, dict(self._df)
-        if total is None:
-            total = sum(int(r["length"]) for r in _rows(self.client, self.collection, "kb == {kb} and part == 0",
-                                                         {"kb": self.scope}, ["length"]))
-        for w in words[:MAX_COUNTED_TERMS]:
-            if w not in df:
-                df[w] = _count(self.client, self.collection, "kb == {kb} and part == 0 and TEXT_MATCH(text, {w})",
-                               {"kb": self.scope, "w": w})
-        with self._stats_lock:
-            self._total = total
-            self._df.update(df)
-        idf = {w: math.log(1.0 + (n - d + 0.5) / (d + 0.5)) for w, d in df.items() if w in words}
-        rest = sum(idf.values()) / len(idf) if idf else 1.0  # words past the counted ones weigh alike
-        return n, (total / n if n and total else 1.0), {w: idf.get(w, rest) for w in words}
+        gone = sorted(set(as_ids(ids)))
+        if not gone:
+            return
+        with self._lock:
+            old = self._held(gone)
+            if old:
+                self.client.delete(self.collection, ids=[f"{self.scope}/{cid}/{n}" for cid, words in old.items()
+                                                         for n in range(parts_of(len(words)))])
+                self._stats = self._stats.changed(removed=old.values(), added=())
 
     def search(
         self, query_tokens: Sequence[str], k: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float, float]]:
         """Milvus's BM25 (its statistics span the whole collection) finds the candidates; they are
-        scored again with the KB's own statistics, so scores and order are those of the built-in bm25."""
+        scored again with the scope's own statistics, so scores and order are those of the built-in bm25."""
         words = list(dict.fromkeys(term_word(t) for t in query_tokens))
         if k <= 0 or not words or (allowed is not None and not len(allowed)):
             return []
-        expr, params = _scope_filter(allowed)
+        template, params = scope_filter(allowed)
         found = self.client.search(
             self.collection, data=[" ".join(words)], anns_field="sparse", limit=min(max(2 * int(k), 50), MAX_K),
-            filter=_expr(expr, {"kb": self.scope, **params}), output_fields=["id", "text", "length"],
+            filter=render(template, {"kb": self.scope, **params}), output_fields=["id", "text", "length"],
             search_params={"metric_type": "BM25"}, consistency_level=CONSISTENCY)
         if not found or not found[0]:
             return []
@@ -394,9 +284,11 @@ class MilvusLexicalIndex(_Scoped):
             cid = int(h["entity"]["id"])
             held.setdefault(cid, []).extend(h["entity"]["text"].split())
             length[cid] = int(h["entity"]["length"])
-        n, avgdl, idf = self._stats(words)
-        if not n:
+        stats = self._stats  # one snapshot (a writer replaces it whole)
+        if not stats.docs:
             return []
+        avgdl = stats.length / stats.docs if stats.length else 1.0
+        idf = {w: math.log(1.0 + (stats.docs - stats.df.get(w, 0) + 0.5) / (stats.df.get(w, 0) + 0.5)) for w in words}
         total = sum(idf.values()) or 1.0
         wanted = set(words)
         scored = []
@@ -414,10 +306,11 @@ class MilvusLexicalIndex(_Scoped):
         return scored[:int(k)]
 
     def ids(self) -> np.ndarray:
-        return _all_ids(self.client, self.collection, "kb == {kb} and part == 0", {"kb": self.scope})
+        return all_ids(self.client, self.collection, "kb == {kb} and part == 0", {"kb": self.scope})
 
     def save(self, path: Path) -> None:
-        self._record(path)
+        stats = self._stats
+        self._record(path, docs=stats.docs, length=stats.length, df=stats.df)
 
 
 class MilvusVectorType:
@@ -437,7 +330,8 @@ class MilvusVectorType:
         data = _read_scope(path, "milvus")
         if data.get("uri") != self.uri:
             raise ValueError(f"{path} names another Milvus ({data.get('uri')}) than index.milvus_uri")
-        return MilvusVectorIndex(self.uri, self.token, data["scope"], dimensions)
+        held = data.get("held")
+        return MilvusVectorIndex(self.uri, self.token, data["scope"], dimensions, None if held is None else int(held))
 
     def discard(self, path: Path) -> None:
         """Delete the rows of the index saved at ``path`` (its KB is deleted); nothing if none was."""
@@ -446,7 +340,7 @@ class MilvusVectorType:
         except (OSError, ValueError):
             return
         if data.get("uri") == self.uri:
-            MilvusVectorIndex(self.uri, self.token, data["scope"], int(data["dimensions"])).drop()
+            MilvusVectorIndex(self.uri, self.token, data["scope"], int(data["dimensions"]), held=0).drop()
 
 
 class MilvusLexicalType:
@@ -465,7 +359,8 @@ class MilvusLexicalType:
         data = _read_scope(path, "milvus_bm25")
         if data.get("uri") != self.uri:
             raise ValueError(f"{path} names another Milvus ({data.get('uri')}) than index.milvus_uri")
-        return MilvusLexicalIndex(self.uri, self.token, data["scope"])
+        stats = Stats(int(data["docs"]), int(data["length"]), {str(w): int(n) for w, n in data["df"].items()})
+        return MilvusLexicalIndex(self.uri, self.token, data["scope"], stats)
 
     def discard(self, path: Path) -> None:
         try:
