@@ -54,7 +54,7 @@ class Proc:
     def pid(self) -> int:
         return self.popen.pid
 
-    def wait_for_line(self, pattern: str, timeout: float = 90) -> str:
+    def wait_for_line(self, pattern: str, timeout: float = 180) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             match = re.search(pattern, self.text())
