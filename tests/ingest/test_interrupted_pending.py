@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from zhiku import Zhiku, load_settings
 
 CHILD = r"""
@@ -36,7 +38,8 @@ def _open(home: Path) -> Zhiku:
     return Zhiku(load_settings(home=home, overrides={"embedding": {"default": "static"}}, environ={}))
 
 
-def test_a_killed_ingestion_is_cleaned_at_start_and_a_running_one_is_not(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT])  # killed; Ctrl-C
+def test_an_interrupted_ingestion_is_cleaned_at_start_and_a_running_one_is_not(tmp_path: Path, stop: int) -> None:
     home = tmp_path / "home"
     app = _open(home)
     app.create_kb("kb")
@@ -53,8 +56,9 @@ def test_a_killed_ingestion_is_cleaned_at_start_and_a_running_one_is_not(tmp_pat
         assert pending.status == "pending" and app.ingestor.stored_path(kb, pending.id).is_file()
         app.close()
     finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait()
+        os.kill(child.pid, stop)
+        if child.wait(timeout=60) is None:
+            child.kill()
 
     app = _open(home)  # the next start
     try:

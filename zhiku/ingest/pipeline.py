@@ -149,8 +149,10 @@ class Ingestor:
         Returns (KB name, file name) of each removed."""
         out: list[tuple[str, str]] = []
         for kb in self.catalog.list_kbs():
-            gone = [f for f in self.catalog.list_files(kb.id, "pending")
-                    if self.pending.interrupted(kb.id, f.id, f.created_at)]
+            pending = self.catalog.list_files(kb.id, "pending")
+            for litter in self.pending.stale(kb.id, {f.id for f in pending}):
+                litter.unlink(missing_ok=True)
+            gone = [f for f in pending if self.pending.interrupted(kb.id, f.id, f.created_at)]
             gone = [f for f in gone if self.catalog.get_file(f.id).status == "pending"]  # not finished meanwhile
             if not gone:
                 continue
