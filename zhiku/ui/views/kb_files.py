@@ -75,6 +75,8 @@ def upload(zk: Any, kb: str) -> bool:
     with st.form(f"upload-{kb}", clear_on_submit=True):
         files = st.file_uploader(t("upload_files"), accept_multiple_files=True, key=f"up-{kb}")
         submitted = st.form_submit_button(t("upload_btn"), type="primary", icon=":material/upload:")
+    if submitted and not files:
+        st.warning(t("upload_choose_first"), icon=":material/upload_file:")
     if submitted and files:
         try:
             job = zk.upload(kb, [(f.name, f.getvalue()) for f in files])

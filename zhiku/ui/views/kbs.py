@@ -24,11 +24,7 @@ def render() -> None:
     if not kbs:
         st.info(t("no_kbs"), icon=":material/library_add:")
         return
-    wanted = st.query_params.get("kb")
-    index = names.index(wanted) if wanted in names else 0
-    name = st.selectbox(t("kb_select"), names, index=index, key="kb_pick")
-    if name != wanted:
-        st.query_params["kb"] = name
+    name = pick(names)
     kb = kbs[names.index(name)]
     stats_slot = st.empty()
     files_tab, upload_tab, chunks_tab, test_tab, upkeep_tab = st.tabs(
@@ -49,6 +45,23 @@ def render() -> None:
         delete_kb(zk, kb.name)
 
 
+def pick(names: list[str]) -> str:
+    """The KB selector. The address (``?kb=``) says which KB the page shows and the selector is set
+    from it before it is drawn, so a KB just created (or one opened by its link) is the one shown,
+    and the one an upload goes to; choosing another KB changes the address first."""
+    wanted = st.query_params.get("kb")
+    if wanted not in names:
+        wanted = names[0]
+        st.query_params["kb"] = wanted
+    if st.session_state.get("kb_pick") != wanted:
+        st.session_state["kb_pick"] = wanted
+    return str(st.selectbox(t("kb_select"), names, key="kb_pick", on_change=_picked))
+
+
+def _picked() -> None:
+    st.query_params["kb"] = st.session_state["kb_pick"]
+
+
 def create_form(zk: Any) -> None:
     with st.expander(t("kb_create"), expanded=False, icon=":material/library_add:"):
         embedders = session.call(zk.embedders, default=None)
@@ -63,18 +76,17 @@ def create_form(zk: Any) -> None:
                 kb = session.call(zk.create_kb, name.strip(), description, embedder)
                 if kb is not None:
                     st.query_params["kb"] = kb.name
-                    st.session_state.pop("kb_pick", None)
                     st.toast(escape_markdown(t("kb_created", name=kb.name)), icon=":material/check:")
                     st.rerun()
 
 
 def delete_kb(zk: Any, name: str) -> None:
     st.divider()
-    with st.expander(t("kb_delete"), icon=":material/delete_forever:"):
+    # keyed by the KB: the next KB shown after a delete opens with its own panel closed
+    with st.expander(t("kb_delete"), icon=":material/delete_forever:", key=f"del-kb-panel-{name}"):
         typed = st.text_input(escape_markdown(t("kb_delete_confirm", name=name)), key=f"del-kb-{name}")
         if st.button(t("kb_delete"), type="primary", disabled=typed != name, key=f"del-kb-btn-{name}"):
             if session.call(zk.delete_kb, name, default=False) is not False:
                 st.query_params.pop("kb", None)
-                st.session_state.pop("kb_pick", None)
                 st.toast(escape_markdown(t("kb_deleted", name=name)))
                 st.rerun()
