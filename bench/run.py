@@ -37,6 +37,7 @@ FULL: list[tuple[str, list[str]]] = [
     ("quality.py", ["--full"]),
     ("web_rank.py", ["--questions", "60"]),
     ("search_throughput.py", ["--chunks", "100000"]),
+    ("profile.py", []),
     ("tables.py", []),
     ("agent.py", []),
 ]
