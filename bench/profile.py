@@ -106,7 +106,10 @@ def shares(lines: list[str], top: int) -> dict[str, Any]:
         for f in set(frames):
             if "zhiku/" in f:
                 inclusive[f] += n
-    share = lambda c: [(name, round(100 * n / max(total, 1), 1)) for name, n in c.most_common(top)]  # noqa: E731
+
+    def share(c: collections.Counter[str]) -> list[tuple[str, float]]:
+        return [(name, round(100 * n / max(total, 1), 1)) for name, n in c.most_common(top)]
+
     return {"samples": total, "self_percent": share(own), "zhiku_inclusive_percent": share(inclusive)}
 
 
