@@ -57,6 +57,10 @@ NEEDS: dict[tuple[str, str], frozenset[str]] = {
     ("DELETE", "/api/jobs/{job_id}"): W, ("POST", "/api/jobs/{job_id}/cancel"): W,
     ("POST", "/api/jobs/{job_id}/retry"): W,
     ("GET", "/api/embedders"): R, ("GET", "/api/models"): R,
+    # settings: what answers can use reads; changing model servers and defaults is an admin's
+    ("GET", "/api/settings"): R, ("PUT", "/api/settings/models/{name}"): A,
+    ("DELETE", "/api/settings/models/{name}"): A, ("POST", "/api/settings/models/test"): A,
+    ("PUT", "/api/settings/defaults"): A,
     # folders a KB follows: reading reads; syncing writes; following a server folder is an admin owner's
     ("GET", "/api/kbs/{kb}/sources"): R, ("GET", "/api/kbs/{kb}/sources/{source_id}"): R,
     ("POST", "/api/kbs/{kb}/sources"): A | W, ("POST", "/api/kbs/{kb}/sources/{source_id}/sync"): W,
@@ -110,6 +114,9 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/auth/users"): {"json": {"name": "someone", "password": PASSWORD}},
     ("PATCH", "/api/auth/users/{name}"): {"json": {"disabled": False}},
     ("POST", "/api/kbs"): {"json": {"name": "新库"}},
+    ("PUT", "/api/settings/models/{name}"): {"json": {"base_url": "http://127.0.0.1:9/v1", "model": "m"}},
+    ("POST", "/api/settings/models/test"): {"json": {"base_url": "http://127.0.0.1:9/v1"}},
+    ("PUT", "/api/settings/defaults"): {"json": {"default_model": None}},
     ("POST", "/api/kbs/{kb}/sources"): {"json": {"path": "/nonexistent-folder"}},
     ("PATCH", "/api/kbs/{kb}"): {"json": {"description": "x"}},
     ("POST", "/api/kbs/{kb}/files"): {"files": [("files", MD)]},

@@ -137,6 +137,7 @@ def _register() -> None:
     (tests/client/test_light_imports.py checks it)."""
     from zhiku.cli import commands_kb, commands_misc, commands_query, commands_server  # noqa: F401
     from zhiku.cli import commands_llm  # noqa: F401
+    from zhiku.cli import commands_model  # noqa: F401
     from zhiku.cli import commands_web  # noqa: F401
     from zhiku.cli import commands_auth  # noqa: F401
     from zhiku.cli import commands_mcp  # noqa: F401

@@ -127,6 +127,17 @@ class ModelRegistry:
                 self._models[name] = build_model(name, self.config(name), self.settings)
             return self._models[name]
 
+    def forget(self, name: str) -> None:
+        """Drop the built instance of ``name`` (its settings changed or it was removed): the next
+        question builds it again from the settings as they are now."""
+        with self._lock:
+            model = self._models.pop(name, None)
+        if model is not None:
+            try:
+                model.close()
+            except Exception:  # closing is best effort
+                log.debug("closing model failed", exc_info=True)
+
     def list(self, check: bool = True) -> list[ModelInfo]:
         default = self.default_name()
         out = []
