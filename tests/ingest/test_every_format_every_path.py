@@ -101,6 +101,46 @@ def _ipynb(path: Path, marker: str) -> None:
     path.write_text(json.dumps(nb, ensure_ascii=False), encoding="utf-8")
 
 
+def _rtf(path: Path, marker: str) -> None:
+    # 年假制度 as code page 936 bytes, as WordPad writes Chinese
+    path.write_bytes(rb"{\rtf1\ansi\ansicpg936{\fonttbl{\f0 SimSun;}}\f0\'c4\'ea\'bc\'d9\'d6\'c6\'b6\'c8\par "
+                     + marker.encode() + rb"\par}")
+
+
+def _odf(kind: str) -> Callable[[Path, str], None]:
+    def write(path: Path, marker: str) -> None:
+        from odf import opendocument
+        from odf.draw import Frame, Page, TextBox
+        from odf.style import MasterPage, PageLayout
+        from odf.table import Table, TableCell, TableRow
+        from odf.text import P
+
+        if kind == "odt":
+            doc = opendocument.OpenDocumentText()
+            doc.text.addElement(P(text=f"第一章 总则 {marker}"))
+        elif kind == "ods":
+            doc = opendocument.OpenDocumentSpreadsheet()
+            sheet, row, cell = Table(name="销售数据"), TableRow(), TableCell(valuetype="string")
+            cell.addElement(P(text=marker))
+            row.addElement(cell)
+            sheet.addElement(row)
+            doc.spreadsheet.addElement(sheet)
+        else:
+            doc = opendocument.OpenDocumentPresentation()
+            layout = PageLayout(name="layout")
+            doc.automaticstyles.addElement(layout)
+            master = MasterPage(name="master", pagelayoutname=layout)
+            doc.masterstyles.addElement(master)
+            page, frame, box = Page(masterpagename=master), Frame(width="20cm", height="3cm"), TextBox()
+            box.addElement(P(text=f"年度总结 {marker}"))
+            frame.addElement(box)
+            page.addElement(frame)
+            doc.presentation.addElement(page)
+        doc.save(str(path))
+
+    return write
+
+
 # extension -> writer(path, marker); every family of loader zhiku ships (pictures need OCR: tests/ingest/test_ocr.py)
 FORMATS: dict[str, Callable[[Path, str], None]] = {
     ".xlsx": _xlsx,
@@ -118,6 +158,10 @@ FORMATS: dict[str, Callable[[Path, str], None]] = {
     ".json": _text('{{"标题": "配置", "说明": "{m}"}}'),
     ".jsonl": _text('{{"问题": "年假", "答案": "{m}"}}\n'),
     ".ipynb": _ipynb,
+    ".rtf": _rtf,
+    ".odt": _odf("odt"),
+    ".ods": _odf("ods"),
+    ".odp": _odf("odp"),
 }
 
 

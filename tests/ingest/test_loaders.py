@@ -522,7 +522,7 @@ def test_missing_file_is_not_found(tmp_path):
 # ------------------------------------------------------------------ ../shared/data/docs
 
 SHARED_DOCS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "docs"
-UNSUPPORTED = {".doc", ".ppt", ".msg", ".rtf", ".odt", ".zip"}
+UNSUPPORTED = {".doc", ".ppt", ".msg", ".zip"}
 
 
 def shared_docs() -> Path:

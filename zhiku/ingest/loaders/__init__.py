@@ -41,7 +41,9 @@ from zhiku.ingest.loaders import (  # noqa: F401  (importing registers the built
     html,
     images,
     mail,
+    odf,
     pdf,
+    rtf,
     sheets,
     slides,
     structured,
@@ -83,11 +85,15 @@ log = logging.getLogger(__name__)
 
 # loaders of binary formats; each is named after the kind sniff_file gives its files
 _BINARY = frozenset({"pdf", "docx", "pptx", "xlsx", "xls", "epub", "image"})
+# loaders of formats the sniffer knows by another kind name (all .odt/.ods/.odp are "odf")
+_OPEN_FORMATS = {"rtf": "rtf", "odt": "odf", "ods": "odf", "odp": "odf"}
 _OFFICE_NAMES = {"docx": "Word", "xlsx": "Excel", "pptx": "PowerPoint", "xls": "Excel"}
 _FORMAT_NAMES = {
     "pdf": "a PDF", "docx": "a Word document", "pptx": "a PowerPoint presentation",
     "xlsx": "an Excel workbook", "xls": "an Excel 97-2003 workbook", "epub": "an EPUB e-book",
     "image": "a picture",
+    "rtf": "an RTF document", "odt": "an OpenDocument text", "ods": "an OpenDocument spreadsheet",
+    "odp": "an OpenDocument presentation",
     "csv": "CSV", "html": "HTML", "json": "JSON", "jsonl": "JSON Lines",
     "ipynb": "a Jupyter notebook", "eml": "an e-mail message",
 }
@@ -151,6 +157,8 @@ def _choose(path: Path, name: str, ext: str, seen: Sniffed) -> tuple[LoaderSpec,
         raise _unsupported(name, f"it has no extension and its content is {seen.label}")
     if seen.kind == "empty":
         raise LoadError(f"{name}: the file is empty", file=name)
+    if _OPEN_FORMATS.get(spec.name) == seen.kind:  # RTF and OpenDocument, sniffed as such
+        return spec, False
     if spec.name in _BINARY:
         if seen.kind == spec.name or (spec.name == "xls" and seen.kind == "ole"):
             return spec, False
