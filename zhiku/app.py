@@ -423,6 +423,7 @@ class Zhiku:
     def _answer_pipeline(self) -> "AnswerPipeline":
         from zhiku.chat.agent import AgentChat
         from zhiku.chat.kb import KBChat
+        from zhiku.chat.context import ContextWidener
         from zhiku.chat.llm import LLMChat
         from zhiku.chat.pipeline import AnswerPipeline
         from zhiku.chat.web import WebChat
@@ -432,5 +433,6 @@ class Zhiku:
         extractive = ExtractiveAnswerer(s.retrieval.relevance_floor, s.answer, self.cached_embedder,
                                         self.embedders.score_range, self.retriever.query_vector)
         return AnswerPipeline(s, self.kb, self.retriever, lambda: self.chat_models, lambda: self.temp_kbs,
-                              KBChat(s.llm, extractive), LLMChat(), WebChat(s, self.embedders.get, extractive),
+                              KBChat(s.llm, extractive, ContextWidener(self.engine, s.answer.context_chars,
+                                                                       s.answer.context_langs)), LLMChat(), WebChat(s, self.embedders.get, extractive),
                               AgentChat(s, self.retriever, lambda: {**self.agent_services, "kb": self.kb}))

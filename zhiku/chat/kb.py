@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from zhiku.chat.budget import Fitted, fit
+from zhiku.chat.context import ContextWidener
 from zhiku.chat.evidence import Evidence
 from zhiku.chat.generation import deltas, generate_cited
 from zhiku.chat.prompts import render
@@ -31,14 +32,16 @@ def _where(hit: Hit) -> str:
 
 
 class KBChat:
-    def __init__(self, llm: LLMSettings, extractive: ExtractiveAnswerer) -> None:
-        self.settings, self.extractive = llm, extractive
+    def __init__(self, llm: LLMSettings, extractive: ExtractiveAnswerer, context: ContextWidener | None = None) -> None:
+        """``context``: widens the passages the extractive answer reads (zhiku.chat.context)."""
+        self.settings, self.extractive, self.context = llm, extractive, context
 
     def stream(self, ev: Evidence, llm: ChatModel | None, turns: list[Message], strict: bool,
                temperature: float | None, control: CallControl) -> Iterator[AnswerEvent]:
         """The answer's events after ``Retrieved``: a notice, its text, then ``Final``."""
         if llm is None:
-            answer = self.extractive.answer(ev.question, ev.hits, ev.embedder, ev.vectors.made().get(ev.embedder))
+            answer = (self.context or ContextWidener(None, 0)).answer_extractively(
+                self.extractive, ev.question, ev.hits, ev.embedder, ev.vectors.made().get(ev.embedder))
             yield Delta(text=answer.answer)
             yield Final(answer=answer)
             return
