@@ -433,6 +433,7 @@ class Zhiku:
         extractive = ExtractiveAnswerer(s.retrieval.relevance_floor, s.answer, self.cached_embedder,
                                         self.embedders.score_range, self.retriever.query_vector)
         return AnswerPipeline(s, self.kb, self.retriever, lambda: self.chat_models, lambda: self.temp_kbs,
-                              KBChat(s.llm, extractive, ContextWidener(self.engine, s.answer.context_chars,
-                                                                       s.answer.context_langs)), LLMChat(), WebChat(s, self.embedders.get, extractive),
+                              KBChat(s.llm, extractive,
+                                     ContextWidener(self.engine, s.answer.context_chars, s.answer.context_langs)),
+                              LLMChat(), WebChat(s, self.embedders.get, extractive),
                               AgentChat(s, self.retriever, lambda: {**self.agent_services, "kb": self.kb}))
