@@ -115,3 +115,33 @@ def test_two_servers_on_one_database_see_every_change_at_once(postgres_url: str,
     finally:
         one.close()
         two.close()
+
+
+def test_the_test_server_stops_and_comes_back_at_the_same_url(tmp_path: Path) -> None:
+    """zhiku/testing/postgres.py: a private server for database-down tests; its URL works from another
+    process and again after a restart, with the data still there."""
+    import subprocess
+    import sys
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from zhiku.testing.postgres import LocalPostgres
+
+    with LocalPostgres(tmp_path / "pg") as server:
+        url = server.new_database("kept")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (x int)"))
+            conn.execute(text("INSERT INTO t VALUES (42)"))
+            assert conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")).scalar()
+        read = "from sqlalchemy import create_engine, text; import sys; " \
+               "print(create_engine(sys.argv[1]).connect().execute(text('SELECT x FROM t')).scalar())"
+        assert subprocess.run([sys.executable, "-c", read, url], capture_output=True, text=True).stdout.strip() == "42"
+        engine.dispose()
+        server.stop()
+        with pytest.raises(OperationalError, match="Connection refused"):
+            create_engine(url).connect()
+        server.start()
+        with create_engine(url).connect() as conn:
+            assert conn.execute(text("SELECT x FROM t")).scalar() == 42
