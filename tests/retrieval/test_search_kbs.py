@@ -60,9 +60,9 @@ def _small_kb_found(two_kbs: Zhiku, mode: str) -> None:
 def _earlier_single_fusion_lost_it(two_kbs: Zhiku) -> None:
     """What the per-KB fusion fixes: one fusion over both KBs' candidates put five hits of the large
     KB first (its BM25 scores are several times the small KB's)."""
-    two_kbs.retriever.fuse_each_kb = False
+    two_kbs.retriever.merge = "raw"
     try:
         both = two_kbs.search(["手册", "demo"], "年假", top_k=5, mode="lexical")
     finally:
-        two_kbs.retriever.fuse_each_kb = True
+        two_kbs.retriever.merge = "per_kb"
     assert all(h.kb == "手册" for h in both)

@@ -31,9 +31,13 @@ OVERLAP_MIN_VECTORS = 20_000  # below this a vector scan takes ~1 ms: not worth 
 
 
 class Retriever:
-    #: each KB's candidates are fused on their own before the KBs' hits are merged; False fuses every
-    #: KB's candidates together, as before issue 17 (bench/quality.py measures one against the other)
-    fuse_each_kb = True
+    #: how several KBs' candidates are brought together: "per_kb" (each KB fused on its own, then
+    #: merged by score: a KB's scores do not depend on the other KBs searched); "normalized" (each KB's
+    #: BM25 divided by the largest score the query can reach in it, then one fusion: tried, see
+    #: docs/benchmarks.md §5); "raw" (one fusion over raw BM25, as before issue 17). bench/quality.py
+    #: measures all three in one run.
+    merge = "per_kb"
+
     #: a query that asks two or more questions one after another ("…何时？…多少？") is searched as
     #: each question, their hits merged (``merge_parts``); False searches it whole, as before issue 17
     split_questions = True
@@ -153,14 +157,22 @@ class Retriever:
                         vecs = idx.vectors.reconstruct(missing)
                         for cid, v in zip(missing, vecs @ query_vecs[kb.embedder]):
                             found[cid].cosine = float(v)
-            # each KB is fused on its own: BM25's scale and the channels' min-max depend on the
-            # collection, so a large KB's raw scores would drown a small one's; the fused scores
-            # (relative × the KB's absolute confidence) are what compare across KBs
+            # BM25's scale depends on the collection (IDF in a 5-chunk KB is a fraction of IDF in a
+            # 2,000-chunk one): fused over raw scores, a large KB's take the whole lexical range and drown
+            # a small KB's answer. Fused on its own, each KB's hits get its relative order times its own
+            # absolute confidence, which compare across KBs.
             score_range = self.embedders.score_range(kb.embedder)
-            if self.fuse_each_kb:
+            if self.merge == "per_kb":
                 fused.extend(fuse(list(found.values()), mode, score_range, settings.dense_weight))
-            else:
-                pool.extend(found.values())
+                continue
+            # (a lexical backend without query_weight, e.g. a plugin's, keeps its raw scores)
+            query_weight = getattr(idx.lexical, "query_weight", None)
+            if self.merge == "normalized" and tokens and query_weight is not None:
+                top = float(query_weight(tokens)) * (float(getattr(idx.lexical, "k1", 1.5)) + 1.0)
+                for c in found.values():
+                    if c.bm25 is not None and top > 0:
+                        c.bm25 /= top
+            pool.extend(found.values())
         if pool:
             fused = fuse(pool, mode, score_range, settings.dense_weight)
         fused.sort(key=lambda c: c.score, reverse=True)
@@ -238,3 +250,4 @@ def merge_parts(found: list[list[Hit]], top_k: int) -> list[Hit]:
         chosen.append(best[lead])
         keys = {(h.kb, h.chunk_id) for h in chosen}
     return sorted(chosen, key=lambda h: h.score, reverse=True)
+
