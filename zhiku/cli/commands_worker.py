@@ -8,6 +8,7 @@ through any server are ingested by whichever process is free. docs/deploy.md say
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -81,10 +82,10 @@ def worker(
         shown = make_url(settings.db_url).render_as_string(hide_password=True)
         out.print(f"zhiku worker {manager.worker}: ingesting queued jobs from {shown} ({manager.slots} at once, "
                   f"lease {settings.jobs.lease_s:g}s) — Ctrl-C to stop", markup=False)
-        if settings.index.vector == "faiss" or settings.index.lexical == "bm25":
-            out.print("note: this home keeps its search indexes in files (index.vector/index.lexical: faiss/bm25); "
-                      "processes writing one knowledge base's index files at once can overwrite each other's: "
-                      "with several processes, use PostgreSQL with pgvector and pg_bm25 (docs/deploy.md)", markup=False)
+        if sys.platform == "win32" and (settings.index.vector == "faiss" or settings.index.lexical == "bm25"):
+            out.print("note: this home keeps its search indexes in files (index.vector/index.lexical: faiss/bm25) "
+                      "and Windows has no flock to share them between processes: run one process per home, or "
+                      "use PostgreSQL with pgvector and pg_bm25 (docs/deploy.md)", markup=False)
         while not stop.wait(0.5):  # the job loop says on stderr when the database goes away and comes back
             pass
         out.print("stopping: running jobs are given back to the queue…", markup=False)

@@ -32,6 +32,7 @@ from zhiku.config import IndexSettings
 from zhiku.errors import ConfigError
 from zhiku.schema import KnowledgeBase
 from zhiku.store.catalog import Catalog
+from zhiku.store.locks import folder_lock
 from zhiku.store.index_protocols import (
     LexicalIndex,
     LexicalIndexType,
@@ -166,8 +167,10 @@ class KBIndexes:
             self.dirty = True
 
     def save(self) -> None:
-        with self.lock:
-            self.directory.mkdir(parents=True, exist_ok=True)
+        # the set (vectors, lexical, manifest) is written under the KB folder's lock, exclusive across
+        # processes: a load (shared) never pairs this revision's manifest with another's files. It is
+        # `KB/.lock`, not the lexical index's own `KB/lexical/.lock`, so the lexical save nests safely.
+        with self.lock, folder_lock(self.directory, exclusive=True):
             manifest = self.directory / MANIFEST
             manifest.unlink(missing_ok=True)  # stale until the new manifest lands
             self.vectors.save(self.backends.vector_path(self.directory))
@@ -249,6 +252,10 @@ class IndexManager:
 
     def _load(self, kb: KnowledgeBase, current: int) -> KBIndexes | None:
         d = self.directory(kb.id)
+        with folder_lock(d, exclusive=False):  # not while another process writes the set
+            return self._load_locked(kb, current, d)
+
+    def _load_locked(self, kb: KnowledgeBase, current: int, d: Path) -> KBIndexes | None:
         try:
             manifest = json.loads((d / MANIFEST).read_text())
             if manifest.get("revision") != current or manifest.get("dimensions") != kb.dimensions:
@@ -294,8 +301,12 @@ class IndexManager:
             from zhiku.store.pg_indexes import check_scope
 
             return check_scope(self.catalog, kb.id)
-        problems: list[str] = []
         d = self.directory(kb.id)
+        with folder_lock(d, exclusive=False):  # the set as one process wrote it
+            return self._check_locked(kb, d)
+
+    def _check_locked(self, kb: KnowledgeBase, d: Path) -> list[str]:
+        problems: list[str] = []
         current = self.catalog.revision(kb.id)
         try:
             manifest = json.loads((d / MANIFEST).read_text())
