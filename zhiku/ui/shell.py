@@ -39,6 +39,7 @@ def run() -> None:
     pages = [st.Page(login.render if signed_out else render, title=t("nav_login" if signed_out else key),
                      url_path=path, default=path == "chat", icon=":material/login:" if signed_out else icon)
              for render, key, path, icon in PAGES]
+    st.session_state["pages"] = {path: p for p, (_, _, path, _) in zip(pages, PAGES)}  # for links (page_link)
     if signed_out:
         st.navigation(pages, position="hidden").run()
         return

@@ -56,17 +56,38 @@ def render() -> None:
     if opts["mode"] == "kb" and not opts["kbs"]:
         st.warning(t("pick_kb"))
         return
-    show_message(Shown(role="user", content=question), "pending")
+    turn = st.empty()  # the question and the answer as they stream; cleared when the turn fails
+    created = cid is None
     try:
-        cid = cid or new_conversation(zk, question, opts)
-        # Stop reruns the page, which interrupts this stream: the server keeps what was written as "stopped"
-        stream_answer(zk.send_message_stream(cid, question, **message_args(opts)))
+        with turn.container():
+            show_message(Shown(role="user", content=question), "pending")
+            cid = cid or new_conversation(zk, question, opts)
+            # Stop reruns the page, which interrupts this stream: the server keeps what was written as "stopped"
+            shown = stream_answer(zk.send_message_stream(cid, question, **message_args(opts)))
     except ZhikuError as exc:
+        failed_turn(zk, turn, cid if created else None)
         if session.is_auth_error(exc):
             st.session_state["auth_required"] = True
         session.show_error(exc)
         return
+    if shown.error:
+        failed_turn(zk, turn, cid if created else None)
+        st.error(escape_markdown(t("error", message=shown.error)), icon="⚠️")
+        return
     st.rerun()
+
+
+def failed_turn(zk: Any, turn: Any, new_cid: str | None) -> None:
+    """A turn that failed ends cleanly: no Stop button or "thinking…" left on the page, and a
+    conversation created for it alone is not kept (it would hold only the failure)."""
+    turn.empty()
+    if new_cid is not None:
+        try:
+            zk.delete_conversation(new_cid)
+        except ZhikuError:  # already gone, or the server went away: nothing more to undo
+            pass
+        st.query_params.pop("c", None)
+        st.session_state.pop("shown_conversation", None)
 
 
 def after_stop(zk: Any, conv: Any) -> Any:
@@ -130,10 +151,17 @@ def sidebar(zk: Any, kb_names: list[str]) -> dict[str, Any]:
             st.session_state.pop("shown_conversation", None)
             st.rerun()
         conversation_list(zk)
-        modes = SERVER_MODES
+        missing = unavailable_modes(zk)
+        modes = [m for m in SERVER_MODES if m not in missing]
+        if st.session_state.get("mode") not in modes:  # e.g. a conversation whose model was removed since
+            st.session_state["mode"] = "kb"
         with st.expander(t("mode"), expanded=True):
             mode = st.radio(t("mode"), modes, format_func=lambda m: t(f"mode_{m}"), key="mode",
                             label_visibility="collapsed")
+            for m, reason in missing.items():  # shown, greyed, with why and where to change it
+                st.markdown(f":gray[~~{t('mode_' + m)}~~ — {t(reason)}]")
+            if missing:
+                settings_link()
             chosen: list[str] = []
             if mode in ("kb", "agent"):  # agent mode: the KBs its KB search may read
                 if "kbs_pick" in st.session_state:  # kept between pages; KBs deleted meanwhile drop out
@@ -146,9 +174,30 @@ def sidebar(zk: Any, kb_names: list[str]) -> dict[str, Any]:
             temperature = st.slider(t("temperature"), 0.0, 2.0, DEFAULTS["temperature"], 0.1, key="temperature")
             top_k = st.slider(t("top_k"), 1, 20, DEFAULTS["top_k"], key="top_k")
             strict = st.toggle(t("strict"), value=DEFAULTS["strict"], help=t("strict_help"), key="strict")
-            agentic = mode == "kb" and st.toggle(t("agentic"), value=False, help=t("agentic_help"), key="agentic")
+            agentic = mode == "kb" and st.toggle(t("agentic"), value=False, help=t("agentic_help"), key="agentic",
+                                                 disabled="llm" in missing)
     return {"mode": mode, "kbs": chosen, "model": model, "temperature": temperature, "top_k": top_k,
             "strict": strict, "agentic": agentic}
+
+
+def unavailable_modes(zk: Any) -> dict[str, str]:
+    """Modes that cannot work with the server's settings now, each with the key of the reason."""
+    current = session.call(zk.get_settings, default=None)
+    if current is None:
+        return {}
+    missing = {}
+    if not current.chat_models:
+        missing["llm"] = missing["agent"] = "needs_chat_model"
+    if not current.web_search_engine:
+        missing["search"] = "needs_web_search"
+    return missing
+
+
+def settings_link() -> None:
+    """A link to the settings page (navigates in place, like the top bar; the language stays)."""
+    page = st.session_state.get("pages", {}).get("settings")
+    if page is not None:
+        st.page_link(page, label=t("to_settings"), icon=":material/settings:")
 
 
 def conversation_list(zk: Any) -> None:

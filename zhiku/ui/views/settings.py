@@ -10,6 +10,7 @@ import streamlit as st
 from zhiku.ui import context, session
 from zhiku.ui.i18n import LANGS, lang, t
 from zhiku.ui.render import escape_markdown
+from zhiku.ui.views import settings_models
 from zhiku.ui.views.chat import DEFAULTS
 
 
@@ -26,6 +27,8 @@ def render() -> None:
     with models.container(border=True):
         st.markdown(f"**{t('models')}**")
         show_models(zk)
+    if settings_models.is_admin(zk):
+        settings_models.render(zk)
     embed, who = st.columns(2)
     with embed.container(border=True):
         st.markdown(f"**{t('embedders')}**")
