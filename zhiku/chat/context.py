@@ -108,7 +108,8 @@ class ContextWidener:
         best = max((relevance(lang, h, question) for h in hits[:3]), default=0.0)
         if best < answerer.floor:
             return answerer.answer(question, hits, embedder, query_vector)  # judged on the passages found
-        answer = answerer.answer(question, self.widen(hits), embedder, query_vector)
+        read = answerer.options.passages  # the passages the answerer reads: a later hit may be their context
+        answer = answerer.answer(question, self.widen(hits[:read]) + hits[read:], embedder, query_vector)
         if not answer.found:  # wider text diluted the relevance: answer from the passages themselves
             return answerer.answer(question, hits, embedder, query_vector)
         by_id = {h.chunk_id: h for h in hits}
