@@ -20,6 +20,7 @@ BAD_PATH_VALUES = {"kb": "no such kb", "file_id": "not-an-id", "job_id": "not-an
                    "name": "no such user", "user": "no such user", "key_id": "not-a-key-id",
                    "conversation_id": "not-an-id", "message_id": "not-an-id", "temp_kb_id": "not-an-id",
                    "approval_id": "not-an-id",
+                   "source_id": "not-an-id",
                    "model": "kb:no such kb"}
 
 
@@ -85,7 +86,7 @@ def test_unknown_routes_and_methods(raw: httpx.Client, spec: dict[str, Any]) -> 
     for method, path, _ in _operations(spec):
         other = "PUT" if method != "PUT" else "POST"
         url = path.replace("{kb}", "kb").replace("{file_id}", "0" * 32).replace("{job_id}", "0" * 32)
-        url = url.replace("{chunk_id}", "1")
+        url = url.replace("{chunk_id}", "1").replace("{source_id}", "0" * 32)
         if other.lower() not in spec["paths"][path]:
             assert_error(raw.request(other, url), 405, "method_not_allowed")
     assert_error(raw.get("/api/kbs/kb/nothing/here"), 404, "not_found")
