@@ -1,6 +1,6 @@
-"""In headless Chromium against a real ``zhiku start``, the paths a new user clicks first: a second
-knowledge base created on the page and a file uploaded into it (it lands there, not in the KB shown
-before); modes that cannot work without a model offered disabled with the reason."""
+"""In headless Chromium against a real ``zhiku start``, the paths a new user clicks first (issue 21):
+an empty home's guided first run; a second knowledge base created on the page and a file uploaded
+into it (it lands there, not in the KB shown before); the language switch keeping what was chosen."""
 
 from __future__ import annotations
 
@@ -23,17 +23,22 @@ def server(tmp_path: Path) -> Iterator[ZhikuServer]:
 
 
 def create_kb(page: Any, name: str) -> None:
-    field = page.get_by_label("Name", exact=True)
-    if not field.is_visible():  # the form folds away once used; a person opens it again
-        page.get_by_text("New knowledge base").click()
-    field.fill(name)
+    page.get_by_text("New knowledge base", exact=True).wait_for()
+    panel = page.get_by_test_id("stExpander").filter(has_text="New knowledge base").locator("details")
+    if panel.get_attribute("open") is None:  # open on an empty home; folded once used: a person opens it
+        page.get_by_text("New knowledge base", exact=True).click()
+    page.get_by_label("Name", exact=True).fill(name)
     page.get_by_role("button", name="Create").click()
     page.get_by_text(f"Created knowledge base {name}").first.wait_for()
 
 
 def shown_kb(page: Any) -> str:
     """The knowledge base the page's selector says (the main area's first selector)."""
-    box = page.get_by_test_id("stMain").get_by_test_id("stSelectbox").first
+    return shown_in(page.get_by_test_id("stMain").get_by_test_id("stSelectbox").first)
+
+
+def shown_in(box: Any) -> str:
+    """A selector's label and the value it shows (the value sits in an input)."""
     return str(box.evaluate("b => b.innerText + ' ' + [...b.querySelectorAll('input')].map(i => i.value).join(' ')"))
 
 
@@ -63,4 +68,40 @@ def test_an_upload_lands_in_the_kb_just_created(browser: Any, server: ZhikuServe
     with ZhikuClient(server.url) as zk:
         assert [f.name for f in zk.list_files("second")] == ["b.md"]
         assert [f.name for f in zk.list_files("first")] == ["a.md"]
+    w.close()
+
+
+def test_an_empty_home_guides_the_first_run(browser: Any, server: ZhikuServer) -> None:
+    w = Watched(browser, server.url)
+    page = w.page
+    page.goto(server.url + "/?lang=English")
+    page.get_by_text("Welcome to zhiku").wait_for()
+    page.get_by_text("without one, answers are extractive").wait_for()
+    page.get_by_role("link", name="Set up a chat model").wait_for()
+    page.get_by_role("link", name="Create your first knowledge base").click()
+    page.get_by_text("create one with the form on the left").wait_for()
+    page.get_by_label("Name", exact=True).fill("first")  # the form is open: nothing to find first
+    page.get_by_role("button", name="Create").click()
+    page.get_by_text("Created knowledge base first").first.wait_for()
+    w.close()
+
+
+def test_switching_language_keeps_the_mode_and_translates_the_model_box(browser: Any,
+                                                                         server: ZhikuServer) -> None:
+    from playwright.sync_api import expect
+
+    w = Watched(browser, server.url)
+    page = w.page
+    page.goto(server.url + "/?lang=English")
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.locator("label").filter(has=page.get_by_role("radio", name="Chat with files")).click()
+    expect(page.get_by_role("radio", name="Chat with files")).to_be_checked()
+    sidebar.get_by_text("中文", exact=True).click()
+    expect(page.get_by_role("radio", name="文件对话")).to_be_checked()
+    model_box = sidebar.get_by_test_id("stSelectbox").filter(has_text="模型")
+    assert "默认" in shown_in(model_box)
+    sidebar.get_by_text("English", exact=True).click()
+    expect(page.get_by_role("radio", name="Chat with files")).to_be_checked()
+    model_box = sidebar.get_by_test_id("stSelectbox").filter(has_text="Model")
+    assert "default" in shown_in(model_box) and "默认" not in shown_in(model_box)
     w.close()

@@ -252,13 +252,13 @@ def test_an_unreachable_model_is_a_readable_error(tmp_path: Path) -> None:
     try:
         at = app()
         at.run()
-        at.sidebar.radio(key="mode").set_value("llm").run()
+        at.sidebar.radio(key="mode@zh").set_value("llm").run()
         at.chat_input[0].set_value("你好").run()
         assert not at.exception, at.exception
         errors = plain(" ".join(e.value for e in at.error))
         # one line that says what is wrong and where: 模型不可用：cannot reach model 'far' at http://127.0.0.1:9/v1 ...
         assert "模型不可用" in errors and "far" in errors and closed in errors, errors
-        assert "far" in at.sidebar.selectbox(key="model").options  # the picker offers the configured model
+        assert "far" in at.sidebar.selectbox(key="model@zh").options  # the picker offers the configured model
         settings = page("settings")
         settings.run()
         assert not settings.exception, settings.exception

@@ -19,6 +19,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "mode": "模式", "mode_llm": "大模型对话", "mode_kb": "知识库问答", "mode_file": "文件对话",
         "mode_search": "搜索引擎问答", "mode_agent": "智能体",
         "needs_chat_model": "需要先配置对话模型", "needs_web_search": "需要先选择搜索引擎", "to_settings": "去设置",
+        "kbs_placeholder": "选择知识库", "kbs_none": "还没有知识库",
+        "no_kbs_here": "还没有知识库：在左侧“新建知识库”中填写名称并创建。",
+        "first_run_title": "欢迎使用知库",
+        "first_run_kb": "**1. 新建知识库并上传文件**：PDF、Word、Excel、PPT、Markdown、网页等，上传后自动解析和索引。",
+        "first_run_kb_link": "新建第一个知识库",
+        "first_run_ask": "**2. 提问**：选择知识库后在下方输入问题，每个回答都标注出处，可点开查看原文。",
+        "first_run_model": "**3. （可选）接入大模型**：未配置时为抽取式回答——从原文中摘取最相关的句子并标注出处，"
+                           "不会编造；接入 Ollama、vLLM 等 OpenAI 兼容服务后，由模型根据出处组织回答。",
+        "first_run_model_link": "配置大模型",
         "kbs": "知识库", "model": "模型", "model_default": "默认", "temperature": "温度", "top_k": "检索条数",
         "strict": "严格依据知识库", "strict_help": "知识库中找不到依据时直接说明，不让模型自由发挥",
         "ask_placeholder": "输入问题，按回车发送", "stop": "停止生成", "stopped": "（已停止）",
@@ -88,6 +97,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "mode_search": "Web search", "mode_agent": "Agent",
         "needs_chat_model": "needs a chat model", "needs_web_search": "needs a web-search engine",
         "to_settings": "Settings",
+        "kbs_placeholder": "Choose knowledge bases", "kbs_none": "No knowledge base yet",
+        "no_kbs_here": "No knowledge base yet: create one with the form on the left.",
+        "first_run_title": "Welcome to zhiku",
+        "first_run_kb": "**1. Create a knowledge base and upload files**: PDF, Word, Excel, PowerPoint, Markdown, "
+                        "web pages and more, read and indexed as they arrive.",
+        "first_run_kb_link": "Create your first knowledge base",
+        "first_run_ask": "**2. Ask**: pick the knowledge base and type a question below; every answer cites its "
+                         "sources, which open to the passage.",
+        "first_run_model": "**3. (Optional) connect a chat model**: without one, answers are extractive: the "
+                           "best sentences of your documents, with citations, nothing made up. With an "
+                           "OpenAI-compatible server (Ollama, vLLM...) the model writes the answer from the sources.",
+        "first_run_model_link": "Set up a chat model",
         "kbs": "Knowledge bases", "model": "Model", "model_default": "default", "temperature": "Temperature",
         "top_k": "Passages (top-k)", "strict": "Strict grounding",
         "strict_help": "When the knowledge base has no support, say so instead of letting the model improvise",

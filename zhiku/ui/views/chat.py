@@ -45,8 +45,10 @@ def render() -> None:
     header(zk, cid)
 
     history = [Shown.of(m) for m in (conv.messages or [])] if conv is not None else []
-    if not history:
-        st.info(t("welcome") if kbs or opts["mode"] != "kb" else t("no_kbs"), icon=":material/waving_hand:")
+    if not history and not kbs and opts["mode"] == "kb":
+        first_run()
+    elif not history:
+        st.info(t("welcome"), icon=":material/waving_hand:")
     for i, msg in enumerate(history):
         show_message(msg, f"m{i}")
 
@@ -88,6 +90,21 @@ def failed_turn(zk: Any, turn: Any, new_cid: str | None) -> None:
             pass
         st.query_params.pop("c", None)
         st.session_state.pop("shown_conversation", None)
+
+
+def first_run() -> None:
+    """An empty home: what to do first (a KB, files, a question), what answers are without a model,
+    and where to set one up."""
+    pages = st.session_state.get("pages", {})
+    with st.container(border=True):
+        st.markdown(f"#### :material/waving_hand: {t('first_run_title')}")
+        st.markdown(t("first_run_kb"))
+        if "kbs" in pages:
+            st.page_link(pages["kbs"], label=t("first_run_kb_link"), icon=":material/library_add:")
+        st.markdown(t("first_run_ask"))
+        st.markdown(t("first_run_model"))
+        if "settings" in pages:
+            st.page_link(pages["settings"], label=t("first_run_model_link"), icon=":material/settings:")
 
 
 def after_stop(zk: Any, conv: Any) -> Any:
@@ -156,10 +173,11 @@ def sidebar(zk: Any, kb_names: list[str]) -> dict[str, Any]:
         if st.session_state.get("mode") not in modes:  # e.g. a conversation whose model was removed since
             st.session_state["mode"] = "kb"
         with st.expander(t("mode"), expanded=True):
-            mode = st.radio(t("mode"), modes, format_func=lambda m: t(f"mode_{m}"), key="mode",
-                            label_visibility="collapsed")
+            mode = st.radio(t("mode"), modes, format_func=lambda m: t(f"mode_{m}"), key=in_language("mode"),
+                            on_change=keep, args=("mode",), label_visibility="collapsed")
+            st.session_state["mode"] = mode
             for m, reason in missing.items():  # shown, greyed, with why and where to change it
-                st.markdown(f":gray[~~{t('mode_' + m)}~~ — {t(reason)}]")
+                st.markdown(f":gray[:material/block: {t('mode_' + m)} — {t(reason)}]")
             if missing:
                 settings_link()
             chosen: list[str] = []
@@ -167,7 +185,8 @@ def sidebar(zk: Any, kb_names: list[str]) -> dict[str, Any]:
                 if "kbs_pick" in st.session_state:  # kept between pages; KBs deleted meanwhile drop out
                     st.session_state["kbs_pick"] = [n for n in st.session_state["kbs_pick"] if n in kb_names]
                 default = None if "kbs_pick" in st.session_state else kb_names[:1]
-                chosen = st.multiselect(t("kbs"), kb_names, default=default, key="kbs_pick")
+                chosen = st.multiselect(t("kbs"), kb_names, default=default, key="kbs_pick",
+                                        placeholder=t("kbs_placeholder") if kb_names else t("kbs_none"))
             if mode == "file":
                 file_chat_upload(zk)
             model = model_picker(zk)
@@ -216,7 +235,31 @@ def conversation_list(zk: Any) -> None:
 def model_picker(zk: Any) -> str | None:
     names = [m.name for m in session.call(zk.list_models, default=[]) or []]
     options = [""] + names
-    return st.selectbox(t("model"), options, format_func=lambda n: n or t("model_default"), key="model") or None
+    if st.session_state.get("model") not in options:  # a model removed since it was picked
+        st.session_state["model"] = ""
+    model = st.selectbox(t("model"), options, format_func=lambda n: n or t("model_default"),
+                         key=in_language("model"), on_change=keep, args=("model",))
+    st.session_state["model"] = model
+    return model or None
+
+
+def in_language(key: str) -> str:
+    """The key of a widget whose option labels are translated: one per language, set from the
+    value kept under ``key``. (A widget whose labels change with the language comes back empty or
+    showing the other language's labels: the mode radio with nothing chosen, 默认 in English.)"""
+    from zhiku.ui.i18n import lang
+
+    widget = f"{key}@{lang()}"
+    if key in st.session_state:
+        st.session_state[widget] = st.session_state[key]
+    return widget
+
+
+def keep(key: str) -> None:
+    """A choice in a widget of :func:`in_language`, kept under ``key`` before the page runs again."""
+    from zhiku.ui.i18n import lang
+
+    st.session_state[key] = st.session_state[f"{key}@{lang()}"]
 
 
 def file_chat_upload(zk: Any) -> None:

@@ -19,10 +19,10 @@ def render() -> None:
         return
     names = [kb.name for kb in kbs]
     with st.sidebar:
-        create_form(zk)
+        create_form(zk, first=not kbs)
     st.subheader(t("nav_kbs"))
     if not kbs:
-        st.info(t("no_kbs"), icon=":material/library_add:")
+        st.info(t("no_kbs_here"), icon=":material/library_add:")
         return
     name = pick(names)
     kb = kbs[names.index(name)]
@@ -62,8 +62,9 @@ def _picked() -> None:
     st.query_params["kb"] = st.session_state["kb_pick"]
 
 
-def create_form(zk: Any) -> None:
-    with st.expander(t("kb_create"), expanded=False, icon=":material/library_add:"):
+def create_form(zk: Any, first: bool = False) -> None:
+    """The new-KB form in the sidebar, open when there is no KB yet (the first thing to do)."""
+    with st.expander(t("kb_create"), expanded=first, icon=":material/library_add:"):
         embedders = session.call(zk.embedders, default=None)
         with st.form("create-kb", clear_on_submit=True, border=False):
             name = st.text_input(t("kb_name"), max_chars=100, key="new-kb-name")
