@@ -138,3 +138,13 @@ def test_the_allow_list_check_refuses_what_markdown_it_never_writes() -> None:
 
 def test_sizes() -> None:
     assert [human_size(n) for n in (0, 999, 2048, 5 * 1024 ** 2)] == ["0 B", "999 B", "2.0 KB", "5.0 MB"]
+
+
+def test_conversation_titles_are_cut_between_words() -> None:
+    from zhiku.ui.render import short_title
+
+    assert short_title("Within how many days are refunds paid after receiving the returned item?") == \
+        "Within how many days are refunds paid…"
+    assert short_title("年假有几天？") == "年假有几天？"
+    assert short_title("入职" * 30) == "入职" * 20 + "…"
+    assert short_title("  first line\nsecond line") == "first line"

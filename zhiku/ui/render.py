@@ -207,3 +207,16 @@ def citation_label(c: Any, page_word: str) -> str:
     where = f" · {page_word}" if c.page else ""
     name = c.file if len(c.file) <= 40 else c.file[:37] + "…"
     return escape_markdown(f"[{c.n}] {name}{where}")
+
+
+def short_title(text: str, limit: int = 40) -> str:
+    """A conversation title from a question: its first line, cut at a word boundary when it is
+    longer than ``limit`` (Chinese, with no spaces, is cut at ``limit`` characters), marked with …."""
+    line = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if len(line) <= limit:
+        return line
+    cut = line[:limit]
+    space = cut.rfind(" ")
+    if space >= limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,.;:，。；：") + "…"

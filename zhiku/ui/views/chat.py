@@ -11,7 +11,7 @@ import streamlit as st
 from zhiku.errors import ZhikuError
 from zhiku.ui import session
 from zhiku.ui.i18n import t
-from zhiku.ui.render import escape_markdown
+from zhiku.ui.render import escape_markdown, short_title
 from zhiku.ui.views.chat_messages import Shown, show_message, stream_answer
 
 SERVER_MODES = ("kb", "llm", "file", "search", "agent")
@@ -133,7 +133,7 @@ def message_args(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def new_conversation(zk: Any, question: str, opts: dict[str, Any]) -> str:
-    title = question.strip().splitlines()[0][:40] if question.strip() else t("untitled")
+    title = short_title(question) or t("untitled")
     conv = zk.create_conversation(opts["mode"], title=title, kbs=opts["kbs"] or None, model=opts["model"])
     st.query_params["c"] = conv.id
     return conv.id
