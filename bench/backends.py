@@ -108,9 +108,10 @@ def hnsw_recall(engine: Any, scope: str, dimensions: int, vectors: np.ndarray, k
     scan, same rows, same queries; and whether the planner really took the HNSW index."""
     from sqlalchemy import text
 
-    from zhiku.store.pg_indexes import PgVectorIndex
+    from zhiku.store.pg_indexes import MAX_EF, MIN_EF, PgVectorIndex
 
     exact = PgVectorIndex(engine, scope, dimensions, exact_max=1 << 62)
+    ef = min(MAX_EF, max(MIN_EF, 4 * k))  # as PgVectorIndex.search sets it
 
     def literal(v: np.ndarray) -> str:
         return "[" + ",".join(f"{float(x):.7g}" for x in v) + "]"
@@ -119,7 +120,7 @@ def hnsw_recall(engine: Any, scope: str, dimensions: int, vectors: np.ndarray, k
     with engine.begin() as conn:  # the search's HNSW query, with sorting off so the planner takes the index
         conn.execute(text("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
                           "set_config('hnsw.ef_search', :ef, true), set_config('enable_sort', 'off', true)"),
-                     {"ef": str(max(100, 2 * k))})
+                     {"ef": str(ef)})
         for v in vectors:
             got = conn.execute(text(
                 f"SELECT id FROM chunk_vectors WHERE dimensions = {dimensions} AND kb_id = :s ORDER BY "
@@ -130,7 +131,7 @@ def hnsw_recall(engine: Any, scope: str, dimensions: int, vectors: np.ndarray, k
     with engine.begin() as conn:
         conn.execute(text("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), "
                           "set_config('hnsw.ef_search', :ef, true), set_config('enable_sort', 'off', true)"),
-                     {"ef": str(max(100, 2 * k))})
+                     {"ef": str(ef)})
         plan = " ".join(r[0] for r in conn.execute(text(
             f"EXPLAIN SELECT id FROM chunk_vectors WHERE dimensions = {dimensions} AND kb_id = :s "
             f"ORDER BY (embedding::halfvec({dimensions})) <#> CAST(:q AS halfvec({dimensions})) LIMIT {k}"),

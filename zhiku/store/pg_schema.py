@@ -111,6 +111,13 @@ def check_postgres(engine: Engine, setting: str) -> None:
             create_tables(conn)
 
 
+# The graph's degree and build effort: m 16 / ef_construction 64 (pgvector's defaults) found 0.39 of the
+# true top 10 on 20k random 384-d vectors even at ef_search 100, 0.81 at 400; m 32 / 128 finds >= 0.95 at
+# 400. Indexes made before keep their settings until dropped (DROP INDEX ix_chunk_vectors_hnsw_<D>: the
+# next open builds it again).
+HNSW_M, HNSW_EF_CONSTRUCTION = 32, 128
+
+
 def hnsw_index_name(dimensions: int) -> str:
     return f"ix_chunk_vectors_hnsw_{int(dimensions)}"
 
@@ -126,7 +133,7 @@ def ensure_hnsw(engine: Engine, dimensions: int) -> None:
         with engine.begin() as conn:
             conn.execute(text(
                 f"CREATE INDEX IF NOT EXISTS {name} ON chunk_vectors USING hnsw "
-                f"((embedding::halfvec({d})) halfvec_ip_ops) WITH (m = 16, ef_construction = 64) "
+                f"((embedding::halfvec({d})) halfvec_ip_ops) WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION}) "
                 f"WHERE dimensions = {d}"))
     except Exception:  # noqa: BLE001 - another process made it at the same moment
         with engine.connect() as conn:
