@@ -51,6 +51,7 @@ def upload(page: Any, name: str, text: str) -> None:
     page.get_by_text(name).first.wait_for()
     page.get_by_role("button", name="Upload and index").click()
     page.get_by_text("Done: 1 indexed, 0 failed").wait_for(timeout=120_000)
+    page.get_by_role("button", name="Cancel job").wait_for(state="detached")  # nothing left to cancel
 
 
 def test_an_upload_lands_in_the_kb_just_created(browser: Any, server: ZhikuServer) -> None:

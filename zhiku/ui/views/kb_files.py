@@ -102,8 +102,9 @@ def follow_job(zk: Any, job: Any) -> Any:
     """Show the job's progress live (server-sent events) until it ends; returns its final state.
     Cancel asks the server to stop it (the click reruns the page, which ends this loop)."""
     job_id = job.id
-    st.button(t("cancel_job"), icon=":material/cancel:", key=f"cancel-{job_id}",
-              on_click=lambda: session.call(session.client().cancel_job, job_id))
+    cancel = st.empty()  # offered while the job runs, gone when it ends
+    cancel.button(t("cancel_job"), icon=":material/cancel:", key=f"cancel-{job_id}",
+                  on_click=lambda: session.call(session.client().cancel_job, job_id))
     box = st.empty()
     show_job(job, box.container())
     try:
@@ -112,6 +113,8 @@ def follow_job(zk: Any, job: Any) -> Any:
             show_job(job, box.container())
     except ZhikuError as exc:
         session.show_error(exc)
+    if job.status not in ("queued", "running"):
+        cancel.empty()
     return job
 
 
