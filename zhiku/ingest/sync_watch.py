@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -48,6 +49,23 @@ def snapshot(folder: Path) -> Snapshot | None:
                 continue
             out.add((p, st.st_size, st.st_mtime_ns))
     return frozenset(out)
+
+
+def changed_since(folder: Path, since: datetime) -> bool:
+    """Whether a file or folder under ``folder`` was modified at or after ``since`` (a file added, changed,
+    renamed or removed changes its folder's time too); True when the folder cannot be read."""
+    limit = (since if since.tzinfo else since.replace(tzinfo=timezone.utc)).timestamp()  # stored times are UTC
+    if not folder.is_dir():
+        return True
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for p in [root] + [os.path.join(root, n) for n in names if not n.startswith(".")]:
+            try:
+                if os.stat(p).st_mtime >= limit:
+                    return True
+            except OSError:
+                return True
+    return False
 
 
 class SourceWatcher:
@@ -118,7 +136,11 @@ class SourceWatcher:
                     self._sync(s.id, s.kb_id)
                     continue
                 if s.synced_at is not None:
-                    continue  # a source synced already (by `zhiku kb sync`), newly seen
+                    since = s.report.started_at or s.synced_at
+                    if not changed_since(Path(s.path), since):
+                        continue  # a source synced already (by `zhiku kb sync` or its first sync), newly seen
+                    # changed since its last sync began (it may have changed before this thread first
+                    # looked): sync it now rather than take the changed folder as the one synced
                 self._sync(s.id, s.kb_id)
                 continue
             if now == self._seen[s.id]:
