@@ -134,7 +134,7 @@ def test_export_markdown(asgi: ZhikuClient) -> None:
     answer = asgi.send_message(conv.id, "年假有几天？")
     asgi.feedback(answer.id or "", "down", "想要更多细节")
     md = asgi.export_conversation(conv.id)
-    assert md.startswith("# 年假 <b>制度</b>\n")
+    assert md.startswith("# 年假 \\<b\\>制度\\</b\\>\n")  # a title is text: its HTML is escaped, never rendered
     assert "## Question\n\n年假有几天？" in md and "### Answer · extractive" in md
     assert "[^1]" in md.split("### Answer")[1].split("\n\n")[1]  # the [1] marker became a footnote reference
     assert "[^1]: 年假.md, 年假制度 (hr): “" in md
