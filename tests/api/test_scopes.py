@@ -59,7 +59,7 @@ NEEDS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/embedders"): R, ("GET", "/api/models"): R,
     # settings: what answers can use reads; changing model servers and defaults is an admin's
     ("GET", "/api/settings"): R, ("PUT", "/api/settings/models/{name}"): A,
-    ("DELETE", "/api/settings/models/{name}"): A, ("POST", "/api/settings/models/test"): A,
+    ("DELETE", "/api/settings/models/{name}"): A, ("POST", "/api/settings/test-connection"): A,
     ("PUT", "/api/settings/defaults"): A,
     # folders a KB follows: reading reads; syncing writes; following a server folder is an admin owner's
     ("GET", "/api/kbs/{kb}/sources"): R, ("GET", "/api/kbs/{kb}/sources/{source_id}"): R,
@@ -115,7 +115,7 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/auth/users/{name}"): {"json": {"disabled": False}},
     ("POST", "/api/kbs"): {"json": {"name": "新库"}},
     ("PUT", "/api/settings/models/{name}"): {"json": {"base_url": "http://127.0.0.1:9/v1", "model": "m"}},
-    ("POST", "/api/settings/models/test"): {"json": {"base_url": "http://127.0.0.1:9/v1"}},
+    ("POST", "/api/settings/test-connection"): {"json": {"base_url": "http://127.0.0.1:9/v1"}},
     ("PUT", "/api/settings/defaults"): {"json": {"default_model": None}},
     ("POST", "/api/kbs/{kb}/sources"): {"json": {"path": "/nonexistent-folder"}},
     ("PATCH", "/api/kbs/{kb}"): {"json": {"description": "x"}},

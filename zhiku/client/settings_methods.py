@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     import httpx
@@ -31,6 +31,8 @@ class AnswerSettings(BaseModel):
 
 
 class ModelServerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
     base_url: str = Field(max_length=2000, description="e.g. http://127.0.0.1:11434/v1")
     model: str = Field(max_length=500, description="the model name the server runs")
     api_key: str | None = Field(None, max_length=4000, description="empty: keep the stored key")
@@ -38,6 +40,8 @@ class ModelServerIn(BaseModel):
 
 
 class ConnectionTest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
     base_url: str = Field(max_length=2000)
     api_key: str | None = Field(None, max_length=4000)
     name: str | None = Field(None, max_length=100, description="a configured model whose stored key to use "
@@ -49,10 +53,11 @@ class ServerModels(BaseModel):
 
 
 class Defaults(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt field is an error, not ignored
+
     default_model: str | None = Field(None, max_length=200, description="null or empty: extractive answers")
     web_search_engine: str | None = Field(None, max_length=100, description="null or 'none': web search off")
     web_search_url: str | None = Field(None, max_length=2000, description="the engine's URL (searxng needs it)")
-
 
 
 class SettingsMethods:
@@ -75,7 +80,7 @@ class SettingsMethods:
 
     def test_model_server(self, base_url: str, api_key: str | None = None, name: str | None = None) -> list[str]:
         body = ConnectionTest(base_url=base_url, api_key=api_key, name=name).model_dump()
-        return list(self._call("POST", "/api/settings/models/test", body, ServerModels).models)
+        return list(self._call("POST", "/api/settings/test-connection", body, ServerModels).models)
 
     def set_defaults(self, **fields: Any) -> AnswerSettings:
         """``default_model``, ``web_search_engine``, ``web_search_url``: the ones given change."""

@@ -57,7 +57,7 @@ async def delete_model_server(zhiku: ZhikuDep, name: str) -> AnswerSettings:
     return await run_in_threadpool(run)
 
 
-@router.post("/models/test", responses=responses(400, 401, 403, 422, 503), dependencies=[Depends(AdminUser())])
+@router.post("/test-connection", responses=responses(400, 401, 403, 422, 503), dependencies=[Depends(AdminUser())])
 async def test_model_server(zhiku: ZhikuDep, body: ConnectionTest) -> ServerModels:
     """Ask an OpenAI-compatible server which models it serves (503 with the reason when it cannot)."""
     key = body.api_key
