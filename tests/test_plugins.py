@@ -56,8 +56,10 @@ def test_builtins_and_installed_plugins_register_through_one_hook() -> None:
     assert reg.names("chat_model") == ["llamacpp", "openai"]
     assert reg.names("reranker") == ["coverage", "http"]
     assert reg.names("search_engine") == ["bing", "duckduckgo", "searxng", "tavily"]
-    assert reg.names("tool") == ["calculator", "datetime", "kb_search", "read_url", "sql_query", "table_query",
-                                 "unit_convert", "web_search"]
+    # other test modules in this process register tools of their own at run time: only the built-ins count here
+    builtin_tools = [n for n in reg.names("tool") if reg.plugin_of("tool", n) in BUILTIN_PLUGINS]
+    assert builtin_tools == ["calculator", "datetime", "kb_search", "read_url", "sql_query", "table_query",
+                             "unit_convert", "web_search"]
     assert reg.plugin_of("loader", "note") == "example (zhiku_example_plugin)"
     assert reg.plugin_of("loader", "pdf") == "zhiku.ingest.loaders"
 

@@ -138,7 +138,10 @@ def test_a_job_running_in_another_process_is_cancelled_from_this_one(home: Path)
         assert ready.wait(60)
         told = threading.Event()  # this process's watchers of a job another runs are told of its changes
         second.watch_job(job.id, told.set)
+        noticed = threading.Event()  # the process running the job has taken the request in
+        first.watch_job(job.id, lambda: noticed.set() if first.job(job.id).cancel_requested else None)
         assert second.cancel_job(job.id).cancel_requested
+        assert noticed.wait(30)  # released before that, the held worker could finish all 40 files first
         gate.set()
         assert told.wait(30)
         done = _wait(second, job.id)
