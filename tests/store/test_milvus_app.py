@@ -59,9 +59,12 @@ def test_a_killed_ingest_is_found_by_kb_check_and_repaired(tmp_path: Path) -> No
     assert proc.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
 
     rc, out, err = _run(home, "kb", "check", "kb")
-    assert rc == 1 and "revision" in err, (out, err)  # Milvus holds less than the database says
-    rc, out, err = _run(home, "kb", "check", "kb", "--repair")
-    assert "repaired" in out, (out, err)
+    # killed between a file's commit and Milvus's save, Milvus holds less than the database says and
+    # check says so; killed between two files (the kill lands where it lands), both already agree
+    assert (rc == 1 and "revision" in err) or (rc == 0 and "is consistent" in out), (out, err)
+    if rc == 1:
+        rc, out, err = _run(home, "kb", "check", "kb", "--repair")
+        assert "repaired" in out, (out, err)
     rc, out, err = _run(home, "kb", "check", "kb")
     assert rc == 0 and "is consistent" in out, (out, err)
 
