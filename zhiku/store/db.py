@@ -342,3 +342,23 @@ kb_sources = Table(
     Column("synced_at", DateTime(timezone=True)),
     Index("ix_kb_sources_kb_path", "kb_id", "path", unique=True),
 )
+
+# Summaries (zhiku.chat.summaries): one per file (``file_id``) and one per KB (``file_id`` NULL), with
+# what made it: ``kind`` llm (``model`` names the chat model) or extractive (the most central sentences,
+# no model). ``source`` is the hash of what it summarised (the file's sha256; for a KB, its file
+# summaries and description): a summary whose source no longer matches is stale and made again on
+# its next read. ``embedding``: the summary's vector under the KB's embedder (KB-level questions).
+summaries = Table(
+    "summaries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kb_id", String(32), ForeignKey("kbs.id", ondelete="CASCADE"), nullable=False),
+    Column("file_id", String(32), ForeignKey("files.id", ondelete="CASCADE")),
+    Column("kind", String(16), nullable=False),  # llm | extractive
+    Column("model", String(200)),
+    Column("text", Text, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("embedding", LargeBinary),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_summaries_kb_file", "kb_id", "file_id"),
+)
