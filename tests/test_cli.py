@@ -104,6 +104,10 @@ def test_add_reports_failures_with_nonzero_exit(cli, docs: Path) -> None:  # typ
     assert "bad.docx" in r.err
     files = {f["name"]: f for f in json.loads(cli("kb", "files", "kb", "--json").out)}
     assert files["docs/bad.docx"]["status"] == "failed" and files["docs/bad.docx"]["error"]
+    # kb info counts the files `kb files` lists, the failed one named (it left failed files out)
+    assert "3 files (1 failed)" in cli("kb", "info", "kb").out
+    info = json.loads(cli("kb", "info", "kb", "--json").out)
+    assert (info["all_files"], info["files"], info["failed_files"]) == (3, 2, 1)
 
 
 def test_init_and_config_show(cli, home: Path) -> None:  # type: ignore[no-untyped-def]

@@ -61,12 +61,20 @@ def kb_info(ctx: typer.Context, name: str = typer.Argument(..., metavar="KB", he
     info = kb.model_dump(mode="json")
     info["failed_files"] = sum(1 for f in files if f.status == "failed")
     info["pending_files"] = sum(1 for f in files if f.status == "pending")
+    info["all_files"] = len(files)  # what `kb files` lists; "files" counts the indexed (searchable) ones
     if as_json:
         print_json(info)
         return
-    for key in ("name", "description", "embedder", "dimensions", "files", "chunks", "failed_files",
-                "pending_files", "chunk_size", "chunk_overlap", "created_at", "updated_at", "id"):
-        out.print(f"{key:>14}: {escape(str(info[key]))}")
+    for key in ("name", "description", "embedder", "dimensions", "files", "chunks", "chunk_size",
+                "chunk_overlap", "created_at", "updated_at", "id"):
+        value = file_count(len(files), info["failed_files"], info["pending_files"]) if key == "files" else info[key]
+        out.print(f"{key:>14}: {escape(str(value))}")
+
+
+def file_count(total: int, failed: int, pending: int) -> str:
+    """A KB's files as `kb files` lists them: all of them, with those not searchable named."""
+    notes = [f"{n} {what}" for n, what in ((failed, "failed"), (pending, "pending")) if n]
+    return plural(total, "file") + (f" ({', '.join(notes)})" if notes else "")
 
 
 @kb_app.command("delete")
