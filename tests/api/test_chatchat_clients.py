@@ -165,14 +165,14 @@ def test_custom_docs_replace_the_files_chunks(filled: Any, server: LiveServer, t
     assert after[0]["metadata"]["edited"] is True  # embedded and indexed as an edited chunk
     hit = filled.search_kb_docs(KB, "三甲医院的诊断证明", top_k=1, score_threshold=1.0)[0]
     assert hit["metadata"]["source"] == "病假.md" and "百分之九十" in hit["page_content"]
-    # with an upload (Chatchat's raw form field, a JSON string): more docs than chunks join the last one
+    # with an upload (Chatchat's raw form field, a JSON string): more docs than chunks, one chunk each
     (tmp_path / "报销.md").write_text("# 报销\n\n差旅费凭发票在三十天内报销。\n", encoding="utf-8")
     custom = {"报销.md": [{"page_content": "差旅费须在出差结束后三十天内凭发票报销。"},
                          {"page_content": "市内交通费按实报销，每月上限五百元。"}]}
     r = filled.upload_kb_docs([tmp_path / "报销.md"], knowledge_base_name=KB, override=True, docs=custom)
     assert r["code"] == 200 and r["data"]["failed_files"] == {}, r
     texts = [d["page_content"] for d in filled.search_kb_docs(KB, "", file_name="报销.md")]
-    assert "\n\n".join(texts) == "差旅费须在出差结束后三十天内凭发票报销。\n\n市内交通费按实报销，每月上限五百元。"
+    assert texts == ["差旅费须在出差结束后三十天内凭发票报销。", "市内交通费按实报销，每月上限五百元。"]
     # docs for a file the KB does not hold: that file fails, with the reason; malformed docs: code 400
     r = filled.update_kb_docs(knowledge_base_name=KB, file_names=["没有.md"], docs={"没有.md": changed})
     assert "没有.md" in r["data"]["failed_files"] and "no indexed file" in r["data"]["failed_files"]["没有.md"]

@@ -9,69 +9,34 @@ file is recorded as ``failed`` with its reason and never stops the batch.
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
 import shutil
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from zhiku.errors import Cancelled, InvalidInput, NotFound, ZhikuError
 from zhiku.ingest.pending import PendingLocks
+from zhiku.ingest.sources import IngestProgress, IngestReport, Source, _Silent, expand_paths, name_clashes
+from zhiku.ingest.staged import STAGE_CHUNKS, chunk_row, index_in_batches, replace_chunks
 from zhiku.schema import FileRecord, KnowledgeBase
-from zhiku.schema.jobs import FileOutcome
 from zhiku.text.ids import sha256_file
 
 if TYPE_CHECKING:
     from zhiku.config import IngestSettings
     from zhiku.embed.provider import Embedders
+    from zhiku.ingest.pictures import Captioner
     from zhiku.store.catalog import Catalog
     from zhiku.store.embedding_cache import CachedEmbedder
     from zhiku.store.indexes import IndexManager
 
+__all__ = ["IngestProgress", "IngestReport", "Ingestor", "Source", "expand_paths", "name_clashes"]
 log = logging.getLogger(__name__)
-
-
-class IngestProgress(Protocol):
-    def files_found(self, total: int) -> None: ...
-    def file_started(self, name: str, chunks: int) -> None: ...
-    def chunks_embedded(self, n: int) -> None: ...
-    def file_finished(self, name: str, outcome: FileOutcome, detail: str = "") -> None: ...
-
-
-class _Silent:
-    def files_found(self, total: int) -> None: ...
-    def file_started(self, name: str, chunks: int) -> None: ...
-    def chunks_embedded(self, n: int) -> None: ...
-    def file_finished(self, name: str, outcome: FileOutcome, detail: str = "") -> None: ...
-
-
-@dataclass
-class Source:
-    """A file to ingest: where its bytes are and the name it gets in the KB."""
-
-    path: Path
-    name: str
-    doc_key: str | None = None
-
-
-@dataclass
-class IngestReport:
-    added: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    chunks: int = 0
-    embedded: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
 
 
 @dataclass
@@ -81,59 +46,15 @@ class _Prepared:
 
     size: int = 0
     sha: str = ""
-    parsed: tuple[Any, list[Any], list[list[str]]] | None = None  # (document, drafts, tokens)
+    parsed: tuple[Any, list[Any], list[list[str]] | None] | None = None  # (document, drafts, tokens)
     error: BaseException | None = None
-
-
-def _hidden(part: str) -> bool:
-    return part.startswith(".") and part not in (".", "..")
-
-
-def expand_paths(paths: Iterable[str | Path]) -> list[Source]:
-    """Files, folders (recursively, hidden entries skipped) and glob patterns, in a stable order."""
-    out: list[Source] = []
-    seen: set[Path] = set()
-
-    def take(p: Path, name: str) -> None:
-        rp = p.resolve()
-        if rp not in seen:
-            seen.add(rp)
-            out.append(Source(p, name))
-
-    for raw in paths:
-        text = str(raw)
-        matches = [Path(m) for m in sorted(glob.glob(text, recursive=True))] if glob.has_magic(text) else [Path(text)]
-        if not matches:
-            raise InvalidInput(f"no files match '{text}'", path=text)
-        for p in matches:
-            if p.is_dir():
-                for sub in sorted(p.rglob("*")):
-                    rel = sub.relative_to(p)
-                    if sub.is_file() and not any(_hidden(x) for x in rel.parts):
-                        take(sub, (Path(p.resolve().name) / rel).as_posix())
-            elif p.is_file():
-                take(p, p.name)
-            elif not p.exists():
-                raise InvalidInput(f"no such file or folder: {p}", path=str(p))
-    return out
-
-
-def name_clashes(sources: Sequence[Source]) -> dict[int, tuple[Source, str]]:
-    """The sources of one batch whose name an earlier one already has (``a/x.md`` and ``b/x.md``
-    given as files are both ``x.md``): each with the reason it is refused, by position."""
-    first: dict[str, Source] = {}
-    out: dict[int, tuple[Source, str]] = {}
-    for i, src in enumerate(sources):
-        earlier = first.setdefault(src.name, src)
-        if earlier is not src:
-            out[i] = (src, f"another file of this batch is also named '{src.name}' ({earlier.path}); add their "
-                           "folder to keep both under their folder names, or add them one at a time")
-    return out
 
 
 class Ingestor:
     """Changes what a KB holds: files added, replaced and removed, chunks edited and deleted.
     Each change reaches the database and the KB's indexes together (``_change``)."""
+
+    captioner: "Captioner | None" = None  # the vision model that captions pictures (the app sets it)
 
     def __init__(self, settings: "IngestSettings", kbs_root: Path, catalog: "Catalog", indexes: "IndexManager",
                  embedders: "Embedders", passage_embedder: Callable[[str], "CachedEmbedder"]) -> None:
@@ -142,6 +63,7 @@ class Ingestor:
         self.settings, self.kbs_root, self.catalog, self.indexes = settings, kbs_root, catalog, indexes
         self.embedders, self.passage_embedder = embedders, passage_embedder
         self.pending = PendingLocks(kbs_root)
+        self.stage_chunks = STAGE_CHUNKS  # a file of more chunks is committed in batches (staged.py)
 
     def clean_interrupted(self) -> list[tuple[str, str]]:
         """Remove the ``pending`` files whose ingestion was interrupted (a crash, a kill: see
@@ -252,9 +174,10 @@ class Ingestor:
         return out
 
     def _parse(self, kb: KnowledgeBase, path: Path, name: str,
-               cancelled: Callable[[], bool] | None = None) -> tuple[Any, list[Any], list[list[str]]]:
+               cancelled: Callable[[], bool] | None = None) -> tuple[Any, list[Any], list[list[str]] | None]:
         """Load, split and tokenise a file, within ``ingest.max_unpacked_mb`` and stopping (``Cancelled``)
-        at the next checkpoint of the loader or the splitter once ``cancelled()``."""
+        at the next checkpoint of the loader or the splitter once ``cancelled()``. A file of more than
+        ``stage_chunks`` chunks is tokenised batch by batch as it is written (tokens None, ``staged.py``)."""
         from zhiku.ingest.loaders import LoadLimits, load_file
         from zhiku.ingest.loaders.limits import checkpoint, loading
         from zhiku.text.normalize import lexical_tokens
@@ -263,9 +186,14 @@ class Ingestor:
         limits = LoadLimits(self.settings.max_unpacked_mb * 2**20)
         with loading(limits, cancelled):
             doc = load_file(path, filename=name)
+            from zhiku.ingest.pictures import images_dir, keep_pictures
+
+            keep_pictures(doc, images_dir(self.kbs_root, kb.id), self.settings, self.captioner)  # stored, captioned
             drafts = split_blocks(doc.blocks, kb.chunk_size, kb.chunk_overlap,
                                   title_enhance=self.settings.title_enhance)
             doc.blocks = []  # the chunks hold the text now; only the document's pages are used later
+            if len(drafts) > self.stage_chunks:
+                return doc, drafts, None
             tokens = []
             for i, d in enumerate(drafts):
                 if i % 1000 == 0:
@@ -323,8 +251,11 @@ class Ingestor:
             self.stored_path(kb, old).unlink(missing_ok=True)
         (report.replaced if had_indexed else report.added).append(src.name)
         report.chunks += n_chunks
+        from zhiku.ingest.pictures import failures_note
+
         progress.file_finished(src.name, "replaced" if had_indexed else "added",
-                               f"{n_chunks} chunk" + ("" if n_chunks == 1 else "s"))
+                               f"{n_chunks} chunk" + ("" if n_chunks == 1 else "s")
+                               + failures_note(prepared.parsed[0] if prepared.parsed else None))
 
     def _forget(self, kb: KnowledgeBase, file_ids: list[str]) -> None:
         """Remove the stored copies of file records that are gone."""
@@ -341,7 +272,7 @@ class Ingestor:
     def _index(
         self, kb: KnowledgeBase, record: FileRecord, stored: Path, name: str, replaces: list[str],
         progress: IngestProgress, report: IngestReport, cancelled: Callable[[], bool] | None,
-        parsed: tuple[Any, list[Any], list[list[str]]] | None = None, seen: set[str] | None = None,
+        parsed: tuple[Any, list[Any], list[list[str]] | None] | None = None, seen: set[str] | None = None,
     ) -> int:
         doc, drafts, tokens = parsed or self._parse(kb, stored, name, cancelled)
         if isinstance(doc, BaseException):
@@ -351,6 +282,9 @@ class Ingestor:
 
             raise LoadError("no text found in the file")
         progress.file_started(name, len(drafts))
+        if tokens is None or len(drafts) > self.stage_chunks:  # a large file: written in batches
+            return index_in_batches(self, kb, record, name, replaces, doc, drafts, tokens, progress, report,
+                                    cancelled, seen, self.stage_chunks)
         texts = [d.text for d in drafts]
         embedder = self.passage_embedder(kb.embedder)
         vectors, fresh = embedder.embed_passages(
@@ -358,14 +292,7 @@ class Ingestor:
             progress=progress.chunks_embedded, cancelled=cancelled,
         )
         report.embedded += fresh
-        rows = [
-            {
-                "seq": i, "text": d.text, "kind": d.kind, "page": d.page, "page_end": d.page_end,
-                "section": list(d.section), "start": d.start, "end": d.end, "meta": d.meta,
-                "tokens": " ".join(tok), "embedding": vectors[i].tobytes(),
-            }
-            for i, (d, tok) in enumerate(zip(drafts, tokens))
-        ]
+        rows = [chunk_row(i, d, tok, vectors[i]) for i, (d, tok) in enumerate(zip(drafts, tokens))]
         if cancelled and cancelled():
             raise Cancelled("ingestion cancelled")
 
@@ -434,6 +361,10 @@ class Ingestor:
 
         self._change(kb, edit)
         self.indexes.flush()
+
+    def replace_chunks(self, kb: KnowledgeBase, name: str, texts: list[str]) -> int:
+        """The indexed file ``name`` gets ``texts`` as its chunks, one for one (``staged.replace_chunks``)."""
+        return replace_chunks(self, kb, name, texts)
 
     def delete_chunk(self, kb: KnowledgeBase, chunk_id: int) -> None:
         def delete() -> tuple[Any, list[list[str]], np.ndarray, Any, int]:

@@ -166,6 +166,16 @@ class KBIndexes:
             self.revision = revision
             self.dirty = True
 
+    def extend(self, added: np.ndarray, tokens: Sequence[Sequence[str]], vectors: np.ndarray) -> None:
+        """More chunks of the change ``apply`` took last (a large file's, read back in batches after its
+        commit), under the same lock hold; nothing when that change left the indexes to be rebuilt."""
+        with self.lock:
+            if self.revision == -1 or not len(added):
+                return
+            self.vectors.add(added, vectors)
+            self.lexical.add(added.tolist(), tokens)
+            self.dirty = True
+
     def save(self) -> None:
         # the set (vectors, lexical, manifest) is written under the KB folder's lock, exclusive across
         # processes: a load (shared) never pairs this revision's manifest with another's files. It is
@@ -195,6 +205,9 @@ class ResidentKBIndexes(KBIndexes):
         removed: Sequence[int], revision: int,
     ) -> None:
         self.revision = revision
+
+    def extend(self, added: np.ndarray, tokens: Sequence[Sequence[str]], vectors: np.ndarray) -> None:
+        pass  # the catalog wrote them in the commit's transaction
 
     def save(self) -> None:
         self.dirty = False

@@ -1,10 +1,9 @@
 """Chatchat's custom ``docs`` on ``upload_docs`` / ``update_docs`` (the KB page's chunk editor,
 "保存更改"): ``{"file name": [{"page_content": "...", "metadata": {...}}, ...]}``. As in Chatchat, the
-given chunks replace the file's chunks; each is embedded and indexed as an edited chunk is
-(``Zhiku.edit_chunk``: re-embedded, re-tokenised, searchable at once, marked ``edited``).
-
-zhiku cannot add a chunk to a file: given more chunks than the file has, the extra ones are joined
-(blank line between) into the file's last chunk; given fewer, the file's other chunks are deleted.
+given chunks replace the file's chunks one for one, however many there are (more or fewer than the
+file had): each is embedded and indexed as an edited chunk is (re-embedded, re-tokenised, marked
+``edited``), and the old chunks go and the new ones come in one change of the database and the
+indexes (``Ingestor.replace_chunks``): searchable at once, the old text gone.
 """
 
 from __future__ import annotations
@@ -50,20 +49,7 @@ def parse_docs(docs: str | dict[str, Any]) -> dict[str, list[str]]:
 
 def replace_chunks(zhiku: Zhiku, kb: str, name: str, texts: list[str]) -> None:
     """The indexed file ``name`` of ``kb`` gets ``texts`` as its chunks (see the module's docstring)."""
-    indexed = [f for f in zhiku.list_files(kb) if f.name == name and f.status == "indexed"]
-    if not indexed:
+    if not any(f.name == name and f.status == "indexed" for f in zhiku.list_files(kb)):
         raise InvalidInput(f"custom docs for '{name}': the knowledge base holds no indexed file of that name "
                            "(upload it, or index it again with update_docs, first)", file=name)
-    _, chunks = zhiku.file_chunks(kb, indexed[0].id)
-    if not chunks:
-        raise InvalidInput(f"custom docs for '{name}': the file has no chunk to replace", file=name)
-    if len(texts) > len(chunks):  # the extra chunks join the last one
-        texts = [*texts[:len(chunks) - 1], "\n\n".join(texts[len(chunks) - 1:])]
-        if len(texts[-1]) > limits.CHUNK_TEXT_MAX_CHARS:
-            raise InvalidInput(f"custom docs for '{name}': more documents than the file has chunks, and together "
-                               f"the extra ones exceed {limits.CHUNK_TEXT_MAX_CHARS:,} characters", file=name)
-    for chunk, text in zip(chunks, texts):
-        if chunk.text != text:
-            zhiku.edit_chunk(kb, chunk.id, text)
-    for chunk in chunks[len(texts):]:
-        zhiku.delete_chunk(kb, chunk.id)
+    zhiku.ingestor.replace_chunks(zhiku.kb(kb), name, texts)
