@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -234,6 +234,10 @@ class LLMSettings(_Section):
         "with a visible warning"
     )
     detect_local: bool = Field(True, description="look for Ollama (11434) and llama.cpp server (8080) on 127.0.0.1")
+    probe_ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = Field(
+        default_factory=lambda: {"ollama": 11434, "llamacpp-server": 8080, "vllm": 8000, "lmstudio": 1234,
+                                 "xinference": 9997},
+        description="ports on 127.0.0.1 that the settings page's and `zhiku model detect`'s search looks at, by kind")
     connect_timeout_s: float = Field(5.0, gt=0, description="seconds to connect to a model server")
     read_timeout_s: float = Field(60.0, gt=0, description="seconds a model may stay silent (first token, mid-stream)")
     total_timeout_s: float = Field(300.0, gt=0, description="seconds a whole reply may take")

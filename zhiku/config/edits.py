@@ -33,8 +33,8 @@ def put_model_server(settings: Settings, name: str, base_url: str, model: str, a
     """Add or change the chat model ``name`` served by an OpenAI-compatible server at ``base_url``.
     ``api_key`` None keeps the key it had (``clear_key`` drops it)."""
     name, base_url, model = name.strip(), base_url.strip().rstrip("/"), model.strip()
-    if not name or len(name) > 100 or any(c in name for c in "\n\r\t"):
-        raise InvalidInput("a model needs a name (one line, up to 100 characters)", field="name")
+    if not name or len(name) > 100 or any(c in name for c in "\n\r\t/"):
+        raise InvalidInput("a model needs a name (one line, up to 100 characters, no '/')", field="name")
     if not base_url.startswith(("http://", "https://")):
         raise InvalidInput(f"the server URL must start with http:// or https:// (got '{base_url}')", field="base_url")
     if not model:
@@ -119,11 +119,38 @@ def set_defaults(settings: Settings, known_models: list[str], default_model: str
         settings.websearch = settings.websearch.model_copy(update={"engine": engine, "base_url": url})
 
 
+def check_embedder(settings: Settings, name: str) -> None:
+    known = settings.embedder_names()
+    if name not in known:
+        raise InvalidInput(f"unknown embedder '{name}'; configured: {', '.join(known)}", field="default_embedder")
+
+
+def set_default_embedder(settings: Settings, name: str, file: Path | None = None) -> None:
+    """The embedder NEW knowledge bases are built with; existing ones keep the one they were built with."""
+    check_embedder(settings, name)
+
+    def change(doc: Any) -> None:
+        section(doc, "embedding")["default"] = name
+
+    edit(file or settings_file(settings), change, lambda data: _check(settings, data))
+    settings.embedding = settings.embedding.model_copy(update={"default": name})
+
+
+def search_engines() -> list[str]:
+    """The web-search engines the settings accept (built in and added by plugins), "none" first."""
+    from zhiku.plugins import registry
+
+    return ["none", *sorted(set(registry().names("search_engine")) - {"none"})]
+
+
 def _check(settings: Settings, data: dict[str, Any]) -> None:
     """The edited file's sections still load (its other contents were the file's own)."""
     try:
         LLMSettings(**(data.get("llm") or {}))
         WebSearchSettings(**(data.get("websearch") or {}))
+        embedding = data.get("embedding") or {}
+        if "default" in embedding and embedding["default"] not in settings.embedder_names():
+            raise ConfigError(f"{settings_file(settings)}: unknown embedder '{embedding['default']}', not written")
     except ValidationError as exc:
         raise ConfigError(f"{settings_file(settings)}: the edit would make the settings invalid, not written: "
                           f"{_problem(exc)}") from None

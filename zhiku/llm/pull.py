@@ -79,8 +79,6 @@ class PullResult:
     url: str
 
 
-
-
 def _advertised_sha(headers: object) -> str | None:
     value = (getattr(headers, "get")("x-linked-etag") or getattr(headers, "get")("etag") or "").strip('W/"\' ')
     return value.lower() if re.fullmatch(r"[0-9a-fA-F]{64}", value) else None
@@ -143,13 +141,19 @@ def download(
     return actual, expected is not None, resumed
 
 
-def pull(
-    settings: "Settings", what: str, mirror: str | None = None, sha256: str | None = None, name: str | None = None,
-    progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
-) -> PullResult:
-    """Download a curated model (by name) or any GGUF (by URL) and register it."""
-    from zhiku.llm.registry import models_dir, register_pulled
+@dataclass(frozen=True)
+class Target:
+    """What a pull downloads: from where, to which file, registered under which name."""
+    url: str
+    file: str
+    name: str
+    sha256: str | None
+    context_window: int
 
+
+def resolve(settings: "Settings", what: str, mirror: str | None = None, sha256: str | None = None,
+            name: str | None = None) -> Target:
+    """A curated model (by name, from ``mirror``) or any GGUF (by URL), checked before anything downloads."""
     mirror = mirror or settings.llm.mirror
     if what.startswith(("http://", "https://")):
         url = what
@@ -168,7 +172,27 @@ def pull(
         context = entry.context_window
     if "/" in file or "\\" in file or file.startswith("."):
         raise InvalidInput(f"refusing the file name {file!r}")
-    dest = models_dir(settings) / file
-    digest, verified, resumed = download(url, dest, sha256, progress, cancelled=cancelled)
-    register_pulled(settings, name, file, digest, url, context)
-    return PullResult(name, dest, digest, verified, resumed, url)
+    if not name or len(name) > 100 or any(c in name for c in "/\\\n\r\t"):
+        raise InvalidInput(f"a model name is one line of up to 100 characters without '/' (got {name!r})",
+                           field="name")
+    if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise InvalidInput("a sha256 is 64 hexadecimal digits", field="sha256")
+    return Target(url, file, name, sha256, context)
+
+
+def pull(
+    settings: "Settings", what: str, mirror: str | None = None, sha256: str | None = None, name: str | None = None,
+    progress: Progress | None = None, cancelled: Callable[[], bool] | None = None,
+) -> PullResult:
+    """Download a curated model (by name) or any GGUF (by URL) and register it."""
+    return pull_target(settings, resolve(settings, what, mirror, sha256, name), progress, cancelled)
+
+
+def pull_target(settings: "Settings", target: Target, progress: Progress | None = None,
+                cancelled: Callable[[], bool] | None = None) -> PullResult:
+    from zhiku.llm.registry import models_dir, register_pulled
+
+    dest = models_dir(settings) / target.file
+    digest, verified, resumed = download(target.url, dest, target.sha256, progress, cancelled=cancelled)
+    register_pulled(settings, target.name, target.file, digest, target.url, target.context_window)
+    return PullResult(target.name, dest, digest, verified, resumed, target.url)

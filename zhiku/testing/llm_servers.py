@@ -165,11 +165,14 @@ class FileServer(BackgroundHTTPServer):
     ``drop_after``: the first ``drops`` responses stop after that many bytes (an interrupted
     download); ``corrupt``: one byte in the middle is served flipped; ``sha256``: advertised
     in ``X-Linked-Etag`` like Hugging Face does for LFS files; ``at``: serve it at this URL path
-    instead (e.g. a hub's ``/<repo>/resolve/main/<file>``)."""
+    instead (e.g. a hub's ``/<repo>/resolve/main/<file>``); ``pause_at``: responses stop sending at that
+    byte of the file (``paused`` is set) until ``go`` is set (a slow link, held still for a test)."""
 
     def __init__(self, path: "str | Any", drop_after: int | None = None, drops: int = 1, corrupt: bool = False,
-                 sha256: str | None = None, at: str | None = None) -> None:
+                 sha256: str | None = None, at: str | None = None, pause_at: int | None = None) -> None:
         from pathlib import Path
+
+        self.pause_at, self.paused, self.go = pause_at, threading.Event(), threading.Event()
 
         self.path = Path(path)
         self.at = (at or self.path.name).lstrip("/")
@@ -226,6 +229,17 @@ class FileServer(BackgroundHTTPServer):
                             block = bytes(b)
                         if limit is not None and sent + len(block) > limit:
                             block = block[: limit - sent]
+                        if outer.pause_at is not None and pos <= outer.pause_at < pos + len(block) \
+                                and not outer.go.is_set():
+                            head, block = block[: outer.pause_at - pos], block[outer.pause_at - pos:]
+                            try:
+                                self.wfile.write(head)
+                                self.wfile.flush()
+                            except (BrokenPipeError, ConnectionResetError):
+                                return
+                            sent, pos = sent + len(head), pos + len(head)
+                            outer.paused.set()
+                            outer.go.wait(120)
                         try:
                             self.wfile.write(block)
                         except (BrokenPipeError, ConnectionResetError):

@@ -28,7 +28,8 @@ def view(zhiku: Zhiku, admin: bool) -> AnswerSettings:
         web_search_url=s.websearch.base_url,
         model_servers=[ModelServer(name=n, base_url=c.base_url, model=c.model, has_key=bool(c.api_key or c.api_key_env))
                        for n, c in sorted(s.llm.models.items()) if c.type == "openai"],
-        settings_file=str(edits.settings_file(s)) if admin else None)
+        settings_file=str(edits.settings_file(s)) if admin else None,
+        default_embedder=s.embedding.default, embedders=s.embedder_names(), web_search_engines=edits.search_engines())
 
 
 @router.get("", responses=responses(401, 403), dependencies=[Depends(Scope("read"))])
@@ -68,13 +69,19 @@ async def test_model_server(zhiku: ZhikuDep, body: ConnectionTest) -> ServerMode
 
 @router.put("/defaults", responses=responses(400, 401, 403, 422), dependencies=[Depends(AdminUser())])
 async def put_defaults(zhiku: ZhikuDep, body: Defaults) -> AnswerSettings:
-    """The default chat model and the web-search engine (fields left out stay as they are)."""
+    """The default chat model, the web-search engine and the embedder of new knowledge bases (fields
+    left out stay as they are; existing knowledge bases keep the embedder they were built with)."""
     def run() -> AnswerSettings:
-        names = [i.name for i in zhiku.list_chat_models(False)]
-        fields = body.model_fields_set
-        engine = body.web_search_engine if "web_search_engine" in fields else zhiku.settings.websearch.engine
-        edits.set_defaults(zhiku.settings, names, body.default_model, engine, body.web_search_url,
-                           set_model="default_model" in fields,
-                           set_engine="web_search_engine" in fields or "web_search_url" in fields)
+        if body.default_embedder is not None:  # checked first: a bad field changes nothing
+            edits.check_embedder(zhiku.settings, body.default_embedder)
+        fields = body.model_fields_set - {"default_embedder"}
+        if fields:
+            names = [i.name for i in zhiku.list_chat_models(False)]
+            engine = body.web_search_engine if "web_search_engine" in fields else zhiku.settings.websearch.engine
+            edits.set_defaults(zhiku.settings, names, body.default_model, engine, body.web_search_url,
+                               set_model="default_model" in fields,
+                               set_engine="web_search_engine" in fields or "web_search_url" in fields)
+        if body.default_embedder is not None:
+            edits.set_default_embedder(zhiku.settings, body.default_embedder)
         return view(zhiku, True)
     return await run_in_threadpool(run)
