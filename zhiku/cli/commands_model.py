@@ -130,3 +130,97 @@ def test_server(
         out.print(escape(m))
     if not served:
         err.print(f"{escape(url)} answers but lists no models")
+
+
+@model_app.command("detect")
+def detect(
+    ctx: typer.Context,
+    add: bool = typer.Option(False, "--add", help="add what was found as model servers of the settings"),
+    model: Optional[str] = typer.Option(None, "--model", help="with --add: only this model"),
+    make_default: bool = typer.Option(False, "--default", help="with --add: make the first one added the default"),
+) -> None:
+    """Look for Ollama, llama.cpp server, vLLM, LM Studio and Xinference on this machine (127.0.0.1, the
+    ports of llm.probe_ports) and list their models; --add adds them (named kind-model)."""
+    from zhiku.llm import detect as local
+
+    client = _client(ctx)
+    if client is not None:
+        found = client.detect_servers()
+        servers = [(s.kind, s.label, s.port, s.base_url, s.models) for s in found.found]
+        probed, problems = found.probed, found.problems
+    else:
+        result = local.detect_for(state(ctx).settings())
+        servers = [(s.kind, s.label, s.port, s.base_url, s.models) for s in result.found]
+        probed, problems = result.probed, result.problems
+    for problem in problems:
+        err.print(f"warning: {escape(problem)}")
+    if not servers:
+        looked = ", ".join(f"{k} :{p}" for k, p in probed.items()) or "nothing (llm.probe_ports is empty)"
+        err.print(f"no model server found on this machine (looked at {escape(looked)})")
+        raise typer.Exit(1)
+    added: list[str] = []
+    for kind, label, port, base_url, models in servers:
+        out.print(f"{escape(label)} on port {port} ({escape(base_url)}): {escape(', '.join(models) or 'no models')}")
+        if not add:
+            continue
+        for m in models:
+            if model is not None and m != model:
+                continue
+            name = local.model_name(kind, m)
+            first_default = make_default and not added
+            if client is not None:
+                client.add_detected(kind, m, name, make_default=first_default)
+            else:
+                _add_local(ctx, name, base_url, m, first_default)
+            added.append(name)
+            out.print(f"  added chat model {escape(name)}" + (", the default" if first_default else ""))
+    if add and not added:
+        err.print(f"no model '{escape(model or '')}' among those found; nothing added")
+        raise typer.Exit(1)
+    if not add:
+        out.print("add them with `zhiku model detect --add` (or one: --add --model NAME)")
+
+
+def _add_local(ctx: typer.Context, name: str, base_url: str, model: str, make_default: bool) -> None:
+    from zhiku.config import edits
+
+    zk = state(ctx).app()
+    edits.put_model_server(zk.settings, name, base_url, model, file=_file(ctx))
+    if make_default:
+        edits.set_defaults(zk.settings, [i.name for i in zk.list_chat_models(False)], name, set_engine=False,
+                           file=_file(ctx))
+
+
+@model_app.command("embedder")
+def embedder(ctx: typer.Context,
+             name: str = typer.Argument(..., help="an embedder of the settings (see `zhiku config show`)")) -> None:
+    """Choose the embedder NEW knowledge bases are built with (existing ones keep theirs; `zhiku kb migrate
+    --embedder` rebuilds one with another)."""
+    from zhiku.config import edits
+
+    client = _client(ctx)
+    if client is not None:
+        client.set_defaults(default_embedder=name)
+    else:
+        edits.set_default_embedder(state(ctx).settings(), name, file=_file(ctx))
+    out.print(f"new knowledge bases are built with {escape(name)}; existing ones keep their embedder")
+
+
+@model_app.command("web-search")
+def web_search(
+    ctx: typer.Context,
+    engine: str = typer.Argument(..., help="duckduckgo, searxng, bing, tavily, one a plugin adds, or none (off)"),
+    url: Optional[str] = typer.Option(None, "--url", help="the engine's URL (searxng needs it)"),
+) -> None:
+    """Choose the engine of web-search chat (none turns web search off)."""
+    from zhiku.config import edits
+
+    client = _client(ctx)
+    if client is not None:
+        client.set_defaults(web_search_engine=engine, web_search_url=url or "")
+    else:
+        zk = state(ctx).app()
+        edits.set_defaults(zk.settings, [], web_search_engine=engine, web_search_url=url or "", set_model=False,
+                           file=_file(ctx))
+    out.print("web search is off" if engine == "none" else f"web search uses {escape(engine)}"
+              + (f" at {escape(url)}" if url else ""))
