@@ -69,6 +69,7 @@ NEEDS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/search"): R, ("POST", "/api/ask"): R, ("POST", "/api/chat"): R,
     # the agent's tools: listing reads; calling one by hand is an admin's
     ("GET", "/api/tools"): R, ("POST", "/api/tools/call"): A,
+    ("GET", "/api/tools/servers"): R,
     # file chat: uploading stores files; looking at them reads
     ("POST", "/api/chat/files"): W, ("GET", "/api/chat/files/{temp_kb_id}"): R,
     ("POST", "/api/chat/approvals/{approval_id}"): W,  # approving an agent's call acts through the caller

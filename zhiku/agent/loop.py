@@ -22,14 +22,14 @@ import json
 import re
 import threading
 import time
-import uuid
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from zhiku.agent import react
+from zhiku.agent.approvals import WAIT_SLICE_S, Approvals
 from zhiku.agent.base import Tool, ToolContext, ToolError, ToolResult
-from zhiku.errors import Cancelled, ModelTimeout, NotFound, ZhikuError
+from zhiku.errors import Cancelled, ModelTimeout, ZhikuError
 from zhiku.llm.base import CallControl, ChatModel, Message, Reply, Usage
 from zhiku.llm.streaming import stream_reply
 from zhiku.schema import ApprovalRequest, GenerationOptions, Hit, ToolStep
@@ -38,7 +38,6 @@ Protocol = Literal["tools", "react"]
 AgentEvent = ToolStep | ApprovalRequest
 OBSERVATION_CHARS = 8000  # the most of one tool result the model is shown
 PASSAGE_CHARS = 1200  # the most of one passage
-WAIT_SLICE_S = 0.05  # how often a waiting loop looks at the stop switch
 STEP_LIMIT_NOTE = ("You have made all the tool calls this answer may make ({n}). Answer now from the results "
                    "you have, citing the passages you used as [n].")
 
@@ -60,43 +59,6 @@ class Outcome:
     finish_reason: str | None
     usage: Usage = field(default_factory=Usage)
     step_limit: bool = False  # the model was stopped from calling more tools
-
-
-class Approvals:
-    """Calls of tools that act on the world, waiting for their user's decision (kept in memory: the
-    decision must reach the server process running the answer)."""
-
-    def __init__(self) -> None:
-        self._pending: dict[str, tuple[str, threading.Event, list[bool]]] = {}
-        self._lock = threading.Lock()
-
-    def open(self, owner: str) -> str:
-        approval_id = uuid.uuid4().hex
-        with self._lock:
-            self._pending[approval_id] = (owner, threading.Event(), [])
-        return approval_id
-
-    def wait(self, approval_id: str, timeout_s: float, cancelled: Callable[[], bool]) -> bool | None:
-        """True: approved, False: denied, None: no decision in time (or the answer was stopped)."""
-        owner, decided, decision = self._pending[approval_id]
-        deadline = time.monotonic() + timeout_s
-        try:
-            while not decided.wait(max(0.0, min(WAIT_SLICE_S, deadline - time.monotonic()))):
-                if cancelled() or time.monotonic() >= deadline:
-                    return None
-            return decision[0]
-        finally:
-            with self._lock:
-                self._pending.pop(approval_id, None)
-
-    def decide(self, approval_id: str, owner: str, approve: bool) -> None:
-        """Record ``owner``'s decision; an unknown id, one decided or expired, or another user's is NotFound."""
-        with self._lock:
-            pending = self._pending.get(approval_id)
-            if pending is None or pending[0] != owner or pending[1].is_set():
-                raise NotFound(f"no tool call waits for approval {approval_id}", approval_id=approval_id)
-            pending[2].append(approve)
-            pending[1].set()
 
 
 def pick_protocol(llm: ChatModel, wanted: str = "auto") -> Protocol:

@@ -12,6 +12,7 @@ engines. Keys (``zhiku.agent.base.ToolContext`` lists them too):
 ``fetcher``     the ``PageFetcher`` behind the SSRF guard (read_url)
 ``tables``      ``KBTables``: a KB's CSV/spreadsheet files as read-only SQL tables (table_query)
 ``databases``   ``Databases``: the admin's ``agent.databases`` (sql_query)
+``mcp``         ``McpClients``: the admin's ``agent.mcp_servers``, connected on first use
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from zhiku.agent.mcp_client import McpClients
 from zhiku.agent.sql import Databases
 from zhiku.agent.tables import KBTables
 from zhiku.config import Settings
@@ -42,6 +44,7 @@ def agent_services(settings: Settings, catalog: Any, retriever: Any,
         "fetcher": fetcher if fetcher is not None else build_fetcher(settings.websearch),
         "tables": KBTables(catalog, stored_path, settings.agent.table_max_rows),
         "databases": Databases(settings.agent.databases),
+        "mcp": McpClients(settings.agent.mcp_servers),
     }
 
 
@@ -50,6 +53,9 @@ def close_services(services: dict[str, Any]) -> None:
     databases = services.get("databases")
     if isinstance(databases, Databases):
         databases.close()
+    clients = services.get("mcp")
+    if isinstance(clients, McpClients):
+        clients.close()
     tables = services.get("tables")
     if isinstance(tables, KBTables):
         tables.close()

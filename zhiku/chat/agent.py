@@ -5,9 +5,10 @@ ends (the trace), ``Retrieved`` with the passages the tools found (before the fi
 answer's text (``Delta``), and ``Final`` with the ``Answer`` (its ``trace`` and the citations of the
 passages the answer actually cites, checked as KB chat checks them).
 
-- agent mode: the tools enabled in ``agent.tools`` that can work with the settings; ``kb_search``
-  is agentic KB search (``zhiku.agent.agentic``) over the request's knowledge bases (the ones the
-  caller was authorised to read), left out when the request names none.
+- agent mode: the tools enabled in ``agent.tools`` that can work with the settings, and the tools of
+  the configured MCP servers (``agent.mcp_servers``; ``zhiku.agent.mcp_client``); ``kb_search`` is
+  the registry's (``zhiku.agent.tools.kb``) over the request's knowledge bases (the ones the caller
+  was authorised to read), left out when the request names none.
 - agentic KB chat (kb mode with ``agentic``): ``kb_search`` alone. A model that answers without
   searching gets plain KB chat's answer instead (one search of the question), so an agentic KB
   answer is always grounded the way KB chat's is.
@@ -18,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from zhiku.agent.agentic import AGENTIC_GUIDE, KBSearchTool
+from zhiku.agent.agentic import AGENTIC_GUIDE
 from zhiku.agent.base import Tool, ToolContext, ToolResult
 from zhiku.agent.loop import AgentLoop, Approvals, Limits, pick_protocol
-from zhiku.agent.toolbox import build_tools
+from zhiku.agent.toolbox import build_tools, is_mcp_tool, mcp_tools
 from zhiku.chat.citations import check
 from zhiku.config import Settings
 from zhiku.errors import InvalidInput
@@ -65,27 +66,20 @@ class AgentChat:
         for name in enabled:
             if name != KB_SEARCH:
                 lookup("tool", name)
-        unknown = [n for n in chosen or [] if n not in enabled]
+        unknown = [n for n in chosen or [] if n not in enabled and not is_mcp_tool(self.settings.agent, n)]
         if unknown:
             raise InvalidInput(f"tool '{unknown[0]}' is not enabled (enabled: {', '.join(enabled) or 'none'})",
                                param="tools", tool=unknown[0])
 
     def tools(self, context: ToolContext, names: Sequence[str], kbs: Sequence[KnowledgeBase],
-              retrieval: str | None) -> list[Tool]:
-        """The tools made for one answer (an unknown name is a ``ConfigError`` naming the choices)."""
-        from zhiku.text.normalize import detect_lang
-
-        made: list[Tool] = []
-        for name in names:
-            if name == KB_SEARCH:
-                if kbs:
-                    mode = retrieval or self.settings.retrieval.mode
-                    made.append(KBSearchTool(
-                        kbs, lambda chosen, query, k: self.retriever.search(chosen, query, k, mode),
-                        self.settings.retrieval.relevance_floor, self.settings.answer.passages, detect_lang))
-                continue
-            made.extend(build_tools(context, [name]))
-        return made
+              retrieval: str | None, only: Sequence[str] | None = None, mcp: bool = True) -> list[Tool]:
+        """The tools made for one answer (an unknown name is a ``ConfigError`` naming the choices); the
+        registry's ``kb_search`` over ``kbs`` (the context's readable KBs), in ``retrieval``'s mode;
+        ``mcp``: with the configured MCP servers' tools (those in ``only`` when it is given)."""
+        if retrieval:
+            context.services["retrieval_mode"] = retrieval
+        extra = [t for t in mcp_tools(context) if only is None or t.spec.name in only] if mcp else []
+        return build_tools(context, names) + extra
 
     # -- tools used by a person (the API's tool routes) --------------------------------------------
     def context(self, owner: str, readable_kbs: Sequence[str], cancelled: Callable[[], bool] = lambda: False,
@@ -97,7 +91,8 @@ class AgentChat:
         """The enabled tools that work with the settings, made for a caller who may read
         ``readable_kbs`` (the registry's own ``kb_search``, which numbers its passages itself);
         ``safe_only``: those that only read."""
-        tools = build_tools(self.context(owner, readable_kbs), self.tool_names(False))
+        context = self.context(owner, readable_kbs)
+        tools = build_tools(context, self.tool_names(False)) + mcp_tools(context)
         return [t for t in tools if t.spec.read_only or not safe_only]
 
     def call(self, owner: str, readable_kbs: Sequence[str], name: str, arguments: dict[str, Any],
@@ -123,7 +118,7 @@ class AgentChat:
         context = ToolContext(owner=owner, readable_kbs=[kb.name for kb in kbs], cancelled=control.cancel.is_set,
                               services={"retriever": self.retriever, "settings": self.settings, **self.services()})
         names = [n for n in self.tool_names(agentic_kb) if only is None or n in only]
-        tools = self.tools(context, names, kbs, retrieval)
+        tools = self.tools(context, names, kbs, retrieval, only, mcp=not agentic_kb)
         system = SYSTEM.get(lang, SYSTEM["en"])
         if any(t.spec.name == KB_SEARCH for t in tools):
             system = f"{system}\n\n{AGENTIC_GUIDE}"
