@@ -15,7 +15,7 @@ from zhiku.api import create_app
 # routes that take no input at all: no request of theirs can be bad
 NO_INPUT = {("GET", "/api/health"), ("GET", "/api/version"), ("GET", "/api/kbs"), ("GET", "/api/embedders"),
             ("GET", "/v1/models"), ("POST", "/api/auth/logout"), ("GET", "/api/auth/me"), ("GET", "/api/auth/users"),
-            ("GET", "/api/auth/keys"), ("GET", "/api/tools"),
+            ("GET", "/api/auth/keys"), ("GET", "/api/tools"), ("GET", "/api/tools/servers"),
             ("GET", "/api/settings"), ("GET", "/api/settings/detect"), ("GET", "/api/settings/catalog")}
 BAD_PATH_VALUES = {"kb": "no such kb", "file_id": "not-an-id", "job_id": "not-an-id", "chunk_id": "0",
                    "name": "no such user", "user": "no such user", "key_id": "not-a-key-id",
