@@ -68,3 +68,41 @@ def test_no_ui_leaves_the_api_alone(tmp_path: Path) -> None:
             assert http.get("/_stcore/health").status_code == 404
     finally:
         server.stop()
+
+
+def test_a_browser_that_signed_in_before_signs_in_while_its_name_is_paused(tmp_path: Path) -> None:
+    """Issue 20, item 8: wrong passwords typed elsewhere pause the name, but the web UI keeps the
+    device token of its user's last sign-in (cookie ``zhiku_device``) and sends it with the next one."""
+    import subprocess
+
+    from tests.ui.browser import ZHIKU
+
+    home, password = tmp_path / "home", "correct horse 1"
+    made = subprocess.run([str(ZHIKU), "--home", str(home), "user", "add", "alice", "--password-stdin"],
+                          input=password + "\n", capture_output=True, text=True, timeout=60, check=False)
+    assert made.returncode == 0, made.stderr
+    server = ZhikuServer(home)
+    try:
+        args: dict = {"base_url": server.url, "follow_redirects": False, "headers": {"Origin": server.url}}
+        with httpx.Client(**args) as known, httpx.Client(**args) as other:
+            def sign_in(http: httpx.Client, pw: str) -> httpx.Response:
+                return http.post("/ui/login", data={"username": "alice", "password": pw, "next": "/kbs"})
+
+            first = sign_in(known, password)
+            assert first.status_code == 303 and first.headers["location"] == "/kbs"
+            device = [h for h in first.headers.get_list("set-cookie") if h.startswith("zhiku_device=")]
+            assert len(device) == 1, first.headers
+            assert "httponly" in device[0].lower() and "samesite=strict" in device[0].lower()
+            assert "path=/ui/login" in device[0].lower()  # sent to the sign-in only
+            for _ in range(5):
+                wrong = sign_in(other, "guess")
+                assert "login_code=unauthorized" in wrong.headers["location"]
+            paused = sign_in(other, password)  # the right password from a browser never signed in here
+            assert "login_code=rate_limited" in paused.headers["location"], paused.headers
+            assert "zhiku_token" not in paused.cookies
+            again = sign_in(known, password)  # the browser alice signs in with still can
+            assert again.headers["location"] == "/kbs" and again.cookies.get("zhiku_token")
+            known.cookies.delete("zhiku_device")
+            assert "login_code=rate_limited" in sign_in(known, password).headers["location"]  # the cookie did it
+    finally:
+        server.stop()

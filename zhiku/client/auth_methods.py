@@ -12,17 +12,27 @@ from zhiku.client.routes import Routes
 if TYPE_CHECKING:
     import httpx
 
+DEVICE_HEADER = "X-Zhiku-Device"  # a login's device token: sent with the next logins as this user (POST /api/auth/login)
+
 
 class AuthMethods:
     """Account methods of ``ZhikuClient``."""
 
+    device_token: str | None = None  # what the last login answered: keep it, pass it to the next logins
+
     if TYPE_CHECKING:  # provided by the client
         http: httpx.Client
         def _do(self, call: Any, **kw: Any) -> Any: ...
+        def _send(self, call: Any, **kw: Any) -> httpx.Response: ...
 
-    def login(self, username: str, password: str) -> LoginResult:
-        """Log in; this client then sends the session token (``result.token``) with every request."""
-        result: LoginResult = self._do(Routes.login(username, password))
+    def login(self, username: str, password: str, device: str | None = None) -> LoginResult:
+        """Log in; this client then sends the session token (``result.token``) with every request.
+        ``device``: the device token an earlier login as this user gave (``device_token``): wrong
+        passwords from elsewhere then do not pause this client's logins."""
+        call = Routes.login(username, password)
+        response = self._send(call, headers={DEVICE_HEADER: device} if device else None)
+        result = LoginResult.model_validate(response.json())
+        self.device_token = response.headers.get(DEVICE_HEADER)
         self.http.headers["Authorization"] = f"Bearer {result.token}"
         return result
 
@@ -74,12 +84,18 @@ class AuthMethods:
 class AsyncAuthMethods:
     """Account methods of ``AsyncZhikuClient``, to be awaited."""
 
+    device_token: str | None = None  # as ``AuthMethods.device_token``
+
     if TYPE_CHECKING:  # provided by the client
         http: httpx.AsyncClient
         async def _do(self, call: Any, **kw: Any) -> Any: ...
+        async def _send(self, call: Any, **kw: Any) -> httpx.Response: ...
 
-    async def login(self, username: str, password: str) -> LoginResult:
-        result: LoginResult = await self._do(Routes.login(username, password))
+    async def login(self, username: str, password: str, device: str | None = None) -> LoginResult:
+        call = Routes.login(username, password)
+        response = await self._send(call, headers={DEVICE_HEADER: device} if device else None)
+        result = LoginResult.model_validate(response.json())
+        self.device_token = response.headers.get(DEVICE_HEADER)
         self.http.headers["Authorization"] = f"Bearer {result.token}"
         return result
 

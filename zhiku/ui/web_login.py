@@ -5,6 +5,11 @@ The sign-in page posts a plain HTML form to ``POST /ui/login``; this route logs 
 browser back to the page it came from. Streamlit reads the cookie (``st.context.cookies``) and the
 UI sends the token to the API as its bearer key. ``POST /ui/logout`` revokes the token and clears
 the cookie. Both refuse a cross-site post (its Origin is not this server).
+
+The login's device token (``X-Zhiku-Device``, see ``zhiku.auth.throttle``) is kept in a second
+cookie, ``zhiku_device`` (HttpOnly, SameSite=Strict, kept after sign-out), and sent with this
+browser's next sign-ins: wrong passwords typed elsewhere pause the name for others, not for the
+browser its user signs in with.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from zhiku.ui import context
 
 log = logging.getLogger(__name__)
 COOKIE = "zhiku_token"
+DEVICE_COOKIE = "zhiku_device"
+DEVICE_MAX_AGE = 90 * 86400  # as long as the server remembers a device (zhiku.auth.throttle.DEVICE_TTL_S)
 
 
 def _same_origin(request: Request) -> bool:
@@ -47,13 +54,18 @@ async def login(request: Request) -> Response:
     form = await request.form()
     username, password = str(form.get("username", "")).strip(), str(form.get("password", ""))
     nxt = str(form.get("next", "/"))
+    device = request.cookies.get(DEVICE_COOKIE) or None
     try:
         with context.client() as zk:
-            result = await _in_thread(zk.login, username, password)
+            result = await _in_thread(zk.login, username, password, device)
+            device = zk.device_token or device
     except ZhikuError as exc:
         log.info("web sign-in of %r refused: %s", username, exc)
-        return RedirectResponse(_back(nxt, login_error=str(exc)[:200]), status_code=303)
+        return RedirectResponse(_back(nxt, login_error=str(exc)[:200], login_code=exc.kind), status_code=303)
     response = RedirectResponse(_back(nxt), status_code=303)
+    if device:
+        response.set_cookie(DEVICE_COOKIE, device, max_age=DEVICE_MAX_AGE, httponly=True, samesite="strict",
+                            path="/ui/login", secure=request.url.scheme == "https")
     max_age = None
     if result.expires_at is not None:
         max_age = max(int((result.expires_at - datetime.now(timezone.utc)).total_seconds()), 0)
