@@ -185,6 +185,10 @@ def test_kb_upload_chat_citations_refresh(browser: Any, server: ZhikuServer, tmp
     page.get_by_role("button", name=IMAGE).wait_for(timeout=60_000)
     assert_offline_and_inert(w)
     w.close()
+    # no Streamlit call outside a script run (the downloads' data is read on a server thread): it was
+    # logged as "missing ScriptRunContext" three times per download (issue 21, item 7)
+    log = (server.home.parent / f"server-{server.port}.log").read_text(errors="replace")
+    assert "ScriptRunContext" not in log, log[-2000:]
 
 
 def test_sign_in_and_out(browser: Any, tmp_path: Path) -> None:

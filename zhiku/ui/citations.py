@@ -129,11 +129,12 @@ def show_passage(c: Any, key: str) -> None:
         if c.url.lower().startswith(("http://", "https://")):
             st.link_button(t("open_web_page"), c.url, icon=":material/open_in_new:")
         return
+    zk = session.client()  # taken now: the downloads' data is read on a server thread, outside this script run
     with st.container(horizontal=True, gap="small"):
-        st.download_button(t("download_source"), data=lambda: session.client().download(kb, file_id),
+        st.download_button(t("download_source"), data=lambda: zk.download(kb, file_id),
                            file_name=c.file, key=f"dl-{key}", icon=":material/download:", on_click="ignore")
         if page and PurePath(c.file).suffix.lower() == ".pdf":  # the API cuts single pages out of PDFs
             st.download_button(t("download_page", page=page), key=f"dlp-{key}", on_click="ignore",
-                               data=lambda: session.client().download(kb, file_id, page=page),
+                               data=lambda: zk.download(kb, file_id, page=page),
                                file_name=f"{PurePath(c.file).stem or 'document'}-p{page}.pdf",
                                mime="application/pdf", icon=":material/description:")
