@@ -243,9 +243,16 @@ def test_recreate_vector_store_streams_progress(raw: httpx.Client, kb: str) -> N
     assert {x["doc"] for x in lines} == {"年假.md", "病假.md", "refunds.md"}
     docs = raw.post("/knowledge_base/search_docs", json={"query": "病假工资", "knowledge_base_name": kb}).json()
     assert docs[0]["metadata"]["source"] == "病假.md"
-    # an unknown KB: a stream saying so, as in Chatchat (which, with allow_empty_kb, also creates the KB)
-    gone = raw.post("/knowledge_base/recreate_vector_store", json={"knowledge_base_name": "无此库"})
+    # an unknown KB, as in Chatchat 0.3: without allow_empty_kb a stream saying so; with it (the default)
+    # the KB is created, empty, and the stream has no event (no file to add)
+    gone = raw.post("/knowledge_base/recreate_vector_store", json={"knowledge_base_name": "无此库",
+                                                                   "allow_empty_kb": False})
     assert stream_json(gone) == [{"code": 404, "msg": "未找到知识库 ‘无此库’"}]
+    assert "无此库" not in [k["kb_name"] for k in raw.get("/knowledge_base/list_knowledge_bases").json()["data"]]
+    made = raw.post("/knowledge_base/recreate_vector_store", json={"knowledge_base_name": "新库"})
+    assert made.status_code == 200 and stream_json(made) == []
+    assert "新库" in [k["kb_name"] for k in raw.get("/knowledge_base/list_knowledge_bases").json()["data"]]
+    assert stream_json(raw.post("/knowledge_base/recreate_vector_store", json={"knowledge_base_name": "新库"})) == []
 
 
 # -- KB chat ---------------------------------------------------------------------------------
@@ -427,6 +434,13 @@ def test_each_user_reaches_only_their_knowledge_bases(zk: Zhiku) -> None:
             else:
                 chatchat_error(r, 404, "not_found", http=404 if path.endswith("/chat/completions") else None)
         chatchat_error(upload(bob, [("x.md", b"# x\n\ny")], kb="alice的库"), 404, "not_found")
+        # recreate_vector_store creates an unknown KB (allow_empty_kb) for a writer, owned by them
+        assert stream_json(bob.post("/knowledge_base/recreate_vector_store",
+                                    json={"knowledge_base_name": "bob的库"})) == []
+        assert [k["kb_name"] for k in bob.get("/knowledge_base/list_knowledge_bases").json()["data"]] == ["bob的库"]
+        assert reader.post("/knowledge_base/recreate_vector_store",
+                           json={"knowledge_base_name": "读者库"}).status_code == 403
+        assert "读者库" not in [k.name for k in zk.list_kbs()]
         chatchat_error(alice.get("/knowledge_base/list_files", params={"knowledge_base_name": "无主库"}), 404, "not_found")
         chatchat_error(reader.post("/knowledge_base/create_knowledge_base", json={"knowledge_base_name": "b"}),
                        403, "forbidden")

@@ -117,8 +117,10 @@ def unknown_kb(exc: ZhikuError) -> str | None:
 
 
 # per route: what it answers for an unknown knowledge base instead of the error envelope, as
-# Chatchat does (search_docs: ``[]``; recreate_vector_store: an event stream saying so)
+# Chatchat does (search_docs: ``[]``; recreate_vector_store: an event stream), given its name (and, in
+# the second table, the request too)
 ON_UNKNOWN_KB: dict[str, Callable[[str], Response]] = {}
+ON_UNKNOWN_KB_REQUEST: dict[str, Callable[[str, Request], Response]] = {}
 
 
 class ChatchatRoute(APIRoute):
@@ -139,6 +141,8 @@ class ChatchatRoute(APIRoute):
                     log.warning("%s %s: %s", request.method, request.url.path, exc.message)
                 if status in REAL_STATUSES or path in OPENAI_SHAPED:
                     return error_response(status, exc.kind, exc.message, _plain(exc.details), empty)
+                if (name := unknown_kb(exc)) is not None and path in ON_UNKNOWN_KB_REQUEST:
+                    return ON_UNKNOWN_KB_REQUEST[path](name, request)
                 if (name := unknown_kb(exc)) is not None and path in ON_UNKNOWN_KB:
                     return ON_UNKNOWN_KB[path](name)
                 return in_body_error(chatchat_code(exc), chatchat_message(exc), exc.kind, exc.message,

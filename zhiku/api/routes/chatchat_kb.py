@@ -8,10 +8,10 @@ only ever matched against the catalog: no request value becomes a path.
 from __future__ import annotations
 
 import mimetypes
-from typing import Annotated, Any, AsyncIterator, Callable
+from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Body, Depends, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
@@ -19,11 +19,9 @@ from zhiku.api import sse
 from zhiku.api.deps import ReadableKBIds, ZhikuDep
 from zhiku.api.routes.chatchat_common import (
     DISTANCE_MAX,
-    ON_UNKNOWN_KB,
     ChatchatRoute,
     CompatBody,
     chunk_document,
-    data_line,
     envelope,
     finished,
     form_bool,
@@ -36,6 +34,7 @@ from zhiku.api.routes.chatchat_common import (
     within_threshold,
 )
 from zhiku.api.routes.chatchat_docs import parse_docs, replace_chunks
+from zhiku.api.routes.chatchat_recreate import recreate_events
 from zhiku.api.routes.files import content_disposition
 from zhiku.api.security import AuthorizedKB, CreatesKB, FormKBCheck, KBInForm, KBsInBody, Need, kb_in_query, kbs_in_body
 from zhiku.app import Zhiku
@@ -328,34 +327,7 @@ async def recreate_vector_store(body: RecreateBody, zhiku: ZhikuDep) -> Streamin
     line per file as server-sent events, as Chatchat does."""
     kb = body.knowledge_base_name
     files = [f for f in await run_in_threadpool(current_files, zhiku, kb) if f.status != "pending"]
-    return StreamingResponse(_recreate_events(zhiku, kb, files), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
-
-
-async def _recreate_events(zhiku: Zhiku, kb: str, files: list[FileRecord]) -> AsyncIterator[bytes]:
-    total = len(files)
-    for i, f in enumerate(files, 1):
-        try:
-            job = await run_in_threadpool(zhiku.reingest, kb, f.id)
-            failures = job_failures(await finished(zhiku, job.id))
-        except ZhikuError as exc:
-            failures = {f.name: exc.message}
-        if failures:
-            reason = "; ".join(failures.values())
-            yield data_line({"code": 500, "msg": f"添加文件‘{f.name}’到知识库‘{kb}’时出错：{reason}。已跳过。",
-                             "total": total, "finished": i, "doc": f.name})
-        else:
-            yield data_line({"code": 200, "msg": f"({i} / {total}): {f.name}", "total": total, "finished": i,
-                             "doc": f.name})
-
-
-def _recreate_unknown(name: str) -> StreamingResponse:
-    """recreate_vector_store of a KB that does not exist: a stream saying so (Chatchat's event)."""
-    return StreamingResponse(iter([data_line({"code": 404, "msg": f"未找到知识库 ‘{name}’"})]),
-                             media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
-
-
-ON_UNKNOWN_KB["/knowledge_base/recreate_vector_store"] = _recreate_unknown
-ON_UNKNOWN_KB["/knowledge_base/search_docs"] = lambda name: JSONResponse([])
+    return StreamingResponse(recreate_events(zhiku, kb, files), media_type=sse.MEDIA_TYPE, headers=sse.HEADERS)
 
 
 # -- search ----------------------------------------------------------------------------------------
