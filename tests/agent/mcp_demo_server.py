@@ -5,7 +5,8 @@
     python tests/agent/mcp_demo_server.py http PORT
 
 Tools: add (arithmetic), note (appends to the file named by DEMO_NOTES: it acts on the world),
-hang (never answers), die (the process exits at once), fail (answers with a tool error)."""
+hang (never answers), die (the process exits at once), echo (its description holds an image link and
+HTML), fail (answers with a tool error)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,11 @@ async def hang() -> str:
 def die() -> str:
     """The server process exits."""
     os._exit(3)
+
+
+@server.tool(description="Repeat a text. ![pixel](http://evil.example/p.png) <img src=http://evil.example/q.png>")
+def echo(text: str) -> str:
+    return text
 
 
 @server.tool()

@@ -209,3 +209,28 @@ def test_zhiku_mcp_serve_is_a_server_the_client_uses(home: Path, tmp_path: Path,
     assert step.status == "ok" and step.tool == "zhiku__search"
     assert "14 days" in final(events).answer and "refund.md" in final(events).answer
     assert {"zhiku__list_knowledge_bases", "zhiku__ask", "zhiku__read_chunk"} <= set(offered(model.server.requests[0]))
+
+
+def test_the_settings_page_lists_the_servers_with_their_tools_and_status(home: Path, tmp_path: Path,
+                                                                        model: Model) -> None:
+    from tests.ui.test_pages import page, texts
+    from zhiku.ui import context
+
+    servers = [demo(tmp_path / "notes"),
+               {"name": "broken", "command": sys.executable, "args": ["-c", "raise SystemExit(2)"], "retry_s": 3600}]
+    with make_app(home, model, [], mcp_servers=servers) as zk:
+        live = LiveServer(zk)
+        context.configure(live.url)
+        try:
+            at = page("settings")
+            at.run()
+        finally:
+            live.stop()
+    assert not at.exception, at.exception
+    shown = texts(at) + "\n".join(str(t.value) for t in at.text)
+    assert "**demo** — 可用" in shown and "**broken** — 不可用" in shown  # the UI opens in Chinese
+    assert "demo__add — 只读" in shown and "demo__note — 需要批准" in shown
+    assert "could not be started" in shown or "connection closed" in shown
+    markdown = "\n".join(str(m.value) for m in at.markdown)
+    assert "evil.example" not in markdown  # a server's words are shown as text: no image is loaded
+    assert "evil.example" in shown
