@@ -11,6 +11,7 @@ from zhiku.ui import context, session
 from zhiku.ui.i18n import LANGS, lang, t
 from zhiku.ui.render import escape_markdown
 from zhiku.ui.views import settings_models
+from zhiku.ui.views import settings_mcp
 from zhiku.ui.views.chat import DEFAULTS
 
 
@@ -29,6 +30,7 @@ def render() -> None:
         show_models(zk)
     if settings_models.is_admin(zk):
         settings_models.render(zk)
+    settings_mcp.render(zk)  # the MCP servers the agent may call, for every reader
     embed, who = st.columns(2)
     with embed.container(border=True):
         st.markdown(f"**{t('embedders')}**")
