@@ -226,7 +226,11 @@ class Ingestor:
                 report.skipped.append((src.name, why))
                 progress.file_finished(src.name, "skipped", why)
                 return
-        resumable = next((f for f in versions if f.sha256 == sha and f.status == "pending"), None)
+        # a pending record of this content is resumed only when its ingestion was interrupted: one that
+        # another upload is adding right now (its lock held, or just created) is left to it, or both
+        # would write the same record and stored copy at once (20 identical uploads at once failed one)
+        resumable = next((f for f in versions if f.sha256 == sha and f.status == "pending"
+                          and self.pending.interrupted(kb.id, f.id, f.created_at)), None)
         record = resumable or catalog.add_pending_file(kb.id, src.name, sha, size, src.doc_key)
         # versions pending elsewhere are uploads under way: they replace this one if they commit later
         replaces = [f.id for f in versions if f.id != record.id and f.status != "pending"]

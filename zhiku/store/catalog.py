@@ -201,7 +201,7 @@ class Catalog:
         with self.engine.begin() as conn:
             replaces = self._superseded(conn, kb_id, file_id, replaces)
             removed = self._chunk_ids(conn, replaces)
-            leftovers = self._chunk_ids(conn, [file_id]) if self.resident is not None else []
+            leftovers = self._chunk_ids(conn, [file_id])  # a crash's, or a resumed record committed twice
             if replaces:
                 conn.execute(delete(chunks).where(chunks.c.file_id.in_(list(replaces))))
                 conn.execute(delete(files).where(files.c.id.in_(list(replaces))))
@@ -217,7 +217,7 @@ class Catalog:
             if self.resident is not None:
                 self.resident.remove(conn, kb_id, removed + leftovers)
                 self.resident.write(conn, kb_id, added, rows)
-        return added, removed, revision
+        return added, removed + leftovers, revision  # the file indexes drop the leftovers too
 
     @staticmethod
     def _superseded(conn: Connection, kb_id: str, file_id: str, replaces: Sequence[str]) -> list[str]:
