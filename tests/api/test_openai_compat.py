@@ -75,6 +75,33 @@ def test_streamed_chat_completion_over_a_kb(live: LiveServer, oai: openai.OpenAI
     assert chunks[-1].choices == [] and chunks[-1].usage is not None  # include_usage
 
 
+def test_an_extractive_answer_streams_sentence_by_sentence(live: LiveServer, oai: openai.OpenAI) -> None:
+    """Issue 21, item 7: with no model the answer came as one chunk; a client reading a stream expects
+    it to arrive as a model writes it, here a sentence a chunk."""
+    from zhiku.api.openai_choices import sentences
+
+    _fill(live)
+    question = [{"role": "user", "content": "年假可以分次休吗？每年有几天？"}]
+    plain = oai.chat.completions.create(model="kb:hr", messages=question).choices[0].message.content
+    chunks = list(oai.chat.completions.create(model="kb:hr", stream=True, messages=question))
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    assert "".join(pieces) == plain
+    assert len(sentences(plain)) >= 2, plain  # the answer quotes both sentences of the passage
+    assert pieces == sentences(plain)
+
+
+def test_sentences_keep_every_character_and_their_markers() -> None:
+    from zhiku.api.openai_choices import sentences
+
+    zh = "入职满一年的员工每年享有十五天带薪年假。[1] 年假可以分次休，但每次不少于半天。[1]"
+    assert sentences(zh) == ["入职满一年的员工每年享有十五天带薪年假。[1]", " 年假可以分次休，但每次不少于半天。[1]"]
+    en = 'Refunds take 14 days. Items (e.g. shoes) "must be unworn." Keep v1.2 receipts\nthanks'
+    assert sentences(en) == ["Refunds take 14 days.", " Items (e.g.", ' shoes) "must be unworn."',
+                             " Keep v1.2 receipts\n", "thanks"]
+    for text in ("", "no end", "“好。”他说。", "!!!", "\n\n"):
+        assert "".join(sentences(text)) == text
+
+
 def test_raw_stream_format_ends_with_done(live: LiveServer) -> None:
     _fill(live)
     with httpx.Client(base_url=live.url, timeout=60) as c:

@@ -9,6 +9,7 @@ the usage chunk (``stream_options.include_usage``) and ``data: [DONE]`` come aft
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +22,21 @@ from zhiku.api.openai_wire import Cut, count_tokens
 from zhiku.chat.turns import Ended, TurnResult
 from zhiku.errors import ZhikuError
 from zhiku.schema import Answer, AnswerEvent
+
+
+# where a sentence ends: 。！？；!?; with any closing quote or bracket and citation markers ([1]) right
+# after; a period, colon or ellipsis (and markers) before a space; line breaks
+_SENTENCE_END = re.compile(r"[。！？；!?;]+[”’」』）)\"']*(?:\[\d+\])*|[.:…]+[\"”’)]*(?:\[\d+\])*(?=\s)|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut into its sentences, every character kept (``"".join(sentences(t)) == t``)."""
+    pieces, start = [], 0
+    for end in _SENTENCE_END.finditer(text):
+        if end.end() > start:
+            pieces.append(text[start:end.end()])
+            start = end.end()
+    return pieces + ([text[start:]] if start < len(text) else [])
 
 
 def usage(prompt: str, completion: str, answer: Answer | None = None) -> dict[str, int]:
@@ -152,8 +168,10 @@ class Choice:
             yield self.completion.chunk(self.index, {"content": piece})
 
     def event(self, event: AnswerEvent) -> Iterator[bytes]:
-        if shown := text_of(event):
-            yield from self._shown(shown)
+        # a model's deltas are a few tokens; an extractive answer (no model) comes as one: either goes
+        # out sentence by sentence, as a client reading a stream expects
+        for piece in sentences(text_of(event) or ""):
+            yield from self._shown(piece)
 
     def end(self, ended: Ended[TurnResult]) -> Iterator[bytes]:
         final = ended.outcome.answer if ended.outcome is not None else None
