@@ -234,3 +234,17 @@ def test_the_settings_page_lists_the_servers_with_their_tools_and_status(home: P
     markdown = "\n".join(str(m.value) for m in at.markdown)
     assert "evil.example" not in markdown  # a server's words are shown as text: no image is loaded
     assert "evil.example" in shown
+
+
+def test_zhiku_mcp_servers_lists_them(home: Path, tmp_path: Path, cli: Any) -> None:
+    import json
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text(json.dumps({"agent": {"mcp_servers": [demo(tmp_path / "notes")]}}),
+                                      encoding="utf-8")
+    done = cli("mcp", "servers")
+    assert done.code == 0, done.err
+    assert f"demo stdio {sys.executable}: available" in done.out
+    assert "  demo__add  Add two whole numbers." in done.out and "  demo__note *  Write a note" in done.out
+    listed = cli("mcp", "servers", "--json")
+    assert json.loads(listed.out)[0]["status"] == "available"

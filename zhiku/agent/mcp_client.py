@@ -21,6 +21,8 @@ the loop before they reach the server.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -170,11 +172,12 @@ class McpConnection:
 
     async def _make_client(self, stack: AsyncExitStack) -> Any:
         from mcp import Client, StdioServerParameters
+        from mcp.client.stdio import stdio_client
 
         c = self.config
         if c.command is not None:
             params = StdioServerParameters(command=c.command, args=list(c.args), env=dict(c.env) or None)
-            return Client(params, read_timeout_seconds=c.start_timeout_s)
+            return Client(stdio_client(params, errlog=_errlog()), read_timeout_seconds=c.start_timeout_s)
         import httpx2
         from mcp.client.streamable_http import streamable_http_client
 
@@ -360,6 +363,19 @@ class McpClients:
     def close(self) -> None:
         for connection in self.connections.values():
             connection.close()
+
+
+def _errlog() -> Any:
+    """Where a stdio server's stderr goes: zhiku's own stderr when it is a real file (it may be replaced
+    by something without a file descriptor, e.g. when captured), the process's original one otherwise."""
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.fileno()
+                return stream
+        except (AttributeError, OSError, ValueError):
+            continue
+    return open(os.devnull, "w")  # noqa: SIM115 - kept open for the server's lifetime
 
 
 def _reason(exc: BaseException | None) -> str:

@@ -19,3 +19,30 @@ def serve(ctx: typer.Context) -> None:
     from zhiku.mcp.server import serve_stdio
 
     serve_stdio(state(ctx).app())  # stdout carries the protocol alone: nothing else is printed
+
+
+@mcp_app.command("servers")
+def servers(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """The MCP servers the agent may call (agent.mcp_servers), each started or connected now (within its
+    start_timeout_s), with its status and tools; tools marked * run only after the user approves each call."""
+    from dataclasses import asdict
+
+    from rich.markup import escape
+
+    from zhiku.cli import out, print_json
+
+    clients = state(ctx).app().agent_services["mcp"]
+    found = clients.states(connect=True)
+    if as_json:
+        print_json([asdict(s) for s in found])
+        return
+    if not found:
+        out.print("No MCP server is configured (agent.mcp_servers).")
+        return
+    for s in found:
+        out.print(f"[bold]{escape(s.name)}[/bold] {s.transport} {escape(s.target)}: {s.status}"
+                  + (f" — {escape(s.error)}" if s.error else ""))
+        for t in s.tools:
+            mark = "" if t["read_only"] else " *"
+            off = " (off)" if not t["enabled"] else ""
+            out.print(f"  {escape(t['offered_as'])}{mark}{off}  {escape(t['description'][:100])}")
