@@ -27,6 +27,7 @@ from zhiku.store.indexes import IndexManager
 if TYPE_CHECKING:
     from zhiku.chat.conversations import Conversations
     from zhiku.chat.pipeline import AnswerPipeline
+    from zhiku.chat.summaries import Summaries
     from zhiku.chat.files import TempKBs
     from zhiku.auth import AuthService
     from zhiku.ingest.job_manager import JobEvent, JobManager
@@ -416,6 +417,14 @@ class Zhiku:
             lambda name: self.embedders.get(name).dimensions, lambda: self._jobs, self.delete_kb))
 
     @property
+    def summaries(self) -> "Summaries":
+        """Summaries of files and KBs (stored with the model that made them; made again when stale)."""
+        from zhiku.chat.summaries import Summaries
+
+        return self._once("_summaries", lambda: Summaries(self.engine, self.catalog, self.kb, self.embedder,
+                                                          lambda: self.chat_models))
+
+    @property
     def answers(self) -> "AnswerPipeline":
         """The answer pipeline (built on first use): every question of every face goes through it."""
         return self._once("_answers", self._answer_pipeline)
@@ -423,6 +432,7 @@ class Zhiku:
     def _answer_pipeline(self) -> "AnswerPipeline":
         from zhiku.chat.agent import AgentChat
         from zhiku.chat.kb import KBChat
+        from zhiku.chat.kb_answers import KBAnswers
         from zhiku.chat.context import ContextWidener
         from zhiku.chat.llm import LLMChat
         from zhiku.chat.pipeline import AnswerPipeline
@@ -436,4 +446,5 @@ class Zhiku:
                               KBChat(s.llm, extractive,
                                      ContextWidener(self.engine, s.answer.context_chars, s.answer.context_langs)),
                               LLMChat(), WebChat(s, self.embedders.get, extractive),
-                              AgentChat(s, self.retriever, lambda: {**self.agent_services, "kb": self.kb}))
+                              AgentChat(s, self.retriever, lambda: {**self.agent_services, "kb": self.kb}),
+                              kb_answers=KBAnswers(self.engine, self.catalog, self.summaries))

@@ -71,7 +71,7 @@ def test_server_other_and_summary_routes_answer_json(filled: Any, server: LiveSe
     assert len(vectors) == 2 and len(vectors[0]) == len(vectors[1]) > 10
     client = sdk(server.url)
     assert client.server.get_server_configs()["api_address"] == server.url
-    # the summary routes answer in Chatchat's envelope (tests/api/test_summaries_chatchat.py tests them fully)
+    # the summary routes answer in Chatchat's envelope (tests/api/test_summaries_api.py tests them fully)
     r = client.knowledge._post("/knowledge_base/kb_summary_api/summary_doc_ids_to_vector_store",
                                json={"knowledge_base_name": KB, "doc_ids": []})
     assert r.json()["code"] == 200 and r.json()["data"] == {"summarize": []}

@@ -65,6 +65,9 @@ NEEDS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/kbs/{kb}/sources"): R, ("GET", "/api/kbs/{kb}/sources/{source_id}"): R,
     ("POST", "/api/kbs/{kb}/sources"): A | W, ("POST", "/api/kbs/{kb}/sources/{source_id}/sync"): W,
     ("DELETE", "/api/kbs/{kb}/sources/{source_id}"): W,
+    # summaries: reading one reads (a stale one is made again on the way); making one again writes
+    ("GET", "/api/kbs/{kb}/summary"): R, ("POST", "/api/kbs/{kb}/summary"): W,
+    ("GET", "/api/kbs/{kb}/files/{file:path}/summary"): R, ("POST", "/api/kbs/{kb}/files/{file:path}/summary"): W,
     # reading and answering
     ("POST", "/api/search"): R, ("POST", "/api/ask"): R, ("POST", "/api/chat"): R,
     # the agent's tools: listing reads; calling one by hand is an admin's
@@ -105,7 +108,7 @@ MISSING_ID = "0" * 32
 PATH_VALUES = {"kb": "没有", "param": "没有", "mode": "local_kb", "name": "nobody", "user": "nobody",
                "key_id": "ffffffffffff", "model": "nope", "chunk_id": "999999", "file_id": MISSING_ID,
                "job_id": MISSING_ID, "temp_kb_id": MISSING_ID, "conversation_id": MISSING_ID,
-               "message_id": MISSING_ID, "approval_id": MISSING_ID, "source_id": MISSING_ID}
+               "message_id": MISSING_ID, "approval_id": MISSING_ID, "source_id": MISSING_ID, "file": "a/b.md"}
 MD = ("a.md", b"# a\n\nhello\n")
 ASK = [{"role": "user", "content": "年假"}]
 # a minimal valid request of each route that takes a body or a query
@@ -155,6 +158,11 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/chat/completions"): {"json": {"model": "nope", "messages": ASK}},
     ("POST", "/v1/embeddings"): {"json": {"input": "年假"}},
     ("POST", "/other/embed_texts"): {"json": {"texts": ["年假"]}},
+    ("POST", "/knowledge_base/kb_summary_api/summary_file_to_vector_store"): {
+        "json": {"knowledge_base_name": "没有", "file_name": "a.md"}},
+    ("POST", "/knowledge_base/kb_summary_api/summary_doc_ids_to_vector_store"): {
+        "json": {"knowledge_base_name": "没有", "doc_ids": []}},
+    ("POST", "/knowledge_base/kb_summary_api/recreate_summary_vector_store"): {"json": {"knowledge_base_name": "没有"}},
 }
 # routes that end the key they are called with (a fresh one is made for them) or need a real conversation
 ENDS_THE_KEY = {("POST", "/api/auth/logout"), ("POST", "/api/auth/password")}
@@ -203,7 +211,7 @@ class Server:
             values["conversation_id"] = self.conversations[role]
         if (method, path) in ENDS_THE_KEY:
             client = self.client(role, key)
-        url = path.format(**values)
+        url = path.replace(":path}", "}").format(**values)  # {file:path}: a file name, folders included
         return client.request(method, url, **REQUESTS.get((method, path), {}))
 
     def close(self) -> None:

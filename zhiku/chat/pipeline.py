@@ -20,6 +20,7 @@ from zhiku.agent.loop import Approvals
 from zhiku.chat.agent import AgentChat
 from zhiku.chat.evidence import Evidence, QueryVectors, weigh
 from zhiku.chat.kb import KBChat
+from zhiku.chat.kb_questions import kb_question
 from zhiku.chat.llm import LLMChat
 from zhiku.chat.web import WebChat
 from zhiku.config import Settings
@@ -28,6 +29,7 @@ from zhiku.llm.base import CallControl, Message, Timeouts
 from zhiku.schema import Answer, AnswerEvent, AnswerMode, AnswerRequest, Final, KnowledgeBase, Turn
 
 if TYPE_CHECKING:
+    from zhiku.chat.kb_answers import KBAnswers
     from zhiku.chat.files import TempKBs
     from zhiku.llm.registry import ModelRegistry
     from zhiku.retrieval.search import Retriever
@@ -74,6 +76,7 @@ class AnswerPipeline:
         self, settings: Settings, kb: Callable[[str], KnowledgeBase], retriever: "Retriever",
         chat_models: Callable[[], "ModelRegistry"], temp_kbs: Callable[[], "TempKBs"],
         kb_chat: KBChat, llm_chat: LLMChat, web_chat: WebChat, agent_chat: AgentChat | None = None,
+        kb_answers: "KBAnswers | None" = None,
     ) -> None:
         """``kb(name)``: a knowledge base by name (NotFound otherwise); ``chat_models()`` and
         ``temp_kbs()``: the chat model registry and file chat's uploads, built on first use."""
@@ -82,6 +85,7 @@ class AnswerPipeline:
         self.kb_chat, self.llm_chat, self.web_chat = kb_chat, llm_chat, web_chat
         self.agent_chat = agent_chat or AgentChat(settings, retriever, lambda: {"kb": kb})
         self.approvals = Approvals()  # agent calls waiting for their user's decision (POST /api/chat/approvals)
+        self.kb_answers = kb_answers  # questions about the KB itself: from its catalog and summaries
 
     # -- the one entry -----------------------------------------------------------------
     def stream(self, request: AnswerRequest, control: CallControl | None = None) -> Answering:
@@ -171,6 +175,10 @@ class AnswerPipeline:
         if request.mode == "search":
             web_llm = registry.get(prepared.model) if prepared.model else None
             yield from self.web_chat.stream(request.question, lang, vectors, web_llm, prepared.turns, control)
+            return
+        about_kb = kb_question(request.question) if request.mode == "kb" and self.kb_answers else None
+        if about_kb is not None and self.kb_answers is not None and prepared.kbs:
+            yield from self.kb_answers.stream(about_kb, prepared.kbs, lang)
             return
         kbs = prepared.kbs or [self._uploaded(request, control)]
         yield from self._kb_answer(prepared, kbs, vectors, control)

@@ -25,6 +25,7 @@ import httpx
 from zhiku.client.auth_methods import AsyncAuthMethods, AuthMethods
 from zhiku.client.chat_methods import AsyncChatMethods, ChatMethods
 from zhiku.client.settings_methods import SettingsMethods
+from zhiku.client.summary_methods import AsyncSummaryMethods, SummaryMethods
 from zhiku.client.events import AnswerEvent, ChatEvent, SSEParser, answer_event, job_event
 from zhiku.client.models import ChatModelInfo, CheckResult, Embedders, Health, RebuildResult, Version
 from zhiku.client.routes import (
@@ -61,7 +62,7 @@ STALE_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError
 STREAM_TIMEOUT = httpx.Timeout(60.0, read=None)  # event streams stay open while a job runs
 
 
-class ZhikuClient(ChatMethods, AuthMethods, SettingsMethods):
+class ZhikuClient(ChatMethods, AuthMethods, SettingsMethods, SummaryMethods):
     """Synchronous client. ``transport`` plugs in any httpx transport (tests use an in-process app)."""
 
     def __init__(self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, timeout: float = 120.0,
@@ -226,7 +227,7 @@ class ZhikuClient(ChatMethods, AuthMethods, SettingsMethods):
         return job
 
 
-class AsyncZhikuClient(AsyncChatMethods, AsyncAuthMethods):
+class AsyncZhikuClient(AsyncChatMethods, AsyncAuthMethods, AsyncSummaryMethods):
     """Asynchronous client with the same methods as ``ZhikuClient``, to be awaited."""
 
     def __init__(self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, timeout: float = 120.0,

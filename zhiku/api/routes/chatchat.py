@@ -11,13 +11,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from zhiku.api.routes import (chatchat_agent, chatchat_chat, chatchat_files, chatchat_kb, chatchat_missing,
-                              chatchat_server)
+                              chatchat_server, chatchat_summary)
 
 router = APIRouter()
 router.include_router(chatchat_kb.router)
 router.include_router(chatchat_chat.router)
 router.include_router(chatchat_files.router)
 router.include_router(chatchat_server.router)
+router.include_router(chatchat_summary.router)  # /knowledge_base/kb_summary_api/*
 router.include_router(chatchat_agent.router)  # the agent's /tools, /tools/call, /chat/chat/completions
 # routers of other Chatchat paths (the agent's /tools, /chat/chat/completions) go above this line:
 # the catch-all answers JSON 404 for what none of them serves (it steps aside for any route that matches)

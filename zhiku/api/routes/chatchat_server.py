@@ -1,6 +1,6 @@
 """Langchain-Chatchat 0.3's server and helper routes over zhiku: ``/server/configs``,
-``/server/get_prompt_template``, ``/other/embed_texts``, and the ``/knowledge_base/kb_summary_api/*``
-routes, which answer in Chatchat's envelope that summaries are not available (yet)."""
+``/server/get_prompt_template`` and ``/other/embed_texts`` (``/knowledge_base/kb_summary_api/*``:
+``chatchat_summary``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import AfterValidator, Field
 from starlette.concurrency import run_in_threadpool
 
-from zhiku.api.deps import ReadScope, WriteScope, ZhikuDep
+from zhiku.api.deps import ReadScope, ZhikuDep
 from zhiku.api.edge import checked_base_url
 from zhiku.api.routes.chatchat_common import ChatchatRoute, CompatBody, envelope
 from zhiku.chat.prompts import template
@@ -27,8 +27,6 @@ PROMPTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("llm_model", "default"): ("llm_system",),
     ("search_engine", "default"): ("web_system", "web_user"),
 }
-SUMMARIES_ABSENT = ("知识库摘要暂不可用：zhiku 还没有文件摘要功能 (summaries are not available yet: zhiku does not "
-                    "summarise files; search_docs and kb_chat work on the files themselves)")
 
 
 class PromptTemplateBody(CompatBody):
@@ -78,23 +76,3 @@ async def embed_texts(body: EmbedTextsBody, who: ReadScope, zhiku: ZhikuDep) -> 
         return np.asarray(embedder.embed_passages(body.texts), dtype=np.float32).tolist()
 
     return envelope(await run_in_threadpool(embed), f"embedded with {name}")
-
-
-def _summaries_absent() -> dict[str, Any]:
-    return envelope(None, SUMMARIES_ABSENT, 501)
-
-
-# the three routes of Chatchat's kb_summary_api; a KB-level write in Chatchat, nothing is done here
-@router.post("/knowledge_base/kb_summary_api/summary_file_to_vector_store")
-def summary_file_to_vector_store(who: WriteScope) -> dict[str, Any]:
-    return _summaries_absent()
-
-
-@router.post("/knowledge_base/kb_summary_api/summary_doc_ids_to_vector_store")
-def summary_doc_ids_to_vector_store(who: WriteScope) -> dict[str, Any]:
-    return _summaries_absent()
-
-
-@router.post("/knowledge_base/kb_summary_api/recreate_summary_vector_store")
-def recreate_summary_vector_store(who: WriteScope) -> dict[str, Any]:
-    return _summaries_absent()
