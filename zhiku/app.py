@@ -55,6 +55,10 @@ class Zhiku:
         self.ingestor = Ingestor(settings.ingest, settings.home / "kbs", self.catalog, self.indexes, self.embedders,
                                  self.cached_embedder)
         self.retriever = Retriever(settings.retrieval, self.catalog, self.indexes, self.embedders)
+        from zhiku.chat.vision import Vision
+
+        self.vision = Vision(lambda: self.settings, lambda: self.chat_models)  # pictures: captions, questions
+        self.ingestor.captioner = self.vision
         try:  # files whose ingestion a crash or a kill interrupted: their records and stored copies go
             for kb_name, file_name in self.ingestor.clean_interrupted():
                 log.warning("%s: removed '%s', whose adding was interrupted; add it again", kb_name, file_name)

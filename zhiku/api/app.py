@@ -15,6 +15,7 @@ from zhiku.api.routes import chunks, files, jobs, kbs, maintenance, models, open
 from zhiku.api.routes import tools as tool_routes
 from zhiku.api.routes import sources as source_routes
 from zhiku.api.routes import settings as settings_routes
+from zhiku.api.routes import pictures as picture_routes
 from zhiku.api.routes import settings_local
 from zhiku.api.routes import summaries as summary_routes
 from zhiku.app import Zhiku
@@ -51,6 +52,7 @@ def create_app(zhiku: Zhiku, *, start_jobs: bool = True) -> FastAPI:
     app.include_router(chat_routes.router)
     app.include_router(tool_routes.router)  # the agent's tools: list, and call by hand (admins)
     app.include_router(source_routes.router)  # folders KBs follow (zhiku kb sync)
+    app.include_router(picture_routes.router)  # the pictures of files, as citations show them
     app.include_router(settings_local.router)  # local model servers found, GGUF pulls with progress (admins)
     app.include_router(settings_routes.router)  # model servers and defaults, changed while running (admins)
     app.include_router(summary_routes.router)  # summaries of KBs and files

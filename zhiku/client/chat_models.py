@@ -71,5 +71,8 @@ class ChatRequest(TurnOverrides):
     messages: Annotated[list[ChatTurn], Field(min_length=1, max_length=limits.MESSAGES_MAX),
                         AfterValidator(limits.question_last)]
     stream: bool = False
+    images: list[Annotated[str, Field(max_length=12 * 2**20)]] = Field(
+        default_factory=list, max_length=4, description="pictures attached to the question, as data: URLs "
+        "(data:image/png;base64,...): llm and kb mode answer through the vision model (400 when none is configured)")
     approvals: bool = Field(False, description="agent mode, streamed: a tool that acts on the world sends an "
                             "approval_request event and waits for POST /api/chat/approvals/{id} (else it is refused)")

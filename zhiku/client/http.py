@@ -25,6 +25,7 @@ import httpx
 from zhiku.client.auth_methods import AsyncAuthMethods, AuthMethods
 from zhiku.client.chat_methods import AsyncChatMethods, ChatMethods
 from zhiku.client.settings_methods import SettingsMethods
+from zhiku.client.picture_methods import PictureMethods
 from zhiku.client.summary_methods import AsyncSummaryMethods, SummaryMethods
 from zhiku.client.events import AnswerEvent, ChatEvent, SSEParser, answer_event, job_event
 from zhiku.client.models import ChatModelInfo, CheckResult, Embedders, Health, RebuildResult, Version
@@ -62,7 +63,7 @@ STALE_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError
 STREAM_TIMEOUT = httpx.Timeout(60.0, read=None)  # event streams stay open while a job runs
 
 
-class ZhikuClient(ChatMethods, AuthMethods, SettingsMethods, SummaryMethods):
+class ZhikuClient(PictureMethods, ChatMethods, AuthMethods, SettingsMethods, SummaryMethods):
     """Synchronous client. ``transport`` plugs in any httpx transport (tests use an in-process app)."""
 
     def __init__(self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, timeout: float = 120.0,

@@ -79,6 +79,12 @@ class IngestSettings(_Section):
         256, ge=1, description="the most one file's compressed parts may unpack to (the parts of a docx, xlsx, pptx or "
         "epub together; a PDF's streams other than pictures together, and each picture): past it the file is refused "
         "as a decompression bomb")
+    picture_captions: int = Field(
+        20, ge=0, le=1000, description="pictures of one file captioned by the vision model at most (the largest "
+        "first; 0: none); the others are reported as not captioned")
+    picture_caption_timeout_s: float = Field(60.0, gt=0, le=3600, description="seconds one picture's caption may take")
+    picture_captions_total_s: float = Field(
+        600.0, gt=0, le=86400, description="seconds the captions of one file may take together")
     sync_poll_s: float = Field(
         2.0, ge=0.1, le=3600, description="how often the server looks at the folders KBs follow with "
         "`zhiku kb sync --watch` (a change is synced once the folder looked the same twice)")
@@ -207,6 +213,8 @@ class ChatModelConfig(_Section):
     connect_timeout_s: float | None = Field(None, gt=0, description="overrides llm.connect_timeout_s")
     read_timeout_s: float | None = Field(None, gt=0, description="overrides llm.read_timeout_s")
     total_timeout_s: float | None = Field(None, gt=0, description="overrides llm.total_timeout_s")
+    vision: bool = Field(False, description="the model takes pictures (OpenAI image_url content parts): it may "
+                         "caption pictures at ingestion and answer questions with a picture")
 
     @field_validator("type")
     @classmethod
@@ -246,6 +254,10 @@ class LLMSettings(_Section):
     )
     mirror: str = Field(
         "huggingface", description="where `zhiku model pull` downloads: huggingface, modelscope, hf-mirror or a URL"
+    )
+    vision_model: str | None = Field(
+        None, description="model that captions pictures at ingestion and answers questions with a picture (a key "
+        "of `models`, an openai-type server with image input); empty: the first model with `vision: true`, else none"
     )
 
 

@@ -195,7 +195,8 @@ def _parse_rows(value: Any) -> tuple[int, int] | None:
 
 
 def _merge_meta(metas: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """First value wins, except ``rows`` (spans are joined) and booleans (any True)."""
+    """First value wins, except ``rows`` (spans are joined), booleans (any True), ``images`` and
+    ``captions`` (all of them)."""
     out: dict[str, Any] = {}
     for meta in metas:
         for key, value in meta.items():
@@ -207,6 +208,10 @@ def _merge_meta(metas: Sequence[dict[str, Any]]) -> dict[str, Any]:
                     out[key] = f"{min(a[0], b[0])}-{max(a[1], b[1])}"
             elif isinstance(value, bool) and isinstance(out[key], bool):
                 out[key] = out[key] or value
+            elif key == "images" and isinstance(value, list) and isinstance(out[key], list):
+                out[key] = out[key] + [v for v in value if v not in out[key]]  # every picture shown
+            elif key == "captions" and isinstance(value, dict) and isinstance(out[key], dict):
+                out[key] = {**value, **out[key]}  # every picture's caption
     return out
 
 

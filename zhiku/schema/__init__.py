@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from zhiku.schema.agent import ApprovalRequest, ToolStep  # noqa: F401  (the agent's events; the trace is in Answer)
 
@@ -77,6 +77,15 @@ class Hit(BaseModel):
     url: str | None = None  # web-search hits: the page the passage came from
     page_end: int | None = None  # the last page the passage runs onto (= page for most)
     meta: dict[str, Any] = Field(default_factory=dict)
+    images: list[str] = Field(default_factory=list, description="the pictures the passage shows (ids): "
+                              "GET /api/kbs/{kb}/files/{file_id}/images/{id}")
+
+    @model_validator(mode="after")
+    def _images_of_chunk(self) -> "Hit":
+        """A chunk's pictures (``meta["images"]``, set at ingestion) are the hit's."""
+        if not self.images and isinstance(self.meta.get("images"), list):
+            self.images = [str(i) for i in self.meta["images"][:20]]
+        return self
 
     def public(self) -> dict[str, Any]:
         return self.model_dump(exclude={"meta"})

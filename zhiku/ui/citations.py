@@ -4,7 +4,8 @@ The answer is HTML made on the server by ``render.answer_html`` (raw HTML, image
 already gone, checked against an allow-list). A Streamlit v2 component (``st.components.v2``: rendered
 in the page inside a shadow root, not an iframe, and needing nothing from the network) puts that HTML
 on the page and sends the number of a clicked ``[n]`` back to Python, which opens passage ``n`` in a
-dialog: the file, its page or section, the text as written and downloads of the source file.
+dialog: the file, its page or section, the text as written, the pictures it shows (the API's
+``/files/{id}/images/{image}``) and downloads of the source file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import streamlit as st
 
+from zhiku.errors import ZhikuError
 from zhiku.ui import session
 from zhiku.ui.i18n import t
 from zhiku.ui.render import answer_html, escape_markdown
@@ -125,6 +127,11 @@ def show_passage(c: Any, key: str) -> None:
     with st.container(border=True, height=260):
         st.markdown(escape_markdown(c.text))
     kb, file_id, page = c.kb, c.file_id, c.page
+    for image_id in (getattr(c, "images", None) or [])[:4]:  # the pictures the passage shows
+        try:
+            st.image(session.client().file_image(kb, file_id, image_id), width="stretch")
+        except ZhikuError as e:
+            st.caption(escape_markdown(e.message))
     if getattr(c, "url", None):  # a web page found by search mode: there is no file, only the page
         if c.url.lower().startswith(("http://", "https://")):
             st.link_button(t("open_web_page"), c.url, icon=":material/open_in_new:")

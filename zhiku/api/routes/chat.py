@@ -47,6 +47,14 @@ async def chat(body: ChatBody, request: Request, zhiku: ZhikuDep) -> Message | S
     if body.messages[-1].role != "user":
         raise InvalidInput("the last message must come from the user")
     history = [m.model_dump() for m in body.messages[:-1]]
+    if body.images:  # a question with a picture: the vision model answers (zhiku/api/vision_chat.py)
+        from zhiku.api.vision_chat import vision_chat
+
+        start = {"mode": body.mode, "model": body.model, "conversation_id": None, "user_message_id": None}
+        return await vision_chat(
+            zhiku, request, body.images, body.messages[-1].content, history, body.mode, body.kbs, body.model,
+            body.top_k, lambda r: Message(role="assistant", created_at=now(), **reply_fields(r, body.mode, "")),
+            lambda _: ChatEncoder(start), body.stream)
     asked = request_for(body.mode, {}, body.model_dump(include=set(CHOICES)), body.messages[-1].content,
                         history, owner).model_copy(update={"approvals": approvals(body.approvals, body.stream)})
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)

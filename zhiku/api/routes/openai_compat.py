@@ -50,6 +50,7 @@ from zhiku.api.openai_wire import (
     text,
 )
 from zhiku.api.security import KBsNamed, Scope, kbs_in_body
+from zhiku.api.vision_chat import has_pictures, vision_completion
 from zhiku.app import Zhiku
 from zhiku.chat.files import is_temp_kb
 from zhiku.errors import InvalidInput, NotFound
@@ -168,6 +169,8 @@ async def chat_completions(body: CompletionBody, request: Request, zhiku: ZhikuD
     model answers as itself."""
     refuse_unsupported(body)
     kb = await run_in_threadpool(_kb_of, zhiku, body.model)
+    if has_pictures(body.messages):  # a question with a picture goes to the vision model (vision_chat.py)
+        return await vision_completion(body, request, zhiku, kb)
     asked, cut = _request(body, kb)
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
     if kb is not None and body.seed is not None and prepared.model is not None:

@@ -283,9 +283,12 @@ def load_pdf(path: Path) -> LoadedDocument:
         log.info("%s: PDFium cannot open it (%s); trying pypdf", path.name, e)
         return _load_with_pypdf(path)
     try:
-        return _load_pdfium(path, pdf, ocr_available())
+        doc = _load_pdfium(path, pdf, ocr_available())
     finally:
         pdf.close()
+    from zhiku.ingest.loaders.pdf_pictures import with_pictures
+
+    return with_pictures(path, doc)  # the pages' pictures (pdf_pictures.py)
 
 
 def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:

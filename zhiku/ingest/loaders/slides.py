@@ -14,6 +14,7 @@ from typing import Any
 
 from zhiku.ingest.loaders.base import Block, LoadedDocument, register
 from zhiku.ingest.loaders.limits import checkpoint
+from zhiku.ingest.loaders.pictures import PictureCollector
 from zhiku.ingest.loaders.encoding import clean_text
 from zhiku.ingest.loaders.tables import cell_text, markdown_table, table_blocks
 
@@ -41,7 +42,8 @@ def _chart_table(chart: Any) -> str:
     return markdown_table(["", *categories], rows)
 
 
-def _shape_blocks(shape: Any, slide_no: int, section: tuple[str, ...]) -> Iterator[Block]:
+def _shape_blocks(shape: Any, slide_no: int, section: tuple[str, ...],
+                  pictures: PictureCollector | None = None, at: int = 0) -> Iterator[Block]:
     from pptx.enum.shapes import MSO_SHAPE_TYPE, PP_PLACEHOLDER
 
     if shape.is_placeholder:
@@ -53,7 +55,7 @@ def _shape_blocks(shape: Any, slide_no: int, section: tuple[str, ...]) -> Iterat
             return
     if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
         for child in shape.shapes:
-            yield from _shape_blocks(child, slide_no, section)
+            yield from _shape_blocks(child, slide_no, section, pictures, at)
         return
     if getattr(shape, "has_table", False) and shape.has_table:
         rows = [
@@ -76,14 +78,12 @@ def _shape_blocks(shape: Any, slide_no: int, section: tuple[str, ...]) -> Iterat
                         section=section, meta={"chart": True})
         return
     if shape.shape_type == MSO_SHAPE_TYPE.PICTURE:
-        from zhiku.ingest.loaders.ocr import embedded_image_blocks, ocr_available
-
-        if ocr_available():
-            try:
-                blob, name = shape.image.blob, shape.image.filename or ""
-            except Exception:  # noqa: BLE001 - a linked or broken picture
-                return
-            yield from embedded_image_blocks(blob, name=name, page=slide_no, section=section)
+        try:
+            blob, name = shape.image.blob, shape.image.filename or ""
+        except Exception:  # noqa: BLE001 - a linked or broken picture
+            return
+        if pictures is not None:  # kept, OCR'd and placed by pictures.py
+            pictures.add(blob, name, page=slide_no, section=section, anchor=at)
         return
     if getattr(shape, "has_text_frame", False) and shape.has_text_frame:
         text = _frame_text(shape.text_frame)
@@ -97,6 +97,7 @@ def load_pptx(path: Path) -> LoadedDocument:
 
     prs = Presentation(str(path))
     blocks: list[Block] = []
+    pictures = PictureCollector()
     n = 0
     for n, slide in enumerate(prs.slides, 1):
         checkpoint()
@@ -110,7 +111,7 @@ def load_pptx(path: Path) -> LoadedDocument:
         for shape in slide.shapes:
             if title_shape is not None and shape.shape_id == title_shape.shape_id:
                 continue
-            blocks.extend(_shape_blocks(shape, n, section))
+            blocks.extend(_shape_blocks(shape, n, section, pictures, len(blocks)))
         if slide.has_notes_slide:
             frame = slide.notes_slide.notes_text_frame
             notes = _frame_text(frame) if frame is not None else ""
@@ -119,4 +120,6 @@ def load_pptx(path: Path) -> LoadedDocument:
     doc_title = (prs.core_properties.title or "").strip() or None
     if doc_title is None:
         doc_title = next((b.text for b in blocks if b.kind == "heading" and b.page == 1), None)
-    return LoadedDocument(blocks, title=doc_title, pages=n)
+    meta: dict[str, Any] = {}
+    blocks = pictures.finish(blocks, meta)
+    return LoadedDocument(blocks, title=doc_title, pages=n, meta=meta)

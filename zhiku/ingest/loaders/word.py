@@ -188,8 +188,9 @@ def load_docx(path: Path) -> LoadedDocument:
     listing: list[str] = []
     list_page: int | None = None
     n_tables = 0
-    can_ocr: bool | None = None
-    n_ocr = skipped = 0
+    from zhiku.ingest.loaders.pictures import PictureCollector
+
+    pictures_ = PictureCollector()  # pictures, placed where they are drawn (pictures.py)
 
     def flush_list() -> None:
         if listing:
@@ -211,21 +212,11 @@ def load_docx(path: Path) -> LoadedDocument:
             continue
         text = paragraph_text(el)
         pages.seen(el)
-        pictures = _pictures(el, doc) if can_ocr is not False else []
-        if pictures and can_ocr is None:
-            from zhiku.ingest.loaders.ocr import ocr_available
-
-            can_ocr = ocr_available()
-        if pictures and can_ocr:
-            from zhiku.ingest.loaders.ocr import embedded_image_blocks
-
+        pictures = _pictures(el, doc)
+        if pictures:
             flush_list()
             for name, blob in pictures:
-                found = embedded_image_blocks(blob, name=name, page=page, section=sections.path)
-                n_ocr += bool(found)
-                blocks.extend(found)
-        elif pictures:
-            skipped += len(pictures)
+                pictures_.add(blob, name, page=page, section=sections.path, anchor=len(blocks))
         if not text:
             continue
         level = _heading_level(el, doc)
@@ -247,10 +238,7 @@ def load_docx(path: Path) -> LoadedDocument:
     flush_list()
     blocks.extend(_headers_footers(doc))
     meta: dict[str, Any] = {"pages_estimated": True} if pages.enabled else {}
-    if n_ocr:
-        meta["ocr_images"] = n_ocr
-    if skipped:
-        meta["images_not_ocred"] = skipped
+    blocks = pictures_.finish(blocks, meta)
     return LoadedDocument(
         blocks, title=title, pages=pages.current if pages.enabled else None, meta=meta
     )

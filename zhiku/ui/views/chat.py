@@ -13,6 +13,7 @@ from zhiku.ui import session
 from zhiku.ui.i18n import t
 from zhiku.ui.render import escape_markdown, short_title
 from zhiku.ui.views.chat_messages import Shown, show_message, stream_answer
+from zhiku.ui.views.chat_pictures import answer_with_picture, picture_input
 
 SERVER_MODES = ("kb", "llm", "file", "search", "agent")
 
@@ -52,9 +53,12 @@ def render() -> None:
     for i, msg in enumerate(history):
         show_message(msg, f"m{i}")
 
+    picture = picture_input()  # a picture to ask about: the vision model answers (chat_pictures.py)
     question = st.chat_input(t("ask_placeholder"))
     if not question:
         return
+    if picture is not None:
+        return answer_with_picture(zk, question, picture, opts)
     if opts["mode"] == "kb" and not opts["kbs"]:
         st.warning(t("pick_kb"))
         return
