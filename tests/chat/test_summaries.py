@@ -145,3 +145,17 @@ def test_llm_summary_map_reduces_a_file_larger_than_the_context(llm_app: tuple[Z
     assert kb.kind == "llm" and kb.text == "KB SUMMARY" and kb.files == 2
     extractive = app.summaries.file("kb", "docs/long.md", refresh=True, extractive=True)
     assert extractive.kind == "extractive" and "tea harvest" in extractive.text and len(server.requests) == n + 1
+
+
+def test_cli_kb_summary(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZHIKU_LLM__DETECT_LOCAL", "false")  # no chat model: an extractive summary
+    docs = tmp_path / "docs"
+    _write(docs, "wiki/tea.md", " ".join([TOPIC[0], ODD[0], *TOPIC[1:]]) + "\n")
+    assert cli("kb", "create", "notes", "-d", "Notes on tea").code == 0
+    assert cli("kb", "add", "notes", str(docs)).code == 0
+    r = cli("kb", "summary", "notes", "docs/wiki/tea.md")
+    assert r.code == 0 and "extractive summary" in r.out and "tea harvest" in r.out and "Bicycles" not in r.out
+    r = cli("kb", "summary", "notes", "--refresh", "--json")
+    assert r.code == 0 and '"kind": "extractive"' in r.out and "Notes on tea" in r.out and '"files": 1' in r.out
+    r = cli("kb", "summary", "notes", "docs/none.md")
+    assert r.code != 0 and "no file 'docs/none.md'" in (r.err + r.out)

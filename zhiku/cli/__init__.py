@@ -145,6 +145,7 @@ def _register() -> None:
     from zhiku.cli import commands_worker  # noqa: F401
     from zhiku.cli import commands_import  # noqa: F401
     from zhiku.cli import commands_sync  # noqa: F401
+    from zhiku.cli import commands_summary  # noqa: F401
 
 
 def _plain_flags(command: Any) -> Any:

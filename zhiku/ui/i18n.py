@@ -191,3 +191,9 @@ def lang() -> str:
 def t(key: str, **kw: Any) -> str:
     text = STRINGS[lang()].get(key) or STRINGS["en"].get(key) or key
     return text.format(**kw) if kw else text
+
+
+from zhiku.ui.i18n_summaries import SUMMARY_STRINGS  # noqa: E402 - the summaries' strings, kept apart
+
+for _code, _strings in SUMMARY_STRINGS.items():
+    STRINGS[_code].update(_strings)

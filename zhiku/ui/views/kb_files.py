@@ -68,6 +68,10 @@ def file_table(zk: Any, kb: str) -> None:
         cols[2].download_button(t("download_file"), data=lambda: zk.download(kb, f.id), file_name=f.name,
                                 icon=":material/download:", width="stretch", on_click="ignore",
                                 key=f"dl-file-{f.id}")
+        if f.status == "indexed":  # its summary (zhiku.ui.views.kb_summary)
+            from zhiku.ui.views.kb_summary import file_panel
+
+            file_panel(zk, kb, f.name, f.id)
 
 
 def upload(zk: Any, kb: str) -> bool:

@@ -1,0 +1,21 @@
+"""Strings of the summaries shown on the knowledge-base page and in its file table, merged into
+``zhiku.ui.i18n.STRINGS``."""
+
+from __future__ import annotations
+
+SUMMARY_STRINGS: dict[str, dict[str, str]] = {
+    "zh": {
+        "summary_kb": "知识库摘要", "summary_file": "文件摘要：{name}",
+        "summary_show": "查看摘要", "summary_again": "重新生成摘要",
+        "summary_extractive": "抽取式摘要：原文中最核心的句子（未使用大模型）",
+        "summary_by": "由大模型 {model} 生成", "summary_when": "{label} · {when}",
+        "summary_help": "首次查看时生成并保存；文件变化后再次查看会自动重新生成。",
+    },
+    "en": {
+        "summary_kb": "Summary of the knowledge base", "summary_file": "Summary of {name}",
+        "summary_show": "Show the summary", "summary_again": "Make it again",
+        "summary_extractive": "Extractive summary: the most central sentences, quoted (no language model)",
+        "summary_by": "Written by the chat model {model}", "summary_when": "{label} · {when}",
+        "summary_help": "Made and kept the first time it is shown; made again when its files have changed.",
+    },
+}
