@@ -109,9 +109,11 @@ def test_a_killed_server_gives_a_typed_error_and_the_agent_answers_anyway(home: 
 
 
 def test_a_hanging_server_times_out_and_the_agent_answers_anyway(home: Path, tmp_path: Path, model: Model) -> None:
+    """The server's own timeout_s is 20 s; the agent's limit for one call (2.5 s) bounds it, so the hang
+    ends in the client, typed, half a second before the loop would give up on the call."""
     model.script = calls_then_answers("demo__hang", {})
-    server = demo(tmp_path / "notes", read_only=True, timeout_s=2, retry_s=3600)
-    with make_app(home, model, [], mcp_servers=[server]) as zk:
+    server = demo(tmp_path / "notes", read_only=True, retry_s=3600)
+    with make_app(home, model, [], mcp_servers=[server], tool_timeout_s=2.5) as zk:
         events = ask(zk, "Wait for the demo server.")
         (step,) = steps(events)
         assert step.status == "error" and step.error == "MCP server 'demo' did not answer within 2 s"

@@ -3,9 +3,10 @@
 Each round the model either asks for tool calls or answers. Calls come only from the model's
 structured output (OpenAI ``tool_calls``, or the ``Action`` lines of its own ReAct reply), never
 from a tool's result or a retrieved passage. A call runs only when its tool is one of the enabled
-tools, its arguments fit the tool's schema, and the tool reads only (``read_only``; a tool that acts
-on the world would need the user's approval, which this loop does not ask for: it is refused, with
-the reason). Anything else is answered to the model as a refused result, and recorded in the trace.
+tools, its arguments fit the tool's schema, and the tool reads only (``read_only``) or the user
+approves the call (a tool that acts on the world: an ``ApprovalRequest`` event, ``Approvals``; a loop
+without approvals refuses it, with the reason). Anything else is answered to the model as a refused
+result, and recorded in the trace.
 
 Limits: ``max_steps`` tool calls (then the model is asked to answer with what it has), each call
 within its timeout (the tool's own, the settings', and what is left of the whole answer's), the

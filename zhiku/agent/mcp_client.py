@@ -197,12 +197,15 @@ class McpConnection:
         return tools
 
     # -- calling -----------------------------------------------------------------------------------
-    def call(self, tool: str, arguments: dict[str, Any], cancelled: Callable[[], bool] = lambda: False) -> Any:
-        """Call one of the server's tools; its ``CallToolResult``. ``McpTimeout`` / ``McpServerError``
-        (the server is then marked unavailable) or ``ToolError`` (the server refused this call)."""
+    def call(self, tool: str, arguments: dict[str, Any], cancelled: Callable[[], bool] = lambda: False,
+             timeout: float | None = None) -> Any:
+        """Call one of the server's tools within ``timeout`` (at most ``timeout_s``); its ``CallToolResult``.
+        ``McpTimeout`` / ``McpServerError`` (the server is then marked unavailable) or ``ToolError`` (the
+        server refused this call)."""
         if not self.ensure() or self._session is None:
             raise McpServerError(f"MCP server '{self.config.name}' is unavailable: {self.error}")
-        return self._run(self._session, self._call, tool, arguments, cancelled)
+        limit = min(self.config.timeout_s, timeout) if timeout else None
+        return self._run(self._session, self._call, tool, arguments, cancelled, timeout=limit)
 
     @staticmethod
     async def _call(client: Any, tool: str, arguments: dict[str, Any], cancelled: Callable[[], bool]) -> Any:
@@ -326,7 +329,10 @@ class McpTool:
         )
 
     def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
-        result = self.connection.call(self.info.name, arguments, context.cancelled)
+        settings = context.services.get("settings")
+        # within the agent's own limit for one call, so that a hang ends here, typed, and marks the server
+        limit = max(0.5, settings.agent.tool_timeout_s - 0.5) if settings is not None else None
+        result = self.connection.call(self.info.name, arguments, context.cancelled, limit)
         texts = []
         for part in result.content or []:
             text = getattr(part, "text", None)
