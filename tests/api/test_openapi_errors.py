@@ -22,6 +22,7 @@ BAD_PATH_VALUES = {"kb": "no such kb", "file_id": "not-an-id", "job_id": "not-an
                    "conversation_id": "not-an-id", "message_id": "not-an-id", "temp_kb_id": "not-an-id",
                    "approval_id": "not-an-id",
                    "source_id": "not-an-id",
+                   "image_id": "not-an-id",
                    "pull_id": "not-an-id",
                    "model": "kb:no such kb"}
 
