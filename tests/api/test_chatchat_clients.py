@@ -178,6 +178,6 @@ def test_custom_docs_replace_the_files_chunks(filled: Any, server: LiveServer, t
     assert texts == ["差旅费须在出差结束后三十天内凭发票报销。", "市内交通费按实报销，每月上限五百元。"]
     # docs for a file the KB does not hold: that file fails, with the reason; malformed docs: code 400
     r = filled.update_kb_docs(knowledge_base_name=KB, file_names=["没有.md"], docs={"没有.md": changed})
-    assert "没有.md" in r["data"]["failed_files"] and "no indexed file" in r["data"]["failed_files"]["没有.md"]
+    assert "没有.md" in r["data"]["failed_files"] and "no file of that name" in r["data"]["failed_files"]["没有.md"]
     bad = filled.update_kb_docs(knowledge_base_name=KB, file_names=["病假.md"], docs={"病假.md": [{"x": 1}]})
     assert bad["code"] == 400 and "page_content" in bad["msg"]

@@ -62,3 +62,20 @@ def test_custom_docs_replace_a_files_chunks_one_for_one(api: Any, zk: Zhiku, tmp
     assert record.status == "indexed" and record.chunks == after
     assert zk.check(KB) == []
     assert [(f["file_name"], f["docs_count"]) for f in api.list_kb_docs(KB)] == [("制度.md", after)]
+
+
+def test_custom_docs_bring_a_kept_file_back_into_the_vector_store(api: Any, zk: Zhiku, tmp_path: Path) -> None:
+    """"从向量库删除" (delete_docs, delete_content false) keeps the file out of search; "保存更改" with
+    docs then indexes it with those docs, as Chatchat's update_doc adds them."""
+    assert api.create_knowledge_base(KB)["code"] == 200
+    path = tmp_path / "制度.md"
+    path.write_text("# 制度\n\n原来的内容，编号丙。\n", encoding="utf-8")
+    assert api.upload_kb_docs([path], knowledge_base_name=KB)["data"]["failed_files"] == {}
+    r = api.delete_kb_docs(KB, file_names=["制度.md"], delete_content=False)
+    assert r["code"] == 200 and not _found(api, "编号丙", "编号丙")
+    docs = ["新的第一条，代码丁一。", "新的第二条，代码丁二。"]
+    r = api.update_kb_docs(knowledge_base_name=KB, file_names=["制度.md"], docs={"制度.md": _docs(docs)})
+    assert r["code"] == 200 and r["data"]["failed_files"] == {}, r
+    assert _chunks(api, "制度.md") == docs and _found(api, "代码丁二", "代码丁二")
+    assert [(f["file_name"], f["in_db"], f["docs_count"]) for f in api.list_kb_docs(KB)] == [("制度.md", True, 2)]
+    assert zk.check(KB) == []

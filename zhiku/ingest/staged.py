@@ -96,8 +96,9 @@ def index_in_batches(
 
 
 def replace_chunks(ing: "Ingestor", kb: KnowledgeBase, name: str, texts: list[str]) -> int:
-    """The indexed file ``name`` gets ``texts`` as its chunks, one for one, however many (Chatchat's
-    custom ``docs``): embedded and tokenised as an edited chunk is, the old chunks removed and the new
+    """The file ``name`` gets ``texts`` as its chunks, one for one, however many (Chatchat's custom
+    ``docs``; a file kept out of search, ``failed``, is indexed with them, as Chatchat's ``update_doc``
+    adds them): embedded and tokenised as an edited chunk is, the old chunks removed and the new
     ones added in one change of the database and the indexes. A chunk whose text is unchanged keeps
     its place and metadata; the others are marked ``edited`` and take the place (page, section) of the
     chunk they stand in for (the last one's beyond the old count). Returns the new chunk count."""
@@ -105,10 +106,12 @@ def replace_chunks(ing: "Ingestor", kb: KnowledgeBase, name: str, texts: list[st
 
     if not texts or any(not t or not t.strip() for t in texts):
         raise InvalidInput("every chunk needs some text")
-    indexed = [f for f in ing.catalog.files_named(kb.id, name) if f.status == "indexed"]
-    if not indexed:
-        raise NotFound(f"no indexed file '{name}' in knowledge base '{kb.name}'", file=name)
-    record = indexed[0]
+    found = ing.catalog.files_named(kb.id, name)
+    # the indexed version; else the newest failed one (kept out of search: it is indexed with these)
+    record = next((f for f in found if f.status == "indexed"), None) or max(
+        (f for f in found if f.status == "failed"), key=lambda f: f.updated_at, default=None)
+    if record is None:
+        raise NotFound(f"no file '{name}' in knowledge base '{kb.name}' (or it is still being added)", file=name)
     old = ing.catalog.file_chunks(record.id)
     vectors, _ = ing.passage_embedder(kb.embedder).embed_passages(
         texts, batch_size=ing.embedders.config(kb.embedder).batch_size)

@@ -23,23 +23,25 @@ if TYPE_CHECKING:
 
 def replace_file_chunks(catalog: "Catalog", kb_id: str, file_id: str,
                         rows: Sequence[dict[str, Any]]) -> tuple[list[int], list[int], int]:
-    """The indexed file ``file_id`` gets ``rows`` as its chunks, one for one, whatever their number:
-    the old chunks go and the new ones come in one transaction. Returns (new chunk ids, removed chunk
-    ids, the KB's new revision)."""
+    """The file ``file_id`` gets ``rows`` as its chunks, one for one, whatever their number: the old
+    chunks go and the new ones come in one transaction. A ``failed`` file (one kept out of search, its
+    stored copy kept) becomes ``indexed`` with them. Returns (new chunk ids, removed chunk ids, the
+    KB's new revision)."""
     if not rows:
         raise InvalidInput("a file needs at least one chunk")
     with catalog.engine.begin() as conn:
         status = conn.execute(select(files.c.status).where(files.c.id == file_id, files.c.kb_id == kb_id)).scalar()
         if status is None:
             raise NotFound(f"file {file_id} does not exist", file_id=file_id)
-        if status != "indexed":
-            raise InvalidInput(f"file {file_id} is {status}, not indexed: its chunks cannot be replaced",
+        if status not in ("indexed", "failed"):
+            raise InvalidInput(f"file {file_id} is still being added: its chunks cannot be replaced yet",
                                file_id=file_id)
         removed = catalog._chunk_ids(conn, [file_id])
         catalog._unresident(conn, kb_id, removed)
         conn.execute(delete(chunks).where(chunks.c.file_id == file_id))
         conn.execute(insert(chunks), [{**r, "kb_id": kb_id, "file_id": file_id} for r in rows])
-        conn.execute(update(files).where(files.c.id == file_id).values(chunks=len(rows), updated_at=now()))
+        conn.execute(update(files).where(files.c.id == file_id).values(
+            status="indexed", error=None, chunks=len(rows), updated_at=now()))
         revision = catalog._bump(conn, kb_id)
         added = [r.id for r in conn.execute(
             select(chunks.c.id).where(chunks.c.file_id == file_id).order_by(chunks.c.seq))]

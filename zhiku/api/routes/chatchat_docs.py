@@ -3,7 +3,8 @@
 given chunks replace the file's chunks one for one, however many there are (more or fewer than the
 file had): each is embedded and indexed as an edited chunk is (re-embedded, re-tokenised, marked
 ``edited``), and the old chunks go and the new ones come in one change of the database and the
-indexes (``Ingestor.replace_chunks``): searchable at once, the old text gone.
+indexes (``Ingestor.replace_chunks``): searchable at once, the old text gone. A file kept out of the
+vector store (``delete_docs`` with ``delete_content`` false) is indexed again with them, as in Chatchat.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def parse_docs(docs: str | dict[str, Any]) -> dict[str, list[str]]:
 
 def replace_chunks(zhiku: Zhiku, kb: str, name: str, texts: list[str]) -> None:
     """The indexed file ``name`` of ``kb`` gets ``texts`` as its chunks (see the module's docstring)."""
-    if not any(f.name == name and f.status == "indexed" for f in zhiku.list_files(kb)):
-        raise InvalidInput(f"custom docs for '{name}': the knowledge base holds no indexed file of that name "
-                           "(upload it, or index it again with update_docs, first)", file=name)
+    if not any(f.name == name and f.status in ("indexed", "failed") for f in zhiku.list_files(kb)):
+        raise InvalidInput(f"custom docs for '{name}': the knowledge base holds no file of that name "
+                           "(upload it first)", file=name)
     zhiku.ingestor.replace_chunks(zhiku.kb(kb), name, texts)
