@@ -467,10 +467,10 @@ def test_each_user_reaches_only_their_knowledge_bases(zk: Zhiku) -> None:
 def test_no_key_is_401_when_auth_is_on(zk: Zhiku, raw: httpx.Client) -> None:
     """Every compat route (they stay out of /docs, so the OpenAPI-driven auth test does not see
     them): walked from the routers themselves, called with no key and with a bogus one."""
-    from zhiku.api.routes import chatchat_chat, chatchat_files, chatchat_kb, chatchat_server
+    from zhiku.api.routes import chatchat_chat, chatchat_files, chatchat_kb, chatchat_server, chatchat_summary
 
     zk.auth.create_user("alice", "alice-password-1", "user")
-    routes = [(m, r.path) for mod in (chatchat_kb, chatchat_files, chatchat_chat, chatchat_server)
+    routes = [(m, r.path) for mod in (chatchat_kb, chatchat_files, chatchat_chat, chatchat_server, chatchat_summary)
               for r in mod.router.routes for m in r.methods]
     assert len(routes) >= 24
     for method, path in routes:
