@@ -3,8 +3,10 @@
 Each file is its own unit of work. A file row is written ``pending`` first; its
 chunks and the status flip to ``indexed`` land in one transaction that also
 retires the file's older versions, so a crash at any point leaves the KB as it
-was before that file (and re-running the same command completes it). One bad
-file is recorded as ``failed`` with its reason and never stops the batch.
+was before that file (and re-running the same command completes it). A file of
+more than ``stage_chunks`` chunks writes them in batches while it is still
+``pending`` (never searchable) and flips in one final transaction (staged.py).
+One bad file is recorded as ``failed`` with its reason and never stops the batch.
 """
 
 from __future__ import annotations
