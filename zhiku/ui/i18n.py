@@ -193,6 +193,12 @@ def t(key: str, **kw: Any) -> str:
     return text.format(**kw) if kw else text
 
 
+from zhiku.ui.i18n_settings import SETTINGS_STRINGS  # noqa: E402 - the settings page's local models, kept apart
+
+for _code, _strings in SETTINGS_STRINGS.items():
+    STRINGS[_code].update(_strings)
+
+
 from zhiku.ui.i18n_summaries import SUMMARY_STRINGS  # noqa: E402 - the summaries' strings, kept apart
 
 for _code, _strings in SUMMARY_STRINGS.items():

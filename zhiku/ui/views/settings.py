@@ -10,7 +10,7 @@ import streamlit as st
 from zhiku.ui import context, session
 from zhiku.ui.i18n import LANGS, lang, t
 from zhiku.ui.render import escape_markdown
-from zhiku.ui.views import settings_models
+from zhiku.ui.views import settings_local, settings_models
 from zhiku.ui.views import settings_mcp
 from zhiku.ui.views.chat import DEFAULTS
 
@@ -28,7 +28,8 @@ def render() -> None:
     with models.container(border=True):
         st.markdown(f"**{t('models')}**")
         show_models(zk)
-    if settings_models.is_admin(zk):
+    admin = settings_models.is_admin(zk)
+    if admin:
         settings_models.render(zk)
     settings_mcp.render(zk)  # the MCP servers the agent may call, for every reader
     embed, who = st.columns(2)
@@ -48,6 +49,8 @@ def render() -> None:
             me = session.call(zk.me)
             if me is not None:
                 st.markdown(escape_markdown(t("signed_in_as", name=me.user.name)))
+    if admin:  # last: a pull in progress keeps the page's script busy following it
+        settings_local.render(zk)
 
 
 def show_models(zk: Any) -> None:

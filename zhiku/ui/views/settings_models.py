@@ -1,5 +1,6 @@
 """The editable half of the settings page (admins): OpenAI-compatible model servers (add, change,
-remove, test the connection), the default chat model and the web-search engine. Everything goes
+remove, test the connection), the default chat model, the web-search engine and the embedder of new
+knowledge bases. Everything goes
 through the API (``/api/settings``), which saves the settings file and applies it at once; a stored
 API key is never shown, only whether there is one."""
 
@@ -90,14 +91,20 @@ def defaults_form(zk: Any, current: Any) -> None:
         model = st.selectbox(t("default_model"), options, index=options.index(default),
                              format_func=lambda n: n or t("extractive_answers"), key="def-model")
         engine_now = current.web_search_engine or "none"
-        engines = ENGINES if engine_now in ENGINES else [*ENGINES, engine_now]
+        known = list(current.web_search_engines) or ENGINES  # the server's registry (plugins included)
+        engines = known if engine_now in known else [*known, engine_now]
         engine = st.selectbox(t("web_engine"), engines, index=engines.index(engine_now),
                               format_func=lambda e: t("web_off") if e == "none" else e, key="def-engine")
         url = st.text_input(t("web_engine_url"), value=current.web_search_url or "", key="def-engine-url",
                             placeholder="http://127.0.0.1:8888")
+        embedders = list(current.embedders) or [current.default_embedder]
+        embedder = st.selectbox(t("default_embedder"), embedders, key="def-embedder",
+                                index=embedders.index(current.default_embedder)
+                                if current.default_embedder in embedders else 0)
+        st.caption(t("embedder_note"))
         if st.form_submit_button(t("save"), type="primary", icon=":material/save:"):
             saved = session.call(zk.set_defaults, default_model=model or None, web_search_engine=engine,
-                                 web_search_url=url.strip(), default=None)
+                                 web_search_url=url.strip(), default_embedder=embedder, default=None)
             if saved is not None:
                 st.toast(t("defaults_saved"), icon=":material/check:")
                 st.rerun()
