@@ -24,6 +24,7 @@ BAD_PATH_VALUES = {"kb": "no such kb", "file_id": "not-an-id", "job_id": "not-an
                    "source_id": "not-an-id",
                    "image_id": "not-an-id",
                    "pull_id": "not-an-id",
+                   "file": "no/such/file.md",
                    "model": "kb:no such kb"}
 
 
