@@ -217,3 +217,21 @@ def test_text_in_a_picture_is_ocrd_where_the_picture_is(tmp_path: Path, kind: st
         texts = [b.text for b in doc.blocks]
         assert texts.index("Text before the pictures.") < texts.index(ocr[0].text) < texts.index(
             "Text after picture 1.")
+
+
+@pytest.mark.slow
+def test_a_picture_of_text_already_on_the_page_is_not_read_twice(tmp_path: Path) -> None:
+    """A scan under its own text layer, a screenshot of a paragraph also typed out: the picture is
+    kept and shown with the text, its OCR is not indexed a second time."""
+    pytest.importorskip("rapidocr_onnxruntime", reason="the ocr extra is not installed")
+    import docx
+
+    d = docx.Document()
+    d.add_paragraph(" ".join(TEXT_LINES) + ".")
+    d.add_picture(io.BytesIO(text_picture()))
+    d.save(str(tmp_path / "twice.docx"))
+    doc = load_file(tmp_path / "twice.docx")
+    (pic,) = _pictures(doc)
+    assert doc.meta["picture_text_skipped"] == {"ocr_duplicate": 1}
+    assert not [b for b in doc.blocks if b.meta.get("ocr")]
+    assert doc.blocks[0].meta["images"] == [pic.id] and not pic.ocr_text

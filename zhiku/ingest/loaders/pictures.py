@@ -12,7 +12,8 @@ far). ``finish`` then decides, for the whole document at once:
   a name never comes from the document), as PNG/JPEG/GIF/WebP (other formats are converted to PNG);
 - the text: a picture big enough to hold text (``ocr.MIN_EMBEDDED_SIDE``) is OCR'd when the OCR
   extra is installed, its blocks placed where the picture is, marked ``meta["ocr"]`` and
-  ``meta["images"] = [id]``; a picture without text gives its id to the nearest block of its page
+  ``meta["images"] = [id]`` (unless most of it is already text of the page: a scan under its own
+  text layer is not read twice); a picture without text gives its id to the nearest block of its page
   (the text around it, else the nearest block), so a chunk citing that text shows the picture.
 
 The kept pictures go to ``doc.meta["pictures"]`` (bytes included); the ingestion pipeline stores
@@ -25,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +88,7 @@ class PictureCollector:
     ocr: bool | None = None  # None: OCR when the extra is installed
     seen: list[_Seen] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+    text_skipped: dict[str, int] = field(default_factory=dict)
     ocr_read: int = 0
 
     def add(self, blob: bytes, name: str = "", *, page: int | None = None, section: tuple[str, ...] = (),
@@ -98,6 +101,10 @@ class PictureCollector:
 
     def _skip(self, why: str) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
+
+    def _skip_text(self, why: str) -> None:
+        """A picture kept whose OCR text is left out (``meta["picture_text_skipped"]``)."""
+        self.text_skipped[why] = self.text_skipped.get(why, 0) + 1
 
     def finish(self, blocks: list[Block], meta: dict[str, Any]) -> list[Block]:
         """The blocks with the pictures' text placed; ``meta`` gets ``pictures`` (the kept ones),
@@ -139,6 +146,8 @@ class PictureCollector:
             return blocks
         out = self._place(blocks, kept)
         _report(meta, [p for p, _, _ in kept], self.skipped, self.ocr_read)
+        if self.text_skipped:
+            meta["picture_text_skipped"] = dict(self.text_skipped)
         return out
 
     def _place(self, blocks: list[Block], kept: list[tuple[Picture, Any, int | None]]) -> list[Block]:
@@ -154,6 +163,9 @@ class PictureCollector:
             if can_ocr and min(pic.width, pic.height) >= MIN_EMBEDDED_SIDE and self.ocr_read < MAX_OCR:
                 found = _ocr(pic, image)
                 self.ocr_read += bool(found)
+            if found and _already_there(found, blocks, pic.page):
+                self._skip_text("ocr_duplicate")
+                found = []
             if found:
                 pic.ocr_text = "\n".join(b.text for b in found)
                 inserts.setdefault(at, []).extend(found)
@@ -227,6 +239,21 @@ def _ocr(pic: Picture, image: Any) -> list[Block]:
     except Exception:  # noqa: BLE001 - one picture's OCR failing keeps the rest of the document
         log.warning("OCR failed on the picture %s", pic.name or pic.id[:12], exc_info=True)
         return []
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text).lower()
+
+
+def _already_there(found: list[Block], blocks: list[Block], page: int | None) -> bool:
+    """Whether most lines OCR read in a picture are already text of its page (a scan under its own
+    text layer, a screenshot of a paragraph also typed out): then its OCR text would say it twice."""
+    lines = [_squash(line) for b in found for line in b.text.splitlines()]
+    lines = [line for line in lines if len(line) >= 4]
+    if not lines:
+        return False
+    near = _squash(" ".join(b.text for b in blocks if page is None or b.page is None or b.page == page))
+    return sum(line in near for line in lines) >= 0.6 * len(lines)
 
 
 def _after_page(blocks: list[Block], page: int | None) -> int:
