@@ -102,3 +102,45 @@ def test_chatchat_kb_summary_api(served: tuple[ZhikuClient, httpx.Client]) -> No
     assert r.status_code == 200 and body["code"] == 200 and body["msg"].startswith("总结完成")
     (doc,) = body["data"]["summarize"]
     assert doc["page_content"] and doc["metadata"]["doc_ids"] == ",".join(ids) and doc["type"] == "Document"
+
+
+@pytest.mark.filterwarnings("ignore::pydantic.warnings.PydanticDeprecatedSince20")
+def test_chatchat_summary_routes_through_its_api_request(zk: Zhiku) -> None:
+    """The vendored web UI client's own ``post`` and stream reader (it has no method for these
+    routes; the SDK's are commented out), against a real uvicorn, as for recreate_vector_store."""
+    from tests.api.chatchat_clients import api_request
+    from tests.api.conftest import LiveServer
+
+    server = LiveServer(zk)
+    try:
+        api = api_request(server.url)
+        assert api.create_knowledge_base("摘要库", vector_store_type="faiss")["code"] == 200
+        up = api.post("/knowledge_base/upload_docs", data={"knowledge_base_name": "摘要库", "override": "true"},
+                      files=[("files", ("wiki/tea.md", TEA.encode())), ("files", ("年假.md", LEAVE.encode()))])
+        assert up.json()["code"] == 200 and up.json()["data"]["failed_files"] == {}, up.text
+        data = {"knowledge_base_name": "摘要库", "allow_empty_kb": True, "vs_type": "faiss",
+                "embed_model": "bge-large-zh-v1.5", "file_description": "", "model_name": None,
+                "temperature": 0.01, "max_tokens": None}
+        lines = list(api._httpx_stream2generator(api.post("/knowledge_base/kb_summary_api/recreate_summary_vector_store",
+                                                          json=data, stream=True, timeout=None), as_json=True))
+        assert [(x["code"], x["finished"], x["total"]) for x in lines] == [(200, 1, 2), (200, 2, 2)]
+        one = list(api._httpx_stream2generator(api.post(
+            "/knowledge_base/kb_summary_api/summary_file_to_vector_store",
+            json={**data, "file_name": "wiki/tea.md"}, stream=True, timeout=None), as_json=True))
+        assert one[0]["code"] == 200 and one[0]["doc"] == "wiki/tea.md" and "tea harvest" in one[0]["summary"]
+        assert zk.summaries.file("摘要库", "wiki/tea.md").text == one[0]["summary"]  # stored, served by zhiku too
+    finally:
+        server.stop()
+
+
+@pytest.mark.anyio
+async def test_async_client_summaries(zk: Zhiku) -> None:
+    from zhiku.client import AsyncZhikuClient
+
+    async with AsyncZhikuClient("http://zhiku.test", transport=httpx.ASGITransport(app=create_app(zk))) as c:
+        await c.create_kb("kb")
+        job = await c.upload("kb", [("notes/tea.md", TEA.encode())])
+        assert (await c.wait_for_job(job.id, timeout=60)).status == "done"
+        s = await c.summary("kb", "notes/tea.md")
+        assert s.kind == "extractive" and "tea harvest" in s.text
+        assert (await c.make_summary("kb")).files == 1
