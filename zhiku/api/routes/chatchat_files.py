@@ -153,7 +153,8 @@ async def upload_temp_docs(request: Request, who: WriteScope, zhiku: ZhikuDep) -
 
 
 @router.post("/knowledge_base/search_temp_docs")
-def search_temp_docs(body: SearchTempDocs, who: ReadScope, zhiku: ZhikuDep) -> list[dict[str, Any]]:
+def search_temp_docs(body: SearchTempDocs, who: ReadScope,
+                     zhiku: ZhikuDep) -> list[dict[str, Any]] | dict[str, Any]:  # or Chatchat's error envelope
     kb = temp_kb(who, zhiku, body.knowledge_id)
     hits = zhiku.search([kb], body.query, top_k=body.top_k)
     return within_threshold([hit_document(h) for h in hits], body.score_threshold)
