@@ -92,6 +92,7 @@ class DetectedAdd(BaseModel):
 class CatalogModel(BaseModel):
     name: str
     about: str
+    about_zh: str = ""
     file: str
     pinned_sha256: bool
 

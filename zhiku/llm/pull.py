@@ -39,6 +39,7 @@ class CatalogEntry:
     context_window: int = 8192
     sha256: str | None = None
     repos: dict[str, str] = field(default_factory=dict)  # mirror → repo when it differs there
+    about_zh: str = ""  # ``about`` in Chinese, for the settings page
 
     def url(self, mirror: str) -> str:
         if mirror in MIRRORS:
@@ -53,19 +54,20 @@ class CatalogEntry:
 # pin); entries without one are checked against the hash the server advertises (X-Linked-ETag), if any.
 CATALOG: dict[str, CatalogEntry] = {
     "qwen2.5-0.5b-instruct": CatalogEntry(
-        "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "qwen2.5-0.5b-instruct-q4_k_m.gguf", "Qwen2.5 0.5B, ~0.4 GB: fastest, weak"),
+        "Qwen/Qwen2.5-0.5B-Instruct-GGUF", "qwen2.5-0.5b-instruct-q4_k_m.gguf", "Qwen2.5 0.5B, ~0.4 GB: fastest, weak",
+        about_zh="约 0.4 GB：最快，能力较弱"),
     "qwen2.5-1.5b-instruct": CatalogEntry(
         "Qwen/Qwen2.5-1.5B-Instruct-GGUF", "qwen2.5-1.5b-instruct-q4_k_m.gguf", "Qwen2.5 1.5B, ~1.1 GB: CPU default",
-        sha256="6a1a2eb6d15622bf3c96857206351ba97e1af16c30d7a74ee38970e434e9407e"),
+        sha256="6a1a2eb6d15622bf3c96857206351ba97e1af16c30d7a74ee38970e434e9407e", about_zh="约 1.1 GB：仅用 CPU 时的首选"),
     "qwen2.5-3b-instruct": CatalogEntry(
         "Qwen/Qwen2.5-3B-Instruct-GGUF", "qwen2.5-3b-instruct-q4_k_m.gguf", "Qwen2.5 3B, ~2.1 GB: better, still CPU",
-        sha256="626b4a6678b86442240e33df819e00132d3ba7dddfe1cdc4fbb18e0a9615c62d"),
+        sha256="626b4a6678b86442240e33df819e00132d3ba7dddfe1cdc4fbb18e0a9615c62d", about_zh="约 2.1 GB：更好，CPU 仍可运行"),
     "qwen2.5-7b-instruct": CatalogEntry(
         "bartowski/Qwen2.5-7B-Instruct-GGUF", "Qwen2.5-7B-Instruct-Q4_K_M.gguf", "Qwen2.5 7B, ~4.7 GB: best here, "
-        "wants a GPU or patience"),
+        "wants a GPU or patience", about_zh="约 4.7 GB：目录中最好，需要显卡或耐心"),
     "llama3.2-3b-instruct": CatalogEntry(
         "bartowski/Llama-3.2-3B-Instruct-GGUF", "Llama-3.2-3B-Instruct-Q4_K_M.gguf", "Llama 3.2 3B, ~2.0 GB: "
-        "English first"),
+        "English first", about_zh="约 2.0 GB：以英文为主"),
 }
 
 

@@ -77,7 +77,7 @@ async def add_detected(zhiku: ZhikuDep, body: DetectedAdd) -> AnswerSettings:
 @router.get("/catalog", responses=responses(401, 403), dependencies=[Depends(AdminUser())])
 async def model_catalog(zhiku: ZhikuDep) -> Catalog:
     """The curated GGUF models a pull knows by name, and the mirrors it can download from."""
-    return Catalog(models=[CatalogModel(name=n, about=e.about, file=e.file, pinned_sha256=e.sha256 is not None)
+    return Catalog(models=[CatalogModel(name=n, about=e.about, about_zh=e.about_zh, file=e.file, pinned_sha256=e.sha256 is not None)
                            for n, e in CATALOG.items()],
                    mirrors=list(MIRRORS), mirror=zhiku.settings.llm.mirror)
 

@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from zhiku.ui import session
-from zhiku.ui.i18n import t
+from zhiku.ui.i18n import lang, t
 from zhiku.ui.render import escape_markdown, human_size
 
 RUNNING = ("running", "cancelling")
@@ -66,7 +66,7 @@ def pull_section(zk: Any) -> None:
     catalog = session.call(zk.model_catalog, default=None)
     if catalog is None:
         return
-    about = {m.name: m.about for m in catalog.models}
+    about = {m.name: (m.about_zh or m.about) if lang() == "zh" else m.about for m in catalog.models}
     pull_id = st.session_state.get("pull-id")
     running = False
     if pull_id:
@@ -77,7 +77,7 @@ def pull_section(zk: Any) -> None:
                             key="pull-what")
         url = st.text_input(t("pull_url"), key="pull-url", placeholder="https://…/model-q4_k_m.gguf")
         mirrors = list(catalog.mirrors)
-        mirror = st.selectbox(t("pull_mirror"), mirrors, key="pull-mirror",
+        mirror = st.selectbox(t("pull_mirror"), mirrors, key="pull-mirror", format_func=lambda m: t(f"mirror_{m}"),
                               index=mirrors.index(catalog.mirror) if catalog.mirror in mirrors else 0)
         if st.form_submit_button(t("pull_start"), type="primary", icon=":material/download:", disabled=running):
             started = session.call(zk.start_pull, url.strip() or what, None if url.strip() else mirror,
