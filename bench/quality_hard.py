@@ -1,9 +1,11 @@
 """The harder quality measurements of bench/quality.py (issue 17): several KBs searched at once,
 questions the KB cannot answer, and two-part questions.
 
-- ``kbs``: the dev sets as separate KBs. Each question is searched in its own KB alone, and in all
-  the layout's KBs at once: each KB fused on its own (now), BM25 normalised per KB then one fusion
-  (tried), one fusion over raw BM25 (before). Layout "four KBs": xquad_zh, xquad_en, drcd_dev, crud_news_zh as four KBs,
+- ``kbs``: the dev sets as separate KBs. Each question is searched in its own KB alone, in one KB
+  holding all the layout's passages (the ceiling: every passage competes), and in all the layout's
+  KBs at once: per-KB fusion blended with each passage's own relevance under one lexical weight
+  (now, ``fusion.merge_kbs``), each KB fused on its own (before), BM25 normalised per KB then one
+  fusion (tried), one fusion over raw BM25 (before issue 17). Layout "four KBs": xquad_zh, xquad_en, drcd_dev, crud_news_zh as four KBs,
   all their 1,058 answerable questions. Layout "one KB 100× larger": xquad_zh split into twenty
   small KBs of 12 passages beside one KB of drcd_dev + xquad_en; the xquad_zh and drcd_dev
   questions.
@@ -109,6 +111,7 @@ def several_kbs(app: Zhiku, pool: KBs, modes: tuple[str, ...] = ("hybrid",)) -> 
          + [({**q, "gold_ids": [f"drcd_dev/{g}" for g in q["gold_ids"]]}, big) for q in _queries("drcd_dev")]),
     ]
     chunks = {k: len(app.indexes.get(app.kb(k)).vectors) for k in [*small, big]}
+    set_of: dict[str, str | None] = {**{v: k for k, v in four.items()}, **{k: "xquad_zh" for k in small}, big: None}
     for label, kbs, questions in layouts:
         for mode in modes:
             by_own: dict[str, list[tuple[dict[str, Any], str]]] = {}
@@ -118,20 +121,38 @@ def several_kbs(app: Zhiku, pool: KBs, modes: tuple[str, ...] = ("hybrid",)) -> 
             n = sum(k for k, _ in alone)
             base = {key: sum(k * r[key] for k, r in alone) / n for key in ("recall@1", "recall@5")}
             rows.append({"layout": label, "mode": mode, "search": "own KB alone", **base, "questions": n})
-            for merge, label_ in (("per_kb", "all KBs, each KB fused on its own (now)"),
+            whole = one_kb(pool, label)
+            rows.append({"layout": label, "mode": mode, "search": "one KB holding every passage (ceiling)",
+                         **_recall(app, [whole], [(_in_one(q, set_of.get(own)), whole) for q, own in questions], mode)})
+            for merge, label_ in (("shared", "all KBs, per-KB fusion + own relevance, one lexical weight (now)"),
+                                  ("per_kb", "all KBs, each KB fused on its own (before)"),
                                   ("normalized", "all KBs, BM25 normalised per KB, one fusion (tried)"),
-                                  ("raw", "all KBs, raw BM25, one fusion (before)")):
+                                  ("raw", "all KBs, raw BM25, one fusion (before issue 17)")):
                 app.retriever.merge = merge
                 try:
                     rows.append({"layout": label, "mode": mode, "search": label_, **_recall(app, kbs, questions, mode)})
                 finally:
-                    app.retriever.merge = "per_kb"
-            print(rows[-4:], flush=True)
+                    app.retriever.merge = "shared"
+            print(rows[-6:], flush=True)
     small_chunks = float(np.mean([chunks[k] for k in small]))
     for r in rows:
         if r["layout"] == "one KB 100× larger":
             r["chunks"] = f"{SMALL} × {small_chunks:.0f} beside {chunks[big]} ({chunks[big] / small_chunks:.0f}×)"
     return rows
+
+
+def one_kb(pool: KBs, layout: str) -> str:
+    """The layout's passages in one KB (ids prefixed by their set): what searching all at once
+    can reach at best, since the questions then compete with every passage of the layout."""
+    sets = ("xquad_zh", "xquad_en", "drcd_dev", "crud_news_zh") if layout == "four KBs" else (
+        "xquad_zh", "drcd_dev", "xquad_en")
+    return pool.make([{**r, "id": f"{c}/{r['id']}"} for c in sets for r in corpus(c)], key=f"one KB: {layout}")
+
+
+def _in_one(q: dict[str, Any], own_set: str | None) -> dict[str, Any]:
+    """A question's gold ids in :func:`one_kb`'s KB (``own_set``: the set its own KB holds; None:
+    its ids are prefixed already, as in the 150x layout's large KB)."""
+    return q if own_set is None else {**q, "gold_ids": [f"{own_set}/{g}" for g in q["gold_ids"]]}
 
 
 def _near_miss(name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

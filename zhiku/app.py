@@ -440,6 +440,8 @@ class Zhiku:
         from zhiku.chat.context import ContextWidener
         from zhiku.chat.llm import LLMChat
         from zhiku.chat.pipeline import AnswerPipeline
+        from zhiku.chat.routing import kb_profile
+        from zhiku.retrieval.routing import Router
         from zhiku.chat.web import WebChat
         from zhiku.llm.extractive import ExtractiveAnswerer
 
@@ -451,4 +453,5 @@ class Zhiku:
                                      ContextWidener(self.engine, s.answer.context_chars, s.answer.context_langs)),
                               LLMChat(), WebChat(s, self.embedders.get, extractive),
                               AgentChat(s, self.retriever, lambda: {**self.agent_services, "kb": self.kb}),
+                              router=Router(self.retriever, kb_profile(self.engine)),
                               kb_answers=KBAnswers(self.engine, self.catalog, self.summaries))

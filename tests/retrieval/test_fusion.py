@@ -47,3 +47,28 @@ def test_modes_use_one_channel() -> None:
     assert fuse([Candidate(c.key, c.cosine, c.bm25, c.coverage) for c in cands], "dense", RANGE)[0].key == "d"
     assert fuse([Candidate(c.key, c.cosine, c.bm25, c.coverage) for c in cands], "lexical", RANGE)[0].key == "l"
     assert fuse([], "hybrid", RANGE) == []
+
+
+def test_several_kbs_weigh_the_words_alike() -> None:
+    """The 150x layout's fault (issue 17): a KB whose passage misses the question's rare words
+    weighed its lexical channel at almost nothing and ranked on dense similarity alone, above the
+    KB whose passage has them. Merged with one lexical weight for both, the passage with the
+    words comes first; each KB fused alone, it did not."""
+    from zhiku.retrieval.fusion import merge_kbs
+
+    def pools() -> list[tuple[list[Candidate[str]], tuple[float, float]]]:
+        gold = [Candidate("gold", cosine=0.88, bm25=5.0, coverage=0.8), Candidate("g2", cosine=0.80, bm25=1.0,
+                                                                              coverage=0.2)]
+        sibling = [Candidate("sibling", cosine=0.92, bm25=1.0, coverage=0.15),
+                   Candidate("s2", cosine=0.85, bm25=0.5, coverage=0.1)]
+        return [(gold, RANGE), (sibling, RANGE)]
+
+    alone = sorted((c for pool, r in pools() for c in fuse(pool, "hybrid", r)), key=lambda c: -c.score)
+    assert alone[0].key == "sibling"
+    merged = merge_kbs(pools(), "hybrid")
+    assert merged[0].key == "gold"
+    assert [c.score for c in merged] == sorted((c.score for c in merged), reverse=True)
+    assert all(0.0 <= c.score <= 1.0 for c in merged)
+    # lexical mode: coverage decides across KBs; dense mode: the calibrated similarity
+    assert merge_kbs(pools(), "lexical")[0].key == "gold"
+    assert merge_kbs(pools(), "dense")[0].key == "sibling"

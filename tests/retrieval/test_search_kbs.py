@@ -1,5 +1,6 @@
 """Several KBs searched at once: each KB is fused on its own, so a small KB's answer is not drowned
-by a large KB whose BM25 scores run on another scale (issue 17, item 1)."""
+by a large KB whose BM25 scores run on another scale (issue 17, item 1); then every passage is also
+judged by its own relevance, weighed alike in every KB (``fusion.merge_kbs``)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def _small_kb_found(two_kbs: Zhiku, mode: str) -> None:
     both = two_kbs.search(["手册", "demo"], "年假", top_k=5, mode=mode)
     assert any(h.kb == "demo" and "十五天" in h.text for h in both), [(h.kb, h.score) for h in both]
     demo_hit = next(h for h in both if h.kb == "demo")
-    assert demo_hit.score == alone[0].score, "a KB's scores do not depend on the other KBs searched"
+    assert demo_hit.chunk_id == alone[0].chunk_id and demo_hit.score > 0
     assert all(0.0 <= h.score <= 1.0 for h in both)
     assert [h.score for h in both] == sorted((h.score for h in both), reverse=True)
 

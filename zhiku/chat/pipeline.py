@@ -24,9 +24,11 @@ from zhiku.chat.kb_questions import kb_question
 from zhiku.chat.llm import LLMChat
 from zhiku.chat.web import WebChat
 from zhiku.config import Settings
+from zhiku.chat.prompts import render
 from zhiku.errors import InvalidInput, Unavailable, ZhikuError
 from zhiku.llm.base import CallControl, Message, Timeouts
-from zhiku.schema import Answer, AnswerEvent, AnswerMode, AnswerRequest, Final, KnowledgeBase, Turn
+from zhiku.retrieval.routing import Route, Router
+from zhiku.schema import Answer, AnswerEvent, AnswerMode, AnswerRequest, Final, KnowledgeBase, Notice, Turn
 
 if TYPE_CHECKING:
     from zhiku.chat.kb_answers import KBAnswers
@@ -76,7 +78,7 @@ class AnswerPipeline:
         self, settings: Settings, kb: Callable[[str], KnowledgeBase], retriever: "Retriever",
         chat_models: Callable[[], "ModelRegistry"], temp_kbs: Callable[[], "TempKBs"],
         kb_chat: KBChat, llm_chat: LLMChat, web_chat: WebChat, agent_chat: AgentChat | None = None,
-        kb_answers: "KBAnswers | None" = None,
+        router: Router | None = None, kb_answers: "KBAnswers | None" = None,
     ) -> None:
         """``kb(name)``: a knowledge base by name (NotFound otherwise); ``chat_models()`` and
         ``temp_kbs()``: the chat model registry and file chat's uploads, built on first use."""
@@ -85,6 +87,7 @@ class AnswerPipeline:
         self.kb_chat, self.llm_chat, self.web_chat = kb_chat, llm_chat, web_chat
         self.agent_chat = agent_chat or AgentChat(settings, retriever, lambda: {"kb": kb})
         self.approvals = Approvals()  # agent calls waiting for their user's decision (POST /api/chat/approvals)
+        self.router = router or Router(retriever)  # kb mode asked of all the asker's KBs (request.route)
         self.kb_answers = kb_answers  # questions about the KB itself: from its catalog and summaries
 
     # -- the one entry -----------------------------------------------------------------
@@ -108,6 +111,8 @@ class AnswerPipeline:
         if mode == "agent" and request.kbs:  # the KBs its kb_search may read (none named: no KB search)
             kbs = [self.kb(name) for name in dict.fromkeys(request.kbs)]
         if mode == "kb":
+            if not request.kbs and request.route:
+                raise InvalidInput("there is no knowledge base you can read: create one, or ask for access to one")
             if not request.kbs:
                 raise InvalidInput("kb mode needs at least one knowledge base (kbs)")
             kbs = [self.kb(name) for name in dict.fromkeys(request.kbs)]
@@ -187,12 +192,39 @@ class AnswerPipeline:
                    control: CallControl) -> Answering:
         """KB chat: one search of the question, then the answer from its passages."""
         request = prepared.request
-        ev = self._retrieve(kbs, request, prepared.lang, vectors)
+        route = self._route(kbs, request, vectors) if request.route else None
+        ev = self._retrieve(kbs, request, prepared.lang, vectors, route)
         yield ev.retrieved
         kb_llm = self.chat_models().get(prepared.model) if prepared.model else None
         grounding = self.settings.llm.grounding if request.strict is None else (
             "strict" if request.strict else "lenient")
-        yield from self.kb_chat.stream(ev, kb_llm, prepared.turns, grounding == "strict", request.temperature, control)
+        answering = self.kb_chat.stream(ev, kb_llm, prepared.turns, grounding == "strict", request.temperature, control)
+        if route is None:
+            yield from answering
+            return
+        # the KBs the question went to, said ahead of the answer and in it (text and ``Answer.kbs``)
+        said = render(prepared.lang, "routed", kbs=", ".join(route.names), total=route.considered)
+        yield Notice(text=said)
+        try:
+            for event in answering:
+                if isinstance(event, Final):
+                    a = event.answer
+                    event = Final(answer=a.model_copy(update={"answer": f"{said}\n\n{a.answer}", "kbs": route.names}))
+                yield event
+        finally:
+            close = getattr(answering, "close", None)  # a generator: stops the model's answer
+            if close is not None:
+                close()
+
+    def _route(self, kbs: Sequence[KnowledgeBase], request: AnswerRequest, vectors: QueryVectors) -> Route:
+        """Which of the asker's KBs the question goes to, and their passages (zhiku.retrieval.routing)."""
+        settings = self.settings
+        n = max(request.top_k or settings.retrieval.top_k, settings.answer.passages)
+        mode = request.retrieval or settings.retrieval.mode
+        if mode != "lexical":
+            for kb in kbs:
+                vectors.get(kb.embedder)
+        return self.router.route(kbs, request.question, n, mode, vectors.made())
 
     def _agent(self, prepared: PreparedAnswer, control: CallControl) -> Answering:
         """Agent mode, or agentic KB chat (which falls back to KB chat when the model does not search)."""
@@ -217,9 +249,13 @@ class AnswerPipeline:
         return self.kb(name)
 
     def _retrieve(self, kbs: Sequence[KnowledgeBase], request: AnswerRequest, lang: str,
-                  vectors: QueryVectors) -> Evidence:
-        """The one search of the question; its embedding is kept for the answerer."""
+                  vectors: QueryVectors, route: Route | None = None) -> Evidence:
+        """The one search of the question; its embedding is kept for the answerer. A routed
+        question's search was the route's."""
         settings = self.settings
+        if route is not None:
+            return weigh(request.question, lang, route.hits, settings.retrieval.relevance_floor,
+                         route.kbs[0].embedder, vectors)
         n = max(request.top_k or settings.retrieval.top_k, settings.answer.passages)
         mode = request.retrieval or settings.retrieval.mode
         if mode != "lexical":
@@ -254,3 +290,20 @@ def request_for(mode: AnswerMode, chosen: dict[str, Any], overrides: dict[str, A
         kbs=list(merged.get("kbs") or []), temp_kb=merged.get("temp_kb"), model=merged.get("model"),
         temperature=merged.get("temperature"), top_k=merged.get("top_k"), strict=merged.get("strict"),
         retrieval=merged.get("retrieval"), agentic=merged.get("agentic"))
+
+
+ALL_KBS = "*"  # kbs ["*"]: every knowledge base the asker may read, the question routed to those that fit it
+
+
+def routed(request: AnswerRequest, readable: Callable[[], Sequence[str]]) -> AnswerRequest:
+    """A kb-mode request naming ``*`` (all my KBs) as a routed one over ``readable()`` (the names of
+    the KBs the asker may read); any other request as it is."""
+    if request.mode != "kb" or ALL_KBS not in request.kbs:
+        return request
+    return request.model_copy(update={"kbs": list(readable()), "route": True})
+
+
+def named_kbs(kbs: Sequence[str] | None) -> list[str] | None:
+    """The KB names a request names for its access check (``*`` is no KB's name: it stands for the
+    KBs the asker may read)."""
+    return None if kbs is None else [k for k in kbs if k != ALL_KBS]

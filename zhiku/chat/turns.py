@@ -114,6 +114,8 @@ def reply_fields(result: TurnResult, mode: str, model: str) -> dict[str, Any]:
                            ("dropped_sources", a.dropped_sources), ("dropped_turns", a.dropped_turns)):
             if value:
                 meta[key] = value
+        if a.kbs:  # a routed question: the KBs it went to
+            meta["kbs"] = a.kbs
     if result.error is not None:
         meta["error_type"] = result.error.kind
     complete = a is not None and result.status == "complete"

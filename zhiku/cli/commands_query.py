@@ -55,7 +55,8 @@ def search(
 @app.command("ask")
 def ask(
     ctx: typer.Context,
-    args: List[str] = typer.Argument(..., metavar="KB... QUESTION", help="knowledge bases, then the question"),
+    args: List[str] = typer.Argument(..., metavar="[KB...] QUESTION", help="knowledge bases, then the question; "
+                                     "none (or '*'): every KB you may read, the question routed to those that fit it"),
     top_k: Optional[int] = typer.Option(None, "--top-k", "-k", min=1, help="passages to consider"),
     mode: Optional[str] = typer.Option(None, "--mode", "-m", help=MODE_HELP),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
@@ -63,13 +64,18 @@ def ask(
     trace: bool = typer.Option(False, "--trace", help="agentic retrieval (the chat model searches the KBs as a "
                                "tool: rewrites, splits, searches again), and print each tool call before the answer"),
 ) -> None:
-    """Answer a question from one or several knowledge bases, with citations."""
+    """Answer a question from one or several knowledge bases, with citations. With no KB named, from
+    the KBs that fit the question (named in the answer's first line)."""
+    from zhiku.chat.pipeline import ALL_KBS, routed
     from zhiku.schema import AnswerRequest
 
-    kbs, question = _split(args)
+    kbs, question = _split(args) if len(args) > 1 else ([ALL_KBS], args[0])
     request = AnswerRequest(mode="kb", kbs=kbs, question=question, model=model, top_k=top_k, retrieval=mode,
                             agentic=True if trace else None)
-    answer = state(ctx).backend().answer(request)  # the default chat model's answer, or an extractive one
+    backend = state(ctx).backend()
+    if state(ctx).server is None:  # local: every KB of the home (a server routes over the caller's KBs)
+        request = routed(request, lambda: [kb.name for kb in state(ctx).app().list_kbs()])
+    answer = backend.answer(request)  # the default chat model's answer, or an extractive one
     if trace and not as_json:
         print_trace(answer.trace or [])
     print_answer(answer, lambda c: escape(_where(c.model_dump())), as_json)

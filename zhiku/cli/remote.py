@@ -147,7 +147,7 @@ class RemoteBackend:
             model=None if msg.model in (None, "extractive") else msg.model, warning=meta.get("warning"),
             finish_reason=meta.get("finish_reason"), usage=msg.usage,
             dropped_sources=int(meta.get("dropped_sources") or 0), dropped_turns=int(meta.get("dropped_turns") or 0),
-            trace=msg.trace)
+            trace=msg.trace, kbs=meta.get("kbs"))
 
 
 def _batches(sources: Sequence[Source]) -> list[list[Source]]:

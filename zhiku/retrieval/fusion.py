@@ -85,3 +85,32 @@ def fuse(
         c.score = round(c.score / top * confidence, 6)
     candidates.sort(key=lambda c: c.score, reverse=True)
     return candidates
+
+
+def shared_lexical_share(pools: list[list[Candidate[K]]], mode: str, dense_weight: float = 0.5) -> float:
+    """The lexical channel's weight for several KBs' candidates at once: from the best coverage of
+    them all. Each KB weighing its own would let a KB whose passages miss the question's rare words
+    rank by dense similarity alone, above the KB whose passage has them."""
+    if mode == "dense":
+        return 0.0
+    if mode == "lexical":
+        return 1.0
+    best = max((c.coverage for pool in pools for c in pool if c.bm25 is not None), default=0.0)
+    return lexical_weight(dense_weight, best)
+
+
+def merge_kbs(pools: list[tuple[list[Candidate[K]], tuple[float, float]]], mode: str,
+              dense_weight: float = 0.5) -> list[Candidate[K]]:
+    """Several KBs' candidates, each KB fused on its own, then each passage scored half by that
+    fused score (its place in its KB times the KB's confidence) and half by its own absolute
+    relevance (calibrated dense similarity and lexical coverage, weighed alike in every KB: one
+    lexical weight for them all), best first. docs/benchmarks.md ("Several KBs at once") measures it against the other merges."""
+    share = shared_lexical_share([p for p, _ in pools], mode, dense_weight)
+    merged: list[Candidate[K]] = []
+    for pool, score_range in pools:
+        for c in fuse(pool, mode, score_range, dense_weight):
+            own = (1.0 - share) * (c.dense or 0.0) + share * (c.lexical or 0.0)
+            c.score = round(0.5 * c.score + 0.5 * own, 6)
+            merged.append(c)
+    merged.sort(key=lambda c: c.score, reverse=True)
+    return merged

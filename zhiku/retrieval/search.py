@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from zhiku.errors import InvalidInput
-from zhiku.retrieval.fusion import Candidate, fuse
+from zhiku.retrieval.fusion import Candidate, fuse, merge_kbs
 from zhiku.retrieval.rerank import build_reranker
 from zhiku.retrieval.rerank import rerank as rerank_candidates
 from zhiku.schema import Hit, KnowledgeBase
@@ -31,12 +31,14 @@ OVERLAP_MIN_VECTORS = 20_000  # below this a vector scan takes ~1 ms: not worth 
 
 
 class Retriever:
-    #: how several KBs' candidates are brought together: "per_kb" (each KB fused on its own, then
-    #: merged by score: a KB's scores do not depend on the other KBs searched); "normalized" (each KB's
+    #: how several KBs' candidates are brought together: "shared" (each KB fused on its own with one
+    #: lexical weight for all, each passage scored half by its KB's fused score, half by its own
+    #: absolute relevance: fusion.merge_kbs; issue 17's 150x layout); "per_kb" (each KB fused on its
+    #: own, then merged by score: a KB's scores do not depend on the other KBs searched); "normalized" (each KB's
     #: BM25 divided by the largest score the query can reach in it, then one fusion: tried, see
     #: docs/benchmarks.md §5); "raw" (one fusion over raw BM25, as before issue 17). bench/quality.py
     #: measures all three in one run.
-    merge = "per_kb"
+    merge = "shared"
 
     #: a query that asks two or more questions one after another ("…何时？…多少？") is searched as
     #: each question, their hits merged (``merge_parts``); False searches it whole, as before issue 17
@@ -127,6 +129,7 @@ class Retriever:
         query_vecs: dict[str, np.ndarray] = dict(query_vectors or {})
         fused: list[Candidate] = []
         pool: list[Candidate] = []
+        per_kb: list[tuple[list[Candidate], tuple[float, float]]] = []
         opened: dict[str, KBIndexes] = {}
         for kb in kbs:
             idx = opened[kb.name] = self.indexes.get(kb)
@@ -162,8 +165,8 @@ class Retriever:
             # a small KB's answer. Fused on its own, each KB's hits get its relative order times its own
             # absolute confidence, which compare across KBs.
             score_range = self.embedders.score_range(kb.embedder)
-            if self.merge == "per_kb":
-                fused.extend(fuse(list(found.values()), mode, score_range, settings.dense_weight))
+            if self.merge in ("per_kb", "shared"):
+                per_kb.append((list(found.values()), score_range))
                 continue
             # (a lexical backend without query_weight, e.g. a plugin's, keeps its raw scores)
             query_weight = getattr(idx.lexical, "query_weight", None)
@@ -175,6 +178,11 @@ class Retriever:
             pool.extend(found.values())
         if pool:
             fused = fuse(pool, mode, score_range, settings.dense_weight)
+        elif self.merge == "shared" and len(per_kb) > 1:
+            fused = merge_kbs(per_kb, mode, settings.dense_weight)
+        else:
+            for found_, range_ in per_kb:
+                fused.extend(fuse(found_, mode, range_, settings.dense_weight))
         fused.sort(key=lambda c: c.score, reverse=True)
         reranker = build_reranker(
             rerank or settings.rerank, settings.rerank_weight, settings.rerank_base_url, settings.rerank_model,

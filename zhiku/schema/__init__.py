@@ -133,6 +133,8 @@ class Answer(BaseModel):
     tool_calls: list[dict[str, Any]] | None = Field(None, description="llm mode with tools: the calls the model "
                                                                     "asked for, in OpenAI's shape")
     trace: list[ToolStep] | None = Field(None, description="agent mode and agentic KB chat: the tool calls made")
+    kbs: list[str] | None = Field(None, description="kb mode asked of all the asker's KBs (kbs ['*']): the "
+                                  "knowledge bases the question was routed to and answered from")
 
 
 # -- one question, from any face --------------------------------------------------------------
@@ -195,6 +197,8 @@ class AnswerRequest(BaseModel):
     tools: list[str] | None = Field(None, description="agent mode: only these of the enabled tools (agent.tools)")
     approvals: bool = Field(False, description="agent mode: a tool that acts on the world asks the client for "
                             "approval (an ApprovalRequest event) instead of being refused")
+    route: bool = Field(False, description="kb mode: ``kbs`` are the candidates (all the asker may read); the "
+                        "question goes to those of them that fit it (zhiku.retrieval.routing), named in the answer")
 
 
 class Retrieved(BaseModel):

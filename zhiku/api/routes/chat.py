@@ -20,13 +20,14 @@ from starlette.concurrency import run_in_threadpool
 
 from zhiku.api.chat_events import ChatEncoder, respond
 from zhiku.client.chat_models import ChatRequest
-from zhiku.api.deps import CallerRead, CallerWrite, ZhikuDep
+from zhiku.api.deps import CallerRead, CallerWrite, ReadableKBIds, ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.api.routes.conversations import STREAM_DOC, approvals
 from zhiku.api.routes.files import UPLOAD_BODY
+from zhiku.api.routes.tools import readable_names
 from zhiku.api.security import kbs_in_body, principal
 from zhiku.api.uploads import receive_files
-from zhiku.chat.pipeline import CHOICES, request_for
+from zhiku.chat.pipeline import CHOICES, named_kbs, request_for, routed
 from zhiku.schema.chat import Message, TempKB
 from zhiku.chat.turns import TurnResult, reply_fields
 from zhiku.errors import InvalidInput
@@ -37,11 +38,11 @@ TempKBId = Annotated[str, Path(description="uploaded files' id", pattern=r"^[0-9
 ApprovalId = Annotated[str, Path(description="the approval_request event's id", pattern=r"^[0-9a-f]{32}$")]
 # kb mode answers from the knowledge bases named, and agent mode's KB search reads them; the other modes touch none
 ChatBody = Annotated[ChatRequest, Depends(kbs_in_body(
-    "read", ChatRequest, lambda b: (b.kbs or []) if b.mode in ("kb", "agent") else None, ["kbs"]))]
+    "read", ChatRequest, lambda b: named_kbs(b.kbs or []) if b.mode in ("kb", "agent") else None, ["kbs"]))]
 
 
 @router.post("", response_model=Message, responses={**STREAM_DOC, **responses(400, 404, 409, 422, 503, 504)})
-async def chat(body: ChatBody, request: Request, zhiku: ZhikuDep) -> Message | StreamingResponse:
+async def chat(body: ChatBody, request: Request, readable: ReadableKBIds, zhiku: ZhikuDep) -> Message | StreamingResponse:
     """Answer the last message (history: the ones before it) in any mode; nothing is stored."""
     owner = principal(request).user_id
     if body.messages[-1].role != "user":
@@ -57,6 +58,7 @@ async def chat(body: ChatBody, request: Request, zhiku: ZhikuDep) -> Message | S
             lambda _: ChatEncoder(start), body.stream)
     asked = request_for(body.mode, {}, body.model_dump(include=set(CHOICES)), body.messages[-1].content,
                         history, owner).model_copy(update={"approvals": approvals(body.approvals, body.stream)})
+    asked = routed(asked, lambda: readable_names(zhiku, readable))  # kbs ["*"]: all the caller may read
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
 
     def finish(result: TurnResult) -> Message:

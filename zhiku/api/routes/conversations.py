@@ -18,13 +18,13 @@ from starlette.concurrency import run_in_threadpool
 from zhiku.api import sse
 from zhiku.api.chat_events import ChatEncoder, respond
 from zhiku.client.chat_models import ConversationCreate, ConversationUpdate, FeedbackCreate, MessageCreate
-from zhiku.api.deps import CallerDep, ZhikuDep
+from zhiku.api.deps import CallerDep, ReadableKBIds, ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.api.security import Caller, KBsInBody, Principal, kbs_in_body, principal
 from zhiku.app import Zhiku
 from zhiku.errors import InvalidInput
 from zhiku.chat.export import to_markdown
-from zhiku.chat.pipeline import CHOICES, request_for
+from zhiku.chat.pipeline import CHOICES, named_kbs, request_for, routed
 from zhiku.schema.chat import Conversation, Feedback, Message
 from zhiku.chat.turns import TurnResult, reply_fields
 
@@ -56,12 +56,12 @@ def _owner(request: Request) -> str:
 # -- the knowledge bases a request names, authorised before the route runs ------------------------
 def _created_kbs(body: ConversationCreate) -> list[str] | None:
     kbs = body.kbs if body.kbs is not None else body.settings.kbs if body.settings is not None else None
-    return kbs or None
+    return named_kbs(kbs) or None  # kbs ["*"]: all the caller may read, each question routed
 
 
 def _updated_kbs(body: ConversationUpdate) -> list[str] | None:
     settings = body.settings  # only the fields given change
-    return (settings.kbs or None) if settings is not None and "kbs" in settings.model_fields_set else None
+    return (named_kbs(settings.kbs) or None) if settings is not None and "kbs" in settings.model_fields_set else None
 
 
 def _message_kbs(conversation_id: str, body: MessageCreate, zhiku: Zhiku, who: Principal) -> list[str] | None:
@@ -71,7 +71,7 @@ def _message_kbs(conversation_id: str, body: MessageCreate, zhiku: Zhiku, who: P
         return None
     conv = zhiku.conversations.get(who.user_id, conversation_id, False)
     asked = request_for(conv.mode, conv.settings.model_dump(), body.model_dump(include=set(CHOICES)), body.content)
-    return asked.kbs if asked.mode in ("kb", "agent") else None
+    return named_kbs(asked.kbs) if asked.mode in ("kb", "agent") else None
 
 
 # the bodies, once the caller may read every knowledge base they name (a message: or its conversation)
@@ -138,7 +138,7 @@ def export_conversation(conversation_id: ConversationId, request: Request, zhiku
 @router.post("/conversations/{conversation_id}/messages", response_model=Message, dependencies=WRITES,
              responses={**STREAM_DOC, **responses(400, 404, 409, 422, 503, 504)})
 async def send_message(conversation_id: ConversationId, body: MessageBody, request: Request,
-                       zhiku: ZhikuDep) -> Message | StreamingResponse:
+                       readable: ReadableKBIds, zhiku: ZhikuDep) -> Message | StreamingResponse:
     """Ask in the conversation: the question is stored, answered with the conversation's mode and
     settings (this message's choices override them), and the answer stored with its mode, model,
     citations, latency and usage — or its error. A client that leaves a stream stops the answer;
@@ -148,6 +148,9 @@ async def send_message(conversation_id: ConversationId, body: MessageBody, reque
     history = await run_in_threadpool(zhiku.conversations.history, conversation_id)
     asked = request_for(conv.mode, conv.settings.model_dump(), body.model_dump(include=set(CHOICES)), body.content,
                         history, owner).model_copy(update={"approvals": approvals(body.approvals, body.stream)})
+    from zhiku.api.routes.tools import readable_names
+
+    asked = routed(asked, lambda: readable_names(zhiku, readable))  # kbs ["*"]: all the caller may read
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)  # fails before anything is stored
     question = await run_in_threadpool(
         zhiku.conversations.add_message, owner, conversation_id, "user", body.content, mode=asked.mode)

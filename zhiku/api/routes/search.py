@@ -10,16 +10,18 @@ from starlette.concurrency import run_in_threadpool
 
 from zhiku.api import sse
 from zhiku.api.chat_events import answer_of, respond
-from zhiku.api.deps import ZhikuDep
+from zhiku.api.deps import ReadableKBIds, ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.client.models import AskRequest, SearchRequest
+from zhiku.api.routes.tools import readable_names
 from zhiku.api.security import kbs_in_body
+from zhiku.chat.pipeline import named_kbs, routed
 from zhiku.schema import Answer, AnswerRequest, Hit
 
 router = APIRouter(prefix="/api", tags=["search and answers"])
 # the body, once the caller may read every knowledge base it names
 SearchBody = Annotated[SearchRequest, Depends(kbs_in_body("read", SearchRequest, lambda b: b.kbs, ["kbs"]))]
-AskBody = Annotated[AskRequest, Depends(kbs_in_body("read", AskRequest, lambda b: b.kbs, ["kbs"]))]
+AskBody = Annotated[AskRequest, Depends(kbs_in_body("read", AskRequest, lambda b: named_kbs(b.kbs), ["kbs"]))]
 
 
 @router.post("/search", responses=responses(400, 404, 422))
@@ -33,10 +35,13 @@ def search(body: SearchBody, zhiku: ZhikuDep) -> list[Hit]:
                          "start, delta (repeated), citations, done (error only when it fails after it started)",
           "content": {sse.MEDIA_TYPE: {"schema": {"type": "string"}}}},
     **responses(400, 404, 422)})
-async def ask(body: AskBody, request: Request, zhiku: ZhikuDep) -> Answer | StreamingResponse:
-    """Answer from the knowledge bases with numbered citations; says so when they hold no answer."""
+async def ask(body: AskBody, request: Request, readable: ReadableKBIds, zhiku: ZhikuDep) -> Answer | StreamingResponse:
+    """Answer from the knowledge bases with numbered citations; says so when they hold no answer.
+    ``kbs: ["*"]``: all the caller may read, the question routed to those that fit it (named in the
+    answer's ``kbs`` and its first line)."""
     asked = AnswerRequest(mode="kb", kbs=body.kbs, question=body.question, top_k=body.top_k, retrieval=body.mode,
                           extractive=True)
+    asked = routed(asked, lambda: readable_names(zhiku, readable))
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
     return await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
                          answer_of, body.stream, lambda _: sse.AskEncoder(), zhiku.settings.server.sse_heartbeat_s)

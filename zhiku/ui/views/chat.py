@@ -16,6 +16,7 @@ from zhiku.ui.views.chat_messages import Shown, show_message, stream_answer
 from zhiku.ui.views.chat_pictures import answer_with_picture, picture_input
 
 SERVER_MODES = ("kb", "llm", "file", "search", "agent")
+ALL_KBS = "*"  # kbs ["*"]: every KB the user may read, each question routed to those that fit it
 
 
 class SidebarDefaults(TypedDict):
@@ -41,7 +42,7 @@ def render() -> None:
         # opening a conversation (a click, a link, a refresh) brings back how it answers
         st.session_state["shown_conversation"] = conv.id
         st.session_state["mode"] = conv.mode if conv.mode in SERVER_MODES else "kb"
-        st.session_state["kbs_pick"] = [k for k in conv.settings.kbs if k in {kb.name for kb in kbs}]
+        st.session_state["kbs_pick"] = [k for k in conv.settings.kbs if k in {kb.name for kb in kbs} | {ALL_KBS}]
     opts = sidebar(zk, [kb.name for kb in kbs])
     header(zk, cid)
 
@@ -187,10 +188,15 @@ def sidebar(zk: Any, kb_names: list[str]) -> dict[str, Any]:
             chosen: list[str] = []
             if mode in ("kb", "agent"):  # agent mode: the KBs its KB search may read
                 if "kbs_pick" in st.session_state:  # kept between pages; KBs deleted meanwhile drop out
-                    st.session_state["kbs_pick"] = [n for n in st.session_state["kbs_pick"] if n in kb_names]
+                    st.session_state["kbs_pick"] = [n for n in st.session_state["kbs_pick"]
+                                                    if n in kb_names or (n == ALL_KBS and mode == "kb")]
                 default = None if "kbs_pick" in st.session_state else kb_names[:1]
-                chosen = st.multiselect(t("kbs"), kb_names, default=default, key="kbs_pick",
+                # kb mode's "all my KBs": the server routes each question to the KBs that fit it
+                options = kb_names + [ALL_KBS] if mode == "kb" and kb_names else kb_names
+                chosen = st.multiselect(t("kbs"), options, default=default, key="kbs_pick",
+                                        format_func=lambda n: t("all_kbs") if n == ALL_KBS else n,
                                         placeholder=t("kbs_placeholder") if kb_names else t("kbs_none"))
+                chosen = [ALL_KBS] if ALL_KBS in chosen else chosen
             if mode == "file":
                 file_chat_upload(zk)
             model = model_picker(zk)
