@@ -19,7 +19,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "mode": "模式", "mode_llm": "大模型对话", "mode_kb": "知识库问答", "mode_file": "文件对话",
         "mode_search": "搜索引擎问答", "mode_agent": "智能体",
         "needs_chat_model": "需要先配置对话模型", "needs_web_search": "需要先选择搜索引擎", "to_settings": "去设置",
-        "kbs_placeholder": "选择知识库", "kbs_none": "还没有知识库",
+        "kbs_placeholder": "选择知识库", "kbs_none": "还没有知识库", "all_kbs": "全部知识库（按问题自动选择）",
         "no_kbs_here": "还没有知识库：在左侧“新建知识库”中填写名称并创建。",
         "first_run_title": "欢迎使用知库",
         "first_run_kb": "**1. 新建知识库并上传文件**：PDF、Word、Excel、PPT、Markdown、网页等，上传后自动解析和索引。",
@@ -98,6 +98,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "needs_chat_model": "needs a chat model", "needs_web_search": "needs a web-search engine",
         "to_settings": "Settings",
         "kbs_placeholder": "Choose knowledge bases", "kbs_none": "No knowledge base yet",
+        "all_kbs": "All my knowledge bases (chosen per question)",
         "no_kbs_here": "No knowledge base yet: create one with the form on the left.",
         "first_run_title": "Welcome to zhiku",
         "first_run_kb": "**1. Create a knowledge base and upload files**: PDF, Word, Excel, PowerPoint, Markdown, "
