@@ -66,7 +66,7 @@ NEEDS: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/api/kbs/{kb}/sources"): A | W, ("POST", "/api/kbs/{kb}/sources/{source_id}/sync"): W,
     ("DELETE", "/api/kbs/{kb}/sources/{source_id}"): W,
     # summaries: reading one reads (a stale one is made again on the way); making one again writes
-    ("GET", "/api/kbs/{kb}/summary"): R, ("POST", "/api/kbs/{kb}/summary"): W,
+    ("GET", "/api/kbs/{kb}/summary"): R, ("POST", "/api/kbs/{kb}/summary"): W, ("GET", "/api/kbs/{kb}/summaries"): R,
     ("GET", "/api/kbs/{kb}/files/{file:path}/summary"): R, ("POST", "/api/kbs/{kb}/files/{file:path}/summary"): W,
     # reading and answering
     ("POST", "/api/search"): R, ("POST", "/api/ask"): R, ("POST", "/api/chat"): R,

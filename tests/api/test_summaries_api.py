@@ -40,7 +40,9 @@ def served(home: Path) -> Iterator[tuple[ZhikuClient, httpx.Client]]:
 
 def test_summary_routes_through_the_client(served: tuple[ZhikuClient, httpx.Client]) -> None:
     c, raw = served
+    assert c.list_summaries("hr") == []  # none made yet: listing makes none
     s = c.summary("hr", "wiki/tea.md")  # a name with a folder
+    assert [x.file for x in c.list_summaries("hr")] == ["wiki/tea.md"] and not c.list_summaries("hr")[0].stale
     assert s.kind == "extractive" and s.model is None and "extractive" in s.label and "tea harvest" in s.text
     fid = s.file_id or ""
     assert c.summary("hr", fid).text == s.text  # by id

@@ -88,6 +88,7 @@ def test_summaries_refresh_when_a_file_changes_and_go_with_it(plain: Zhiku, tmp_
     record, chunks = plain.file_chunks("kb", "docs/a.md")
     for c in chunks:
         plain.edit_chunk("kb", c.id, f"Oolong grows on the cliffs of Wuyi mountain, said the oolong garden {c.id}.")
+    assert [x.stale for x in plain.summaries.listed("kb") if x.file == "docs/a.md"] == [True]  # listed, not made
     edited = plain.summaries.file("kb", "docs/a.md")
     assert edited.created_at > second.created_at and "Oolong" in edited.text and "coffee" not in edited.text
     plain.remove_files("kb", ["docs/a.md"])

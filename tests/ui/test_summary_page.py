@@ -21,3 +21,6 @@ def test_kb_page_shows_the_kb_summary_labelled(api: LiveServer, client: ZhikuCli
     at.button(key=f"summary:{handbook}::again").click().run()
     assert not at.exception, at.exception
     assert client.summary(handbook).created_at > summary.created_at
+    # the file table's summary column: the stored file summaries, marked extractive
+    column = list(at.dataframe[0].value["摘要"])
+    assert len(column) == 3 and all(c.startswith("（抽取）") for c in column)

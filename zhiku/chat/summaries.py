@@ -97,6 +97,18 @@ class Summaries:
             out.append((record, s))
         return out
 
+    def listed(self, kb_name: str) -> list[Summary]:
+        """The file summaries stored now, for a file table: none is made (``stale`` marks those of
+        files changed since; reading one makes it again)."""
+        kb = self.kb(kb_name)
+        stored = self.store.all_files(kb.id)
+        out = []
+        for record in self.catalog.list_files(kb.id, status="indexed"):
+            s = stored.get(record.id)
+            if s is not None:
+                out.append(self.view(kb, record, s).model_copy(update={"stale": s.source != file_source(record)}))
+        return out
+
     # -- the knowledge base ----------------------------------------------------------
     def of_kb(self, kb_name: str, refresh: bool = False, model: str | None = None, extractive: bool = False,
               refresh_files: bool = False) -> Summary:

@@ -26,6 +26,10 @@ def _body(model: str | None, extractive: bool, files: bool) -> dict[str, Any]:
 
 class SummaryRoutes:
     @staticmethod
+    def summaries(kb: str) -> Call:
+        return Call("GET", f"/api/kbs/{seg(kb)}/summaries", parse_as(list[Summary]))
+
+    @staticmethod
     def summary(kb: str, file: str | None) -> Call:
         return Call("GET", _path(kb, file), parse_as(Summary))
 
@@ -39,6 +43,10 @@ class SummaryMethods:
 
     if TYPE_CHECKING:  # provided by the client
         def _do(self, call: Any, **kw: Any) -> Any: ...
+
+    def list_summaries(self, kb: str) -> list[Summary]:
+        """The file summaries made so far (none is made; ``stale`` when its file changed since)."""
+        return self._do(SummaryRoutes.summaries(kb))
 
     def summary(self, kb: str, file: str | None = None) -> Summary:
         """The KB's summary, or a file's (``kind`` llm with its ``model``, or extractive)."""
@@ -55,6 +63,9 @@ class AsyncSummaryMethods:
 
     if TYPE_CHECKING:  # provided by the client
         async def _do(self, call: Any, **kw: Any) -> Any: ...
+
+    async def list_summaries(self, kb: str) -> list[Summary]:
+        return await self._do(SummaryRoutes.summaries(kb))
 
     async def summary(self, kb: str, file: str | None = None) -> Summary:
         return await self._do(SummaryRoutes.summary(kb, file))

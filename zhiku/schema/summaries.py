@@ -24,6 +24,7 @@ class Summary(BaseModel):
     text: str
     created_at: datetime
     files: int | None = Field(None, description="a KB's summary: the files it covers")
+    stale: bool = Field(False, description="the file changed since (listed summaries only: a read makes it again)")
 
 
 def label_for(kind: str, model: str | None, kb_level: bool = False) -> str:

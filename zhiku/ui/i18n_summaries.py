@@ -10,6 +10,7 @@ SUMMARY_STRINGS: dict[str, dict[str, str]] = {
         "summary_extractive": "抽取式摘要：原文中最核心的句子（未使用大模型）",
         "summary_by": "由大模型 {model} 生成", "summary_when": "{label} · {when}",
         "summary_help": "首次查看时生成并保存；文件变化后再次查看会自动重新生成。",
+        "col_summary": "摘要", "summary_cell_extractive": "（抽取）{text}", "summary_cell_stale": "（已过期）{text}",
     },
     "en": {
         "summary_kb": "Summary of the knowledge base", "summary_file": "Summary of {name}",
@@ -17,5 +18,7 @@ SUMMARY_STRINGS: dict[str, dict[str, str]] = {
         "summary_extractive": "Extractive summary: the most central sentences, quoted (no language model)",
         "summary_by": "Written by the chat model {model}", "summary_when": "{label} · {when}",
         "summary_help": "Made and kept the first time it is shown; made again when its files have changed.",
+        "col_summary": "Summary", "summary_cell_extractive": "(extractive) {text}",
+        "summary_cell_stale": "(outdated) {text}",
     },
 }

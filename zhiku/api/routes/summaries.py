@@ -35,6 +35,13 @@ def make_kb_summary(kb: KBWrite, zhiku: ZhikuDep,
     return zhiku.summaries.of_kb(kb.name, refresh=True, model=b.model, extractive=b.extractive, refresh_files=b.files)
 
 
+@router.get("/summaries", responses=responses(404, 422))
+def stored_summaries(kb: KBRead, zhiku: ZhikuDep) -> list[Summary]:
+    """The file summaries made so far (none is made here; ``stale``: its file changed since), for a
+    file table."""
+    return zhiku.summaries.listed(kb.name)
+
+
 @router.get("/files/{file:path}/summary", responses=responses(400, 404, 422, 502, 503))
 def file_summary(kb: KBRead, file: FileName, zhiku: ZhikuDep) -> Summary:
     """A file's summary: map-reduce over its chunks by the chat model, or its most central sentences."""

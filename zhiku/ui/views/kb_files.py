@@ -30,6 +30,9 @@ def file_table(zk: Any, kb: str) -> None:
         st.info(t("no_files"), icon=":material/upload_file:")
         return
     running = {j.current_file for j in session.call(zk.list_jobs, kb, "running", default=[]) or []}
+    from zhiku.ui.views.kb_summary import cells
+
+    summaries = cells(zk, kb)  # the stored ones (zhiku.ui.views.kb_summary)
     rows = [{
         t("col_name"): f.name,
         t("col_status"): _status("indexing" if f.status == "pending" and f.name in running else f.status),
@@ -38,6 +41,7 @@ def file_table(zk: Any, kb: str) -> None:
         t("col_pages"): str(f.pages) if f.pages else "",
         t("col_added"): f.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
         t("col_reason"): f.error or "",
+        t("col_summary"): summaries.get(f.id, ""),
     } for f in files]
     picked = st.dataframe(rows, hide_index=True, width="stretch", on_select="rerun",
                           selection_mode="multi-row", key=f"files-{kb}")

@@ -24,6 +24,21 @@ def file_panel(zk: Any, kb: str, name: str, file_id: str) -> None:
         show(zk, kb, file_id)
 
 
+CELL_CHARS = 80
+
+
+def cells(zk: Any, kb: str) -> dict[str, str]:
+    """The file table's summary column: each file's stored summary, cut short and marked extractive
+    or outdated (none is made for the table)."""
+    out = {}
+    for s in session.call(zk.list_summaries, kb, default=[]) or []:
+        text = s.text if len(s.text) <= CELL_CHARS else s.text[:CELL_CHARS - 1] + "…"
+        if s.kind == "extractive":
+            text = t("summary_cell_extractive", text=text)
+        out[s.file_id or ""] = t("summary_cell_stale", text=text) if s.stale else text
+    return out
+
+
 def show(zk: Any, kb: str, file: str | None) -> None:
     key = f"summary:{kb}:{file or ''}"
     summary = st.session_state.get(key)
