@@ -124,3 +124,28 @@ def test_switching_language_keeps_the_mode_and_translates_the_model_box(browser:
     model_box = sidebar.get_by_test_id("stSelectbox").filter(has_text="Model")
     assert "default" in shown_in(model_box) and "默认" not in shown_in(model_box)
     w.close()
+
+
+def test_after_deleting_a_kb_the_next_one_shows_with_its_delete_panel_closed(browser: Any,
+                                                                            server: ZhikuServer) -> None:
+    with ZhikuClient(server.url) as zk:
+        zk.create_kb("gone")
+        zk.create_kb("kept")
+    w = Watched(browser, server.url)
+    page = w.page
+    page.goto(server.url + "/kbs?lang=English&kb=gone")
+    page.get_by_role("tab", name="Maintenance").click()
+    page.get_by_text("Delete knowledge base", exact=True).first.click()  # the panel's title opens it
+    typed = page.get_by_label("Type the name “gone” to confirm")
+    typed.fill("gone")
+    typed.press("Enter")  # the field's value reaches the page (the button is enabled on the rerun)
+    page.get_by_role("button", name="Delete knowledge base").click()
+    page.get_by_text("Deleted knowledge base gone").first.wait_for()
+    assert "kept" in settles_on(page, "kept")
+    page.get_by_role("tab", name="Maintenance").click()
+    panel = page.get_by_test_id("stExpander").filter(has_text="Delete knowledge base").locator("details")
+    panel.wait_for()
+    assert panel.get_attribute("open") is None  # it opened on the next KB (issue 21, item 7)
+    with ZhikuClient(server.url) as zk:
+        assert [kb.name for kb in zk.list_kbs()] == ["kept"]
+    w.close()

@@ -156,8 +156,14 @@ def test_kb_page_retrieval_test_and_chunk_editing(api: LiveServer, client: Zhiku
     submit.click().run()
     assert not at.exception, at.exception
     hits = at.dataframe[-1].value
-    assert hits.iloc[0, 3] == "refunds.md"
-    assert 0 < hits.iloc[0, 0] <= 1  # score in [0, 1]
+    assert hits["文件名"].iloc[0] == "refunds.md"
+    assert 0 < hits["综合分"].iloc[0] <= 1  # score in [0, 1]
+    # what the fused score means, and each channel's own order beside it (issue 21, item 7)
+    assert "综合分是向量与关键词两路的加权融合" in texts(at)
+    for column, score in (("向量名次", "向量分"), ("关键词名次", "关键词分")):
+        found = hits[hits[score].notna()]
+        assert sorted(found[column]) == list(range(1, len(found) + 1))
+        assert list(found.sort_values(column)[score]) == sorted(found[score], reverse=True)
     # edit the English file's chunk: the new text is stored and searchable
     refunds = next(f for f in client.list_files(handbook) if f.name == "refunds.md")
     at.selectbox(key=f"chunk-file-{handbook}").select(refunds).run()
@@ -228,6 +234,22 @@ def test_deleting_a_kb_needs_its_name_typed(api: LiveServer, client: ZhikuClient
     assert client.list_kbs() == []
 
 
+def test_after_deleting_a_kb_the_page_shows_another_with_its_delete_panel_closed(
+        api: LiveServer, client: ZhikuClient, handbook: str) -> None:
+    client.create_kb("其他")
+    at = page("kbs")
+    at.query_params["kb"] = handbook
+    at.run()
+    at.text_input(key=f"del-kb-{handbook}").input(handbook).run()
+    at.button(key=f"del-kb-btn-{handbook}").click().run()
+    assert not at.exception, at.exception
+    assert [kb.name for kb in client.list_kbs()] == ["其他"]
+    assert at.selectbox(key="kb_pick").value == "其他" and at.query_params["kb"] in ("其他", ["其他"])
+    panel = next(e for e in at.expander if e.label == "删除知识库")
+    assert not panel.proto.expanded  # it was open on the next KB (issue 21, item 7)
+    assert at.text_input(key="del-kb-其他").value == ""
+
+
 def test_a_failed_file_shows_its_reason(api: LiveServer, client: ZhikuClient, handbook: str) -> None:
     job = client.upload(handbook, [("broken.pdf", b"%PDF-1.4 this is not a pdf")])
     client.wait_for_job(job.id, timeout=60)
@@ -236,6 +258,14 @@ def test_a_failed_file_shows_its_reason(api: LiveServer, client: ZhikuClient, ha
     table = at.dataframe[0].value
     row = table[table.iloc[:, 0] == "broken.pdf"].iloc[0]
     assert "失败" in row.iloc[1] and row.iloc[6]  # status failed, with the reason
+    # the reason in the page's language (the server's is English), the caption counting the failed file
+    assert row.iloc[6] == "文件已损坏或格式不正确，无法读取", row.iloc[6]
+    assert "4 个文件 (1 个失败)" in plain(texts(at))
+    at.query_params["lang"] = "English"
+    at.run()
+    table = at.dataframe[0].value
+    assert "PDF" in table[table.iloc[:, 0] == "broken.pdf"].iloc[0].iloc[6]  # English: the server's words
+    assert "4 files (1 failed)" in plain(texts(at))
 
 
 def test_an_unreachable_model_is_a_readable_error(tmp_path: Path) -> None:

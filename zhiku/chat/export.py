@@ -77,8 +77,8 @@ def _answer(m: Message, first_label: int) -> tuple[str, list[str]]:
     for n, label in labels.items():
         c = by_n[n]
         where = [_plain(c.file)]
-        if c.page:
-            where.append(f"p. {c.page}")
+        if c.page:  # the page(s) the UI names too: a passage running onto the next page names both
+            where.append(f"pp. {c.page}–{c.page_end}" if c.page_end and c.page_end > c.page else f"p. {c.page}")
         if c.section:
             where.append(_one_line(c.section))
         notes.append(f"[^{label}]: {', '.join(where)} ({_plain(c.kb)}): “{_quote(c.text)}”")

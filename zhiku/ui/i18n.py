@@ -64,6 +64,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "no_hits": "没有命中。", "col_score": "综合分", "col_dense": "向量分", "col_lexical": "关键词分",
         "col_text": "内容", "rebuild": "重建索引", "rebuilt": "索引已重建：{chunks} 个分块", "check": "一致性检查",
         "repair": "检查并修复", "consistent": "一切正常", "problems": "发现问题", "cancel_job": "取消任务",
+        "refresh": "刷新", "kb_files_n": "{n} 个文件", "kb_files_n_one": "1 个文件", "kb_files_failed": "{n} 个失败",
+        "kb_files_pending": "{n} 个待处理", "kb_stats_all": "{files} · {chunks} 个分块 · 向量模型 {embedder}",
+        "mode_hybrid": "混合检索", "mode_dense": "向量检索", "mode_lexical": "关键词检索",
+        "col_dense_rank": "向量名次", "col_lexical_rank": "关键词名次",
+        "fused_help": "综合分是向量与关键词两路的加权融合：每一路先在候选段落中按相对强弱归一（该路最强者为 1），"
+                      "关键词一路的权重随问题关键词的命中程度自动调整，再乘以整体置信度。因此关键词分更高的段落，"
+                      "也可能因向量一路较弱而排在后面；名次为两路各自在本次结果中的排名。",
+        "db_ok": "正常", "db_down": "不可用",
         # settings
         "server": "服务器", "version": "版本", "database": "数据库", "jobs_running": "运行中的任务",
         "models": "对话模型", "reachable": "可连接", "unreachable": "不可连接", "embedders": "向量模型",
@@ -153,6 +161,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "col_lexical": "Lexical", "col_text": "Text", "rebuild": "Rebuild indexes",
         "rebuilt": "Indexes rebuilt: {chunks} chunks", "check": "Check consistency", "repair": "Check and repair",
         "consistent": "Everything is consistent", "problems": "Problems found", "cancel_job": "Cancel job",
+        "refresh": "Refresh", "kb_files_n": "{n} files", "kb_files_n_one": "1 file", "kb_files_failed": "{n} failed",
+        "kb_files_pending": "{n} pending", "kb_stats_all": "{files} · {chunks} chunks · embedder {embedder}",
+        "mode_hybrid": "hybrid", "mode_dense": "dense (vectors)", "mode_lexical": "lexical (keywords)",
+        "col_dense_rank": "Dense rank", "col_lexical_rank": "Lexical rank",
+        "fused_help": "The score fuses the two channels with weights: each is first scaled within the candidate "
+                      "passages (its best = 1), the keyword channel's weight follows how much of the question's "
+                      "key terms it matched, and the result is multiplied by an overall confidence. So a passage "
+                      "with the higher keyword score can rank lower when its vector side is weaker; the ranks are "
+                      "each channel's order among these results.",
+        "db_ok": "ok", "db_down": "unavailable",
         "server": "Server", "version": "Version", "database": "Database", "jobs_running": "Jobs running",
         "models": "Chat models", "reachable": "reachable", "unreachable": "unreachable",
         "embedders": "Embedding models", "default": "default",
@@ -198,7 +216,6 @@ from zhiku.ui.i18n_settings import SETTINGS_STRINGS  # noqa: E402 - the settings
 
 for _code, _strings in SETTINGS_STRINGS.items():
     STRINGS[_code].update(_strings)
-
 
 from zhiku.ui.i18n_summaries import SUMMARY_STRINGS  # noqa: E402 - the summaries' strings, kept apart
 

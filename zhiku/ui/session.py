@@ -11,6 +11,7 @@ from zhiku.client import ZhikuClient
 from zhiku.errors import Unavailable, ZhikuError
 from zhiku.ui import context
 from zhiku.ui.i18n import t
+from zhiku.ui.messages import error_text
 from zhiku.ui.render import escape_markdown
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,8 @@ def is_auth_error(exc: BaseException) -> bool:
 def show_error(exc: ZhikuError) -> None:
     """One readable line for what went wrong. The message may quote user input (a name, a question):
     it is shown as text, never as markdown (an image in it would make the browser fetch it)."""
-    message = str(exc)
-    if isinstance(exc, Unavailable) and "cannot reach the zhiku server" in message:
+    message = error_text(exc)  # the server's words in English, a Chinese sentence for its code in Chinese
+    if isinstance(exc, Unavailable) and "cannot reach the zhiku server" in str(exc):
         st.error(escape_markdown(t("unreachable_api", message=message)), icon="🔌")
     elif isinstance(exc, Unavailable):
         st.error(escape_markdown(t("model_unreachable", message=message)), icon="⚠️")

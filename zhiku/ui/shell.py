@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from zhiku.errors import ZhikuError
-from zhiku.ui import session
-from zhiku.ui.i18n import LANGS, t
+from zhiku.ui import locale, session
+from zhiku.ui.i18n import LANGS, lang, t
 from zhiku.ui.views import chat, kbs, login, settings
 
 PAGES = [
@@ -21,14 +21,16 @@ CSS = """
   [data-testid="stSidebarHeader"] { padding-bottom: 0; }
   .block-container { padding-top: 4.2rem; max-width: 1200px; }
   [data-testid="stChatMessage"] { padding: .6rem .9rem; }
+  %s
 </style>
-"""
+""" % locale.CSS
 
 
 def run() -> None:
     st.set_page_config(page_title="知库 zhiku", page_icon="📚", layout="wide",
                        initial_sidebar_state="expanded")
     st.html(CSS)  # a constant stylesheet of ours, never user content
+    locale.install(lang())  # Streamlit's own words (file uploader, tables, "Page not found") in Chinese too
     with st.sidebar:
         st.markdown(f"### :material/menu_book: {t('app_title')}")
         st.segmented_control(t("language"), list(LANGS), format_func=LANGS.__getitem__, key="lang",

@@ -11,6 +11,7 @@ import streamlit as st
 from zhiku.errors import ZhikuError
 from zhiku.ui import session
 from zhiku.ui.i18n import t
+from zhiku.ui.messages import code_text, file_reason
 from zhiku.ui.render import escape_markdown, short_title
 from zhiku.ui.views.chat_messages import Shown, show_message, stream_answer
 from zhiku.ui.views.chat_pictures import answer_with_picture, picture_input
@@ -79,7 +80,7 @@ def render() -> None:
         return
     if shown.error:
         failed_turn(zk, turn, cid if created else None)
-        st.error(escape_markdown(t("error", message=shown.error)), icon="⚠️")
+        st.error(escape_markdown(t("error", message=code_text(shown.error_kind, shown.error))), icon="⚠️")
         return
     st.rerun()
 
@@ -286,7 +287,7 @@ def file_chat_upload(zk: Any) -> None:
         if temp is not None and temp.status == "ready":
             st.session_state["temp_kb"], st.session_state["temp_kb_sig"] = temp.id, signature
         elif temp is not None:
-            st.error(escape_markdown(t("error", message=f"{temp.status}: " + "; ".join(
-                f"{f.name}: {f.detail}" for f in temp.files if f.outcome == "failed"))))
+            st.error(escape_markdown(t("error", message="; ".join(
+                f"{f.name}: {file_reason(f.detail)}" for f in temp.files if f.outcome == "failed"))))
     if st.session_state.get("temp_kb"):
         st.caption(escape_markdown(t("chat_files_ready", names=", ".join(f.name for f in files))))

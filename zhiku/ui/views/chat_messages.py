@@ -12,6 +12,7 @@ import streamlit as st
 from zhiku.ui import session
 from zhiku.ui.citations import pages_of, show_answer, show_passage
 from zhiku.ui.i18n import t
+from zhiku.ui.messages import code_text
 from zhiku.ui.render import answer_markdown, citation_label, escape_markdown
 
 
@@ -25,6 +26,7 @@ class Shown:
     id: str | None = None
     status: str = "complete"
     error: str | None = None
+    error_kind: str | None = None  # the server's code for it (shown in the UI's language)
     feedback: Any = None
     found: bool | None = None
     trace: list[Any] = field(default_factory=list)  # an agent answer's tool calls (ToolStep)
@@ -50,7 +52,7 @@ def show_message(msg: Shown, key: str) -> None:
         if msg.status == "stopped":
             st.caption(t("stopped"))
         if msg.error:
-            st.error(escape_markdown(t("model_unreachable", message=msg.error)), icon="⚠️")
+            st.error(escape_markdown(t("model_unreachable", message=code_text(msg.error_kind, msg.error))), icon="⚠️")
         show_trace(msg.trace)
         show_citations(msg.citations, key)
         if msg.id:
@@ -144,4 +146,5 @@ def _show_events(events: Iterable[Any], shown: Shown, box: Any) -> Shown:
         elif kind == "error":
             error = ev.error or {}
             shown.error = str(error.get("message") or error.get("type") or "error")
+            shown.error_kind = error.get("type")
     return shown

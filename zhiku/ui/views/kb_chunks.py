@@ -27,7 +27,7 @@ def chunk_editor(zk: Any, kb: str) -> None:
     pages = (len(chunks) + PAGE_SIZE - 1) // PAGE_SIZE
     page = st.number_input(t("chunks_page"), 1, pages, 1, key=f"chunk-page-{kb}-{f.id}") if pages > 1 else 1
     for chunk in chunks[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]:
-        where = " · ".join(x for x in (t("page", page=chunk.page) if chunk.page else "",
+        where = " · ".join(x for x in (page_label(chunk.page, chunk.page_end),
                                        " / ".join(chunk.section)) if x)
         title = t("chunk_n", seq=chunk.seq + 1) + (f" · {where}" if where else "")
         with st.expander(escape_markdown(title)):
@@ -49,7 +49,7 @@ def retrieval_test(zk: Any, kb: str) -> None:
         query = st.text_input(t("test_query"), key=f"test-q-{kb}")
         cols = st.columns(2)
         mode = cols[0].segmented_control(t("test_mode"), ["hybrid", "dense", "lexical"], default="hybrid",
-                                         key=f"test-mode-{kb}")
+                                         format_func=lambda m: t("mode_" + m), key=f"test-mode-{kb}")
         top_k = cols[1].slider(t("top_k"), 1, 20, 5, key=f"test-k-{kb}")
         run = st.form_submit_button(t("test_run"), type="primary", icon=":material/search:")
     if not (run and query.strip()):
@@ -60,15 +60,37 @@ def retrieval_test(zk: Any, kb: str) -> None:
     if not hits:
         st.info(t("no_hits"))
         return
+    dense_rank, lexical_rank = channel_ranks(hits, "dense_score"), channel_ranks(hits, "lexical_score")
+    st.caption(t("fused_help"))
     st.dataframe([{
-        t("col_score"): h.score, t("col_dense"): h.dense_score, t("col_lexical"): h.lexical_score,
-        t("col_name"): h.file, t("col_pages"): h.page, t("col_text"): h.text,
-    } for h in hits], hide_index=True, width="stretch", column_config={
+        t("col_score"): h.score, t("col_dense"): h.dense_score, t("col_dense_rank"): dense_rank[i],
+        t("col_lexical"): h.lexical_score, t("col_lexical_rank"): lexical_rank[i],
+        t("col_name"): h.file, t("col_pages"): page_label(h.page, h.page_end), t("col_text"): h.text,
+    } for i, h in enumerate(hits)], hide_index=True, width="stretch", column_config={
         t("col_score"): st.column_config.ProgressColumn(t("col_score"), min_value=0.0, max_value=1.0, format="%.3f"),
         t("col_dense"): st.column_config.NumberColumn(format="%.3f"),
         t("col_lexical"): st.column_config.NumberColumn(format="%.3f"),
         t("col_text"): st.column_config.TextColumn(width="large"),
     })
+
+
+def channel_ranks(hits: list[Any], attr: str) -> list[int | None]:
+    """Each hit's place (1 = best) among ``hits`` by one channel's score; None where that channel
+    did not find it. Shown beside the fused score, so a higher keyword score ranked lower is explained."""
+    scored = sorted((i for i, h in enumerate(hits) if getattr(h, attr) is not None),
+                    key=lambda i: -getattr(hits[i], attr))
+    ranks: list[int | None] = [None] * len(hits)
+    for place, i in enumerate(scored, 1):
+        ranks[i] = place
+    return ranks
+
+
+def page_label(page: int | None, page_end: int | None = None) -> str:
+    """The page(s) a passage is on, the same words in the chunk view, the retrieval test, citations and
+    the export (a passage running onto the next page names both)."""
+    if not page:
+        return ""
+    return t("pages", start=page, end=page_end) if page_end and page_end != page else t("page", page=page)
 
 
 def maintenance(zk: Any, kb: str) -> None:

@@ -10,6 +10,7 @@ import streamlit as st
 from zhiku.errors import ZhikuError
 from zhiku.ui import session
 from zhiku.ui.i18n import t
+from zhiku.ui.messages import file_reason
 from zhiku.ui.render import escape_markdown, human_size
 
 # plain symbols the UI fonts have (a colour emoji font is often missing on servers and in browsers there)
@@ -40,14 +41,14 @@ def file_table(zk: Any, kb: str) -> None:
         t("col_chunks"): f.chunks,
         t("col_pages"): str(f.pages) if f.pages else "",
         t("col_added"): f.created_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-        t("col_reason"): f.error or "",
+        t("col_reason"): file_reason(f.error),
         t("col_summary"): summaries.get(f.id, ""),
     } for f in files]
     picked = st.dataframe(rows, hide_index=True, width="stretch", on_select="rerun",
                           selection_mode="multi-row", key=f"files-{kb}")
     chosen = [files[i] for i in picked.selection.rows] if picked is not None else []
     if any(f.status == "pending" for f in files):
-        if st.button("↻", key=f"refresh-{kb}", help="refresh"):
+        if st.button("↻", key=f"refresh-{kb}", help=t("refresh")):
             st.rerun()
     if not chosen:
         return
@@ -137,5 +138,5 @@ def show_job(job: Any, where: Any) -> None:
             t("col_name"): f.name,
             t("col_size"): human_size(f.size),
             t("col_outcome"): f"{OUTCOME_ICON.get(f.outcome, '')} {t('outcome_' + f.outcome)}",
-            t("col_reason"): f.detail if f.outcome == "failed" else "",
+            t("col_reason"): file_reason(f.detail) if f.outcome == "failed" else "",
         } for f in job.files], hide_index=True, width="stretch")

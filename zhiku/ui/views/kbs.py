@@ -32,7 +32,9 @@ def render() -> None:
     with upload_tab:  # first: an upload finishing here shows in the file table and counts below
         if kb_files.upload(zk, kb.name):
             kb = session.call(zk.get_kb, kb.name) or kb
-    stats = t("kb_stats", files=kb.files, chunks=kb.chunks, embedder=kb.embedder)
+    files = session.call(zk.list_files, kb.name, default=None)
+    count = file_count(files) if files is not None else t("kb_files_n", n=kb.files)
+    stats = t("kb_stats_all", files=count, chunks=kb.chunks, embedder=kb.embedder)
     stats_slot.caption(escape_markdown(kb.description + " · " + stats if kb.description else stats))
     with files_tab:
         kb_summary.kb_panel(zk, kb.name)
@@ -44,6 +46,16 @@ def render() -> None:
     with upkeep_tab:
         kb_chunks.maintenance(zk, kb.name)
         delete_kb(zk, kb.name)
+
+
+def file_count(files: list[Any]) -> str:
+    """The KB's files as its table lists them: all, with the failed and pending ones named
+    ("12 files (1 failed)"; the KB's own count is of the indexed ones only)."""
+    total = t("kb_files_n_one") if len(files) == 1 else t("kb_files_n", n=len(files))
+    failed = sum(1 for f in files if f.status == "failed")
+    pending = sum(1 for f in files if f.status == "pending")
+    notes = [t(key, n=n) for key, n in (("kb_files_failed", failed), ("kb_files_pending", pending)) if n]
+    return total + (f" ({', '.join(notes)})" if notes else "")
 
 
 def pick(names: list[str]) -> str:

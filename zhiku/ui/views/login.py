@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 
 from zhiku.ui.i18n import t
+from zhiku.ui.messages import code_text
 from zhiku.ui.render import escape_markdown
 
 FORM = """
@@ -43,7 +44,7 @@ LOGOUT = """
 def here() -> str:
     """This page's path and query (without the sign-in messages), to come back to after signing in."""
     path = urlsplit(str(getattr(st.context, "url", "") or "/")).path or "/"
-    query = {k: v for k, v in st.query_params.to_dict().items() if k not in ("login_error", "signed_out")}
+    query = {k: v for k, v in st.query_params.to_dict().items() if k not in ("login_error", "login_code", "signed_out")}
     return path + (f"?{urlencode(query)}" if query else "")
 
 
@@ -53,7 +54,8 @@ def render() -> None:
         st.subheader(t("login_title"))
         error = st.query_params.get("login_error")
         if error:
-            st.error(escape_markdown(t("login_failed", reason=error)))
+            reason = code_text(st.query_params.get("login_code"), error)
+            st.error(escape_markdown(t("login_failed", reason=reason)))
         elif st.query_params.get("signed_out"):
             st.success(t("logged_out"))
         else:

@@ -23,7 +23,7 @@ def render() -> None:
         st.markdown(f"**{t('server')}**")
         health = session.call(zk.health)
         if health is not None:
-            st.markdown(f"- {t('version')}: `{health.version}`\n- {t('database')}: {escape_markdown(health.database)}"
+            st.markdown(f"- {t('version')}: `{health.version}`\n- {t('database')}: {t('db_ok') if health.database == 'ok' else escape_markdown(health.database)}"
                         f"\n- {t('jobs_running')}: {health.jobs_running}\n- {t('api_url')}: `{context.api_url()}`")
     with models.container(border=True):
         st.markdown(f"**{t('models')}**")
