@@ -89,7 +89,8 @@ class PictureCollector:
     seen: list[_Seen] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     text_skipped: dict[str, int] = field(default_factory=dict)
-    ocr_read: int = 0
+    ocr_read: int = 0  # pictures whose OCR text was placed
+    ocr_tried: int = 0  # pictures OCR was run on (at most MAX_OCR a file)
 
     def add(self, blob: bytes, name: str = "", *, page: int | None = None, section: tuple[str, ...] = (),
             anchor: int | None = None) -> None:
@@ -160,13 +161,14 @@ class PictureCollector:
             at = anchor if anchor is not None else _after_page(blocks, pic.page)
             at = max(0, min(at, len(blocks)))
             found: list[Block] = []
-            if can_ocr and min(pic.width, pic.height) >= MIN_EMBEDDED_SIDE and self.ocr_read < MAX_OCR:
+            if can_ocr and min(pic.width, pic.height) >= MIN_EMBEDDED_SIDE and self.ocr_tried < MAX_OCR:
                 found = _ocr(pic, image)
-                self.ocr_read += bool(found)
+                self.ocr_tried += 1
             if found and _already_there(found, blocks, pic.page):
                 self._skip_text("ocr_duplicate")
                 found = []
             if found:
+                self.ocr_read += 1
                 pic.ocr_text = "\n".join(b.text for b in found)
                 inserts.setdefault(at, []).extend(found)
             else:
@@ -246,14 +248,17 @@ def _squash(text: str) -> str:
 
 
 def _already_there(found: list[Block], blocks: list[Block], page: int | None) -> bool:
-    """Whether most lines OCR read in a picture are already text of its page (a scan under its own
-    text layer, a screenshot of a paragraph also typed out): then its OCR text would say it twice."""
-    lines = [_squash(line) for b in found for line in b.text.splitlines()]
-    lines = [line for line in lines if len(line) >= 4]
-    if not lines:
+    """Whether much of what OCR read in a picture is already text of its page (a scan under its own
+    text layer, a screenshot of a paragraph also typed out): then its OCR text would say it twice.
+    Compared as 5-character shingles of the text without spaces and punctuation, so that two
+    readings of one scan that differ in a few letters still match."""
+    read = _squash(" ".join(b.text for b in found))
+    if len(read) < 12:
         return False
     near = _squash(" ".join(b.text for b in blocks if page is None or b.page is None or b.page == page))
-    return sum(line in near for line in lines) >= 0.6 * len(lines)
+    have = {near[i:i + 5] for i in range(len(near) - 4)}
+    grams = [read[i:i + 5] for i in range(len(read) - 4)]
+    return sum(g in have for g in grams) >= 0.4 * len(grams)
 
 
 def _after_page(blocks: list[Block], page: int | None) -> int:
