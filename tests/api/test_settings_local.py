@@ -64,13 +64,13 @@ def test_servers_on_this_machine_found_and_added(tmp_path: Path, client_for: Any
             LocalModelServer("vllm", ("Qwen/Qwen2.5-0.5B-Instruct",)) as vllm, \
             LocalModelServer("garbage") as garbage:
         quiet = free_port()  # nothing listens there
-        zk = app(tmp_path / "home", probe_ports={"ollama": ollama.port, "llamacpp-server": llamacpp.port,
+        zk = app(tmp_path / "home", probe_ports={"ollama": ollama.port, "llamacpp": llamacpp.port,
                                                  "vllm": vllm.port, "lmstudio": garbage.port, "xinference": quiet})
         c = client_for(zk)
         found = c.detect_servers()
         assert [(s.kind, s.base_url, s.models) for s in found.found] == [
             ("ollama", ollama.base_url, ["llama3.2:1b", "qwen2.5:0.5b"]),
-            ("llamacpp-server", llamacpp.base_url, ["SmolLM2.gguf"]),
+            ("llamacpp", llamacpp.base_url, ["SmolLM2.gguf"]),
             ("vllm", vllm.base_url, ["Qwen/Qwen2.5-0.5B-Instruct"])]
         assert "/api/tags" in ollama.paths  # Ollama recognised by its own list, not just any /v1/models
         assert found.probed["xinference"] == quiet

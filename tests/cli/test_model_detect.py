@@ -22,7 +22,7 @@ def write_config(home: Path, ports: dict[str, int]) -> Path:
 def test_detect_lists_then_adds(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
     with LocalModelServer("ollama", ("qwen2.5:0.5b", "llama3.2:1b")) as ollama, \
             LocalModelServer("llamacpp", ("smol.gguf",)) as llamacpp, LocalModelServer("garbage") as garbage:
-        config = write_config(home, {"ollama": ollama.port, "llamacpp-server": llamacpp.port,
+        config = write_config(home, {"ollama": ollama.port, "llamacpp": llamacpp.port,
                                      "vllm": garbage.port, "lmstudio": free_port()})
         r = cli("model", "detect")
         assert r.code == 0, r.err
@@ -45,7 +45,7 @@ def test_detect_lists_then_adds(cli, home: Path) -> None:  # type: ignore[no-unt
         r = cli("model", "detect", "--add")  # every model found
         assert r.code == 0, r.err
         assert set(yaml.safe_load(config.read_text())["llm"]["models"]) == {
-            "ollama-qwen2.5:0.5b", "ollama-llama3.2:1b", "llamacpp-server-smol.gguf"}
+            "ollama-qwen2.5:0.5b", "ollama-llama3.2:1b", "llamacpp-smol.gguf"}
 
 
 def test_nothing_found(cli, home: Path) -> None:  # type: ignore[no-untyped-def]

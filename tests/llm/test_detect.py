@@ -13,8 +13,8 @@ from zhiku.testing.local_servers import LocalModelServer
 
 
 @pytest.mark.parametrize(("stand_in", "kind", "asked"), [
-    ("ollama", "ollama", "/api/tags"), ("llamacpp", "llamacpp-server", "/v1/models"),
-    ("llamacpp-old", "llamacpp-server", "/props"), ("vllm", "vllm", "/v1/models")])
+    ("ollama", "ollama", "/api/tags"), ("llamacpp", "llamacpp", "/v1/models"),
+    ("llamacpp-old", "llamacpp", "/props"), ("vllm", "vllm", "/v1/models")])
 def test_each_kind_found_with_its_models(stand_in: str, kind: str, asked: str) -> None:
     with LocalModelServer(stand_in, ("m-1.gguf",)) as server:
         result = detect({kind: server.port})
@@ -34,7 +34,7 @@ def test_an_openai_server_on_lm_studio_port_and_nothing_elsewhere() -> None:
 def test_something_else_on_the_port_is_not_a_server() -> None:
     with LocalModelServer("garbage") as other, LocalModelServer("vllm") as vllm:
         # an OpenAI-compatible server is not taken for Ollama: Ollama has its own /api/tags
-        result = detect({"ollama": vllm.port, "llamacpp-server": other.port, "vllm": other.port})
+        result = detect({"ollama": vllm.port, "llamacpp": other.port, "vllm": other.port})
     assert result.found == []
     assert len(result.problems) == 3 and all("answers, but not as" in p for p in result.problems)
 

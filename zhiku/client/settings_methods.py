@@ -66,7 +66,7 @@ class Defaults(BaseModel):
 
 
 class DetectedServer(BaseModel):
-    kind: str = Field(description="ollama, llamacpp-server, vllm, lmstudio or xinference")
+    kind: str = Field(description="ollama, llamacpp, vllm, lmstudio or xinference")
     label: str
     port: int
     base_url: str = Field(description="the OpenAI-compatible base URL zhiku would use")

@@ -243,7 +243,7 @@ class LLMSettings(_Section):
     )
     detect_local: bool = Field(True, description="look for Ollama (11434) and llama.cpp server (8080) on 127.0.0.1")
     probe_ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = Field(
-        default_factory=lambda: {"ollama": 11434, "llamacpp-server": 8080, "vllm": 8000, "lmstudio": 1234,
+        default_factory=lambda: {"ollama": 11434, "llamacpp": 8080, "vllm": 8000, "lmstudio": 1234,
                                  "xinference": 9997},
         description="ports on 127.0.0.1 that the settings page's and `zhiku model detect`'s search looks at, by kind")
     connect_timeout_s: float = Field(5.0, gt=0, description="seconds to connect to a model server")

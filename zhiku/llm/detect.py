@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from zhiku.config import Settings
 
 HOST = "127.0.0.1"  # only this machine's loopback is ever probed
-LABELS = {"ollama": "Ollama", "llamacpp-server": "llama.cpp server", "vllm": "vLLM", "lmstudio": "LM Studio",
+LABELS = {"ollama": "Ollama", "llamacpp": "llama.cpp server", "vllm": "vLLM", "lmstudio": "LM Studio",
           "xinference": "Xinference"}
 
 
@@ -95,7 +95,7 @@ def probe(kind: str, port: int, timeout_s: float = 0.5) -> Found | None:
         try:
             if kind == "ollama":
                 models = _ollama(client, base)
-            elif kind == "llamacpp-server":
+            elif kind == "llamacpp":
                 models = _llamacpp(client, base)
             else:
                 models = _openai_models(client, base)
