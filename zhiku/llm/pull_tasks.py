@@ -80,8 +80,8 @@ class PullTasks:
             return sorted(self._tasks.values(), key=lambda t: t.started_at)
 
     def cancel(self, task_id: str) -> PullTask:
-        """Ask the pull to stop: it stops at the next block it receives and deletes its partial file.
-        A pull that has finished is left as it is."""
+        """Ask the pull to stop: it stops at the next block it receives (on a link that stalled, when
+        the read times out: 30 s) and deletes its partial file. A pull that has finished is left as it is."""
         task = self.get(task_id)
         with self._lock:
             if not task.finished:
@@ -111,7 +111,11 @@ class PullTasks:
             part.unlink(missing_ok=True)  # cancelled from the page: nothing of it is kept
             self._end(task, "cancelled", None)
         except ZhikuError as exc:
-            self._end(task, "failed", str(exc))
+            if task.cancel.is_set():  # a link that stalled gave up after the cancel: it is a cancel
+                part.unlink(missing_ok=True)
+                self._end(task, "cancelled", None)
+            else:
+                self._end(task, "failed", str(exc))
         except Exception as exc:  # noqa: BLE001 - a disk full, a permission: shown, not lost in a thread
             log.exception("pull %s failed", task.id)
             self._end(task, "failed", f"{type(exc).__name__}: {exc}")
