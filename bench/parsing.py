@@ -128,7 +128,7 @@ def write(rows: list[dict], out: Path, no_ocr: bool) -> None:
         )
     lines += ["", "## Fewest characters per page (checked by eye: see the review notes)", ""]
     lines += [f"1. {r['name']}: {r['chars']} characters, {pages(r)} page(s)" for r in worst]
-    lines += ["", REVIEW]
+    lines += ["", REVIEW, PICTURES]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {out}", file=sys.stderr)
@@ -218,6 +218,91 @@ the test that keeps each fix:
   lines: with one page there is nothing to tell a running header from), `rotated-page-90.pdf`
   (the text of a page turned sideways, in order), `group-shapes-nested.pptx` (shape labels
   A–J in the slide's shape order: there is no reading order to recover from lone letters).
+"""
+
+PICTURES = """## Pictures in documents
+
+Pictures inside PDF, DOCX and PPTX files are kept, not only read
+(`zhiku/ingest/loaders/pictures.py`,
+`pdf_pictures.py`; the ingestion side in `zhiku/ingest/pictures.py`):
+
+- **Where they come from.** PDF: the images of each page (pypdf), except on pages OCR'd as
+  scans (the page is the picture, and a citation already offers the page as a PDF). DOCX: the
+  pictures drawn in the body's paragraphs, where they are drawn (headers and footers are not
+  looked at). PPTX: picture shapes, grouped ones too, with their slide.
+- **What is skipped** (counted in the document's `pictures_skipped`): pictures under 48 px on a
+  side or 96×96 px in area (bullets, icons, rules), uniform fills, ones Pillow cannot decode
+  (EMF/WMF, broken data: `unreadable`), over 20 MB or 40 Mpx, the same picture met three times
+  or more in a file (a logo on every page or slide: `repeated`), past 100 kept per file (and
+  past 1,000 looked at in a PDF).
+- **How they are kept.** Under the KB's data folder, `HOME/kbs/<kb id>/images/<sha256>.<ext>`:
+  the name is the SHA-256 of the bytes, never a name from the document. PNG, JPEG, GIF and WebP
+  are kept as they are; other formats (BMP, TIFF, a PDF's raw image streams) become PNG.
+- **Their text.** A kept picture of 200 px or more on both sides is OCR'd (the `ocr` extra; at most
+  50 per file) and its text placed where the picture is (DOCX, PPTX) or after its page's text
+  (PDF), marked `ocr` and `images: [id]`. OCR text whose 5-character shingles (spaces and
+  punctuation dropped) are 40% or more text of the page already (a scan under its own text
+  layer: `pdf-with-ocr-text.pdf`, whose poor text layer shares 44% with what OCR reads) is not
+  indexed twice (`picture_text_skipped`). A picture without
+  text gives its id to the text next to it on its page, so a citation of that text shows it.
+- **Captions.** With a vision model configured (`llm.vision_model`, or `vision: true` on a model
+  of `llm.models`: an OpenAI-compatible server with image input), each kept picture is captioned
+  at ingestion, the largest first: at most `ingest.picture_captions` (20) per file, each within
+  `ingest.picture_caption_timeout_s` (60 s), all within `ingest.picture_captions_total_s`
+  (600 s). The caption becomes a block `Picture: …` right after the picture's text, with
+  `images`, `caption`, `caption_model` and `captions` in its chunk's meta: searched like any
+  text. A picture that is not captioned (the model failed, the caps) is named in the file's
+  outcome ("2 chunks; 1 picture not captioned: … (page 3)"); the file is indexed all the same.
+- **Shown with answers.** A hit's and a citation's `images` are the ids of the pictures its chunk
+  shows; `GET /api/kbs/{kb}/files/{file_id}/images` lists a file's pictures (page, chunks,
+  caption) and `GET /api/kbs/{kb}/files/{file_id}/images/{id}` serves one with its content type,
+  to whoever may read the KB. Only a 64-hex-digit id is ever turned into a file name, and only
+  a picture a chunk of that file shows is served (another file's or KB's id is 404). The web
+  UI's passage dialog shows the cited passage's pictures.
+- **Questions with a picture.** `/v1/chat/completions` with `image_url` parts (data: URLs) and
+  `/api/chat` with `images` go to the vision model (a `kb:<name>` model or kb mode: with the KB's
+  passages for the question's text, cited); a chat model not marked `vision` is refused (400
+  naming it), and with no vision model the answer is a 400 (`code: no_vision_model`) saying how
+  to set one. Pictures are PNG, JPEG, GIF or WebP up to 10 MB, 4 per question; a URL of any
+  other scheme is refused (zhiku fetches no picture). The chat page has a picture upload for
+  this; such a turn is shown, not kept in the conversation.
+
+Tests: `tests/ingest/test_pictures.py` (PDF, DOCX and PPTX made with fpdf2, python-docx and
+python-pptx around pictures drawn with Pillow: pages, places, logos, bullets, formats, OCR where
+the picture is), `tests/ingest/test_pictures_ingest.py` (stored by hash, captions from a real
+OpenAI-compatible vision server on 127.0.0.1 whose captions are made from the picture's bytes,
+searchable; failures and caps per picture), `tests/api/test_vision.py` (the picture route, paths
+that must not reach the disk, citations with pictures, questions with pictures with and without
+a vision model), `tests/api/test_vision_ui.py` (the passage dialog).
+
+The shared documents (OCR on, this machine shared with other work, so seconds are rough):
+
+Files of `../shared/data/docs` with pictures (the others have none). The 8 kept in
+`sw-flp-1965-v1.pdf` are whole-page scans of its covers, blank leaves and a portrait plate (looked
+at); OCR found no text in them and costs ~45 s on top of the 37.6 s of the table above (two cores
+shared with other work at the time). `pdf-with-ocr-text.pdf` keeps its scan as a picture, its OCR
+left out as already there. `picture.pptx` holds one 140×56 picture, skipped as small: the file still
+has no text.
+
+| file | pictures kept | skipped | OCR'd with text | pages with pictures | s (whole file) |
+| --- | ---: | --- | ---: | --- | ---: |
+| bisheng/sw-flp-1965-v1.pdf | 8 | small 3 | 0 | 1, 2, 3, 4, 359, 360, 361, 362 | 84.2 |
+| unstructured/contains-pictures.docx | 2 | small 1 | 0 | (no pages) | 0.1 |
+| unstructured/pdf/copy-protected.pdf | 0 | small 1 | 0 | (no pages) | 2.1 |
+| unstructured/pdf/embedded-images-tables.pdf | 1 | - | 1 | 1 | 9.3 |
+| unstructured/pdf/pdf-with-ocr-text.pdf | 1 | - | 0 | 1 | 21.5 |
+| unstructured/pdf/reliance.pdf | 16 | small 1 | 1 | 1, 2 | 3.3 |
+| unstructured/picture.pptx | 0 | small 1 | 0 | (no text: refused) | – |
+
+Not measured: caption quality and speed with a real vision model (Qwen-VL, LLaVA, GPT-4o; the
+tests use a stand-in server), whether captions improve retrieval on any dev set (none of them
+has pictures), the OCR time of picture-heavy files beyond the rows above, and the disk used by
+stored pictures. Not built: pictures in XLSX, EPUB, HTML, ODT/ODP and e-mail; pictures in DOCX
+headers and footers; a file that is only pictures still needs OCR to be read (its captions come
+after loading, which fails without text); the pictures of a removed or replaced file stay on
+disk until the KB is deleted (they are no longer served, no chunk shows them); the picture
+upload of the chat page is not driven in the browser tests (Streamlit's AppTest cannot upload);
+blank leaves of a scanned book pass the uniform-fill test (paper texture) and are kept.
 """
 
 if __name__ == "__main__":
