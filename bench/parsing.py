@@ -302,6 +302,8 @@ headers and footers; a file that is only pictures still needs OCR to be read (it
 after loading, which fails without text); the pictures of a removed or replaced file stay on
 disk until the KB is deleted (they are no longer served, no chunk shows them); the picture
 upload of the chat page is not driven in the browser tests (Streamlit's AppTest cannot upload);
+a picture goes with a stateless question (`/api/chat`, `/v1`), not with a stored conversation's
+message, nor with `kbs: ["*"]` (routing);
 blank leaves of a scanned book pass the uniform-fill test (paper texture) and are kept.
 """
 

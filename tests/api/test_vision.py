@@ -171,6 +171,9 @@ def test_api_chat_with_a_picture(with_vision: Served, vision: VisionServer) -> N
     err = assert_error(with_vision.raw.post("/api/chat", json={
         "mode": "search", "images": [JPEG_URL], "messages": [{"role": "user", "content": "x"}]}), 400)
     assert "llm and kb mode" in err["message"]
+    err = assert_error(with_vision.raw.post("/api/chat", json={
+        "mode": "kb", "kbs": ["*"], "images": [JPEG_URL], "messages": [{"role": "user", "content": "x"}]}), 400)
+    assert err["details"].get("param") == "kbs" or "name its knowledge bases" in err["message"]
 
 
 def test_without_a_vision_model_a_picture_is_refused_with_the_reason(without_vision: Served) -> None:

@@ -130,6 +130,8 @@ async def vision_chat(zhiku: Zhiku, request: Request, images: list[str], questio
     if mode == "kb":
         if not kbs:
             raise InvalidInput("kb mode needs kbs", param="kbs")
+        if "*" in kbs:
+            raise InvalidInput("a question with a picture is not routed: name its knowledge bases in kbs", param="kbs")
         system, hits = await run_in_threadpool(_kb_context, zhiku, kbs, question, top_k)
     lang = detect_lang(question) if question else "en"
 
