@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 FILE_SENTENCES = 3  # an extractive file summary quotes this many sentences
 KB_SENTENCES = 5
+EMBED_BATCH = 64  # extractive summaries made for a KB-level question are embedded this many at a time
 
 
 class Summaries:
@@ -89,13 +90,19 @@ class Summaries:
         """Every indexed file with a fresh summary: those stored, and the missing or stale ones
         made now (extractive unless ``llm_allowed``: a question must not wait on a model per file)."""
         stored = self.store.all_files(kb.id)
-        out = []
-        for record in self.catalog.list_files(kb.id, status="indexed"):
-            s = stored.get(record.id)
-            if s is None or s.source != file_source(record):
-                s = self._file(kb, record, llm_allowed=llm_allowed)
-            out.append((record, s))
-        return out
+        records = self.catalog.list_files(kb.id, status="indexed")
+        missing = [r for r in records if r.id not in stored or stored[r.id].source != file_source(r)]
+        if llm_allowed:
+            stored.update({r.id: self._file(kb, r) for r in missing})
+        else:  # extractive, their vectors embedded in batches
+            for start in range(0, len(missing), EMBED_BATCH):
+                batch = missing[start:start + EMBED_BATCH]
+                texts = [extractive_text([c.text for c in self.catalog.file_chunks(r.id)], FILE_SENTENCES) or r.name
+                         for r in batch]
+                vectors = np.asarray(self.embedder(kb.embedder).embed_passages(texts), dtype=np.float32)
+                for r, text, vector in zip(batch, texts, vectors):
+                    stored[r.id] = self.store.put(kb.id, r.id, "extractive", None, text, file_source(r), vector)
+        return [(r, stored[r.id]) for r in records]
 
     def listed(self, kb_name: str) -> list[Summary]:
         """The file summaries stored now, for a file table: none is made (``stale`` marks those of

@@ -4,16 +4,33 @@ lexical tokens), quoted in their original order. No model; shown labelled as ext
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
 
-from zhiku.text.normalize import lexical_tokens
 from zhiku.text.sentences import split_sentences
 
 MAX_SENTENCES = 600  # a long file is sampled evenly down to this many sentences
 SENTENCE_MAX_CHARS = 300
 MIN_TOKENS = 3
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
+_WORD = re.compile(r"[^\W_]+")
+STOPWORDS = frozenset("""a an the and or but of to in on at by for with from as is are was were be been being it its
+this that these those he she they we you i his her their our your not no do does did has have had will would can
+could may might shall should than then there here which who whom what when where why how all any each more most
+some such into over under about also only so if""".split())
+
+
+def overlap_tokens(sentence: str) -> set[str]:
+    """The tokens two sentences are compared by: Chinese as character pairs, other words lower-cased
+    without the most common English ones (fast: no segmenter, and it only has to tell overlap)."""
+    tokens: set[str] = set()
+    for run in _CJK_RUN.findall(sentence):
+        tokens.update(run[i:i + 2] for i in range(max(1, len(run) - 1)))
+    rest = _CJK_RUN.sub(" ", sentence).lower()
+    tokens.update(w for w in _WORD.findall(rest) if len(w) > 1 and w not in STOPWORDS)
+    return tokens
 
 
 def candidate_sentences(texts: Sequence[str]) -> list[str]:
@@ -37,7 +54,7 @@ def central_sentences(texts: Sequence[str], k: int = 3) -> list[str]:
     """The ``k`` most central sentences of ``texts`` (TextRank: a sentence is central when it
     shares words with many other central sentences), in the order they appear."""
     sentences = candidate_sentences(texts)
-    token_sets = [set(lexical_tokens(s)) for s in sentences]
+    token_sets = [overlap_tokens(s) for s in sentences]
     kept = [i for i, t in enumerate(token_sets) if len(t) >= MIN_TOKENS] or list(range(len(sentences)))
     sentences = [sentences[i] for i in kept]
     token_sets = [token_sets[i] for i in kept]
