@@ -44,8 +44,16 @@ class Web:
     """The canary, the public stand-in on the canary's port, a search engine and the settings."""
 
     def __init__(self, home: Path) -> None:
-        self.canary = HttpStub("127.0.0.1").__enter__()
-        self.public = HttpStub(PUBLIC_HOST, self.canary.port, public=True).__enter__()
+        for attempt in range(5):  # the public stand-in needs the canary's port on 127.0.0.2 too
+            canary = HttpStub("127.0.0.1")
+            try:
+                public = HttpStub(PUBLIC_HOST, canary.port, public=True)
+                break
+            except OSError:
+                canary.server.server_close()
+                if attempt == 4:
+                    raise
+        self.canary, self.public = canary.__enter__(), public.__enter__()
         self.engine = SearchServer(results=self._results).__enter__()
         self.batch: list[str] = []
         self.settings = load_settings(home=home, environ={}, overrides={
