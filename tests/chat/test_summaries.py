@@ -160,3 +160,24 @@ def test_cli_kb_summary(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert r.code == 0 and '"kind": "extractive"' in r.out and "Notes on tea" in r.out and '"files": 1' in r.out
     r = cli("kb", "summary", "notes", "docs/none.md")
     assert r.code != 0 and "no file 'docs/none.md'" in (r.err + r.out)
+
+
+def test_summaries_and_kb_questions_on_postgresql(home: Path, tmp_path: Path, postgres_url: str) -> None:
+    """The same on PostgreSQL (its own migration, the mention count's case-insensitive match)."""
+    from zhiku.schema import AnswerRequest
+
+    docs = tmp_path / "docs"
+    _write(docs, "tea.md", " ".join(TOPIC) + "\n")
+    _write(docs, "bikes.md", "Bicycles need oil. TEA is not good for chains.\n")
+    _write(docs, "leave.md", "年假制度规定入职满一年的员工每年享有十五天带薪年假。\n")
+    overrides = {"database_url": postgres_url, "index": {"vector": "pgvector", "lexical": "pg_bm25"}}
+    with _app(home, **overrides) as app:
+        app.create_kb("kb")
+        _add(app, "kb", docs)
+        assert "tea harvest" in app.summaries.file("kb", "docs/tea.md").text
+        answer = app.answer(AnswerRequest(mode="kb", kbs=["kb"], question="How many files mention tea?"))
+        assert "2 of the 3 files" in answer.answer
+        assert sorted(c.file for c in answer.citations) == ["docs/bikes.md", "docs/tea.md"]
+        assert app.summaries.of_kb("kb").files == 3
+        app.remove_files("kb", ["docs/tea.md"])
+        assert [s.file for s in app.summaries.listed("kb")] == ["docs/bikes.md", "docs/leave.md"]
