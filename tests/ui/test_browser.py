@@ -261,7 +261,8 @@ def test_chat_with_uploaded_files(browser: Any, server: ZhikuServer, tmp_path: P
     page = w.page
     page.goto(server.url + "/?lang=English")
     page.get_by_text("Chat with files").click()
-    page.locator("input[type=file]").set_input_files([
+    # the chat's file uploader (the chat has one for a picture too)
+    page.locator(".st-key-chat-files input[type=file]").set_input_files([
         {"name": pdf.name, "mimeType": "application/pdf", "buffer": pdf.read_bytes()}])
     page.get_by_text("Files ready: customer-service.pdf").wait_for(timeout=120_000)  # read into a temporary KB
     ask = page.get_by_placeholder("Ask a question and press Enter")
