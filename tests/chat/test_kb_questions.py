@@ -10,6 +10,8 @@ from zhiku.chat.kb_questions import KBQuestion, kb_question
 
 @pytest.mark.parametrize("question, kind, term", [
     ("How many files mention refunds?", "count_mention", "refunds"),
+    ("How many files mention “tea” in this knowledge base?", "count_mention", "tea"),
+    ("Which documents are about refunds in the KB?", "which_files", "refunds"),
     ("how many documents in this knowledge base mention “Paris”?", "count_mention", "Paris"),
     ("How many docs contain the word 'leave'", "count_mention", "leave"),
     ("Which files are about annual leave?", "which_files", "annual leave"),

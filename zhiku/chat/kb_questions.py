@@ -90,8 +90,11 @@ def kb_question(question: str) -> KBQuestion | None:
     return None
 
 
+_TERM_TAIL = re.compile(rf"(?:,? (?:in|of|within) {_KB_EN}|(?:在)?{_KB_ZH}(?:里面|里|中|内)?)$", re.IGNORECASE)
+
+
 def _clean(term: str) -> str:
-    term = _END.sub("", term.strip()).strip(_QUOTES + " ,，:：").strip()
+    term = _TERM_TAIL.sub("", _END.sub("", term.strip())).strip(_QUOTES + " ,，:：").strip()
     for prefix in ("the word ", "the term ", "the name ", "the phrase "):
         if term.lower().startswith(prefix):
             term = term[len(prefix):].strip(_QUOTES + " ")
