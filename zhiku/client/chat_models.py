@@ -20,7 +20,8 @@ class TurnOverrides(_Body):
     """Per-answer choices; each one given overrides the conversation's setting for this answer."""
 
     kbs: list[Annotated[str, Field(max_length=limits.KB_NAME_MAX_CHARS)]] | None = Field(
-        None, max_length=limits.KB_NAMES_MAX, description="knowledge bases (kb mode)")
+        None, max_length=limits.KB_NAMES_MAX, description="knowledge bases (kb mode); [\"*\"]: all you may "
+        "read, each question routed to those that fit it and named in the answer (meta.kbs)")
     temp_kb: str | None = Field(None, pattern=r"^[0-9a-f]{32}$", description="uploaded files' id (file mode)")
     model: str | None = Field(None, min_length=1, max_length=limits.NAME_MAX_CHARS, description="chat model")
     temperature: float | None = Field(None, ge=0, le=2)
