@@ -45,6 +45,7 @@ NEEDS: dict[tuple[str, str], frozenset[str]] = {
     ("PATCH", "/api/kbs/{kb}"): W, ("DELETE", "/api/kbs/{kb}"): W,  # owners: rename, delete
     ("POST", "/api/kbs/{kb}/check"): R,  # ?repair=true: write
     ("POST", "/api/kbs/{kb}/rebuild"): W,
+    ("POST", "/api/kbs/{kb}/migrate"): W, ("GET", "/api/kbs/{kb}/migrate"): R,  # owners move a KB
     ("GET", "/api/kbs/{kb}/files"): R, ("POST", "/api/kbs/{kb}/files"): W,
     ("GET", "/api/kbs/{kb}/files/{file_id}"): R, ("DELETE", "/api/kbs/{kb}/files/{file_id}"): W,
     ("GET", "/api/kbs/{kb}/files/{file_id}/chunks"): R, ("GET", "/api/kbs/{kb}/files/{file_id}/content"): R,

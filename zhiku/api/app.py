@@ -17,6 +17,7 @@ from zhiku.api.routes import sources as source_routes
 from zhiku.api.routes import settings as settings_routes
 from zhiku.api.routes import pictures as picture_routes
 from zhiku.api.routes import settings_local
+from zhiku.api.routes import kb_migrate
 from zhiku.api.routes import summaries as summary_routes
 from zhiku.app import Zhiku
 
@@ -56,6 +57,7 @@ def create_app(zhiku: Zhiku, *, start_jobs: bool = True) -> FastAPI:
     app.include_router(settings_local.router)  # local model servers found, GGUF pulls with progress (admins)
     app.include_router(settings_routes.router)  # model servers and defaults, changed while running (admins)
     app.include_router(summary_routes.router)  # summaries of KBs and files
+    app.include_router(kb_migrate.router)  # zhiku kb migrate: another backend or embedder, live
     app.include_router(chatchat_routes.router)  # Langchain-Chatchat 0.3-compatible
     docs.install(app)
     return app

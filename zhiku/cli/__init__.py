@@ -146,6 +146,7 @@ def _register() -> None:
     from zhiku.cli import commands_import  # noqa: F401
     from zhiku.cli import commands_sync  # noqa: F401
     from zhiku.cli import commands_summary  # noqa: F401
+    from zhiku.cli import commands_migrate  # noqa: F401
 
 
 def _plain_flags(command: Any) -> Any:

@@ -28,6 +28,8 @@ class KnowledgeBase(BaseModel):
     updated_at: datetime
     files: int = 0
     chunks: int = 0
+    index_backend: str | None = None  # where its indexes live; None: the configured backend
+    index_generation: str = ""  # which copy of its indexes is current ("": the first)
 
 
 class FileRecord(BaseModel):

@@ -70,6 +70,7 @@ def _kb(row: Any, counts: tuple[int, int] = (0, 0)) -> KnowledgeBase:
         dimensions=row.dimensions, chunk_size=row.chunk_size, chunk_overlap=row.chunk_overlap,
         revision=row.revision, created_at=as_utc(row.created_at), updated_at=as_utc(row.updated_at),
         files=counts[0], chunks=counts[1],
+        index_backend=row.index_backend, index_generation=row.index_generation or "",
     )
 
 

@@ -50,6 +50,28 @@ kbs = Table(
     Column("revision", BigInteger, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # where its indexes live (NULL: the configured backend) and which copy is current (zhiku.store.kb_backends)
+    Column("index_backend", String(16)),
+    Column("index_generation", String(32)),
+)
+
+# a `zhiku kb migrate` under way, one per KB (zhiku.store.migrate): resumed after a kill
+kb_migrations = Table(
+    "kb_migrations",
+    metadata,
+    Column("kb_id", String(32), ForeignKey("kbs.id", ondelete="CASCADE"), primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("target", String(16), nullable=False),
+    Column("embedder", String(200), nullable=False),
+    Column("dimensions", Integer, nullable=False),
+    Column("generation", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # copying | switching | done | failed
+    Column("done", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+    Column("copied", JSON, nullable=False),
+    Column("error", Text),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 files = Table(

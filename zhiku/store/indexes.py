@@ -32,6 +32,8 @@ from zhiku.config import IndexSettings
 from zhiku.errors import ConfigError
 from zhiku.schema import KnowledgeBase
 from zhiku.store.catalog import Catalog
+from zhiku.store.kb_backends import (KINDS, PerKBWriter, check_kind, discard_copy, has_resident_tables, kb_key,
+                                     kind_of)
 from zhiku.store.locks import folder_lock
 from zhiku.store.index_protocols import (
     LexicalIndex,
@@ -219,15 +221,33 @@ class IndexManager:
         self.catalog = catalog
         self.root = root
         self.backends = Backends(settings or IndexSettings(), root)
+        self.default_kind = kind_of(self.backends.settings)
+        self._kinds: dict[str, Backends] = {self.default_kind: self.backends}  # a KB's own (kb migrate)
         self._open: dict[str, KBIndexes] = {}
         self._lock = threading.Lock()
         self.resident = self.backends.resident
         if self.resident:
-            from zhiku.store.pg_indexes import ResidentWriter
             from zhiku.store.pg_schema import check_postgres
 
             check_postgres(catalog.engine, f"index.vector '{self.backends.vector_name}'")
-            catalog.resident = ResidentWriter(vectors=True, lexical=True)
+        # every process writes the resident KBs in its transactions, whichever the default (kb_backends)
+        catalog.resident = PerKBWriter(self.default_kind, self.resident or has_resident_tables(catalog.engine))
+
+    def for_kind(self, kind: str) -> Backends:
+        """The backends of a kind (kb_backends.KINDS), with the settings' Milvus URI."""
+        found = self._kinds.get(kind)
+        if found is None:
+            vector, lexical = KINDS[check_kind(kind)]
+            found = Backends(self.backends.settings.model_copy(update={"vector": vector, "lexical": lexical}),
+                             self.root)
+            self._kinds[kind] = found
+        return found
+
+    def backends_for(self, kb: KnowledgeBase) -> Backends:
+        return self.for_kind(kb.index_backend) if kb.index_backend else self.backends
+
+    def kb_directory(self, kb: KnowledgeBase) -> Path:
+        return self.root / kb_key(kb)
 
     def is_open(self, kb_id: str) -> bool:
         """Whether the KB's indexes are loaded in memory (a search will not load them)."""
@@ -239,11 +259,11 @@ class IndexManager:
 
     def get(self, kb: KnowledgeBase) -> KBIndexes:
         """The KB's indexes, current with the database (loaded, or rebuilt if stale)."""
-        if self.resident:
+        if self.backends_for(kb).resident:
             return self._resident(kb)
         with self._lock:
             idx = self._open.get(kb.id)
-            if idx is not None:
+            if idx is not None and idx.directory == self.kb_directory(kb) and idx.backends is self.backends_for(kb):
                 with idx.lock:  # a writer commits and applies under this lock: never half-seen
                     if idx.revision == self.catalog.revision(kb.id):
                         return idx
@@ -255,16 +275,16 @@ class IndexManager:
     def _resident(self, kb: KnowledgeBase) -> KBIndexes:
         with self._lock:
             idx = self._open.get(kb.id)
-            if idx is None or idx.vectors.dimensions != kb.dimensions:
-                engine = self.catalog.engine
-                vector = cast(ResidentVectorIndexType, self.backends.vector).open(engine, kb.id, kb.dimensions)
-                lexical = cast(ResidentLexicalIndexType, self.backends.lexical).open(engine, kb.id)
-                idx = ResidentKBIndexes(kb, self.directory(kb.id), vector, lexical, kb.revision, self.backends)
+            if idx is None or idx.vectors.dimensions != kb.dimensions or not isinstance(idx, ResidentKBIndexes):
+                engine, backends = self.catalog.engine, self.backends_for(kb)
+                vector = cast(ResidentVectorIndexType, backends.vector).open(engine, kb.id, kb.dimensions)
+                lexical = cast(ResidentLexicalIndexType, backends.lexical).open(engine, kb.id)
+                idx = ResidentKBIndexes(kb, self.kb_directory(kb), vector, lexical, kb.revision, backends)
                 self._open[kb.id] = idx
             return idx
 
     def _load(self, kb: KnowledgeBase, current: int) -> KBIndexes | None:
-        d = self.directory(kb.id)
+        d = self.kb_directory(kb)
         with folder_lock(d, exclusive=False):  # not while another process writes the set
             return self._load_locked(kb, current, d)
 
@@ -274,33 +294,35 @@ class IndexManager:
             if manifest.get("revision") != current or manifest.get("dimensions") != kb.dimensions:
                 log.info("indexes of %s are stale (revision %s, database %s)", kb.name, manifest.get("revision"), current)
                 return None
-            if not self.backends.written_by_us(manifest):
+            backends = self.backends_for(kb)
+            if not backends.written_by_us(manifest):
                 log.info("indexes of %s were written by other backends (%s, %s): rebuilding", kb.name,
                          manifest.get("vector", LEGACY["vector"]), manifest.get("lexical", LEGACY["lexical"]))
                 return None
-            vectors, lexical = self.backends.open(d, kb.dimensions)
+            vectors, lexical = backends.open(d, kb.dimensions)
         except FileNotFoundError:
             return None
         except Exception as exc:  # a damaged index is rebuilt, never trusted
             log.warning("indexes of %s unreadable (%s); rebuilding", kb.name, exc)
             return None
-        idx = KBIndexes(kb, d, vectors, lexical, current, self.backends)
+        idx = KBIndexes(kb, d, vectors, lexical, current, backends)
         idx.dirty = vectors.upgraded
         return idx
 
     def rebuild(self, kb: KnowledgeBase, _locked: bool = False) -> KBIndexes:
         """Re-derive both indexes from the database and persist them."""
-        if self.resident:
+        backends = self.backends_for(kb)
+        if backends.resident:
             from zhiku.store.pg_indexes import rebuild_scope
 
             rebuild_scope(self.catalog, kb.id)
             return self._resident(kb)
         revision = self.catalog.revision(kb.id)
-        vectors, lexical = self.backends.new(kb.id, kb.dimensions)
+        vectors, lexical = backends.new(kb_key(kb), kb.dimensions)
         for ids, toks, vecs in self.catalog.index_rows(kb.id):
             vectors.add(ids, vecs)
             lexical.add(ids.tolist(), toks)
-        idx = KBIndexes(kb, self.directory(kb.id), vectors, lexical, revision, self.backends)
+        idx = KBIndexes(kb, self.kb_directory(kb), vectors, lexical, revision, backends)
         idx.save()
         if not _locked:
             with self._lock:
@@ -310,11 +332,11 @@ class IndexManager:
 
     def check(self, kb: KnowledgeBase) -> list[str]:
         """Differences between the persisted indexes and the database, as readable lines."""
-        if self.resident:
+        if self.backends_for(kb).resident:
             from zhiku.store.pg_indexes import check_scope
 
             return check_scope(self.catalog, kb.id)
-        d = self.directory(kb.id)
+        d = self.kb_directory(kb)
         with folder_lock(d, exclusive=False):  # the set as one process wrote it
             return self._check_locked(kb, d)
 
@@ -329,12 +351,13 @@ class IndexManager:
             return ["index manifest missing or unreadable: indexes must be rebuilt"]
         if manifest.get("revision") != current:
             problems.append(f"indexes are at revision {manifest.get('revision')}, database at {current}")
-        if not self.backends.written_by_us(manifest):
+        backends = self.backends_for(kb)
+        if not backends.written_by_us(manifest):
             return problems + [f"indexes were written by {manifest.get('vector', LEGACY['vector'])} and "
                                f"{manifest.get('lexical', LEGACY['lexical'])}, the settings name "
-                               f"{self.backends.vector_name} and {self.backends.lexical_name}: they must be rebuilt"]
+                               f"{backends.vector_name} and {backends.lexical_name}: they must be rebuilt"]
         try:
-            vectors, lexical = self.backends.open(d, kb.dimensions)
+            vectors, lexical = backends.open(d, kb.dimensions)
         except Exception as exc:  # the library's own words (a C++ assertion) go to the log, not to the user
             log.info("indexes of %s unreadable: %s", kb.name, exc)
             return problems + ["the index files are damaged or unreadable: they must be rebuilt"]
@@ -354,9 +377,9 @@ class IndexManager:
             idx = self._open.pop(kb_id, None)
         if idx is not None:
             idx.close()
-        if delete_files:
-            self.backends.discard(self.directory(kb_id))
-            shutil.rmtree(self.directory(kb_id), ignore_errors=True)
+        if delete_files:  # the KB's copies: its first folder and those migrations made (kb_backends)
+            for d in [self.directory(kb_id), *self.root.glob(f"{kb_id}-*")]:
+                discard_copy(self, d)
 
     def flush(self) -> None:
         with self._lock:
