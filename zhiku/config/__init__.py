@@ -139,6 +139,9 @@ class IndexSettings(_Section):
         "(path ending in .db; empty: indexes/milvus.db in the home, one process at a time) or a server, "
         "e.g. http://milvus:19530")
     milvus_token: str = Field("", description="token of a Milvus server with authentication (user:password)")
+    approximate_above: int = Field(
+        200_000, ge=1, description="faiss backend: a KB holding more chunks than this is searched through an "
+        "approximate inverted-file index (recall@10 vs exact in docs/benchmarks.md), fewer exactly")
 
     @field_validator("vector", "lexical")
     @classmethod
