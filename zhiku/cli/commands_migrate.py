@@ -41,6 +41,10 @@ def kb_migrate(
     if batch:
         store_migrate.BATCH = batch
     app = st.app()
+    last = store_migrate.status(app.indexes, app.catalog.get_kb(name))
+    if last is not None and last["status"] in ("copying", "switching") and not last["running"]:
+        out.print(f"resuming the interrupted migration to {last['target']} with embedder "
+                  f"{escape(last['embedder'])} ({last['done']} of {last['total']} chunks copied)")
     with _bar() as bar:
         task = bar.add_task("copying", total=None)
 

@@ -12,7 +12,6 @@ from starlette.concurrency import run_in_threadpool
 from zhiku.api.deps import KBOwner, KBRead, ZhikuDep
 from zhiku.api.errors import responses
 from zhiku.app import Zhiku
-from zhiku.errors import NotFound
 from zhiku.ingest.kb_migration import Migrations
 
 router = APIRouter(prefix="/api", tags=["knowledge bases"])
@@ -41,9 +40,11 @@ async def start_migration(kb: KBOwner, body: MigrateBody, zhiku: ZhikuDep) -> di
 
 @router.get("/kbs/{kb}/migrate", responses=responses(404))
 async def migration_progress(kb: KBRead, zhiku: ZhikuDep) -> dict[str, Any]:
-    """The KB's migration: status (copying, switching, switched, done; `error` when it stopped), chunks
-    done of total, `running`; 404 when the KB was never migrated."""
+    """The KB's last migration: status (none, copying, switching, switched, done; `error` when it
+    stopped), chunks done of total, `running`, and where the KB is now (`backend`, `current_embedder`)."""
     found = await run_in_threadpool(migrations(zhiku).progress, kb.name)
     if found is None:
-        raise NotFound(f"knowledge base '{kb.name}' has no migration", kb=kb.name)
+        info = zhiku.catalog.get_kb(kb.name)
+        return {"kb": info.name, "status": "none", "running": False, "done": 0, "total": 0, "error": None,
+                "backend": info.index_backend or zhiku.indexes.default_kind, "current_embedder": info.embedder}
     return found

@@ -9,7 +9,7 @@ import streamlit as st
 from zhiku.ui import session
 from zhiku.ui.i18n import t
 from zhiku.ui.render import escape_markdown
-from zhiku.ui.views import kb_chunks, kb_files, kb_summary
+from zhiku.ui.views import kb_chunks, kb_files, kb_migrate, kb_summary
 
 
 def render() -> None:
@@ -45,6 +45,7 @@ def render() -> None:
         kb_chunks.retrieval_test(zk, kb.name)
     with upkeep_tab:
         kb_chunks.maintenance(zk, kb.name)
+        kb_migrate.panel(zk, kb)  # another backend or embedder, while it answers
         delete_kb(zk, kb.name)
 
 
