@@ -23,7 +23,11 @@ _DROP = {
     "button", "select", "input", "textarea", "object", "embed", "map", "head", "title",
 }
 # furniture of very common page generators (MediaWiki edit links, navigation boxes)
-_DROP_CLASSES = {"mw-editsection", "noprint", "navbox", "mw-jump-link", "catlinks", "printfooter"}
+_DROP_CLASSES = {
+    "mw-editsection", "noprint", "navbox", "mw-jump-link", "catlinks", "printfooter",
+    "reference", "mw-cite-backlink", "hatnote", "mw-empty-elt", "navigation-not-searchable",
+    "mw-indicators", "sistersitebox", "metadata", "ambox", "mbox-small", "interlanguage-link",
+}
 _DROP_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary"}
 _BLOCK = {
     "p", "div", "section", "article", "main", "body", "html", "blockquote", "figure",
@@ -206,6 +210,55 @@ class _Walker:
         self.blocks.extend(table_blocks(matrix, section=self.sections.path, captions=False))
 
 
+# the closing sections of a MediaWiki article: citations and link lists, not its content
+_BOILERPLATE_SECTIONS = {
+    "references", "notes", "footnotes", "citations", "sources", "external links", "bibliography",
+    "further reading", "see also", "参考文献", "参考来源", "参考资料", "参考", "脚注", "注释", "注解",
+    "外部链接", "外部連結", "參考文獻", "參考資料", "腳註", "註釋", "延伸阅读", "延伸閱讀", "参见", "參見",
+    "相关条目", "相關條目", "参考文献・脚注", "脚注・出典", "出典", "関連項目", "外部リンク", "참고 문헌",
+    "각주", "외부 링크", "같이 보기",
+}
+
+
+def _drop_boilerplate_sections(root: Any) -> None:
+    """Remove MediaWiki's References / External links / See also sections (heading and body)."""
+    for h in root.find_all(list(_HEADINGS)):
+        if _inline(h).strip().lower().rstrip(":：") not in _BOILERPLATE_SECTIONS:
+            continue
+        level = _HEADINGS[h.name]
+        node = h.parent if "mw-heading" in (h.parent.get("class") or ()) else h
+        doomed = [node]
+        for sib in node.find_next_siblings():
+            heads = [sib] if sib.name in _HEADINGS else sib.find_all(list(_HEADINGS))
+            if any(_HEADINGS[x.name] <= level for x in heads):
+                break
+            doomed.append(sib)
+        for el in doomed:
+            el.extract()
+
+
+def main_content(soup: Any) -> Any:
+    """The element holding the page's content: MediaWiki's article body, else <main>,
+    else the one <article>, else [role=main], else <body>. The navigation, language lists,
+    site notices and footers around it are left out."""
+    wiki = soup.select_one("#mw-content-text .mw-parser-output") or soup.select_one(
+        ".mw-parser-output")
+    if wiki is not None:
+        _drop_boilerplate_sections(wiki)
+        return wiki
+    body = soup.body or soup
+    whole = len(_inline(body))
+    articles = soup.find_all("article")
+    for candidate in (soup.find("main"), articles[0] if len(articles) == 1 else None,
+                      soup.find(attrs={"role": "main"})):
+        if candidate is None:
+            continue
+        size = len(_inline(candidate))
+        if size >= 2000 or (size >= 40 and size * 4 >= whole):  # not an empty or stray landmark
+            return candidate
+    return body
+
+
 def html_to_blocks(
     text: str, sections: SectionStack | None = None
 ) -> tuple[list[Block], str | None]:
@@ -218,7 +271,10 @@ def html_to_blocks(
     title_el = soup.find("title")
     title = clean_text(_inline(title_el)).strip() if title_el is not None else ""
     walker = _Walker(sections or SectionStack())
-    root = soup.body or soup
+    article_h1 = soup.find("h1", id="firstHeading")
+    if article_h1 is not None and soup.select_one(".mw-parser-output") is not None:
+        walker.heading(article_h1, 1)  # a MediaWiki page's title sits outside its content
+    root = main_content(soup)
     walker.walk(root)
     walker.flush()
     return walker.blocks, title or walker.first_h1
