@@ -49,6 +49,7 @@ NEEDS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/kbs/{kb}/files"): R, ("POST", "/api/kbs/{kb}/files"): W,
     ("GET", "/api/kbs/{kb}/files/{file_id}"): R, ("DELETE", "/api/kbs/{kb}/files/{file_id}"): W,
     ("GET", "/api/kbs/{kb}/files/{file_id}/chunks"): R, ("GET", "/api/kbs/{kb}/files/{file_id}/content"): R,
+    ("GET", "/api/kbs/{kb}/files/{file_id}/images"): R, ("GET", "/api/kbs/{kb}/files/{file_id}/images/{image_id}"): R,
     ("POST", "/api/kbs/{kb}/files/{file_id}/reingest"): W,
     ("GET", "/api/kbs/{kb}/chunks/{chunk_id}"): R, ("PATCH", "/api/kbs/{kb}/chunks/{chunk_id}"): W,
     ("DELETE", "/api/kbs/{kb}/chunks/{chunk_id}"): W,
@@ -62,6 +63,9 @@ NEEDS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/settings"): R, ("PUT", "/api/settings/models/{name}"): A,
     ("DELETE", "/api/settings/models/{name}"): A, ("POST", "/api/settings/test-connection"): A,
     ("PUT", "/api/settings/defaults"): A,
+    ("GET", "/api/settings/detect"): A, ("POST", "/api/settings/detect/add"): A, ("GET", "/api/settings/catalog"): A,
+    ("POST", "/api/settings/pulls"): A, ("GET", "/api/settings/pulls/{pull_id}"): A,
+    ("DELETE", "/api/settings/pulls/{pull_id}"): A,
     # folders a KB follows: reading reads; syncing writes; following a server folder is an admin owner's
     ("GET", "/api/kbs/{kb}/sources"): R, ("GET", "/api/kbs/{kb}/sources/{source_id}"): R,
     ("POST", "/api/kbs/{kb}/sources"): A | W, ("POST", "/api/kbs/{kb}/sources/{source_id}/sync"): W,
@@ -109,7 +113,8 @@ MISSING_ID = "0" * 32
 PATH_VALUES = {"kb": "没有", "param": "没有", "mode": "local_kb", "name": "nobody", "user": "nobody",
                "key_id": "ffffffffffff", "model": "nope", "chunk_id": "999999", "file_id": MISSING_ID,
                "job_id": MISSING_ID, "temp_kb_id": MISSING_ID, "conversation_id": MISSING_ID,
-               "message_id": MISSING_ID, "approval_id": MISSING_ID, "source_id": MISSING_ID, "file": "a/b.md"}
+               "message_id": MISSING_ID, "approval_id": MISSING_ID, "source_id": MISSING_ID, "file": "a/b.md",
+               "image_id": "f" * 64, "pull_id": MISSING_ID}
 MD = ("a.md", b"# a\n\nhello\n")
 ASK = [{"role": "user", "content": "年假"}]
 # a minimal valid request of each route that takes a body or a query
