@@ -2,8 +2,11 @@
 
 ``page_runs`` walks a page's characters once (``FPDFText_*``) and groups them into
 ``Seg`` runs: consecutive characters on one line with no wide gap, carrying the font
-size and whether the font is bold. Soft hyphens at line ends are kept as ``\xad`` so
-the layout can join the word; rotated characters (margin stamps) are kept apart.
+size and whether the font is bold (PDFium puts a space character where words are drawn
+apart without one). Soft hyphens at line ends are kept as ``\xad`` so
+the layout can join the word; rotated characters (margin stamps, a book's imprint set
+sideways) are kept apart, with their spaces ("1965 August First Edition", not
+"1965AugustFirstEdition").
 
 Text is NFKC-normalised (Chrome-printed PDFs emit Kangxi radicals such as "⾦" for
 "金", and ligatures such as "ﬁ"), except full-width CJK punctuation, which NFKC
@@ -99,6 +102,7 @@ def page_runs(textpage: Any, box: tuple[float, float, float, float]) -> PageText
     font = ctypes.create_string_buffer(128)
     flags = ctypes.c_int()
     letter_fonts: set[str] = set()
+    prev_rotated = False  # the last character kept was rotated: its spaces go with it
 
     def font_name(i: int) -> str:
         got = raw.FPDFText_GetFontInfo(textpage, i, font, 128, ctypes.byref(flags))
@@ -141,6 +145,8 @@ def page_runs(textpage: Any, box: tuple[float, float, float, float]) -> PageText
         if u in (10, 13):
             if buf:
                 close()
+            if prev_rotated and rotated and rotated[-1] != " ":
+                rotated.append(" ")
             continue
         if u == 0 or 0xE000 <= u < 0xF900 or u == 0xFFFD or u >= 0xF0000:  # a glyph without a Unicode value
             unmapped += 1
@@ -155,6 +161,8 @@ def page_runs(textpage: Any, box: tuple[float, float, float, float]) -> PageText
         if u < 32 or ch in _SPACES or not ch or 0xD800 <= u < 0xE000 or 0x7F <= u < 0xA0:
             if buf and buf[-1] != " ":
                 buf.append(" ")
+            elif prev_rotated and rotated and rotated[-1] != " ":
+                rotated.append(" ")  # the spaces of rotated text ("1965 August First Edition")
             continue
         if not get_box(textpage, i, byref_rect):
             continue
@@ -172,6 +180,7 @@ def page_runs(textpage: Any, box: tuple[float, float, float, float]) -> PageText
             angle = get_angle(textpage, i)
             if 0.05 < angle < 6.23:  # rotated text (a margin stamp, a turned label): kept apart
                 rotated.append(ch)
+                prev_rotated = True
                 continue
             if ch.isalpha():
                 letter_fonts.add(font_name(i))
@@ -182,10 +191,11 @@ def page_runs(textpage: Any, box: tuple[float, float, float, float]) -> PageText
             top = min(top, ctop)
             bottom = max(bottom, cbottom)
         buf.append(ch)
+        prev_rotated = False
     if buf:
         close()
     if rotated:
-        text = normalize_pdf_text("".join(rotated)).strip()
+        text = " ".join(normalize_pdf_text("".join(rotated)).split())
         if text and not runs:  # a page turned sideways: its text, in stream order
             return PageText([Seg(text, 0, 0, 1, 1, size=0.0)], count + len(rotated), unmapped)
         if text:
