@@ -110,6 +110,23 @@ def test_add_reports_failures_with_nonzero_exit(cli, docs: Path) -> None:  # typ
     assert (info["all_files"], info["files"], info["failed_files"]) == (3, 2, 1)
 
 
+def test_kb_list_counts_files_as_kb_info_does(cli, docs: Path) -> None:  # type: ignore[no-untyped-def]
+    """`kb list` counted only the indexed files while `kb info` and the UI count all with "(N failed)"."""
+    (docs / "bad.docx").write_bytes(b"not a zip at all")
+    cli("kb", "create", "kb")
+    cli("kb", "create", "empty")
+    assert cli("kb", "add", "kb", str(docs)).code == 1
+    table = cli("kb", "list")
+    row = next(line for line in table.out.splitlines() if " kb " in line)
+    assert "3 files (1 failed)" in row, table.out
+    assert "0 files" in next(line for line in table.out.splitlines() if " empty " in line)
+    kbs = {k["name"]: k for k in json.loads(cli("kb", "list", "--json").out)}
+    info = json.loads(cli("kb", "info", "kb", "--json").out)
+    for key in ("files", "all_files", "failed_files", "pending_files"):
+        assert kbs["kb"][key] == info[key], key
+    assert (kbs["kb"]["all_files"], kbs["kb"]["files"], kbs["empty"]["all_files"]) == (3, 2, 0)
+
+
 def test_init_and_config_show(cli, home: Path) -> None:  # type: ignore[no-untyped-def]
     r = cli("init")
     assert r.code == 0 and (home / "config.yaml").is_file()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 from rich.markup import escape
@@ -10,6 +10,9 @@ from rich.table import Table
 
 from zhiku.cli import app, err, out, print_json, state
 from zhiku.cli.text import plural, short_reason
+
+if TYPE_CHECKING:
+    from zhiku.schema import FileRecord
 
 kb_app = typer.Typer(help="Create, fill and maintain knowledge bases.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
@@ -38,18 +41,26 @@ def kb_create(
 
 @kb_app.command("list")
 def kb_list(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """List knowledge bases."""
-    kbs = state(ctx).backend().list_kbs()
-    if as_json:
-        print_json([k.model_dump(mode="json") for k in kbs])
+    """List knowledge bases (files: all that `kb files` lists, the failed and pending ones named)."""
+    a = state(ctx).backend()
+    kbs = a.list_kbs()
+    counts = [_file_counts(a.list_files(k.name)) for k in kbs]
+    if as_json:  # "files" counts the indexed (searchable) ones, as in `kb info --json`
+        print_json([{**k.model_dump(mode="json"), **c} for k, c in zip(kbs, counts)])
         return
     if not kbs:
         out.print("no knowledge bases yet: create one with `zhiku kb create NAME`")
         return
     table = Table("name", "files", "chunks", "embedder", "description")
-    for k in kbs:
-        table.add_row(escape(k.name), str(k.files), str(k.chunks), k.embedder, escape(k.description))
+    for k, c in zip(kbs, counts):
+        files = file_count(c["all_files"], c["failed_files"], c["pending_files"])
+        table.add_row(escape(k.name), files, str(k.chunks), k.embedder, escape(k.description))
     out.print(table)
+
+
+def _file_counts(files: list[FileRecord]) -> dict[str, int]:
+    return {"all_files": len(files), "failed_files": sum(1 for f in files if f.status == "failed"),
+            "pending_files": sum(1 for f in files if f.status == "pending")}
 
 
 @kb_app.command("info")
@@ -59,9 +70,7 @@ def kb_info(ctx: typer.Context, name: str = typer.Argument(..., metavar="KB", he
     kb = a.kb(name)
     files = a.list_files(name)
     info = kb.model_dump(mode="json")
-    info["failed_files"] = sum(1 for f in files if f.status == "failed")
-    info["pending_files"] = sum(1 for f in files if f.status == "pending")
-    info["all_files"] = len(files)  # what `kb files` lists; "files" counts the indexed (searchable) ones
+    info.update(_file_counts(files))  # all_files: what `kb files` lists; "files" counts the indexed ones
     if as_json:
         print_json(info)
         return
