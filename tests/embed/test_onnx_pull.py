@@ -110,3 +110,18 @@ def test_a_pulled_reranker_is_used_by_its_folder(home: Path, tmp_path: Path) -> 
     assert reranker is not None
     scores = reranker.scores("jupiter red spot", [], ["refunds paid", "the red spot of jupiter"])
     assert scores[1] > scores[0]
+
+
+def test_cli_pulls_an_onnx_model_and_lists_the_catalog(cli, repo: Path, home: Path,  # type: ignore[no-untyped-def]
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    listed = cli("model", "catalog")
+    assert listed.code == 0 and "bge-reranker-v2-m3" in listed.out and "ONNX embedder" in listed.out
+    monkeypatch.setitem(ONNX_CATALOG, "tiny-bge", CATALOG["tiny-bge"])  # a catalog entry the stand-in hub serves
+    with HubServer(repo, "test/tiny-bge") as hub:
+        refused = cli("model", "pull", "tiny-bge", "--mirror", hub.base, "--sha256", "0" * 64)
+        assert refused.code != 0 and "GGUF" in refused.err and hub.requests == []
+        result = cli("model", "pull", "tiny-bge", "--mirror", hub.base)
+    assert result.code == 0, result.err
+    folder = home / "models" / "onnx" / "tiny-bge"
+    assert "type: onnx" in result.out and str(folder) in result.out.replace("\n", "")
+    assert (folder / "zhiku-onnx.json").is_file() and result.out.count("(verified)") == 3

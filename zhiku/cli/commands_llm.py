@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Optional
+from typing import Callable, Optional
 
 import typer
 from rich.markup import escape
@@ -48,6 +48,10 @@ def catalog() -> None:
 
     for name, e in CATALOG.items():
         out.print(f"[bold]{name}[/]  {escape(e.about)}  [dim]{e.repo}/{e.file}[/]")
+    from zhiku.llm.pull_onnx import ONNX_CATALOG
+
+    for name, o in ONNX_CATALOG.items():  # ONNX embedders and rerankers (docs/models.md)
+        out.print(f"[bold]{name}[/]  ONNX {o.kind}: {escape(o.about)}  [dim]{o.repo}/{o.graph}[/]")
 
 
 @model_app.command("pull")
@@ -68,9 +72,29 @@ def pull(
         def progress(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
 
+        from zhiku.llm.pull_onnx import ONNX_CATALOG
+
+        if what.lower() in ONNX_CATALOG:  # an ONNX embedder or reranker: several files into one folder
+            if sha256 or name:
+                raise typer.BadParameter("--sha256 and --name are for GGUF files; an ONNX model's files are "
+                                         "checked against the catalog's or the hub's hashes")
+            return _pull_onnx(ctx, what, mirror, progress)
         result = state(ctx).app().pull_model(what, mirror=mirror, sha256=sha256, name=name, progress=progress)
     resumed = f" (resumed at {result.resumed_from} bytes)" if result.resumed_from else ""
     check = "verified" if result.verified else "not verified (no sha256 known)"
     out.print(f"pulled {escape(result.name)} → {escape(str(result.path))}{resumed}")
     out.print(f"sha256 {result.sha256} ({check})")
     out.print(f"use it: zhiku ask KB \"question\" --model {escape(result.name)}")
+
+
+def _pull_onnx(ctx: typer.Context, what: str, mirror: Optional[str], progress: "Callable[[int, int | None], None]") \
+        -> None:
+    from zhiku.llm.pull_onnx import pull_onnx
+
+    result = pull_onnx(state(ctx).app().settings, what, mirror=mirror, progress=progress)
+    fetched = ", ".join(result.fetched) or "nothing: every file was already whole"
+    out.print(f"pulled ONNX {result.kind} {escape(result.name)} → {escape(str(result.path))} (fetched {escape(fetched)})")
+    for file, digest in result.sha256.items():
+        check = "verified" if result.verified.get(file) else "not verified (no sha256 known)"
+        out.print(f"sha256 {digest}  {escape(file)} ({check})")
+    out.print("use it: add to config.yaml\n" + escape(result.settings_hint()))
