@@ -91,3 +91,89 @@ def test_shared_book_imprint_is_not_glued() -> None:
         pdf.close()
     text = " ".join(s.text for s in runs)
     assert "1965 August First Edition" in text and "1965AugustFirstEdition" not in text
+
+
+LOREM = ("The committee met in the spring and agreed on the budget for the coming year. "
+         "Every department sent its figures before the end of the month, and the totals "
+         "were checked twice by the treasurer before they were published.")
+
+
+def running_headers_pdf(path: Path) -> Path:
+    """Six pages: a large bold title stamped mid-page-top (below the margin band) and a bold
+    running line on every page, chapters starting on pages 1 and 4."""
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for page in range(1, 7):
+        c.setFont("Helvetica-Bold", 20)
+        c.drawCentredString(W / 2, H - 110, "ACME ANNUAL REVIEW")  # below the top margin band
+        c.setFont("Helvetica-Bold", 10)
+        c.drawString(72, H - 135, "Confidential draft")
+        y = H - 180
+        if page in (1, 4):
+            c.setFont("Helvetica-Bold", 16)
+            c.drawString(72, y, "Chapter One: Budget" if page == 1 else "Chapter Two: Staff")
+            y -= 30
+        c.setFont("Helvetica", 10)
+        for i in range(6):
+            c.drawString(72, y, f"Page {page} line {i}: " + LOREM[:70])
+            y -= 14
+        c.showPage()
+    c.save()
+    return path
+
+
+def test_lines_repeated_at_one_place_are_not_headings(tmp_path: Path) -> None:
+    doc = load_file(running_headers_pdf(tmp_path / "review.pdf"))
+    headings = [b.text for b in doc.blocks if b.kind == "heading"]
+    assert headings == ["Chapter One: Budget", "Chapter Two: Staff"]
+    text = _text(doc)
+    assert "ACME ANNUAL REVIEW" not in text and "Confidential draft" not in text
+    assert "Page 6 line 5" in text  # the body stays
+    staff = [b for b in doc.blocks if "Page 5 line 0" in b.text][0]
+    assert staff.section == ("Chapter Two: Staff",)
+    assert all(len(b.text.split()) > 1 for b in doc.blocks)  # no one-word chunks
+    # the 20 pt title goes as a watermark (1.5x the body); the bold running line as a repeat
+    assert doc.meta["removed_watermarks"] == 6 and doc.meta["removed_repeated_headings"] == 6
+
+
+def test_a_title_once_and_a_repeated_word_in_the_body_stay(tmp_path: Path) -> None:
+    """Only heading-like lines repeated at one place go: two pages are not enough."""
+    path = tmp_path / "two.pdf"
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for page in (1, 2):
+        c.setFont("Helvetica-Bold", 18)
+        c.drawString(72, H - 120, "Summary")
+        c.setFont("Helvetica", 10)
+        c.drawString(72, H - 150, f"Page {page}: " + LOREM[:80])
+        c.showPage()
+    c.save()
+    doc = load_file(path)
+    assert [b.text for b in doc.blocks if b.kind == "heading"] == ["Summary", "Summary"]
+
+
+def test_a_title_on_covers_and_dividers_does_not_head_the_whole_book(tmp_path: Path) -> None:
+    """A book's title in display type on its cover and on two part dividers, each at another
+    height: left in, it headed every section path of the book ("MAO TSE-TUNG" in
+    sw-flp-1965-v1.pdf)."""
+    path = tmp_path / "book.pdf"
+    c = canvas.Canvas(str(path), pagesize=A4)
+    for page, (title_y, chapter) in enumerate(
+            [(H - 300, None), (H - 200, "Part One"), (H - 420, "Part Two")], 1):
+        c.setFont("Helvetica-Bold", 30)
+        c.drawCentredString(W / 2, title_y, "SELECTED ESSAYS")
+        c.setFont("Helvetica", 10)
+        y = H - 480
+        if chapter:
+            c.setFont("Helvetica-Bold", 14)
+            c.drawString(72, y, chapter)
+            y -= 24
+            c.setFont("Helvetica", 10)
+        for i in range(5):
+            c.drawString(72, y, f"Page {page} line {i}: " + LOREM[:70])
+            y -= 14
+        c.showPage()
+    c.save()
+    doc = load_file(path)
+    assert [b.text for b in doc.blocks if b.kind == "heading"] == ["Part One", "Part Two"]
+    part_two = [b for b in doc.blocks if "Page 3 line 0" in b.text][0]
+    assert part_two.section == ("Part Two",)
+    assert "SELECTED ESSAYS" not in _text(doc)

@@ -10,7 +10,8 @@ pushed on the section path. Around that:
   (digits ignored) on several pages, and lone page numbers ("12", "- 12 -",
   "Page 3 of 9", "第 3 页"), are dropped. ``meta["removed_margin_lines"]`` counts them.
   Watermarks (large type repeated at one place on several pages) go too
-  (``meta["removed_watermarks"]``).
+  (``meta["removed_watermarks"]``), and so do heading-like lines (large or bold) at one
+  place on 3+ pages anywhere on the page (``meta["removed_repeated_headings"]``).
 * **Tables**: pages that draw lines or rectangles are handed to pdfplumber
   (``pdf_tables``); each ruled table becomes a markdown ``kind="table"`` block and its
   text is removed from the prose. Tables set without rules are found by the layout from
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from zhiku.errors import LoadError, MissingDependency
 from zhiku.ingest.loaders.base import Block, LoadedDocument, register
 from zhiku.ingest.loaders.limits import checkpoint
+from zhiku.ingest.loaders.pdf_headings import drop_repeated_headings
 from zhiku.ingest.loaders.pdf_layout import (
     HeadingLevels,
     Seg,
@@ -365,6 +367,11 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
         except Exception:
             log.warning("%s: table extraction failed", path.name, exc_info=True)
 
+    body = body_size([s for p in pages if p.number not in ocr_pages for s in p.runs])
+    kept, repeated = drop_repeated_headings(  # pdf_headings.py; OCR'd sizes are too rough
+        [[] if p.number in ocr_pages else p.runs for p in pages], body)
+    for p, runs in zip(pages, kept, strict=True):
+        p.runs = p.runs if p.number in ocr_pages else runs
     all_runs = [s for p in pages if p.number not in ocr_pages for s in p.runs]
     body = body_size(all_runs)
     levels = HeadingLevels(body, [s.size for s in all_runs]) if body else None
@@ -416,6 +423,8 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
         meta["removed_margin_lines"] = removed
     if watermarks:
         meta["removed_watermarks"] = watermarks
+    if repeated:
+        meta["removed_repeated_headings"] = repeated
     try:
         title = _clean_title(pdf.get_metadata_dict().get("Title", ""))
     except Exception:  # noqa: BLE001

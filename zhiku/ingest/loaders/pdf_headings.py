@@ -74,3 +74,59 @@ class HeadingLevels:
                 return None
             return self.bold_level
         return None
+
+
+#: a heading-like line at the same place on this many pages is page furniture
+REPEAT_PAGES = 3
+#: display type (this many times the body size) repeated word for word on REPEAT_PAGES pages,
+#: wherever it stands, is a title or stamp on covers and dividers, not a section
+DISPLAY_RATIO = 1.5
+
+
+def _repeat_key(text: str, x0: float, top: float) -> tuple[str, int, int]:
+    return re.sub(r"\d+", "#", "".join(text.lower().split())), round(x0 / 8), round(top / 8)
+
+
+def drop_repeated_headings(pages: Sequence[list], body: float, ratio: float = 1.15) -> tuple[list[list], int]:
+    """Runs that would read as headings (larger than the body text, or bold) and stand at the
+    same place on ``REPEAT_PAGES`` or more pages (a running header outside the margins), or
+    display type repeated word for word on as many pages wherever it stands (a book's title or
+    a stamp on its covers and dividers: "MAO TSE-TUNG", "FROM MARX / TO MAO"). Left in, each
+    becomes a heading that stays on the section path of every chunk after it, and a chunk of
+    one word of its own. Returns the pages' runs without them, and how many went."""
+    if body <= 0 or sum(1 for p in pages if p) < REPEAT_PAGES:
+        return list(pages), 0
+
+    def heading_like(s: object) -> bool:
+        size = getattr(s, "size", 0.0)
+        return bool(size >= body * ratio or (getattr(s, "bold", False) and size >= body * 0.9))
+
+    def display(s: object) -> bool:
+        return bool(getattr(s, "size", 0.0) >= body * DISPLAY_RATIO)
+
+    seen: dict[tuple[str, int, int], int] = {}
+    seen_display: dict[str, int] = {}
+    for runs in pages:
+        keys = {_repeat_key(s.text, s.x0, s.top) for s in runs if heading_like(s)}
+        for k in keys:
+            if re.search(r"[^\W\d_]", k[0]):
+                seen[k] = seen.get(k, 0) + 1
+        for t in {"".join(s.text.lower().split()) for s in runs if display(s)}:
+            seen_display[t] = seen_display.get(t, 0) + 1
+    repeated = {k for k, n in seen.items() if n >= REPEAT_PAGES}
+    repeated_display = {t for t, n in seen_display.items() if n >= REPEAT_PAGES}
+    if not repeated and not repeated_display:
+        return list(pages), 0
+
+    def furniture(s: object) -> bool:
+        text, x0, top = getattr(s, "text", ""), getattr(s, "x0", 0.0), getattr(s, "top", 0.0)
+        return (heading_like(s) and _repeat_key(text, x0, top) in repeated) or (
+            display(s) and "".join(text.lower().split()) in repeated_display)
+
+    out: list[list] = []
+    removed = 0
+    for runs in pages:
+        keep = [s for s in runs if not furniture(s)]
+        removed += len(runs) - len(keep)
+        out.append(keep)
+    return out, removed
