@@ -177,3 +177,84 @@ def test_a_title_on_covers_and_dividers_does_not_head_the_whole_book(tmp_path: P
     part_two = [b for b in doc.blocks if "Page 3 line 0" in b.text][0]
     assert part_two.section == ("Part Two",)
     assert "SELECTED ESSAYS" not in _text(doc)
+
+
+SCAN_LINES = ["Green tea pallets stand in aisle seven.", "Oolong tea is kept by the loading dock."]
+#: what a scan's text layer holds when its producer wrote UTF-8 read back as cp1252
+MOJIBAKE = "仓库的绿茶托盘在第七通道。乌龙茶放在装卸码头旁边。".encode().decode("cp1252", "replace")
+
+
+def garbage_layer_pdf(path: Path, tmp: Path, layer: list[str]) -> Path:
+    """A scanned page (a picture of two English lines) under an invisible text layer of junk."""
+    import os
+
+    import reportlab
+    from PIL import Image, ImageDraw, ImageFont
+
+    size = (420, 220)
+    img = Image.new("RGB", (size[0] * 3, size[1] * 3), "white")
+    draw = ImageDraw.Draw(img)
+    font = ImageFont.truetype(os.path.join(os.path.dirname(reportlab.__file__), "fonts", "Vera.ttf"), 34)
+    for i, line in enumerate(SCAN_LINES):
+        draw.text((60, 200 + 70 * i), line, fill="black", font=font)
+    img.save(tmp / "scan.png")
+    c = canvas.Canvas(str(path), pagesize=size)
+    c.drawImage(str(tmp / "scan.png"), 0, 0, *size)
+    t = c.beginText(20, size[1] - 70)
+    t.setTextRenderMode(3)  # invisible, as OCR text layers are
+    t.setFont("Helvetica", 11)
+    for line in layer:
+        t.textLine(line)
+    c.drawText(t)
+    c.showPage()
+    c.save()
+    return path
+
+
+LAYERS = {
+    "mojibake": [MOJIBAKE[i:i + 40] for i in range(0, len(MOJIBAKE), 40)],
+    "symbols": ["¤¦ §¨ ©ª«¬ ®¯°± ²³´µ ¶·¸¹ º»¼½ ¾¿×÷ ¤¦§¨", "«¬®¯ °±²³ ´µ¶· ¸¹º» ¼½¾¿ ×÷¤¦ §¨©ª ¬®"],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_a_garbage_text_layer_is_ocrd_instead(tmp_path: Path, kind: str) -> None:
+    pytest.importorskip("rapidocr_onnxruntime")
+    doc = load_file(garbage_layer_pdf(tmp_path / "scan.pdf", tmp_path, LAYERS[kind]))
+    assert doc.meta["garbled_pages"] == [1] and doc.meta["ocr_pages"] == [1]
+    text = " ".join(doc.text.split()).lower()
+    assert "green tea pallets stand in aisle seven" in text
+    assert "æ" not in text and "§" not in text
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_without_ocr_a_garbage_layer_is_not_indexed(tmp_path: Path, kind: str, monkeypatch) -> None:
+    from zhiku.errors import MissingDependency
+
+    monkeypatch.setenv("ZHIKU_DISABLE_OCR", "1")
+    with pytest.raises(MissingDependency):  # nothing readable left: the OCR extra is named
+        load_file(garbage_layer_pdf(tmp_path / "scan.pdf", tmp_path, LAYERS[kind]))
+
+
+def test_a_clean_text_layer_over_a_scan_is_trusted(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ZHIKU_DISABLE_OCR", "1")
+    doc = load_file(garbage_layer_pdf(tmp_path / "scan.pdf", tmp_path, SCAN_LINES))
+    assert "garbled_pages" not in doc.meta and "ocr_pages" not in doc.meta
+    assert "Green tea pallets stand in aisle seven." in doc.text
+
+
+@pytest.mark.parametrize("text,garbage", [
+    ("The committee met in the spring and agreed on the budget for the coming year.", False),
+    ("中华人民共和国成立于1949年，首都北京。中华人民共和国成立于1949年，首都北京。", False),
+    ("무이자할부, 다이어트할부, 삼성카드 할인이 적용된 일시불 및 할부 이용금액 무이자할부", False),
+    ("| 1 | 2.5 | 3,400 | 12% | 7 | 8.25 | 1,000 | 3% | 9 | 10 | 11 | 12 |", False),
+    ("Les données de la société étaient déjà prêtes à être publiées. As ações são boas.", False),
+    ("The cafÃ© menu: â€œcrÃ¨me brÃ»léeâ€ costs â‚¬5 Ã  la carte, â€œcafÃ©â€", True),
+    (MOJIBAKE, True),
+    ("锟斤拷锟斤拷锟斤拷锟斤拷锟斤拷锟斤拷锟斤拷锟斤拷锟斤拷锟斤拷锟斤拷锟斤拷锟斤拷锟斤拷", True),
+    (LAYERS["symbols"][0] * 2, True),
+])
+def test_garbage_text(text: str, garbage: bool) -> None:
+    from zhiku.ingest.loaders.pdf_text import garbage_text, normalize_pdf_text
+
+    assert garbage_text(normalize_pdf_text(text)) is garbage

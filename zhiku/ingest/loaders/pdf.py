@@ -17,7 +17,8 @@ pushed on the section path. Around that:
   text is removed from the prose. Tables set without rules are found by the layout from
   the alignment of their cells (``aligned_tables``).
 * **Scanned pages** (no text layer, a picture covering the page) and **garbled pages**
-  (a text layer mostly of glyphs without a Unicode value) are rendered and OCR'd
+  (a text layer mostly of glyphs without a Unicode value, mojibake or symbol soup:
+  ``pdf_text.garbage_text``) are rendered and OCR'd
   (``zhiku[ocr]``); their blocks carry ``meta["ocr"] = True``, ``doc.meta["ocr_pages"]``
   lists them and ``doc.meta["garbled_pages"]`` the garbled ones. Without the extra, a
   PDF of scans only raises ``MissingDependency``; a mixed one loads its text and lists
@@ -49,7 +50,7 @@ from zhiku.ingest.loaders.pdf_layout import (
     layout_blocks,
 )
 from zhiku.ingest.loaders.pdf_tables import page_tables
-from zhiku.ingest.loaders.pdf_text import normalize_pdf_text, page_runs
+from zhiku.ingest.loaders.pdf_text import garbage_text, normalize_pdf_text, page_runs
 from zhiku.ingest.loaders.text import SectionStack
 
 if TYPE_CHECKING:
@@ -322,6 +323,9 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
     need_ocr: list[int] = []
     if scanned and not can_ocr:
         need_ocr = [p.number for p in scanned]
+        for p in scanned:  # mojibake or symbol soup: nothing to index until it is OCR'd
+            if p.garbled and garbage_text(" ".join(s.text for s in p.runs)):
+                p.runs = []
         if all(not p.runs for p in pages):
             raise MissingDependency(
                 "rapidocr-onnxruntime", extra="ocr",

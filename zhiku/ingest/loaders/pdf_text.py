@@ -55,8 +55,33 @@ class PageText:
 
     @property
     def garbled(self) -> bool:
-        """Too much of the page is unreadable glyphs for its text layer to be trusted."""
-        return self.unmapped >= 20 and self.unmapped >= 0.2 * (self.chars + self.unmapped)
+        """Too much of the page is unreadable glyphs, mojibake or symbol soup for its text
+        layer to be trusted (a scan's garbage text layer: OCR the page instead)."""
+        if self.unmapped >= 20 and self.unmapped >= 0.2 * (self.chars + self.unmapped):
+            return True
+        return garbage_text(" ".join(s.text for s in self.runs))
+
+
+#: UTF-8 read as Latin-1/cp1252 ("Ã©", "â€™", "Ã¤Â¸Â­"), and GBK's replacement run "锟斤拷"
+_MOJIBAKE = re.compile("[\u00c2-\u00ef][\u00a1-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e"
+                       "\u0192\u02c6\u02dc\u2013-\u2122]|锟斤拷")
+_READABLE_PUNCT = frozenset(".,;:!?'\"()[]{}-–—‘’“”%/&+=*#@°·•、，。；：！？（）《》「」『』【】…")
+#: a page needs this many non-space characters before its text layer is judged
+GARBAGE_MIN_CHARS = 40
+
+
+def garbage_text(text: str) -> bool:
+    """True for a text layer that is mostly mojibake or symbol soup: under 60% of its
+    characters letters, digits or ordinary punctuation, or a fifth of its letters in
+    mojibake pairs. Prose in any script, tables of figures and code pass."""
+    chars = [c for c in text if not c.isspace()]
+    if len(chars) < GARBAGE_MIN_CHARS:
+        return False
+    readable = sum(1 for c in chars if c.isalnum() or c in _READABLE_PUNCT)
+    if readable < 0.6 * len(chars):
+        return True
+    letters = sum(1 for c in chars if c.isalpha())
+    return 2 * len(_MOJIBAKE.findall(text)) >= 0.2 * max(letters, 1)
 
 
 def _effective_size(textpage: Any, i: int, size: float, matrix: Any, box_height: float) -> float:
