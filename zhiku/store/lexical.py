@@ -23,10 +23,11 @@ Concurrency: readers take the current immutable ``State`` snapshot and never
 lock; one writer at a time (a lock) builds a new snapshot and swaps it in.
 
 On disk: ``manifest.json`` names a generation folder holding ``vocab.json`` and
-per segment ``seg-N.postings.npz`` (scipy) and ``seg-N.docs.npz`` (numpy, no
-pickle). A save writes a new generation folder, then replaces the manifest
-(``os.replace``), then deletes older generations: a reader sees the old index
-or the new one, never half of one.
+per segment ``seg-N.postings.npz`` (scipy, uncompressed: its arrays are memory-
+mapped when loaded, paged in as questions touch them) and ``seg-N.docs.npz``
+(numpy, no pickle). A save
+writes a new generation, replaces the manifest (``os.replace``), then deletes
+older generations: a reader sees the old index or the new one, never half.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ from zhiku.store.lexical_segments import (
     columns,
     matched_weight,
     merge_segments,
+    read_segment,
     sorted_unique,
+    write_segment,
 )
 
 log = logging.getLogger(__name__)
@@ -344,8 +347,7 @@ class BM25Index:
             gen_dir = directory / gen
             gen_dir.mkdir(parents=True)
             for i, seg in enumerate(state.segments):
-                sparse.save_npz(gen_dir / f"seg-{i}.postings.npz", seg.postings, compressed=False)
-                np.savez(gen_dir / f"seg-{i}.docs.npz", ids=seg.ids, lengths=seg.lengths, alive=seg.alive)
+                write_segment(gen_dir, i, seg)
             (gen_dir / "vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
             tmp = directory / f".manifest-{gen}.tmp"
             with open(tmp, "w", encoding="utf-8") as fh:
@@ -359,11 +361,8 @@ class BM25Index:
 
     @classmethod
     def load(cls, directory: Path) -> BM25Index:
-        """Read an index written by ``save``.
-
-        Raises ``FileNotFoundError`` when there is none and ``LoadError`` when it is
-        damaged or of another format (callers rebuild from the database in both cases).
-        """
+        """Read an index written by ``save``: ``FileNotFoundError`` when there is none, ``LoadError`` when
+        it is damaged or of another format (callers rebuild from the database in both cases)."""
         directory = Path(directory)
         for _ in range(3):
             try:
@@ -390,14 +389,7 @@ class BM25Index:
         df = np.zeros(len(terms), dtype=np.int64)
         n_live = total_len = 0
         for i in range(int(manifest["segments"])):
-            postings = sparse.load_npz(gen_dir / f"seg-{i}.postings.npz").tocsc()
-            with np.load(gen_dir / f"seg-{i}.docs.npz", allow_pickle=False) as docs:
-                ids, lengths, alive = docs["ids"], docs["lengths"], docs["alive"].astype(bool)
-            if not (ids.shape == lengths.shape == alive.shape == (postings.shape[0],)) or postings.shape[1] > len(
-                terms
-            ):
-                raise LoadError(f"{directory}: segment {i} does not match its documents or vocabulary")
-            seg = Segment(ids.astype(np.int64), lengths.astype(np.int64), postings, alive)
+            seg = read_segment(gen_dir, i, len(terms))
             segments.append(seg)
             df += np.diff(seg.live_postings(len(terms))[0])
             n_live += int(seg.alive.sum())

@@ -4,8 +4,12 @@ mask; the immutable state a reader takes; and how segments merge, dropping the d
 
 from __future__ import annotations
 
+import struct
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from scipy import sparse
@@ -110,3 +114,55 @@ def merge_segments(segments: Sequence[Segment], width: int) -> Segment:
     ids = np.concatenate([seg.ids[seg.alive] for seg in segments])
     lengths = np.concatenate([seg.lengths[seg.alive] for seg in segments])
     return Segment(ids, lengths, postings, np.ones(ids.size, dtype=bool))
+
+
+
+def write_segment(gen_dir: Path, i: int, seg: Segment) -> None:
+    """A segment's postings as an uncompressed scipy ``.npz`` (its arrays can be memory-mapped in place)
+    and its docs as a numpy ``.npz``."""
+    sparse.save_npz(gen_dir / f"seg-{i}.postings.npz", seg.postings, compressed=False)
+    np.savez(gen_dir / f"seg-{i}.docs.npz", ids=seg.ids, lengths=seg.lengths, alive=seg.alive)
+
+
+def read_segment(gen_dir: Path, i: int, n_terms: int) -> Segment:
+    """Segment ``i`` of a saved generation, its postings memory-mapped (read-only: a segment is never
+    changed in place); ``ValueError`` when the parts do not fit together."""
+    with np.load(gen_dir / f"seg-{i}.docs.npz", allow_pickle=False) as docs:
+        ids, lengths, alive = docs["ids"], docs["lengths"], docs["alive"].astype(bool)
+    postings = mapped_csc(gen_dir / f"seg-{i}.postings.npz")
+    if not (ids.shape == lengths.shape == alive.shape == (postings.shape[0],)) or postings.shape[1] > n_terms:
+        raise ValueError(f"segment {i} does not match its documents or vocabulary")
+    return Segment(ids.astype(np.int64), lengths.astype(np.int64), postings, alive)
+
+
+def mapped_csc(path: Path) -> sparse.csc_matrix:
+    """The CSC matrix scipy's ``save_npz(compressed=False)`` wrote, its arrays mapped from the file (a
+    compressed one, which zhiku never writes, is read)."""
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as fh:
+        if any(info.compress_type != zipfile.ZIP_STORED for info in zf.infolist()):
+            return sparse.load_npz(path).tocsc()
+        arrays = {info.filename.removesuffix(".npy"): _mapped_member(path, fh, info) for info in zf.infolist()}
+    kind = arrays["format"].item()
+    if (kind.decode() if isinstance(kind, bytes) else str(kind)) != "csc":
+        raise ValueError(f"{path.name}: postings are {kind!r}, not csc")
+    shape = tuple(int(x) for x in arrays["shape"])
+    return sparse.csc_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape, copy=False)
+
+
+def _mapped_member(path: Path, fh: BinaryIO, info: zipfile.ZipInfo) -> np.ndarray:
+    """One stored ``.npy`` member of a zip, as a read-only memory map (small or empty ones are read)."""
+    fh.seek(info.header_offset)
+    local = fh.read(30)  # the local file header: its name and extra field lengths end it
+    if local[:4] != b"PK\x03\x04":
+        raise ValueError(f"{path.name}: damaged zip member {info.filename}")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    fh.seek(info.header_offset + 30 + name_len + extra_len)
+    major, _ = np.lib.format.read_magic(fh)
+    read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(fh)
+    if dtype.hasobject:
+        raise ValueError(f"{path.name}: {info.filename} holds Python objects")
+    count = int(np.prod(shape))
+    if count * dtype.itemsize < 4096:
+        return np.fromfile(fh, dtype=dtype, count=count).reshape(shape, order="F" if fortran else "C")
+    return np.memmap(path, dtype=dtype, mode="r", offset=fh.tell(), shape=shape, order="F" if fortran else "C")

@@ -205,6 +205,7 @@ class FaissVectorIndex:
         if isinstance(index, faiss.IndexIVFScalarQuantizer):  # the approximate form
             if index.direct_map.type != faiss.DirectMap.Hashtable:  # type: ignore[attr-defined]
                 raise ValueError(f"vector index at {path} is an inverted file without an id table")
+            index.nprobe = ivf.probes(int(index.nlist))  # this version's choice, not the saved one
             self._index = index
             return self._refit()
         if not isinstance(index, faiss.IndexIDMap2):  # what zhiku writes (read_index returns the concrete class)
