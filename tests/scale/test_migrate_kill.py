@@ -126,3 +126,17 @@ def test_the_api_starts_follows_and_refuses(tmp_path: Path) -> None:
             assert hits[0]["file"] == "docs/d005.md", hits
     finally:
         app.close()
+
+
+def test_the_cli_says_what_is_wrong_in_one_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    _fill(home, tmp_path / "docs", 2)
+    for args, words in ((["--to", "nowhere"], "unknown index backend 'nowhere': choose embedded, postgres, milvus"),
+                        (["--to", "postgres"], "cannot migrate to postgres: the metadata database is SQLite"),
+                        (["--to", "embedded"], "is already on embedded with embedder static"),
+                        ([], "say where to migrate")):
+        proc = _zhiku(home, "kb", "migrate", "k", *args)
+        out, err = proc.communicate(timeout=300)
+        lines = [line for line in err.splitlines() if line.strip() and "Warning" not in line
+                 and "user_runtime_dir" not in line]
+        assert proc.returncode != 0 and len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], err

@@ -35,14 +35,15 @@ def kb_migrate(
     st = state(ctx)
     if st.server is not None:
         return _remote(st, name, to, embedder)
-    from zhiku.ingest.kb_migration import migrate
+    from zhiku.ingest.kb_migration import complete, prepare
     from zhiku.store import migrate as store_migrate
 
     if batch:
         store_migrate.BATCH = batch
     app = st.app()
     last = store_migrate.status(app.indexes, app.catalog.get_kb(name))
-    if last is not None and last["status"] in ("copying", "switching") and not last["running"]:
+    kb, plan, model = prepare(app.catalog, app.indexes, app.embedders, name, to, embedder)
+    if plan["resumed"] and last is not None:
         out.print(f"resuming the interrupted migration to {last['target']} with embedder "
                   f"{escape(last['embedder'])} ({last['done']} of {last['total']} chunks copied)")
     with _bar() as bar:
@@ -52,7 +53,7 @@ def kb_migrate(
             bar.update(task, completed=done, total=total)
 
         started = time.monotonic()
-        kb = migrate(app.catalog, app.indexes, app.embedders, name, to, embedder, progress)
+        kb = complete(app.indexes, kb, plan, model, progress)
         bar.update(task, description="switched", completed=kb.chunks, total=kb.chunks)
     out.print(f"'{escape(kb.name)}' is on {kb.index_backend} with embedder {escape(kb.embedder)}: "
               f"{kb.chunks} chunks in {time.monotonic() - started:.1f} s", markup=True)

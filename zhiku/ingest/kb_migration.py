@@ -23,11 +23,36 @@ def migrate(catalog: "Catalog", indexes: "IndexManager", embedders: "Embedders",
             embedder: str | None, progress: Callable[[int, int], None] | None = None,
             cancelled: Callable[[], bool] | None = None) -> KnowledgeBase:
     """Move the KB ``name`` to the backend ``to`` and/or the embedder ``embedder``; returns it moved."""
+    kb, plan, model = prepare(catalog, indexes, embedders, name, to, embedder)
+    return complete(indexes, kb, plan, model, progress, cancelled)
+
+
+def prepare(catalog: "Catalog", indexes: "IndexManager", embedders: "Embedders", name: str, to: str | None,
+            embedder: str | None) -> tuple[KnowledgeBase, dict[str, Any], Any]:
+    """Check the request and record the migration (or find the interrupted one it resumes): every
+    mistake is raised here, before any work."""
     if not to and not embedder:
         raise InvalidInput("say where to migrate: --to embedded|postgres|milvus and/or --embedder NAME")
     kb = catalog.get_kb(name)
     model = embedders.get(embedder) if embedder and embedder != kb.embedder else None
-    return store_migrate.run(indexes, kb, to, embedder, model, progress, cancelled)
+    plan = store_migrate.begin(indexes, kb, to, embedder if model else None, model.dimensions if model else None)
+    return kb, plan, model
+
+
+def complete(indexes: "IndexManager", kb: KnowledgeBase, plan: dict[str, Any], model: Any,
+             progress: Callable[[int, int], None] | None = None,
+             cancelled: Callable[[], bool] | None = None) -> KnowledgeBase:
+    """Copy, switch, drop the old copy (``prepare`` first); returns the KB as it is now."""
+    try:
+        vectors, lexical = store_migrate.copy(indexes, kb, plan, model, progress, cancelled)
+        new = store_migrate.switch(indexes, kb, plan, vectors, lexical, model)
+    except ZhikuError:
+        raise
+    except Exception as exc:
+        store_migrate._set(indexes, kb.id, error=str(exc)[:500])
+        raise
+    store_migrate.finish(indexes, kb, new)
+    return new
 
 
 class Migrations:
@@ -44,16 +69,14 @@ class Migrations:
         """Check the request (a 4xx before anything starts), start the thread, return its first progress."""
         if not to and not embedder:
             raise InvalidInput("say where to migrate: 'to' (embedded, postgres, milvus) and/or 'embedder'")
-        kb = self.catalog.get_kb(name)
-        model = self.embedders.get(embedder) if embedder and embedder != kb.embedder else None
         with self._lock:
+            kb = self.catalog.get_kb(name)
             running = self._threads.get(kb.id)
             if running is not None and running.is_alive():
                 from zhiku.errors import Conflict
 
                 raise Conflict(f"knowledge base '{kb.name}' is being migrated already", kb=kb.name)
-            plan = store_migrate.begin(self.indexes, kb, to, embedder if model else None,
-                                       model.dimensions if model else None)
+            kb, plan, model = prepare(self.catalog, self.indexes, self.embedders, name, to, embedder)
             thread = threading.Thread(target=self._run, args=(kb, plan, model), daemon=True,
                                       name=f"migrate-{kb.id[:8]}")
             self._threads[kb.id] = thread
@@ -63,9 +86,7 @@ class Migrations:
 
     def _run(self, kb: KnowledgeBase, plan: dict[str, Any], model: Any) -> None:
         try:
-            vectors, lexical = store_migrate.copy(self.indexes, kb, plan, model)
-            new = store_migrate.switch(self.indexes, kb, plan, vectors, lexical, model)
-            store_migrate.finish(self.indexes, kb, new)
+            complete(self.indexes, kb, plan, model)
         except ZhikuError as exc:
             self._errors[kb.id] = str(exc)
             store_migrate._set(self.indexes, kb.id, error=str(exc)[:500])

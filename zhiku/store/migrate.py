@@ -310,21 +310,3 @@ def drop_open(manager: "IndexManager", kb_id: str, directory: Any) -> None:
         if idx is not None and idx.directory == directory:
             manager._open.pop(kb_id, None)
 
-
-def run(manager: "IndexManager", kb: KnowledgeBase, target: str | None, embedder_name: str | None,
-        embedder: PassageEmbedder | None, progress: Progress | None = None,
-        cancelled: Callable[[], bool] | None = None) -> KnowledgeBase:
-    """The whole migration (begin or resume, copy, switch, drop the old copy); returns the KB moved."""
-    if embedder_name == kb.embedder:
-        embedder_name, embedder = None, None
-    plan = begin(manager, kb, target, embedder_name, embedder.dimensions if embedder is not None else None)
-    try:
-        vectors, lexical = copy(manager, kb, plan, embedder, progress, cancelled)
-        new = switch(manager, kb, plan, vectors, lexical, embedder)
-    except Conflict:
-        raise
-    except Exception as exc:
-        _set(manager, kb.id, error=str(exc)[:500])
-        raise
-    finish(manager, kb, new)
-    return new
