@@ -216,9 +216,10 @@ class Zhiku:
 
     def search(
         self, kb_names: Sequence[str], query: str, top_k: int | None = None, mode: str | None = None,
-        file_glob: str | None = None,
+        file_glob: str | None = None, rerank: str | None = None,
     ) -> list[Hit]:
-        return self.retriever.search(self._kbs(kb_names), query, top_k, mode, file_glob)
+        """``rerank``: the reranker for this search instead of ``retrieval.rerank``."""
+        return self.retriever.search(self._kbs(kb_names), query, top_k, mode, file_glob, rerank=rerank)
 
     def answer(self, request: AnswerRequest, control: "CallControl | None" = None) -> Answer:
         """Answer a question in any mode (``request.mode``: llm, kb, file, search) through the answer

@@ -67,10 +67,41 @@ def test_search_reranks_per_question_with_the_onnx_cross_encoder(model: Path, ho
         app.create_kb("mixed")
         assert app.add_files("mixed", [docs]).ok
         kb = app.kb("mixed")
-        plain = app.retriever.search([kb], "jupiter red spot days", 4, rerank="none")  # the setting: none
-        hits = app.retriever.search([kb], "jupiter red spot days", 4, rerank="onnx")  # this question: onnx
+        plain = app.retriever.search([kb], "jupiter days", 4, rerank="none")  # the setting: none
+        hits = app.retriever.search([kb], "jupiter days", 4, rerank="onnx")  # this question: onnx
     assert sorted(h.chunk_id for h in hits) == sorted(h.chunk_id for h in plain)
     assert [h.score for h in hits] == [h.score for h in plain]
-    expected = OnnxReranker(str(model)).scores("jupiter red spot days", [], [h.text for h in hits])
+    expected = OnnxReranker(str(model)).scores("jupiter days", [], [h.text for h in hits])
     assert expected == sorted(expected, reverse=True)  # hits come in the cross-encoder's order
-    assert hits[0].file == "docs/b.txt"
+    assert [h.file for h in hits] != [h.file for h in plain] and hits[0].file == "docs/a.txt"
+
+
+def test_the_api_takes_the_reranker_per_request(model: Path, home: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from zhiku.api import create_app
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in TEXTS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    overrides = {"embedding": {"default": "static"}, "retrieval": {"rerank": "none", "rerank_model": str(model)}}
+    with Zhiku(load_settings(home=home, overrides=overrides, environ={})) as app:
+        app.create_kb("mixed")
+        assert app.add_files("mixed", [docs]).ok
+        with TestClient(create_app(app)) as http:
+            body = {"kbs": ["mixed"], "query": "jupiter days", "top_k": 4}
+            plain = http.post("/api/search", json=body).json()
+            reranked = http.post("/api/search", json={**body, "rerank": "onnx"}).json()
+            wrong = http.post("/api/search", json={**body, "rerank": "colbert"})
+            ask = {"kbs": ["mixed"], "question": "What is Jupiter?"}
+            asked = http.post("/api/ask", json={**ask, "rerank": "onnx"})
+            asked_wrong = http.post("/api/ask", json={**ask, "rerank": "colbert"})
+    assert [h["score"] for h in reranked] == [h["score"] for h in plain]
+    expected = OnnxReranker(str(model)).scores("jupiter days", [], [h["text"] for h in reranked])
+    assert expected == sorted(expected, reverse=True) and reranked[0]["file"] == "docs/a.txt"
+    assert [h["file"] for h in reranked] != [h["file"] for h in plain]
+    assert wrong.status_code == 400 and "unknown reranker 'colbert'" in wrong.text and "onnx" in wrong.text
+    assert asked.status_code == 200, asked.text
+    assert asked.json()["citations"][0]["file"] in ("docs/a.txt", "docs/b.txt")
+    assert asked_wrong.status_code == 400 and "unknown reranker 'colbert'" in asked_wrong.text

@@ -122,6 +122,10 @@ class AnswerPipeline:
             self.temp_kbs().check(request.temp_kb, request.owner)
         if request.retrieval is not None and request.retrieval not in SEARCH_MODES:
             raise InvalidInput(f"unknown search mode '{request.retrieval}'; use one of: {', '.join(SEARCH_MODES)}")
+        if request.rerank is not None:
+            from zhiku.retrieval.rerank import check_reranker
+
+            check_reranker(request.rerank)
         if request.extractive and (mode in ("llm", "agent") or request.model or request.agentic):
             raise InvalidInput("an extractive answer quotes the sources: it takes no chat model", mode=mode)
         model = None if request.extractive else request.model or registry.default_name()
@@ -261,7 +265,8 @@ class AnswerPipeline:
         if mode != "lexical":
             for kb in kbs:
                 vectors.get(kb.embedder)
-        hits = self.retriever.search(kbs, request.question, n, mode, query_vectors=vectors.made())
+        hits = self.retriever.search(kbs, request.question, n, mode, query_vectors=vectors.made(),
+                                     rerank=request.rerank)
         return weigh(request.question, lang, hits, settings.retrieval.relevance_floor, kbs[0].embedder, vectors)
 
 

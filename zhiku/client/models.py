@@ -42,6 +42,8 @@ class SearchRequest(_Body):
     mode: SearchMode | None = Field(None, description="hybrid (default), dense or lexical")
     file: str | None = Field(None, max_length=limits.FILE_NAME_MAX_CHARS,
                              description="only files whose name matches this glob")
+    rerank: str | None = Field(None, max_length=100, description="reranker for this call: none, coverage, http, onnx "
+                               "or a plugin's (default: retrieval.rerank)")
 
 
 class AskRequest(_Body):
@@ -50,6 +52,8 @@ class AskRequest(_Body):
     top_k: int | None = Field(None, ge=1, le=200, description="passages retrieved (default: retrieval.top_k)")
     mode: SearchMode | None = None
     stream: bool = Field(False, description="answer as a text/event-stream: delta events, citations, done")
+    rerank: str | None = Field(None, max_length=100, description="reranker for this call: none, coverage, http, onnx "
+                               "or a plugin's (default: retrieval.rerank)")
 
 
 class Health(BaseModel):

@@ -137,13 +137,21 @@ def build_reranker(kind: str, weight: float = 0.5, base_url: str | None = None, 
     for an unknown one (a request may name it)."""
     from zhiku.plugins import registry
 
+    check_reranker(kind)
     if kind == "none":
         return None
-    names = registry().names("reranker")
-    if kind not in names:
-        raise InvalidInput(f"unknown reranker '{kind}'; use one of: {', '.join(['none', *names])}")
     factory: RerankerFactory = registry().get("reranker", kind)
     return factory(RerankerOptions(weight, base_url, model, api_key, timeout_s))
+
+
+def check_reranker(kind: str) -> None:
+    """``InvalidInput`` naming the choices when ``kind`` names no reranker (a request's choice is
+    checked before its answer starts)."""
+    from zhiku.plugins import registry
+
+    names = registry().names("reranker")
+    if kind != "none" and kind not in names:
+        raise InvalidInput(f"unknown reranker '{kind}'; use one of: {', '.join(['none', *names])}")
 
 
 def rerank(reranker: Reranker, query: str, ranked: list[Candidate], texts: Sequence[str]) -> list[Candidate]:

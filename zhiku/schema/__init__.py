@@ -190,6 +190,8 @@ class AnswerRequest(BaseModel):
                                                   "llm.grounding)")
     system: str | None = Field(None, description="llm mode: the caller's instructions instead of the built-in ones")
     retrieval: str | None = Field(None, description="search mode of the retrieval: hybrid, dense or lexical")
+    rerank: str | None = Field(None, description="reranker of this question's retrieval (none, coverage, http, "
+                               "onnx or a plugin's; default: retrieval.rerank)")
     options: GenerationOptions | None = Field(None, description="llm mode: stop, seed, response format, tools")
     tool_turns: list[Turn] = Field(default_factory=list, description="llm mode: after the question, the "
                                    "model's tool calls and the tools' results, oldest first")

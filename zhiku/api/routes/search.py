@@ -27,7 +27,8 @@ AskBody = Annotated[AskRequest, Depends(kbs_in_body("read", AskRequest, lambda b
 @router.post("/search", responses=responses(400, 404, 422))
 def search(body: SearchBody, zhiku: ZhikuDep) -> list[Hit]:
     """Hybrid (or dense, or lexical) search; scores in [0, 1], higher is better, comparable across KBs."""
-    return zhiku.search(body.kbs, body.query, top_k=body.top_k, mode=body.mode, file_glob=body.file)
+    return zhiku.search(body.kbs, body.query, top_k=body.top_k, mode=body.mode, file_glob=body.file,
+                        rerank=body.rerank)
 
 
 @router.post("/ask", response_model=Answer, responses={
@@ -40,7 +41,7 @@ async def ask(body: AskBody, request: Request, readable: ReadableKBIds, zhiku: Z
     ``kbs: ["*"]``: all the caller may read, the question routed to those that fit it (named in the
     answer's ``kbs`` and its first line)."""
     asked = AnswerRequest(mode="kb", kbs=body.kbs, question=body.question, top_k=body.top_k, retrieval=body.mode,
-                          extractive=True)
+                          extractive=True, rerank=body.rerank)
     asked = routed(asked, lambda: readable_names(zhiku, readable))
     prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
     return await respond(request, lambda control: zhiku.answers.events(prepared, control), prepared.timeouts,
