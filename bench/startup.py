@@ -22,6 +22,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
+    ROOT,
+    WORK,
     build_synthetic_kb,
     eval_questions,
     machine,
@@ -34,57 +36,126 @@ from common import (
 ZHIKU = Path(sys.executable).with_name("zhiku")
 
 
-def measure(size: int, questions: int = 10) -> dict[str, Any]:
+def tree_at(ref: str) -> Path:
+    """zhiku's package as of git ``ref`` (git archive, cached), to run the same bench on the code before a change."""
+    sha = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", ref], check=True, text=True,
+                         stdout=subprocess.PIPE).stdout.strip()
+    root = WORK / f"startup-tree-{sha}"
+    if not (root / "zhiku").is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", sha, "zhiku"], check=True,
+                                 stdout=subprocess.PIPE).stdout
+        subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    return root
+
+
+def one_start(home: Path, tree: Path | None, questions: list[str], first_at_once: bool) -> dict[str, Any]:
+    """Start the server once. ``first_at_once``: the first search goes right when /api/health answers
+    (what a user who starts the server and asks at once waits for); else it goes once the server said
+    it has warmed up (older versions warm up before they listen), and the later ones follow."""
     import httpx
 
-    home = build_synthetic_kb(size)
     env = {**os.environ, "ZHIKU_LOG_LEVEL": "WARNING"}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)  # the console script's sys.path[0] is bin/: this tree wins
     t0 = time.perf_counter()
-    proc = subprocess.Popen([str(ZHIKU), "--home", str(home), "start", "--port", "0"], env=env,
+    proc = subprocess.Popen([str(ZHIKU), "--home", str(home), "start", "--port", "0"], env=env, cwd="/",
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    row: dict[str, Any] = {}
+    warns = "warm_up_http" in ((tree or ROOT) / "zhiku" / "retrieval" / "warmup.py").read_text()
     try:
-        url = None
         assert proc.stdout is not None
-        for line in proc.stdout:
+        lines = iter(proc.stdout)
+        url = None
+        for line in lines:
             m = re.search(r"serving on (http://\S+)", line)
             if m:
                 url = m.group(1)
                 break
         if url is None:
             raise SystemExit(f"zhiku start exited with {proc.wait()}")
-        with httpx.Client(base_url=url, timeout=120) as client:
-            while client.get("/api/health").status_code != 200:
-                time.sleep(0.05)
-            ready_s = time.perf_counter() - t0
-            rss_ready = rss_mb(proc.pid)
+        with httpx.Client(base_url=url, timeout=300, trust_env=False) as client:
+            while True:
+                try:
+                    if client.get("/api/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.02)
+            row["ready_s"] = time.perf_counter() - t0
+            row["rss_mb_ready"] = rss_mb(proc.pid)
+            if not first_at_once:
+                if warns:  # this version warms up after it listens and says when it is done
+                    for line in lines:
+                        if "warmed up" in line:
+                            break
+                row["warm_s"] = time.perf_counter() - t0
+                time.sleep(1.0)
             lat = []
-            for q in eval_questions(questions):
+            for q in questions if not first_at_once else questions[:1]:
                 t1 = time.perf_counter()
                 r = client.post("/api/search", json={"kbs": ["synthetic"], "query": q})
                 r.raise_for_status()
                 lat.append((time.perf_counter() - t1) * 1000)
-            rss_after = rss_mb(proc.pid)
+                if first_at_once:
+                    row["first_answer_s"] = time.perf_counter() - t0
+            row["first_question_ms"] = lat[0]
+            if len(lat) > 1:
+                row["later_questions_p50_ms"] = pct(lat[1:], 50)
+                row["first_over_later"] = lat[0] / pct(lat[1:], 50)
+                time.sleep(2.0)
+                row["rss_mb_idle"] = rss_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-    return {"chunks": size, "ready_s": ready_s, "rss_mb_ready": rss_ready, "rss_mb_after_questions": rss_after,
-            "first_question_ms": lat[0], "later_questions_p50_ms": pct(lat[1:], 50),
-            "first_over_later": lat[0] / pct(lat[1:], 50), "machine": machine()}
+    return row
+
+
+def measure(size: int, before: str | None, after: str | None = None, questions: int = 10) -> dict[str, Any]:
+    home = build_synthetic_kb(size)
+    qs = eval_questions(questions + 1)
+    row: dict[str, Any] = {"chunks": size}
+    after_tree = tree_at(after) if after else None  # default: this working tree
+    variants = [("before", tree_at(before)), ("after", after_tree)] if before else [("after", after_tree)]
+    for name, tree in variants:  # each: one start asked at once, one asked after the warm-up
+        at_once = one_start(home, tree, qs[-1:], True)
+        warm = one_start(home, tree, qs[:-1], False)
+        part = {"ready_s": at_once["ready_s"], "first_answer_s": at_once["first_answer_s"],
+                "first_answer_ms": at_once["first_question_ms"], "ready_s_second_start": warm["ready_s"],
+                **{k: warm[k] for k in ("warm_s", "rss_mb_ready", "rss_mb_idle", "first_question_ms",
+                                        "later_questions_p50_ms", "first_over_later")}}
+        if name == "after" and not before:
+            row.update(part)
+        else:
+            row[name] = part
+    if before:
+        row.update(row["after"])
+        row["before_ref"], row["after_ref"] = before, after or "working tree"
+    row["machine"] = machine()
+    return row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10000])
+    ap.add_argument("--before", help="a git ref: also start zhiku as of that commit, same run, and compare")
+    ap.add_argument("--after", help="a git ref for the 'after' side (default: this working tree)")
     args = ap.parse_args()
     rows = []
     for size in args.sizes:
-        row = measure(size)
+        row = measure(size, args.before, args.after)
         rows.append(row)
-        print(f"{size:>7} chunks: ready in {row['ready_s']:.1f} s, {row['rss_mb_ready']:.0f} MB; first question "
-              f"{row['first_question_ms']:.0f} ms, later p50 {row['later_questions_p50_ms']:.0f} ms", flush=True)
+        for name in ("before", "after") if args.before else ("after",):
+            r = row[name] if args.before else row
+            print(f"{size:>7} chunks{' ' + name if args.before else ''}: health in {r['ready_s']:.1f} s, a search "
+                  f"sent then answered at {r['first_answer_s']:.1f} s; warm at {r['warm_s']:.1f} s, first search "
+                  f"after it {r['first_question_ms']:.0f} ms vs later p50 {r['later_questions_p50_ms']:.0f} ms; "
+                  f"RSS {r['rss_mb_ready']:.0f} MB ready, {r['rss_mb_idle']:.0f} MB idle "
+                  f"(load {row['machine']['loadavg'][0]})", flush=True)
     rows = sorted(merge_rows("startup.json", "sizes", "chunks", rows), key=lambda r: r["chunks"])
-    write_json("startup.json", {"what": "`zhiku start` on a synthetic KB: time to a healthy server, its resident "
-                                        "memory, and the first searches over HTTP", "machine": machine(),
+    write_json("startup.json", {"what": "`zhiku start` on a synthetic KB: time to a healthy server, to the answer of a "
+                                        "search sent then, its resident memory, and the first searches over HTTP "
+                                        "after the warm-up; with --before, the same for an older commit", "machine": machine(),
                                 "sizes": rows})
 
 

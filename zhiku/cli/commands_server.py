@@ -109,6 +109,21 @@ def _server(config: Any) -> Any:
     return Server(config)
 
 
+def _warm_up(zhiku: Any, url: str, lazy: list[Any]) -> None:
+    """The server's warm-up, then the UI and the MCP tools (their first request would build them)."""
+    from zhiku.retrieval.warmup import warm_up_http
+
+    try:
+        spent = zhiku.warm_up()
+        if spent:  # else no KB yet: nothing to load
+            spent.update(warm_up_http(url, zhiku.list_kbs()))
+            out.print(f"warmed up in {sum(spent.values()):.1f} s: first searches answer at full speed",
+                      markup=False)
+    finally:
+        for app in lazy:
+            app.build_soon()
+
+
 def _url(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -136,20 +151,23 @@ def start(
         raise ConfigError(f"invalid port {port}")
     sock = bind(host, port)
     zhiku = state(ctx).app()
-    zhiku.warm_up()  # indexes and models load now, not on the first question
     api = create_app(zhiku)
-    from zhiku.mcp.http import mount_mcp
+    from zhiku.cli.lazy_mounts import mount_lazy_mcp, mount_lazy_ui
 
-    mount_mcp(api, zhiku)  # the MCP tools at /mcp, before the UI's mount at / takes the rest
+    # the MCP SDK and Streamlit load on their first request (a third of the start-up otherwise)
+    lazy = [mount_lazy_mcp(api, zhiku)]  # the MCP tools at /mcp, before the UI's mount at / takes the rest
     if ui:
-        from zhiku.ui.server import local_url, mount_ui
+        from zhiku.ui.server import local_url
 
-        mount_ui(api, local_url(sock.getsockname()))
+        lazy.append(mount_lazy_ui(api, local_url(sock.getsockname())))
     config = uvicorn.Config(api, log_level=settings.log_level.lower(), access_log=settings.log_level == "INFO",
                             timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_S)
     url = _url(sock)
     web = f"web UI: {url}/, " if ui else ""
     out.print(f"zhiku is serving on {url}  ({web}API docs: {url}/docs) — press Ctrl-C to stop", markup=False)
+    # indexes, jieba and the query models load (and the first search's path runs once) while the
+    # server already listens; a question that comes first waits for what it needs (their locks)
+    threading.Thread(target=_warm_up, args=(zhiku, url, lazy), name="zhiku-warm-up", daemon=True).start()
     try:
         _server(config).run(sockets=[sock])
     finally:
