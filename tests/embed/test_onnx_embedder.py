@@ -53,6 +53,14 @@ def test_follows_the_protocol_and_pools_per_family(models: Path, name: str, pool
     assert q.shape == (128,) and int(np.argmax(vecs @ q)) == 0
 
 
+def test_weights_in_an_external_file_are_read(models: Path, tmp_path: Path) -> None:
+    folder = build_embedder(tmp_path / "tiny-xlmr", token_types=False, external=True)  # the same weights
+    assert (folder / "onnx" / "model.onnx_data").is_file()
+    assert (folder / "onnx" / "model.onnx").stat().st_size < (folder / "onnx" / "model.onnx_data").stat().st_size
+    inline, external = OnnxEmbedder(str(models / "tiny-xlmr")), OnnxEmbedder(str(folder))
+    assert np.allclose(inline.embed_passages(PASSAGES), external.embed_passages(PASSAGES), atol=1e-6)
+
+
 def test_mean_pooling_ignores_padding() -> None:
     hidden = np.array([[[1.0, 0.0], [3.0, 0.0], [100.0, 100.0]]], dtype=np.float32)
     mask = np.array([[1, 1, 0]])

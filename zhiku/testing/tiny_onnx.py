@@ -51,7 +51,7 @@ def _embeddings(dim: int, seed: int) -> np.ndarray:
     return table
 
 
-def _save(graph: "onnx.GraphProto", path: Path) -> None:
+def _save(graph: "onnx.GraphProto", path: Path, external: bool = False) -> None:
     import onnx
     from onnx import helper
 
@@ -59,11 +59,15 @@ def _save(graph: "onnx.GraphProto", path: Path) -> None:
     model.ir_version = 8  # what onnxruntime 1.17 and later read
     onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
+    if external:  # the weights in a file next to the graph, as exports of models over 2 GB are
+        onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                  location=path.name + "_data", size_threshold=1024)
+    else:
+        onnx.save(model, str(path))
 
 
 def build_embedder(folder: Path, dim: int = 128, token_types: bool = True, file: str = "onnx/model.onnx",
-                   seed: int = 0) -> Path:
+                   seed: int = 0, external: bool = False) -> Path:
     """A tiny embedding model in ``folder`` (created); ``token_types=False`` makes it XLM-R-shaped
     (no token_type_ids input)."""
     from onnx import TensorProto, helper, numpy_helper
@@ -99,7 +103,7 @@ def build_embedder(folder: Path, dim: int = 128, token_types: bool = True, file:
     if token_types:  # BERT feeds it; this model reads it nowhere, as a graph may ignore an input
         inputs.append(helper.make_tensor_value_info("token_type_ids", TensorProto.INT64, ["batch", "tokens"]))
     outputs = [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "tokens", dim])]
-    _save(helper.make_graph(nodes, "tiny-embedder", inputs, outputs, inits), folder / file)
+    _save(helper.make_graph(nodes, "tiny-embedder", inputs, outputs, inits), folder / file, external)
     (folder / "config.json").write_text(json.dumps({"model_type": "bert" if token_types else "xlm-roberta",
                                                     "hidden_size": dim, "max_position_embeddings": 64}))
     return folder
