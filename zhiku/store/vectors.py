@@ -52,6 +52,7 @@ class FaissVectorIndex:
         self.approximate_above = approximate_above
         self._index: Any = faiss.IndexIDMap2(self._storage(faiss, dimensions))
         self._held: np.ndarray | None = None  # sorted ids of the approximate form, made on demand
+        self._mapped = False  # the exact form's codes are a read-only map of the saved file (see _own)
         self._lock = ReadWriteLock()  # questions scan at the same time; adding and removing is alone
         self.upgraded = False  # loaded from an older on-disk format: worth saving again
 
@@ -70,7 +71,12 @@ class FaissVectorIndex:
 
     def _fit_form(self) -> None:
         """Move the vectors into the form their count asks for (the write lock is held)."""
-        n = int(self._index.ntotal)
+        n, before = int(self._index.ntotal), self._index
+        self._fit_form_of(n)
+        if self._index is not before:
+            self._mapped = False  # the vectors were copied into a new index in memory
+
+    def _fit_form_of(self, n: int) -> None:
         if not self.approximate and n > self.approximate_above:
             self._to_ivf()
         elif self.approximate and n < self.approximate_above // 2:
@@ -101,11 +107,19 @@ class FaissVectorIndex:
         if len(last) < len(ids):
             ids, vectors = ids[np.sort(last)], vectors[np.sort(last)]
         with self._lock.writing():
+            self._own()
             self._remove_locked(ids)
             if self.approximate:
                 self._faiss.omp_set_num_threads(os.cpu_count() or 1)  # assigning to lists uses the cores
             self._index.add_with_ids(vectors, ids)
             self._fit_form()
+
+    def _own(self) -> None:
+        """Before the first write after a load: copy the mapped codes into memory (FAISS aborts the
+        process when a mapped index is written to). Loading maps them so that start-up reads nothing."""
+        if self._mapped:
+            self._index = self._faiss.deserialize_index(self._faiss.serialize_index(self._index))
+            self._mapped = False
 
     def _remove_locked(self, ids: np.ndarray) -> None:
         self._held = None
@@ -118,6 +132,7 @@ class FaissVectorIndex:
         arr = np.unique(np.fromiter(ids, dtype=np.int64))
         if arr.size:
             with self._lock.writing():
+                self._own()
                 self._remove_locked(arr)
                 self._fit_form()
 
@@ -199,7 +214,9 @@ class FaissVectorIndex:
         if not Path(path).is_file():
             raise FileNotFoundError(f"no vector index at {path}")
         self = cls(dimensions, approximate_above)
-        index = faiss.read_index(str(path))
+        with open(path, "rb") as fh:
+            exact_form = fh.read(4) == b"IxM2"  # an IndexIDMap2: its float16 codes are mapped, not read
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if exact_form else 0)
         if index.d != dimensions:
             raise ValueError(f"vector index at {path} has {index.d} dimensions, expected {dimensions}")
         if isinstance(index, faiss.IndexIVFScalarQuantizer):  # the approximate form
@@ -217,7 +234,7 @@ class FaissVectorIndex:
                 self._index.add_with_ids(index.index.reconstruct_n(0, index.ntotal), ids)
             self.upgraded = True
             return self._refit()
-        self._index = index
+        self._index, self._mapped = index, exact_form
         return self._refit()
 
     def _refit(self) -> "FaissVectorIndex":
