@@ -102,6 +102,13 @@ def test_embedded_postgres_milvus_embedded_keeps_the_hits(pg_app: Zhiku, tmp_pat
             assert app.check("k") == [] and _resident_rows(app, kb_id) == app.kb("k").chunks
             app.remove_files("k", ["more/new.md"])
             assert app.check("k") == [] and _resident_rows(app, kb_id) == kb.chunks
+    # a KB deleted while a migration's copy is unfinished: that copy goes with it
+    kb = app.kb("k")
+    plan = store_migrate.begin(app.indexes, kb, "postgres", None, None)
+    store_migrate.copy(app.indexes, kb, plan, None)
+    assert _resident_rows(app, kb_id) == kb.chunks and app.kb("k").index_backend == "embedded"
+    app.delete_kb("k")
+    assert _resident_rows(app, kb_id) == 0 and not list(indexes.glob(f"{kb_id}*"))
 
 
 def test_searches_during_the_migration_answer_from_the_old_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from zhiku.errors import Conflict, InvalidInput
@@ -113,5 +113,9 @@ class PerKBWriter(ResidentWriter):
         if not self.tables:
             return
         drop_scope(conn, kb_id)
-        for table in ("chunk_vectors", "lexical_docs", "lexical_postings", "index_stats"):
-            conn.execute(text(f"DELETE FROM {table} WHERE kb_id LIKE :p"), {"p": f"{kb_id}-%"})
+        from zhiku.store.db import kb_migrations
+
+        unfinished = conn.execute(select(kb_migrations.c.generation).where(
+            kb_migrations.c.kb_id == kb_id, kb_migrations.c.target == "postgres")).scalar()
+        if unfinished:  # by its exact scope: a LIKE would scan every KB's postings
+            drop_scope(conn, key_of(kb_id, unfinished))
