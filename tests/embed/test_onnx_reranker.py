@@ -4,6 +4,7 @@ passage's mean word vectors): real onnxruntime, real tokenizers, a real KB."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,19 @@ def test_the_api_takes_the_reranker_per_request(model: Path, home: Path, tmp_pat
     assert asked.status_code == 200, asked.text
     assert asked.json()["citations"][0]["file"] in ("docs/a.txt", "docs/b.txt")
     assert asked_wrong.status_code == 400 and "unknown reranker 'colbert'" in asked_wrong.text
+
+
+def test_cli_search_takes_the_reranker(cli, model: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in TEXTS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    monkeypatch.setenv("ZHIKU_RETRIEVAL__RERANK_MODEL", str(model))
+    assert cli("kb", "create", "mixed").code == 0
+    assert cli("kb", "add", "mixed", str(docs)).code == 0
+    plain = json.loads(cli("search", "mixed", "jupiter days", "-k", "4", "--json").out)
+    reranked = json.loads(cli("search", "mixed", "jupiter days", "-k", "4", "--rerank", "onnx", "--json").out)
+    assert [h["file"] for h in reranked] != [h["file"] for h in plain] and reranked[0]["file"] == "docs/a.txt"
+    wrong = cli("search", "mixed", "jupiter days", "--rerank", "colbert")
+    assert wrong.code != 0 and "unknown reranker 'colbert'" in wrong.err

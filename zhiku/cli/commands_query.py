@@ -35,11 +35,13 @@ def search(
     top_k: Optional[int] = typer.Option(None, "--top-k", "-k", min=1, help="hits to return"),
     mode: Optional[str] = typer.Option(None, "--mode", "-m", help=MODE_HELP),
     file: Optional[str] = typer.Option(None, "--file", help="only files matching this glob"),
+    rerank: Optional[str] = typer.Option(None, "--rerank", help="reranker for this search: none, coverage, http, "
+                                         "onnx (default: retrieval.rerank)"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Search one or several knowledge bases."""
     kbs, query = _split(args)
-    hits = state(ctx).backend().search(kbs, query, top_k=top_k, mode=mode, file_glob=file)
+    hits = state(ctx).backend().search(kbs, query, top_k=top_k, mode=mode, file_glob=file, rerank=rerank)
     if as_json:
         print_json([h.public() for h in hits])
         return

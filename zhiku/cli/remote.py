@@ -127,8 +127,8 @@ class RemoteBackend:
 
     # -- search and answers ----------------------------------------------------------
     def search(self, kb_names: Sequence[str], query: str, top_k: int | None = None, mode: str | None = None,
-               file_glob: str | None = None) -> list[Hit]:
-        return self.client.search(list(kb_names), query, top_k=top_k, mode=mode, file=file_glob)
+               file_glob: str | None = None, rerank: str | None = None) -> list[Hit]:
+        return self.client.search(list(kb_names), query, top_k=top_k, mode=mode, file=file_glob, rerank=rerank)
 
     def answer(self, request: AnswerRequest) -> Answer:
         """The server's answer, through its chat route (the same pipeline as a local answer): with

@@ -183,8 +183,9 @@ class ZhikuClient(PictureMethods, ChatMethods, AuthMethods, SettingsMethods, Sum
 
     # -- search and answers ----------------------------------------------------------
     def search(self, kbs: str | Sequence[str], query: str, top_k: int | None = None, mode: str | None = None,
-               file: str | None = None) -> list[Hit]:
-        return self._do(Routes.search(kbs, query, top_k, mode, file))
+               file: str | None = None, rerank: str | None = None) -> list[Hit]:
+        """``rerank``: the reranker for this search (none, coverage, http, onnx...) instead of the server's."""
+        return self._do(Routes.search(kbs, query, top_k, mode, file, rerank))
 
     def ask(self, kbs: str | Sequence[str], question: str, top_k: int | None = None,
             mode: str | None = None) -> Answer:
@@ -342,8 +343,8 @@ class AsyncZhikuClient(AsyncChatMethods, AsyncAuthMethods, AsyncSummaryMethods):
         await self._do(Routes.delete_chunk(kb, chunk_id))
 
     async def search(self, kbs: str | Sequence[str], query: str, top_k: int | None = None,
-                     mode: str | None = None, file: str | None = None) -> list[Hit]:
-        return await self._do(Routes.search(kbs, query, top_k, mode, file))
+                     mode: str | None = None, file: str | None = None, rerank: str | None = None) -> list[Hit]:
+        return await self._do(Routes.search(kbs, query, top_k, mode, file, rerank))
 
     async def ask(self, kbs: str | Sequence[str], question: str, top_k: int | None = None,
                   mode: str | None = None) -> Answer:

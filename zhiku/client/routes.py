@@ -120,8 +120,10 @@ class Routes:
     delete_chunk = staticmethod(lambda kb, cid: Call("DELETE", f"/api/kbs/{seg(kb)}/chunks/{int(cid)}"))
 
     @staticmethod
-    def search(kbs: str | Sequence[str], query: str, top_k: int | None, mode: str | None, file: str | None) -> Call:
-        body = _drop_none({"kbs": _kbs(kbs), "query": query, "top_k": top_k, "mode": mode, "file": file})
+    def search(kbs: str | Sequence[str], query: str, top_k: int | None, mode: str | None, file: str | None,
+               rerank: str | None = None) -> Call:
+        body = _drop_none({"kbs": _kbs(kbs), "query": query, "top_k": top_k, "mode": mode, "file": file,
+                           "rerank": rerank})
         return Call("POST", "/api/search", parse_as(list[Hit]), json=body)
 
     @staticmethod
