@@ -32,11 +32,12 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.mark.parametrize("name,pooling", [("tiny-bge-zh", "cls"), ("tiny-xlmr", "mean")])
-def test_follows_the_protocol_and_pools_per_family(models: Path, name: str, pooling: str) -> None:
+@pytest.mark.parametrize("name,pooling,tokens", [("tiny-bge-zh", "cls", 64), ("tiny-xlmr", "mean", 62)])
+def test_follows_the_protocol_and_pools_per_family(models: Path, name: str, pooling: str, tokens: int) -> None:
     emb = OnnxEmbedder(str(models / name), batch_size=2)
     assert isinstance(emb, Embedder) and emb.pooling == pooling and emb.dimensions == 128
-    assert emb.model_id.startswith(f"onnx:{name}:") and emb.model_id.endswith(pooling)
+    assert emb.model_id.startswith(f"onnx:{name}:") and emb.model_id.endswith(f":{pooling}:{tokens}")
+    assert load(str(models / name), "test").max_length == tokens  # 64 positions; XLM-R keeps 2 for its offset
     vecs = emb.embed_passages(PASSAGES)
     assert vecs.shape == (4, 128) and vecs.dtype == np.float32
     assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
@@ -49,6 +50,10 @@ def test_follows_the_protocol_and_pools_per_family(models: Path, name: str, pool
     hidden = model.run(feed)["last_hidden_state"]
     expected = hidden[0, 0] if pooling == "cls" else hidden[0].mean(axis=0)
     assert np.allclose(vecs[0], expected / np.linalg.norm(expected), atol=1e-5)
+    # a text longer than the model reads is cut at max_length tokens ([CLS] and [SEP] included)
+    head = " ".join(["jupiter", "red"] * 40).split()[: tokens - 2]
+    long = " ".join(head + ["refunds", "paid"] * 100)  # the tail is past the cut: it changes nothing
+    assert np.allclose(emb.embed_passages([long])[0], emb.embed_passages([" ".join(head)])[0], atol=1e-5)
     q = emb.embed_query("how many days of annual leave")
     assert q.shape == (128,) and int(np.argmax(vecs @ q)) == 0
 
@@ -77,6 +82,10 @@ def test_pooling_prefixes_and_graph_come_from_the_folder(tmp_path: Path) -> None
                                                         "score_range": [0.2, 0.8]}))
     emb = OnnxEmbedder(str(folder))
     assert emb.pooling == "cls" and emb.score_range == (0.2, 0.8)
+    (folder / "zhiku-onnx.json").write_text(json.dumps({"pooling": "cls", "passage_prefix": "passage: "}))
+    assert OnnxEmbedder(str(folder)).model_id != emb.model_id  # another prefix: other vectors, another cache key
+    (folder / "zhiku-onnx.json").write_text(json.dumps({"pooling": "cls", "query_prefix": "annual leave ",
+                                                        "score_range": [0.2, 0.8]}))
     assert load(str(folder), "test").folder.onnx_file.name == "model_quantized.onnx"
     # the query prefix is read with every question, not with passages
     assert np.allclose(emb.embed_query("jupiter"), emb.embed_passages(["annual leave jupiter"])[0], atol=1e-5)

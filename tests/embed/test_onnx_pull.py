@@ -62,7 +62,7 @@ def test_pull_fetches_every_file_checks_them_and_the_model_runs(home: Path, repo
     manifest = json.loads((result.path / "zhiku-onnx.json").read_text())
     assert manifest["file"] == GRAPH and manifest["pooling"] == "mean" and manifest["sha256"][GRAPH] == hub.hashes[GRAPH]
     emb = OnnxEmbedder(str(result.path))
-    assert emb.pooling == "mean" and emb.model_id.endswith(f"{hub.hashes[GRAPH][:12]}:mean")  # the pulled hash
+    assert emb.pooling == "mean" and emb.model_id.endswith(f"{hub.hashes[GRAPH][:12]}:mean:512")  # the pulled hash
     assert "type: onnx" in result.settings_hint() and str(result.path) in result.settings_hint()
     with HubServer(repo, "test/tiny-bge") as hub:  # pulled again: nothing fetched
         again = pull_onnx(settings, "tiny-bge", mirror=hub.base, catalog=CATALOG)

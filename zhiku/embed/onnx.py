@@ -16,6 +16,7 @@ where it is built); ``zhiku eval`` measures it on your own questions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Sequence
 
@@ -67,7 +68,10 @@ class OnnxEmbedder:
         self._passage_prefix = str(folder.manifest.get("passage_prefix", ""))
         low, high = folder.manifest.get("score_range") or DEFAULT_SCORE_RANGE
         self.score_range = (float(low), float(high))
-        self.model_id = f"onnx:{folder.path.name}:{fingerprint(folder)}:{self.pooling}"
+        # the embedding cache key: whatever changes a passage's vector changes it
+        self.model_id = f"onnx:{folder.path.name}:{fingerprint(folder)}:{self.pooling}:{self._model.max_length}"
+        if self._passage_prefix:
+            self.model_id += ":" + hashlib.sha256(self._passage_prefix.encode()).hexdigest()[:8]
         self.dimensions = int(self._embed(["dimensions"]).shape[1])
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
