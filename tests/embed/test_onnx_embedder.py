@@ -18,6 +18,9 @@ from zhiku.embed import Embedder  # noqa: E402
 from zhiku.embed.onnx import OnnxEmbedder, pool  # noqa: E402
 from zhiku.embed.onnx_runtime import load  # noqa: E402
 from zhiku.errors import ConfigError  # noqa: E402
+from zhiku.config import EmbedderConfig  # noqa: E402
+from zhiku.embed import build_embedder as build_configured  # noqa: E402
+from zhiku.testing.contracts import EmbedderContract  # noqa: E402
 from zhiku.testing.tiny_onnx import build_embedder  # noqa: E402
 
 PASSAGES = ["Annual leave is fifteen days.", "Refunds are paid within fourteen days.", "Jupiter has a red spot.",
@@ -127,3 +130,11 @@ def test_a_kb_built_with_the_onnx_embedder_answers_searches(models: Path, tmp_pa
         assert hits and "Refunds" in hits[0].text
         hits = app.search(["onnx-kb"], "jupiter red spot", mode="dense")
         assert hits and "Jupiter" in hits[0].text
+
+
+class TestOnnxEmbedderContract(EmbedderContract):
+    """The contract every embedder passes, on the tiny XLM-R-shaped model, built from settings."""
+
+    @pytest.fixture
+    def embedder(self, models: Path) -> Embedder:
+        return build_configured(EmbedderConfig(type="onnx", model=str(models / "tiny-xlmr"), batch_size=8))

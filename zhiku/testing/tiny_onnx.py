@@ -10,7 +10,8 @@ made with the ``onnx`` helper API (a test dependency, imported here only).
   the dot product of the mean token vector of segment A with that of segment B, so a passage
   sharing the question's words scores higher.
 
-Special tokens embed to zero, so they carry no meaning.
+In the cross-encoder special tokens embed to zero, so they carry no meaning; in the embedder only
+[PAD] does (a text of unknown words still has a vector).
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ def _tokenizer(folder: Path) -> None:
     tok.save(str(folder / "tokenizer.json"))
 
 
-def _embeddings(dim: int, seed: int) -> np.ndarray:
+def _embeddings(dim: int, seed: int, zeroed: int = len(SPECIALS)) -> np.ndarray:
+    """Random token vectors; the first ``zeroed`` (special tokens) are zero."""
     rng = np.random.default_rng(seed)
     table = rng.standard_normal((len(SPECIALS) + len(WORDS), dim)).astype(np.float32)
-    table[: len(SPECIALS)] = 0.0
+    table[:zeroed] = 0.0
     return table
 
 
@@ -76,7 +78,7 @@ def build_embedder(folder: Path, dim: int = 128, token_types: bool = True, file:
     _tokenizer(folder)
     rng = np.random.default_rng(seed + 1)
     inits = [
-        numpy_helper.from_array(_embeddings(dim, seed), "word_embeddings"),
+        numpy_helper.from_array(_embeddings(dim, seed, zeroed=1), "word_embeddings"),  # [PAD] only
         numpy_helper.from_array((rng.standard_normal((dim, dim)) * 0.1).astype(np.float32), "W"),
         numpy_helper.from_array(np.zeros(dim, dtype=np.float32), "b"),
         numpy_helper.from_array(np.array([1], dtype=np.int64), "axis1"),
