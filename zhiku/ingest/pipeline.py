@@ -257,11 +257,13 @@ class Ingestor:
             self.stored_path(kb, old).unlink(missing_ok=True)
         (report.replaced if had_indexed else report.added).append(src.name)
         report.chunks += n_chunks
+        from zhiku.ingest.loaders.ocr import unreadable_note
         from zhiku.ingest.pictures import failures_note
 
         progress.file_finished(src.name, "replaced" if had_indexed else "added",
                                f"{n_chunks} chunk" + ("" if n_chunks == 1 else "s")
-                               + failures_note(prepared.parsed[0] if prepared.parsed else None))
+                               + failures_note(prepared.parsed[0] if prepared.parsed else None)
+                               + unreadable_note(prepared.parsed[0] if prepared.parsed else None))
 
     def _forget(self, kb: KnowledgeBase, file_ids: list[str]) -> None:
         """Remove the stored copies of file records that are gone."""

@@ -5,6 +5,10 @@ coordinates); ``ocr_blocks`` lays them out like a PDF page (rows, columns,
 paragraphs, ruled tables) and returns blocks marked ``meta["ocr"] = True`` with the
 mean recognition confidence in ``meta["ocr_confidence"]``.
 
+Lines the models find but cannot read (recognition confidence under ``UNREADABLE_SCORE``:
+a script they do not know, such as Korean, which comes out as Chinese junk, or faint print)
+are not indexed; they are counted, and ``unreadable_note`` says so in the file's outcome.
+
 The engine is created once per process and shared (calls are serialised by a lock:
 onnxruntime already uses every core for one image). When the package is missing,
 ``require_ocr`` raises ``MissingDependency`` naming the extra to install.
@@ -88,18 +92,31 @@ def is_blank(image: Any) -> bool:
     return float(small.std()) < 4.0
 
 
-def ocr_image(image: Any) -> list[Seg]:
-    """Text lines of a PIL image (or BGR array), in pixel coordinates, unordered."""
+#: a recognised line under this confidence is junk: a script the Chinese/English models do not
+#: know (Korean, read as "口是晨品用员" at 0.54 or as nothing) or print too faint to read
+UNREADABLE_SCORE = 0.7
+
+
+class OcrLines(list[Seg]):
+    """The lines OCR read, and how many lines it found but could not read (``unreadable``)."""
+
+    unreadable: int = 0
+
+
+def ocr_image(image: Any) -> OcrLines:
+    """Text lines of a PIL image (or BGR array), in pixel coordinates, unordered; lines found
+    but read under ``UNREADABLE_SCORE`` are left out and counted in ``.unreadable``."""
+    segs = OcrLines()
     arr = _to_array(image)
     if min(arr.shape[:2]) < MIN_SIDE:
-        return []
+        return segs
     engine = _engine()
-    with _LOCK:
-        result, _ = engine(arr)
-    segs: list[Seg] = []
+    with _LOCK:  # every line, however poorly read (rapidocr's own defaults otherwise)
+        result, _ = engine(arr, text_score=0.0, box_thresh=0.5, unclip_ratio=1.6)
     for box, text, score in result or []:
         text = " ".join(str(text).split())
-        if not text:
+        if not text or float(score) < UNREADABLE_SCORE:
+            segs.unreadable += 1
             continue
         xs = [p[0] for p in box]
         ys = [p[1] for p in box]
@@ -172,10 +189,13 @@ def _grid_lines(image: Any) -> tuple[list[float], list[float]] | None:
 
 def ocr_blocks(
     image: Any, *, page: int | None = None, section: tuple[str, ...] = (),
-    meta: dict[str, Any] | None = None, tables: bool = True,
+    meta: dict[str, Any] | None = None, tables: bool = True, doc_meta: dict[str, Any] | None = None,
 ) -> list[Block]:
-    """OCR one picture into blocks in reading order (``meta["ocr"] = True``)."""
+    """OCR one picture into blocks in reading order (``meta["ocr"] = True``); lines it could
+    not read are counted in ``doc_meta`` when given (``mark_unreadable``)."""
     segs = ocr_image(image)
+    if doc_meta is not None:
+        mark_unreadable(doc_meta, segs, page)
     if not segs:
         return []
     grid = _grid_lines(image) if tables else None
@@ -212,3 +232,27 @@ def embedded_image_blocks(
     except Exception:
         log.warning("OCR failed on embedded picture %s", name, exc_info=True)
         return []
+
+
+def unreadable_note(doc: Any) -> str:
+    """What the per-file outcome says about text OCR could not read ('' when none)."""
+    meta = getattr(doc, "meta", None) or {}
+    pages = meta.get("pages_unreadable") or []
+    lines = int(meta.get("ocr_unreadable_lines") or 0)
+    if not pages and not lines:
+        return ""
+    where = f" (page{'s' if len(pages) > 1 else ''} {', '.join(map(str, pages[:5]))}" + (
+        ", ..." if len(pages) > 5 else "") + " unreadable)" if pages else ""
+    return (f"; {lines} line{'s' if lines != 1 else ''} OCR could not read{where}: a script its "
+            "Chinese/English models do not know (such as Korean) or faint print; not indexed")
+
+
+def mark_unreadable(meta: dict[str, Any], lines: OcrLines | list[Seg], page: int | None = None) -> None:
+    """Count a picture's or page's unreadable lines in a document's meta; a page of which
+    next to nothing was read is listed in ``meta["pages_unreadable"]``."""
+    bad = getattr(lines, "unreadable", 0)
+    if not bad:
+        return
+    meta["ocr_unreadable_lines"] = int(meta.get("ocr_unreadable_lines", 0)) + bad
+    if bad >= 4 * len(lines):  # next to nothing read
+        meta.setdefault("pages_unreadable", []).append(page if page is not None else 1)

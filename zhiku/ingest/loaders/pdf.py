@@ -50,6 +50,7 @@ from zhiku.ingest.loaders.pdf_layout import (
     layout_blocks,
 )
 from zhiku.ingest.loaders.pdf_tables import page_tables
+from zhiku.ingest.loaders.ocr import mark_unreadable
 from zhiku.ingest.loaders.pdf_text import garbage_text, normalize_pdf_text, page_runs
 from zhiku.ingest.loaders.text import SectionStack
 
@@ -335,6 +336,7 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
                     "'zhiku[ocr]')", path.name, len(scanned))
     removed = _drop_margins(pages)
     watermarks = _drop_watermarks(pages)
+    ocr_read: dict[str, Any] = {}  # lines OCR could not read, per page (ocr.mark_unreadable)
     if scanned and can_ocr:
         for p in scanned:
             checkpoint()
@@ -342,6 +344,7 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
                 pdfpage = pdf[p.number - 1]
                 segs = _ocr_page(pdfpage, p)
                 pdfpage.close()
+                mark_unreadable(ocr_read, segs, p.number)
             except MissingDependency:
                 raise
             except Exception:
@@ -409,10 +412,13 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
         why = "scanned pages (images only)?"
         if scanned and can_ocr:
             why = "its scanned pages were OCR'd but no text was recognised"
+            if ocr_read.get("pages_unreadable"):
+                why = ("OCR found lines in a script its Chinese/English models do not know (such "
+                       "as Korean) or too faint to read")
         if failed and len(failed) == n_pages:
             why = "every page failed to read; the file may be damaged"
         raise LoadError(f"no text found in {n_pages} page(s): {why}", reason="no_text")
-    meta: dict[str, Any] = {"pages_without_text": empty}
+    meta: dict[str, Any] = {"pages_without_text": empty, **ocr_read}
     if ocr_pages:
         meta["ocr_pages"] = ocr_pages
     if need_ocr:
