@@ -25,7 +25,7 @@ def test_a_fresh_home_is_told_what_is_off_and_how_to_switch_it_on(cli, monkeypat
     assert checks["embedder static"]["status"] == "ok"
     assert checks["chat model"]["status"] == "off" and "zhiku model pull" in checks["chat model"]["fix"]
     assert checks["web search"]["status"] == "off" and "websearch.engine" in checks["web search"]["fix"]
-    for name in ("fast encoder", "OCR", "local GGUF models", "chromium (tests)"):
+    for name in ("fast encoder", "OCR", "local GGUF models", "ONNX models", "chromium (tests)"):
         assert checks[name]["status"] in ("ok", "off", "missing")
     for c in checks.values():  # whatever is not working says how to fix it
         assert c["status"] in ("ok", "off") or c["fix"], c

@@ -51,7 +51,7 @@ def diagnose(settings: "Settings", zhiku: "Zhiku | None", open_error: str | None
         checks.extend(_chat_models(zhiku))
         checks.append(_web_search(settings, zhiku))
     checks.append(_server(settings))
-    checks.extend([_fast_encoder(), _ocr(), _local_models(), _chromium()])
+    checks.extend([_fast_encoder(), _ocr(), _local_models(), _onnx_models(), _chromium()])
     return checks
 
 
@@ -161,6 +161,14 @@ def _local_models() -> Check:
     return Check("optional", "local GGUF models", "missing",
                  "models from `zhiku model pull` need llama-cpp-python (or a llama.cpp / Ollama server)",
                  "pip install 'zhiku[local]' (compiles llama.cpp: a C++ compiler and ~6 minutes)")
+
+
+def _onnx_models() -> Check:
+    missing = [m for m in ("onnxruntime", "tokenizers") if importlib.util.find_spec(m) is None]
+    if not missing:
+        return Check("optional", "ONNX models", "ok", "ONNX embedders and rerankers run in-process (docs/models.md)")
+    return Check("optional", "ONNX models", "missing",
+                 f"embedders and rerankers of type onnx need {' and '.join(missing)}", "pip install 'zhiku[onnx]'")
 
 
 def _chromium() -> Check:
