@@ -97,3 +97,12 @@ def test_shared_wikipedia_pages(name: str, kept: str, dropped: tuple[str, ...]) 
     assert kept in text
     for chrome in dropped:
         assert chrome not in text, chrome
+
+
+def test_links_of_a_sphinx_page_are_kept(tmp_path: Path) -> None:
+    """Sphinx marks every link class="reference": only MediaWiki's <sup class="reference"> goes."""
+    page = tmp_path / "sphinx.html"
+    page.write_text('<html><body><div role="main"><p>See <a class="reference internal" href="#x">'
+                    'the install guide</a> before you start; it lists every supported platform.</p>'
+                    '</div></body></html>', encoding="utf-8")
+    assert "See the install guide before you start" in _text(page)

@@ -25,8 +25,8 @@ _DROP = {
 # furniture of very common page generators (MediaWiki edit links, navigation boxes)
 _DROP_CLASSES = {
     "mw-editsection", "noprint", "navbox", "mw-jump-link", "catlinks", "printfooter",
-    "reference", "mw-cite-backlink", "hatnote", "mw-empty-elt", "navigation-not-searchable",
-    "mw-indicators", "sistersitebox", "metadata", "ambox", "mbox-small", "interlanguage-link",
+    "mw-cite-backlink", "hatnote", "mw-empty-elt", "navigation-not-searchable",
+    "mw-indicators", "sistersitebox", "ambox", "mbox-small", "interlanguage-link",
 }
 _DROP_ROLES = {"navigation", "banner", "contentinfo", "search", "complementary"}
 _BLOCK = {
@@ -62,7 +62,10 @@ def decode_html(data: bytes) -> str:
 def _hidden(el: Any) -> bool:
     if el.name in _DROP or el.has_attr("hidden"):
         return True
-    if _DROP_CLASSES.intersection(el.get("class") or ()):
+    classes = el.get("class") or ()
+    if _DROP_CLASSES.intersection(classes):
+        return True
+    if el.name == "sup" and "reference" in classes:  # MediaWiki's "[1]" (Sphinx links are <a class="reference">)
         return True
     if el.get("aria-hidden") == "true" or el.get("role") in _DROP_ROLES:
         return True
