@@ -49,6 +49,22 @@ def tree_at(ref: str) -> Path:
     return root
 
 
+def tree_without(commits: list[str]) -> Path:
+    """This working tree's zhiku package with what ``commits`` changed in it taken back out: the
+    "before" of a change, on the same database schema as the working tree (a bench KB made by a newer
+    working tree cannot be opened by an older commit)."""
+    import shutil
+
+    root = WORK / f"startup-tree-without-{'-'.join(commits)}"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(ROOT / "zhiku", root / "zhiku", ignore=shutil.ignore_patterns("__pycache__"))
+    for commit in reversed(commits):
+        patch = subprocess.run(["git", "-C", str(ROOT), "show", "--format=", commit, "--", "zhiku"], check=True,
+                               stdout=subprocess.PIPE).stdout
+        subprocess.run(["git", "apply", "-R", "--directory=", "-"], input=patch, cwd=root, check=True)
+    return root
+
+
 def one_start(home: Path, tree: Path | None, questions: list[str], first_at_once: bool) -> dict[str, Any]:
     """Start the server once. ``first_at_once``: the first search goes right when /api/health answers
     (what a user who starts the server and asks at once waits for); else it goes once the server said
@@ -116,7 +132,11 @@ def measure(size: int, before: str | None, after: str | None = None, questions: 
     qs = eval_questions(questions + 1)
     row: dict[str, Any] = {"chunks": size}
     after_tree = tree_at(after) if after else None  # default: this working tree
-    variants = [("before", tree_at(before)), ("after", after_tree)] if before else [("after", after_tree)]
+    if before and before.startswith("without:"):
+        before_tree = tree_without(before[len("without:"):].split(","))
+    else:
+        before_tree = tree_at(before) if before else None
+    variants = [("before", before_tree), ("after", after_tree)] if before else [("after", after_tree)]
     for name, tree in variants:  # each: one start asked at once, one asked after the warm-up
         at_once = one_start(home, tree, qs[-1:], True)
         warm = one_start(home, tree, qs[:-1], False)
@@ -138,7 +158,8 @@ def measure(size: int, before: str | None, after: str | None = None, questions: 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10000])
-    ap.add_argument("--before", help="a git ref: also start zhiku as of that commit, same run, and compare")
+    ap.add_argument("--before", help="a git ref: also start zhiku as of that commit, same run, and compare; "
+                                      "or without:C1,C2 for this working tree less what commits C1, C2 changed")
     ap.add_argument("--after", help="a git ref for the 'after' side (default: this working tree)")
     args = ap.parse_args()
     rows = []

@@ -34,6 +34,7 @@ class LazyASGI:
         self._ready: Any = None
         self._stopping: Any = None
         self._soon = threading.Event()  # build without waiting for a request (set from any thread)
+        self._done = threading.Event()  # built and started, or failed
 
     @property
     def built(self) -> bool:
@@ -71,6 +72,10 @@ class LazyASGI:
         the first page or tool call does not pay for it either."""
         self._soon.set()
 
+    def wait_built(self, timeout: float) -> bool:
+        """Block (another thread than the server's loop) until it is built and started, or failed."""
+        return self._done.wait(timeout)
+
     async def _run(self) -> None:
         import anyio
         from anyio import to_thread
@@ -88,10 +93,12 @@ class LazyASGI:
             async with lifespan(app):
                 self._app = app
                 self._ready.set()
-                log.info("%s started on its first request", self.name)
+                self._done.set()
+                log.info("%s started", self.name)
                 await self._stopping.wait()
         except Exception as exc:  # noqa: BLE001 - every waiting request reports it
             log.error("%s could not start: %s", self.name, exc)
             self._error = exc
         finally:
             self._ready.set()
+            self._done.set()

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 import typer
@@ -113,15 +114,20 @@ def _warm_up(zhiku: Any, url: str, lazy: list[Any]) -> None:
     """The server's warm-up, then the UI and the MCP tools (their first request would build them)."""
     from zhiku.retrieval.warmup import warm_up_http
 
+    t0 = time.perf_counter()
+    spent: dict[str, float] = {}
     try:
         spent = zhiku.warm_up()
         if spent:  # else no KB yet: nothing to load
             spent.update(warm_up_http(url, zhiku.list_kbs()))
-            out.print(f"warmed up in {sum(spent.values()):.1f} s: first searches answer at full speed",
-                      markup=False)
     finally:
-        for app in lazy:
+        for app in lazy:  # after the search path: a question that comes first goes before them
             app.build_soon()
+    if spent:
+        for app in lazy:
+            app.wait_built(120)
+        out.print(f"warmed up in {time.perf_counter() - t0:.1f} s: first searches answer at full speed",
+                  markup=False)
 
 
 def _url(sock: socket.socket) -> str:
