@@ -83,6 +83,9 @@ def test_model_set_up_in_the_settings_page_answers_at_once(browser: Any, tmp_pat
             sidebar = page.get_by_test_id("stSidebar")
             sidebar.get_by_text("needs a chat model").first.wait_for()
             sidebar.get_by_text("needs a web-search engine").wait_for()
+            # no vision model: the picture uploader is not offered, the page says why
+            page.get_by_text("needs a vision model").wait_for()
+            assert page.get_by_test_id("stFileUploaderDropzone").count() == 0
             assert page.get_by_role("radio", name="LLM chat").count() == 0
             assert page.get_by_role("radio", name="Web search").count() == 0
             page.get_by_role("radio", name="Knowledge base").wait_for()

@@ -31,6 +31,8 @@ class AnswerSettings(BaseModel):
     default_embedder: str | None = Field(None, description="embedder of NEW knowledge bases (each KB keeps its own)")
     embedders: list[str] = Field(default_factory=list, description="the embedders a new KB can be built with")
     web_search_engines: list[str] = Field(default_factory=list, description="the engines web search can use")
+    vision_model: str | None = Field(None, description="the model that reads pictures (captions, questions with a "
+                                                       "picture); null: none is configured")
 
 
 class ModelServerIn(BaseModel):

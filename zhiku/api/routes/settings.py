@@ -29,7 +29,8 @@ def view(zhiku: Zhiku, admin: bool) -> AnswerSettings:
         model_servers=[ModelServer(name=n, base_url=c.base_url, model=c.model, has_key=bool(c.api_key or c.api_key_env))
                        for n, c in sorted(s.llm.models.items()) if c.type == "openai"],
         settings_file=str(edits.settings_file(s)) if admin else None,
-        default_embedder=s.embedding.default, embedders=s.embedder_names(), web_search_engines=edits.search_engines())
+        default_embedder=s.embedding.default, embedders=s.embedder_names(), web_search_engines=edits.search_engines(),
+        vision_model=zhiku.vision.model_name())
 
 
 @router.get("", responses=responses(401, 403), dependencies=[Depends(Scope("read"))])

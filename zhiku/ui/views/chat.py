@@ -55,7 +55,7 @@ def render() -> None:
     for i, msg in enumerate(history):
         show_message(msg, f"m{i}")
 
-    picture = picture_input()  # a picture to ask about: the vision model answers (chat_pictures.py)
+    picture = picture_input(zk)  # a picture to ask about: the vision model answers (chat_pictures.py)
     question = st.chat_input(t("ask_placeholder"))
     if not question:
         return

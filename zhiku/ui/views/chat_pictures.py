@@ -28,8 +28,15 @@ def _t(key: str) -> str:
     return _TEXT.get(lang(), _TEXT["en"]).get(key) or _TEXT["en"][key]
 
 
-def picture_input() -> bytes | None:
-    """The picture the next question is about, if one is attached."""
+def picture_input(zk: Any) -> bytes | None:
+    """The picture the next question is about, if one is attached. With no vision model on the server
+    the uploader is shown disabled, with why (and the settings link the mode list shows)."""
+    current = session.call(zk.get_settings, default=None)
+    if current is not None and not current.vision_model:
+        from zhiku.ui.i18n import t
+
+        st.markdown(f":gray[:material/block: {escape_markdown(_t('label'))} — {t('needs_vision_model')}]")
+        return None
     upload = st.file_uploader(_t("label"), type=TYPES, key="chat-picture")
     return upload.getvalue() if upload is not None else None
 
