@@ -4,7 +4,6 @@ and the progress of a migration under way (``GET``), which the page follows unti
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -39,22 +38,23 @@ def _call(zk: Any, method: str, kb: str, body: Any = None) -> Any:
 
 def panel(zk: Any, kb: Any) -> None:
     with st.expander(t("migrate_title"), icon=":material/move_up:", key=f"migrate-panel-{kb.name}"):
-        st.caption(t("migrate_now", backend=kb.index_backend or "default", embedder=kb.embedder))
         progress = session.call(_call, zk, "GET", kb.name, default=None)
+        backend = (progress or {}).get("backend") or kb.index_backend or "default"
+        st.caption(t("migrate_now", backend=backend, embedder=(progress or {}).get("current_embedder") or kb.embedder))
         if progress is not None and progress.get("running"):
             total = max(int(progress["total"]), 1)
             st.progress(min(int(progress["done"]) / total, 1.0), text=t(
                 "migrate_progress", status=progress["status"], done=progress["done"], total=progress["total"]))
-            time.sleep(1.0)
-            st.rerun()
-        if progress is not None and progress.get("error"):
+            if st.button("↻", key=f"migrate-refresh-{kb.name}", help=t("refresh")):
+                st.rerun()
+        elif progress is not None and progress.get("error"):
             st.error(t("migrate_error", error=progress["error"]))
         elif progress is not None and progress.get("status") == "done":
             st.success(t("migrate_done", backend=progress["backend"], embedder=progress["current_embedder"]))
         with st.form(f"migrate-{kb.name}"):
-            to = st.selectbox(t("migrate_to"), TARGETS, index=None)
-            embedder = st.text_input(t("migrate_embedder"), max_chars=200)
-            if st.form_submit_button(t("migrate_start"), help=t("migrate_help")):
+            to = st.selectbox(t("migrate_to"), TARGETS, index=None, key=f"migrate-to-{kb.name}")
+            embedder = st.text_input(t("migrate_embedder"), max_chars=200, key=f"migrate-embedder-{kb.name}")
+            if st.form_submit_button(t("migrate_start"), help=t("migrate_help"), key=f"migrate-start-{kb.name}"):
                 if session.call(_call, zk, "POST", kb.name, {"to": to, "embedder": embedder or None}) is not None:
                     st.rerun()
 
