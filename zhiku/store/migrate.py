@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 BATCH = 256
 STALE_S = 120.0  # a migration whose process wrote no progress for this long (or is gone) may be resumed
 Progress = Callable[[int, int], None]  # (chunks copied, chunks in all)
-RESIDENT_TABLES = ("chunk_vectors", "lexical_docs", "lexical_postings", "index_stats")
+RESIDENT_TABLES = ("chunk_vectors", "lexical_docs", "lexical_postings", "lexical_terms", "index_stats")
 
 
 def owner() -> str:
@@ -200,7 +200,7 @@ def copy(manager: "IndexManager", kb: KnowledgeBase, plan: dict[str, Any], embed
     have = set(np.asarray(vectors.ids()).tolist()) & set(np.asarray(lexical.ids()).tolist())
     total = len(manager.catalog.live_chunk_ids(kb.id))
     embed = CachedEmbedder(embedder, manager.catalog.engine) if embedder is not None else None
-    done, saved = len(have), time.monotonic()
+    done, saved, pause = len(have), time.monotonic(), 2.0
     _set(manager, kb.id, total=total, done=done)
     for rows in _rows(manager, kb.id):
         if cancelled is not None and cancelled():
@@ -211,9 +211,11 @@ def copy(manager: "IndexManager", kb: KnowledgeBase, plan: dict[str, Any], embed
             continue
         _add(rows, vectors, lexical, embed)
         done += len(rows)
-        if time.monotonic() - saved > 2.0:
+        if time.monotonic() - saved > pause:
+            began = time.monotonic()
             _save(backends, d, vectors, lexical)
-            saved = time.monotonic()
+            saved = time.monotonic()  # saving a large file copy whole takes long: at most a tenth of the time
+            pause = max(2.0, 9 * (saved - began))
             _set(manager, kb.id, done=done, total=max(total, done))
         if progress is not None:
             progress(done, max(total, done))
