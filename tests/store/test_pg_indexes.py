@@ -134,34 +134,6 @@ class TestPgLexicalIndex(LexicalIndexContract):
             assert np.allclose([c for _, _, c in got], [c for _, _, c in want])
 
 
-def test_pruned_scoring_gives_the_full_scoring_s_answer(pg_engine: Engine) -> None:
-    """A question with a rare term and common ones: the long posting lists are read only for documents
-    holding the rare term (the k-th of them beats what common terms alone could add), and the hits and
-    scores are still those of the built-in BM25 that scores everything."""
-    from sqlalchemy import text
-
-    from zhiku.store import pg_lexical
-    from zhiku.store.lexical import BM25Index
-
-    docs = {i: ["common", f"c{i % 3}", f"mid{i % 50}", f"r{i}", *(["mid7"] * (i % 4))] for i in range(2000)}
-    ours, builtin = PgLexicalIndex.bind(pg_engine)(), BM25Index()
-    for index in (ours, builtin):
-        index.add(list(docs), list(docs.values()))
-    for query, k in ((["mid7", "common", "c1"], 5), (["r11", "mid11", "c2"], 3), (["common", "c0"], 5)):
-        got, want = ours.search(query, k), builtin.search(query, k)
-        assert [i for i, _, _ in got] == [i for i, _, _ in want], query
-        assert np.allclose([s for _, s, _ in got], [s for _, s, _ in want])
-        assert np.allclose([c for _, _, c in got], [c for _, _, c in want])
-    with pg_engine.connect() as conn:  # the first question takes the pruned path (it is not a fallback)
-        n = 2000
-        idf = {t: float(np.log(1 + (n - d + 0.5) / (d + 0.5))) for t, d in (("mid7", 40), ("common", n), ("c1", 667))}
-        params = {"s": ours.scope, "t": list(idf), "w": list(idf.values()), "k": 5, "c0": pg_lexical.K1 * 0.25,
-                  "c1": pg_lexical.K1 * 0.75 / (conn.execute(text("SELECT total_len FROM index_stats WHERE kb_id = :s"),
-                                                              {"s": ours.scope}).scalar() / n), "kw": 2.5}
-        bound = (idf["common"] + idf["c1"]) * 2.5
-        assert pg_lexical._pruned(conn, params, "", ["mid7"], bound) is not None
-
-
 @pytest.mark.slow
 def test_the_hnsw_path_finds_the_exact_scans_top_10(postgres_server) -> None:  # type: ignore[no-untyped-def]
     """20k random 384-d vectors (the worst case for a graph index: every neighbour nearly as far as the

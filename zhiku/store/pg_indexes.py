@@ -45,6 +45,7 @@ EXACT_MAX = 20_000  # KBs or allowed sets up to this many vectors are scanned ex
 MIN_EF, MAX_EF = 400, 1000
 MAX_TERM = 500  # characters of a term kept (a btree entry must stay small); queries truncate alike
 K1, B = 1.5, 0.75
+STALE = "ver = lexical_terms.ver + 1, ids = NULL, tfs = NULL, lens = NULL"  # a term's packed postings go
 
 
 # -- writing (inside the caller's transaction) ------------------------------------------------------
@@ -112,12 +113,21 @@ def write_postings(conn: Connection, scope: str, ids: Sequence[int], tokens: Seq
         for cid, toks in docs.items():
             cp.write_row((scope, cid, len(toks)))
             total += len(toks)
+    df: Counter[str] = Counter()
     with cursor.copy("COPY lexical_postings (kb_id, term, id, tf, length) FROM STDIN") as cp:
         for cid, toks in docs.items():
             length = len(toks)
-            for term, tf in Counter(t[:MAX_TERM] for t in toks).items():
+            counts = Counter(t[:MAX_TERM] for t in toks)
+            df.update(counts.keys())
+            for term, tf in counts.items():
                 cp.write_row((scope, term, cid, tf, length))
-    _stats(conn, scope, docs=len(docs), total_len=total)
+    _stats(conn, scope, docs=len(docs), total_len=total)  # first: the KB's row lock orders the term updates
+    if df:
+        terms = sorted(df)
+        conn.execute(text(
+            "INSERT INTO lexical_terms (kb_id, term, df) SELECT :s, u.t, u.d FROM unnest(CAST(:t AS text[]), "
+            "CAST(:d AS integer[])) AS u(t, d) ON CONFLICT (kb_id, term) DO UPDATE SET df = lexical_terms.df + "
+            f"EXCLUDED.df, {STALE}"), {"s": scope, "t": terms, "d": [df[t] for t in terms]})
 
 
 def delete_postings(conn: Connection, scope: str, ids: Sequence[int]) -> None:
@@ -128,13 +138,20 @@ def delete_postings(conn: Connection, scope: str, ids: Sequence[int]) -> None:
         "DELETE FROM lexical_docs WHERE kb_id = :s AND id = ANY(CAST(:ids AS bigint[])) RETURNING length"),
         params).scalars().all()
     if gone:
-        conn.execute(text("DELETE FROM lexical_postings WHERE kb_id = :s AND id = ANY(CAST(:ids AS bigint[]))"),
-                     params)
-        _stats(conn, scope, docs=-len(gone), total_len=-int(sum(gone)))
+        _stats(conn, scope, docs=-len(gone), total_len=-int(sum(gone)))  # first: the KB's row lock
+        left = conn.execute(text(
+            "WITH gone AS (DELETE FROM lexical_postings WHERE kb_id = :s AND id = ANY(CAST(:ids AS bigint[])) "
+            "RETURNING term), n AS (SELECT term, count(*) AS n FROM gone GROUP BY term) "
+            f"UPDATE lexical_terms SET df = lexical_terms.df - n.n, {STALE} FROM n WHERE lexical_terms.kb_id = :s "
+            "AND lexical_terms.term = n.term RETURNING lexical_terms.term, lexical_terms.df"), params).all()
+        emptied = [term for term, df in left if df <= 0]
+        if emptied:
+            conn.execute(text("DELETE FROM lexical_terms WHERE kb_id = :s AND term = ANY(CAST(:t AS text[]))"),
+                         {"s": scope, "t": emptied})
 
 
 def drop_scope(conn: Connection, scope: str) -> None:
-    for table in ("chunk_vectors", "lexical_docs", "lexical_postings", "index_stats"):
+    for table in ("chunk_vectors", "lexical_docs", "lexical_postings", "lexical_terms", "index_stats"):
         conn.execute(text(f"DELETE FROM {table} WHERE kb_id = :s"), {"s": scope})
 
 
@@ -162,6 +179,12 @@ def check_scope(catalog: "Catalog", kb_id: str) -> list[str]:
                              {"s": kb_id}).first() or (0, 0, 0)
         if tuple(int(x) for x in stats) != tuple(int(x) for x in counted):
             problems.append(f"index counts {tuple(stats)} differ from the rows {tuple(counted)}")
+        terms = conn.execute(text(
+            "SELECT count(*) FROM (SELECT term, count(*) AS n FROM lexical_postings WHERE kb_id = :s GROUP BY term) p "
+            "FULL JOIN (SELECT term, df FROM lexical_terms WHERE kb_id = :s) t ON p.term = t.term "
+            "WHERE p.n IS DISTINCT FROM t.df"), {"s": kb_id}).scalar()
+        if terms:
+            problems.append(f"lexical index: {terms} terms' document frequencies differ from their postings")
     return problems
 
 
@@ -302,10 +325,10 @@ class PgVectorIndex:
         if not ids:
             return out
         with self.engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT id, embedding::text FROM chunk_vectors WHERE kb_id = :s AND id = ANY(CAST(:ids AS bigint[]))"),
-                {"s": self.scope, "ids": _ids(ids)}).all()
-        found = {int(i): np.array(json.loads(v), dtype=np.float32) for i, v in rows}
+            rows = conn.execute(text(  # binary halfvec: int2 dimensions, int2 unused, big-endian float16s
+                "SELECT id, halfvec_send(embedding) FROM chunk_vectors WHERE kb_id = :s "
+                "AND id = ANY(CAST(:ids AS bigint[]))"), {"s": self.scope, "ids": _ids(ids)}).all()
+        found = {int(i): np.frombuffer(v, dtype=">f2", offset=4).astype(np.float32) for i, v in rows}
         for n, i in enumerate(ids):
             if int(i) in found:
                 out[n] = found[int(i)]

@@ -11,6 +11,9 @@ transaction as the chunks they describe (``zhiku.store.pg_indexes``):
   and length): BM25 computed in SQL at query time from live counts, as the built-in ``bm25`` does.
   The primary key (kb_id, term, id) INCLUDEs tf and length: a term's postings are read from the index
   alone (an index-only scan), not from heap pages scattered by insertion order (6x faster at 100k chunks);
+- ``lexical_terms``: per scope and term, how many documents hold it (its BM25 document frequency) and
+  its postings packed in one row (cleared by any write of the term, refilled by the next search that
+  needs it), so a search reads a term as one row instead of counting and aggregating its postings;
 - ``index_stats``: per scope, how many vectors and documents and their total length (no count(*)
   on the search path).
 
@@ -26,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from zhiku.errors import ConfigError
 
-TABLES = ("chunk_vectors", "lexical_docs", "lexical_postings", "index_stats")
+TABLES = ("chunk_vectors", "lexical_docs", "lexical_postings", "lexical_terms", "index_stats")
 MIN_PGVECTOR = (0, 7)  # halfvec and HNSW over halfvec expressions came in pgvector 0.7
 
 DDL = (
@@ -41,6 +44,16 @@ DDL = (
     # by chunk id alone (ids are unique in a database): a (kb_id, ...) index here would tempt the planner
     # away from the (kb_id, term) lookups of a search when a new KB has no statistics yet
     "CREATE INDEX IF NOT EXISTS ix_lexical_postings_doc ON lexical_postings (id)",
+    # per KB and term (migration 0009): its document frequency and a version, both changed with the postings
+    # in the same transactions (under the KB's index_stats row lock), and the term's postings packed as
+    # arrays (ids int8, tf and length int4, big-endian), filled by searches and cleared by every write of
+    # the term: a search reads a term's postings as one row, valid exactly when present
+    """CREATE TABLE IF NOT EXISTS lexical_terms (
+        kb_id varchar(64) NOT NULL, term text NOT NULL, df integer NOT NULL, ver bigint NOT NULL DEFAULT 0,
+        ids bytea, tfs bytea, lens bytea, PRIMARY KEY (kb_id, term))""",
+    # uncompressed: packed ids hardly compress, and a search reads them whole
+    "ALTER TABLE lexical_terms ALTER COLUMN ids SET STORAGE EXTERNAL, ALTER COLUMN tfs SET STORAGE EXTERNAL, "
+    "ALTER COLUMN lens SET STORAGE EXTERNAL",
     """CREATE TABLE IF NOT EXISTS index_stats (
         kb_id varchar(64) PRIMARY KEY, vectors bigint NOT NULL DEFAULT 0, docs bigint NOT NULL DEFAULT 0,
         total_len bigint NOT NULL DEFAULT 0)""",
@@ -67,8 +80,12 @@ def create_tables(conn: Connection) -> bool:
                 conn.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
         except Exception:  # noqa: BLE001 - no privilege: check_postgres explains it when the backend is chosen
             return False
+    new_terms = conn.execute(text("SELECT to_regclass('lexical_terms')")).scalar() is None
     for statement in DDL:
         conn.execute(text(statement))
+    if new_terms:  # postings written before the table: their document frequencies, counted once
+        conn.execute(text("INSERT INTO lexical_terms (kb_id, term, df) "
+                          "SELECT kb_id, term, count(*) FROM lexical_postings GROUP BY kb_id, term"))
     return True
 
 

@@ -1,0 +1,106 @@
+"""pg_bm25's packed postings (lexical_terms): a search reads each query term as one row, filled by an
+earlier search and cleared by any write of the term, so the hits and scores stay those of the built-in
+BM25 however writes and searches interleave; a packed row built before a write is never stored after it;
+postings written before the table existed are counted into it (migration 0009)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from zhiku.store import pg_lexical
+from zhiku.store.db import open_engine
+from zhiku.store.lexical import BM25Index
+from zhiku.store.pg_lexical import PgLexicalIndex
+from zhiku.store.pg_schema import create_tables
+
+
+@pytest.fixture
+def pg_engine(postgres_url: str) -> Iterator[Engine]:
+    engine = open_engine(postgres_url)
+    yield engine
+    engine.dispose()
+
+
+def _docs(n: int, salt: str = "") -> dict[int, list[str]]:
+    return {i: ["common", f"c{i % 3}", f"mid{i % 50}", f"r{i}{salt}", *(["mid7"] * (i % 4))] for i in range(n)}
+
+
+def _same(ours: PgLexicalIndex, builtin: BM25Index, query: list[str], k: int,
+          allowed: np.ndarray | None = None) -> None:
+    got, want = ours.search(query, k, allowed), builtin.search(query, k, allowed)
+    assert [i for i, _, _ in got] == [i for i, _, _ in want], query
+    assert np.allclose([s for _, s, _ in got], [s for _, s, _ in want])
+    assert np.allclose([c for _, _, c in got], [c for _, _, c in want])
+
+
+def _packed(engine: Engine, scope: str) -> dict[str, tuple[int, int, bool]]:
+    with engine.connect() as conn:
+        return {t: (df, ver, ids is not None) for t, df, ver, ids in conn.execute(text(
+            "SELECT term, df, ver, ids FROM lexical_terms WHERE kb_id = :s"), {"s": scope})}
+
+
+QUERIES = ((["mid7", "common", "c1"], 5), (["r11", "mid11", "c2", "missing"], 3), (["common", "c0"], 5),
+           (["common"], 2000))
+
+
+def test_searches_fill_writes_clear_and_answers_stay_the_built_in_s(pg_engine: Engine) -> None:
+    docs = _docs(2000)
+    ours, builtin = PgLexicalIndex.bind(pg_engine)(), BM25Index()
+    for index in (ours, builtin):
+        index.add(list(docs), list(docs.values()))
+    assert not any(filled for _, _, filled in _packed(pg_engine, ours.scope).values())
+    for query, k in QUERIES:
+        _same(ours, builtin, query, k)
+    packed = _packed(pg_engine, ours.scope)
+    assert packed["common"] == (2000, 0, True) and packed["mid7"][2] and not packed["r5"][2]
+    for query, k in QUERIES:  # now from the packed rows
+        _same(ours, builtin, query, k)
+        _same(ours, builtin, query, k, np.arange(0, 2000, 3, dtype=np.int64))
+    for index in (ours, builtin):  # remove some, replace some (new tokens), add new ones
+        index.remove(list(range(0, 40)))
+        index.add([41, 42, 5000], [["mid7", "fresh"], ["common"], ["common", "mid7", "mid7", "c1"]])
+    after = _packed(pg_engine, ours.scope)
+    assert after["common"][0] == 2000 - 40 - 1 + 1 and after["common"][1] > 0 and not after["common"][2]
+    assert after["fresh"] == (1, 0, False) and "r3" not in after  # a term no document holds is gone
+    # c2: docs 2..38 step 3 removed, then 41 replaced (tokens without it): one version per write
+    assert after["c2"] == (packed["c2"][0] - 14, packed["c2"][1] + 2, False)
+    for query, k in (*QUERIES, (["fresh", "mid7"], 10)):
+        _same(ours, builtin, query, k)
+
+
+def test_a_packed_row_built_before_a_write_is_not_kept(pg_engine: Engine) -> None:
+    docs = _docs(300)
+    ours = PgLexicalIndex.bind(pg_engine)()
+    ours.add(list(docs), list(docs.values()))
+    with pg_engine.connect() as conn:
+        old = conn.execute(text(pg_lexical.PACK), {"s": ours.scope, "t": ["common"]}).one()
+    ours.add([900], [["common"]])  # the term changes after it was packed
+    pg_lexical._keep(pg_engine, ours.scope, [("common", 0, old[1], old[2], old[3])])
+    assert _packed(pg_engine, ours.scope)["common"] == (301, 1, False)
+    builtin = BM25Index()
+    builtin.add([*docs, 900], [*docs.values(), ["common"]])
+    _same(ours, builtin, ["common", "mid3"], 400)
+
+
+def test_postings_written_before_the_table_are_counted_into_it(pg_engine: Engine) -> None:
+    docs = _docs(500, salt="x")
+    ours = PgLexicalIndex.bind(pg_engine)()
+    ours.add(list(docs), list(docs.values()))
+    with pg_engine.begin() as conn:  # a database from before migration 0009
+        conn.execute(text("DROP TABLE lexical_terms"))
+    with pg_engine.begin() as conn:
+        assert create_tables(conn)
+    with pg_engine.connect() as conn:
+        differ = conn.execute(text(
+            "SELECT count(*) FROM (SELECT term, count(*) AS n FROM lexical_postings WHERE kb_id = :s GROUP BY term) p "
+            "FULL JOIN (SELECT term, df FROM lexical_terms WHERE kb_id = :s) t ON p.term = t.term "
+            "WHERE p.n IS DISTINCT FROM t.df"), {"s": ours.scope}).scalar()
+    assert differ == 0 and _packed(pg_engine, ours.scope)["common"] == (500, 0, False)
+    builtin = BM25Index()
+    builtin.add(list(docs), list(docs.values()))
+    _same(ours, builtin, ["common", "mid7", "r7x"], 5)
