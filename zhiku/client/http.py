@@ -27,6 +27,7 @@ from zhiku.client.chat_methods import AsyncChatMethods, ChatMethods
 from zhiku.client.settings_methods import SettingsMethods
 from zhiku.client.picture_methods import PictureMethods
 from zhiku.client.summary_methods import AsyncSummaryMethods, SummaryMethods
+from zhiku.client.source_methods import AsyncSourceMethods, SourceMethods
 from zhiku.client.events import AnswerEvent, ChatEvent, SSEParser, answer_event, job_event
 from zhiku.client.models import ChatModelInfo, CheckResult, Embedders, Health, RebuildResult, Version
 from zhiku.client.routes import (
@@ -63,7 +64,7 @@ STALE_CONNECTION = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError
 STREAM_TIMEOUT = httpx.Timeout(60.0, read=None)  # event streams stay open while a job runs
 
 
-class ZhikuClient(PictureMethods, ChatMethods, AuthMethods, SettingsMethods, SummaryMethods):
+class ZhikuClient(PictureMethods, ChatMethods, AuthMethods, SettingsMethods, SummaryMethods, SourceMethods):
     """Synchronous client. ``transport`` plugs in any httpx transport (tests use an in-process app)."""
 
     def __init__(self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, timeout: float = 120.0,
@@ -229,7 +230,7 @@ class ZhikuClient(PictureMethods, ChatMethods, AuthMethods, SettingsMethods, Sum
         return job
 
 
-class AsyncZhikuClient(AsyncChatMethods, AsyncAuthMethods, AsyncSummaryMethods):
+class AsyncZhikuClient(AsyncChatMethods, AsyncAuthMethods, AsyncSummaryMethods, AsyncSourceMethods):
     """Asynchronous client with the same methods as ``ZhikuClient``, to be awaited."""
 
     def __init__(self, base_url: str = DEFAULT_URL, *, api_key: str | None = None, timeout: float = 120.0,

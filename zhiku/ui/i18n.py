@@ -221,3 +221,8 @@ from zhiku.ui.i18n_summaries import SUMMARY_STRINGS  # noqa: E402 - the summarie
 
 for _code, _strings in SUMMARY_STRINGS.items():
     STRINGS[_code].update(_strings)
+
+from zhiku.ui.i18n_sources import SOURCE_STRINGS  # noqa: E402 - the folders a KB follows, kept apart
+
+for _code, _strings in SOURCE_STRINGS.items():
+    STRINGS[_code].update(_strings)

@@ -44,6 +44,15 @@ GENERAL_ZH = _compiled([
     # knowledge bases, models, web search
     (r"knowledge base '(?P<name>[^']*)' does not exist", "知识库 {name} 不存在"),
     (r"knowledge base '(?P<name>[^']*)' already exists", "知识库 {name} 已存在"),
+    # folders a KB follows (zhiku.ingest.sync)
+    (r"no such folder: (?P<path>.+)$", "服务器上没有文件夹 {path}"),
+    (r"^(?P<path>.+) is not a folder", "{path} 不是文件夹：知识库只能关注文件夹（单个文件请上传）"),
+    (r"the root of the file system cannot be followed", "不能关注文件系统的根目录，请指定一个文件夹"),
+    (r"follows (?P<path>.+) already, whose files are named '(?P<prefix>[^'/]*)/",
+     "本知识库已关注 {path}，其文件同样以 {prefix}/ 命名；请重命名其中一个文件夹"),
+    (r"^(?P<path>.+) is being synced", "{path} 正在同步，请稍后再试"),
+    (r"the folder (?P<path>.+) is gone \(or not mounted\)",
+     "文件夹 {path} 已不存在（或未挂载）：知识库未做任何改动；停止关注即可不再同步它"),
     (r"cannot reach the zhiku server", "服务器未启动或地址有误"),
     (r"web search|search engine", "联网搜索失败：搜索引擎不可用或未配置"),
     (r"no chat model|no model is configured", "未配置对话模型"),

@@ -9,7 +9,7 @@ import streamlit as st
 from zhiku.ui import session
 from zhiku.ui.i18n import t
 from zhiku.ui.render import escape_markdown
-from zhiku.ui.views import kb_chunks, kb_files, kb_migrate, kb_summary
+from zhiku.ui.views import kb_chunks, kb_files, kb_migrate, kb_sources, kb_summary
 
 
 def render() -> None:
@@ -38,6 +38,7 @@ def render() -> None:
     stats_slot.caption(escape_markdown(kb.description + " · " + stats if kb.description else stats))
     with files_tab:
         kb_summary.kb_panel(zk, kb.name)
+        kb_sources.panel(zk, kb.name)  # the folders it follows, kept in sync
         kb_files.file_table(zk, kb.name)
     with chunks_tab:
         kb_chunks.chunk_editor(zk, kb.name)

@@ -1,0 +1,116 @@
+"""The KB page's folders kept in sync (issue 19 item 1): follow a folder of the server, see each file's
+outcome (a failed one with its reason, in Chinese on the Chinese page), sync again after a change,
+stop following; run by Streamlit's AppTest against a real API server on 127.0.0.1, and once in a
+real browser against ``zhiku start``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from tests.api.conftest import LiveServer
+from tests.ui.test_pages import page, plain, texts
+from zhiku.client import ZhikuClient
+
+KB = "同步"
+
+
+def folder(tmp_path: Path) -> Path:
+    docs = tmp_path / "handbook"
+    (docs / "hr").mkdir(parents=True)
+    (docs / "hr" / "leave.md").write_text("# 年假\n\n入职满一年的员工每年享有十五天带薪年假。\n", encoding="utf-8")
+    (docs / "refunds.md").write_text("# Refunds\n\nRefunds are paid within 14 days.\n", encoding="utf-8")
+    (docs / "empty.md").write_text("", encoding="utf-8")  # fails: the file is empty
+    return docs
+
+
+def opened(client: ZhikuClient) -> AppTest:
+    client.create_kb(KB, "跟随文件夹")
+    at = page("kbs")
+    at.query_params["kb"] = KB
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def outcome_rows(at: AppTest) -> dict[str, tuple[str, str]]:
+    """The per-file outcome table of the (only) followed folder: name -> (outcome, detail)."""
+    frames = [d.value for d in at.dataframe if "说明" in d.value.columns]
+    assert len(frames) == 1, [list(d.value.columns) for d in at.dataframe]
+    df = frames[0]
+    return {n: (o, d) for n, o, d in zip(df["文件名"], df["结果"], df["说明"])}
+
+
+def test_follow_a_folder_sync_after_a_change_and_stop_following(
+        api: LiveServer, client: ZhikuClient, tmp_path: Path) -> None:
+    docs = folder(tmp_path)
+    at = opened(client)
+    assert "这个知识库还没有关注任何文件夹" in texts(at)
+    # a path that is no folder: the API refuses it, the page says why in Chinese
+    at.text_input(key=f"source-path-{KB}").input(str(tmp_path / "nowhere"))
+    at.button(key=f"source-follow-btn-{KB}").click().run()
+    assert not at.exception, at.exception
+    assert f"服务器上没有文件夹 {tmp_path / 'nowhere'}" in plain(texts(at))
+    assert client.list_sources(KB) == []
+    # the real folder: followed and synced
+    at.text_input(key=f"source-path-{KB}").input(str(docs))
+    at.button(key=f"source-follow-btn-{KB}").click().run()
+    assert not at.exception, at.exception
+    [source] = client.list_sources(KB)
+    assert client.wait_for_source(KB, source.id, timeout=120).report.added == 2
+    at.run()
+    assert not at.exception, at.exception
+    shown = plain(texts(at))
+    assert str(docs) in shown and "手动同步" in shown and "上次同步：" in shown
+    assert "共 3 个文件：新增 2 · 更新 0 · 改名 0 · 删除 0 · 跳过 0 · 失败 1 · 未变化 0" in shown
+    rows = outcome_rows(at)
+    assert rows["handbook/empty.md"] == ("❌ 失败", "文件是空的")  # the reason, translated
+    assert rows["handbook/hr/leave.md"][0] == "✅ 新增" and rows["handbook/hr/leave.md"][1].endswith("个分块")
+    assert list(rows)[0] == "handbook/empty.md"  # failed files first
+    names = {f.name: f.status for f in client.list_files(KB)}
+    assert names["handbook/hr/leave.md"] == "indexed" and names["handbook/refunds.md"] == "indexed"
+    # a change in the folder, then "sync now"
+    (docs / "refunds.md").write_text("# Refunds\n\nRefunds are paid within 30 days.\n", encoding="utf-8")
+    (docs / "hr" / "leave.md").rename(docs / "hr" / "annual-leave.md")
+    at.button(key=f"source-sync-{source.id}").click().run()
+    assert not at.exception, at.exception
+    report = client.wait_for_source(KB, source.id, timeout=120).report
+    assert (report.replaced, report.renamed, report.added) == (1, 1, 0)
+    at.run()
+    rows = outcome_rows(at)
+    assert rows["handbook/refunds.md"][0] == "🔄 已更新"
+    assert rows["handbook/hr/annual-leave.md"] == ("↪️ 已改名", "原名 handbook/hr/leave.md")
+    assert "30 days" in client.search(KB, "refund days")[0].text
+    # stop following: asked first, cancelled, asked again, confirmed; the files stay
+    at.button(key=f"source-unfollow-{source.id}").click().run()
+    assert "停止关注" in plain(texts(at)) and client.list_sources(KB)
+    at.button(key=f"source-unfollow-no-{source.id}").click().run()
+    assert f"source-unfollow-yes-{source.id}" not in [b.key for b in at.button] and client.list_sources(KB)
+    at.button(key=f"source-unfollow-{source.id}").click().run()
+    at.button(key=f"source-unfollow-yes-{source.id}").click().run()
+    assert not at.exception, at.exception
+    assert client.list_sources(KB) == []
+    assert "handbook/refunds.md" in {f.name for f in client.list_files(KB)}
+    assert "这个知识库还没有关注任何文件夹" in texts(at)
+
+
+def test_english_page_shows_the_servers_words(api: LiveServer, client: ZhikuClient, tmp_path: Path) -> None:
+    docs = folder(tmp_path)
+    at = opened(client)
+    at.query_params["lang"] = "English"
+    at.text_input(key=f"source-path-{KB}").input(str(docs))
+    at.checkbox(key=f"source-watch-new-{KB}").check()
+    at.button(key=f"source-follow-btn-{KB}").click().run()
+    [source] = client.list_sources(KB)
+    assert source.watch
+    client.wait_for_source(KB, source.id, timeout=120)
+    at.run()
+    shown = plain(texts(at))
+    assert "watched (kept in sync while the server runs)" in shown and "2 added" in shown
+    frames = [d.value for d in at.dataframe if "Detail" in d.value.columns]
+    assert "the file is empty" in " ".join(frames[0]["Detail"])
+    # an admin (no sign-in here) may stop watching it: the folder is synced again, no longer watched
+    at.button(key=f"source-watch-{source.id}").click().run()
+    assert not at.exception, at.exception
+    assert not client.wait_for_source(KB, source.id, timeout=120).watch
