@@ -31,6 +31,7 @@ from zhiku.schema import KnowledgeBase
 from zhiku.store.db import chunks, files, kb_migrations, kbs
 from zhiku.store.embedding_cache import CachedEmbedder, PassageEmbedder
 from zhiku.store.kb_backends import check_kind, discard_copy, kb_key, key_of
+from zhiku.store.pg_indexes import drop_scope
 from zhiku.text.ids import new_id, now
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 BATCH = 256
 STALE_S = 120.0  # a migration whose process wrote no progress for this long (or is gone) may be resumed
 Progress = Callable[[int, int], None]  # (chunks copied, chunks in all)
+# the resident index tables keyed by scope (kb_id), renamed at a switch; those a database lacks are skipped
 RESIDENT_TABLES = ("chunk_vectors", "lexical_docs", "lexical_postings", "lexical_terms", "index_stats")
 
 
@@ -256,10 +258,12 @@ def switch(manager: "IndexManager", kb: KnowledgeBase, plan: dict[str, Any], vec
                 continue  # a file came or went meanwhile: catch up again
             if embed is not None:
                 _store_vectors(conn, manager, kb.id, embed)
-            if backends.resident:
-                for table in RESIDENT_TABLES:  # the copy's scope becomes the KB's (an old one there goes)
-                    conn.execute(text(f"DELETE FROM {table} WHERE kb_id = :kb"), {"kb": kb.id})
-                    conn.execute(text(f"UPDATE {table} SET kb_id = :kb WHERE kb_id = :key"), {"kb": kb.id, "key": key})
+            if backends.resident:  # the copy's scope becomes the KB's (an old one there goes)
+                drop_scope(conn, kb.id)
+                for table in RESIDENT_TABLES:
+                    if conn.execute(text("SELECT to_regclass(:t)"), {"t": table}).scalar() is not None:
+                        conn.execute(text(f"UPDATE {table} SET kb_id = :kb WHERE kb_id = :key"),
+                                     {"kb": kb.id, "key": key})
             conn.execute(update(kb_migrations).where(kb_migrations.c.kb_id == kb.id).values(
                 status="switched", done=len(live), total=len(live), updated_at=now()))
         return catalog.get_kb_by_id(kb.id)
@@ -285,8 +289,7 @@ def finish(manager: "IndexManager", old: KnowledgeBase, new: KnowledgeBase) -> N
     if manager.for_kind(source).resident:
         if not manager.for_kind(new.index_backend or manager.default_kind).resident:
             with manager.catalog.engine.begin() as conn:
-                for table in RESIDENT_TABLES:
-                    conn.execute(text(f"DELETE FROM {table} WHERE kb_id = :kb"), {"kb": old.id})
+                drop_scope(conn, old.id)
     else:
         drop_open(manager, old.id, manager.kb_directory(old))
         discard_copy(manager, manager.root / kb_key(old))
@@ -298,8 +301,7 @@ def _drop_unfinished(manager: "IndexManager", kb: KnowledgeBase, target: str, ge
     key = key_of(kb.id, generation)
     if manager.for_kind(target).resident:
         with manager.catalog.engine.begin() as conn:
-            for table in RESIDENT_TABLES:
-                conn.execute(text(f"DELETE FROM {table} WHERE kb_id = :key"), {"key": key})
+            drop_scope(conn, key)
     else:
         discard_copy(manager, manager.root / key)
 
