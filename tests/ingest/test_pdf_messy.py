@@ -258,3 +258,13 @@ def test_garbage_text(text: str, garbage: bool) -> None:
     from zhiku.ingest.loaders.pdf_text import garbage_text, normalize_pdf_text
 
     assert garbage_text(normalize_pdf_text(text)) is garbage
+
+
+def mojibake_layer_pdf(path: Path) -> Path:
+    """For bench/parsing.py: the scan under a mojibake text layer."""
+    return garbage_layer_pdf(path, path.parent, LAYERS["mojibake"])
+
+
+def symbol_soup_layer_pdf(path: Path) -> Path:
+    """For bench/parsing.py: the scan under a symbol-soup text layer."""
+    return garbage_layer_pdf(path, path.parent, LAYERS["symbols"])
