@@ -38,7 +38,7 @@ async def start_migration(kb: KBOwner, body: MigrateBody, zhiku: ZhikuDep) -> di
     return await run_in_threadpool(migrations(zhiku).start, kb.name, body.to, body.embedder)
 
 
-@router.get("/kbs/{kb}/migrate", responses=responses(404))
+@router.get("/kbs/{kb}/migrate", responses=responses(404, 422))
 async def migration_progress(kb: KBRead, zhiku: ZhikuDep) -> dict[str, Any]:
     """The KB's last migration: status (none, copying, switching, switched, done; `error` when it
     stopped), chunks done of total, `running`, and where the KB is now (`backend`, `current_embedder`)."""
