@@ -5,11 +5,16 @@ real browser against ``zhiku start``."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.api.conftest import LiveServer
+from tests.ui.browser import Watched, ZhikuServer
 from tests.ui.test_pages import page, plain, texts
 from zhiku.client import ZhikuClient
 
@@ -114,3 +119,40 @@ def test_english_page_shows_the_servers_words(api: LiveServer, client: ZhikuClie
     at.button(key=f"source-watch-{source.id}").click().run()
     assert not at.exception, at.exception
     assert not client.wait_for_source(KB, source.id, timeout=120).watch
+
+
+@pytest.mark.slow
+def test_browser_follow_change_sync_now_stop_following(browser: Any, tmp_path: Path) -> None:
+    """The path a person clicks, in headless Chromium against ``zhiku start`` (Chinese page)."""
+    docs = folder(tmp_path)
+    server = ZhikuServer(tmp_path / "home")
+    try:
+        with ZhikuClient(server.url) as client:
+            client.create_kb(KB, "跟随文件夹")
+            w = Watched(browser, server.url)
+            page = w.page
+            page.goto(f"{server.url}/kbs?kb={quote(KB)}")
+            page.get_by_text("同步的文件夹").first.click()  # the panel, closed at first
+            page.get_by_text("这个知识库还没有关注任何文件夹。").wait_for()
+            page.get_by_role("textbox", name="服务器上的文件夹路径").fill(str(docs))
+            page.get_by_role("button", name="关注并同步").click()
+            # the sync runs in the background; the panel follows it and then shows what it did
+            page.get_by_text(re.compile("共 3 个文件：新增 2 · 更新 0 .* 失败 1")).wait_for(timeout=120_000)
+            page.get_by_text(re.compile(r"3 个文件 \(1 个失败\)")).wait_for()  # the KB's own count, redrawn
+            [source] = client.list_sources(KB)
+            assert {f.name for f in client.list_files(KB)} >= {"handbook/hr/leave.md", "handbook/refunds.md"}
+            (docs / "refunds.md").write_text("# Refunds\n\nRefunds are paid within 30 days.\n", encoding="utf-8")
+            page.get_by_role("button", name="立即同步").click()
+            page.get_by_text(re.compile("共 3 个文件：新增 0 · 更新 1 .* 未变化 1")).wait_for(timeout=120_000)
+            assert "30 days" in client.search(KB, "refund days")[0].text
+            page.get_by_role("button", name="停止关注").click()
+            page.get_by_text(re.compile("^停止关注 .*？已同步进来的文件会保留在知识库中。")).wait_for()
+            page.get_by_role("button", name="确定停止关注").click()
+            page.get_by_text("这个知识库还没有关注任何文件夹。").wait_for()
+            assert client.list_sources(KB) == [] and source.id
+            assert "handbook/refunds.md" in {f.name for f in client.list_files(KB)}
+            assert not w.external(), w.external()
+            assert w.dialogs == []
+            w.close()
+    finally:
+        server.stop()
