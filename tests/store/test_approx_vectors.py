@@ -136,3 +136,17 @@ def test_adding_to_a_large_inverted_file_keeps_its_lists() -> None:
     before = index._index
     index.add(np.arange(20_000, 20_200, dtype=np.int64), clustered(200, dims, 100, seed=9))
     assert index._index is before and len(index) == 20_200
+
+
+def test_a_filter_over_far_apart_ids_uses_a_hash_set_and_is_honoured() -> None:
+    """Ids spread beyond a bitmap's reach (10**9 apart) in both forms; unsorted, repeated input too."""
+    vecs = unit_vectors(30_000, 8, seed=13)
+    ids = np.arange(30_000, dtype=np.int64) * 10**9
+    for index in (configured(1000)(8), configured(10**9)(8)):
+        index.add(ids, vecs)
+        allowed = np.concatenate([ids[1::2][::-1], ids[1:5]])  # 15,000 odd ones, unsorted, some twice
+        hits = index.search(vecs[0], 10, allowed)
+        assert len(hits) == 10 and {i for i, _ in hits} <= set(ids[1::2].tolist())
+        broad = ids[:25_000]  # above the exact bound: the IVF scan with the hash-set filter
+        assert {i for i, _ in index.search(vecs[3], 10, broad)} <= set(broad.tolist())
+        assert index.search(vecs[3], 1, broad)[0][0] == ids[3]

@@ -154,7 +154,7 @@ class FaissVectorIndex:
             if self.approximate:
                 return self._search_ivf(q, k, allowed)
             if allowed is not None:
-                sel = self._faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+                sel, _keep = ivf.selector(self._faiss, ivf.sorted_unique(allowed))
                 params = self._faiss.SearchParameters(sel=sel)  # type: ignore[call-arg]  # faiss's stubs omit the SWIG keyword
                 scores, ids = self._index.search(q, k, params=params)
             else:
@@ -165,12 +165,12 @@ class FaissVectorIndex:
         """The approximate form's search (read lock held); a filter leaving few ids is answered exactly."""
         sel = None
         if allowed is not None:
-            allowed = np.unique(np.asarray(allowed, dtype=np.int64))
+            allowed = ivf.sorted_unique(allowed)
             if len(allowed) <= ivf.EXACT_ALLOWED:
                 held = self._held_ids()
                 pos = np.minimum(np.searchsorted(held, allowed), max(len(held) - 1, 0))
                 return ivf.exact_among(self._index, q, k, allowed[held[pos] == allowed])
-            sel = self._faiss.IDSelectorBatch(allowed)
+            sel, _keep = ivf.selector(self._faiss, allowed)
         params = ivf.search_params(self._faiss, self._index, None if allowed is None else len(allowed), sel)
         scores, ids = self._index.search(q, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
