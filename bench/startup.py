@@ -1,10 +1,14 @@
 """Start-up time and memory of `zhiku start` over a synthetic KB, and what the first question costs.
 
-Spawns the real CLI (`zhiku --home H start --port 0`), times until /api/health answers, reads the
-server's resident memory, then times the first searches over HTTP: the first must cost about what
-the later ones do (indexes and the query model are loaded at start, not on the first question).
+Spawns the real CLI (`zhiku --home H start --port 0`) twice per version: once a search is sent the
+moment /api/health answers (time to health and to that answer); once the searches wait until the
+server has warmed up (it prints "warmed up" once indexes, jieba, the query model, the search path and
+the lazily mounted UI/MCP are ready; older versions warmed up before listening), then the first
+search must cost about what the later ones do. Resident memory at health and when idle after them.
 
     python bench/startup.py --sizes 10000
+    python bench/startup.py --sizes 100000 --before without:C1,C2   # this tree, and this tree less C1, C2
+    python bench/startup.py --sizes 100000 --before REF [--after REF]  # two commits (their schema must open the KB)
 Writes docs/benchmarks/startup.json.
 """
 
