@@ -6,6 +6,7 @@ real browser against ``zhiku start``."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -13,10 +14,12 @@ from urllib.parse import quote
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.api.conftest import LiveServer
+from tests.api.conftest import OVERRIDES, LiveServer
 from tests.ui.browser import Watched, ZhikuServer
 from tests.ui.test_pages import page, plain, texts
+from zhiku import Zhiku, load_settings
 from zhiku.client import ZhikuClient
+from zhiku.schema.sources import SyncReport
 
 KB = "同步"
 
@@ -119,6 +122,41 @@ def test_english_page_shows_the_servers_words(api: LiveServer, client: ZhikuClie
     at.button(key=f"source-watch-{source.id}").click().run()
     assert not at.exception, at.exception
     assert not client.wait_for_source(KB, source.id, timeout=120).watch
+
+
+def test_a_sync_under_way_shows_its_progress_then_what_it_did(
+        api: LiveServer, client: ZhikuClient, home: Path, tmp_path: Path) -> None:
+    """A sync run by another Zhiku on the same home (as ``zhiku kb sync`` beside the server): the
+    panel shows how far it is and which file, no buttons meanwhile; once it ends, the counts. A
+    folder gone since: its sync fails with the reason, in Chinese, and the KB keeps its files."""
+    docs = folder(tmp_path)
+    at = opened(client)
+    source = client.wait_for_source(KB, client.follow_folder(KB, str(docs)).id, timeout=120)
+    other = Zhiku(load_settings(home=home, overrides=OVERRIDES, environ={}))
+    try:
+        store = other.sources.store
+        store.claim(source)
+        report = SyncReport(started_at=source.synced_at, files_total=4, files_done=1, current="handbook/refunds.md")
+        store.save(source.id, report)
+        at.run()
+        assert not at.exception, at.exception
+        assert [p.proto.text for p in at.get("progress")] == ["正在同步 1/4"]
+        assert "正在处理：handbook/refunds.md" in plain(texts(at))
+        assert f"source-sync-{source.id}" not in [b.key for b in at.button]
+        report = report.model_copy(update={"files_done": 4, "current": "", "unchanged": 3, "added": 1})
+        store.release(source.id, report)
+        at.run()
+        assert not at.exception, at.exception
+        assert not at.get("progress")
+        assert "共 4 个文件：新增 1 · 更新 0 · 改名 0 · 删除 0 · 跳过 0 · 失败 0 · 未变化 3" in plain(texts(at))
+    finally:
+        other.close()
+    shutil.rmtree(docs)
+    at.button(key=f"source-sync-{source.id}").click().run()
+    assert client.wait_for_source(KB, source.id, timeout=120).error
+    at.run()
+    assert f"上次同步未能完成：文件夹 {docs} 已不存在（或未挂载）" in plain(texts(at))
+    assert "handbook/refunds.md" in {f.name for f in client.list_files(KB)}
 
 
 @pytest.mark.slow
