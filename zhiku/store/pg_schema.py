@@ -8,7 +8,7 @@ transaction as the chunks they describe (``zhiku.store.pg_indexes``):
   in use, a partial expression index ``((embedding::halfvec(D))) WHERE dimensions = D``, made when a
   KB of that dimension is first opened (``ensure_hnsw``);
 - ``lexical_docs`` (a document's length) and ``lexical_postings`` (term → document, term frequency
-  and length): BM25 computed in SQL at query time from live counts, as the built-in ``bm25`` does.
+  and length): BM25 computed at query time from live counts, as the built-in ``bm25`` does.
   The primary key (kb_id, term, id) INCLUDEs tf and length: a term's postings are read from the index
   alone (an index-only scan), not from heap pages scattered by insertion order (6x faster at 100k chunks);
 - ``lexical_terms``: per scope and term, how many documents hold it (its BM25 document frequency) and
