@@ -451,7 +451,8 @@ class Zhiku:
                                         self.embedders.score_range, self.retriever.query_vector)
         return AnswerPipeline(s, self.kb, self.retriever, lambda: self.chat_models, lambda: self.temp_kbs,
                               KBChat(s.llm, extractive,
-                                     ContextWidener(self.engine, s.answer.context_chars, s.answer.context_langs)),
+                                     ContextWidener(self.engine, s.answer.context_chars, s.answer.context_langs,
+                                                    s.answer.prompt_context_chars, s.answer.prompt_context_langs)),
                               LLMChat(), WebChat(s, self.embedders.get, extractive),
                               AgentChat(s, self.retriever, lambda: {**self.agent_services, "kb": self.kb}),
                               router=Router(self.retriever, kb_profile(self.engine)),

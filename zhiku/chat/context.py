@@ -5,16 +5,21 @@ A hit's passage is widened with the chunks before and after it in its file — t
 (``retrieval.context_chars`` characters per passage; 0 turns it off). The overlap repeated between
 neighbouring chunks is read once. Citations still point at the exact passage found: the widened
 text is what the model (or the extractive answerer) reads, never what a citation shows.
+
+The chat model's prompt gets the same context (``answer.prompt_context_chars`` for the questions in
+``answer.prompt_context_langs``), within the prompt's token budget: a source is widened only while
+the prompt still holds every source and earlier turn that it held unwidened, each whole.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from zhiku.chat.budget import Fitted
 from zhiku.llm.extractive import ExtractiveAnswerer, relevance
 from zhiku.schema import Answer, Hit
 from zhiku.text.normalize import detect_lang
@@ -44,11 +49,47 @@ class _Row:
 class ContextWidener:
     """Widens hits with their neighbouring chunks (see the module docstring)."""
 
-    def __init__(self, engine: Engine | None, budget_chars: int, langs: tuple[str, ...] | list[str] | None = None) -> None:
+    def __init__(self, engine: Engine | None, budget_chars: int, langs: tuple[str, ...] | list[str] | None = None,
+                 prompt_chars: int = 0, prompt_langs: tuple[str, ...] | list[str] | None = None) -> None:
         """``engine``: the database of the chunks (None: nothing is widened); ``langs``: the questions'
-        languages the extractive answer widens for (None: every one)."""
+        languages the extractive answer widens for (None: every one); ``prompt_chars`` and
+        ``prompt_langs`` the same for a chat model's prompt (0: its sources are the passages found)."""
         self.engine, self.budget_chars = engine, budget_chars
         self.langs = None if langs is None else set(langs)
+        self.prompt_chars = prompt_chars
+        self.prompt_langs = None if prompt_langs is None else set(prompt_langs)
+
+    def for_prompt(self, lang: str, hits: list[Hit], fit_texts: Callable[[list[str]], Fitted]) -> Fitted:
+        """The prompt's sources fitted (``fit_texts(texts)``, one text per hit, in order), each hit
+        widened within ``prompt_chars`` (or half, a quarter... of it) as far as the prompt still keeps,
+        whole, every source and turn it keeps with the passages themselves; higher-ranked hits first,
+        and a chunk is read once across the sources."""
+        plain = [h.text.strip() for h in hits]
+        base = fit_texts(plain)
+        if self.engine is None or self.prompt_chars <= 0 or (self.prompt_langs is not None and lang not in self.prompt_langs):
+            return base
+        kept = len(base.sources)
+        texts, best = list(plain), base
+        with self.engine.connect() as conn:
+            where = {r.id: r for r in conn.execute(
+                select(chunks.c.id, chunks.c.file_id, chunks.c.seq, chunks.c.section)
+                .where(chunks.c.id.in_([h.chunk_id for h in hits])))}
+            used = {h.chunk_id for h in hits}
+            for i, h in enumerate(hits[:kept]):
+                row, budget = where.get(h.chunk_id), self.prompt_chars
+                while row is not None and budget > len(h.text):
+                    text, taken = ContextWidener(self.engine, budget)._around(conn, h.text, row, used)
+                    if not taken:
+                        break
+                    trial = texts[:i] + [text.strip()] + texts[i + 1:]
+                    fitted = fit_texts(trial)
+                    if (len(fitted.sources) >= kept and fitted.dropped_turns <= base.dropped_turns
+                            and all(s.endswith(t) for s, t in zip(fitted.sources, trial))):  # none shortened
+                        texts, best = trial, fitted
+                        used |= taken
+                        break
+                    budget //= 2
+        return best
 
     def widen(self, hits: list[Hit]) -> list[Hit]:
         """Each hit with its text widened (a copy; the same hit when there is nothing to add)."""

@@ -33,7 +33,7 @@ def _where(hit: Hit) -> str:
 
 class KBChat:
     def __init__(self, llm: LLMSettings, extractive: ExtractiveAnswerer, context: ContextWidener | None = None) -> None:
-        """``context``: widens the passages the extractive answer reads (zhiku.chat.context)."""
+        """``context``: widens the passages the extractive answer and the model's prompt read (zhiku.chat.context)."""
         self.settings, self.extractive, self.context = llm, extractive, context
 
     def stream(self, ev: Evidence, llm: ChatModel | None, turns: list[Message], strict: bool,
@@ -67,14 +67,17 @@ class KBChat:
     def messages(self, llm: ChatModel, ev: Evidence, turns: list[Message]) -> tuple[list[Message], Fitted]:
         lang = ev.lang
         system = render(lang, "kb_system")
-        sources = [(render(lang, "source", n=i, where=_where(h), text=""), h.text.strip())
-                   for i, h in enumerate(ev.hits, 1)]
+        headers = [render(lang, "source", n=i, where=_where(h), text="") for i, h in enumerate(ev.hits, 1)]
 
         def user(rendered: str) -> str:
             return render(lang, "kb_user", sources=rendered or render(lang, "no_sources"), question=ev.question)
 
-        fitted = fit(llm.count_tokens, llm.context_window, llm.max_tokens, system, user, sources, turns,
-                     self.settings.history_share)
+        def fit_texts(texts: list[str]) -> Fitted:
+            return fit(llm.count_tokens, llm.context_window, llm.max_tokens, system, user, list(zip(headers, texts)),
+                       turns, self.settings.history_share)
+
+        # each source may be read with its neighbouring chunks (zhiku.chat.context); citations keep ev.hits
+        fitted = (self.context or ContextWidener(None, 0)).for_prompt(lang, ev.hits, fit_texts)
         msgs: list[Message] = [{"role": "system", "content": system}, *fitted.history,
                                {"role": "user", "content": user("\n\n".join(fitted.sources))}]
         return msgs, fitted

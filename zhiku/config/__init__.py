@@ -163,6 +163,13 @@ class AnswerSettings(_Section):
     context_langs: list[str] = Field(
         default_factory=lambda: ["en"], description="languages of the question (en, zh) for which "
         "context_chars applies: on the Chinese dev sets it did not help (docs/benchmarks.md)")
+    prompt_context_chars: int = Field(
+        1200, ge=0, le=20_000, description="each source in a chat model's prompt is read with its neighbouring "
+        "chunks of the same section up to this many characters, while the prompt's token budget still holds every "
+        "source and turn whole (citations still show the passage found); 0 turns it off")
+    prompt_context_langs: list[str] = Field(
+        default_factory=list, description="languages of the question (en, zh) for which prompt_context_chars "
+        "applies; empty: none (docs/benchmarks.md, bench/context.py --llm)")
 
 
 class ServerSettings(_Section):
