@@ -20,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 QUICK: list[tuple[str, list[str]]] = [
     ("latency.py", ["--sizes", "1000", "10000", "--chatchat-max", "10000", "--queries", "60",
                     "--chatchat-queries", "3"]),
+    ("chatchat_pinned.py", ["--sizes", "1000", "--chatchat-queries", "2"]),
     ("startup.py", ["--sizes", "10000"]),
     ("ingestion.py", ["--files", "4"]),
     ("concurrency.py", ["--clients", "1", "10", "--upload-mb", "200"]),
@@ -31,6 +32,7 @@ QUICK: list[tuple[str, list[str]]] = [
 FULL: list[tuple[str, list[str]]] = [
     ("latency.py", ["--sizes", "1000", "10000", "20000", "100000", "--chatchat-max", "20000", "--queries", "200",
                     "--chatchat-queries", "5"]),
+    ("chatchat_pinned.py", ["--sizes", "1000", "10000", "20000", "50000", "--chatchat-queries", "3"]),
     ("startup.py", ["--sizes", "10000", "100000"]),
     ("ingestion.py", ["--files", "40"]),
     ("concurrency.py", ["--clients", "1", "10", "50", "--upload-mb", "200"]),
