@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -15,10 +16,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.api.conftest import OVERRIDES, LiveServer
-from tests.ui.browser import Watched, ZhikuServer
+from tests.ui.browser import ZHIKU, Watched, ZhikuServer
 from tests.ui.test_pages import page, plain, texts
 from zhiku import Zhiku, load_settings
 from zhiku.client import ZhikuClient
+from zhiku.errors import ZhikuError
 from zhiku.schema.sources import SyncReport
 
 KB = "同步"
@@ -192,5 +194,37 @@ def test_browser_follow_change_sync_now_stop_following(browser: Any, tmp_path: P
             assert not w.external(), w.external()
             assert w.dialogs == []
             w.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_browser_a_user_who_is_no_admin_cannot_follow_a_folder(browser: Any, tmp_path: Path) -> None:
+    """A KB's owner who is no admin: the API refuses a folder of the server (403), and the panel
+    offers no form, saying who can."""
+    home = tmp_path / "home"
+    made = subprocess.run([str(ZHIKU), "--home", str(home), "user", "add", "bob", "--password-stdin"],
+                          input="correct horse 2\n", capture_output=True, text=True, timeout=60, check=False)
+    assert made.returncode == 0, made.stderr
+    docs = folder(tmp_path)
+    server = ZhikuServer(home)
+    try:
+        with ZhikuClient(server.url) as anon:
+            token = anon.login("bob", "correct horse 2").token
+        with ZhikuClient(server.url, api_key=token) as bob:
+            bob.create_kb(KB)
+            with pytest.raises(ZhikuError) as refused:
+                bob.follow_folder(KB, str(docs))
+            assert refused.value.status_code == 403 and bob.list_sources(KB) == []
+        w = Watched(browser, server.url)
+        page = w.page
+        page.goto(f"{server.url}/kbs?kb={quote(KB)}")
+        page.get_by_role("textbox", name="用户名").fill("bob")
+        page.get_by_role("textbox", name="密码").fill("correct horse 2")
+        page.get_by_role("button", name="登录").click()
+        page.get_by_text("同步的文件夹").first.click()
+        page.get_by_text("只有管理员可以让知识库关注服务器上的文件夹").wait_for()
+        assert page.get_by_role("button", name="关注并同步").count() == 0
+        w.close()
     finally:
         server.stop()

@@ -26,6 +26,7 @@ SOURCE_STRINGS: dict[str, dict[str, str]] = {
         "source_path_help": "服务器所在机器上的路径（仅管理员可添加）。文件在知识库中命名为“文件夹名/相对路径”。",
         "source_watch": "自动同步（服务器运行时监视变化）", "source_follow_btn": "关注并同步",
         "source_path_first": "请先填写文件夹路径。",
+        "source_admin_only": "只有管理员可以让知识库关注服务器上的文件夹（命令行：`zhiku kb sync`）。",
     },
     "en": {
         "sources_title": "Folders kept in sync", "sources_none": "This knowledge base follows no folder yet.",
@@ -51,5 +52,7 @@ SOURCE_STRINGS: dict[str, dict[str, str]] = {
                             "'<folder name>/<path in the folder>' in the knowledge base.",
         "source_watch": "Watch it (kept in sync while the server runs)", "source_follow_btn": "Follow and sync",
         "source_path_first": "Name the folder first.",
+        "source_admin_only": "Only an admin can have a knowledge base follow a folder of the server "
+                             "(`zhiku kb sync` on its machine).",
     },
 }

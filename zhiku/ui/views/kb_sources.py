@@ -45,6 +45,8 @@ def panel(zk: Any, kb: str) -> None:
                     show(zk, kb, source, admin)
         if admin:
             follow_form(zk, kb)
+        else:
+            st.caption(t("source_admin_only"))
 
 
 def _following(zk: Any, kb: str, source_id: str, admin: bool) -> None:
