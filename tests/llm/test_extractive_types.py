@@ -83,25 +83,3 @@ def test_a_sentence_offers_what_the_question_lacks() -> None:
     assert check("who", "The company was founded by Jane Smith.", "Who founded the company?")
     assert check("why", "由于系统需要审批，申请须提前提交。", "为什么要提前申请？")
 
-
-def test_a_chinese_question_over_an_english_document_is_answered_with_its_sentences(kb: Zhiku) -> None:
-    """Across languages no word is shared and the dense score runs lower than within one language:
-    the relevance is the dense score scaled (before: 84% of zh→en dev questions were refused)."""
-    purpose = _ask(kb, "这本员工手册的目的是什么？")
-    assert purpose.found and purpose.lang == "zh"
-    assert "explain the duties of private trustees" in purpose.answer  # quoted as written, in English
-    assert purpose.citations[0].file == "handbook.md"
-
-
-def test_cross_lingual_relevance_is_the_scaled_dense_score() -> None:
-    from zhiku.llm.extractive import CROSS_LINGUAL_SCALE, relevance
-    from zhiku.schema import Hit
-
-    def hit(dense: float) -> Hit:
-        return Hit(kb="kb", file="a.md", file_id="f", page=None, section=None, chunk_id=1, score=0.5,
-                   text="The tea is kept in the blue cabinet.",
-                   dense_score=dense, lexical_score=0.0)
-
-    assert relevance("zh", hit(0.2), "茶叶放在哪里？") == pytest.approx(CROSS_LINGUAL_SCALE * 0.2)
-    assert relevance("zh", hit(0.5), "茶叶放在哪里？") == 1.0
-    assert relevance("zh", hit(0.1), "茶叶放在哪里？") < 0.41 <= relevance("zh", hit(0.16), "茶叶放在哪里？")

@@ -34,12 +34,6 @@ NOT_FOUND = {
 }
 LEAD = {"zh": "根据知识库中的内容：", "en": "From the knowledge base:"}
 MAX_SENTENCE = 400
-# A question in one language over a passage in another shares no words with it, and its dense score
-# runs lower than within one language (xquad zh→en, answerable: median 0.29, 5th percentile 0.13):
-# taken as is, 84% of answerable questions were refused. Scaled so that the default floor (0.41)
-# sits at a dense score of 0.15: on a near-miss zh→en set 8.5% of answerable questions refused and
-# 26% of near misses (the passage's embedding alone separates them poorly; bench/extractive_dev.py)
-CROSS_LINGUAL_SCALE = 2.7
 
 
 @dataclass(frozen=True)
@@ -91,7 +85,7 @@ def relevance(question_lang: str, hit: Hit, question: str | None = None) -> floa
     one sentence: a passage of the right article that lacks the answer (a near miss) holds the
     question's words scattered over several sentences, the answering one holds most of them in
     one (near-miss sets of bench/quality.py: 83% refused at 5% false refusals, against 75% for
-    the passage's coverage). Across languages: the dense score, scaled (``CROSS_LINGUAL_SCALE``)."""
+    the passage's coverage)."""
     from zhiku.text.normalize import detect_lang
 
     dense = hit.dense_score if hit.dense_score is not None else None
@@ -99,7 +93,7 @@ def relevance(question_lang: str, hit: Hit, question: str | None = None) -> floa
     if dense is None:
         return cov
     if detect_lang(hit.text) != question_lang:
-        return min(1.0, CROSS_LINGUAL_SCALE * dense)
+        return dense  # scaled ×2.7 it answers zh→en but lets unrelated foreign passages through (benchmarks.md)
     if question is None:
         return 0.5 * dense + 0.5 * cov
     return 0.4 * dense + 0.6 * sentence_coverage(question, hit.text)
