@@ -19,7 +19,7 @@ from tests.api.conftest import OVERRIDES, LiveServer
 from tests.ui.browser import ZHIKU, Watched, ZhikuServer
 from tests.ui.test_pages import page, plain, texts
 from zhiku import Zhiku, load_settings
-from zhiku.client import ZhikuClient
+from zhiku.client import AsyncZhikuClient, ZhikuClient
 from zhiku.errors import ZhikuError
 from zhiku.schema.sources import SyncReport
 
@@ -159,6 +159,24 @@ def test_a_sync_under_way_shows_its_progress_then_what_it_did(
     at.run()
     assert f"上次同步未能完成：文件夹 {docs} 已不存在（或未挂载）" in plain(texts(at))
     assert "handbook/refunds.md" in {f.name for f in client.list_files(KB)}
+
+
+@pytest.mark.anyio
+async def test_the_async_client_follows_syncs_and_unfollows(api: LiveServer, tmp_path: Path) -> None:
+    docs = folder(tmp_path)
+    async with AsyncZhikuClient(api.url) as zk:
+        await zk.create_kb(KB)
+        with pytest.raises(ZhikuError) as refused:
+            await zk.follow_folder(KB, str(tmp_path / "nowhere"))
+        assert refused.value.status_code == 400 and "no such folder" in str(refused.value)
+        source = await zk.wait_for_source(KB, (await zk.follow_folder(KB, str(docs), watch=False)).id, timeout=120)
+        assert (source.report.added, source.report.failed, source.watch) == (2, 1, False)
+        (docs / "new.md").write_text("# New\n\nA new page.\n", encoding="utf-8")
+        await zk.sync_source(KB, source.id)
+        assert (await zk.wait_for_source(KB, source.id, timeout=120)).report.added == 1
+        assert [s.id for s in await zk.list_sources(KB)] == [source.id]
+        await zk.unfollow(KB, source.id)
+        assert await zk.list_sources(KB) == []
 
 
 @pytest.mark.slow
