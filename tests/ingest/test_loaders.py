@@ -624,4 +624,4 @@ def test_shared_formats_spot_checks():
     assert text.index("Open-domain question answering (QA)") < text.index("QA datasets, it also")
     assert "1 Introduction" in [b.text for b in blocks_of(pdf, "heading")]
     assert "improving the retrieval component" in text  # line-end hyphen joined
-    assert "\n\narXiv:2004.04906v3[cs.CL]30Sep2020\n\n" in text  # rotated stamp: whole, apart
+    assert "\n\narXiv:2004.04906v3 [cs.CL] 30 Sep 2020\n\n" in text  # rotated stamp: whole, apart, spaced

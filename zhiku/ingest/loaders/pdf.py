@@ -34,7 +34,6 @@ from __future__ import annotations
 import ctypes
 import logging
 import re
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,11 +41,11 @@ from zhiku.errors import LoadError, MissingDependency
 from zhiku.ingest.loaders.base import Block, LoadedDocument, register
 from zhiku.ingest.loaders.limits import checkpoint
 from zhiku.ingest.loaders.pdf_headings import drop_repeated_headings
+from zhiku.ingest.loaders.pdf_margins import _Page, drop_margins, drop_watermarks
 from zhiku.ingest.loaders.pdf_layout import (
     HeadingLevels,
     Seg,
     body_size,
-    group_rows,
     layout_blocks,
 )
 from zhiku.ingest.loaders.pdf_tables import page_tables
@@ -131,36 +130,12 @@ def _load_with_pypdf(path: Path) -> LoadedDocument:
 
 
 # ---- the PDFium path -------------------------------------------------------------------------
-_MARGIN = 0.09  # top and bottom share of the page where running headers and footers live
-_PAGE_NUMBER = re.compile(
-    r"^\s*(?:[-–—~·•]\s*)?(?:(?:page|p\.|pag\.?|seite|página)\s*)?"
-    r"(?:\d{1,4}|[ivxlcdm]{1,7})(?:\s*(?:/|of|von|de|sur)\s*\d{1,4})?(?:\s*[-–—~·•])?\s*$"
-    r"|^\s*第\s*[\d一二三四五六七八九十百]+\s*页(?:\s*[，,/]?\s*共\s*\d+\s*页)?\s*$"
-    r"|^\s*[\d]+\s*/\s*[\d]+\s*$",
-    re.IGNORECASE,
-)
 #: a page is taken for a scan when it has fewer text characters than this and a picture
 #: covering at least half of it
 SCAN_MAX_CHARS = 30
 OCR_DPI = 200
 #: pages drawing more paths than this are pictures (maps, charts), not ruled tables
 MAX_TABLE_PATHS = 3000
-#: runs this many times the body size, repeated at one place on several pages, are watermarks
-WATERMARK_SIZE = 1.5
-
-
-class _Page:
-    __slots__ = ("chars", "garbled", "height", "image_cover", "number", "paths", "runs", "width")
-
-    def __init__(self, number: int, width: float, height: float) -> None:
-        self.number = number
-        self.width = width
-        self.height = height
-        self.runs: list[Seg] = []
-        self.paths = 0
-        self.image_cover = 0.0
-        self.chars = 0
-        self.garbled = False
 
 
 def _objects(page: Any, info: _Page, box: tuple[float, float, float, float]) -> None:
@@ -185,67 +160,6 @@ def _objects(page: Any, info: _Page, box: tuple[float, float, float, float]) -> 
         elif kind == raw.FPDF_PAGEOBJ_FORM:
             info.paths += 1  # forms may hold the table's rules; let pdfplumber look
     info.image_cover = cover
-
-
-def _margin_key(text: str) -> str:
-    return re.sub(r"\d+", "#", "".join(text.lower().split()))
-
-
-def _margin_rows(page: _Page) -> list[list[Seg]]:
-    """The lines in the top or bottom margin (at most two at each end)."""
-    top_band = [s for s in page.runs if s.bottom <= page.height * _MARGIN]
-    bottom_band = [s for s in page.runs if s.top >= page.height * (1 - _MARGIN)]
-    return group_rows(top_band)[:2] + group_rows(bottom_band)[-2:]
-
-
-def _drop_watermarks(pages: list[_Page]) -> int:
-    """Remove watermarks: large-type runs repeated at the same place on several pages
-    ("NOT FOR COMMERCIAL DISTRIBUTION" stamped across the text); returns how many went."""
-    with_text = [p for p in pages if p.runs]
-    body = body_size([s for p in with_text for s in p.runs])
-    if len(with_text) < 3 or not body:
-        return 0
-
-    def key(s: Seg) -> tuple[str, int, int]:
-        return "".join(s.text.lower().split()), round(s.x0 / 6), round(s.top / 6)
-
-    seen: Counter[tuple[str, int, int]] = Counter()
-    for p in with_text:
-        seen.update({key(s) for s in p.runs if s.size >= WATERMARK_SIZE * body})
-    marks = {k for k, n in seen.items() if n >= 3 and k[0]}
-    if not marks:
-        return 0
-    removed = 0
-    for p in with_text:
-        keep = [s for s in p.runs if s.size < WATERMARK_SIZE * body or key(s) not in marks]
-        removed += len(p.runs) - len(keep)
-        p.runs = keep
-    return removed
-
-
-def _drop_margins(pages: list[_Page]) -> int:
-    """Remove running headers/footers and page numbers; returns how many lines went."""
-    with_text = [p for p in pages if p.runs]
-    keys: Counter[str] = Counter()
-    for p in with_text:
-        seen = {_margin_key(" ".join(s.text for s in row)) for row in _margin_rows(p)}
-        keys.update(k for k in seen if k)
-    need = 2 if len(with_text) <= 4 else 3
-    removed = 0
-    for p in with_text:
-        drop: set[int] = set()
-        for row in _margin_rows(p):
-            text = " ".join(s.text for s in row)
-            if (len(with_text) >= 2 and keys[_margin_key(text)] >= need) or _PAGE_NUMBER.match(text):
-                drop.update(id(s) for s in row)
-                removed += 1
-            else:  # "12  SELECTED WORKS" headers: a page number run beside the title
-                for s in row:
-                    if _PAGE_NUMBER.match(s.text) and len(row) > 1:
-                        drop.add(id(s))
-        if drop:
-            p.runs = [s for s in p.runs if id(s) not in drop]
-    return removed
 
 
 def _ocr_page(pdfpage: Any, page: _Page) -> list[Seg]:
@@ -334,8 +248,8 @@ def _load_pdfium(path: Path, pdf: Any, can_ocr: bool) -> LoadedDocument:
             )
         log.warning("%s: %d scanned page(s) skipped: OCR is not installed (pip install "
                     "'zhiku[ocr]')", path.name, len(scanned))
-    removed = _drop_margins(pages)
-    watermarks = _drop_watermarks(pages)
+    removed = drop_margins(pages)
+    watermarks = drop_watermarks(pages)
     ocr_read: dict[str, Any] = {}  # lines OCR could not read, per page (ocr.mark_unreadable)
     if scanned and can_ocr:
         for p in scanned:
