@@ -169,7 +169,8 @@ class AnswerSettings(_Section):
         "source and turn whole (citations still show the passage found); 0 turns it off")
     prompt_context_langs: list[str] = Field(
         default_factory=list, description="languages of the question (en, zh) for which prompt_context_chars "
-        "applies; empty: none (docs/benchmarks.md, bench/context.py --llm)")
+        "applies; empty: none. With SmolLM2-135M it cost answers on xquad_en (4 -> 2 of 12) and changed none on "
+        "drcd_dev and xquad_zh (docs/benchmarks.md, bench/context.py --llm)")
 
 
 class ServerSettings(_Section):
