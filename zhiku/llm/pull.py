@@ -42,11 +42,17 @@ class CatalogEntry:
     about_zh: str = ""  # ``about`` in Chinese, for the settings page
 
     def url(self, mirror: str) -> str:
-        if mirror in MIRRORS:
-            return MIRRORS[mirror].format(repo=self.repos.get(mirror, self.repo), file=self.file)
-        if mirror.startswith(("http://", "https://")):  # a Hugging Face-compatible endpoint
-            return f"{mirror.rstrip('/')}/{self.repo}/resolve/main/{self.file}"
-        raise InvalidInput(f"unknown mirror '{mirror}'; use {', '.join(MIRRORS)} or a URL", mirror=mirror)
+        return mirror_url(mirror, self.repo, self.file, self.repos)
+
+
+def mirror_url(mirror: str, repo: str, file: str, repos: dict[str, str] | None = None) -> str:
+    """Where ``file`` of the model repository ``repo`` is downloaded from on ``mirror`` (a known mirror,
+    where ``repos`` may name the repository differently, or a Hugging Face-compatible endpoint URL)."""
+    if mirror in MIRRORS:
+        return MIRRORS[mirror].format(repo=(repos or {}).get(mirror, repo), file=file)
+    if mirror.startswith(("http://", "https://")):
+        return f"{mirror.rstrip('/')}/{repo}/resolve/main/{file}"
+    raise InvalidInput(f"unknown mirror '{mirror}'; use {', '.join(MIRRORS)} or a URL", mirror=mirror)
 
 
 # small instruct models that answer Chinese and English well (Q4_K_M, one file each). The sha256 values are

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from zhiku.errors import InvalidInput, NotFound
-from zhiku.llm.pull import MIRRORS, Progress, download
+from zhiku.errors import NotFound
+from zhiku.llm.pull import Progress, download, mirror_url
 from zhiku.text.ids import sha256_file
 
 if TYPE_CHECKING:
@@ -48,11 +48,7 @@ class OnnxEntry:
         return ("tokenizer.json", "config.json", self.graph, *self.extra_files)
 
     def url(self, mirror: str, file: str) -> str:
-        if mirror in MIRRORS:
-            return MIRRORS[mirror].format(repo=self.repos.get(mirror, self.repo), file=file)
-        if mirror.startswith(("http://", "https://")):  # a Hugging Face-compatible endpoint
-            return f"{mirror.rstrip('/')}/{self.repo}/resolve/main/{file}"
-        raise InvalidInput(f"unknown mirror '{mirror}'; use {', '.join(MIRRORS)} or a URL", mirror=mirror)
+        return mirror_url(mirror, self.repo, file, self.repos)
 
 
 ONNX_CATALOG: dict[str, OnnxEntry] = {
