@@ -112,7 +112,9 @@ def one_run(home: Path, docs: Path, op: str, rng: random.Random, generation: int
                 "remove": ["kb", "remove", "-y", "kb", f"docs/doc{rng.randrange(3)}*"],
                 "rebuild": ["kb", "rebuild", "kb"]}[op]
         proc = zhiku_cli(home, *args)
-        delay = rng.uniform(0.5, {"add": 6.0, "add-force": 8.0, "remove": 3.5, "rebuild": 4.0}[op])
+        # the ranges end where an idle 2-core machine has finished the operation (a fresh-clone run cut only
+        # 4 of 10 with the longer ranges tuned under load; a loaded machine is still cut mid-way)
+        delay = rng.uniform(0.5, {"add": 3.0, "add-force": 3.5, "remove": 2.0, "rebuild": 2.5}[op])
     time.sleep(delay)
     killed = proc.poll() is None
     if killed:
