@@ -42,7 +42,7 @@ from zhiku.store.db import make_engine
 from zhiku.store import pg_indexes
 from zhiku.store.pg_indexes import PgVectorIndex
 from zhiku.store.pg_lexical import PgLexicalIndex
-engine, kind, scope = make_engine(sys.argv[1]), sys.argv[2], sys.argv[3]
+engine, kind, scope = make_engine(sys.argv[1] + ("&" if "?" in sys.argv[1] else "?") + "application_name=zhiku-killed-writer"), sys.argv[2], sys.argv[3]
 index = PgVectorIndex(engine, scope, 16) if kind == "vector" else PgLexicalIndex(engine, scope)
 rng = np.random.default_rng(0)
 print("ready", flush=True)
@@ -60,7 +60,12 @@ while True:
 
 
 def kill_a_writer(engine: Engine, kind: str, scope: str) -> None:
-    """A process adding batches of 2000 to an index, SIGKILLed in the middle of one (or between two)."""
+    """A process adding batches of 2000 to an index, SIGKILLed in the middle of one (or between two).
+
+    Killing the client does not stop its server session at once: a COMMIT already sent completes after
+    the kill (a fresh-clone run read 12,000 ids and then a count of 10,000, the batch in flight
+    committing between the two reads). So wait until the killed client's session has ended: from then
+    on the index is what the crash left."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     child = subprocess.Popen([sys.executable, "-c", WRITER, engine.url.render_as_string(hide_password=False),
                               kind, scope], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -72,6 +77,14 @@ def kill_a_writer(engine: Engine, kind: str, scope: str) -> None:
     finally:
         child.send_signal(signal.SIGKILL)
         child.communicate()
+    deadline = time.monotonic() + 60
+    with engine.connect() as conn:
+        # pg_stat_activity is read once per transaction: each look is a transaction of its own
+        while conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+                                "'zhiku-killed-writer' AND datname = current_database()")).scalar():
+            conn.rollback()
+            assert time.monotonic() < deadline, "the killed writer's server session did not end"
+            time.sleep(0.05)
 
 
 class TestPgVectorIndex(VectorIndexContract):
