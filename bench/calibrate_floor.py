@@ -23,7 +23,7 @@ import numpy as np
 from zhiku import Zhiku, load_settings
 from zhiku.evaluation import load_corpus, read_jsonl
 from zhiku.text.normalize import detect_lang
-from zhiku.llm.extractive import relevance
+from zhiku.llm.relevance import relevance
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "data" / "eval"

@@ -148,7 +148,7 @@ def _measure(app: "Zhiku", kb_name: str, queries: list[dict[str, Any]], mode: st
              relevances: list[tuple[bool, float]] | None = None) -> dict[str, Any]:
     """The metrics of one mode; ``relevances`` (when given) receives (answerable, best relevance) per
     question, for a refusal curve over the relevance floor."""
-    from zhiku.llm.extractive import relevance
+    from zhiku.llm.relevance import relevance
     from zhiku.text.normalize import detect_lang
 
     kb = app.kb(kb_name)

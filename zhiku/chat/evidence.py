@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from zhiku.llm.extractive import relevance
+from zhiku.llm.relevance import relevance
 from zhiku.schema import Hit, Retrieved
 
 

@@ -15,16 +15,15 @@ relevance floor the answer says so instead of quoting something unrelated.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
 from zhiku.config import AnswerSettings
 from zhiku.llm.question_types import offers, question_type
+from zhiku.llm.relevance import _bigrams, _units, _weights, relevance
 from zhiku.schema import Answer, Citation, Hit
 from zhiku.text.sentences import question_parts
 
@@ -52,7 +51,6 @@ BEFORE = SentenceWeights(lexical=0.55, bigrams=0.0, answer_type=0.0, neighbours=
                          others_typed=False)  # before issue 17
 _REFERS_BACK = re.compile(r"^\s*(?:这|那|该|此|其|它|他|她|上述)|^\s*(?:these|this|that|it|they|he|she|its|their|"
                           r"such)\b", re.IGNORECASE)
-_QUESTION_GRAMS = frozenset("什么 怎么 哪里 哪个 多少 为什 么么 是谁 是什".split())
 
 
 @dataclass
@@ -65,71 +63,7 @@ class _Sentence:
     typed: bool = False  # holds what the question's type asks for
 
 
-def _weights(tokens: Sequence[str]) -> dict[str, float]:
-    """Longer tokens carry more of a question's meaning than short function words."""
-    out: dict[str, float] = {}
-    for t in tokens:
-        out[t] = max(out.get(t, 0.0), math.log1p(len(t)) + (0.5 if t.isdigit() else 0.0))
-    return out
-
-
 _TERMINAL = tuple("。！？；….!?;:：”’」』）)")
-
-
-def relevance(question_lang: str, hit: Hit, question: str | None = None) -> float:
-    """How likely the passage answers the question, in [0, 1].
-
-    Dense similarity alone separates near-misses poorly; the question's words found in the
-    passage are strong evidence, but only when both are in the same language (a Chinese question
-    over English text shares no words). Given the ``question``, the words must come together in
-    one sentence: a passage of the right article that lacks the answer (a near miss) holds the
-    question's words scattered over several sentences, the answering one holds most of them in
-    one (near-miss sets of bench/quality.py: 83% refused at 5% false refusals, against 75% for
-    the passage's coverage)."""
-    from zhiku.text.normalize import detect_lang
-
-    dense = hit.dense_score if hit.dense_score is not None else None
-    cov = hit.lexical_score or 0.0
-    if dense is None:
-        return cov
-    if detect_lang(hit.text) != question_lang:
-        return dense  # scaled ×2.7 it answers zh→en but lets unrelated foreign passages through (benchmarks.md)
-    if question is None:
-        return 0.5 * dense + 0.5 * cov
-    return 0.4 * dense + 0.6 * sentence_coverage(question, hit.text)
-
-
-@lru_cache(maxsize=64)
-def _question_terms(question: str) -> tuple[dict[str, float], frozenset[str]]:
-    from zhiku.text.normalize import lexical_tokens, normalize_for_match
-
-    return _weights(lexical_tokens(question)), frozenset(_bigrams(normalize_for_match(question)))
-
-
-def sentence_coverage(question: str, text: str) -> float:
-    """The largest share of the question's weighted words one sentence of ``text`` holds (for
-    Chinese, 0.6 words + 0.4 character bigrams); of a question that asks several one after another,
-    the best of its parts."""
-    from zhiku.text.sentences import question_parts
-
-    return max(_part_coverage(part, text) for part in question_parts(question))
-
-
-def _part_coverage(question: str, text: str) -> float:
-    from zhiku.text.normalize import lexical_tokens, normalize_for_match
-
-    weights, grams = _question_terms(question)
-    total = sum(weights.values())
-    if not total:
-        return 0.0
-    best = 0.0
-    for unit in _units(text):
-        tokens = set(lexical_tokens(unit))
-        share = sum(w for t, w in weights.items() if t in tokens) / total
-        if grams:
-            share = 0.6 * share + 0.4 * len(grams & _bigrams(normalize_for_match(unit))) / len(grams)
-        best = max(best, share)
-    return best
 
 
 _FIELD = re.compile(r"^[^:：]{1,20}[:：]\s*\S")  # "联系人：张伟", "Contact: Jane Doe"
@@ -144,31 +78,6 @@ def _looks_like_heading(text: str) -> bool:
 def _too_thin(text: str) -> bool:
     """Too few words to answer anything: "28 U.S.C. § 586(b).", "(3)", a page number."""
     return len(_WORD.findall(text)) < 3
-
-
-def _table_rows(text: str) -> list[str] | None:
-    """Rows of a markdown table as "header: value" lines; None when the text is not a table."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    table = [ln for ln in lines if ln.startswith("|") and ln.endswith("|")]
-    if len(table) < 3 or len(table) < len(lines) / 2:
-        return None
-    cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in table]
-    header, rows = cells[0], [r for r in cells[1:] if not all(set(c) <= set("-: ") for c in r)]
-    out = []
-    for row in rows:
-        pairs = [f"{h}: {v}" if h else v for h, v in zip(header, row) if v]
-        if pairs:
-            out.append("; ".join(pairs))
-    return out
-
-
-def _units(text: str) -> list[str]:
-    from zhiku.text.sentences import split_sentences
-
-    rows = _table_rows(text)
-    if rows is not None:
-        return rows
-    return [s.strip() for s in split_sentences(text) if s.strip()]
 
 
 def _cited(text: str, n: int) -> str:
@@ -300,12 +209,3 @@ class ExtractiveAnswerer:
         for s, c, p, ty in zip(sentences, content, prior, typed):
             s.content, s.typed = float(c), ty
             s.score = float(0.8 * c + 0.2 * p)
-
-
-def _bigrams(text: str) -> set[str]:
-    """Character bigrams of the Chinese runs (word overlap that does not depend on segmentation),
-    question words left out."""
-    out: set[str] = set()
-    for run in re.findall(r"[\u4e00-\u9fff]+", text):
-        out.update(run[i:i + 2] for i in range(len(run) - 1))
-    return out - _QUESTION_GRAMS
