@@ -3,8 +3,9 @@ every log at DEBUG (and once at INFO, where uvicorn's access log is on), and is 
 secret a server sees: users' passwords (created, logged in with, a wrong one, changed), API keys
 (created by the admin and over HTTP, a forged one), a web login's session token, a model server's
 API key (added over HTTP and used for an answer). Everything the process wrote, standard output and
-error, must hold none of them. (Keys go in the Authorization header only: a key a client puts in a
-URL's query is refused, and the access log shows URLs as they came — docs/reliability.md says so.)"""
+error, must hold none of them. Keys go in the Authorization header only: a key a client puts in a
+URL's query (``?key=``, ``?api_key=``, ``?token=``...) is refused, and the access log shows that URL
+with the value replaced (zhiku.api.access_log)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ ROOT_PW, PAT_PW, NEW_PW, WRONG_PW, NEWUSER_PW = (
     "root-Passw0rd-5b1c", "pat-Passw0rd-9e2d", "pat-NewPassw0rd-44aa", "wrong-Passw0rd-0f0f", "new-user-Pw-7c7c")
 MODEL_KEY = "sk-model-server-secret-3141592653"
 FORGED = "zk-forged-key-that-does-not-exist-271828"
+# what clients put in URLs' query strings (zhiku takes keys in the Authorization header only)
+QUERY_SECRETS = {"key": "zk-query-key-secret-1618033988", "api_key": "query-api-key-secret-1414213562",
+                 "token": "query-token-secret-2236067977", "access_token": "query-access-token-secret-1732050807",
+                 "X-Api-Key": "query-header-style-secret-0577215664"}
 # `zhiku start` with the root logger at DEBUG (the CLI's own basicConfig then changes nothing): every
 # library's debug log too (httpx, httpcore, uvicorn, sqlalchemy's warnings...)
 RUN_AT_DEBUG = "import logging, sys; logging.basicConfig(level=logging.DEBUG, format='%(levelname)s %(name)s: %(message)s'); from zhiku.cli import main; sys.exit(main(sys.argv[1:]))"
@@ -84,6 +89,9 @@ def _serve_and_use(home: Path, level: str, llm: ChatServer, log: Path) -> list[s
             answer = c.post("/v1/chat/completions", headers=admin,
                             json={"model": "local", "messages": [{"role": "user", "content": "hello"}]})
             assert answer.status_code == 200 and "Hello from the test server" in answer.text, answer.text
+            for name, secret in QUERY_SECRETS.items():  # a key in the URL is refused, and not logged either
+                assert c.get(f"/api/kbs?{name}={secret}&limit=5").status_code == 401
+            assert c.get(f"/api/auth/me?x=1&token={token}").status_code == 401  # a real key, where keys don't go
             c.post("/api/auth/logout", headers=pat)
             assert c.get("/api/auth/me", headers=pat).status_code == 401
     finally:
@@ -116,7 +124,8 @@ def test_no_secret_reaches_the_logs(tmp_path: Path, level: str) -> None:
         assert "DEBUG" in text, text[:2000]
     else:
         assert "/api/auth/login" in text, text[:2000]  # the access log was on
-    secrets = [ROOT_PW, PAT_PW, NEW_PW, WRONG_PW, NEWUSER_PW, MODEL_KEY, FORGED, *handed]
+        assert "/api/kbs?api_key=[redacted]&limit=5" in text, text[:4000]  # logged, without the secret
+    secrets = [ROOT_PW, PAT_PW, NEW_PW, WRONG_PW, NEWUSER_PW, MODEL_KEY, FORGED, *QUERY_SECRETS.values(), *handed]
     assert len(handed) >= 3
     found = [s[:12] + "…" for s in secrets if s in text or s[len("zk-"):] in text]
     assert found == [], f"secrets in the {level} log: {found}"

@@ -6,7 +6,7 @@ from importlib.metadata import version as dist_version
 
 from fastapi import FastAPI
 
-from zhiku.api import database_down, docs, edge, errors, security
+from zhiku.api import access_log, database_down, docs, edge, errors, security
 from zhiku.api.routes import auth as auth_routes
 from zhiku.api.routes import chat as chat_routes
 from zhiku.api.routes import conversations as conversation_routes
@@ -42,6 +42,7 @@ def create_app(zhiku: Zhiku, *, start_jobs: bool = True) -> FastAPI:
         zhiku.temp_kbs.start_sweeper()  # file chat's expired temporary KBs go, now and periodically
         zhiku.sources.start_watching()  # followed folders: interrupted syncs resume, watched ones stay current
     errors.install(app)
+    access_log.install()  # no API key of a URL's query string in uvicorn's access log
     security.install(app, zhiku.auth)
     database_down.install(app)  # a database that is down is a 503 with the reason, auth lookups included
     server = zhiku.settings.server  # Host, Origin and JSON-body checks, before anything else sees a request
