@@ -217,7 +217,7 @@ def make_engine(url: str, timeout_s: float = 10.0) -> Engine:
 def open_engine(url: str, timeout_s: float = 10.0) -> Engine:
     """Open the database at ``url`` and bring its schema to head (``zhiku.store.migrations``)."""
     from zhiku.store.db_errors import database_error
-    from zhiku.store.migrations import migrate  # Alembic loads only when a home is opened
+    from zhiku.store.migrations import migrate  # Alembic loads only when the schema is not at head
 
     try:
         engine = make_engine(url, timeout_s)

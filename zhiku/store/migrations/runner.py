@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata as package_metadata
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from zhiku.errors import ConfigError
 from zhiku.store.migrations.lock import migration_lock
+
+if TYPE_CHECKING:  # Alembic is imported only to upgrade (or to answer about its scripts), not at every start
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,8 @@ class MigrationResult:
 def alembic_config(extra_locations: Sequence[str | Path] = ()) -> Config:
     """Alembic's configuration, built in code: this package's scripts, plus ``extra_locations``
     (folders of further revisions; tests use one to play a future release)."""
+    from alembic.config import Config
+
     cfg = Config()
     locations = os.pathsep.join(str(p) for p in [VERSIONS_DIR, *extra_locations])
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
@@ -58,8 +63,68 @@ def _head(script: ScriptDirectory) -> str:
     return head
 
 
+def _script(extra_locations: Sequence[str | Path] = ()) -> "ScriptDirectory":
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(extra_locations))
+
+
 def head_revision(extra_locations: Sequence[str | Path] = ()) -> str:
-    return _head(ScriptDirectory.from_config(alembic_config(extra_locations)))
+    return _head(_script(extra_locations))
+
+
+# Alembic's own test for a revision script's file name (alembic.script.base: no __init__, no editor backup)
+_SCRIPT_FILE = re.compile(r"(?!\.\#|__init__)(.*\.py)$")
+
+
+def _literal(node: ast.AST) -> object:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return ...  # not a literal: only Alembic can say
+
+
+def quick_head(extra_locations: Sequence[str | Path] = ()) -> str | None:
+    """The head revision read from the scripts' ``revision`` and ``down_revision`` assignments
+    (parsed, not imported), without importing Alembic (a tenth of ``zhiku start``'s imports); None
+    when any script is not that plain (then only Alembic's own reading may be trusted). A database
+    already at this head needs nothing else from Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for folder in [VERSIONS_DIR, *map(Path, extra_locations)]:
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            return None
+        for name in names:
+            if not _SCRIPT_FILE.match(name):
+                continue
+            try:
+                tree = ast.parse((folder / name).read_bytes(), filename=str(folder / name))
+            except (OSError, SyntaxError, ValueError):
+                return None
+            found: dict[str, object] = {}
+            for node in tree.body:  # `revision = "0009"` or `revision: str = "0009"`, at the top level
+                if isinstance(node, ast.Assign) and len(node.targets) == 1:
+                    target, value = node.targets[0], node.value
+                elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                    target, value = node.target, node.value
+                else:
+                    continue
+                if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+                    found[target.id] = _literal(value)
+            rev, down = found.get("revision"), found.get("down_revision", ...)
+            if not isinstance(rev, str) or rev in revisions:
+                return None
+            if isinstance(down, str):
+                parents.add(down)
+            elif isinstance(down, (tuple, list)) and all(isinstance(d, str) for d in down):
+                parents.update(down)
+            elif down is not None:
+                return None
+            revisions.add(rev)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
 
 
 def _revisions(conn: Connection, tables: set[str]) -> tuple[str, ...]:
@@ -138,12 +203,20 @@ def _migration_transaction(engine: Engine) -> Iterator[Connection]:
 
 
 def migrate(engine: Engine, extra_locations: Sequence[str | Path] = ()) -> MigrationResult:
-    """Bring the database to head (see ``zhiku.store.migrations``); cheap when it already is."""
+    """Bring the database to head (see ``zhiku.store.migrations``); cheap when it already is:
+    the revision table is read with plain SQL and compared with :func:`quick_head`, and Alembic is
+    imported only when they differ (to upgrade, or to say what is wrong)."""
+    with engine.connect() as conn:
+        current, _ = _state(conn)
+    quick = quick_head(extra_locations)
+    if quick is not None and current == (quick,):
+        return MigrationResult(quick, quick, adopted=False, ran=False)
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     cfg = alembic_config(extra_locations)
     script = ScriptDirectory.from_config(cfg)
     head = _head(script)
-    with engine.connect() as conn:
-        current, _ = _state(conn)
     if current == (head,):
         return MigrationResult(head, head, adopted=False, ran=False)
     _refuse_unknown(current, script, engine)
