@@ -105,8 +105,12 @@ class KBFace(AppBase):
         """Problems found between the database, the stored files and the indexes."""
         from zhiku.store.maintenance import check_kb
 
+        from zhiku.ingest.pictures import images_dir, picture_problems
+
         kb = self.kb(kb_name)
-        return check_kb(kb, self.catalog, self.indexes, self.ingestor.stored_dir(kb), repair)
+        problems = check_kb(kb, self.catalog, self.indexes, self.ingestor.stored_dir(kb), repair)
+        return problems + picture_problems(images_dir(self.ingestor.kbs_root, kb.id),
+                                           lambda: self.catalog.picture_ids(kb.id), repair)
 
     def warm_up(self) -> dict[str, float]:
         """Load every KB's indexes and their query embedders now (server start), not on the first

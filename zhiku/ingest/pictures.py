@@ -15,19 +15,30 @@ The loaders keep the pictures worth keeping (``loaders/pictures.py``) in ``doc.m
 - records what happened: ``doc.meta["pictures"]`` becomes JSON-able summaries, and
   ``doc.meta["picture_failures"]`` lists each picture that was not captioned with the reason. A
   picture failing never fails the file.
+
+A picture is shared by every file of the KB that holds the same bytes, so it goes when no chunk of
+the KB shows it any more: ``drop_pictures`` runs after a file is removed or replaced, taken out of
+search, fails, or a chunk is deleted (a KB's deletion removes its whole folder), and ``zhiku kb
+check`` reports (``--repair``: removes) the ones left behind, by a crash say. A file being added
+has stored its pictures before its chunks are committed: it pins them (``picture-pins/<pid>-<n>``
+beside ``images/``, written with the pictures under that folder's lock, removed by ``unpin`` once the file is committed or
+failed) and neither removal takes a pinned picture. A pin of a process that is gone, or older than
+``PIN_STALE_S``, no longer counts.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from zhiku.ingest.loaders.base import Block, LoadedDocument
 from zhiku.ingest.loaders.pictures import EXTENSIONS, Picture
+from zhiku.store.locks import folder_lock
 
 if TYPE_CHECKING:
     from zhiku.config import IngestSettings
@@ -36,6 +47,10 @@ log = logging.getLogger(__name__)
 
 IMAGE_ID = re.compile(r"[0-9a-f]{64}")
 CAPTION_LABEL = "Picture"
+PINS = "picture-pins"  # beside the images folder: the pictures of files being added, and the lock
+PIN_STALE_S = 24 * 3600.0
+PIN_KEY = "_picture_pin"  # doc.meta: the pin of the document's pictures until it is committed or failed
+_pin_numbers = itertools.count()
 
 
 class Captioner(Protocol):
@@ -87,8 +102,12 @@ def keep_pictures(doc: LoadedDocument, folder: Path, settings: "IngestSettings",
     pictures: list[Picture] = [p for p in doc.meta.pop("pictures", None) or [] if isinstance(p, Picture)]
     if not pictures:
         return
-    for pic in pictures:
-        _store(folder, pic)
+    with folder_lock(_pins(folder), exclusive=True):  # pinned and stored together: a removal sees both or neither
+        pin = _pins(folder) / f"{os.getpid()}-{next(_pin_numbers)}"
+        pin.write_text("\n".join(p.id for p in pictures))
+        for pic in pictures:
+            _store(folder, pic)
+    doc.meta[PIN_KEY] = str(pin)
     failures: list[dict[str, Any]] = []
     model = captioner.caption_model() if captioner is not None and settings.picture_captions > 0 else None
     if captioner is not None and model is not None:
@@ -155,3 +174,109 @@ def failures_note(doc: Any) -> str:
     more = f"; {len(failures) - 1} more" if len(failures) > 1 else ""
     n = len(failures)
     return f"; {n} picture{'s' if n > 1 else ''} not captioned: {first['reason']}{where}{more}"
+
+
+# -- pictures that no chunk shows any more ------------------------------------------------------
+def _pins(folder: Path) -> Path:
+    return folder.parent / PINS
+
+
+def picture_ids(doc: Any) -> set[str]:
+    """The ids of the pictures ``keep_pictures`` stored for ``doc`` (none for a loader's error)."""
+    meta = getattr(doc, "meta", None) or {}
+    return {str(p["id"]) for p in meta.get("pictures") or [] if isinstance(p, dict) and "id" in p}
+
+
+def unpin(doc: Any) -> None:
+    """The document is committed or failed: its pictures are no longer protected by its pin."""
+    meta = getattr(doc, "meta", None)
+    pin = meta.pop(PIN_KEY, None) if isinstance(meta, dict) else None
+    if pin:
+        Path(pin).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would end the process there: only the age rule applies
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process, or no such check here: taken as alive
+        return True
+    return True
+
+
+def pinned(folder: Path) -> set[str]:
+    """The pictures of files being added (their pins); stale pins are removed."""
+    out: set[str] = set()
+    pins = _pins(folder)
+    if not pins.is_dir():
+        return out
+    for pin in pins.iterdir():
+        if pin.name.startswith("."):  # the lock
+            continue
+        try:
+            pid = int(pin.name.partition("-")[0])
+            stale = time.time() - pin.stat().st_mtime > PIN_STALE_S or not _alive(pid)
+        except (ValueError, OSError):
+            stale = True
+        if stale:
+            pin.unlink(missing_ok=True)
+            continue
+        try:
+            out.update(line for line in pin.read_text().split() if IMAGE_ID.fullmatch(line))
+        except OSError:
+            continue
+    return out
+
+
+def stored_pictures(folder: Path) -> dict[str, Path]:
+    """Every picture file of the folder by id (a ``.part`` file a crash left: by its own name)."""
+    if not folder.is_dir():
+        return {}
+    out: dict[str, Path] = {}
+    for path in folder.iterdir():
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        stem = path.name.split(".", 1)[0]
+        out[stem if IMAGE_ID.fullmatch(stem) and not path.name.endswith(".part") else path.name] = path
+    return out
+
+
+def drop_pictures(folder: Path, candidates: Iterable[str], shown: Callable[[], set[str]]) -> list[str]:
+    """Remove the pictures among ``candidates`` that no chunk shows (``shown()``: the ids the KB's
+    chunks show, asked after the change that may have freed them) and no file being added has
+    pinned. Returns the ids removed."""
+    wanted = {c for c in candidates if IMAGE_ID.fullmatch(c)}
+    if not wanted or not folder.is_dir():
+        return []
+    gone: list[str] = []
+    with folder_lock(_pins(folder), exclusive=True):
+        keep = shown() | pinned(folder)
+        for image_id in sorted(wanted - keep):
+            path = picture_path(folder, image_id)
+            if path is not None:
+                path.unlink(missing_ok=True)
+                gone.append(image_id)
+    if gone:
+        log.info("removed %d picture(s) no chunk shows any more from %s", len(gone), folder)
+    return gone
+
+
+def picture_problems(folder: Path, shown: Callable[[], set[str]], repair: bool) -> list[str]:
+    """``zhiku kb check``: pictures stored that no chunk of the KB shows (and no file being added
+    has pinned); with ``repair`` they are removed."""
+    if not folder.is_dir():
+        return []
+    with folder_lock(_pins(folder), exclusive=True):
+        keep = shown() | pinned(folder)
+        orphans = {k: p for k, p in stored_pictures(folder).items() if k not in keep}
+        if repair:
+            for path in orphans.values():
+                path.unlink(missing_ok=True)
+    if not orphans:
+        return []
+    n = len(orphans)
+    return [f"{n} stored picture{'s' if n > 1 else ''} shown by no chunk (left by removed or failed files)"
+            + f": {', '.join(k[:16] for k in sorted(orphans)[:3])}" + (" ..." if n > 3 else "")]

@@ -85,7 +85,9 @@ class Ingestor:
                 removed, revision = self.catalog.remove_files(kb.id, ids)
                 return [], [], _no_vectors(kb), removed, revision
 
+            pictures = self.catalog.picture_ids(kb.id, [f.id for f in gone])  # of batches committed before
             self._change(kb, remove)
+            self._drop_pictures(kb, pictures)
             for f in gone:
                 self.stored_path(kb, f.id).unlink(missing_ok=True)
                 self.stored_path(kb, f.id).with_name(f.id + ".part").unlink(missing_ok=True)
@@ -152,6 +154,9 @@ class Ingestor:
                     progress.file_finished(src.name, "failed", msg)
         finally:
             ahead.shutdown(wait=True, cancel_futures=True)
+            for left in futures.values():  # read ahead, never reached (a cancel): their pictures unpinned
+                if left.done() and not left.cancelled() and left.exception() is None:
+                    self._release(kb, left.result(), failed=True)
             self.indexes.flush()
         return report
 
@@ -216,8 +221,38 @@ class Ingestor:
         self, kb: KnowledgeBase, src: Source, force: bool, progress: IngestProgress,
         report: IngestReport, cancelled: Callable[[], bool] | None, prepared: _Prepared | None = None,
     ) -> None:
-        catalog = self.catalog
         prepared = prepared or self._prepare(kb, src, force, cancelled)
+        done = False
+        try:
+            self._add_one(kb, src, force, progress, report, cancelled, prepared)
+            done = True
+        finally:
+            self._release(kb, prepared, failed=not done)
+
+    def _release(self, kb: KnowledgeBase, prepared: _Prepared, failed: bool) -> None:
+        """The file is committed, skipped or failed: its pictures are no longer pinned, and a failed
+        file's go unless another file shows them (``pictures.py``)."""
+        from zhiku.ingest.pictures import picture_ids, unpin
+
+        doc = prepared.parsed[0] if prepared.parsed else None
+        unpin(doc)
+        if failed:
+            self._drop_pictures(kb, picture_ids(doc))
+
+    def _drop_pictures(self, kb: KnowledgeBase, candidates: set[str]) -> None:
+        """The pictures among ``candidates`` that no chunk of the KB shows any more leave the disk."""
+        if not candidates:
+            return
+        from zhiku.ingest.pictures import drop_pictures, images_dir
+
+        try:
+            drop_pictures(images_dir(self.kbs_root, kb.id), candidates, lambda: self.catalog.picture_ids(kb.id))
+        except Exception:  # noqa: BLE001 - the change is made; `zhiku kb check --repair` finds what is left
+            log.warning("%s: pictures no chunk shows were not removed", kb.name, exc_info=True)
+
+    def _add_one(self, kb: KnowledgeBase, src: Source, force: bool, progress: IngestProgress,
+                 report: IngestReport, cancelled: Callable[[], bool] | None, prepared: _Prepared) -> None:
+        catalog = self.catalog
         if prepared.error is not None:
             raise prepared.error
         size, sha = prepared.size, prepared.sha
@@ -239,9 +274,12 @@ class Ingestor:
         had_indexed = any(f.status == "indexed" for f in versions if f.id != record.id)
         stored = self.stored_path(kb, record.id)
         seen = {f.id for f in versions}  # versions of the name, filled again right before the commit
+        old_pictures = catalog.picture_ids(kb.id, [f.id for f in versions if f.id != record.id])
         with self.pending.holding(kb.id, record.id):  # released however this process ends (pending.py)
             try:
                 self._store_copy(src.path, stored)
+                if prepared.parsed is None:  # it was to be skipped a moment ago: read now (pictures pinned)
+                    prepared.parsed = self._parse(kb, stored, src.name, cancelled)
                 n_chunks = self._index(kb, record, stored, src.name, replaces, progress, report, cancelled,
                                        prepared.parsed, seen)
             except Cancelled:
@@ -255,6 +293,7 @@ class Ingestor:
         left = {f.id for f in catalog.files_named(kb.id, src.name)}
         for old in (seen | set(replaces)) - left - {record.id}:  # replaced here, decided at commit time
             self.stored_path(kb, old).unlink(missing_ok=True)
+        self._drop_pictures(kb, old_pictures)  # the replaced versions' that the new one does not show
         (report.replaced if had_indexed else report.added).append(src.name)
         report.chunks += n_chunks
         from zhiku.ingest.loaders.ocr import unreadable_note
@@ -327,10 +366,12 @@ class Ingestor:
             removed, revision = catalog.remove_files(kb.id, [f.id for f in targets])
             return [], [], _no_vectors(kb), removed, revision
 
+        pictures = catalog.picture_ids(kb.id, [f.id for f in targets])
         self._change(kb, remove)
         self.indexes.flush()
         for f in targets:
             self.stored_path(kb, f.id).unlink(missing_ok=True)
+        self._drop_pictures(kb, pictures)
         return sorted({f.name for f in targets})
 
     def unindex(self, kb: KnowledgeBase, name: str, reason: str) -> bool:
@@ -340,6 +381,7 @@ class Ingestor:
         if not found:
             raise NotFound(f"no file '{name}' in knowledge base '{kb.name}'", file=name)
         indexed = [f for f in found if f.status == "indexed"]
+        pictures = self.catalog.picture_ids(kb.id, [f.id for f in indexed])  # a re-ingest extracts them again
         stale: list[str] = []  # earlier failed versions of the name, superseded
         for f in indexed:
             def unindex(file_id: str = f.id) -> tuple[Any, list[list[str]], np.ndarray, Any, int]:
@@ -350,6 +392,7 @@ class Ingestor:
             self._change(kb, unindex)
         self.indexes.flush()
         self._forget(kb, stale)
+        self._drop_pictures(kb, pictures)
         return bool(indexed)
 
     def edit_chunk(self, kb: KnowledgeBase, chunk_id: int, text: str) -> None:
@@ -378,8 +421,10 @@ class Ingestor:
         def delete() -> tuple[Any, list[list[str]], np.ndarray, Any, int]:
             return [], [], _no_vectors(kb), [chunk_id], self.catalog.delete_chunk(kb.id, chunk_id)
 
+        pictures = self.catalog.picture_ids(kb.id, chunk_ids=[chunk_id])
         self._change(kb, delete)
         self.indexes.flush()
+        self._drop_pictures(kb, pictures)
 
 
 def _no_vectors(kb: KnowledgeBase) -> np.ndarray:

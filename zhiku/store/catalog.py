@@ -324,6 +324,20 @@ class Catalog:
                                 .group_by(chunks.c.file_id))
             return {file_id: int(n) for file_id, n in rows}
 
+    def picture_ids(self, kb_id: str, file_ids: Sequence[str] | None = None,
+                    chunk_ids: Sequence[int] | None = None) -> set[str]:
+        """The pictures (ids) the KB's chunks show (``meta["images"]``): all of them, or those of
+        ``file_ids``' or ``chunk_ids``' chunks. Only chunks whose meta names pictures are read."""
+        from sqlalchemy import Text, cast
+
+        q = select(chunks.c.meta).where(chunks.c.kb_id == kb_id, cast(chunks.c.meta, Text).like('%"images"%'))
+        if file_ids is not None:
+            q = q.where(chunks.c.file_id.in_(list(file_ids)))
+        if chunk_ids is not None:
+            q = q.where(chunks.c.id.in_(list(chunk_ids)))
+        with self.engine.connect() as conn:
+            return {str(i) for (meta,) in conn.execute(q) for i in (meta or {}).get("images") or []}
+
     def set_chunk_count(self, file_id: str, n: int) -> None:
         """Correct a file's recorded chunk count (``kb check --repair``)."""
         with self.engine.begin() as conn:
