@@ -99,6 +99,54 @@ def test_scores_exact_when_common_terms_are_pruned(monkeypatch: pytest.MonkeyPat
             assert_same(idx.search(q, k), brute_force(docs, q), k)
 
 
+def exhaustive(idx: BM25Index, q: list[str], k: int, allowed: np.ndarray | None = None) -> list:
+    """The same index searched without any pruning: every posting list scattered, every segment alone."""
+    plain = BM25Index(idx.k1, idx.b)
+    plain._state = idx._state
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lexical, "MIN_PRUNE", 1 << 40)
+        mp.setattr(lexical, "kth_largest", lambda values, k: -math.inf)  # no floor carried between segments
+        return plain.search(q, k, allowed)
+
+
+def test_maxscore_returns_exactly_the_exhaustive_top_k(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Zipf-distributed words (a few very common, most rare), several segments with removed docs,
+    filters, cold and warm list bounds: MaxScore (lists looked up for candidates only, candidates
+    dropped once they cannot reach the k-th best, later segments cut at the k-th best of earlier
+    ones) gives the very same ids, scores and coverage as scattering every list, and brute force's."""
+    monkeypatch.setattr(lexical, "MIN_PRUNE", 256)
+    monkeypatch.setattr(lexical, "MIN_FULL_MERGE", 0)
+    rng = np.random.default_rng(11)
+    vocab = np.array([f"z{i}" for i in range(3000)])
+    p = 1.0 / np.arange(1, vocab.size + 1) ** 1.1
+    p /= p.sum()
+    docs: dict[int, list[str]] = {}
+    idx = BM25Index()
+    for start, n in ((0, 4000), (4000, 300), (4300, 300), (4600, 300)):  # a base and deltas
+        batch = {i: vocab[rng.choice(vocab.size, rng.integers(1, 60), p=p)].tolist() for i in range(start, start + n)}
+        idx.add(list(batch), list(batch.values()))
+        docs.update(batch)
+    gone = rng.choice(sorted(docs), 250, replace=False).tolist()
+    idx.remove(gone)
+    for i in gone:
+        del docs[i]
+    assert len(idx._state.segments) > 1
+    finished = []
+    finish = BM25Index._finish
+    monkeypatch.setattr(BM25Index, "_finish", staticmethod(lambda *a: finished.append(1) or finish(*a)))
+    queries = [vocab[rng.choice(vocab.size, rng.integers(1, 14), p=p)].tolist() for _ in range(60)]
+    for rep in range(2):  # the second time, the lists scored before have their real maxima as bounds
+        for n, q in enumerate(queries):
+            k = int(rng.integers(1, 60))
+            allowed = None if rng.random() < 0.7 else np.sort(rng.choice(4900, 2500, replace=False))
+            got = idx.search(q, k, allowed)
+            assert got == exhaustive(idx, q, k, allowed)
+            if rep == 0 and n % 6 == 0:  # and the formula itself, now and then (slow in Python)
+                keep = None if allowed is None else set(allowed.tolist())
+                assert_same(got, [e for e in brute_force(docs, q) if keep is None or e[0] in keep], k)
+    assert len(finished) > 20  # the pruned path really ran
+
+
 def test_basic_container_api(index: BM25Index) -> None:
     assert len(index) == len(CORPUS)
     assert 3 in index and 99 not in index and "3" not in index
