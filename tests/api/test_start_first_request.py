@@ -75,3 +75,24 @@ def test_without_a_request_the_warm_up_starts_anyway(monkeypatch: pytest.MonkeyP
     zhiku: Any = _FakeZhiku(first)
     commands_server._warm_up(zhiku, "http://127.0.0.1:9", [], first)
     assert zhiku.answered_at_start is False
+
+
+def test_what_the_warm_up_loaded_is_kept_out_of_full_collections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once warmed up (a KB was loaded), what start-up loaded is frozen out of the garbage collector's
+    full passes, which otherwise walked it during whichever request came when one was due."""
+    import gc
+
+    monkeypatch.setattr(commands_server, "FIRST_REQUEST_WAIT_S", 0.01)
+    monkeypatch.setattr("zhiku.retrieval.warmup.warm_up_http", lambda url, kbs: {"http": 0.0})
+    first = FirstRequest(_api())
+    zhiku: Any = _FakeZhiku(first)
+    zhiku.warm_up = lambda: {"indexes": 0.1}
+    zhiku.list_kbs = lambda: []
+    loaded = [{"chunk": i} for i in range(1000)]  # what a warm-up leaves behind, tracked by the collector
+    gc.unfreeze()
+    try:
+        commands_server._warm_up(zhiku, "http://127.0.0.1:9", [], first)
+        assert gc.get_freeze_count() >= len(loaded)
+        assert not any(d is loaded[0] for d in gc.get_objects())  # frozen: no longer in any generation
+    finally:
+        gc.unfreeze()
