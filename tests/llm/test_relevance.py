@@ -1,0 +1,77 @@
+"""The refusal rule (``zhiku.llm.relevance``) and the evidence verdict built on it (``weigh``): what
+makes the extractive answerer and strict-grounded generation say "not in the knowledge base"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zhiku.chat.evidence import QueryVectors, weigh
+from zhiku.llm.relevance import relevance, sentence_coverage
+from zhiku.schema import Hit
+
+FLOOR = 0.41  # retrieval.relevance_floor's default
+
+# One article's passages: the answering one holds the question's words in one sentence; the near miss
+# (same article, the answer removed) holds them scattered over sentences about other things.
+ANSWERS = ("周恩来在中共六届四中全会上当选为政治局常委，继续主持中央军委的工作。"
+           "此后他长期负责党的组织和军事工作。")
+NEAR_MISS = ("1931年1月，六届四中全会在上海召开，会议由共产国际代表主持。"
+             "周恩来此前曾在南昌领导起义，后来前往中央苏区。")
+QUESTION = "周恩来在中共六届四中全会上担任了什么职位？"
+
+
+def _hit(text: str, dense: float | None = 0.5, lexical: float | None = 0.3) -> Hit:
+    return Hit(kb="kb", file="f.txt", file_id="1", page=None, section=None, chunk_id=1, score=0.5, text=text,
+               dense_score=dense, lexical_score=lexical)
+
+
+def test_the_question_words_in_one_sentence_count_more_than_the_same_words_scattered() -> None:
+    answering, near = _hit(ANSWERS), _hit(NEAR_MISS)
+    assert sentence_coverage(QUESTION, ANSWERS) > sentence_coverage(QUESTION, NEAR_MISS) + 0.15
+    # the same words in one sentence would count more: the sentences are what is judged
+    assert sentence_coverage(QUESTION, NEAR_MISS.replace("。", "，")) > sentence_coverage(QUESTION, NEAR_MISS) + 0.1
+    assert relevance("zh", answering, QUESTION) >= FLOOR
+    assert relevance("zh", near, QUESTION) < FLOOR
+
+
+def test_english_near_miss_is_refused_and_the_answering_passage_is_not() -> None:
+    question = "What position did Zhou Enlai hold after the Fourth Plenum?"
+    answering = _hit("After the Fourth Plenum, Zhou Enlai held the position of member of the Politburo "
+                     "Standing Committee. He also led the military commission.")
+    near = _hit("The Fourth Plenum met in Shanghai in January 1931. Zhou Enlai had earlier led the "
+                "Nanchang uprising. The position of the Comintern delegate was decisive at the meeting.")
+    assert relevance("en", answering, question) > relevance("en", near, question)
+    assert relevance("en", answering, question) >= FLOOR > relevance("en", near, question)
+
+
+def test_a_passage_in_another_language_is_judged_by_its_dense_score_alone() -> None:
+    """A Chinese question shares no words with an English passage: word coverage would be zero."""
+    english = "Zhou Enlai was elected to the Politburo Standing Committee at the Fourth Plenum."
+    for dense in (0.2, 0.6):
+        assert relevance("zh", _hit(english, dense=dense, lexical=0.9), QUESTION) == pytest.approx(dense)
+
+
+def test_without_a_dense_score_the_lexical_score_decides() -> None:
+    """Lexical search hits carry no dense score: their BM25-based score is the relevance."""
+    assert relevance("zh", _hit(ANSWERS, dense=None, lexical=0.37), QUESTION) == pytest.approx(0.37)
+
+
+def test_a_question_asking_two_things_is_judged_by_its_better_covered_part() -> None:
+    two = "会议在哪里召开？周恩来在中共六届四中全会上担任了什么职位？"
+    assert sentence_coverage(two, ANSWERS) == pytest.approx(sentence_coverage(QUESTION, ANSWERS))
+
+
+def _weigh(hits: list[Hit]) -> tuple[float, bool]:
+    vectors = QueryVectors(QUESTION, lambda _e, _q: np.zeros(4, dtype=np.float32))
+    ev = weigh(QUESTION, "zh", hits, FLOOR, "static", vectors)
+    return ev.best, ev.grounded
+
+
+def test_weigh_grounds_the_answer_on_the_best_of_the_first_three_hits() -> None:
+    near = _hit(NEAR_MISS)
+    best, grounded = _weigh([near, near, _hit(ANSWERS)])
+    assert grounded and best == pytest.approx(relevance("zh", _hit(ANSWERS), QUESTION))
+    best, grounded = _weigh([near, near, near, _hit(ANSWERS)])  # the fourth hit is not evidence
+    assert not grounded and best == pytest.approx(relevance("zh", near, QUESTION))
+    assert _weigh([]) == (0.0, False)
