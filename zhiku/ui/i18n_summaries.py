@@ -11,6 +11,7 @@ SUMMARY_STRINGS: dict[str, dict[str, str]] = {
         "summary_by": "由大模型 {model} 生成", "summary_when": "{label} · {when}",
         "summary_help": "首次查看时生成并保存；文件变化后再次查看会自动重新生成。",
         "col_summary": "摘要", "summary_cell_extractive": "（抽取）{text}", "summary_cell_stale": "（已过期）{text}",
+        "summary_cell_help": "表格中只显示开头；选中一行即可查看该文件的完整摘要",
     },
     "en": {
         "summary_kb": "Summary of the knowledge base", "summary_file": "Summary of {name}",
@@ -20,5 +21,6 @@ SUMMARY_STRINGS: dict[str, dict[str, str]] = {
         "summary_help": "Made and kept the first time it is shown; made again when its files have changed.",
         "col_summary": "Summary", "summary_cell_extractive": "(extractive) {text}",
         "summary_cell_stale": "(outdated) {text}",
+        "summary_cell_help": "The table shows its beginning: pick the row to read the file's whole summary",
     },
 }

@@ -23,6 +23,27 @@ def _status(status: str) -> str:
     return f"{STATUS_ICON.get(status, '')} {t('status_' + status)}"
 
 
+# the file table's columns in pixels, within TABLE_PX: the page's width at a 1280 px window (820 px)
+# less the row pickers, so nothing is cut off at the right edge (on a wider page the grid stretches
+# every column). Pages and Reason are shown only when a file has them; Summary takes what is left.
+# A longer text is cut short in its cell: picking the row shows the whole summary (its panel) and a
+# failed file's whole reason.
+TABLE_PX = 780
+COLUMN_PX = {"col_name": 180, "col_status": 80, "col_size": 62, "col_chunks": 54, "col_pages": 48,
+             "col_added": 118, "col_reason": 120}
+SUMMARY_MIN_PX = 120
+
+
+def table_layout(files: list[Any]) -> dict[str, Any]:
+    """``column_config`` and ``column_order`` of the file table (its data keeps every column)."""
+    shown = [c for c in COLUMN_PX if not (c == "col_pages" and not any(f.pages for f in files)
+                                          or c == "col_reason" and not any(f.error for f in files))]
+    config: dict[str, Any] = {t(c): st.column_config.Column(width=COLUMN_PX[c]) for c in shown}
+    summary_px = max(SUMMARY_MIN_PX, TABLE_PX - sum(COLUMN_PX[c] for c in shown))
+    config[t("col_summary")] = st.column_config.TextColumn(width=summary_px, help=t("summary_cell_help"))
+    return {"column_config": config, "column_order": [t(c) for c in [*shown, "col_summary"]]}
+
+
 def file_table(zk: Any, kb: str) -> None:
     files = session.call(zk.list_files, kb, default=None)
     if files is None:
@@ -44,8 +65,8 @@ def file_table(zk: Any, kb: str) -> None:
         t("col_reason"): file_reason(f.error),
         t("col_summary"): summaries.get(f.id, ""),
     } for f in files]
-    picked = st.dataframe(rows, hide_index=True, width="stretch", on_select="rerun",
-                          selection_mode="multi-row", key=f"files-{kb}")
+    picked = st.dataframe(rows, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
+                          key=f"files-{kb}", **table_layout(files))
     chosen = [files[i] for i in picked.selection.rows] if picked is not None else []
     if any(f.status == "pending" for f in files):
         if st.button("↻", key=f"refresh-{kb}", help=t("refresh")):
@@ -53,6 +74,9 @@ def file_table(zk: Any, kb: str) -> None:
     if not chosen:
         return
     st.caption(t("selected_files", n=len(chosen)))
+    for f in chosen:  # the whole reason, which its cell may cut short
+        if f.status == "failed" and f.error:
+            st.caption(escape_markdown(f"{STATUS_ICON['failed']} {f.name}: {file_reason(f.error)}"))
     cols = st.columns(3)
     with cols[0].popover(t("delete_files"), icon=":material/delete:", width="stretch"):
         st.write(escape_markdown(", ".join(f.name for f in chosen)))
