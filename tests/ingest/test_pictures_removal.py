@@ -22,10 +22,12 @@ def _no_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZHIKU_DISABLE_OCR", "1")
 
 
+OVERRIDES = {"embedding": {"default": "static"}, "llm": {"detect_local": False}}
+
+
 @pytest.fixture
 def zk(tmp_path: Path) -> Iterator[Zhiku]:
-    app = Zhiku(load_settings(home=tmp_path / "home", environ={},
-                              overrides={"embedding": {"default": "static"}, "llm": {"detect_local": False}}))
+    app = Zhiku(load_settings(home=tmp_path / "home", environ={}, overrides=OVERRIDES))
     try:
         yield app
     finally:
@@ -43,6 +45,17 @@ def stored(zk: Zhiku, kb: str) -> set[str]:
 
 def test_a_removed_or_replaced_file_takes_its_pictures_but_not_those_another_file_shows(
         zk: Zhiku, tmp_path: Path) -> None:
+    removed_and_replaced(zk, tmp_path)
+
+
+@pytest.mark.slow
+def test_the_same_on_postgresql(postgres_url: str, tmp_path: Path) -> None:  # chunks' meta read there too
+    overrides = {**OVERRIDES, "database_url": postgres_url, "index": {"vector": "pgvector", "lexical": "pg_bm25"}}
+    with Zhiku(load_settings(home=tmp_path / "home", environ={}, overrides=overrides)) as zk:
+        removed_and_replaced(zk, tmp_path)
+
+
+def removed_and_replaced(zk: Zhiku, tmp_path: Path) -> None:
     zk.create_kb("pics")
     a = make_docx(tmp_path / "a.docx", [drawing(1), drawing(2)])
     b = make_docx(tmp_path / "b.docx", [drawing(2), drawing(3)])
