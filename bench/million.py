@@ -13,6 +13,12 @@ model answers). recall@10 compares the dense channel's top 10 with an exhaustive
 vectors the index stores, for the same questions, and also for in-distribution questions (stored
 vectors plus noise). Adding 10k: new chunks straight into the loaded indexes (vector + BM25).
 
+Also measured on the same questions, interleaved: hybrid with the BM25 search forced after the
+embedding and beside it (``Retriever.lexical_first`` never / always; "hybrid" is the default, auto);
+the CPU time of a hybrid search given the vector, every part on one thread (``*_cpu``: what the load
+does not inflate); BM25's top candidates with MaxScore pruning and scattering every list, which must
+be identical (``bm25_pruned_same_as_exhaustive``); recall@10 and CPU at fewer IVF lists scanned.
+
     BENCH_WORK_DIR=/tmp/zhiku-bench-million python bench/million.py --size 1000000 --queries 200
 Writes docs/benchmarks/million.json.
 """
@@ -21,10 +27,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +71,38 @@ def exact_top(index: Any, queries: np.ndarray, k: int) -> np.ndarray:
     return best_i
 
 
+NPROBES = (32, 64)  # besides the chosen nprobe: the sweep in the JSON
+
+
+@contextmanager
+def single_threaded(search_module: Any) -> Iterator[None]:
+    """Every part of a hybrid search on the calling thread (no scan thread), to read its CPU time."""
+    saved = search_module.OVERLAP_MIN_VECTORS
+    search_module.OVERLAP_MIN_VECTORS = 1 << 62
+    try:
+        yield
+    finally:
+        search_module.OVERLAP_MIN_VECTORS = saved
+
+
+def exhaustive_bm25(index: Any, tokens: list[str], k: int) -> list[tuple[int, float, float]]:
+    """BM25's top ``k`` scattering every posting list (no MaxScore pruning): the reference the pruned
+    search must equal, and its cost."""
+    from zhiku.store import lexical
+
+    saved, saved_kth = lexical.MIN_PRUNE, lexical.kth_largest
+    lexical.MIN_PRUNE = 1 << 62
+    lexical.kth_largest = lambda values, k: -math.inf  # no floor between segments
+    try:
+        return index.search(tokens, k)
+    finally:
+        lexical.MIN_PRUNE, lexical.kth_largest = saved, saved_kth
+
+
 def measure(size: int, queries: int, top_k: int = 5) -> dict[str, Any]:
     from zhiku import Zhiku, load_settings
+    from zhiku.retrieval import search
+    from zhiku.text.normalize import lexical_tokens
 
     common.random_unit = clustered_unit  # type: ignore[assignment]  # the KB's vectors: see the docstring
     t0 = time.perf_counter()
@@ -85,12 +124,24 @@ def measure(size: int, queries: int, top_k: int = 5) -> dict[str, Any]:
         for mode in ("hybrid", "dense", "lexical"):
             app.retriever.search([kb], "warm up 预热", top_k, mode)
         out["rss_mb_ready"] = round(rss_mb(), 1)
-        times: dict[str, list[float]] = {m: [] for m in ("hybrid", "query_embed", "dense_no_embed", "lexical")}
+        retriever = app.retriever
+        lexical_first = ("never", "always")  # the BM25 search after the embedding / beside it, forced
+        times: dict[str, list[float]] = {m: [] for m in (
+            "hybrid", *(f"hybrid_lexical_first_{m}" for m in lexical_first), "query_embed", "dense_no_embed",
+            "lexical", "hybrid_no_embed_cpu", "bm25_index", "bm25_index_exhaustive", "bm25_index_cpu",
+            "bm25_index_exhaustive_cpu")}
         qvecs = []
-        for q in questions:
-            t0 = time.perf_counter()
-            app.retriever.search([kb], q, top_k, "hybrid")
-            times["hybrid"].append(time.perf_counter() - t0)
+        variants = [("hybrid", "auto"), *((f"hybrid_lexical_first_{m}", m) for m in lexical_first)]
+        for n, q in enumerate(questions):
+            # "hybrid" as configured (lexical_first "auto"), and the same question with the BM25
+            # search forced after / beside the embedding: interleaved, as the load changes by the
+            # second, and in turns, as whichever goes first touches the postings the others reuse
+            for name, m in variants[n % 3:] + variants[:n % 3]:
+                retriever.lexical_first = m
+                t0 = time.perf_counter()
+                retriever.search([kb], q, top_k, "hybrid")
+                times[name].append(time.perf_counter() - t0)
+            retriever.lexical_first = "auto"
             t0 = time.perf_counter()
             qv = embedder.embed_query(q)
             times["query_embed"].append(time.perf_counter() - t0)
@@ -101,6 +152,24 @@ def measure(size: int, queries: int, top_k: int = 5) -> dict[str, Any]:
             t0 = time.perf_counter()
             app.retriever.search([kb], q, top_k, "lexical")
             times["lexical"].append(time.perf_counter() - t0)
+            # CPU time of this thread (robust to the load): hybrid search given the vector, every
+            # part on this thread; BM25's top candidates pruned (MaxScore) and scattering every list
+            with single_threaded(search):
+                t0 = time.thread_time()
+                retriever.search([kb], q, top_k, "hybrid", query_vectors={kb.embedder: qv})
+                times["hybrid_no_embed_cpu"].append(time.thread_time() - t0)
+            tokens = lexical_tokens(q)
+            n_cand = max(app.settings.retrieval.candidates, top_k)
+            found = {}
+            for name, exhaustive in (("bm25_index", False), ("bm25_index_exhaustive", True)):
+                t0, c0 = time.perf_counter(), time.thread_time()
+                found[name] = exhaustive_bm25(idx.lexical, tokens, n_cand) if exhaustive else (
+                    idx.lexical.search(tokens, n_cand))
+                times[name].append(time.perf_counter() - t0)
+                times[f"{name}_cpu"].append(time.thread_time() - c0)
+            if found["bm25_index"] != found["bm25_index_exhaustive"]:
+                out.setdefault("bm25_pruned_differs", []).append(q)
+        out["bm25_pruned_same_as_exhaustive"] = f"{len(questions) - len(out.get('bm25_pruned_differs', []))}/{len(questions)}"
         for mode, ts in times.items():
             ms = [t * 1000 for t in ts]
             out[mode] = {"p50_ms": round(pct(ms, 50), 2), "p95_ms": round(pct(ms, 95), 2), "n": len(ms)}
@@ -117,6 +186,20 @@ def measure(size: int, queries: int, top_k: int = 5) -> dict[str, Any]:
             got = [[i for i, _ in vectors.search(q, 10)] for q in qs]
             out[f"recall@10_{name}"] = round(float(np.mean([len(set(g) & set(t.tolist())) / 10
                                                              for g, t in zip(got, truth)])), 4)
+            if out["approximate"]:  # fewer lists scanned: what recall and CPU time it would give
+                chosen = int(vectors._index.nprobe)
+                for nprobe in NPROBES:
+                    vectors._index.nprobe = nprobe
+                    cpu, got = [], []
+                    for q in qs:
+                        c0 = time.thread_time()
+                        got.append([i for i, _ in vectors.search(q, 10)])
+                        cpu.append((time.thread_time() - c0) * 1000)
+                    out.setdefault("nprobe_sweep", {}).setdefault(str(nprobe), {})[name] = {
+                        "recall@10": round(float(np.mean([len(set(g) & set(t.tolist())) / 10
+                                                          for g, t in zip(got, truth)])), 4),
+                        "cpu_p50_ms": round(pct(cpu, 50), 2)}
+                vectors._index.nprobe = chosen
         # a selective filter (one "file" of 1,000 chunks) and a broad one (every other chunk)
         held = np.sort(vectors.ids())
         for name, allowed in (("filter_1k", held[:1000]), ("filter_half", held[::2])):
