@@ -23,7 +23,7 @@ import numpy as np
 from zhiku import Zhiku, load_settings
 from zhiku.evaluation import load_corpus, read_jsonl
 from zhiku.text.normalize import detect_lang
-from zhiku.llm.relevance import relevance
+from zhiku.llm.relevance import best_relevance as judged
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "data" / "eval"
@@ -32,7 +32,7 @@ EVAL = ROOT.parent / "shared" / "data" / "eval"
 def best_relevance(app: Zhiku, kb: str, question: str) -> float:
     hits = app.search([kb], question, top_k=5)
     lang = detect_lang(question)
-    return max((relevance(lang, h) for h in hits[:3]), default=0.0)
+    return judged(lang, hits, question)  # the rule the answerers use (it was the passage's coverage)
 
 
 def run_set(app: Zhiku, name: str, limit: int) -> dict:

@@ -148,7 +148,7 @@ def _measure(app: "Zhiku", kb_name: str, queries: list[dict[str, Any]], mode: st
              relevances: list[tuple[bool, float]] | None = None) -> dict[str, Any]:
     """The metrics of one mode; ``relevances`` (when given) receives (answerable, best relevance) per
     question, for a refusal curve over the relevance floor."""
-    from zhiku.llm.relevance import relevance
+    from zhiku.llm.relevance import best_relevance
     from zhiku.text.normalize import detect_lang
 
     kb = app.kb(kb_name)
@@ -164,7 +164,7 @@ def _measure(app: "Zhiku", kb_name: str, queries: list[dict[str, Any]], mode: st
         hits = app.retriever.search([kb], q["question"], depth * 3, mode)
         latencies.append((time.perf_counter() - t0) * 1000)
         lang = detect_lang(q["question"])
-        best = max((relevance(lang, h, q["question"]) for h in hits[:3]), default=0.0)
+        best = best_relevance(lang, hits, q["question"])
         if relevances is not None:
             relevances.append((not q.get("unanswerable"), best))
         if q.get("unanswerable"):

@@ -8,7 +8,7 @@ from typing import Callable
 
 import numpy as np
 
-from zhiku.llm.relevance import relevance
+from zhiku.llm.relevance import best_relevance
 from zhiku.schema import Hit, Retrieved
 
 
@@ -49,5 +49,5 @@ class Evidence:
 
 def weigh(question: str, lang: str, hits: list[Hit], floor: float, embedder: str, vectors: QueryVectors) -> Evidence:
     """The hits with the answerers' estimate of whether they hold the answer."""
-    best = max((relevance(lang, h, question) for h in hits[:3]), default=0.0)
+    best = best_relevance(lang, hits, question)
     return Evidence(question, lang, hits, best, best >= floor, embedder, vectors)

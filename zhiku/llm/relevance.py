@@ -49,6 +49,16 @@ def relevance(question_lang: str, hit: Hit, question: str | None = None) -> floa
     return 0.4 * dense + 0.6 * sentence_coverage(question, hit.text)
 
 
+JUDGED = 3  # the hits the verdict looks at: the answer is rarely below the third
+
+
+def best_relevance(question_lang: str, hits: Sequence[Hit], question: str | None = None) -> float:
+    """The verdict on a search: the best :func:`relevance` of its first ``JUDGED`` hits (0.0 without
+    hits). Under ``retrieval.relevance_floor`` the answer is "not in the knowledge base", for the
+    extractive answerer and strict-grounded generation alike."""
+    return max((relevance(question_lang, h, question) for h in hits[:JUDGED]), default=0.0)
+
+
 @lru_cache(maxsize=64)
 def _question_terms(question: str) -> tuple[dict[str, float], frozenset[str]]:
     from zhiku.text.normalize import lexical_tokens, normalize_for_match
