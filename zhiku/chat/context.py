@@ -20,7 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from zhiku.chat.budget import Fitted
-from zhiku.llm.extractive import ExtractiveAnswerer, relevance
+from zhiku.llm.extractive import ExtractiveAnswerer
+from zhiku.llm.relevance import best_relevance
 from zhiku.schema import Answer, Hit
 from zhiku.text.normalize import detect_lang
 from zhiku.store.db import chunks
@@ -146,7 +147,7 @@ class ContextWidener:
         lang = detect_lang(question)
         if self.engine is None or self.budget_chars <= 0 or (self.langs is not None and lang not in self.langs):
             return answerer.answer(question, hits, embedder, query_vector)
-        best = max((relevance(lang, h, question) for h in hits[:3]), default=0.0)
+        best = best_relevance(lang, hits, question)
         if best < answerer.floor:
             return answerer.answer(question, hits, embedder, query_vector)  # judged on the passages found
         read = answerer.options.passages  # the passages the answerer reads: a later hit may be their context

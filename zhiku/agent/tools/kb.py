@@ -8,7 +8,7 @@ agentic retrieval work well:
 - a name outside ``readable_kbs`` reads as unknown (the same words as a KB that does not exist), so
   names do not leak;
 - its result tells the model when the best hits look weakly related to the query (the answerers'
-  refusal rule: ``zhiku.llm.extractive.relevance`` of the query and the passage, under
+  refusal rule: ``zhiku.llm.relevance.best_relevance`` of the query and the passage, under
   ``retrieval.relevance_floor``), so that it rephrases and searches again rather than answering from
   passages that do not hold the answer;
 - the passages go back as the result's ``sources``: the loop numbers them once for the whole answer,
@@ -63,7 +63,7 @@ class KBSearch:
         )
 
     def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
-        from zhiku.llm.extractive import relevance
+        from zhiku.llm.relevance import best_relevance
         from zhiku.text.normalize import detect_lang
 
         query = str(arguments.get("query") or "").strip()
@@ -99,7 +99,7 @@ class KBSearch:
                               summary=f"no passages for '{query}'", data={"query": query, "kbs": names})
         floor = settings.retrieval.relevance_floor if settings is not None else DEFAULT_FLOOR
         lang = detect_lang(query)
-        best = max(relevance(lang, h, query) for h in hits[:3])  # the answerers' rule, given the question
+        best = best_relevance(lang, hits, query)  # the answerers' rule, given the question
         weak = best < floor
         note = (" They look weakly related to the query: if they do not answer, search again with other words "
                 "or a narrower sub-question.") if weak else ""
