@@ -207,8 +207,10 @@ class BM25Index:
         left = np.cumsum([hi - lo for _, lo, hi in terms][::-1])[::-1]  # postings of terms[j:]
         seen: list[np.ndarray] = []
         for j, (w, lo, hi) in enumerate(terms):
-            if seen and left[j] * PRUNE_CHECK >= seg.n:  # enough left to scatter that a look pays
-                cand = union(seen)
+            # a look pays when much is left to scatter, and can succeed only if the lists scored so far
+            # (or the floor) can outweigh the rest
+            if seen and left[j] * PRUNE_CHECK >= seg.n and max(floor, reach[0] - reach[j]) > reach[j]:
+                cand = union(seen)  # sorted all again: numpy's SIMD sort beat merging each new list in
                 cand = cand[ok[cand]]
                 part = scores[cand]
                 theta = max(floor, kth_largest(part, k))
