@@ -7,7 +7,8 @@ export PIP_PROGRESS_BAR := off
 
 .PHONY: run demo test test-fast typecheck bench bench-full install install-test system-deps readme-config clean
 
-$(VENV)/.stamp-core: pyproject.toml setup.py zhiku/embed/e5engine/e5.c zhiku/embed/e5engine/matmul_q4q8.h
+$(VENV)/.stamp-core: pyproject.toml setup.py zhiku/embed/e5engine/e5.c zhiku/embed/e5engine/matmul_q4q8.h \
+		zhiku/embed/e5engine/matmul_i8.h
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	$(PIP) install -e '.[ocr]'

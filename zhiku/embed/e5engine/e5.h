@@ -20,8 +20,12 @@ void      e5_free(e5_model *m);
 
 /* zhiku's build: the int8 matmul's instruction set. e5_set_isa(1) picks the best the CPU has
  * (AVX-512 VNNI, AVX-VNNI, else AVX2; done at the first load), e5_set_isa(0) AVX2 only; returns 1
- * when a VNNI path is in use. e5_isa() names the one in use. Same vectors either way. */
+ * when a VNNI path is in use. e5_use_isa(name) picks one by name (avx512vnni, avxvnni, avx2, or
+ * q4-avx512vnni, q4-avxvnni, q4-avx2: the int8 x int4 matmul zhiku had before); -1 where this CPU
+ * lacks it. e5_isa() names the one in use. The three int8 x int8 ones give the same vectors, as
+ * do the three q4 ones. */
 int         e5_set_isa(int best);
+int         e5_use_isa(const char *name);
 const char *e5_isa(void);
 
 /* Token count (incl. specials) for usage reporting. */
