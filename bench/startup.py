@@ -9,6 +9,7 @@ search must cost about what the later ones do. Resident memory at health and whe
     python bench/startup.py --sizes 10000
     python bench/startup.py --sizes 100000 --before without:C1,C2   # this tree, and this tree less C1, C2
     python bench/startup.py --sizes 100000 --before REF [--after REF]  # two commits (their schema must open the KB)
+    python bench/startup.py --sizes 100000 --before without:C1 --repeat 5  # taking turns, medians of 5 starts each
 Writes docs/benchmarks/startup.json.
 """
 
@@ -69,6 +70,18 @@ def tree_without(commits: list[str]) -> Path:
     return root
 
 
+def rss_parts(pid: int) -> dict[str, float]:
+    """Resident memory split (Linux): private heap (anonymous) and pages of files (libraries and the
+    memory-mapped index files: the kernel's page cache, given back under memory pressure)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            fields = (line.split(":", 1) for line in status)
+            kb = {k: int(v.split()[0]) for k, v in fields if k in ("RssAnon", "RssFile")}
+    except OSError:
+        return {}
+    return {"rss_mb_idle_anon": kb["RssAnon"] / 1024, "rss_mb_idle_file": kb["RssFile"] / 1024}
+
+
 def one_start(home: Path, tree: Path | None, questions: list[str], first_at_once: bool) -> dict[str, Any]:
     """Start the server once. ``first_at_once``: the first search goes right when /api/health answers
     (what a user who starts the server and asks at once waits for); else it goes once the server said
@@ -125,13 +138,20 @@ def one_start(home: Path, tree: Path | None, questions: list[str], first_at_once
                 row["first_over_later"] = lat[0] / pct(lat[1:], 50)
                 time.sleep(2.0)
                 row["rss_mb_idle"] = rss_mb(proc.pid)
+                row.update(rss_parts(proc.pid))
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     return row
 
 
-def measure(size: int, before: str | None, after: str | None = None, questions: int = 10) -> dict[str, Any]:
+def measure(size: int, before: str | None, after: str | None = None, questions: int = 10,
+            repeat: int = 1) -> dict[str, Any]:
+    """With ``repeat`` > 1 the versions take turns (before, after, before, after...) and each figure
+    is the median of its starts, every start's figures kept under ``runs``: on a loaded machine one
+    start varies by seconds."""
+    from statistics import median
+
     home = build_synthetic_kb(size)
     qs = eval_questions(questions + 1)
     row: dict[str, Any] = {"chunks": size}
@@ -141,19 +161,29 @@ def measure(size: int, before: str | None, after: str | None = None, questions: 
     else:
         before_tree = tree_at(before) if before else None
     variants = [("before", before_tree), ("after", after_tree)] if before else [("after", after_tree)]
-    for name, tree in variants:  # each: one start asked at once, one asked after the warm-up
-        at_once = one_start(home, tree, qs[-1:], True)
-        warm = one_start(home, tree, qs[:-1], False)
-        part = {"ready_s": at_once["ready_s"], "first_answer_s": at_once["first_answer_s"],
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in variants}
+    for _ in range(repeat):
+        for name, tree in variants:  # each: one start asked at once, one asked after the warm-up
+            at_once = one_start(home, tree, qs[-1:], True)
+            warm = one_start(home, tree, qs[:-1], False)
+            runs[name].append({
+                "ready_s": at_once["ready_s"], "first_answer_s": at_once["first_answer_s"],
                 "first_answer_ms": at_once["first_question_ms"], "ready_s_second_start": warm["ready_s"],
-                **{k: warm[k] for k in ("warm_s", "rss_mb_ready", "rss_mb_idle", "first_question_ms",
-                                        "later_questions_p50_ms", "first_over_later")}}
+                **{k: warm[k] for k in ("warm_s", "rss_mb_ready", "rss_mb_idle", "rss_mb_idle_anon",
+                                        "rss_mb_idle_file", "first_question_ms", "later_questions_p50_ms",
+                                        "first_over_later") if k in warm},
+                "loadavg": os.getloadavg()[0]})
+    for name, _ in variants:
+        part: dict[str, Any] = {k: median(r[k] for r in runs[name]) for k in runs[name][0]}
+        if repeat > 1:
+            part["starts"] = repeat
+            part["runs"] = runs[name]
         if name == "after" and not before:
             row.update(part)
         else:
             row[name] = part
     if before:
-        row.update(row["after"])
+        row.update({k: v for k, v in row["after"].items() if k != "runs"})
         row["before_ref"], row["after_ref"] = before, after or "working tree"
     row["machine"] = machine()
     return row
@@ -165,10 +195,12 @@ def main() -> None:
     ap.add_argument("--before", help="a git ref: also start zhiku as of that commit, same run, and compare; "
                                       "or without:C1,C2 for this working tree less what commits C1, C2 changed")
     ap.add_argument("--after", help="a git ref for the 'after' side (default: this working tree)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="start each version this many times, taking turns; figures are medians")
     args = ap.parse_args()
     rows = []
     for size in args.sizes:
-        row = measure(size, args.before, args.after)
+        row = measure(size, args.before, args.after, repeat=args.repeat)
         rows.append(row)
         for name in ("before", "after") if args.before else ("after",):
             r = row[name] if args.before else row
