@@ -62,7 +62,8 @@ def test_the_sentence_of_the_asked_type_is_quoted(kb: Zhiku) -> None:
 
 @pytest.mark.parametrize(("question", "kind"), [
     ("股东会会议在哪里召开？", "where"), ("联系人是谁？", "who"), ("年假有几天？", "how_many"),
-    ("入职满一年的员工有多少天年假？", "how_many"), ("会议何时举行？", "when"), ("哪一年成立的？", "when"),
+    ("入职满一年的员工有多少天年假？", "how_many"), ("会议何时举行？", "when"), ("哪一年成立的？", "year"),
+    ("这座桥被命名为什么？", "name"), ("What is this process called?", "name"), ("In what year was it built?", "year"),
     ("为什么要提前申请？", "why"), ("When did Voyager 1 enter interstellar space?", "when"),
     ("How many planets are there?", "how_many"), ("Where is the tea kept?", "where"),
     ("Who founded the company?", "who"), ("Why is the sky blue?", "why"), ("What is the purpose of it?", None),
@@ -82,4 +83,8 @@ def test_a_sentence_offers_what_the_question_lacks() -> None:
     assert not check("when", "Voyager 1 carries a golden record.", "When did Voyager 1 leave?")
     assert check("who", "The company was founded by Jane Smith.", "Who founded the company?")
     assert check("why", "由于系统需要审批，申请须提前提交。", "为什么要提前申请？")
+    # a day of the month is no year
+    assert not check("year", "4月20日，巴麦尊任命额尔金为全权专使。", "巴麦尊在哪一年任命额尔金为全权专使？")
+    assert check("year", "1857年3月，英国内阁通过了增兵远东的提案。", "巴麦尊在哪一年任命额尔金为全权专使？")
+    assert check("name", "这一段路被市议会命名为布鲁黑文。", "这一段路被命名为什么？")
 

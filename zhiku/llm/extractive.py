@@ -45,12 +45,20 @@ class SentenceWeights:
     neighbours: bool = True  # a quote that refers back or lacks the asked-for thing brings its neighbours
     others: float = 0.6  # another sentence is quoted when its content reaches this share of the lead's
     others_typed: bool = True  # ... and, when the lead holds what the question's type asks for, so does it
+    passage_share: float = 0.5  # passages quoted from: those whose relevance reaches this share of the best's
+    paren: bool = True  # pieces split inside an open parenthesis are joined again
+    subjectless: bool = True  # a Chinese sentence that starts with its verb (是…, 也…) refers back too
+    prior: float = 0.2  # of a sentence's score: its passage's retrieval score against the first's
+    narrow_types: bool = True  # "哪一年" asks for a year (not "4月20日"), "命名为什么" for a name (not why)
 
 
 BEFORE = SentenceWeights(lexical=0.55, bigrams=0.0, answer_type=0.0, neighbours=False, others=0.8,
-                         others_typed=False)  # before issue 17
+                         others_typed=False, passage_share=0.75, paren=False, subjectless=False,
+                         narrow_types=False)  # before issue 17
 _REFERS_BACK = re.compile(r"^\s*(?:这|那|该|此|其|它|他|她|上述)|^\s*(?:these|this|that|it|they|he|she|its|their|"
                           r"such)\b", re.IGNORECASE)
+_NO_SUBJECT = re.compile(r"^\s*(?:是|也|并|並|且|而|但|却|卻|又|便|就|均|都|皆|亦|即|乃|则|則|故|因而|因此|所以|后来|後來|之后|之後|"
+                         r"其后|其後|随后|隨後|同时|同時)")
 
 
 @dataclass
@@ -116,7 +124,7 @@ class ExtractiveAnswerer:
         if best < self.floor:
             return Answer(answer=NOT_FOUND[lang], found=False, citations=[], lang=lang, best_score=round(best, 6))
         opts = self.options
-        passages = [h for h, r in zip(hits[: opts.passages], rel) if r >= best * 0.75] or hits[:1]
+        passages = [h for h, r in zip(hits[: opts.passages], rel) if r >= best * self.weights.passage_share] or hits[:1]
         sentences = self._candidates(passages)
         parts = question_parts(question)
         if len(parts) > 1:  # one question after another: the best sentence for each
@@ -154,26 +162,27 @@ class ExtractiveAnswerer:
         return Answer(answer=f"{LEAD[lang]}\n{body}", found=True, citations=citations, lang=lang,
                       best_score=round(best, 6))
 
-    @staticmethod
-    def _with_neighbours(lead: _Sentence, chosen: list[_Sentence], sentences: list[_Sentence],
+    def _with_neighbours(self, lead: _Sentence, chosen: list[_Sentence], sentences: list[_Sentence],
                          limit: int) -> list[_Sentence]:
         """The lead with the sentence before it when it refers back, and the one after it when it
         lacks what the question asks for; then the other chosen sentences, ``limit`` in all."""
         at = {(s.passage, s.position): s for s in sentences}
         wanted = []
-        if _REFERS_BACK.match(lead.text):
+        if _REFERS_BACK.match(lead.text) or (self.weights.subjectless and _NO_SUBJECT.match(lead.text)):
             wanted.append(at.get((lead.passage, lead.position - 1)))
         if not lead.typed:
             wanted.append(at.get((lead.passage, lead.position + 1)))
         extra = [s for s in wanted if s is not None]
         return ([lead] + extra + [s for s in chosen[1:] if s not in extra])[: max(limit, 1 + len(extra))]
 
-    @staticmethod
-    def _candidates(passages: Sequence[Hit]) -> list[_Sentence]:
+    def _candidates(self, passages: Sequence[Hit]) -> list[_Sentence]:
         out: list[_Sentence] = []
         for p, hit in enumerate(passages):
             headings = set((hit.section or "").split(" > "))
-            for i, sent in enumerate(_units(hit.text)):
+            units = _units(hit.text)
+            if self.weights.paren:
+                units = _paren_joined(units)
+            for i, sent in enumerate(units):
                 if len(sent) < 4 or sent in headings or _looks_like_heading(sent) or _too_thin(sent):
                     continue
                 out.append(_Sentence(sent[:MAX_SENTENCE], p, i))
@@ -188,7 +197,7 @@ class ExtractiveAnswerer:
 
         weights = self.weights
         q_norm = normalize_for_match(question)
-        kind = question_type(q_norm)
+        kind = question_type(q_norm, narrow=weights.narrow_types)
         q_weights = _weights(lexical_tokens(question))
         total = sum(q_weights.values()) or 1.0
         sentence_tokens = [set(lexical_tokens(s.text)) for s in sentences]  # once per sentence, not per term
@@ -208,4 +217,18 @@ class ExtractiveAnswerer:
         content = content + weights.answer_type * np.array(typed, dtype=np.float64)
         for s, c, p, ty in zip(sentences, content, prior, typed):
             s.content, s.typed = float(c), ty
-            s.score = float(0.8 * c + 0.2 * p)
+            s.score = float((1 - weights.prior) * c + weights.prior * p)
+
+
+def _paren_joined(units: list[str]) -> list[str]:
+    """Pieces split inside an open parenthesis ("The Amazon rainforest (Portuguese: ...; Spanish: ...)")
+    joined again, so the sentence is quoted whole."""
+    out: list[str] = []
+    depth = 0
+    for u in units:
+        if depth > 0 and out:
+            out[-1] += u if re.match(r"[\u3000-\u9fff\uff00-\uffef]", u) else f" {u}"
+        else:
+            out.append(u)
+        depth = max(0, depth + u.count("(") + u.count("（") - u.count(")") - u.count("）"))
+    return out

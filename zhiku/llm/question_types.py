@@ -22,10 +22,15 @@ _EN_NUMBERS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|
 _MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
 
 # question type → the question words that ask for it (normalised text); the first match wins, so
-# the narrower readings come first ("多少年" asks how many, "哪一年" asks when)
+# the narrower readings come first ("多少年" asks how many, "哪一年" asks when, "命名为什么" asks a name,
+# not why)
 QUESTION_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("name", re.compile(r"(?:叫|称|稱|名为|名為|命名为|命名為|取名|译为|譯為|翻译为|翻譯為)(?:做|作|为|為)?(?:什么|什麼|何)|"
+                        r"什么名字|什麼名字|\bwhat (?:is|was|are|were) (?:the |this |that |it |they )?[\w\s]{0,40}"
+                        r"(?:called|named|known as|termed|referred to as)\b|\bwhat name\b")),
     ("why", re.compile(r"为什么|为何|为啥|何故|什么原因|原因是|^\s*why\b|\bwhat (?:caused|causes|is the reason)|"
                        r"\bfor what reason\b")),
+    ("year", re.compile(r"哪一?年(?!代|级|龄)|何年|什么年份|\b(?:what|which) year\b")),
     ("when", re.compile(r"何时|什么时候|什么时间|哪一?年|哪一?天|哪个?月|几月|几号|几点|哪个?(?:世纪|年代|朝代|时期|季节)|"
                         r"何年|^\s*when\b|\bwhat (?:year|date|time|day|month|century|decade|period|era|age)\b|"
                         r"\bwhich (?:year|date|day|month|century|decade|period|era)\b|\bhow long ago\b|"
@@ -41,6 +46,9 @@ QUESTION_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 ANSWER_PATTERNS: dict[str, re.Pattern[str]] = {
+    # a year, not a month or a day: "4月20日" does not answer "哪一年", "1857年3月" does
+    "year": re.compile(rf"(?<!\d)(?:1\d{{3}}|20\d{{2}})(?!\d)|[\d{_ZH_NUM}]+\s*年(?!代|级|龄|轻|纪)|"
+                       rf"\b\d{{1,4}}\s*(?:bc|ad|bce|ce)\b"),
     "when": re.compile(rf"(?<!\d)(?:1\d{{3}}|20\d{{2}})(?!\d)|[\d{_ZH_NUM}]+\s*(?:年|月|日|号|世纪|年代|点|时|分)|"
                        rf"[{_ZH_NUM}\d]+\s*(?:世纪)|(?:上午|下午|早上|晚上|凌晨|中午|傍晚|今年|去年|明年|当年|同年|次年|"
                        rf"春季|夏季|秋季|冬季|春天|夏天|秋天|冬天|初期|中期|末期|期间|时期|朝|代)|"
@@ -51,6 +59,8 @@ ANSWER_PATTERNS: dict[str, re.Pattern[str]] = {
                            rf"百分之|\b(?:{_EN_NUMBERS})\b|%|percent"),
     "where": re.compile(r"在|位于|于|坐落|来自|前往|到达|省|市|县|区|镇|村|州|国|城|岛|洲|山|河|湖|海|港|街|路|楼|馆|厅|室|"
                         r"大学|学院|医院|中心|\b(?:in|at|near|from|located|situated|based|into|to)\b"),
+    "name": re.compile(r"称为|称作|叫做|叫作|名为|命名|之称|简称|别名|别称|又名|又称|俗称|号称|译为|意为|"
+                       r"\b(?:called|named|known as|termed|referred to as|dubbed|nicknamed)\b"),
     "who": re.compile(r"由|担任|先生|女士|教授|博士|主席|总统|总理|部长|经理|主任|院长|校长|负责人|联系人|作者|创始人|"
                       r"导演|国王|皇帝|提出|发明|发现|创立|领导|\b(?:by|named|called|led|founded|written|king|queen|"
                       r"president|emperor|leader|author|director|inventor)\b"),
@@ -61,9 +71,12 @@ _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|de\s+|von\s+)?[A-Z][a-z]+)*")
 _NUMBERISH = re.compile(rf"\d+(?:[.,]\d+)?|[{_ZH_NUM}]{{1,6}}")
 
 
-def question_type(question: str) -> str | None:
-    """``when``, ``where``, ``who``, ``how_many``, ``why`` or None; ``question`` normalised."""
+def question_type(question: str, narrow: bool = True) -> str | None:
+    """``name``, ``why``, ``year``, ``when``, ``how_many``, ``where``, ``who`` or None; ``question``
+    normalised. ``narrow=False``: without ``name`` and ``year`` (the answerer before them, for benchmarks)."""
     for kind, pattern in QUESTION_WORDS:
+        if not narrow and kind in ("name", "year"):
+            continue
         if pattern.search(question):
             return kind
     return None
@@ -73,7 +86,7 @@ def offers(kind: str, sentence: str, raw_sentence: str, question: str, raw_quest
     """Whether the sentence holds something of ``kind`` that the question does not already hold
     (``sentence``/``question`` normalised, the raw forms for capitalised names)."""
     pattern = ANSWER_PATTERNS[kind]
-    if kind in ("when", "how_many"):
+    if kind in ("when", "how_many", "year"):
         asked = set(_NUMBERISH.findall(question))
         return any(not set(_NUMBERISH.findall(m.group())) <= asked or not _NUMBERISH.search(m.group())
                    for m in pattern.finditer(sentence))
