@@ -317,8 +317,10 @@ class PgVectorIndex:
                 sql = (f"SELECT id, (embedding <#> CAST(:q AS halfvec)) AS dist FROM chunk_vectors "
                        f"WHERE {where} ORDER BY dist, id LIMIT :k")
             else:
+                # sorting off: the graph, not the planner's guess (near EXACT_MAX it would pick a full sort)
                 conn.execute(text("SELECT set_config('hnsw.ef_search', :ef, true), "
-                                  "set_config('hnsw.iterative_scan', 'relaxed_order', true)"),
+                                  "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                                  "set_config('enable_sort', 'off', true)"),
                              {"ef": str(min(MAX_EF, max(MIN_EF, 4 * int(k))))})
                 sql = (f"SELECT id, ((embedding::halfvec({d})) <#> CAST(:q AS halfvec({d}))) AS dist "
                        f"FROM chunk_vectors WHERE dimensions = {d} AND {where} ORDER BY dist LIMIT :k")
