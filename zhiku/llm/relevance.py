@@ -115,13 +115,15 @@ def bridged_coverage(question: str, text: str) -> float:
 
 
 def _part_bridged(question: str, text: str) -> float:
-    from zhiku.text.bridge import glossed, held_share
+    from zhiku.text.bridge import UNGLOSSED, glossed, held_share
     from zhiku.text.normalize import detect_lang, lexical_tokens
 
     weights, _ = _question_terms(question)
     chinese = detect_lang(question) == "zh"
     if chinese:  # one character's glosses are many and vague (有, 中, 该, 让): not evidence either way
         weights = {t: w for t, w in weights.items() if len(t) > 1 and t not in _BRIDGE_STOP}
+    else:  # words no gloss is made of ("have", "most", "from") cannot be found: not counted
+        weights = {t: w for t, w in weights.items() if t not in UNGLOSSED}
     total = sum(weights.values())
     if not total:
         return 0.0

@@ -31,6 +31,8 @@ _GLOSS_STOP = EN_STOPWORDS | frozenset(
     "sb sth one someone something oneself etc also used esp e g i.e lit fig coll abbr form "
     "kind sort type make get have not no very much more most all some any other such as from into "
     "up out off over he she they we you i me my his her their our your".split())
+# the same as an English question's tokens: no glossed Chinese sentence holds them
+UNGLOSSED = frozenset(stem_en(w) for w in _GLOSS_STOP)
 _SKIP_SENSE = re.compile(r"^(CL:|variant of|old variant|see |surname |used in |"
                          r"\(bound form\)|\(Tw\) variant|also written|erhua variant|same as )", re.I)
 _PAREN = re.compile(r"\([^()]*\)|\[[^\]]*\]")
