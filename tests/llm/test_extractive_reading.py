@@ -6,16 +6,23 @@ that asks for a year is not answered with a day of the month."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Sequence
 
+import numpy as np
 import pytest
 
 from zhiku import Zhiku
-from zhiku.llm.extractive import _paren_joined
-from zhiku.schema import Answer, AnswerRequest
+from zhiku.config import AnswerSettings
+from zhiku.llm.extractive import ExtractiveAnswerer, SentenceWeights, _paren_joined
+from zhiku.schema import Answer, AnswerRequest, Hit
 
 AMAZON = """# Amazon rainforest
 
-The Amazon rainforest (Portuguese: Floresta Amazônica or Amazônia; Spanish: Selva Amazónica, Amazonía or usually Amazonia; French: Forêt amazonienne; Dutch: Amazoneregenwoud), also known in English as Amazonia or the Amazon Jungle, is a moist broadleaf forest that covers most of the Amazon basin of South America. This basin encompasses seven million square kilometres, of which five and a half million square kilometres are covered by the rainforest.
+The Amazon rainforest (Portuguese: Floresta Amazônica or Amazônia; Spanish: Selva Amazónica, Amazonía or \
+usually Amazonia; French: Forêt amazonienne; Dutch: Amazoneregenwoud), also known in English as Amazonia or \
+the Amazon Jungle, is a moist broadleaf forest that covers most of the Amazon basin of South America. This \
+basin encompasses seven million square kilometres, of which five and a half million square kilometres are \
+covered by the rainforest.
 """
 
 KALMYKIA = """# 卡尔梅克
@@ -53,3 +60,32 @@ def test_parenthesis_pieces_are_joined() -> None:
     assert _paren_joined(["A (b;", "c; d) e.", "F."]) == ["A (b; c; d) e.", "F."]
     assert _paren_joined(["甲（乙；", "丙）丁。", "戊。"]) == ["甲（乙；丙）丁。", "戊。"]
     assert _paren_joined(["A) stray close.", "B."]) == ["A) stray close.", "B."]  # a stray ")" opens nothing
+
+
+
+KEARNEY = """Kearney Boulevard is named after the entrepreneur and millionaire M. Theo Kearney. Kearney \
+Boulevard runs west from Fresno Street for about twenty miles to Kerman, California. Kearney Boulevard is a \
+two-lane country road lined with tall palm trees for most of its length. To restore the image of the \
+neighbourhood, the city council named a section of it Brookhaven."""
+
+
+class _SameVector:
+    """Every sentence as similar to the question as every other: the words alone decide."""
+
+    def embed_passages(self, texts: Sequence[str]) -> tuple[np.ndarray, Any]:
+        return np.ones((len(texts), 4), dtype=np.float32) / 2, None
+
+
+@pytest.mark.parametrize("idf", [0.8, 0.0])
+def test_the_words_few_sentences_share_weigh_most(idf: float) -> None:
+    """Every sentence repeats the topic (Kearney Boulevard); the one that answers holds the rarer
+    words of the question (image, section). Without the weighting the longest topic words win."""
+    answerer = ExtractiveAnswerer(0.0, AnswerSettings(), lambda name: _SameVector(), lambda name: (0.0, 1.0),
+                                  lambda name, q: np.ones(4, dtype=np.float32) / 2)
+    answerer.weights = SentenceWeights(idf=idf)
+    hit = Hit(kb="kb", file="kearney.md", file_id="f", page=None, section=None, chunk_id=1, score=1.0, text=KEARNEY)
+    sentences = answerer._candidates([hit])
+    answerer._score("To improve the image of the area, what was a section of Kearney Boulevard named?",
+                    sentences, [hit], "e", np.ones(4, dtype=np.float32) / 2)
+    lead = max(sentences, key=lambda s: s.score)
+    assert ("Brookhaven" in lead.text) == (idf > 0)

@@ -3,18 +3,22 @@ passages, each followed by its citation number.
 
 Sentences are scored by how much of the question's weighted words they contain
 (jieba words, and for Chinese also character bigrams, which do not depend on how
-jieba cut the question), by their embedding similarity to the question, and by
-whether they hold what the question's type asks for (a date for "when"/何时, a
+jieba cut the question; a word counts more when few of the candidate sentences hold
+it, as the topic every sentence repeats says little about which one answers), by
+their embedding similarity to the question, and by whether they hold what the
+question's type asks for (a date for "when"/何时, a year for "which year"/哪一年, a
 number for "how many"/多少/几, a place, a name, a reason: ``question_types``); the
 passage's own retrieval score breaks ties. A quote that refers back ("这种网络",
-"it") or lacks what was asked brings its neighbouring sentences. Sentences are
-quoted as written, so a question in one language over documents in another is
-answered with the document's sentences. When the best passage scores under the
-relevance floor the answer says so instead of quoting something unrelated.
+"it", a Chinese sentence that starts with its verb) or lacks what was asked brings
+its neighbouring sentences. Sentences are quoted as written, so a question in one
+language over documents in another is answered with the document's sentences. When
+the best passage scores under the relevance floor the answer says so instead of
+quoting something unrelated.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
@@ -49,12 +53,13 @@ class SentenceWeights:
     paren: bool = True  # pieces split inside an open parenthesis are joined again
     subjectless: bool = True  # a Chinese sentence that starts with its verb (是…, 也…) refers back too
     prior: float = 0.2  # of a sentence's score: its passage's retrieval score against the first's
+    idf: float = 0.8  # share of a question word's weight that depends on how few candidate sentences hold it
     narrow_types: bool = True  # "哪一年" asks for a year (not "4月20日"), "命名为什么" for a name (not why)
 
 
 BEFORE = SentenceWeights(lexical=0.55, bigrams=0.0, answer_type=0.0, neighbours=False, others=0.8,
                          others_typed=False, passage_share=0.75, paren=False, subjectless=False,
-                         narrow_types=False)  # before issue 17
+                         narrow_types=False, idf=0.0)  # before issue 17
 _REFERS_BACK = re.compile(r"^\s*(?:这|那|该|此|其|它|他|她|上述)|^\s*(?:these|this|that|it|they|he|she|its|their|"
                           r"such)\b", re.IGNORECASE)
 _NO_SUBJECT = re.compile(r"^\s*(?:是|也|并|並|且|而|但|却|卻|又|便|就|均|都|皆|亦|即|乃|则|則|故|因而|因此|所以|后来|後來|之后|之後|"
@@ -201,6 +206,12 @@ class ExtractiveAnswerer:
         q_weights = _weights(lexical_tokens(question))
         total = sum(q_weights.values()) or 1.0
         sentence_tokens = [set(lexical_tokens(s.text)) for s in sentences]  # once per sentence, not per term
+        if weights.idf and len(sentences) > 2:
+            n = len(sentences)
+            idf = {t: math.log((n + 1) / (0.5 + sum(t in toks for toks in sentence_tokens))) for t in q_weights}
+            top = max(idf.values(), default=1.0) or 1.0
+            q_weights = {t: w * (1 - weights.idf + weights.idf * max(idf[t], 0.0) / top) for t, w in q_weights.items()}
+            total = sum(q_weights.values()) or 1.0
         lexical = np.array([sum(w for t, w in q_weights.items() if t in toks) / total for toks in sentence_tokens])
         normed = [normalize_for_match(s.text) for s in sentences]
         q_grams = _bigrams(q_norm)
