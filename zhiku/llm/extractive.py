@@ -47,7 +47,7 @@ class SentenceWeights:
     bigrams: float = 0.4  # of the words' part: Chinese character bigrams (the rest: jieba words)
     answer_type: float = 0.1  # added when the sentence holds what the question's type asks for
     neighbours: bool = True  # a quote that refers back or lacks the asked-for thing brings its neighbours
-    others: float = 0.6  # another sentence is quoted when its content reaches this share of the lead's
+    others: float = 0.5  # another sentence is quoted when its content reaches this share of the lead's
     others_typed: bool = True  # ... and, when the lead holds what the question's type asks for, so does it
     passage_share: float = 0.5  # passages quoted from: those whose relevance reaches this share of the best's
     paren: bool = True  # pieces split inside an open parenthesis are joined again
