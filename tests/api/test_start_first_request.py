@@ -60,7 +60,7 @@ def test_the_warm_up_starts_after_the_first_answer(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(commands_server, "FIRST_REQUEST_WAIT_S", 120.0)
     first = FirstRequest(_api())
     zhiku = _FakeZhiku(first)
-    warm = threading.Thread(target=commands_server._warm_up, args=(zhiku, "http://127.0.0.1:9", [], first))
+    warm = threading.Thread(target=commands_server._warm_up, args=(zhiku, "http://127.0.0.1:9", first))
     warm.start()
     with TestClient(first) as client:
         client.get("/api/health")
@@ -73,7 +73,7 @@ def test_without_a_request_the_warm_up_starts_anyway(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(commands_server, "FIRST_REQUEST_WAIT_S", 0.01)
     first = FirstRequest(_api())
     zhiku: Any = _FakeZhiku(first)
-    commands_server._warm_up(zhiku, "http://127.0.0.1:9", [], first)
+    commands_server._warm_up(zhiku, "http://127.0.0.1:9", first)
     assert zhiku.answered_at_start is False
 
 
@@ -91,7 +91,7 @@ def test_what_the_warm_up_loaded_is_kept_out_of_full_collections(monkeypatch: py
     loaded = [{"chunk": i} for i in range(1000)]  # what a warm-up leaves behind, tracked by the collector
     gc.unfreeze()
     try:
-        commands_server._warm_up(zhiku, "http://127.0.0.1:9", [], first)
+        commands_server._warm_up(zhiku, "http://127.0.0.1:9", first)
         assert gc.get_freeze_count() >= len(loaded)
         assert not any(d is loaded[0] for d in gc.get_objects())  # frozen: no longer in any generation
     finally:

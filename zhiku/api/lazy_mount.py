@@ -5,8 +5,9 @@ Importing and setting up those two took about a third of the start-up (Streamlit
 SDK ~0.8 s on an idle 2-core machine, 1.6 s and 4.2 s at load 9), and most servers answer API calls
 long before anyone opens the UI. :class:`LazyASGI` holds a ``build()`` that returns the real app and
 its lifespan; the first request builds it (in a worker thread: imports block) and waits, later ones
-go straight through; :meth:`LazyASGI.build_soon` builds it without a request (``zhiku start`` does once
-its warm-up is done). The lifespan (Streamlit's runtime, the MCP session manager's task group) runs
+go straight through; :meth:`LazyASGI.build_soon` builds it without a request. ``zhiku start`` leaves
+both to their first request: built at start they kept ~45 MB resident for a page or a tool call
+that may never come. The lifespan (Streamlit's runtime, the MCP session manager's task group) runs
 in a task of the server's own lifespan, so it is entered and left in one task and stopped with the
 server, as if it had been chained in at start.
 """

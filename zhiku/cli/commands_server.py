@@ -147,8 +147,10 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def _warm_up(zhiku: Any, url: str, lazy: list[Any], first: FirstRequest | None = None) -> None:
-    """The server's warm-up, then the UI and the MCP tools (their first request would build them).
+def _warm_up(zhiku: Any, url: str, first: FirstRequest | None = None) -> None:
+    """The server's warm-up: what the first search needs. The web UI and the MCP tools are left to
+    their first request (``zhiku.cli.lazy_mounts``): built here they kept ~45 MB resident at 100k
+    chunks for a page or a tool call that may never come (Streamlit ~18 MB, the MCP SDK ~25 MB).
 
     It begins once the first request has been answered, or ``FIRST_REQUEST_WAIT_S`` after the
     server started: jieba's dictionary is one call that holds the interpreter for a few tenths of a
@@ -160,17 +162,9 @@ def _warm_up(zhiku: Any, url: str, lazy: list[Any], first: FirstRequest | None =
     if first is not None:
         first.answered.wait(FIRST_REQUEST_WAIT_S)
     t0 = time.perf_counter()
-    spent: dict[str, float] = {}
-    try:
-        spent = zhiku.warm_up()
-        if spent:  # else no KB yet: nothing to load
-            spent.update(warm_up_http(url, zhiku.list_kbs()))
-    finally:
-        for app in lazy:  # after the search path: a question that comes first goes before them
-            app.build_soon()
-    if spent:
-        for app in lazy:
-            app.wait_built(120)
+    spent = zhiku.warm_up()
+    if spent:  # else no KB yet: nothing to load
+        spent.update(warm_up_http(url, zhiku.list_kbs()))
         settle_heap()
         out.print(f"warmed up in {time.perf_counter() - t0:.1f} s: first searches answer at full speed",
                   markup=False)
@@ -207,11 +201,11 @@ def start(
     from zhiku.cli.lazy_mounts import mount_lazy_mcp, mount_lazy_ui
 
     # the MCP SDK and Streamlit load on their first request (a third of the start-up otherwise)
-    lazy = [mount_lazy_mcp(api, zhiku)]  # the MCP tools at /mcp, before the UI's mount at / takes the rest
+    mount_lazy_mcp(api, zhiku)  # the MCP tools at /mcp, before the UI's mount at / takes the rest
     if ui:
         from zhiku.ui.server import local_url
 
-        lazy.append(mount_lazy_ui(api, local_url(sock.getsockname())))
+        mount_lazy_ui(api, local_url(sock.getsockname()))
     first = FirstRequest(api)
     config = uvicorn.Config(first, log_level=settings.log_level.lower(), access_log=settings.log_level == "INFO",
                             timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_S)
@@ -222,7 +216,7 @@ def start(
         out.print(f"zhiku is serving on {url}  ({web}API docs: {url}/docs) — press Ctrl-C to stop", markup=False)
         # indexes, jieba and the query models load (and the first search's path runs once) while the
         # server already answers; a question that comes first waits for what it needs (their locks)
-        threading.Thread(target=_warm_up, args=(zhiku, url, lazy, first), name="zhiku-warm-up", daemon=True).start()
+        threading.Thread(target=_warm_up, args=(zhiku, url, first), name="zhiku-warm-up", daemon=True).start()
 
     try:
         _server(config, started).run(sockets=[sock])
