@@ -2,9 +2,12 @@
 
 Spawns the real CLI (`zhiku --home H start --port 0`) twice per version: once a search is sent the
 moment /api/health answers (time to health and to that answer); once the searches wait until the
-server has warmed up (it prints "warmed up" once indexes, jieba, the query model, the search path and
-the lazily mounted UI/MCP are ready; older versions warmed up before listening), then the first
-search must cost about what the later ones do. Resident memory at health and when idle after them.
+server has warmed up (it prints "warmed up" once indexes, jieba, the query model and the search path
+are ready, and in versions before the RSS round the lazily mounted UI/MCP too; older versions warmed
+up before listening), then the first
+search must cost about what the later ones do. Resident memory at health and when idle after them; then
+the first page of the web UI and the first MCP call (built on their first request since the RSS round
+of issue 18 item 4) and a second of each, and the memory after them.
 
     python bench/startup.py --sizes 10000
     python bench/startup.py --sizes 100000 --before without:C1,C2   # this tree, and this tree less C1, C2
@@ -82,6 +85,25 @@ def rss_parts(pid: int) -> dict[str, float]:
     return {"rss_mb_idle_anon": kb["RssAnon"] / 1024, "rss_mb_idle_file": kb["RssFile"] / 1024}
 
 
+MCP_CALL = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+
+
+def first_faces(client: Any) -> dict[str, float]:
+    """What a user's first page of the web UI and first MCP call wait for, and a second one (a
+    version that builds them lazily pays Streamlit's or the MCP SDK's set-up on the first)."""
+    row: dict[str, float] = {}
+    calls = {"ui": lambda: client.get("/"),
+             "mcp": lambda: client.post("/mcp", json=MCP_CALL,
+                                        headers={"accept": "application/json, text/event-stream"})}
+    for name, call in calls.items():
+        for when in ("first", "second"):
+            t1 = time.perf_counter()
+            r = call()
+            r.raise_for_status()
+            row[f"{when}_{name}_ms"] = (time.perf_counter() - t1) * 1000
+    return row
+
+
 def one_start(home: Path, tree: Path | None, questions: list[str], first_at_once: bool) -> dict[str, Any]:
     """Start the server once. ``first_at_once``: the first search goes right when /api/health answers
     (what a user who starts the server and asks at once waits for); else it goes once the server said
@@ -139,6 +161,8 @@ def one_start(home: Path, tree: Path | None, questions: list[str], first_at_once
                 time.sleep(2.0)
                 row["rss_mb_idle"] = rss_mb(proc.pid)
                 row.update(rss_parts(proc.pid))
+                row.update(first_faces(client))
+                row["rss_mb_after_faces"] = rss_mb(proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -171,7 +195,8 @@ def measure(size: int, before: str | None, after: str | None = None, questions: 
                 "first_answer_ms": at_once["first_question_ms"], "ready_s_second_start": warm["ready_s"],
                 **{k: warm[k] for k in ("warm_s", "rss_mb_ready", "rss_mb_idle", "rss_mb_idle_anon",
                                         "rss_mb_idle_file", "first_question_ms", "later_questions_p50_ms",
-                                        "first_over_later") if k in warm},
+                                        "first_over_later", "first_ui_ms", "second_ui_ms", "first_mcp_ms",
+                                        "second_mcp_ms", "rss_mb_after_faces") if k in warm},
                 "loadavg": os.getloadavg()[0]})
     for name, _ in variants:
         part: dict[str, Any] = {k: median(r[k] for r in runs[name]) for k in runs[name][0]}
@@ -208,6 +233,9 @@ def main() -> None:
                   f"sent then answered at {r['first_answer_s']:.1f} s; warm at {r['warm_s']:.1f} s, first search "
                   f"after it {r['first_question_ms']:.0f} ms vs later p50 {r['later_questions_p50_ms']:.0f} ms; "
                   f"RSS {r['rss_mb_ready']:.0f} MB ready, {r['rss_mb_idle']:.0f} MB idle "
+                  f"({r['rss_mb_idle_anon']:.0f} private + {r['rss_mb_idle_file']:.0f} file pages); first page "
+                  f"{r['first_ui_ms']:.0f} ms (then {r['second_ui_ms']:.0f}), first MCP call {r['first_mcp_ms']:.0f} ms "
+                  f"(then {r['second_mcp_ms']:.0f}), RSS after them {r['rss_mb_after_faces']:.0f} MB "
                   f"(load {row['machine']['loadavg'][0]})", flush=True)
     rows = sorted(merge_rows("startup.json", "sizes", "chunks", rows), key=lambda r: r["chunks"])
     write_json("startup.json", {"what": "`zhiku start` on a synthetic KB: time to a healthy server, to the answer of a "
