@@ -24,7 +24,17 @@ Judges (each on the hits a question gets in production: ``weigh`` sees ``retriev
 - ``logistic``: weights over these features fitted by logistic regression on one family, tested on
   the other.
 
-    .venv/bin/python bench/refusal.py [--hits DIR]   # writes docs/benchmarks/quality_refusal_judges.json
+    .venv/bin/python bench/refusal.py --judges [--hits DIR]   # writes docs/benchmarks/quality_refusal_judges.json
+
+Without ``--judges`` (the default) it measures the verdict as committed (``best_relevance``) against
+the same verdict without a rule of ``--toggle`` (a module constant of ``zhiku.llm.relevance`` set to 0,
+by default ``MISSING_NUMBER``), in one run, on the cached hits: per set and pooled at the default
+floor, at 5% false refusals, the AUC, the floor chosen on the tuning half (even questions of each set)
+applied to the held-out half (odd), and each set at the floor chosen on the other three; with
+``--answers``, answer_hit of the extractive answerer on the answer sets before and after. Writes
+docs/benchmarks/refusal.json and the curve over the floor, docs/benchmarks/refusal_curve.png.
+
+    .venv/bin/python bench/refusal.py [--hits DIR] [--answers] [--toggle MISSING_NUMBER]
 """
 
 from __future__ import annotations
@@ -170,9 +180,17 @@ def main() -> None:
     ap.add_argument("--hits", default=str(WORK / "extractive-hits"), help="bench/extractive_dev.py's cached hits")
     ap.add_argument("--home", default=str(WORK / "refusal-home"))
     ap.add_argument("--crud-passages", type=int, default=500, help="as bench/extractive_dev.py's")
+    ap.add_argument("--judges", action="store_true", help="the candidate judges of the third round")
+    ap.add_argument("--answers", action="store_true", help="also answer_hit before/after (slower)")
+    ap.add_argument("--toggle", default="MISSING_NUMBER", help="the rule measured: a constant of relevance.py")
     args = ap.parse_args()
     quality_hard.CRUD_PASSAGES = args.crud_passages
     hits_dir = Path(args.hits)
+    if not args.judges:
+        import refusal_verdict
+
+        refusal_verdict.run(hits_dir, Path(args.home), args.toggle, args.answers)
+        return
     cache = WORK / "refusal-sentence-vectors.pkl"
     vectors: dict[str, np.ndarray] = pickle.loads(cache.read_bytes()) if cache.exists() else {}  # noqa: S301
     t0 = time.time()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from zhiku.chat.evidence import QueryVectors, weigh
-from zhiku.llm.relevance import relevance, sentence_coverage
+from zhiku.llm.relevance import MISSING_NUMBER, bridged_coverage, relevance, sentence_coverage
 from zhiku.schema import Hit
 
 FLOOR = 0.41  # retrieval.relevance_floor's default
@@ -87,6 +87,32 @@ def test_without_a_dense_score_the_lexical_score_decides() -> None:
 def test_a_question_asking_two_things_is_judged_by_its_better_covered_part() -> None:
     two = "会议在哪里召开？周恩来在中共六届四中全会上担任了什么职位？"
     assert sentence_coverage(two, ANSWERS) == pytest.approx(sentence_coverage(QUESTION, ANSWERS))
+
+
+YEAR_QUESTION = "周恩来在1969年的中共九大上当选为什么职务？"
+YEAR_ANSWERS = "1969年4月，中共九大在北京召开，周恩来当选为中央政治局常委。"
+OTHER_YEAR = "1973年8月，中共十大在北京召开，周恩来当选为中央副主席。"  # the near miss: another congress
+
+
+def test_a_sentence_without_the_number_the_question_names_counts_less() -> None:
+    """A question that names a year is answered by a sentence that holds it; the same kind of sentence
+    about another year, from the same article, is a near miss: it loses the year's own share of the
+    question's words and MISSING_NUMBER besides."""
+    year_share = sentence_coverage(YEAR_QUESTION, "1969")
+    assert sentence_coverage(YEAR_QUESTION, YEAR_ANSWERS) == pytest.approx(
+        sentence_coverage(YEAR_QUESTION, YEAR_ANSWERS.replace("1969", "1970")) + year_share + MISSING_NUMBER)
+    assert relevance("zh", _hit(YEAR_ANSWERS), YEAR_QUESTION) >= FLOOR > relevance("zh", _hit(OTHER_YEAR), YEAR_QUESTION)
+    question = "Who won the battle at Fort Necessity in 1754?"
+    answers = "In 1754 the French won the battle at Fort Necessity against Washington's troops."
+    assert sentence_coverage(question, answers) == pytest.approx(sentence_coverage(
+        question, answers.replace("1754", "1755")) + sentence_coverage(question, "1754") + MISSING_NUMBER)
+    # across languages too: digits are written alike
+    question, zh = "How many people lived in Shanghai in 1900?", "1900年，上海的人口约为一百万人。"
+    assert bridged_coverage(question, zh) == pytest.approx(
+        bridged_coverage(question, zh.replace("1900", "1910")) + bridged_coverage(question, "1900") + MISSING_NUMBER)
+    # a question without a number is judged as before, whatever numbers the sentence holds
+    assert sentence_coverage(QUESTION, ANSWERS.replace("。", "，1931年。", 1)) == pytest.approx(
+        sentence_coverage(QUESTION, ANSWERS))
 
 
 def _weigh(hits: list[Hit]) -> tuple[float, bool]:
