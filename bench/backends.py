@@ -42,6 +42,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -126,16 +128,53 @@ def latencies(app: Any, questions: list[str], vectors: np.ndarray, mode: str, ex
     return {"p50_ms": round(pct(times, 50), 2), "p95_ms": round(pct(times, 95), 2)}
 
 
+def code_at(rev: str, app: Any) -> tuple[Any, Any]:
+    """The synthetic KB's PostgreSQL indexes as zhiku's pg_indexes / pg_lexical were at git ``rev``
+    (modules of their own, loaded from ``git show``), for a before/after in the same run."""
+    import importlib.util
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    folder = Path(tempfile.mkdtemp(prefix="zhiku-bench-before-"))
+    mods = {}
+    for name in ("pg_indexes", "pg_lexical"):
+        path = folder / f"before_{name}.py"
+        path.write_text(subprocess.run(["git", "show", f"{rev}:zhiku/store/{name}.py"], cwd=root, check=True,
+                                       capture_output=True, text=True).stdout)
+        spec = importlib.util.spec_from_file_location(f"before_{name}", path)
+        assert spec is not None and spec.loader is not None
+        mods[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mods[name])
+    kb = app.kb("synthetic")
+    return (mods["pg_indexes"].PgVectorIndex(app.engine, kb.id, kb.dimensions),
+            mods["pg_lexical"].PgLexicalIndex(app.engine, kb.id))
+
+
+@contextmanager
+def swapped(app: Any, indexes: tuple[Any, Any] | None) -> Iterator[None]:
+    """The synthetic KB searched through ``indexes`` (vector, lexical) instead of its own, meanwhile."""
+    if indexes is None:
+        yield
+        return
+    idx = app.indexes.get(app.kb("synthetic"))
+    own = idx.vectors, idx.lexical
+    idx.vectors, idx.lexical = indexes
+    try:
+        yield
+    finally:
+        idx.vectors, idx.lexical = own
+
+
 def hnsw_recall(engine: Any, scope: str, dimensions: int, vectors: np.ndarray, k: int,
                 ef: int | None = None) -> dict[str, Any]:
     """recall@10 of the HNSW path (asked for k, as a search asks for its candidates) against the exact
     scan, same rows, same queries; and whether the planner really took the HNSW index."""
     from sqlalchemy import text
 
-    from zhiku.store.pg_indexes import MAX_EF, MIN_EF, PgVectorIndex
+    from zhiku.store.pg_indexes import EF_PER_K, MAX_EF, MIN_EF, PgVectorIndex
 
     exact = PgVectorIndex(engine, scope, dimensions, exact_max=1 << 62)
-    ef = ef or min(MAX_EF, max(MIN_EF, 4 * k))  # as PgVectorIndex.search sets it
+    ef = ef or min(MAX_EF, max(MIN_EF, EF_PER_K * k))  # as PgVectorIndex.search sets it
 
     def literal(v: np.ndarray) -> str:
         return "[" + ",".join(f"{float(x):.7g}" for x in v) + "]"
@@ -259,7 +298,6 @@ def candidate_generators(url: str, name: str, vectors: np.ndarray, queries: dict
     out: dict[str, Any] = {"vectors": n, "ivfflat_build_s": round(ivf_build_s, 1), "runs": []}
     measure(engine, name, queries, variants, exact, out)
     if hnsw:
-        from zhiku.store.pg_indexes import MIN_EF
         from zhiku.store.pg_schema import HNSW_EF_CONSTRUCTION, HNSW_M, ensure_hnsw
 
         with engine.begin() as conn:
@@ -274,7 +312,7 @@ def candidate_generators(url: str, name: str, vectors: np.ndarray, queries: dict
                f"(embedding::halfvec({d})) <#> CAST(:q AS halfvec({d})) LIMIT 50")
         measure(engine, name, queries, [(f"hnsw ef_search {ef}", sql, (
             f"SELECT set_config('hnsw.ef_search', '{ef}', true), set_config('hnsw.iterative_scan', "
-            "'relaxed_order', true), set_config('enable_sort', 'off', true)")) for ef in (100, 200, MIN_EF)], exact, out)
+            "'relaxed_order', true), set_config('enable_sort', 'off', true)")) for ef in (100, 200, 400)], exact, out)
     engine.dispose()
     return out
 
@@ -486,6 +524,11 @@ def main() -> None:
                         help="with --dense-candidates: also build and search the HNSW graph (clustered, real)")
     parser.add_argument("--no-uniform-candidates", action="store_true",
                         help="with --dense-candidates: leave the uniform random set out")
+    parser.add_argument("--before", metavar="REV",
+                        help="also search the PostgreSQL KB through pg_indexes / pg_lexical as they were at git REV")
+    parser.add_argument("--no-exact", action="store_true", help="leave the postgres-exact runs out")
+    parser.add_argument("--recall-ef", type=int, nargs="*", default=[],
+                        help="also HNSW recall@10 (k 50) of the clustered queries at these ef_search")
     parser.add_argument("--reuse", action="store_true",
                         help="with --pg-url: use the synthetic KB an earlier run loaded there (no load, no graph build)")
     args = parser.parse_args()
@@ -523,12 +566,16 @@ def main() -> None:
             with Zhiku(load_settings(home=home)) as embedded:
                 # pass 1: pg_bm25 packs each term's postings at its first search (lexical_terms); pass 2:
                 # every term of these questions packed, as on a KB searched since its last write
+                before = code_at(args.before, pg_app) if args.before else None
+                runs = [("embedded", embedded), *apps, *([] if args.no_exact else [("postgres-exact", pg_app)]),
+                        *([(f"postgres-before ({args.before})", pg_app)] if before else [])]
                 for run in range(1, args.passes + 1):
                     for mode in ("hybrid", "dense", "lexical"):
-                        for label, app in (("embedded", embedded), *apps, ("postgres-exact", pg_app)):
-                            rows.append({"backend": label, "mode": mode, "pass": run,
-                                         **latencies(app, questions, vectors, mode, label == "postgres-exact"),
-                                         "loadavg": [round(x, 2) for x in os.getloadavg()]})
+                        for label, app in runs:
+                            with swapped(pg_app, before if label.startswith("postgres-before") else None):
+                                rows.append({"backend": label, "mode": mode, "pass": run,
+                                             **latencies(app, questions, vectors, mode, label == "postgres-exact"),
+                                             "loadavg": [round(x, 2) for x in os.getloadavg()]})
                             print(json.dumps(rows[-1]), flush=True)
                 if args.dense_candidates:
                     embedder = embedded.embedder(embedded.kb("synthetic").embedder)
@@ -540,7 +587,8 @@ def main() -> None:
                                                               not args.no_uniform_candidates)
             kb = pg_app.kb("synthetic")
             result["hnsw_recall_random"] = [hnsw_recall(pg_app.engine, kb.id, kb.dimensions, vectors[:100], k, ef)
-                                            for k, ef in ((10, None), (50, None), (50, 1000))]
+                                            for k, ef in ((10, None), (50, None), (50, 1000),
+                                                          *((50, e) for e in args.recall_ef))]
             print("hnsw recall, random vectors", result["hnsw_recall_random"], flush=True)
             pg_app.close()
             if not args.no_milvus:

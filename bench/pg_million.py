@@ -1,0 +1,262 @@
+"""A million chunks on PostgreSQL (pgvector + pg_bm25): load time, HNSW build time, then hybrid / dense /
+lexical p50 / p95 (query embedding excluded) and HNSW recall@10 against the exact scan.
+
+The KB is synthetic (common.SyntheticText: real mixed zh/en sentences for BM25) with *clustered random*
+384-d vectors (bench/million.py's clustered_unit: 10,000 random topic centres plus noise), written
+straight into a PostgreSQL app through Catalog.commit_file (the path ingestion takes), 1,000 chunks a file.
+Bulk-load order, as pgvector and PostgreSQL advise for a load of this size: the HNSW index and the postings'
+primary key are dropped before the load and built after it (``maintenance_work_mem`` and parallel maintenance
+workers raised in this server). Queries: stored vectors plus noise (in distribution) and fresh vectors.
+
+    nice -n 19 python bench/pg_million.py build --root /tmp/pg-million --size 1000000   # progress.json there
+    python bench/pg_million.py measure --root /tmp/pg-million                           # the server kept running
+Writes ROOT/progress.json (each phase as it ends) and, after ``measure``, docs/benchmarks/backends_pg_1m.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import SYNTH_FILE_CHUNKS, SyntheticText, eval_questions, machine, pct, write_json  # noqa: E402
+from million import clustered_unit  # noqa: E402
+
+RESIDENT = {"vector": "pgvector", "lexical": "pg_bm25"}
+SERVER_SETTINGS = {"shared_buffers": "2GB", "maintenance_work_mem": "3GB", "max_parallel_maintenance_workers": "2",
+                   "max_wal_size": "8GB", "checkpoint_timeout": "30min", "work_mem": "64MB"}
+
+
+def progress(root: Path, **fields: Any) -> dict[str, Any]:
+    path = root / "progress.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.update(fields, updated=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                loadavg=[round(x, 2) for x in os.getloadavg()])
+    path.write_text(json.dumps(data, indent=1))
+    return data
+
+
+def server(root: Path) -> Any:
+    from zhiku.testing.postgres import LocalPostgres
+
+    port_file = root / "port"
+    pg = LocalPostgres(root / "pg", int(port_file.read_text()) if port_file.exists() else None)
+    port_file.write_text(str(pg.port))
+    if not (pg.pgdata / "postmaster.pid").exists():  # not left running by an earlier step
+        pg.start()
+    return pg
+
+
+def build(args: argparse.Namespace) -> None:
+    from sqlalchemy import text
+
+    from zhiku import Zhiku, load_settings
+    from zhiku.store.pg_schema import ensure_hnsw, hnsw_index_name
+
+    root = Path(args.root)
+    root.mkdir(parents=True, exist_ok=True)
+    pg = server(root)
+    for key, value in SERVER_SETTINGS.items():
+        pg.sql(f"ALTER SYSTEM SET {key} = '{value}'")
+    pg.stop()
+    pg.start()
+    url = pg.url("million") if (root / "url").exists() else pg.new_database("million")
+    (root / "url").write_text(url)
+    app = Zhiku(load_settings(home=root / "home", overrides={"database_url": url, "index": RESIDENT}))
+    kb = app.create_kb("synthetic", description=f"{args.size} synthetic chunks (clustered vectors)")
+    with app.engine.begin() as conn:  # bulk load first, indexes after
+        conn.execute(text(f"DROP INDEX IF EXISTS {hnsw_index_name(kb.dimensions)}"))
+        conn.execute(text("ALTER TABLE lexical_postings DROP CONSTRAINT IF EXISTS lexical_postings_pkey"))
+        conn.execute(text("DROP INDEX IF EXISTS ix_lexical_postings_doc"))
+    progress(root, size=args.size, url=url, phase="load", started=time.time())
+    synth = SyntheticText()
+    rng = np.random.default_rng(args.size)
+    t0 = time.perf_counter()
+    for start in range(0, args.size, SYNTH_FILE_CHUNKS):
+        n = min(SYNTH_FILE_CHUNKS, args.size - start)
+        body = list(synth.chunks(n))
+        vecs = clustered_unit(rng, n, kb.dimensions)
+        sha = hashlib.sha256(f"{args.size}-{start}".encode()).hexdigest()
+        rec = app.catalog.add_pending_file(kb.id, f"synthetic-{start // SYNTH_FILE_CHUNKS:04d}.txt", sha,
+                                           sum(len(t.encode()) for t, _ in body), None)
+        rows = [{"seq": i, "text": t, "kind": "text", "page": None, "page_end": None, "section": [],
+                 "start": None, "end": None, "meta": {}, "tokens": " ".join(tok), "embedding": v.tobytes()}
+                for i, ((t, tok), v) in enumerate(zip(body, vecs))]
+        app.catalog.commit_file(kb.id, rec.id, rows, None)
+        done = start + n
+        if done % 50_000 == 0 or done == args.size:
+            progress(root, loaded=done, load_s=round(time.perf_counter() - t0, 1))
+    t0 = time.perf_counter()
+    with app.engine.begin() as conn:
+        conn.execute(text("SET maintenance_work_mem = '3GB'"))
+        conn.execute(text("ALTER TABLE lexical_postings ADD PRIMARY KEY (kb_id, term, id) INCLUDE (tf, length)"))
+        conn.execute(text("CREATE INDEX IF NOT EXISTS ix_lexical_postings_doc ON lexical_postings (id)"))
+    progress(root, phase="vacuum", postings_index_s=round(time.perf_counter() - t0, 1))
+    t0 = time.perf_counter()
+    with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    progress(root, phase="hnsw", vacuum_s=round(time.perf_counter() - t0, 1))
+    t0 = time.perf_counter()
+    ensure_hnsw(app.engine, kb.dimensions)  # maintenance_work_mem and parallel workers: the server's settings
+    with app.engine.connect() as conn:
+        size = conn.execute(text("SELECT pg_database_size(current_database())")).scalar()
+    progress(root, phase="built", hnsw_build_s=round(time.perf_counter() - t0, 1),
+             database_mb=round(int(size or 0) / 2**20))
+    app.close()
+
+
+def build_progress(engine: Any, root: Path, stop: Any) -> None:
+    """pgvector's build progress (pg_stat_progress_create_index) into progress.json each minute."""
+    from sqlalchemy import text
+
+    t0 = time.perf_counter()
+    while not stop.wait(60):
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT phase, tuples_done, tuples_total FROM pg_stat_progress_create_index")).first()
+        if row is not None:
+            progress(root, hnsw_progress={"after_s": round(time.perf_counter() - t0), "phase": row[0],
+                                          "tuples_done": int(row[1] or 0), "tuples_total": int(row[2] or 0)})
+
+
+def vectors_only(args: argparse.Namespace) -> None:
+    """The same vectors as ``build`` (same generator, same order) in a database of their own, its HNSW graph
+    built after the load, then dense search p50 / p95 and recall@10 against the exact scan at several ef."""
+    import threading
+
+    from sqlalchemy import text
+
+    from zhiku.store.db import open_engine
+    from zhiku.store.pg_indexes import PgVectorIndex, write_vectors
+    from zhiku.store.pg_schema import create_tables, ensure_hnsw
+
+    root = Path(args.root)
+    pg = server(root)
+    url = pg.url("vectors") if (root / "vectors_url").exists() else pg.new_database("vectors")
+    (root / "vectors_url").write_text(url)
+    engine = open_engine(url)
+    rng = np.random.default_rng(args.size)
+    t0 = time.perf_counter()
+    with engine.begin() as conn:
+        create_tables(conn)
+        if not conn.execute(text("SELECT vectors FROM index_stats WHERE kb_id = 'kb'")).scalar():
+            for start in range(0, args.size, SYNTH_FILE_CHUNKS):
+                n = min(SYNTH_FILE_CHUNKS, args.size - start)
+                write_vectors(conn, "kb", np.arange(start, start + n), clustered_unit(rng, n, 384))
+    progress(root, vectors_only={"size": args.size, "copy_s": round(time.perf_counter() - t0, 1)})
+    stop = threading.Event()
+    watcher = threading.Thread(target=build_progress, args=(engine, root, stop), daemon=True)
+    watcher.start()
+    t0 = time.perf_counter()
+    ensure_hnsw(engine, 384)
+    stop.set()
+    build_s = round(time.perf_counter() - t0, 1)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE chunk_vectors"))
+    progress(root, vectors_only={"size": args.size, "hnsw_build_s": build_s})
+    index = PgVectorIndex(engine, "kb", 384)
+    qrng = np.random.default_rng(7)
+    stored = np.vstack([clustered_unit(np.random.default_rng(args.size), SYNTH_FILE_CHUNKS, 384)])  # file 0's
+    near = stored[qrng.choice(len(stored), args.recall_queries, replace=False)]
+    near = near + 0.3 * qrng.standard_normal(near.shape).astype(np.float32) / np.sqrt(384)
+    near /= np.linalg.norm(near, axis=1, keepdims=True)
+    fresh = clustered_unit(qrng, args.recall_queries, 384)
+    out: dict[str, Any] = {"size": args.size, "hnsw_build_s": build_s, "runs": []}
+    for label, queries in (("in_distribution", near), ("fresh_same_topics", fresh)):
+        exact, t_exact = [], []
+        for q in queries:
+            index.exact_max = 1 << 62
+            s0 = time.perf_counter()
+            exact.append({i for i, _ in index.search(q, 50)[:10]})
+            t_exact.append((time.perf_counter() - s0) * 1000)
+        index.exact_max = 20_000
+        for ef in args.ef:
+            found, times = [], []
+            for q, want in zip(queries, exact):
+                s0 = time.perf_counter()
+                got = ef_search(index, q, 50, ef)
+                times.append((time.perf_counter() - s0) * 1000)
+                found.append(len({i for i, _ in got[:10]} & want) / 10)
+            out["runs"].append({"queries": label, "ef_search": ef, "recall_at_10": round(float(np.mean(found)), 4),
+                                "p50_ms": round(pct(times, 50), 2), "p95_ms": round(pct(times, 95), 2),
+                                "exact_p50_ms": round(pct(t_exact, 50), 1), "loadavg": [round(x, 2) for x in os.getloadavg()]})
+            print(json.dumps(out["runs"][-1]), flush=True)
+    progress(root, vectors_only=out)
+    engine.dispose()
+
+
+def ef_search(index: Any, query: np.ndarray, k: int, ef: int) -> list[tuple[int, float]]:
+    """PgVectorIndex.search's graph query at a given hnsw.ef_search."""
+    from sqlalchemy import text
+
+    d = index.dimensions
+    q = "[" + ",".join(f"{float(x):.7g}" for x in query) + "]"
+    with index.engine.begin() as conn:
+        conn.execute(text("SELECT set_config('hnsw.ef_search', :ef, true), set_config('hnsw.iterative_scan', "
+                          "'relaxed_order', true), set_config('enable_sort', 'off', true)"), {"ef": str(ef)})
+        rows = conn.execute(text(
+            f"SELECT id, ((embedding::halfvec({d})) <#> CAST(:q AS halfvec({d}))) AS dist FROM chunk_vectors "
+            f"WHERE dimensions = {d} AND kb_id = :s ORDER BY dist LIMIT :k"), {"s": index.scope, "q": q, "k": k}).all()
+    return sorted(((int(i), -float(x)) for i, x in rows), key=lambda h: (-h[1], h[0]))
+
+
+def measure(args: argparse.Namespace) -> None:
+    from zhiku import Zhiku, load_settings
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from backends import hnsw_recall
+
+    root = Path(args.root)
+    state = json.loads((root / "progress.json").read_text())
+    server(root)
+    app = Zhiku(load_settings(home=root / "home", overrides={"database_url": state["url"], "index": RESIDENT}))
+    kb = app.kb("synthetic")
+    questions = eval_questions(args.queries)
+    rng = np.random.default_rng(3)
+    vectors = clustered_unit(rng, len(questions), kb.dimensions)
+    rows: list[dict[str, Any]] = []
+    for run in range(1, args.passes + 1):
+        for mode in ("hybrid", "dense", "lexical"):
+            for q, v in zip(questions[:10], vectors):
+                app.retriever.search([kb], q, mode=mode, query_vectors={kb.embedder: v})
+            times = []
+            for q, v in zip(questions, vectors):
+                t0 = time.perf_counter()
+                app.retriever.search([kb], q, mode=mode, query_vectors={kb.embedder: v})
+                times.append((time.perf_counter() - t0) * 1000)
+            rows.append({"mode": mode, "pass": run, "p50_ms": round(pct(times, 50), 2),
+                         "p95_ms": round(pct(times, 95), 2), "loadavg": [round(x, 2) for x in os.getloadavg()]})
+            print(json.dumps(rows[-1]), flush=True)
+    recall = [hnsw_recall(app.engine, kb.id, kb.dimensions, vectors[:args.recall_queries], 50, ef)
+              for ef in args.ef]
+    print(json.dumps(recall), flush=True)
+    app.close()
+    print(write_json(args.out, {"machine": machine(), "build": state, "search": rows, "hnsw_recall": recall,
+                                "vectors": "clustered random unit vectors, 384 dimensions (bench/million.py); "
+                                "queries: fresh vectors of the same topics"}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=("build", "measure", "vectors"))
+    parser.add_argument("--root", default="/tmp/pg-million")
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--passes", type=int, default=2)
+    parser.add_argument("--recall-queries", type=int, default=50)
+    parser.add_argument("--ef", type=int, nargs="+", default=[400])
+    parser.add_argument("--out", default="backends_pg_1m.json")
+    args = parser.parse_args()
+    {"build": build, "measure": measure, "vectors": vectors_only}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()
