@@ -62,21 +62,14 @@ def _import_jieba() -> Any:
     return jieba
 
 
-def _pack(codes: np.ndarray, length: int) -> np.ndarray:
-    """The key of every window of ``length`` code units of ``codes`` (uint64)."""
-    m = len(codes) - length + 1
-    key = codes[:m].copy()
-    for j in range(1, length):
-        key |= codes[j:j + m] << np.uint64(16 * j)
-    return key
-
-
 class Segmenter:
     """``cut(text)`` == ``jieba.lcut(text)`` (precise mode, HMM on); see the module."""
 
     def __init__(self, arrays: dict[str, np.ndarray]) -> None:
-        self.keys = [arrays[f"keys{n}"] for n in range(1, SHORT + 1)]
-        self.weights = [arrays[f"weights{n}"] for n in range(1, SHORT + 1)]
+        # one sorted array for every length: a word of n characters has its n-th field non-zero, so
+        # its key lies in [2^(16(n-1)), 2^(16n)) and the arrays of lengths 1..4 follow one another
+        self.keys = np.concatenate([arrays[f"keys{n}"] for n in range(1, SHORT + 1)])
+        self.weights = np.concatenate([arrays[f"weights{n}"] for n in range(1, SHORT + 1)])
         long_words = bytes(arrays["long_words"]).decode("utf-8").split("\n") if len(arrays["long_words"]) else []
         self.long = dict(zip(long_words, arrays["long_weights"].tolist()))
         self.long_starts = np.unique(np.array([_key(w[:SHORT]) for w in long_words], dtype=np.uint64))
@@ -90,10 +83,9 @@ class Segmenter:
             return s in self.long
         if not s or any(ord(c) > 0xFFFF for c in s):
             return False
-        keys = self.keys[len(s) - 1]
         key = np.uint64(_key(s))
-        i = int(np.searchsorted(keys, key))
-        return i < len(keys) and keys[i] == key
+        i = int(np.searchsorted(self.keys, key))
+        return i < len(self.keys) and self.keys[i] == key
 
     def cut(self, text: str) -> list[str]:
         blocks = RE_HAN.split(text)
@@ -115,24 +107,27 @@ class Segmenter:
 
     def _candidates(self, han: list[str]) -> tuple[list[list[float]], set[int]]:
         """Per word length up to SHORT, per position of the blocks joined by NUL: the weight of the
-        word that starts there, or NaN; and the positions where a longer word may start."""
+        word that starts there, or NaN; and the positions where a longer word may start. A window
+        that runs past its block's end may match a shorter word (its high fields are the NUL's 0):
+        ``_cut_block`` reads only the windows inside the block."""
         codes = np.frombuffer("\0".join(han).encode("utf-16-le"), dtype=np.uint16).astype(np.uint64)
-        weights: list[list[float]] = []
+        windows = [codes]  # the key of the window of n characters at every position, n = 1..4
+        for n in range(1, SHORT):
+            windows.append(windows[-1][:-1] | (codes[n:] << np.uint64(16 * n)))
+        key = np.concatenate(windows)
         long_at: set[int] = set()
-        for n in range(1, SHORT + 1):
-            if len(codes) < n:
-                weights.append([])
-                continue
-            key = _pack(codes, n)
-            if n == SHORT and len(self.long_starts):
-                j = np.minimum(np.searchsorted(self.long_starts, key), len(self.long_starts) - 1)
-                long_at = set(np.flatnonzero(self.long_starts[j] == key).tolist())
-            keys = self.keys[n - 1]
-            if len(keys) == 0:
-                weights.append([_NAN] * len(key))
-                continue
-            i = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
-            weights.append(np.where(keys[i] == key, self.weights[n - 1][i], _NAN).tolist())
+        if len(self.long_starts) and len(windows[-1]):
+            j = np.minimum(np.searchsorted(self.long_starts, windows[-1]), len(self.long_starts) - 1)
+            long_at = set(np.flatnonzero(self.long_starts[j] == windows[-1]).tolist())
+        if not len(self.keys):
+            found: list[float] = [_NAN] * len(key)
+        else:
+            i = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+            found = np.where(self.keys[i] == key, self.weights[i], _NAN).tolist()
+        weights, start = [], 0
+        for w in windows:
+            weights.append(found[start:start + len(w)])
+            start += len(w)
         return weights, long_at
 
     def _cut_block(self, block: str, base: int, weights: list[list[float]], long_at: set[int],
