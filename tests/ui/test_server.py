@@ -31,7 +31,7 @@ def test_streamlit_is_configured_not_to_call_home() -> None:
 
 
 def test_the_ui_and_the_api_share_the_port(server: ZhikuServer) -> None:
-    with httpx.Client(base_url=server.url) as http:
+    with httpx.Client(base_url=server.url, timeout=60) as http:
         page = http.get("/")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
         assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
@@ -47,7 +47,7 @@ def test_the_ui_and_the_api_share_the_port(server: ZhikuServer) -> None:
 
 
 def test_web_sign_in_refuses_cross_site_posts_and_foreign_redirects(server: ZhikuServer) -> None:
-    with httpx.Client(base_url=server.url, follow_redirects=False) as http:
+    with httpx.Client(base_url=server.url, follow_redirects=False, timeout=60) as http:
         form = {"username": "nobody", "password": "x", "next": "//evil.example/steal"}
         foreign = http.post("/ui/login", data=form, headers={"Origin": "http://evil.example"})
         assert foreign.status_code == 403
@@ -63,7 +63,7 @@ def test_web_sign_in_refuses_cross_site_posts_and_foreign_redirects(server: Zhik
 def test_no_ui_leaves_the_api_alone(tmp_path: Path) -> None:
     server = ZhikuServer(tmp_path / "home", args=("--no-ui",))
     try:
-        with httpx.Client(base_url=server.url, follow_redirects=False) as http:
+        with httpx.Client(base_url=server.url, follow_redirects=False, timeout=60) as http:
             assert http.get("/").headers["location"] == "/docs"
             assert http.get("/_stcore/health").status_code == 404
     finally:
@@ -83,7 +83,7 @@ def test_a_browser_that_signed_in_before_signs_in_while_its_name_is_paused(tmp_p
     assert made.returncode == 0, made.stderr
     server = ZhikuServer(home)
     try:
-        args: dict = {"base_url": server.url, "follow_redirects": False, "headers": {"Origin": server.url}}
+        args: dict = {"base_url": server.url, "follow_redirects": False, "headers": {"Origin": server.url}, "timeout": 60}
         with httpx.Client(**args) as known, httpx.Client(**args) as other:
             def sign_in(http: httpx.Client, pw: str) -> httpx.Response:
                 return http.post("/ui/login", data={"username": "alice", "password": pw, "next": "/kbs"})
