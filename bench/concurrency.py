@@ -156,7 +156,11 @@ def upload_lag(url: str, size_mb: int, after_s: float) -> dict[str, Any]:
 
 
 def plot(levels: list[dict[str, Any]], lag: dict[str, Any] | None, path: Path) -> None:
-    plt = pyplot()
+    try:
+        plt = pyplot()
+    except ImportError:  # matplotlib is a bench extra: the figures are in the JSON
+        print(f"matplotlib is not installed: {path.name} not drawn", flush=True)
+        return
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     ax = axes[0]
     xs = [r["clients"] for r in levels]
@@ -218,8 +222,12 @@ def encoder_at_once(clients: list[int], rounds: int) -> list[dict[str, Any]]:
     return rows
 
 
-def start_zhiku(home: Path, config: Path) -> tuple[subprocess.Popen[str], str]:
+def start_zhiku(home: Path, config: Path, src: Path | None = None) -> tuple[subprocess.Popen[str], str]:
+    """``zhiku start`` on a free port; ``src``: run the zhiku package of that source tree instead (an
+    earlier commit's, for a before/after in one run)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIKU_")}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     proc = subprocess.Popen([str(ZHIKU), "--home", str(home), "--config", str(config), "start", "--port", "0"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
@@ -259,12 +267,20 @@ def main() -> None:
     ap.add_argument("--upload-mb", type=int, default=200, help="0: skip the upload lag measurement")
     ap.add_argument("--after-upload-s", type=float, default=10.0)
     ap.add_argument("--encoder-only", action="store_true", help="only the in-process query embedding")
+    ap.add_argument("--lag-only", action="store_true", help="only the event-loop lag during an upload")
+    ap.add_argument("--lag-rounds", type=int, default=1, help="uploads measured per server (alternating)")
+    ap.add_argument("--before-src", type=Path, help="a source tree of an earlier commit (git archive, with the "
+                    "engine's .so copied in): its server's upload lag is measured too, alternating with this one's")
     args = ap.parse_args()
     if args.encoder_only:
         encoder_at_once(args.clients, args.encoder_rounds)
         return
+    if args.lag_only:
+        lag_runs(args)
+        return
     import shutil
 
+    load_before = os.getloadavg()
     home = WORK / "concurrency-home"  # a copy: the upload adds a KB the other benchmarks must not see
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(build_synthetic_kb(args.size), home)
@@ -278,7 +294,9 @@ def main() -> None:
                 config = write_config(WORK / "concurrency-config.yaml", model.base_url, VARIANTS[variant])
                 proc, url = start_zhiku(home, config)
                 try:
-                    chats(url, model.base_url, 1)  # warm the connection pools
+                    # warm the connection pools and what the first question of each language loads once
+                    # (the first English question over this KB loads the zh-en word bridge: seconds)
+                    chats(url, model.base_url, 6)
                     for n in args.clients:
                         b = chats(url, model.base_url, n)
                         bursts.setdefault((variant, n), []).append(b)
@@ -287,15 +305,10 @@ def main() -> None:
                               f" / {r['ttft_zhiku_p95_ms']:.0f} ms (direct {r['ttft_direct_p50_ms']:.0f}); zhiku adds "
                               f"p50 {r['added_p50_ms']:.0f} p95 {r['added_p95_ms']:.0f} ms; errors {r['errors']}",
                               flush=True)
-                    last = round_ == args.rounds - 1 and variant == "batched"
-                    if last and args.upload_mb:
-                        lag = upload_lag(url, args.upload_mb, args.after_upload_s)
-                        print(f"upload {lag['size_mb']} MB ({lag['upload_status']}) in {lag['upload_s']:.1f} s: loop "
-                              f"lag idle p50 {lag['idle_p50_ms']:.1f} ms, upload p95 {lag['upload_p95_ms']:.1f} max "
-                              f"{lag['upload_max_ms']:.0f} ms, ingest p95 {lag['ingest_p95_ms']:.1f} max "
-                              f"{lag['ingest_max_ms']:.0f} ms", flush=True)
                 finally:
                     stop_zhiku(proc)
+    if args.upload_mb:
+        lag = lag_runs(args)
     levels = []
     for (variant, n), bs in sorted(bursts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         r = summary(n, bs) | {"questions": variant, "machine": machine()}
@@ -308,13 +321,56 @@ def main() -> None:
                     key=lambda r: (r["clients"], r["questions"]))
     if lag is None and (OUT / "concurrency.json").exists():  # not measured this time: keep the last one
         lag = json.loads((OUT / "concurrency.json").read_text()).get("upload_lag")
-    write_json("concurrency.json", {"what": "streaming KB chats through `zhiku start` against a fixed-rate "
+    write_json("concurrency.json", {"load_before": load_before, "load_after": os.getloadavg(),"what": "streaming KB chats through `zhiku start` against a fixed-rate "
                                             f"OpenAI-compatible server ({INTERVAL_S * 1000:.0f} ms per piece), "
                                             f"KB of {args.size} synthetic chunks, questions batched for the encoder "
                                             "or one by one (same run); event-loop lag during an upload",
                                     "machine": machine(), "levels": levels, "encoder_only": encoder,
                                     "upload_lag": lag})
-    plot([r for r in levels if r.get("questions") == "batched"], lag, OUT / "concurrency.png")
+    plot([r for r in levels if r.get("questions") == "batched"], (lag or {}).get("now"), OUT / "concurrency.png")
+
+
+def lag_runs(args: argparse.Namespace) -> dict[str, Any]:
+    """The event loop's lag while an upload ingests: this tree's server, and ``--before-src``'s,
+    alternating upload by upload (each on a fresh server); written into concurrency.json's
+    ``upload_lag`` (``now``, ``before``: the last upload of each, ``runs``: every upload's figures)."""
+    import shutil
+
+    home = WORK / "lag-home"  # a fresh copy for each upload: a cancelled 200 MB job leaves nothing behind
+    trees: dict[str, Path | None] = {"now": None}
+    if args.before_src:
+        trees = {"before": args.before_src, "now": None}
+    out: dict[str, Any] = {"load_before": os.getloadavg(), "runs": []}
+    with ChatServerForLag() as model:
+        for r in range(args.lag_rounds):
+            for name in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
+                shutil.rmtree(home, ignore_errors=True)
+                shutil.copytree(build_synthetic_kb(args.size), home)
+                config = write_config(WORK / "concurrency-config.yaml", model.base_url, True)
+                proc, url = start_zhiku(home, config, trees[name])
+                try:
+                    time.sleep(1.0)  # the server's start-up work (warm-up) settles
+                    lag = upload_lag(url, args.upload_mb, args.after_upload_s) | {"code": name, "round": r + 1}
+                finally:
+                    stop_zhiku(proc)
+                print(f"{name:>6} upload {lag['size_mb']} MB ({lag['upload_status']}) in {lag['upload_s']:.1f} s: "
+                      f"loop lag idle p50 {lag['idle_p50_ms']:.1f} ms, upload p95 {lag['upload_p95_ms']:.1f} max "
+                      f"{lag['upload_max_ms']:.0f} ms, ingest p50 {lag['ingest_p50_ms']:.1f} p95 "
+                      f"{lag['ingest_p95_ms']:.1f} max {lag['ingest_max_ms']:.0f} ms", flush=True)
+                out[name] = lag
+                out["runs"].append({k: v for k, v in lag.items() if k != "series"})
+    out["load_after"] = os.getloadavg()
+    if args.lag_only and (OUT / "concurrency.json").exists():
+        data = json.loads((OUT / "concurrency.json").read_text())
+        data["upload_lag"] = out
+        write_json("concurrency.json", data)
+    return out
+
+
+def ChatServerForLag() -> Any:  # noqa: N802 - a context manager, like the class it makes
+    from zhiku.testing.llm_servers import ChatServer
+
+    return ChatServer(reply=REPLY, models=("ok",), interval=INTERVAL_S, piece=2)
 
 
 if __name__ == "__main__":

@@ -71,6 +71,10 @@ class Relay(Generic[T]):
                 self.checked = time.monotonic()
                 if await request.is_disconnected():
                     self.stop()  # the answer ends soon, stopped, with its Ended
+            try:  # an event already there is taken without a timed wait (a task and a timer per event)
+                return self.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                pass
             try:
                 return await asyncio.wait_for(self.queue.get(), DISCONNECT_POLL_S)
             except TimeoutError:
@@ -112,6 +116,8 @@ class Relay(Generic[T]):
             while True:
                 if pending:
                     item = pending.pop(0)
+                elif not self.queue.empty():
+                    item = self.queue.get_nowait()
                 else:
                     try:
                         item = await asyncio.wait_for(self.queue.get(), heartbeat_s)

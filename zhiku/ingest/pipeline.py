@@ -186,7 +186,7 @@ class Ingestor:
         at the next checkpoint of the loader or the splitter once ``cancelled()``. A file of more than
         ``stage_chunks`` chunks is tokenised batch by batch as it is written (tokens None, ``staged.py``)."""
         from zhiku.ingest.loaders import LoadLimits, load_file
-        from zhiku.ingest.loaders.limits import checkpoint, loading
+        from zhiku.ingest.loaders.limits import breathe, checkpoint, loading
         from zhiku.text.normalize import lexical_tokens
         from zhiku.ingest.split import split_blocks
 
@@ -205,6 +205,7 @@ class Ingestor:
             for i, d in enumerate(drafts):
                 if i % 1000 == 0:
                     checkpoint()
+                breathe()  # the API's threads get the interpreter at least every millisecond
                 # one copy of each distinct word for the whole file: a 200 MB text has ~400k chunks
                 tokens.append([sys.intern(t) for t in lexical_tokens(d.text)])
         return doc, drafts, tokens

@@ -47,8 +47,6 @@ def index_in_batches(
     """Embed and stage ``drafts`` ``step`` at a time (each batch's drafts are let go once written),
     then commit the file. ``tokens``: the drafts' lexical tokens, or None to make them batch by batch.
     Returns the file's chunk count."""
-    from zhiku.text.normalize import lexical_tokens
-
     catalog = ing.catalog
     embedder = ing.passage_embedder(kb.embedder)
     batch_size = ing.embedders.config(kb.embedder).batch_size
@@ -59,7 +57,7 @@ def index_in_batches(
                 raise Cancelled("ingestion cancelled")
             part = drafts[start:start + step]
             toks = (tokens[start:start + step] if tokens is not None
-                    else [[sys.intern(t) for t in lexical_tokens(d.text)] for d in part])
+                    else [_tokens(d.text) for d in part])
             vectors, fresh = embedder.embed_passages([d.text for d in part], batch_size=batch_size,
                                                      progress=progress.chunks_embedded, cancelled=cancelled)
             report.embedded += fresh
@@ -93,6 +91,16 @@ def index_in_batches(
         if not applied:
             indexes.apply(np.zeros(0, np.int64), [], np.zeros((0, kb.dimensions), np.float32), removed, revision)
     return count
+
+
+def _tokens(text: str) -> list[str]:
+    """A chunk's lexical tokens, one copy of each distinct word for the whole file (a 200 MB text has
+    ~400k chunks); the API's threads get the interpreter at least every millisecond meanwhile."""
+    from zhiku.ingest.loaders.limits import breathe
+    from zhiku.text.normalize import lexical_tokens
+
+    breathe()
+    return [sys.intern(t) for t in lexical_tokens(text)]
 
 
 def replace_chunks(ing: "Ingestor", kb: KnowledgeBase, name: str, texts: list[str]) -> int:

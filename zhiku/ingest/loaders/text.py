@@ -8,13 +8,13 @@ paragraph too long to be one (a novel with no blank lines) is cut at line ends.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from zhiku.ingest.loaders.base import Block, LoadedDocument, register
 from zhiku.ingest.loaders.encoding import clean_text, decode_bytes
-from zhiku.ingest.loaders.limits import checkpoint
+from zhiku.ingest.loaders.limits import breathe, checkpoint
 
 __all__ = ["SectionStack", "decode_bytes", "markdown_blocks", "paragraph_blocks", "read_text"]
 
@@ -48,12 +48,25 @@ def read_text(path: Path) -> str:
 
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;.])")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+_NOT_SPACE = re.compile(r"\S")
+# a long text is searched for paragraph breaks this many characters at a time: one regex call over a
+# 200 MB text holds the interpreter (and every other thread, the API's included) for a long moment
+WINDOW = 1 << 20
 
 
-def _lines(text: str, size: int) -> list[str]:
-    """The text's lines, a line much longer than ``size`` cut after sentence ends."""
+def _lines(text: str, size: int, lo: int = 0, hi: int | None = None) -> list[str]:
+    """The lines of ``text[lo:hi]``, a line much longer than ``size`` cut after sentence ends. Read
+    line by line (not one ``split`` over a paragraph that may be a whole 200 MB file)."""
+    hi = len(text) if hi is None else hi
     out: list[str] = []
-    for line in text.split("\n"):
+    pos = lo
+    while pos <= hi:
+        breathe()
+        nl = text.find("\n", pos, hi)
+        end = hi if nl < 0 else nl
+        line = text[pos:end]
+        pos = end + 1
         if len(line) <= 2 * size:
             out.append(line)
             continue
@@ -71,12 +84,12 @@ def _lines(text: str, size: int) -> list[str]:
     return out
 
 
-def _cut(text: str, size: int) -> list[str]:
-    """Group lines into pieces of about ``size`` characters."""
+def _cut(text: str, size: int, lo: int = 0, hi: int | None = None) -> list[str]:
+    """Group the lines of ``text[lo:hi]`` into pieces of about ``size`` characters."""
     pieces: list[str] = []
     cur: list[str] = []
     n = 0
-    for line in _lines(text, size):
+    for line in _lines(text, size, lo, hi):
         if cur and n + len(line) > size:
             pieces.append("\n".join(cur))
             cur, n = [], 0
@@ -85,6 +98,30 @@ def _cut(text: str, size: int) -> list[str]:
     if cur:
         pieces.append("\n".join(cur))
     return pieces
+
+
+def paragraph_spans(text: str, window: int = WINDOW) -> Iterator[tuple[int, int]]:
+    """(start, end) of each blank-line separated paragraph: the pieces of
+    ``re.split(r"\\n[ \\t]*\\n", text)``, looked for ``window`` characters at a time."""
+    pos = start = 0
+    n = len(text)
+    while True:
+        stop = min(n, pos + window)
+        m = _PARAGRAPH_BREAK.search(text, pos, stop)
+        if m is not None:
+            yield start, m.start()
+            pos = start = m.end()
+            continue
+        if stop >= n:
+            yield start, n
+            return
+        # none in this window: only a break that starts at its last line end can run past its end
+        last = text.rfind("\n", pos, stop)
+        m = _PARAGRAPH_BREAK.match(text, last) if last >= 0 else None
+        if m is not None:
+            yield start, m.start()
+            start = m.end()
+        pos = m.end() if m is not None else stop
 
 
 def paragraph_blocks(
@@ -96,12 +133,15 @@ def paragraph_blocks(
 ) -> list[Block]:
     """One block per blank-line separated paragraph (over-long ones cut at line ends)."""
     blocks = []
-    for para in re.split(r"\n[ \t]*\n", text):
+    for lo, hi in paragraph_spans(text):
         checkpoint()
-        para = para.strip("\n").rstrip()
-        if not para.strip():
+        while lo < hi and text[lo] == "\n":  # para.strip("\n").rstrip(), without copying a long one
+            lo += 1
+        while hi > lo and text[hi - 1].isspace():
+            hi -= 1
+        if _NOT_SPACE.search(text, lo, hi) is None:
             continue
-        parts = _cut(para, _GROUP) if len(para) > MAX_PARAGRAPH else [para]
+        parts = _cut(text, _GROUP, lo, hi) if hi - lo > MAX_PARAGRAPH else [text[lo:hi]]
         for part in parts:
             if part.strip():
                 blocks.append(Block(part, section=section, page=page, meta=dict(meta or {})))
