@@ -200,7 +200,8 @@ def test_the_hnsw_path_finds_the_exact_scans_top_10(postgres_server) -> None:  #
 def test_a_kb_above_exact_max_finds_the_exact_scans_top_10_on_clustered_vectors(postgres_server) -> None:  # type: ignore[no-untyped-def]
     """What KBs above EXACT_MAX rely on: 30k clustered 384-d vectors (3,000 topics, as embeddings cluster
     by topic) queried near stored ones, searched as zhiku searches them (the HNSW graph, 30k > EXACT_MAX)
-    and by the exact scan: >= 98% of the exact top 10 found, with the true cosines."""
+    and by the exact scan: >= 98% of the exact top 10 found, with the true cosines; likewise through a file
+    filter of more than EXACT_MAX ids (the graph with the filter pushed into it)."""
     url = postgres_server.new_database()
     engine = open_engine(url)
     try:
@@ -223,6 +224,14 @@ def test_a_kb_above_exact_max_finds_the_exact_scans_top_10_on_clustered_vectors(
             for i, s in got:
                 assert s == pytest.approx(float(vectors[i] @ q), abs=2e-3)
             found.append(len({i for i, _ in got} & {i for i, _ in exact.search(q, 10)}) / 10)
+        assert np.mean(found) >= 0.98, np.mean(found)
+        allowed = np.flatnonzero(np.arange(n) % 4 != 0)  # a file filter of 22.5k ids: still the graph
+        assert allowed.size > pg_indexes.EXACT_MAX
+        found = []
+        for q in near[:25]:
+            got = index.search(q, 50, allowed)[:10]
+            assert all(i % 4 != 0 for i, _ in got)
+            found.append(len({i for i, _ in got} & {i for i, _ in exact.search(q, 10, allowed)}) / 10)
         assert np.mean(found) >= 0.98, np.mean(found)
     finally:
         engine.dispose()

@@ -54,6 +54,10 @@ EXACT_MAX = 20_000
 # neighbourhood structure, which no embedder produces) 400 is needed for 0.95 at 20k
 # (tests/store/test_pg_indexes.py). ``PgVectorIndex.ef_search`` overrides it.
 MIN_EF, MAX_EF, EF_PER_K = 100, 1000, 2
+# A search through the graph with an allowed-ids filter (a file filter over more than EXACT_MAX vectors) keeps
+# max(400, 4k): on the same 100k KB with 50k / 30k allowed ids, ef 100 found 0.975 / 0.95 of the exact top 10
+# of the allowed rows, ef 400 0.995 / 0.99, at 1.2-1.35x the time (sending the allowed ids is most of it).
+FILTERED_MIN_EF, FILTERED_EF_PER_K = 400, 4
 MAX_TERM = 500  # characters of a term kept (a btree entry must stay small); queries truncate alike
 K1, B = 1.5, 0.75
 STALE = "ver = lexical_terms.ver + 1, ids = NULL, tfs = NULL, lens = NULL"  # a term's packed postings go
@@ -283,7 +287,8 @@ class PgVectorIndex:
 
     resident = True
     upgraded = False
-    #: hnsw.ef_search of the graph searches; None: max(MIN_EF, EF_PER_K * k), at most MAX_EF
+    #: hnsw.ef_search of the graph searches; None: max(MIN_EF, EF_PER_K * k), at most MAX_EF (with allowed
+    #: ids: max(FILTERED_MIN_EF, FILTERED_EF_PER_K * k))
     ef_search: int | None = None
 
     def __init__(self, engine: Engine, scope: str, dimensions: int, exact_max: int = EXACT_MAX) -> None:
@@ -320,7 +325,8 @@ class PgVectorIndex:
         if allowed is not None:
             params["allowed"] = _ids(np.unique(np.asarray(allowed, dtype=np.int64)))
             where += " AND id = ANY(CAST(:allowed AS bigint[]))"
-        ef = self.ef_search or min(MAX_EF, max(MIN_EF, EF_PER_K * int(k)))
+        ef = self.ef_search or (min(MAX_EF, max(MIN_EF, EF_PER_K * int(k))) if allowed is None
+                                else min(MAX_EF, max(FILTERED_MIN_EF, FILTERED_EF_PER_K * int(k))))
         with self.engine.begin() as conn:
             size = len(params["allowed"]) if allowed is not None else None
             if size is None or size > self.exact_max:
