@@ -10,7 +10,7 @@ question's type asks for (a date for "when"/何时, a year for "which year"/哪�
 number for "how many"/多少/几, a place, a name, a reason: ``question_types``); the
 passage's own retrieval score breaks ties. A quote that refers back ("这种网络",
 "it", a Chinese sentence that starts with its verb) or lacks what was asked brings
-its neighbouring sentences. Sentences are quoted as written, so a question in one
+its neighbouring sentences, and a sentence the splitter cut at "；" is quoted whole. Sentences are quoted as written, so a question in one
 language over documents in another is answered with the document's sentences. When
 the best passage scores under the relevance floor the answer says so instead of
 quoting something unrelated.
@@ -55,6 +55,8 @@ class SentenceWeights:
     prior: float = 0.2  # of a sentence's score: its passage's retrieval score against the first's
     idf: float = 0.8  # share of a question word's weight that depends on how few candidate sentences hold it
     narrow_types: bool = True  # "哪一年" asks for a year (not "4月20日"), "命名为什么" for a name (not why)
+    counted: bool = True  # "三大…", "四类…" count as the number a "how many" question asks for
+    clauses: bool = True  # a lead cut at "；" / ";" is quoted with the rest of its sentence
 
 
 BEFORE = SentenceWeights(lexical=0.55, bigrams=0.0, answer_type=0.0, neighbours=False, others=0.8,
@@ -64,6 +66,9 @@ _REFERS_BACK = re.compile(r"^\s*(?:这|那|该|此|其|它|他|她|上述)|^\s*(
                           r"such)\b", re.IGNORECASE)
 _NO_SUBJECT = re.compile(r"^\s*(?:是|也|并|並|且|而|但|却|卻|又|便|就|均|都|皆|亦|即|乃|则|則|故|因而|因此|所以|后来|後來|之后|之後|"
                          r"其后|其後|随后|隨後|同时|同時)")
+
+
+_CLAUSE_END = ("；", ";")
 
 
 @dataclass
@@ -121,15 +126,10 @@ class ExtractiveAnswerer:
     def answer(self, question: str, hits: list[Hit], embedder: str, query_vector: np.ndarray | None = None) -> Answer:
         """``embedder``: the one the hits were found with; ``query_vector``: the question's embedding
         by it, when the search already made it."""
-        from zhiku.text.normalize import detect_lang
-
-        lang = detect_lang(question)
-        rel = [relevance(lang, h, question) for h in hits]
-        best = max(rel[:3], default=0.0)
+        lang, best, passages = self.passages(question, hits)
         if best < self.floor:
             return Answer(answer=NOT_FOUND[lang], found=False, citations=[], lang=lang, best_score=round(best, 6))
         opts = self.options
-        passages = [h for h, r in zip(hits[: opts.passages], rel) if r >= best * self.weights.passage_share] or hits[:1]
         sentences = self._candidates(passages)
         parts = question_parts(question)
         if len(parts) > 1:  # one question after another: the best sentence for each
@@ -167,16 +167,33 @@ class ExtractiveAnswerer:
         return Answer(answer=f"{LEAD[lang]}\n{body}", found=True, citations=citations, lang=lang,
                       best_score=round(best, 6))
 
+    def passages(self, question: str, hits: list[Hit]) -> tuple[str, float, list[Hit]]:
+        """The question's language, the verdict (the best relevance of the first three hits) and the
+        passages quoted from: of the first ``answer.passages``, those within ``passage_share`` of the best."""
+        from zhiku.text.normalize import detect_lang
+
+        lang = detect_lang(question)
+        rel = [relevance(lang, h, question) for h in hits]
+        best = max(rel[:3], default=0.0)
+        share = self.weights.passage_share
+        return lang, best, [h for h, r in zip(hits[: self.options.passages], rel) if r >= best * share] or hits[:1]
+
     def _with_neighbours(self, lead: _Sentence, chosen: list[_Sentence], sentences: list[_Sentence],
                          limit: int) -> list[_Sentence]:
-        """The lead with the sentence before it when it refers back, and the one after it when it
-        lacks what the question asks for; then the other chosen sentences, ``limit`` in all."""
+        """The lead with the sentence before it when it refers back (or ends a sentence cut at "；"),
+        and the one after it when it lacks what the question asks for or when the lead was cut at "；";
+        then the other chosen sentences, ``limit`` in all."""
         at = {(s.passage, s.position): s for s in sentences}
+        before, after = at.get((lead.passage, lead.position - 1)), at.get((lead.passage, lead.position + 1))
+        clauses = self.weights.clauses
         wanted = []
-        if _REFERS_BACK.match(lead.text) or (self.weights.subjectless and _NO_SUBJECT.match(lead.text)):
-            wanted.append(at.get((lead.passage, lead.position - 1)))
-        if not lead.typed:
-            wanted.append(at.get((lead.passage, lead.position + 1)))
+        if (_REFERS_BACK.match(lead.text) or (self.weights.subjectless and _NO_SUBJECT.match(lead.text))
+                or (clauses and before is not None and before.text.endswith(_CLAUSE_END))):
+            wanted.append(before)
+        if clauses and lead.text.endswith(_CLAUSE_END):
+            wanted.append(after)
+        elif not lead.typed:
+            wanted.append(after)
         extra = [s for s in wanted if s is not None]
         return ([lead] + extra + [s for s in chosen[1:] if s not in extra])[: max(limit, 1 + len(extra))]
 
@@ -223,7 +240,7 @@ class ExtractiveAnswerer:
         dense = np.clip((vecs @ qv - lo) / (hi - lo), 0.0, 1.0)
         best = passages[0].score or 1.0
         prior = np.array([passages[s.passage].score / best for s in sentences])
-        typed = [bool(kind) and offers(kind or "", t, s.text, q_norm, question) for s, t in zip(sentences, normed)]
+        typed = [bool(kind) and offers(kind or "", t, s.text, q_norm, question, weights.counted) for s, t in zip(sentences, normed)]
         content = weights.lexical * lexical + (1 - weights.lexical) * dense
         content = content + weights.answer_type * np.array(typed, dtype=np.float64)
         for s, c, p, ty in zip(sentences, content, prior, typed):

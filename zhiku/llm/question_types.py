@@ -67,6 +67,8 @@ ANSWER_PATTERNS: dict[str, re.Pattern[str]] = {
     "why": re.compile(r"因为|由于|因此|所以|原因|为了|以便|导致|造成|使得|以免|是因|目的|\b(?:because|due|since|"
                       r"so that|in order|as a result|caused|reason|therefore|thus|led to|to avoid|to prevent)\b"),
 }
+# "三大叶绿体谱系", "四类", "两批": a count with a word the unit list above leaves out
+_COUNTED = re.compile(rf"[{_ZH_NUM}\d]+\s*(?:大(?![学约概多型量小部])|类|组|批|期|代|方面|部分|阶段|派|路|档)")
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|de\s+|von\s+)?[A-Z][a-z]+)*")
 _NUMBERISH = re.compile(rf"\d+(?:[.,]\d+)?|[{_ZH_NUM}]{{1,6}}")
 
@@ -82,14 +84,19 @@ def question_type(question: str, narrow: bool = True) -> str | None:
     return None
 
 
-def offers(kind: str, sentence: str, raw_sentence: str, question: str, raw_question: str) -> bool:
+def offers(kind: str, sentence: str, raw_sentence: str, question: str, raw_question: str,
+           counted: bool = True) -> bool:
     """Whether the sentence holds something of ``kind`` that the question does not already hold
-    (``sentence``/``question`` normalised, the raw forms for capitalised names)."""
+    (``sentence``/``question`` normalised, the raw forms for capitalised names). ``counted=False``:
+    a count is only a number with a unit of the list (三大, 四类 not read as counts; for benchmarks)."""
     pattern = ANSWER_PATTERNS[kind]
     if kind in ("when", "how_many", "year"):
         asked = set(_NUMBERISH.findall(question))
+        matches = list(pattern.finditer(sentence))
+        if kind == "how_many" and counted:
+            matches += list(_COUNTED.finditer(sentence))
         return any(not set(_NUMBERISH.findall(m.group())) <= asked or not _NUMBERISH.search(m.group())
-                   for m in pattern.finditer(sentence))
+                   for m in matches)
     if kind == "who":
         known = {n.lower() for n in _NAME.findall(raw_question)}
         names = [n for n in _NAME.findall(raw_sentence) if n.lower() not in known]

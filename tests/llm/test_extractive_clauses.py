@@ -1,0 +1,57 @@
+"""The extractive answer, fourth round (issue 17, item 2): a sentence cut at "；" is quoted whole, and
+"三大…", "四类…" are counts that answer "how many"."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pytest
+
+from zhiku.config import AnswerSettings
+from zhiku.llm.extractive import ExtractiveAnswerer, SentenceWeights
+from zhiku.llm.question_types import offers
+from zhiku.schema import Hit
+from zhiku.text.normalize import normalize_for_match
+
+PITTSBURGH = ("匹兹堡附近地区的煤矿和铁矿石蕴藏量丰富。二战期间，由于战争对钢铁的需求量猛增；"
+              "匹兹堡进入钢铁工业发展的“黄金时期”。钢铁业的发展相继带动地区的经济发展。")
+
+
+class _SameVector:
+    """Every sentence as similar to the question as every other: the words and the type decide."""
+
+    def embed_passages(self, texts: Sequence[str]) -> tuple[np.ndarray, Any]:
+        return np.ones((len(texts), 4), dtype=np.float32) / 2, None
+
+
+def _answer(text: str, question: str, sentences: int, **weights: Any) -> str:
+    answerer = ExtractiveAnswerer(0.0, AnswerSettings(sentences=sentences), lambda name: _SameVector(),
+                                  lambda name: (0.0, 1.0), lambda name, q: np.ones(4, dtype=np.float32) / 2)
+    answerer.weights = SentenceWeights(**weights)
+    hit = Hit(kb="kb", file="a.md", file_id="f", page=None, section=None, chunk_id=1, score=1.0, text=text,
+              lexical_score=0.9)
+    answer = answerer.answer(question, [hit], "e")
+    assert answer.found
+    return answer.answer
+
+
+@pytest.mark.parametrize("clauses", [True, False])
+def test_a_lead_cut_at_a_semicolon_brings_the_rest_of_its_sentence(clauses: bool) -> None:
+    """The reason is in the clause before "；" and the question's words in the clause after it."""
+    answer = _answer(PITTSBURGH, "为什么匹兹堡进入钢铁工业发展的黄金时期？", 1, clauses=clauses)
+    assert "匹兹堡进入钢铁工业发展的“黄金时期”" in answer
+    assert ("需求量猛增" in answer) == clauses
+
+
+def test_a_number_with_da_or_lei_is_a_count() -> None:
+    def check(sentence: str, counted: bool = True) -> bool:
+        question = "有多少叶绿体谱系？"
+        return offers("how_many", normalize_for_match(sentence), sentence, normalize_for_match(question), question,
+                      counted)
+
+    assert check("所有的原始叶绿体都属于三大叶绿体谱系之一。")
+    assert check("这些细菌可分为四类。")
+    assert not check("所有的原始叶绿体都属于三大叶绿体谱系之一。", counted=False)
+    assert not check("叶绿体谱系中包括了陆生植物。")
+    assert not check("他毕业于三大学院路的中学。")  # 大学, not a count
