@@ -55,3 +55,15 @@ def test_a_number_with_da_or_lei_is_a_count() -> None:
     assert not check("所有的原始叶绿体都属于三大叶绿体谱系之一。", counted=False)
     assert not check("叶绿体谱系中包括了陆生植物。")
     assert not check("他毕业于三大学院路的中学。")  # 大学, not a count
+
+
+DUBAI = ("国际媒体中心是迪拜的另一项工程。它旨在建立一个世界级的媒体网络集中地。"
+         "这项工程已于2003年启动，并预计在2006年全部完成。")
+
+
+@pytest.mark.parametrize("reach", [2, 1])
+def test_a_lead_without_the_asked_year_brings_the_next_sentence_that_holds_one(reach: int) -> None:
+    """The lead names the project but no year; the year is two sentences on, not in the next one."""
+    answer = _answer(DUBAI, "迪拜的国际媒体中心估计在哪一年完成？", 1, reach=reach)
+    assert "国际媒体中心是迪拜的另一项工程" in answer
+    assert ("2006年" in answer) == (reach == 2)

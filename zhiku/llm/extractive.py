@@ -57,6 +57,7 @@ class SentenceWeights:
     narrow_types: bool = True  # "哪一年" asks for a year (not "4月20日"), "命名为什么" for a name (not why)
     counted: bool = True  # "三大…", "四类…" count as the number a "how many" question asks for
     clauses: bool = True  # a lead cut at "；" / ";" is quoted with the rest of its sentence
+    reach: int = 2  # a lead without the asked-for thing brings the first of the next ``reach`` sentences holding it
 
 
 BEFORE = SentenceWeights(lexical=0.55, bigrams=0.0, answer_type=0.0, neighbours=False, others=0.8,
@@ -181,8 +182,9 @@ class ExtractiveAnswerer:
     def _with_neighbours(self, lead: _Sentence, chosen: list[_Sentence], sentences: list[_Sentence],
                          limit: int) -> list[_Sentence]:
         """The lead with the sentence before it when it refers back (or ends a sentence cut at "；"),
-        and the one after it when it lacks what the question asks for or when the lead was cut at "；";
-        then the other chosen sentences, ``limit`` in all."""
+        and, when it lacks what the question asks for, the first of the next ``reach`` sentences that
+        holds it (else the one after); the one after too when the lead was cut at "；"; then the other
+        chosen sentences, ``limit`` in all."""
         at = {(s.passage, s.position): s for s in sentences}
         before, after = at.get((lead.passage, lead.position - 1)), at.get((lead.passage, lead.position + 1))
         clauses = self.weights.clauses
@@ -193,7 +195,8 @@ class ExtractiveAnswerer:
         if clauses and lead.text.endswith(_CLAUSE_END):
             wanted.append(after)
         elif not lead.typed:
-            wanted.append(after)
+            ahead = [at.get((lead.passage, lead.position + i)) for i in range(1, self.weights.reach + 1)]
+            wanted.append(next((s for s in ahead if s is not None and s.typed), after))
         extra = [s for s in wanted if s is not None]
         return ([lead] + extra + [s for s in chosen[1:] if s not in extra])[: max(limit, 1 + len(extra))]
 
