@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from typing import Sequence
+from typing import Callable, Sequence
 
 from zhiku.schema import Hit
 
@@ -82,22 +82,41 @@ def sentence_coverage(question: str, text: str) -> float:
 
 
 def _part_coverage(question: str, text: str) -> float:
-    from zhiku.text.normalize import lexical_tokens, normalize_for_match
+    from zhiku.text.normalize import normalize_for_match
 
     weights, grams = _question_terms(question)
     total = sum(weights.values())
     if not total:
         return 0.0
-    numbers = _numbers(weights)
-    best = 0.0
-    for unit in _units(text):
-        tokens = set(lexical_tokens(unit))
-        share = sum(w for t, w in weights.items() if t in tokens) / total
+
+    def share(unit: str, tokens: frozenset[str]) -> float:
+        held = sum(w for t, w in weights.items() if t in tokens) / total
         if grams:
-            share = 0.6 * share + 0.4 * len(grams & _bigrams(normalize_for_match(unit))) / len(grams)
+            held = 0.6 * held + 0.4 * len(grams & _bigrams(normalize_for_match(unit))) / len(grams)
+        return held
+
+    return _best_unit(text, _numbers(weights), share)
+
+
+@lru_cache(maxsize=512)
+def _unit_tokens(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """Each sentence (or table row) of a passage with its lexical tokens, tokenised once while the
+    passage is among the recent ones: a verdict reads the same first hits for every part of a
+    question, and popular passages come back question after question."""
+    from zhiku.text.normalize import lexical_tokens
+
+    return tuple((unit, frozenset(lexical_tokens(unit))) for unit in _units(text))
+
+
+def _best_unit(text: str, numbers: frozenset[str], share: Callable[[str, frozenset[str]], float]) -> float:
+    """The best ``share`` of the question one sentence of ``text`` holds, a sentence without the
+    question's years and figures (digits are the same in both languages) marked down."""
+    best = 0.0
+    for unit, tokens in _unit_tokens(text):
+        held = share(unit, tokens)
         if not numbers <= tokens:
-            share -= MISSING_NUMBER
-        best = max(best, share)
+            held -= MISSING_NUMBER
+        best = max(best, held)
     return best
 
 
@@ -135,7 +154,7 @@ def bridged_coverage(question: str, text: str) -> float:
 
 def _part_bridged(question: str, text: str) -> float:
     from zhiku.text.bridge import UNGLOSSED, glossed, held_share
-    from zhiku.text.normalize import detect_lang, lexical_tokens
+    from zhiku.text.normalize import detect_lang
 
     weights, _ = _question_terms(question)
     chinese = detect_lang(question) == "zh"
@@ -146,19 +165,14 @@ def _part_bridged(question: str, text: str) -> float:
     total = sum(weights.values())
     if not total:
         return 0.0
-    numbers = _numbers(weights)
-    best = 0.0
-    for unit in _units(text):
-        tokens = set(lexical_tokens(unit))
+
+    def share(unit: str, tokens: frozenset[str]) -> float:
         if chinese:
-            share = sum(w * held_share(t, tokens) for t, w in weights.items()) / total
-        else:
-            english = glossed(tokens)
-            share = sum(w for t, w in weights.items() if t in english) / total
-        if not numbers <= tokens:  # digits are the same in both languages
-            share -= MISSING_NUMBER
-        best = max(best, share)
-    return best
+            return sum(w * held_share(t, tokens) for t, w in weights.items()) / total
+        english = glossed(set(tokens))
+        return sum(w for t, w in weights.items() if t in english) / total
+
+    return _best_unit(text, _numbers(weights), share)
 
 
 def _table_rows(text: str) -> list[str] | None:
