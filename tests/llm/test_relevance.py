@@ -62,6 +62,15 @@ def test_a_chinese_question_over_english_passages_is_judged_through_the_word_bri
     assert relevance("zh", _hit("Unrelated text about cats.", dense=0.9, lexical=0.9), asks) < FLOOR
 
 
+def test_a_chinese_how_many_word_is_no_bridge_to_any_english_passage_with_its_unit() -> None:
+    # "年假有几天？" (how many days of annual leave) over an English refund rule that says "14 days":
+    # 年假 is cut 年 / 假 (single characters are not bridged), and 几天 asks the question; its unit
+    # alone must not make the refund rule outrank the Chinese passage that answers
+    refund = "Refund policy. Refunds are paid within 14 days of receiving the returned item."
+    assert bridged_coverage("年假有几天？", refund) == 0.0
+    assert bridged_coverage("退款在收到退货后几天内支付？", refund) > 0.5  # the topic's words still bridge
+
+
 def test_an_english_question_over_chinese_passages_is_judged_through_the_word_bridge() -> None:
     question = "Where did Tesla immigrate to in 1884?"
     answers = "1884年，特斯拉移民到美国，在爱迪生的公司工作。"

@@ -158,8 +158,11 @@ def _part_bridged(question: str, text: str) -> float:
 
     weights, _ = _question_terms(question)
     chinese = detect_lang(question) == "zh"
-    if chinese:  # one character's glosses are many and vague (有, 中, 该, 让): not evidence either way
-        weights = {t: w for t, w in weights.items() if len(t) > 1 and t not in _BRIDGE_STOP}
+    if chinese:  # one character's glosses are many and vague (有, 中, 该, 让): not evidence either way;
+        # 几天 / 多少年 ask "how many days / years": their unit alone ("day") let an English refund rule
+        # answer "年假有几天？" (年假 is cut 年 / 假) over the Chinese passage that holds the answer
+        weights = {t: w for t, w in weights.items()
+                   if len(t) > 1 and t not in _BRIDGE_STOP and not t.startswith(("几", "多少"))}
     else:  # words no gloss is made of ("have", "most", "from") cannot be found: not counted
         weights = {t: w for t, w in weights.items() if t not in UNGLOSSED}
     total = sum(weights.values())
