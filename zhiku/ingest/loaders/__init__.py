@@ -41,6 +41,7 @@ from zhiku.ingest.loaders import (  # noqa: F401  (importing registers the built
     html,
     images,
     mail,
+    markup,
     odf,
     pdf,
     rtf,
