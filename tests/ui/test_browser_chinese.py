@@ -114,6 +114,16 @@ def test_every_word_of_the_main_pages_is_chinese(browser: Any, server: ZhikuServ
     page.goto(server.url + "/no-such-page?lang=中文")
     page.get_by_text("找不到页面").wait_for()
     seen["page not found"] = latin_words(visible_text(page))
+    # words Streamlit shows only for a moment: the top navigation's overflow ("2 more") while the page
+    # is laid out (CI once read it on this page), the sidebar's "View 3 more", a long toast's "view more"
+    shown = page.evaluate("""(texts) => new Promise((done) => {
+      const box = document.createElement("div");
+      box.style.position = "fixed"; box.style.top = "0";
+      for (const text of texts) { const s = document.createElement("span"); s.textContent = text; box.append(s); }
+      document.body.append(box);
+      setTimeout(() => { done([...box.children].map((s) => s.textContent)); box.remove(); }, 300);
+    })""", ["2 more", "View 3 more", "View less", "view more"])
+    assert shown == ["更多 2 项", "再显示 3 项", "收起", "展开"], shown
 
     found = {name: sorted(set(words)) for name, words in seen.items() if words}
     assert not found, f"Latin words on the Chinese pages: {found}"

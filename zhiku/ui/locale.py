@@ -23,6 +23,7 @@ ZH = {
     "Selectbox options": "选项", "Show/hide columns": "显示或隐藏列", "Remove file": "移除文件",
     "Copy to clipboard": "复制", "Rerun": "重新运行", "Settings": "设置", "Print": "打印",
     "Connecting": "正在连接", "Connection error": "连接出错", "Skip to main content": "跳到主要内容",
+    "View less": "收起", "view more": "展开", "view less": "收起",  # the sidebar's page list, a long toast
 }
 # texts with a variable part: [regular expression, replacement (JavaScript's $1)]
 ZH_PATTERNS = [
@@ -31,6 +32,8 @@ ZH_PATTERNS = [
     [r"^Press Enter to (submit form|apply)$", "按回车确认"],
     [r"^Press (⌘|Ctrl)\+Enter to (submit form|apply)$", "按 $1+回车确认"],
     [r"^Select (\d+) matches$", "选择 $1 个匹配项"],
+    [r"^(\d+) more$", "更多 $1 项"],  # the top navigation's overflow menu while the page is being laid out
+    [r"^View (\d+) more$", "再显示 $1 项"],
     [r"^Add: (.*)$", "添加：$1"],
     [r"^You have requested page /(.*), but no corresponding file was found in the app's pages/ directory\. "
      r"Running the app's main page\.$", "没有 /$1 这个页面，已打开首页。"],
