@@ -9,11 +9,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from zhiku import Zhiku, load_settings
+from zhiku.errors import Cancelled
+from zhiku.ingest.pending import PendingLocks
 
 CHILD = r"""
 import sys, time
@@ -70,3 +74,76 @@ def test_an_interrupted_ingestion_is_cleaned_at_start_and_a_running_one_is_not(t
         assert report.added == ["notes.md"]
     finally:
         app.close()
+
+
+# the locks themselves: deciding that a record was interrupted and taking it over are one step, so that
+# of identical uploads at once only one resumes an interrupted record, and none takes over one being
+# added (20 identical uploads at once once failed one with "removed while it was being added")
+
+def _locks(tmp_path: Path) -> PendingLocks:
+    return PendingLocks(tmp_path / "kbs")
+
+
+LONG_AGO = datetime.now(timezone.utc) - timedelta(days=2)
+
+
+def test_a_file_being_added_is_never_claimed_however_often_it_is_checked(tmp_path: Path) -> None:
+    locks = _locks(tmp_path)
+    checking = threading.Event()
+    stop = threading.Event()
+
+    def check() -> None:  # `interrupted` takes the lock for an instant each time it looks
+        while not stop.is_set():
+            locks.interrupted("kb", "f1", LONG_AGO)
+            checking.set()
+
+    checker = threading.Thread(target=check)
+    checker.start()
+    try:
+        checking.wait(5)
+        for _ in range(50):  # the adder starts while the checks run (the old adder went on unlocked then)
+            with locks.holding("kb", "f1"):
+                assert locks.path("kb", "f1").exists()
+                assert not locks.interrupted("kb", "f1", LONG_AGO)
+                assert locks.claim("kb", "f1", LONG_AGO) is None
+            assert not locks.path("kb", "f1").exists()  # done: its lock file is gone
+    finally:
+        stop.set()
+        checker.join()
+    assert locks.claim("kb", "f1", datetime.now(timezone.utc)) is None  # no lock file, made just now
+    assert list((tmp_path / "kbs" / "kb" / "adding").iterdir()) == []  # nothing made aside is left
+
+
+def test_an_interrupted_file_is_claimed_by_exactly_one_of_many_at_once(tmp_path: Path) -> None:
+    locks = _locks(tmp_path)
+    with pytest.raises(Cancelled), locks.holding("kb", "f1"):
+        raise Cancelled("stopped half-way")  # its lock file stays, unlocked: interrupted
+    assert locks.interrupted("kb", "f1", LONG_AGO)
+    barrier = threading.Barrier(20)
+    got: list[int | None] = []
+
+    def claim() -> None:
+        barrier.wait()
+        got.append(locks.claim("kb", "f1", LONG_AGO))
+
+    threads = [threading.Thread(target=claim) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    [fd] = [g for g in got if g is not None]
+    assert not locks.interrupted("kb", "f1", LONG_AGO)  # claimed: being added again
+    with locks.holding("kb", "f1", fd):
+        assert locks.claim("kb", "f1", LONG_AGO) is None
+    assert not locks.path("kb", "f1").exists()
+
+
+def test_a_record_of_before_locks_is_claimed_only_when_old(tmp_path: Path) -> None:
+    locks = _locks(tmp_path)
+    assert locks.claim("kb", "f2", datetime.now(timezone.utc)) is None  # no lock file yet: just created
+    fd = locks.claim("kb", "f2", LONG_AGO)  # no lock file and a day old: a crash before it was made
+    assert fd is not None and locks.path("kb", "f2").exists()
+    assert locks.claim("kb", "f2", LONG_AGO) is None
+    with locks.holding("kb", "f2", fd):
+        pass
+    assert not locks.path("kb", "f2").exists()

@@ -264,19 +264,18 @@ class Ingestor:
                 report.skipped.append((src.name, why))
                 progress.file_finished(src.name, "skipped", why)
                 return
-        # a pending record of this content is resumed only when its ingestion was interrupted: one that
-        # another upload is adding right now (its lock held, or just created) is left to it, or both
-        # would write the same record and stored copy at once (20 identical uploads at once failed one)
-        resumable = next((f for f in versions if f.sha256 == sha and f.status == "pending"
-                          and self.pending.interrupted(kb.id, f.id, f.created_at)), None)
-        record = resumable or catalog.add_pending_file(kb.id, src.name, sha, size, src.doc_key)
+        # a pending record of this content is resumed only when its ingestion was interrupted, and only by
+        # the upload that took its lock (pending.claim): one that another upload is adding right now is
+        # left to it, or both would write the same record and stored copy at once
+        record, claimed = self.pending.claim_resumable(kb.id, versions, sha, catalog.get_file)
+        record = record or catalog.add_pending_file(kb.id, src.name, sha, size, src.doc_key)
         # versions pending elsewhere are uploads under way: they replace this one if they commit later
         replaces = [f.id for f in versions if f.id != record.id and f.status != "pending"]
         had_indexed = any(f.status == "indexed" for f in versions if f.id != record.id)
         stored = self.stored_path(kb, record.id)
         seen = {f.id for f in versions}  # versions of the name, filled again right before the commit
         old_pictures = catalog.picture_ids(kb.id, [f.id for f in versions if f.id != record.id])
-        with self.pending.holding(kb.id, record.id):  # released however this process ends (pending.py)
+        with self.pending.holding(kb.id, record.id, claimed):  # released however this process ends
             try:
                 self._store_copy(src.path, stored)
                 if prepared.parsed is None:  # it was to be skipped a moment ago: read now (pictures pinned)
