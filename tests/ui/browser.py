@@ -84,7 +84,7 @@ class Watched:
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.on("websocket", lambda ws: self.requests.append(ws.url))
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-        self.page.set_default_timeout(30_000)
+        self.page.set_default_timeout(60_000)  # a page under a loaded CI machine: waits, not timings
 
     def external(self) -> list[str]:
         """Requests that left this machine's server (data: and blob: URLs never leave the page)."""
