@@ -4,7 +4,7 @@ them is, and the question's embedding, made once and shared by the search and th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 
@@ -47,7 +47,9 @@ class Evidence:
         return Retrieved(hits=self.hits, lang=self.lang, best_score=round(self.best, 6), found=self.grounded)
 
 
-def weigh(question: str, lang: str, hits: list[Hit], floor: float, embedder: str, vectors: QueryVectors) -> Evidence:
-    """The hits with the answerers' estimate of whether they hold the answer."""
-    best = best_relevance(lang, hits, question)
+def weigh(question: str, lang: str, hits: list[Hit], floor: float, embedder: str, vectors: QueryVectors,
+          stored: Mapping[str, str] | None = None) -> Evidence:
+    """The hits with the answerers' estimate of whether they hold the answer (``stored``: the hits'
+    stored lexical tokens by text, ``Retriever.stored_tokens``: the same estimate, sooner)."""
+    best = best_relevance(lang, hits, question, stored)
     return Evidence(question, lang, hits, best, best >= floor, embedder, vectors)

@@ -259,7 +259,7 @@ class AnswerPipeline:
         settings = self.settings
         if route is not None:
             return weigh(request.question, lang, route.hits, settings.retrieval.relevance_floor,
-                         route.kbs[0].embedder, vectors)
+                         route.kbs[0].embedder, vectors, self.retriever.stored_tokens(route.hits))
         n = max(request.top_k or settings.retrieval.top_k, settings.answer.passages)
         mode = request.retrieval or settings.retrieval.mode
         if mode != "lexical":
@@ -267,7 +267,8 @@ class AnswerPipeline:
                 vectors.get(kb.embedder)
         hits = self.retriever.search(kbs, request.question, n, mode, query_vectors=vectors.made(),
                                      rerank=request.rerank)
-        return weigh(request.question, lang, hits, settings.retrieval.relevance_floor, kbs[0].embedder, vectors)
+        return weigh(request.question, lang, hits, settings.retrieval.relevance_floor, kbs[0].embedder, vectors,
+                     self.retriever.stored_tokens(hits))
 
 
 def as_message(turn: Turn) -> Message:

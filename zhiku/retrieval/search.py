@@ -19,6 +19,7 @@ from zhiku.retrieval.fusion import Candidate, fuse, merge_kbs
 from zhiku.retrieval.rerank import build_reranker
 from zhiku.retrieval.rerank import rerank as rerank_candidates
 from zhiku.schema import Hit, KnowledgeBase
+from zhiku.store.catalog_hits import hit_rows
 from zhiku.text.sentences import question_parts
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MODES = ("hybrid", "dense", "lexical")
 OVERLAP_MIN_VECTORS = 20_000  # below this a vector scan takes ~1 ms: not worth handing to another thread
+STORED_TOKENS_KEPT = 1024  # recent hits' stored lexical tokens, for the refusal verdict (stored_tokens)
 
 
 class Retriever:
@@ -56,7 +58,8 @@ class Retriever:
         self.settings, self.catalog, self.indexes, self.embedders = settings, catalog, indexes, embedders
         self._scan_pool: ThreadPoolExecutor | None = None
         self._recent: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()  # guards the recent questions and the scan pool
+        self._tokens: OrderedDict[str, str] = OrderedDict()  # a recent hit's text → its stored lexical tokens
+        self._lock = threading.Lock()  # guards the recent questions and tokens, and the scan pool
         self._busy = IdleCores(ENCODER_THREAD)  # what runs besides this process's encoder
 
     def _scans(self) -> ThreadPoolExecutor:
@@ -251,23 +254,37 @@ class Retriever:
                 c.lexical = found.get(c.key[1], 0.0)
 
     def _hits(self, kbs: Sequence[KnowledgeBase], ranked: list[Candidate]) -> list[Hit]:
-        rows = self.catalog.chunks_by_id([c.key[1] for c in ranked])
+        rows = hit_rows(self.catalog, [c.key[1] for c in ranked])
         hits = []
         for c in ranked:
             kb_name, cid = c.key
-            if cid not in rows:
+            row = rows.get(cid)
+            if row is None:
                 continue  # removed between index and database read
-            chunk, origin = rows[cid]
             hits.append(Hit(
-                kb=kb_name, file=origin.name, file_id=chunk.file_id, page=chunk.page,
-                section=" > ".join(chunk.section) or None, chunk_id=cid, score=c.score, text=chunk.text,
-                page_end=chunk.page_end,
+                kb=kb_name, file=row.file_name, file_id=row.file_id, page=row.page,
+                section=" > ".join(row.section) or None, chunk_id=cid, score=c.score, text=row.text,
+                page_end=row.page_end,
                 dense_score=None if c.dense is None else round(c.dense, 6),
                 lexical_score=None if c.lexical is None else round(c.lexical, 6),
-                doc_key=origin.doc_key,
-                meta={**chunk.meta, "page_end": chunk.page_end, "start": chunk.start, "end": chunk.end},
+                doc_key=row.doc_key,
+                meta={**row.meta, "page_end": row.page_end, "start": row.start, "end": row.end},
             ))
+        with self._lock:
+            for row in rows.values():
+                if row.tokens:
+                    self._tokens[row.text] = row.tokens
+                    self._tokens.move_to_end(row.text)
+            while len(self._tokens) > STORED_TOKENS_KEPT:
+                self._tokens.popitem(last=False)
         return hits
+
+    def stored_tokens(self, hits: Sequence[Hit]) -> dict[str, str]:
+        """The stored lexical tokens (space-joined) of those ``hits`` this retriever returned lately, by
+        the hit's text: the refusal verdict reads a passage's sentences' words from them instead of
+        tokenising its sentences again (``zhiku.llm.relevance.Passage``; the same verdict without them)."""
+        with self._lock:
+            return {h.text: found for h in hits if (found := self._tokens.get(h.text)) is not None}
 
 
 def merge_parts(found: list[list[Hit]], top_k: int) -> list[Hit]:
