@@ -79,16 +79,28 @@ async def _burst(url: str, bodies: list[dict[str, Any]]) -> list[tuple[float | N
         return await asyncio.gather(*(_stream(client, url, b) for b in bodies))
 
 
-def chats(zhiku_url: str, model_url: str, clients: int) -> dict[str, Any]:
-    """One burst of ``clients`` simultaneous chats: raw first-token times (ms), direct and through zhiku."""
+def _cpu_s(pid: int | None) -> float:
+    """CPU seconds a process has used (user + system), 0 where /proc cannot tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, TypeError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def chats(zhiku_url: str, model_url: str, clients: int, pid: int | None = None) -> dict[str, Any]:
+    """One burst of ``clients`` simultaneous chats: raw first-token times (ms), direct and through zhiku,
+    and the CPU the zhiku server (``pid``) used for the burst, whole answers streamed, per chat."""
     questions = eval_questions(clients, seed=clients)
     direct = asyncio.run(_burst(model_url + "/chat/completions", [
         {"model": "ok", "stream": True, "messages": [{"role": "user", "content": q}]} for q in questions]))
+    cpu = _cpu_s(pid)
     through = asyncio.run(_burst(zhiku_url + "/v1/chat/completions", [
         {"model": "kb:synthetic", "stream": True, "messages": [{"role": "user", "content": q}]} for q in questions]))
     return {"direct": [t * 1000 for t, e in direct if t is not None],
             "zhiku": [t * 1000 for t, e in through if t is not None],
-            "errors": [e for _, e in through if e]}
+            "errors": [e for _, e in through if e],
+            "server_cpu_ms_per_chat": (_cpu_s(pid) - cpu) * 1000 / clients if pid else None}
 
 
 def summary(clients: int, bursts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -97,9 +109,11 @@ def summary(clients: int, bursts: list[dict[str, Any]]) -> dict[str, Any]:
     z = [ms for b in bursts for ms in b["zhiku"]]
     errors = [e for b in bursts for e in b["errors"]]
     base = pct(d, 50) if d else 0.0
+    cpu = [b["server_cpu_ms_per_chat"] for b in bursts if b.get("server_cpu_ms_per_chat") is not None]
     return {"clients": clients, "ttft_direct_p50_ms": base, "ttft_zhiku_p50_ms": pct(z, 50),
             "ttft_zhiku_p95_ms": pct(z, 95), "added_p50_ms": pct(z, 50) - base, "added_p95_ms": pct(z, 95) - base,
-            "errors": len(errors), "error_examples": errors[:3], "bursts": len(bursts)}
+            "errors": len(errors), "error_examples": errors[:3], "bursts": len(bursts),
+            "server_cpu_ms_per_chat": sum(cpu) / len(cpu) if cpu else None}
 
 
 def upload_lag(url: str, size_mb: int, after_s: float) -> dict[str, Any]:
@@ -261,7 +275,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, nargs="+", default=[1, 10])
     ap.add_argument("--size", type=int, default=10000, help="chunks in the synthetic KB")
     ap.add_argument("--rounds", type=int, default=2, help="rounds of both variants, alternating")
-    ap.add_argument("--encoder-rounds", type=int, default=6, help="bursts per variant of the encoder-only measurement")
+    ap.add_argument("--encoder-rounds", type=int, default=6, help="bursts per variant of the encoder-only measurement "
+                    "(0: not measured, the last figures kept)")
     ap.add_argument("--upload-mb", type=int, default=200, help="0: skip the upload lag measurement")
     ap.add_argument("--after-upload-s", type=float, default=10.0)
     ap.add_argument("--encoder-only", action="store_true", help="only the in-process query embedding")
@@ -269,6 +284,9 @@ def main() -> None:
     ap.add_argument("--lag-rounds", type=int, default=1, help="uploads measured per server (alternating)")
     ap.add_argument("--before-src", type=Path, help="a source tree of an earlier commit (git archive, with the "
                     "engine's .so copied in): its server's upload lag is measured too, alternating with this one's")
+    ap.add_argument("--code", action="append", default=[], metavar="NAME=PATH",
+                    help="chats measured on this source tree too (questions batched), alternating with this "
+                         "tree's ('now') round by round; repeatable")
     args = ap.parse_args()
     if args.encoder_only:
         encoder_at_once(args.clients, args.encoder_rounds)
@@ -282,50 +300,67 @@ def main() -> None:
     home = WORK / "concurrency-home"  # a copy: the upload adds a KB the other benchmarks must not see
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(build_synthetic_kb(args.size), home)
-    encoder = encoder_at_once(args.clients, args.encoder_rounds)
+    last = json.loads((OUT / "concurrency.json").read_text()) if (OUT / "concurrency.json").exists() else {}
+    encoder = encoder_at_once(args.clients, args.encoder_rounds) if args.encoder_rounds else last.get("encoder_only")
     bursts: dict[tuple[str, int], list[dict[str, Any]]] = {}
     lag = None
+    trees = {name: Path(path) for name, _, path in (c.partition("=") for c in args.code)}
+    # (batch_questions, source tree) of each variant: batched and one by one on this tree, or this tree
+    # and the --code trees, all batched
+    variants: dict[str, tuple[bool, Path | None]] = (  # --code now=PATH: a snapshot of this tree
+        {"now": (True, trees.get("now")), **{name: (True, path) for name, path in trees.items() if name != "now"}}
+        if trees else {name: (on, None) for name, on in VARIANTS.items()})
     with ModelServer() as model:
         for round_ in range(args.rounds):
-            order = list(VARIANTS) if round_ % 2 else list(VARIANTS)[::-1]
+            order = list(variants) if round_ % 2 else list(variants)[::-1]
             for variant in order:
-                config = write_config(WORK / "concurrency-config.yaml", model.base_url, VARIANTS[variant])
-                proc, url = start_zhiku(home, config)
+                batch, src = variants[variant]
+                config = write_config(WORK / "concurrency-config.yaml", model.base_url, batch)
+                proc, url = start_zhiku(home, config, src)
                 try:
                     # warm the connection pools and what the first question of each language loads once
                     # (the first English question over this KB loads the zh-en word bridge: seconds)
                     chats(url, model.base_url, 6)
                     for n in args.clients:
-                        b = chats(url, model.base_url, n)
+                        b = chats(url, model.base_url, n, proc.pid)
                         bursts.setdefault((variant, n), []).append(b)
                         r = summary(n, [b])
                         print(f"round {round_ + 1} {variant:>10}: {n:>3} chats: first token {r['ttft_zhiku_p50_ms']:.0f}"
                               f" / {r['ttft_zhiku_p95_ms']:.0f} ms (direct {r['ttft_direct_p50_ms']:.0f}); zhiku adds "
-                              f"p50 {r['added_p50_ms']:.0f} p95 {r['added_p95_ms']:.0f} ms; errors {r['errors']}",
-                              flush=True)
+                              f"p50 {r['added_p50_ms']:.0f} p95 {r['added_p95_ms']:.0f} ms; errors {r['errors']}; "
+                              f"server CPU {r['server_cpu_ms_per_chat'] or 0:.1f} ms per chat", flush=True)
                 finally:
                     stop_zhiku(proc)
     if args.upload_mb:
         lag = lag_runs(args)
     levels = []
     for (variant, n), bs in sorted(bursts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        r = summary(n, bs) | {"questions": variant, "machine": machine()}
+        r = summary(n, bs) | {"questions": "batched" if variants[variant][0] else "one by one", "machine": machine()}
+        if trees:
+            r["code"] = variant
         levels.append(r)
         print(f"{variant:>10}, {n:>3} chats, pooled over {len(bs)} rounds: zhiku adds p50 {r['added_p50_ms']:.0f} "
               f"p95 {r['added_p95_ms']:.0f} ms; errors {r['errors']}", flush=True)
     for r in levels:
-        r["key"] = f"{r['clients']}/{r['questions']}"
-    levels = sorted((r for r in merge_rows("concurrency.json", "levels", "key", levels) if "key" in r),
-                    key=lambda r: (r["clients"], r["questions"]))
-    if lag is None and (OUT / "concurrency.json").exists():  # not measured this time: keep the last one
-        lag = json.loads((OUT / "concurrency.json").read_text()).get("upload_lag")
+        r["key"] = "/".join(str(r[k]) for k in ("clients", "questions", "code") if k in r)
+    if trees:  # a comparison of code: this run's rows only, the last run's kept beside them
+        if last.get("levels"):
+            last[f"levels_earlier_{last['levels'][0]['machine']['when']}"] = last["levels"]
+    else:
+        levels = sorted((r for r in merge_rows("concurrency.json", "levels", "key", levels) if "key" in r),
+                        key=lambda r: (r["clients"], r["questions"]))
+    if lag is None:  # not measured this time: keep the last one
+        lag = last.get("upload_lag")
+    kept = {k: v for k, v in last.items() if k.startswith(("levels_earlier", "encoder_only_earlier"))}
     write_json("concurrency.json", {"load_before": load_before, "load_after": os.getloadavg(),"what": "streaming KB chats through `zhiku start` against a fixed-rate "
                                             f"OpenAI-compatible server ({INTERVAL_S * 1000:.0f} ms per piece), "
                                             f"KB of {args.size} synthetic chunks, questions batched for the encoder "
-                                            "or one by one (same run); event-loop lag during an upload",
+                                            "or one by one, or code trees compared (same run); event-loop lag "
+                                            "during an upload", "code": {k: str(v) for k, v in trees.items()} or None,
                                     "machine": machine(), "levels": levels, "encoder_only": encoder,
-                                    "upload_lag": lag})
-    plot([r for r in levels if r.get("questions") == "batched"], (lag or {}).get("now"), OUT / "concurrency.png")
+                                    "upload_lag": lag, **kept})
+    plot([r for r in levels if r.get("questions") == "batched" and r.get("code", "now") == "now"],
+         (lag or {}).get("now"), OUT / "concurrency.png")
 
 
 def lag_runs(args: argparse.Namespace) -> dict[str, Any]:
