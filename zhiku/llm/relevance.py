@@ -132,7 +132,7 @@ class Passage:
     before its first token (docs/benchmarks.md §4). A knowledge base stores each chunk's tokens
     (``lexical_tokens`` of its text, for BM25), and they are its sentences' tokens one after another:
     jieba cuts within runs of letters and ideographs, which a sentence end never joins (checked on
-    every dev-set passage). So a word is among a sentence's tokens only where the sentence holds it
+    the 2,096 dev-set passages the questions' first hits are). So a word is among a sentence's tokens only where the sentence holds it
     as a substring (a stemmed English word: its stem, less a final ``y`` for ``-ies``), at most as
     often; when the substrings of the word in all the sentences are as many as the stored tokens
     hold, each one is a token, and the sentences that hold one are known without tokenising; so are
