@@ -20,9 +20,13 @@ from zhiku.errors import Cancelled
 from zhiku.ingest.pending import PendingLocks
 
 CHILD = r"""
-import sys, time
+import signal, sys, time
 from pathlib import Path
 from zhiku import Zhiku, load_settings
+
+# Ctrl-C raises KeyboardInterrupt, as in a terminal, even where the test runs as a background job
+# (a shell starts those with SIGINT ignored, which Python then leaves ignored: the child slept on)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 app = Zhiku(load_settings(home=Path(sys.argv[1]), overrides={"embedding": {"default": "static"}}, environ={}))
 
@@ -61,8 +65,11 @@ def test_an_interrupted_ingestion_is_cleaned_at_start_and_a_running_one_is_not(t
         app.close()
     finally:
         os.kill(child.pid, stop)
-        if child.wait(timeout=60) is None:
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
             child.kill()
+            raise
 
     app = _open(home)  # the next start
     try:
