@@ -110,3 +110,17 @@ def test_a_chunk_of_the_wrong_shape_is_a_reply_that_could_not_be_read(server_url
     model.close()
     assert "sent a reply that could not be read" in info.value.message
     assert "Traceback" not in info.value.message
+
+
+def test_only_the_api_key_is_asked_for_where_the_sdk_has_request_security_options() -> None:
+    """This SDK sends an admin key too unless a request says otherwise; an older one (pyproject allows
+    openai>=1.40) has no such option and is not given it."""
+    from types import SimpleNamespace
+
+    import openai
+
+    from zhiku.llm.openai_compat import _bearer_only
+
+    assert _bearer_only(openai) == {"security": {"bearer_auth": True}}
+    older = SimpleNamespace(_models=SimpleNamespace(FinalRequestOptions=SimpleNamespace(model_fields={"timeout": None})))
+    assert _bearer_only(older) == {}

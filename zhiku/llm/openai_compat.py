@@ -132,9 +132,10 @@ class OpenAICompatModel:
             # the SDK sends the request, decodes the SSE events, raises its typed errors and closes the
             # response; each chunk is kept as the JSON the server sent (``cast_to=object``) instead of
             # being built into the SDK's models, which cost ~20x json.loads per chunk
+            options: Any = {"timeout": self._timeout(control.remaining()), **_bearer_only(self._openai)}
             stream = self.client.post(
                 "/chat/completions", body=kwargs, cast_to=object, stream=True, stream_cls=self._openai.Stream[Any],
-                options={"timeout": self._timeout(control.remaining()), "security": {"bearer_auth": True}})
+                options=options)
             finish: str | None = None
             usage: Usage | None = None
             calls: dict[int, dict[str, Any]] = {}
@@ -241,6 +242,14 @@ def _wire(message: Message) -> dict[str, Any]:
     if out.get("tool_calls") and not out.get("content"):
         out["content"] = None
     return out
+
+
+def _bearer_only(openai: Any) -> dict[str, Any]:
+    """The request option that sends only the API key, as ``chat.completions.create`` does, where the
+    SDK has per-request security options (newer releases; older ones always send the key, and may
+    not accept the option: pyproject allows openai>=1.40)."""
+    fields = getattr(getattr(getattr(openai, "_models", None), "FinalRequestOptions", None), "model_fields", {})
+    return {"security": {"bearer_auth": True}} if "security" in fields else {}
 
 
 def _add_call_piece(calls: dict[int, dict[str, Any]], piece: dict[str, Any]) -> None:
