@@ -71,8 +71,11 @@ def server(tmp_path: Path) -> Iterator[ZhikuServer]:
 
 
 def settle(page: Any) -> None:
-    """Wait until the page's script run is over (Streamlit's status widget gone) and the text is set."""
+    """Wait until the page's script run is over (Streamlit's status widget gone), the page's translator
+    of Streamlit's words is at work (zhiku/ui/locale.py: until its script has run, Streamlit's own
+    "Skip to main content" is English for a moment, which a loaded CI machine once read) and the text is set."""
     page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
+    page.wait_for_function("window.__zkLocale && window.__zkLocale.lang === 'zh'", timeout=60_000)
     page.wait_for_timeout(500)
 
 
@@ -113,6 +116,7 @@ def test_every_word_of_the_main_pages_is_chinese(browser: Any, server: ZhikuServ
 
     page.goto(server.url + "/no-such-page?lang=中文")
     page.get_by_text("找不到页面").wait_for()
+    settle(page)
     seen["page not found"] = latin_words(visible_text(page))
     # words Streamlit shows only for a moment: the top navigation's overflow ("2 more") while the page
     # is laid out (CI once read it on this page), the sidebar's "View 3 more", a long toast's "view more"
