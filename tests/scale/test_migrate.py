@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
+import traceback
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -129,8 +130,8 @@ def test_searches_during_the_migration_answer_from_the_old_copy(tmp_path: Path, 
             while not stop.is_set():
                 try:
                     background.append(_tops(app, "k", questions[:3]))
-                except Exception as exc:  # noqa: BLE001 - collected and asserted on
-                    errors.append(exc)
+                except Exception:  # noqa: BLE001 - collected and asserted on, with where it came from
+                    errors.append(traceback.format_exc())
 
         def progress(done: int, total: int) -> None:
             during.append(_tops(app, "k", questions))
