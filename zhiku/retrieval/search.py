@@ -160,7 +160,12 @@ class Retriever:
         pool: list[Candidate] = []
         per_kb: list[tuple[list[Candidate], tuple[float, float]]] = []
         opened: dict[str, KBIndexes] = {}
-        targets = [(kb, self.indexes.get(kb), self._allowed(kb, file_glob)) for kb in kbs]
+        targets = []
+        for kb in kbs:
+            idx = self.indexes.get(kb)
+            if idx.embedder != kb.embedder:  # the record predates a migration's switch to another embedder
+                kb = kb.model_copy(update={"embedder": idx.embedder, "dimensions": idx.vectors.dimensions})
+            targets.append((kb, idx, self._allowed(kb, file_glob)))
         early: dict[str, Future[list[tuple[int, float, float]]]] = {}
         if mode == "hybrid" and tokens and self._lexical_first(targets, query, query_vecs):
             # the question is still to be embedded and the encoder will not have every core anyway:

@@ -147,6 +147,15 @@ class Catalog:
         with self.engine.connect() as conn:
             return int(conn.execute(select(kbs.c.revision).where(kbs.c.id == kb_id)).scalar_one())
 
+    def index_state(self, kb_id: str) -> tuple[int, tuple[str | None, str, str, int]]:
+        """The KB's revision and which copy of its indexes is current (backend, generation, embedder,
+        dimensions), in one query: a search holding a KB record read before a migration's switch finds
+        out here that its copy is no longer the KB's."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(kbs.c.revision, kbs.c.index_backend, kbs.c.index_generation, kbs.c.embedder,
+                                      kbs.c.dimensions).where(kbs.c.id == kb_id)).one()
+        return int(row.revision), (row.index_backend, row.index_generation or "", row.embedder, int(row.dimensions))
+
     @staticmethod
     def _bump(conn: Connection, kb_id: str) -> int:
         conn.execute(update(kbs).where(kbs.c.id == kb_id).values(revision=kbs.c.revision + 1, updated_at=now()))

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Sequence, cast
 import numpy as np
 
 from zhiku.config import IndexSettings
-from zhiku.errors import ConfigError
+from zhiku.errors import ConfigError, Conflict
 from zhiku.schema import KnowledgeBase
 from zhiku.store.catalog import Catalog
 from zhiku.store.kb_backends import (KINDS, PerKBWriter, check_kind, discard_copy, has_resident_tables, kb_key,
@@ -53,6 +53,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 LEGACY = {"vector": "faiss", "lexical": "bm25"}  # what a manifest naming no backends was written by
+
+
+def copy_of(kb: KnowledgeBase) -> tuple[str | None, str, str, int]:
+    """Which copy of its indexes a KB record names (as ``Catalog.index_state`` reads it)."""
+    return kb.index_backend, kb.index_generation or "", kb.embedder, kb.dimensions
 
 
 def register_backends(registry: "Registry") -> None:
@@ -142,6 +147,7 @@ class KBIndexes:
     def __init__(self, kb: KnowledgeBase, directory: Path, vectors: VectorIndex, lexical: LexicalIndex, revision: int,
                  backends: Backends):
         self.kb_id = kb.id
+        self.embedder = kb.embedder  # what its vectors were made by (a migration may change the KB's)
         self.directory = directory
         self.backends = backends
         self.vectors = vectors
@@ -258,19 +264,45 @@ class IndexManager:
         return self.root / kb_id
 
     def get(self, kb: KnowledgeBase) -> KBIndexes:
-        """The KB's indexes, current with the database (loaded, or rebuilt if stale)."""
+        """The KB's indexes, current with the database (loaded, or rebuilt if stale).
+
+        A record read before a migration switched the KB to another copy of its indexes gets the copy
+        that is current now (``KBIndexes.embedder`` says which embedder its vectors are by): the old copy
+        is deleted once the switch commits, and loading it again would race that delete (a search met
+        ``FileNotFoundError``) or bring a deleted folder back by rebuilding it."""
+        for _ in range(5):  # a KB's copy changes at a migration's switch only: a second pass is rare
+            idx, fresh = self._get(kb)
+            if idx is not None:
+                return idx
+            kb = fresh
+        raise Conflict(f"knowledge base '{kb.name}' keeps moving to other indexes: try again", kb=kb.name)
+
+    def _get(self, kb: KnowledgeBase) -> tuple[KBIndexes | None, KnowledgeBase]:
+        """(the indexes, kb), or (None, the KB's record now) when ``kb`` names a copy no longer current."""
         if self.backends_for(kb).resident:
-            return self._resident(kb)
+            _, copy = self.catalog.index_state(kb.id)
+            if copy != copy_of(kb):
+                return None, self.catalog.get_kb_by_id(kb.id)
+            return self._resident(kb), kb
         with self._lock:
             idx = self._open.get(kb.id)
             if idx is not None and idx.directory == self.kb_directory(kb) and idx.backends is self.backends_for(kb):
                 with idx.lock:  # a writer commits and applies under this lock: never half-seen
-                    if idx.revision == self.catalog.revision(kb.id):
-                        return idx
-            current = self.catalog.revision(kb.id)
-            idx = self._load(kb, current) or self.rebuild(kb, _locked=True)
-            self._open[kb.id] = idx
-            return idx
+                    current, copy = self.catalog.index_state(kb.id)
+                    if copy == copy_of(kb) and idx.revision == current:
+                        return idx, kb
+            else:
+                current, copy = self.catalog.index_state(kb.id)
+            if copy != copy_of(kb):
+                return None, self.catalog.get_kb_by_id(kb.id)
+            loaded = self._load(kb, current)
+            if loaded is None:  # missing or stale; or deleted because a switch (another process's) just committed
+                current, copy = self.catalog.index_state(kb.id)
+                if copy != copy_of(kb):
+                    return None, self.catalog.get_kb_by_id(kb.id)
+                loaded = self.rebuild(kb, _locked=True)
+            self._open[kb.id] = loaded
+            return loaded, kb
 
     def _resident(self, kb: KnowledgeBase) -> KBIndexes:
         with self._lock:

@@ -70,7 +70,14 @@ def folder_lock(directory: Path, exclusive: bool) -> Iterator[None]:
     elif not directory.is_dir():
         yield
         return
-    with open(directory / ".lock", "a+b") as fh:
+    try:
+        fh = open(directory / ".lock", "a+b")
+    except FileNotFoundError:  # the folder went meanwhile (a migration's old copy): nothing to read
+        if exclusive:
+            raise
+        yield
+        return
+    with fh:
         fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         try:
             yield
