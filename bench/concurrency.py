@@ -94,13 +94,26 @@ def chats(zhiku_url: str, model_url: str, clients: int, pid: int | None = None) 
     questions = eval_questions(clients, seed=clients)
     direct = asyncio.run(_burst(model_url + "/chat/completions", [
         {"model": "ok", "stream": True, "messages": [{"role": "user", "content": q}]} for q in questions]))
-    cpu = _cpu_s(pid)
+    cpu = _tree_cpu_s(pid)
     through = asyncio.run(_burst(zhiku_url + "/v1/chat/completions", [
         {"model": "kb:synthetic", "stream": True, "messages": [{"role": "user", "content": q}]} for q in questions]))
     return {"direct": [t * 1000 for t, e in direct if t is not None],
             "zhiku": [t * 1000 for t, e in through if t is not None],
             "errors": [e for _, e in through if e],
-            "server_cpu_ms_per_chat": (_cpu_s(pid) - cpu) * 1000 / clients if pid else None}
+            "server_cpu_ms_per_chat": (_tree_cpu_s(pid) - cpu) * 1000 / clients if pid else None}
+
+
+def _tree_cpu_s(pid: int | None) -> float:
+    """CPU seconds of a process and its children (the other server processes of ``--processes``)."""
+    if pid is None:
+        return 0.0
+    children: list[str] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children += (task / "children").read_text().split()
+        except OSError:
+            continue
+    return _cpu_s(pid) + sum(_cpu_s(int(c)) for c in children)
 
 
 def summary(clients: int, bursts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -177,9 +190,12 @@ def plot(levels: list[dict[str, Any]], lag: dict[str, Any] | None, path: Path) -
         return
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     ax = axes[0]
-    xs = [r["clients"] for r in levels]
-    ax.plot(xs, [r["added_p50_ms"] for r in levels], marker="o", label="added by zhiku, p50")
-    ax.plot(xs, [r["added_p95_ms"] for r in levels], marker="o", label="added by zhiku, p95")
+    for n in sorted({r.get("processes", 1) for r in levels}):
+        rows = [r for r in levels if r.get("processes", 1) == n]
+        xs = [r["clients"] for r in rows]
+        what = f", {n} server process{'es' if n > 1 else ''}" if any("processes" in r for r in levels) else ""
+        ax.plot(xs, [r["added_p50_ms"] for r in rows], marker="o", label=f"added by zhiku, p50{what}")
+        ax.plot(xs, [r["added_p95_ms"] for r in rows], marker="o", label=f"added by zhiku, p95{what}")
     ax.set_xscale("log")
     ax.set_xlabel("simultaneous streaming KB chats")
     ax.set_ylabel("ms to first token added")
@@ -236,18 +252,24 @@ def encoder_at_once(clients: list[int], rounds: int) -> list[dict[str, Any]]:
     return rows
 
 
-def start_zhiku(home: Path, config: Path, src: Path | None = None) -> tuple[subprocess.Popen[str], str]:
+def start_zhiku(home: Path, config: Path, src: Path | None = None, processes: int = 1
+                ) -> tuple[subprocess.Popen[str], str]:
     """``zhiku start`` on a free port; ``src``: run the zhiku package of that source tree instead (an
-    earlier commit's, for a before/after in one run)."""
+    earlier commit's, for a before/after in one run); ``processes``: its ``--processes``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIKU_")}
     if src is not None:
         env["PYTHONPATH"] = str(src)
-    proc = subprocess.Popen([str(ZHIKU), "--home", str(home), "--config", str(config), "start", "--port", "0"],
+    several = ["--processes", str(processes)] if processes > 1 else []
+    proc = subprocess.Popen([str(ZHIKU), "--home", str(home), "--config", str(config), "start", "--port", "0",
+                             *several],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     url = next((m.group(1) for line in proc.stdout if (m := re.search(r"serving on (http://\S+)", line))), None)
     if url is None:
         raise SystemExit(f"zhiku start exited with {proc.wait()}")
+    if processes > 1:  # the others load beside the front: measured once every one of them serves
+        if not any("server processes are serving" in line for line in proc.stdout):
+            raise SystemExit(f"zhiku start exited with {proc.wait()}")
     threading.Thread(target=lambda: [None for _ in proc.stdout or ()], daemon=True).start()  # drain its log
     return proc, url
 
@@ -284,6 +306,9 @@ def main() -> None:
     ap.add_argument("--lag-rounds", type=int, default=1, help="uploads measured per server (alternating)")
     ap.add_argument("--before-src", type=Path, help="a source tree of an earlier commit (git archive, with the "
                     "engine's .so copied in): its server's upload lag is measured too, alternating with this one's")
+    ap.add_argument("--processes", type=int, nargs="+", default=[],
+                    help="chats measured with these numbers of server processes (`zhiku start --processes`), "
+                         "alternating round by round, questions batched")
     ap.add_argument("--code", action="append", default=[], metavar="NAME=PATH",
                     help="chats measured on this source tree too (questions batched), alternating with this "
                          "tree's ('now') round by round; repeatable")
@@ -310,13 +335,17 @@ def main() -> None:
     variants: dict[str, tuple[bool, Path | None]] = (  # --code now=PATH: a snapshot of this tree
         {"now": (True, trees.get("now")), **{name: (True, path) for name, path in trees.items() if name != "now"}}
         if trees else {name: (on, None) for name, on in VARIANTS.items()})
+    counts = {name: 1 for name in variants}
+    if args.processes:  # the same tree with 1, 2, ... server processes
+        variants = {f"{n} proc": (True, None) for n in args.processes}
+        counts = {f"{n} proc": n for n in args.processes}
     with ModelServer() as model:
         for round_ in range(args.rounds):
             order = list(variants) if round_ % 2 else list(variants)[::-1]
             for variant in order:
                 batch, src = variants[variant]
                 config = write_config(WORK / "concurrency-config.yaml", model.base_url, batch)
-                proc, url = start_zhiku(home, config, src)
+                proc, url = start_zhiku(home, config, src, counts[variant])
                 try:
                     # warm the connection pools and what the first question of each language loads once
                     # (the first English question over this KB loads the zh-en word bridge: seconds)
@@ -338,12 +367,14 @@ def main() -> None:
         r = summary(n, bs) | {"questions": "batched" if variants[variant][0] else "one by one", "machine": machine()}
         if trees:
             r["code"] = variant
+        if args.processes:
+            r["processes"] = counts[variant]
         levels.append(r)
         print(f"{variant:>10}, {n:>3} chats, pooled over {len(bs)} rounds: zhiku adds p50 {r['added_p50_ms']:.0f} "
               f"p95 {r['added_p95_ms']:.0f} ms; errors {r['errors']}", flush=True)
     for r in levels:
-        r["key"] = "/".join(str(r[k]) for k in ("clients", "questions", "code") if k in r)
-    if trees:  # a comparison of code: this run's rows only, the last run's kept beside them
+        r["key"] = "/".join(str(r[k]) for k in ("clients", "questions", "code", "processes") if k in r)
+    if trees or args.processes:  # a comparison of code or of process counts: this run's rows only, the last run's kept beside them
         if last.get("levels"):
             last[f"levels_earlier_{last['levels'][0]['machine']['when']}"] = last["levels"]
     else:
@@ -357,6 +388,7 @@ def main() -> None:
                                             f"KB of {args.size} synthetic chunks, questions batched for the encoder "
                                             "or one by one, or code trees compared (same run); event-loop lag "
                                             "during an upload", "code": {k: str(v) for k, v in trees.items()} or None,
+                                    "processes": args.processes or None,
                                     "machine": machine(), "levels": levels, "encoder_only": encoder,
                                     "upload_lag": lag, **kept})
     plot([r for r in levels if r.get("questions") == "batched" and r.get("code", "now") == "now"],

@@ -72,7 +72,22 @@ def upload(page: Any, name: str, text: str) -> None:
     page.get_by_role("button", name="Cancel job").wait_for(state="detached")  # nothing left to cancel
 
 
-def test_an_upload_lands_in_the_kb_just_created(browser: Any, server: ZhikuServer) -> None:
+@pytest.fixture
+def two_processes(tmp_path: Path) -> Iterator[ZhikuServer]:
+    """``zhiku start --processes 2``, once both processes serve (API connections are spread over them)."""
+    s = ZhikuServer(tmp_path / "home", {"ZHIKU_LLM__DETECT_LOCAL": "false"}, ("--processes", "2"))
+    deadline = time.monotonic() + 90
+    while "all 2 server processes are serving" not in s.output():
+        assert time.monotonic() < deadline and s.proc.poll() is None, s.output()
+        time.sleep(0.2)
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_an_upload_lands_in_the_kb_just_created(browser: Any, processes: int, request: pytest.FixtureRequest) -> None:
+    """With two server processes too: the page's upload must reach the process holding its session."""
+    server: ZhikuServer = request.getfixturevalue("server" if processes == 1 else "two_processes")
     w = Watched(browser, server.url)
     page = w.page
     page.goto(server.url + "/kbs?lang=English")
@@ -87,6 +102,10 @@ def test_an_upload_lands_in_the_kb_just_created(browser: Any, server: ZhikuServe
     with ZhikuClient(server.url) as zk:
         assert [f.name for f in zk.list_files("second")] == ["b.md"]
         assert [f.name for f in zk.list_files("first")] == ["a.md"]
+        if processes == 2:  # whichever process answers a search finds what the page uploaded
+            for _ in range(4):
+                with ZhikuClient(server.url) as fresh:
+                    assert fresh.search(["second"], "second knowledge base")[0].file == "b.md"
     w.close()
 
 

@@ -206,8 +206,8 @@ class AgentLoop:
         if self.approvals is None:
             return (f"'{name}' acts on the world and needs the user's approval for each call; this answer "
                     "cannot ask for it, so the call was not made")
-        approval_id = self.approvals.open(self.context.owner)
         timeout = max(0.0, min(self.approval_timeout_s, control.remaining()))
+        approval_id = self.approvals.open(self.context.owner, timeout)
         yield ApprovalRequest(id=approval_id, step=step.step, tool=name, arguments=step.arguments,
                               description=tool.spec.description, timeout_s=round(timeout, 1))
         decision = self.approvals.wait(approval_id, timeout, control.cancel.is_set)

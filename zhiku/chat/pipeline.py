@@ -78,7 +78,7 @@ class AnswerPipeline:
         self, settings: Settings, kb: Callable[[str], KnowledgeBase], retriever: "Retriever",
         chat_models: Callable[[], "ModelRegistry"], temp_kbs: Callable[[], "TempKBs"],
         kb_chat: KBChat, llm_chat: LLMChat, web_chat: WebChat, agent_chat: AgentChat | None = None,
-        router: Router | None = None, kb_answers: "KBAnswers | None" = None,
+        router: Router | None = None, kb_answers: "KBAnswers | None" = None, approvals: Approvals | None = None,
     ) -> None:
         """``kb(name)``: a knowledge base by name (NotFound otherwise); ``chat_models()`` and
         ``temp_kbs()``: the chat model registry and file chat's uploads, built on first use."""
@@ -86,7 +86,8 @@ class AnswerPipeline:
         self.chat_models, self.temp_kbs = chat_models, temp_kbs
         self.kb_chat, self.llm_chat, self.web_chat = kb_chat, llm_chat, web_chat
         self.agent_chat = agent_chat or AgentChat(settings, retriever, lambda: {"kb": kb})
-        self.approvals = Approvals()  # agent calls waiting for their user's decision (POST /api/chat/approvals)
+        # agent calls waiting for their user's decision (POST /api/chat/approvals), in the database
+        self.approvals = approvals or Approvals(retriever.catalog.engine)
         self.router = router or Router(retriever)  # kb mode asked of all the asker's KBs (request.route)
         self.kb_answers = kb_answers  # questions about the KB itself: from its catalog and summaries
 

@@ -181,6 +181,12 @@ def start(
     host: Optional[str] = typer.Option(None, "--host", help="address to listen on (default server.host: 127.0.0.1)"),
     port: Optional[int] = typer.Option(None, "--port", help="port (default server.port: 7861; 0 picks a free one)"),
     ui: bool = typer.Option(True, "--ui/--no-ui", help="serve the web UI at / (the API stays at /api, /v1, /docs)"),
+    processes: Optional[int] = typer.Option(
+        None, "--processes", min=1, max=64,
+        help="server processes sharing the port (default server.processes: 1): more serve more chats at once on "
+             "more cores; each holds the indexes in memory"),
+    handoff_fd: Optional[int] = typer.Option(None, "--handoff-fd", hidden=True),
+    process_index: int = typer.Option(0, "--process-index", hidden=True),
 ) -> None:
     """Serve the web UI (at /) and the HTTP API (/api, the OpenAI-compatible /v1, docs at /docs) on one port until Ctrl-C."""
     import uvicorn
@@ -190,11 +196,19 @@ def start(
     settings = state(ctx).settings()
     host = settings.server.host if host is None else host
     port = settings.server.port if port is None else port
+    count = settings.server.processes if processes is None else processes
     refusal = auth_refusal(state(ctx).app().auth, host)  # before anything listens
     if refusal is not None:
         raise ConfigError(refusal, host=host)
     if not 0 <= port <= 65535:
         raise ConfigError(f"invalid port {port}")
+    if handoff_fd is not None:  # one of the other processes of `--processes N` (zhiku.cli.server_processes)
+        _serve_handed(ctx, host, port, ui, handoff_fd, process_index)
+        return
+    from zhiku.cli import server_processes
+
+    if count > 1 and (reason := server_processes.environment_ok()) is not None:
+        raise ConfigError(reason, processes=count)
     sock = bind(host, port)
     zhiku = state(ctx).app()
     api = create_app(zhiku)
@@ -207,19 +221,69 @@ def start(
 
         mount_lazy_ui(api, local_url(sock.getsockname()))
     first = FirstRequest(api)
-    config = uvicorn.Config(first, log_level=settings.log_level.lower(), access_log=settings.log_level == "INFO",
+    front = None
+    served: Any = first
+    if count > 1:
+        bound_host, bound_port = sock.getsockname()[:2]
+        front = server_processes.Front(count, server_processes.child_argv(
+            ctx.find_root().params, ctx.params, str(bound_host), int(bound_port)))
+        served = server_processes.tag_process(first, 0)
+    config = uvicorn.Config(served, log_level=settings.log_level.lower(), access_log=settings.log_level == "INFO",
                             timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_S)
+    if front is not None:  # the front reads each connection's request line and spreads the API's over the processes
+        config.load()
+        config.http_protocol_class = server_processes.front_protocol(config.http_protocol_class, front)
     url = _url(sock)
     web = f"web UI: {url}/, " if ui else ""
+    several = f", {count} processes" if count > 1 else ""
 
     def started() -> None:
-        out.print(f"zhiku is serving on {url}  ({web}API docs: {url}/docs) — press Ctrl-C to stop", markup=False)
+        if front is not None:  # in the event loop: it reads the other processes' channels from now on
+            import asyncio
+
+            front.attach(asyncio.get_running_loop())
+        out.print(f"zhiku is serving on {url}  ({web}API docs: {url}/docs{several}) — press Ctrl-C to stop",
+                  markup=False)
         # indexes, jieba and the query models load (and the first search's path runs once) while the
         # server already answers; a question that comes first waits for what it needs (their locks)
         threading.Thread(target=_warm_up, args=(zhiku, url, first), name="zhiku-warm-up", daemon=True).start()
 
     try:
+        if front is not None:
+            front.start()  # they load beside the front; connections go to one once it says it serves
         _server(config, started).run(sockets=[sock])
     finally:
         sock.close()
+        if front is not None:
+            front.stop()
     out.print("zhiku stopped", markup=False)
+
+
+def _serve_handed(ctx: typer.Context, host: str, port: int, ui: bool, channel_fd: int, index: int) -> None:
+    """One of the other server processes: the whole app, serving the connections the front hands over."""
+    import uvicorn
+
+    from zhiku.api import create_app
+    from zhiku.cli import server_processes
+    from zhiku.cli.lazy_mounts import mount_lazy_mcp, mount_lazy_ui
+
+    settings = state(ctx).settings()
+    zhiku = state(ctx).app()
+    api = create_app(zhiku)
+    mount_lazy_mcp(api, zhiku)
+    if ui:
+        from zhiku.ui.server import local_url
+
+        mount_lazy_ui(api, local_url((host, port)))
+    config = uvicorn.Config(server_processes.tag_process(api, index), log_level=settings.log_level.lower(),
+                            access_log=settings.log_level == "INFO", timeout_graceful_shutdown=5,
+                            timeout_keep_alive=KEEP_ALIVE_S)
+
+    def warm() -> None:
+        if zhiku.warm_up():
+            settle_heap()
+
+    def started() -> None:
+        threading.Thread(target=warm, name="zhiku-warm-up", daemon=True).start()
+
+    server_processes.serve_handed(_server(config, started), channel_fd)

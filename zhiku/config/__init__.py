@@ -181,6 +181,10 @@ class ServerSettings(_Section):
         1024, ge=1, description="largest upload request, all its files together (each file: ingest.max_file_mb)"
     )
     ingest_workers: int = Field(1, ge=1, le=16, description="ingestion jobs that run at once, each in its own thread")
+    processes: int = Field(
+        1, ge=1, le=64, description="server processes `zhiku start` runs on its port (Linux): more serve more chats "
+        "at once on more cores (up to one per core); each holds the indexes in memory"
+    )
     sse_heartbeat_s: float = Field(
         15.0, gt=0, le=300, description="seconds between keep-alive comments on idle event streams"
     )

@@ -313,6 +313,17 @@ feedback = Table(
 # Answers given on the Chatchat-compatible KB chat routes (zhiku.api.routes.chatchat_answers):
 # the ``message_id`` their stream carries, so that Chatchat's ``/chat/feedback`` can rate them,
 # without making each API chat a conversation of the caller (Chatchat keeps a message row per chat too).
+tool_approvals = Table(  # agent tool calls waiting for their user's decision (zhiku.agent.approvals)
+    "tool_approvals",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("approved", Boolean),  # NULL until decided
+    Column("decided_at", DateTime(timezone=True)),
+)
+
 chatchat_answers = Table(
     "chatchat_answers",
     metadata,
