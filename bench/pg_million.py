@@ -10,6 +10,7 @@ workers raised in this server). Queries: stored vectors plus noise (in distribut
 
     nice -n 19 python bench/pg_million.py build --root /tmp/pg-million --size 1000000   # progress.json there
     python bench/pg_million.py measure --root /tmp/pg-million                           # the server kept running
+    python bench/pg_million.py pruning --root /tmp/pg-million --out backends_pg_1m_pruning.json  # BM25 pruning on/off
 Writes ROOT/progress.json (each phase as it ends) and, after ``measure``, docs/benchmarks/backends_pg_1m.json.
 """
 
@@ -244,9 +245,54 @@ def measure(args: argparse.Namespace) -> None:
                                 "queries: fresh vectors of the same topics"}))
 
 
+def pruning(args: argparse.Namespace) -> None:
+    """pg_bm25's MaxScore pruning on and off in one process, alternating pass by pass (lexical and hybrid,
+    the query embedding excluded); first checks that both give the same hits with the same scores."""
+    from zhiku import Zhiku, load_settings
+    from zhiku.store import pg_lexical
+
+    root = Path(args.root)
+    state = json.loads((root / "progress.json").read_text())
+    server(root)
+    app = Zhiku(load_settings(home=root / "home", overrides={"database_url": state["url"], "index": RESIDENT}))
+    kb = app.kb("synthetic")
+    questions = eval_questions(args.queries)
+    vectors = clustered_unit(np.random.default_rng(3), len(questions), kb.dimensions)
+    variants = {"pruned": pg_lexical.PRUNE_MIN_POSTINGS, "every list": 10**12}
+
+    def hits(q: str, v: np.ndarray, mode: str) -> list[tuple[int, float]]:
+        return [(h.chunk_id, h.score) for h in app.retriever.search([kb], q, mode=mode, query_vectors={kb.embedder: v})]
+
+    same = 0
+    for q, v in zip(questions, vectors):  # also the warm-up
+        got = []
+        for limit in variants.values():
+            pg_lexical.PRUNE_MIN_POSTINGS = limit
+            got.append(hits(q, v, "hybrid"))
+        same += got[0] == got[1]
+    print(f"same hits and scores: {same} of {len(questions)}", flush=True)
+    rows: list[dict[str, Any]] = []
+    for run in range(args.passes * 2):
+        for name in (list(variants) if run % 2 == 0 else list(variants)[::-1]):
+            pg_lexical.PRUNE_MIN_POSTINGS = variants[name]
+            for mode in ("lexical", "hybrid"):
+                times = []
+                for q, v in zip(questions, vectors):
+                    t0 = time.perf_counter()
+                    hits(q, v, mode)
+                    times.append((time.perf_counter() - t0) * 1000)
+                rows.append({"variant": name, "mode": mode, "pass": run + 1, "p50_ms": round(pct(times, 50), 2),
+                             "p95_ms": round(pct(times, 95), 2), "loadavg": [round(x, 2) for x in os.getloadavg()]})
+                print(json.dumps(rows[-1]), flush=True)
+    pg_lexical.PRUNE_MIN_POSTINGS = variants["pruned"]
+    app.close()
+    print(write_json(args.out, {"machine": machine(), "build": state, "same_hits_and_scores": same,
+                                "questions": len(questions), "search": rows}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("build", "measure", "vectors"))
+    parser.add_argument("what", choices=("build", "measure", "vectors", "pruning"))
     parser.add_argument("--root", default="/tmp/pg-million")
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200)
@@ -255,7 +301,7 @@ def main() -> None:
     parser.add_argument("--ef", type=int, nargs="+", default=[400])
     parser.add_argument("--out", default="backends_pg_1m.json")
     args = parser.parse_args()
-    {"build": build, "measure": measure, "vectors": vectors_only}[args.what](args)
+    {"build": build, "measure": measure, "vectors": vectors_only, "pruning": pruning}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -253,10 +253,19 @@ def _within(ids: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return pos[ids[pos] == keep]
 
 
+PRUNE_MIN_POSTINGS = 200_000  # below this many postings in all, every list is scored (pruning saves little)
+
+
 def _score(terms: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]], weight: float, avgdl: float, k: int,
            allowed: np.ndarray | None) -> list[tuple[int, float, float]]:
     """Okapi BM25 over the terms' postings (idf, ids, tfs, lengths: ``_decode``), summed per document in the
-    order given; the top k by score then id, with each one's coverage (share of ``weight`` it holds)."""
+    order given; the top k by score then id, with each one's coverage (share of ``weight`` it holds).
+
+    Where the lists are long (a common word's, at a million chunks) the commonest terms, last in the order,
+    are scored only for the documents of the others once that cannot change the top k (MaxScore, as the
+    built-in BM25 does): a term adds less than ``idf * (k1 + 1)`` to any score, so when those terms' bounds
+    sum below the k-th best score of the rarer terms alone, a document without a rarer term cannot reach
+    the top k. The sums run in the same order, so every score is the same float as without pruning."""
     c0, c1, kw = K1 * (1 - B), K1 * B / avgdl, K1 + 1
     parts = list(terms)
     if allowed is not None:
@@ -265,6 +274,17 @@ def _score(terms: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]], weight
     parts = [p for p in parts if p[1].size]
     if not parts:
         return []
+    if allowed is None and len(parts) > 1 and sum(p[1].size for p in parts) >= PRUNE_MIN_POSTINGS:
+        pruned = _score_pruned(parts, weight, (c0, c1, kw), k)
+        if pruned is not None:
+            return pruned
+    return _top(*_sums(parts, (c0, c1, kw)), weight, k)
+
+
+def _sums(parts: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]], consts: tuple[float, float, float]
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, scores, matched weight) of every document in the lists, summed in the lists' order."""
+    c0, c1, kw = consts
     every = np.concatenate([p[1] for p in parts])
     contrib = np.concatenate([tf / (tf + (c0 + c1 * ln)) * (w * kw) for w, _, tf, ln in parts])
     held = np.concatenate([np.full(p[1].size, p[0]) for p in parts])
@@ -279,10 +299,45 @@ def _score(terms: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]], weight
     score = np.bincount(slots, weights=contrib, minlength=size)
     matched = np.bincount(slots, weights=held, minlength=size)
     hit = np.flatnonzero(matched)
-    scores = score[hit]
-    if hit.size > k:  # the k best and any tied with the k-th; then by score, ties by id
-        keep = scores >= np.partition(scores, hit.size - k)[hit.size - k]
-        hit, scores = hit[keep], scores[keep]
     ids = hit + lo if base is None else base[hit]
+    return ids, score[hit], matched[hit]
+
+
+def _top(ids: np.ndarray, scores: np.ndarray, matched: np.ndarray, weight: float, k: int
+         ) -> list[tuple[int, float, float]]:
+    """The k best by score, ties by id, with coverage."""
+    if ids.size > k:  # the k best and any tied with the k-th; then by score, ties by id
+        keep = scores >= np.partition(scores, ids.size - k)[ids.size - k]
+        ids, scores, matched = ids[keep], scores[keep], matched[keep]
     top = np.lexsort((ids, -scores))[:k]
-    return [(int(ids[j]), float(scores[j]), min(1.0, float(matched[hit[j]]) / weight)) for j in top]
+    return [(int(ids[j]), float(scores[j]), min(1.0, float(matched[j]) / weight)) for j in top]
+
+
+def _score_pruned(parts: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]], weight: float,
+                  consts: tuple[float, float, float], k: int) -> list[tuple[int, float, float]] | None:
+    """MaxScore over the lists (``_score``); None when the bound does not allow it (score them all)."""
+    _, _, kw = consts
+    sizes = [p[1].size for p in parts]
+    cut, tail = len(parts), 0  # the commonest terms, last in the order, holding half the postings or more
+    while cut > 1 and tail * 2 < sum(sizes):
+        cut -= 1
+        tail += sizes[cut]
+    head, rest = parts[:cut], parts[cut:]
+    ids, scores, matched = _sums(head, consts)
+    if ids.size < k:
+        return None
+    theta = float(np.partition(scores, ids.size - k)[ids.size - k])  # the k-th best of the rarer terms alone
+    bound = sum(w * kw for w, *_ in rest)  # the most the commoner terms add to any score
+    if not bound < theta:
+        return None
+    alive = scores + bound >= theta  # a document below this cannot reach the k-th best with every term
+    ids, scores, matched = ids[alive], scores[alive].copy(), matched[alive].copy()
+    c0, c1, _ = consts
+    for w, t_ids, tf, ln in rest:  # in order, so each sum is the same float as in one pass
+        pos = np.searchsorted(t_ids, ids)
+        pos = np.minimum(pos, t_ids.size - 1)
+        has = t_ids[pos] == ids
+        at = pos[has]
+        scores[has] += tf[at] / (tf[at] + (c0 + c1 * ln[at])) * (w * kw)
+        matched[has] += w
+    return _top(ids, scores, matched, weight, k)
