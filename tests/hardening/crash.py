@@ -100,7 +100,8 @@ def _server_op(home: Path, docs: Path, op: str, rng: random.Random) -> tuple[sub
     return proc, client
 
 
-def one_run(home: Path, docs: Path, op: str, rng: random.Random, generation: int) -> Run:
+def one_run(home: Path, docs: Path, op: str, rng: random.Random, generation: int, scale: float = 1.0) -> Run:
+    """``op`` in a process of its own, SIGKILLed after a random delay (times ``scale``) unless it ended."""
     if op == "add-force":
         write_docs(docs, generation)  # new text: every file is replaced
     client = None
@@ -115,6 +116,7 @@ def one_run(home: Path, docs: Path, op: str, rng: random.Random, generation: int
         # the ranges end where an idle 2-core machine has finished the operation (a fresh-clone run cut only
         # 4 of 10 with the longer ranges tuned under load; a loaded machine is still cut mid-way)
         delay = rng.uniform(0.5, {"add": 3.0, "add-force": 3.5, "remove": 2.0, "rebuild": 2.5}[op])
+    delay *= scale
     time.sleep(delay)
     killed = proc.poll() is None
     if killed:
@@ -158,10 +160,18 @@ def cli_check(home: Path) -> list[str]:
     return [line for line in err.splitlines() if line.strip()] or [f"kb check exited {check.returncode}"]
 
 
-def series(root: Path, runs: int, seed: int, ops: tuple[str, ...] = OPS) -> list[Run]:
+def series(root: Path, runs: int, seed: int, ops: tuple[str, ...] = OPS, min_killed: int = 0,
+           max_runs: int = 30) -> list[Run]:
+    """``runs`` runs, every op once first; then, while fewer than ``min_killed`` were cut before they ended,
+    more runs with the delays shortened each time (up to ``max_runs``): on a fast idle machine many
+    operations end before a delay tuned for a slower one, and a run that was not cut proves little."""
     rng = random.Random(seed)
     home, docs = prepare(root)
-    out = []
-    for i in range(runs):
-        out.append(one_run(home, docs, ops[i % len(ops)] if i < len(ops) else rng.choice(ops), rng, i + 1))
+    out: list[Run] = []
+    scale = 1.0
+    while len(out) < runs or (sum(r.killed for r in out) < min_killed and len(out) < max_runs):
+        i = len(out)
+        if i >= runs:
+            scale *= 0.75
+        out.append(one_run(home, docs, ops[i % len(ops)] if i < len(ops) else rng.choice(ops), rng, i + 1, scale))
     return out
