@@ -209,11 +209,9 @@ def ef_search(index: Any, query: np.ndarray, k: int, ef: int) -> list[tuple[int,
     return sorted(((int(i), -float(x)) for i, x in rows), key=lambda h: (-h[1], h[0]))
 
 
-def measure(args: argparse.Namespace) -> None:
+def _opened(args: argparse.Namespace) -> tuple[dict[str, Any], Any, Any, list[str], np.ndarray]:
+    """The built KB's server started, the app on it, its KB, the questions and their query vectors."""
     from zhiku import Zhiku, load_settings
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from backends import hnsw_recall
 
     root = Path(args.root)
     state = json.loads((root / "progress.json").read_text())
@@ -221,8 +219,14 @@ def measure(args: argparse.Namespace) -> None:
     app = Zhiku(load_settings(home=root / "home", overrides={"database_url": state["url"], "index": RESIDENT}))
     kb = app.kb("synthetic")
     questions = eval_questions(args.queries)
-    rng = np.random.default_rng(3)
-    vectors = clustered_unit(rng, len(questions), kb.dimensions)
+    return state, app, kb, questions, clustered_unit(np.random.default_rng(3), len(questions), kb.dimensions)
+
+
+def measure(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from backends import hnsw_recall
+
+    state, app, kb, questions, vectors = _opened(args)
     rows: list[dict[str, Any]] = []
     for run in range(1, args.passes + 1):
         for mode in ("hybrid", "dense", "lexical"):
@@ -248,16 +252,9 @@ def measure(args: argparse.Namespace) -> None:
 def pruning(args: argparse.Namespace) -> None:
     """pg_bm25's MaxScore pruning on and off in one process, alternating pass by pass (lexical and hybrid,
     the query embedding excluded); first checks that both give the same hits with the same scores."""
-    from zhiku import Zhiku, load_settings
     from zhiku.store import pg_lexical
 
-    root = Path(args.root)
-    state = json.loads((root / "progress.json").read_text())
-    server(root)
-    app = Zhiku(load_settings(home=root / "home", overrides={"database_url": state["url"], "index": RESIDENT}))
-    kb = app.kb("synthetic")
-    questions = eval_questions(args.queries)
-    vectors = clustered_unit(np.random.default_rng(3), len(questions), kb.dimensions)
+    state, app, kb, questions, vectors = _opened(args)
     variants = {"pruned": pg_lexical.PRUNE_MIN_POSTINGS, "every list": 10**12}
 
     def hits(q: str, v: np.ndarray, mode: str) -> list[tuple[int, float]]:

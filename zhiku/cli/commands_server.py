@@ -189,10 +189,6 @@ def start(
     process_index: int = typer.Option(0, "--process-index", hidden=True),
 ) -> None:
     """Serve the web UI (at /) and the HTTP API (/api, the OpenAI-compatible /v1, docs at /docs) on one port until Ctrl-C."""
-    import uvicorn
-
-    from zhiku.api import create_app
-
     settings = state(ctx).settings()
     host = settings.server.host if host is None else host
     port = settings.server.port if port is None else port
@@ -211,16 +207,7 @@ def start(
         raise ConfigError(reason, processes=count)
     sock = bind(host, port)
     zhiku = state(ctx).app()
-    api = create_app(zhiku)
-    from zhiku.cli.lazy_mounts import mount_lazy_mcp, mount_lazy_ui
-
-    # the MCP SDK and Streamlit load on their first request (a third of the start-up otherwise)
-    mount_lazy_mcp(api, zhiku)  # the MCP tools at /mcp, before the UI's mount at / takes the rest
-    if ui:
-        from zhiku.ui.server import local_url
-
-        mount_lazy_ui(api, local_url(sock.getsockname()))
-    first = FirstRequest(api)
+    first = FirstRequest(_app(zhiku, ui, sock.getsockname()))
     front = None
     served: Any = first
     if count > 1:
@@ -228,8 +215,7 @@ def start(
         front = server_processes.Front(count, server_processes.child_argv(
             ctx.find_root().params, ctx.params, str(bound_host), int(bound_port)))
         served = server_processes.tag_process(first, 0)
-    config = uvicorn.Config(served, log_level=settings.log_level.lower(), access_log=settings.log_level == "INFO",
-                            timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_S)
+    config = _config(served, settings.log_level)
     if front is not None:  # the front reads each connection's request line and spreads the API's over the processes
         config.load()
         config.http_protocol_class = server_processes.front_protocol(config.http_protocol_class, front)
@@ -259,25 +245,35 @@ def start(
     out.print("zhiku stopped", markup=False)
 
 
-def _serve_handed(ctx: typer.Context, host: str, port: int, ui: bool, channel_fd: int, index: int) -> None:
-    """One of the other server processes: the whole app, serving the connections the front hands over."""
-    import uvicorn
-
+def _app(zhiku: Any, ui: bool, address: tuple[Any, ...]) -> Any:
+    """The API with its lazy faces: the MCP SDK and Streamlit load on their first request (a third of the
+    start-up otherwise); ``address``: where the server listens (the UI reaches the API there)."""
     from zhiku.api import create_app
-    from zhiku.cli import server_processes
     from zhiku.cli.lazy_mounts import mount_lazy_mcp, mount_lazy_ui
 
-    settings = state(ctx).settings()
-    zhiku = state(ctx).app()
     api = create_app(zhiku)
-    mount_lazy_mcp(api, zhiku)
+    mount_lazy_mcp(api, zhiku)  # the MCP tools at /mcp, before the UI's mount at / takes the rest
     if ui:
         from zhiku.ui.server import local_url
 
-        mount_lazy_ui(api, local_url((host, port)))
-    config = uvicorn.Config(server_processes.tag_process(api, index), log_level=settings.log_level.lower(),
-                            access_log=settings.log_level == "INFO", timeout_graceful_shutdown=5,
-                            timeout_keep_alive=KEEP_ALIVE_S)
+        mount_lazy_ui(api, local_url(address))
+    return api
+
+
+def _config(app: Any, log_level: str) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(app, log_level=log_level.lower(), access_log=log_level == "INFO",
+                          timeout_graceful_shutdown=5, timeout_keep_alive=KEEP_ALIVE_S)
+
+
+def _serve_handed(ctx: typer.Context, host: str, port: int, ui: bool, channel_fd: int, index: int) -> None:
+    """One of the other server processes: the whole app, serving the connections the front hands over."""
+    from zhiku.cli import server_processes
+
+    zhiku = state(ctx).app()
+    config = _config(server_processes.tag_process(_app(zhiku, ui, (host, port)), index),
+                     state(ctx).settings().log_level)
 
     def warm() -> None:
         if zhiku.warm_up():

@@ -7,6 +7,9 @@ name (``index.vector`` / ``index.lexical``), as every KB had before migrations e
 prefix), so a migration builds the next copy beside the one that answers and one catalog transaction
 switches to it (``zhiku.store.migrate``).
 
+``Backends`` is a pair of index backends (the settings' or a kind's) and where each keeps its files in
+a copy's folder.
+
 A database-resident KB (``postgres``) is written by the catalog inside its transactions; which KBs are
 is read in that transaction (``PerKBWriter``), so a KB moved by one process is written right by every
 other process on the database at once.
@@ -14,19 +17,27 @@ other process on the database at once.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence, cast
 
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
-from zhiku.errors import Conflict, InvalidInput
+from zhiku.config import IndexSettings
+from zhiku.errors import ConfigError, Conflict, InvalidInput
 from zhiku.store.db import kbs
+from zhiku.store.index_protocols import (
+    LexicalIndex,
+    LexicalIndexType,
+    VectorIndex,
+    VectorIndexType,
+    is_resident,
+    lexical_index_type,
+    vector_index_type,
+)
 from zhiku.store.pg_indexes import ResidentWriter, drop_scope
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from zhiku.config import IndexSettings
     from zhiku.store.indexes import IndexManager
     from zhiku.schema import KnowledgeBase
 
@@ -56,6 +67,83 @@ def kb_key(kb: "KnowledgeBase") -> str:
 
 def key_of(kb_id: str, generation: str) -> str:
     return f"{kb_id}-{generation}" if generation else kb_id
+
+
+def copy_of(kb: "KnowledgeBase") -> tuple[str | None, str, str, int]:
+    """Which copy of its indexes a KB record names (as ``Catalog.index_state`` reads it)."""
+    return kb.index_backend, kb.index_generation or "", kb.embedder, kb.dimensions
+
+
+LEGACY = {"vector": "faiss", "lexical": "bm25"}  # what a manifest naming no backends was written by
+FILE_BACKENDS = {"faiss", "bm25"}  # known to be file backends without loading the registry
+
+
+class Backends:
+    """The two index backends named by the settings, and where each keeps its files in a KB's folder."""
+
+    def __init__(self, settings: IndexSettings, root: Path | None = None) -> None:
+        """The names were checked when the settings were loaded; the backends are looked up on first
+        use (``ConfigError`` naming the choices if a name is unknown), so an app that never opens an
+        index never loads the plugin registry. A backend type with ``configure(settings, root)``
+        (Milvus: its URI) is configured from the settings; ``root`` is where the indexes live."""
+        self.vector_name, self.lexical_name = settings.vector, settings.lexical
+        self.settings, self.root = settings, root
+
+    def _configured(self, backend: object) -> object:
+        configure = getattr(backend, "configure", None)
+        return configure(self.settings, self.root) if configure is not None else backend
+
+    @property
+    def vector(self) -> VectorIndexType:
+        return cast(VectorIndexType, self._configured(vector_index_type(self.vector_name)))
+
+    @property
+    def lexical(self) -> LexicalIndexType:
+        return cast(LexicalIndexType, self._configured(lexical_index_type(self.lexical_name)))
+
+    def new(self, kb_id: str, dimensions: int) -> tuple[VectorIndex, LexicalIndex]:
+        """Empty indexes for a KB's rebuild (a backend with ``for_kb`` names them after the KB)."""
+        vector, lexical = self.vector, self.lexical
+        vector_for, lexical_for = getattr(vector, "for_kb", None), getattr(lexical, "for_kb", None)
+        return (vector_for(kb_id, dimensions) if vector_for else vector(dimensions),
+                lexical_for(kb_id) if lexical_for else lexical())
+
+    def discard(self, directory: Path) -> None:
+        """Delete what the KB's saved indexes hold outside its folder (a backend with ``discard``)."""
+        if {self.vector_name, self.lexical_name} <= FILE_BACKENDS:
+            return
+        for backend, path in ((self.vector, self.vector_path(directory)), (self.lexical, self.lexical_path(directory))):
+            discard = getattr(backend, "discard", None)
+            if discard is not None:
+                discard(path)
+
+    def vector_path(self, directory: Path) -> Path:
+        return directory / f"vectors.{self.vector_name}"
+
+    def lexical_path(self, directory: Path) -> Path:
+        # the built-in BM25 keeps the folder name it always had, so existing homes need no rebuild
+        return directory / ("lexical" if self.lexical_name == "bm25" else f"lexical.{self.lexical_name}")
+
+    @property
+    def resident(self) -> bool:
+        """Whether both indexes live in the database (``ConfigError`` when only one does)."""
+        if {self.vector_name, self.lexical_name} <= FILE_BACKENDS:
+            return False
+        vector, lexical = is_resident(self.vector), is_resident(self.lexical)
+        if vector != lexical:
+            raise ConfigError(
+                f"index.vector '{self.vector_name}' and index.lexical '{self.lexical_name}' do not go together: "
+                "database-resident backends (pgvector, pg_bm25) are chosen as a pair",
+                vector=self.vector_name, lexical=self.lexical_name)
+        return vector
+
+    def written_by_us(self, manifest: dict) -> bool:
+        return (manifest.get("vector", LEGACY["vector"]) == self.vector_name
+                and manifest.get("lexical", LEGACY["lexical"]) == self.lexical_name)
+
+    def open(self, directory: Path, dimensions: int) -> tuple[VectorIndex, LexicalIndex]:
+        return (self.vector.load(self.vector_path(directory), dimensions),
+                self.lexical.load(self.lexical_path(directory)))
 
 
 def discard_copy(manager: "IndexManager", d: "Path") -> None:

@@ -318,8 +318,9 @@ def _score_pruned(parts: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]],
     """MaxScore over the lists (``_score``); None when the bound does not allow it (score them all)."""
     _, _, kw = consts
     sizes = [p[1].size for p in parts]
+    total = sum(sizes)
     cut, tail = len(parts), 0  # the commonest terms, last in the order, holding half the postings or more
-    while cut > 1 and tail * 2 < sum(sizes):
+    while cut > 1 and tail * 2 < total:
         cut -= 1
         tail += sizes[cut]
     head, rest = parts[:cut], parts[cut:]
