@@ -5,9 +5,12 @@ process adding it holds an exclusive lock (``flock``) on ``kbs/<kb>/adding/<file
 time; the operating system releases the lock when the process dies, however it dies, and the lock
 file is removed only once the file is indexed or failed (not on Ctrl-C or a cancel). So at start,
 a pending record whose lock file can be locked by us was interrupted, and so was one without a lock
-file that is older than ``UNLOCKED_STALE_S`` (a crash between the record and its lock, a record
-written before this release, or a system without ``flock``): ``Ingestor.clean_interrupted`` removes
-those records and their stored copies. A record whose lock is held is being added: left alone.
+file that is older than ``UNLOCKED_STALE_S`` (a record written before this release, one another machine
+sharing the database is adding, or a system without ``flock``): ``Ingestor.clean_interrupted`` removes
+those records and their stored copies. A record whose lock is held is being added: left alone. A new record's lock is made (:meth:`reserve`) before the record is written,
+so no kill leaves a record of this home without its lock file: one between the two leaves a lock file
+of no record, which :meth:`stale` removes (a kill between the record and its lock once left a record
+no start removed for a day, and the same file was then added twice).
 """
 
 from __future__ import annotations
@@ -73,6 +76,25 @@ class PendingLocks:
             if done:
                 path.unlink(missing_ok=True)
             os.close(fd)  # releases the lock
+
+    def reserve(self, kb_id: str) -> tuple[str, int]:
+        """A new file id with its lock file made and locked, before the record of that id is written
+        (give the descriptor to :meth:`holding`, or to :meth:`release` if the record is not written)."""
+        from zhiku.text.ids import new_id
+
+        while True:
+            file_id = new_id()
+            if not FLOCK:
+                return file_id, -1
+            fd = self._create_locked(self.path(kb_id, file_id))
+            if fd is not None:
+                return file_id, fd
+
+    def release(self, kb_id: str, file_id: str, fd: int) -> None:
+        """Give up an id from :meth:`reserve` whose record was not written."""
+        if fd >= 0:
+            self.path(kb_id, file_id).unlink(missing_ok=True)
+            os.close(fd)
 
     def claim(self, kb_id: str, file_id: str, created_at: datetime) -> int | None:
         """Take the lock of a pending record whose ingestion was interrupted, to resume it: the lock's

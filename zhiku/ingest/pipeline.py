@@ -268,7 +268,13 @@ class Ingestor:
         # the upload that took its lock (pending.claim): one that another upload is adding right now is
         # left to it, or both would write the same record and stored copy at once
         record, claimed = self.pending.claim_resumable(kb.id, versions, sha, catalog.get_file)
-        record = record or catalog.add_pending_file(kb.id, src.name, sha, size, src.doc_key)
+        if record is None:  # a new record, locked before it exists: a kill in between leaves no orphan record
+            file_id, claimed = self.pending.reserve(kb.id)
+            try:
+                record = catalog.add_pending_file(kb.id, src.name, sha, size, src.doc_key, file_id=file_id)
+            except BaseException:
+                self.pending.release(kb.id, file_id, claimed)
+                raise
         # versions pending elsewhere are uploads under way: they replace this one if they commit later
         replaces = [f.id for f in versions if f.id != record.id and f.status != "pending"]
         had_indexed = any(f.status == "indexed" for f in versions if f.id != record.id)

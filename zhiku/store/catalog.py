@@ -188,9 +188,12 @@ class Catalog:
                 files.c.kb_id == kb_id, files.c.sha256 == sha256, files.c.status == "indexed").limit(1)).first()
         return _file(row) if row else None
 
-    def add_pending_file(self, kb_id: str, name: str, sha256: str, size: int, doc_key: str | None) -> FileRecord:
+    def add_pending_file(self, kb_id: str, name: str, sha256: str, size: int, doc_key: str | None,
+                         file_id: str | None = None) -> FileRecord:
+        """A file's record, ``pending`` until it commits or fails; ``file_id``: an id chosen beforehand
+        (the ingestion locks it before the record exists: pending.py)."""
         ts = now()
-        fid = new_id()
+        fid = file_id or new_id()
         with self.engine.begin() as conn:
             conn.execute(insert(files).values(
                 id=fid, kb_id=kb_id, name=name, sha256=sha256, size=size, status="pending",
