@@ -445,6 +445,7 @@ def lag_runs(args: argparse.Namespace) -> dict[str, Any]:
         data = json.loads((OUT / "concurrency.json").read_text())
         data["upload_lag"] = out
         write_json("concurrency.json", data)
+        plot(data.get("levels", []), out.get("now"), OUT / "concurrency.png")  # the lag panel shows this run
     return out
 
 

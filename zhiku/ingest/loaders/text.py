@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from zhiku.ingest.loaders.base import Block, LoadedDocument, register
-from zhiku.ingest.loaders.encoding import clean_text, decode_bytes
+from zhiku.ingest.loaders.encoding import decode_bytes
 from zhiku.ingest.loaders.limits import breathe, checkpoint
 
 __all__ = ["SectionStack", "decode_bytes", "markdown_blocks", "paragraph_blocks", "read_text"]
@@ -44,7 +44,7 @@ class SectionStack:
 
 
 def read_text(path: Path) -> str:
-    return clean_text(decode_bytes(path.read_bytes()))
+    return decode_bytes(path.read_bytes(), clean=True)
 
 
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;.])")
