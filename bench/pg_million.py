@@ -11,6 +11,7 @@ workers raised in this server). Queries: stored vectors plus noise (in distribut
     nice -n 19 python bench/pg_million.py build --root /tmp/pg-million --size 1000000   # progress.json there
     python bench/pg_million.py measure --root /tmp/pg-million                           # the server kept running
     python bench/pg_million.py pruning --root /tmp/pg-million --out backends_pg_1m_pruning.json  # BM25 pruning on/off
+    python bench/pg_million.py startup --root /tmp/pg-million --out backends_pg_1m_startup.json --passes 3
 Writes ROOT/progress.json (each phase as it ends) and, after ``measure``, docs/benchmarks/backends_pg_1m.json.
 """
 
@@ -287,9 +288,100 @@ def pruning(args: argparse.Namespace) -> None:
                                 "questions": len(questions), "search": rows}))
 
 
+def _pss_mb(pids: list[int]) -> float:
+    """Proportional set size of ``pids`` together (shared memory, PostgreSQL's shared buffers, counted once)."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            pass
+    return total / 1024
+
+
+def _postgres_pids(pg: Any) -> list[int]:
+    """The server's postmaster and every process it started (backends, checkpointer, ...)."""
+    main = int((pg.pgdata / "postmaster.pid").read_text().split()[0])
+    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+                and _ppid(int(p.name)) == main]
+    return [main, *children]
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return None
+
+
+def startup(args: argparse.Namespace) -> None:
+    """`zhiku start` on the million-chunk PostgreSQL KB, ``--passes`` times (PostgreSQL kept running): seconds to
+    "serving", to the first search answered over HTTP (query embedding included: the model loads then) and a
+    later one; then the server's resident memory after ``--queries`` searches, and PostgreSQL's (PSS of all
+    its processes, shared buffers counted once)."""
+    import re
+    import signal
+    import subprocess
+    import threading
+
+    from zhiku.client import ZhikuClient
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import rss_mb
+
+    root = Path(args.root)
+    state = json.loads((root / "progress.json").read_text())
+    pg = server(root)
+    config = root / "startup-config.json"
+    config.write_text(json.dumps({"database_url": state["url"], "index": RESIDENT, "llm": {"detect_local": False}}))
+    questions = eval_questions(args.queries)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIKU_")}
+    rows: list[dict[str, Any]] = []
+    for run in range(1, args.passes + 1):
+        pg_before = _pss_mb(_postgres_pids(pg))
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "zhiku", "--home", str(root / "home"), "--config", str(config),
+                                 "start", "--no-ui", "--port", "0"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        url = next((m.group(1) for line in proc.stdout if (m := re.search(r"serving on (http://\S+)", line))), None)
+        if url is None:
+            raise SystemExit(f"zhiku start exited with {proc.wait()}")
+        serving_s = time.perf_counter() - t0
+        threading.Thread(target=lambda: [None for _ in proc.stdout or ()], daemon=True).start()
+        try:
+            with ZhikuClient(url, timeout=300) as client:
+                t1 = time.perf_counter()
+                client.search(["synthetic"], questions[0])
+                first_ms = (time.perf_counter() - t1) * 1000
+                later = []
+                for q in questions[1:]:
+                    t1 = time.perf_counter()
+                    client.search(["synthetic"], q)
+                    later.append((time.perf_counter() - t1) * 1000)
+            rows.append({"pass": run, "serving_s": round(serving_s, 2),
+                         "first_search_ms": round(first_ms, 1), "first_search_after_start_s":
+                         round(serving_s + first_ms / 1000, 2), "later_search_p50_ms": round(pct(later, 50), 1),
+                         "later_search_p95_ms": round(pct(later, 95), 1),
+                         "zhiku_rss_mb": round(rss_mb(proc.pid)), "postgres_pss_mb_before": round(pg_before),
+                         "postgres_pss_mb": round(_pss_mb(_postgres_pids(pg))),
+                         "loadavg": [round(x, 2) for x in os.getloadavg()]})
+            print(json.dumps(rows[-1]), flush=True)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=60)
+    print(write_json(args.out, {
+        "machine": machine(), "build": state, "runs": rows, "server_settings": SERVER_SETTINGS,
+        "what": "zhiku start (one process, no UI) on the 1M-chunk PostgreSQL KB: seconds to serving, first and "
+                "later HTTP searches (hybrid, query embedding included), zhiku's RSS after the searches, "
+                "PostgreSQL's PSS summed over its processes (before this zhiku started, and after its searches)"}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=("build", "measure", "vectors", "pruning"))
+    parser.add_argument("what", choices=("build", "measure", "vectors", "pruning", "startup"))
     parser.add_argument("--root", default="/tmp/pg-million")
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200)
@@ -298,7 +390,8 @@ def main() -> None:
     parser.add_argument("--ef", type=int, nargs="+", default=[400])
     parser.add_argument("--out", default="backends_pg_1m.json")
     args = parser.parse_args()
-    {"build": build, "measure": measure, "vectors": vectors_only, "pruning": pruning}[args.what](args)
+    {"build": build, "measure": measure, "vectors": vectors_only, "pruning": pruning,
+     "startup": startup}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ FULL: list[tuple[str, list[str]]] = [
     ("quality.py", ["--full"]),
     ("web_rank.py", ["--questions", "60"]),
     ("search_throughput.py", ["--chunks", "100000"]),
+    ("workers.py", ["--files", "40", "--rounds", "4"]),
     ("profile.py", []),
     ("tables.py", []),
     ("agent.py", []),
