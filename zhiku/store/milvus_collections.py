@@ -64,6 +64,28 @@ def client(uri: str, token: str = "") -> "MilvusClient":
         return found
 
 
+def last_write(c: "MilvusClient", collection: str) -> int:
+    """The Milvus timestamp of this process's last write to ``collection`` (pymilvus keeps it for its
+    ``Session`` reads); 0 where it cannot be read (another pymilvus: reads then fall back to Strong)."""
+    try:
+        from pymilvus.client import ts_utils
+
+        db = c._generate_call_context().get_db_name()
+        return int(ts_utils.get_collection_ts(collection, c._get_connection().server_address, db) or 0)
+    except Exception:  # noqa: BLE001 - only a faster read is lost
+        return 0
+
+
+def read_after(written: int) -> dict[str, Any]:
+    """A read's consistency: wait until Milvus holds the writes up to ``written`` (a write's timestamp: a
+    search sees every write zhiku made to the scope before it, in this process or, through the manifest,
+    in the process that saved it), or ``Strong`` where no write is known. A Strong read waits for the
+    next time tick of every channel: ~200-400 ms a search on a Milvus server (docs/backends.md)."""
+    if written > 0:
+        return {"consistency_level": "Customized", "guarantee_timestamp": int(written)}
+    return {"consistency_level": CONSISTENCY}
+
+
 def close_client(uri: str) -> None:
     """Close this process's client of ``uri`` (tests and ``bench`` reopen a milvus-lite file)."""
     with _clients_lock:

@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zhiku.store.milvus_collections import (
-    B, CONSISTENCY, K1, LEXICAL, MAX_K, MAX_TEXT, MIN_EF, all_ids, as_ids, client, close_client, count,
-    default_uri, dense_collection, lexical_collection, render, rows, scope_filter, term_word,
+    B, K1, LEXICAL, MAX_K, MAX_TEXT, MIN_EF, all_ids, as_ids, client, close_client, count, default_uri,
+    dense_collection, last_write, lexical_collection, read_after, render, rows, scope_filter, term_word,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ __all__ = ["LEXICAL", "MilvusLexicalIndex", "MilvusLexicalType", "MilvusVectorIn
            "close_client", "term_word"]
 
 PER_PART = MAX_TEXT // 18  # words in one row: "k" + 16 hex digits + a space each
+MARKER = "~written"  # the primary key and KB of the row written after a delete (no KB's filter matches it)
 
 
 def parts_of(length: int) -> int:
@@ -84,18 +85,34 @@ class _Scoped:
 
     kind = ""
 
-    def __init__(self, uri: str, token: str, scope: str) -> None:
+    def __init__(self, uri: str, token: str, scope: str, written: int = 0) -> None:
+        """``written``: the Milvus timestamp of the scope's last write (from its manifest), 0 if unknown."""
         self.uri, self.token, self.scope = uri, token, scope
         self.client = client(uri, token)
         self.collection = ""
+        self.written = int(written)
+
+    def _wrote(self) -> None:
+        """After a write: reads wait for it (``read_after``), and no longer than for it."""
+        self.written = max(self.written, last_write(self.client, self.collection))
+
+    def _deleted(self) -> None:
+        """After a delete: Milvus answers a delete with no timestamp, so a row of no KB (``MARKER``, the same
+        one each time) is written after it, and reads wait for that write, which Milvus orders after the delete."""
+        self.client.upsert(self.collection, [self._marker()])
+        self._wrote()
+
+    def _marker(self) -> dict[str, Any]:
+        raise NotImplementedError
 
     def _record(self, path: Path, **extra: Any) -> None:
         self.client.flush(self.collection)  # what the file names is durable before the file says so
         previous = _read_scope(path, self.kind) if path.exists() else {}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        # "written": another process that loads this scope reads after the writes it names, not Strong
         tmp.write_text(json.dumps({"backend": self.kind, "uri": self.uri, "collection": self.collection,
-                                   "scope": self.scope, **extra}))
+                                   "scope": self.scope, "written": self.written, **extra}))
         os.replace(tmp, path)
         if "@" in self.scope and previous.get("scope") != self.scope:
             self.drop_generations()
@@ -127,9 +144,10 @@ class MilvusVectorIndex(_Scoped):
     kind = "milvus"
     upgraded = False
 
-    def __init__(self, uri: str, token: str, scope: str, dimensions: int, held: int | None = 0) -> None:
+    def __init__(self, uri: str, token: str, scope: str, dimensions: int, held: int | None = 0,
+                 written: int = 0) -> None:
         """``held``: how many vectors the scope holds (saved with it; None: counted in Milvus)."""
-        super().__init__(uri, token, scope)
+        super().__init__(uri, token, scope, written)
         self.dimensions = int(dimensions)
         self.collection = dense_collection(self.client, uri, self.dimensions)
         self._lock = threading.Lock()
@@ -143,9 +161,13 @@ class MilvusVectorIndex(_Scoped):
     def __len__(self) -> int:
         return self._held
 
+    def _marker(self) -> dict[str, Any]:
+        return {"pk": MARKER, "id": -1, "kb": MARKER, "vec": [0.0] * self.dimensions}
+
     def _present(self, ids: list[int]) -> int:
         """How many of ``ids`` the scope holds (primary-key reads: no filter scan)."""
-        return len(self.client.get(self.collection, ids=[f"{self.scope}/{i}" for i in ids], output_fields=["id"]))
+        return len(self.client.get(self.collection, ids=[f"{self.scope}/{i}" for i in ids], output_fields=["id"],
+                                   **read_after(self.written)))
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         ids = np.asarray(ids, dtype=np.int64)
@@ -161,6 +183,7 @@ class MilvusVectorIndex(_Scoped):
                 write(self.collection, [{"pk": f"{self.scope}/{i}", "id": i, "kb": self.scope, "vec": v.tolist()}
                                         for i, v in items[start:start + 5000]])
             self._held += len(rows) - present
+            self._wrote()
 
     def remove(self, ids: Iterable[int]) -> None:
         gone = sorted(set(as_ids(ids)))
@@ -169,6 +192,7 @@ class MilvusVectorIndex(_Scoped):
                 present = self._present(gone)
                 self.client.delete(self.collection, ids=[f"{self.scope}/{i}" for i in gone])
                 self._held -= present
+                self._deleted()
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         if k <= 0 or (allowed is not None and not len(allowed)):
@@ -178,7 +202,7 @@ class MilvusVectorIndex(_Scoped):
             self.collection, data=[np.asarray(query, dtype=np.float32).ravel().tolist()], anns_field="vec",
             limit=min(int(k), MAX_K), filter=render(template, {"kb": self.scope, **params}), output_fields=["id"],
             search_params={"metric_type": "IP", "params": {"ef": min(MAX_K, max(MIN_EF, 4 * int(k)))}},
-            consistency_level=CONSISTENCY)
+            **read_after(self.written))
         hits = [(int(h["entity"]["id"]), float(h["distance"])) for h in found[0]]
         hits.sort(key=lambda h: (-h[1], h[0]))
         return hits
@@ -187,7 +211,8 @@ class MilvusVectorIndex(_Scoped):
         out = np.zeros((len(ids), self.dimensions), dtype=np.float32)
         if not ids:
             return out
-        rows = self.client.get(self.collection, ids=[f"{self.scope}/{int(i)}" for i in ids], output_fields=["id", "vec"])
+        rows = self.client.get(self.collection, ids=[f"{self.scope}/{int(i)}" for i in ids],
+                               output_fields=["id", "vec"], **read_after(self.written))
         found = {int(r["id"]): np.asarray(r["vec"], dtype=np.float32) for r in rows}
         for n, i in enumerate(ids):
             if int(i) in found:
@@ -206,9 +231,9 @@ class MilvusLexicalIndex(_Scoped):
 
     kind = "milvus_bm25"
 
-    def __init__(self, uri: str, token: str, scope: str, stats: "Stats | None" = None) -> None:
+    def __init__(self, uri: str, token: str, scope: str, stats: "Stats | None" = None, written: int = 0) -> None:
         """``stats``: the scope's document count, total length and document frequencies (saved with it)."""
-        super().__init__(uri, token, scope)
+        super().__init__(uri, token, scope, written)
         self.collection = lexical_collection(self.client, uri)
         self._lock = threading.Lock()  # one writer at a time keeps the statistics right
         self._stats = stats or Stats()
@@ -220,6 +245,9 @@ class MilvusLexicalIndex(_Scoped):
     def __len__(self) -> int:
         return self._stats.docs
 
+    def _marker(self) -> dict[str, Any]:
+        return {"pk": MARKER, "id": -1, "part": 0, "kb": MARKER, "length": 0, "text": term_word(MARKER)}
+
     def _parts(self, cid: int, words: list[str]) -> list[dict[str, Any]]:
         chunks = [words[i:i + PER_PART] for i in range(0, len(words), PER_PART)] or [[]]
         return [{"pk": f"{self.scope}/{cid}/{n}", "id": cid, "part": n, "kb": self.scope, "length": len(words),
@@ -228,11 +256,12 @@ class MilvusLexicalIndex(_Scoped):
     def _held(self, ids: list[int]) -> dict[int, list[str]]:
         """The words each of ``ids`` holds now (primary-key reads of all its parts: no filter scan)."""
         first = self.client.get(self.collection, ids=[f"{self.scope}/{i}/0" for i in ids],
-                                output_fields=["id", "length", "text"])
+                                output_fields=["id", "length", "text"], **read_after(self.written))
         held = {int(r["id"]): r["text"].split() for r in first}
         more = [f"{self.scope}/{int(r['id'])}/{n}" for r in first for n in range(1, parts_of(int(r["length"])))]
         if more:
-            for r in self.client.get(self.collection, ids=more, output_fields=["id", "text"]):
+            for r in self.client.get(self.collection, ids=more, output_fields=["id", "text"],
+                                     **read_after(self.written)):
                 held[int(r["id"])].extend(r["text"].split())
         return held
 
@@ -251,6 +280,10 @@ class MilvusLexicalIndex(_Scoped):
             if stale:  # parts a longer earlier version of a document had
                 self.client.delete(self.collection, ids=stale)
             self._stats = self._stats.changed(removed=old.values(), added=docs.values())
+            if stale:
+                self._deleted()
+            else:
+                self._wrote()
 
     def remove(self, ids: Iterable[int]) -> None:
         gone = sorted(set(as_ids(ids)))
@@ -262,6 +295,7 @@ class MilvusLexicalIndex(_Scoped):
                 self.client.delete(self.collection, ids=[f"{self.scope}/{cid}/{n}" for cid, words in old.items()
                                                          for n in range(parts_of(len(words)))])
                 self._stats = self._stats.changed(removed=old.values(), added=())
+                self._deleted()
 
     def search(
         self, query_tokens: Sequence[str], k: int, allowed: np.ndarray | None = None
@@ -275,7 +309,7 @@ class MilvusLexicalIndex(_Scoped):
         found = self.client.search(
             self.collection, data=[" ".join(words)], anns_field="sparse", limit=min(max(2 * int(k), 50), MAX_K),
             filter=render(template, {"kb": self.scope, **params}), output_fields=["id", "text", "length"],
-            search_params={"metric_type": "BM25"}, consistency_level=CONSISTENCY)
+            search_params={"metric_type": "BM25"}, **read_after(self.written))
         if not found or not found[0]:
             return []
         held: dict[int, list[str]] = {}
@@ -331,7 +365,8 @@ class MilvusVectorType:
         if data.get("uri") != self.uri:
             raise ValueError(f"{path} names another Milvus ({data.get('uri')}) than index.milvus_uri")
         held = data.get("held")
-        return MilvusVectorIndex(self.uri, self.token, data["scope"], dimensions, None if held is None else int(held))
+        return MilvusVectorIndex(self.uri, self.token, data["scope"], dimensions, None if held is None else int(held),
+                                 written=int(data.get("written") or 0))
 
     def discard(self, path: Path) -> None:
         """Delete the rows of the index saved at ``path`` (its KB is deleted); nothing if none was."""
@@ -360,7 +395,7 @@ class MilvusLexicalType:
         if data.get("uri") != self.uri:
             raise ValueError(f"{path} names another Milvus ({data.get('uri')}) than index.milvus_uri")
         stats = Stats(int(data["docs"]), int(data["length"]), {str(w): int(n) for w, n in data["df"].items()})
-        return MilvusLexicalIndex(self.uri, self.token, data["scope"], stats)
+        return MilvusLexicalIndex(self.uri, self.token, data["scope"], stats, written=int(data.get("written") or 0))
 
     def discard(self, path: Path) -> None:
         try:

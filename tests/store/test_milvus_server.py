@@ -1,0 +1,147 @@
+"""zhiku's ``milvus`` vector index on a real Milvus server, not milvus-lite: reads wait for zhiku's own writes
+(the timestamp of the scope's last write, kept in its manifest for other processes), not for Milvus's next
+time tick as a ``Strong`` read does (~400 ms a search on a server).
+
+The server is Milvus 2.3.5 standalone from the ``milvus`` wheel on PyPI ("embedded Milvus": the server binary
+with embedded etcd and local storage, started as a child process), in a virtual environment of its own made on
+first use under ``~/.cache/zhiku-tests`` (its pymilvus pins would clash with zhiku's). Milvus 2.3 has no BM25
+function, so only the dense index runs here; the lexical one is tested on milvus-lite (test_milvus_app.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pymilvus")
+
+pytestmark = pytest.mark.slow
+
+WHEEL = "milvus==2.3.5"
+VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zhiku-tests" / "milvus-2.3.5"
+SERVER = """
+import signal, sys, time
+from milvus import default_server
+default_server.set_base_dir(sys.argv[1])
+default_server.listen_port = int(sys.argv[2])
+default_server.start()
+
+def stop(*_):
+    default_server.stop()
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, stop)
+print("listening", flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _venv() -> Path:
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        VENV.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, timeout=300)
+        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", WHEEL], check=True, timeout=900)
+    return python
+
+
+@pytest.fixture(scope="module")
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from pymilvus import MilvusClient
+
+    port = _free_port()
+    base = tmp_path_factory.mktemp("milvus-server")
+    proc = subprocess.Popen([str(_venv()), "-c", SERVER, str(base), str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        assert any("listening" in line for line in proc.stdout), f"the Milvus server did not start: {base}/logs"
+        uri = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 180
+        while True:  # the port listens a moment before the proxy serves
+            try:
+                MilvusClient(uri=uri, timeout=5).get_server_version()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(2)
+        yield uri
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    v = rng.standard_normal((n, 384)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_each_vector_is_found_by_the_search_right_after_it_is_added(milvus_uri: str) -> None:
+    from zhiku.store.milvus_indexes import MilvusVectorIndex
+
+    index = MilvusVectorIndex(milvus_uri, "", "ryw", 384)
+    rng = np.random.default_rng(1)
+    index.add(np.arange(200), _unit(rng, 200))
+    assert index.written > 0  # the write's timestamp is known: reads wait for it, not for Strong
+    added = {}
+    for i in range(200, 230):  # each one searched the moment its add returns
+        added[i] = _unit(rng, 1)[0]
+        index.add(np.array([i]), added[i][None])
+        assert index.search(added[i], 5)[0][0] == i
+    index.remove([205])  # and a removal is seen at once too
+    assert 205 not in {h[0] for h in index.search(added[205], 10)}
+    assert index.search(added[206], 5)[0][0] == 206
+
+
+CHILD = r"""
+import sys, time
+import numpy as np
+from pathlib import Path
+from zhiku.store.milvus_indexes import MilvusVectorType
+index = MilvusVectorType(sys.argv[1]).load(Path(sys.argv[2]), 384)
+query = np.load(sys.argv[3])
+found = [index.search(q, 5)[0][0] for q in query]
+print(index.written, " ".join(map(str, found)))
+"""
+
+
+def test_another_process_that_loads_the_saved_scope_reads_every_write_it_names(milvus_uri: str, tmp_path: Path) -> None:
+    """The manifest carries the writer's last write timestamp: a reading process (a server beside a `zhiku worker`)
+    searches at once after the save and finds every vector, without a Strong read."""
+    from zhiku.store.milvus_indexes import MilvusVectorType
+
+    kind = MilvusVectorType(milvus_uri)
+    index = kind.for_kb("kb-shared", 384)
+    vectors = _unit(np.random.default_rng(2), 50)
+    for start in range(0, 50, 10):  # several writes, the last one just before the save
+        index.add(np.arange(start, start + 10), vectors[start:start + 10])
+    manifest = tmp_path / "vectors.json"
+    index.save(manifest)
+    np.save(tmp_path / "q.npy", vectors[-5:])
+    child = subprocess.run([sys.executable, "-c", CHILD, milvus_uri, str(manifest), str(tmp_path / "q.npy")],
+                           capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[2])
+    assert child.returncode == 0, child.stderr[-2000:]
+    written, found = child.stdout.split(maxsplit=1)
+    assert int(written) == index.written > 0
+    assert [int(x) for x in found.split()] == list(range(45, 50))
