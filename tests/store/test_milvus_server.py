@@ -145,3 +145,28 @@ def test_another_process_that_loads_the_saved_scope_reads_every_write_it_names(m
     written, found = child.stdout.split(maxsplit=1)
     assert int(written) == index.written > 0
     assert [int(x) for x in found.split()] == list(range(45, 50))
+
+
+def test_a_server_beside_a_worker_finds_each_jobs_files_the_moment_the_job_is_done(milvus_uri: str,
+                                                                                   tmp_path: Path) -> None:
+    """The topology docs/deploy.md describes: `zhiku start` queues uploads, a `zhiku worker` ingests them into the
+    Milvus server; the server's searches (another process) see every file as soon as its job is done."""
+    from tests.scale.conftest import Cluster, write_config
+
+    home = tmp_path / "home"
+    write_config(home, None, index={"vector": "milvus", "lexical": "bm25", "milvus_uri": milvus_uri},
+                 jobs={"ingest_in_server": False}, llm={"detect_local": False})
+    cluster = Cluster(home, tmp_path / "logs")
+    try:
+        server = cluster.server("server")
+        cluster.worker("worker")
+        server.create_kb("kb")
+        for k in range(5):
+            files = [(f"f{k}-{i}.txt", f"File {k}-{i}. Its marker is m{k}x{i}word, found nowhere else.\n".encode())
+                     for i in range(3)]
+            done = server.wait_for_job(server.upload("kb", files).id, timeout=300, poll_s=0.05)
+            assert done.status == "done" and done.files_failed == 0, cluster.logs_text()
+            found = {h.file for h in server.search(["kb"], f"m{k}x1word", mode="dense", top_k=50)}
+            assert {f"f{k}-{i}.txt" for i in range(3)} <= found, cluster.logs_text()
+    finally:
+        cluster.close()
