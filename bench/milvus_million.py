@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -36,61 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import WORK, machine, pct, rss_mb, write_json  # noqa: E402
 from million import clustered_unit  # noqa: E402
 
-MILVUS_WHEEL = "milvus==2.3.5"
-SERVER = """
-import signal, sys, time
-from milvus import default_server
-default_server.set_base_dir(sys.argv[1])
-default_server.listen_port = int(sys.argv[2])
-default_server.start()
-
-def stop(*_):
-    default_server.stop()
-    sys.exit(0)
-
-signal.signal(signal.SIGTERM, stop)
-print("listening", flush=True)
-while True:
-    time.sleep(3600)
-"""
-
-
-def milvus_server(venv: Path, base: Path, port: int) -> subprocess.Popen[str]:
-    if not (venv / "bin" / "python").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", MILVUS_WHEEL], check=True)
-    proc = subprocess.Popen([str(venv / "bin" / "python"), "-c", SERVER, str(base), str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "listening" in line:
-            break
-    else:
-        raise SystemExit(f"the Milvus server did not start (exit {proc.wait()}): its log is under {base}/logs")
-    from pymilvus import MilvusClient
-
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # the port listens a moment before the proxy serves
-        try:
-            MilvusClient(uri=f"http://127.0.0.1:{port}", timeout=5).get_server_version()
-            return proc
-        except Exception:  # noqa: BLE001 - not serving yet
-            time.sleep(2)
-    raise SystemExit(f"the Milvus server did not start (exit {proc.wait()})")  # its log: under the base dir
-
-
-def binary_pid(parent: int) -> int | None:
-    """The `milvus` binary the embedded-server wrapper started."""
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                stat = (p / "stat").read_text()
-                if stat.split("(", 1)[1].split(")", 1)[0] == "milvus" and int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                    return int(p.name)
-            except (FileNotFoundError, IndexError, ValueError):
-                pass
-    return None
-
+from zhiku.testing.milvus_server import VENV, WHEEL, MilvusServer  # noqa: E402
 
 def wait_indexed(client: Any, collection: str, total: int, timeout: float) -> float:
     t0 = time.perf_counter()
@@ -110,7 +55,7 @@ def main() -> None:
     ap.add_argument("--other", type=int, default=20_000, help="vectors of a second KB in the same collection")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--passes", type=int, default=2)
-    ap.add_argument("--venv", type=Path, default=WORK / "milvus-server-venv")
+    ap.add_argument("--venv", type=Path, default=VENV, help="the virtual environment of the `milvus` wheel")
     ap.add_argument("--port", type=int, default=19541)
     ap.add_argument("--index-timeout", type=float, default=4 * 3600)
     ap.add_argument("--out", default="backends_milvus_1m.json")
@@ -129,10 +74,10 @@ def main() -> None:
 
     if not args.reopen:
         shutil.rmtree(base, ignore_errors=True)
-    server = None if running else milvus_server(args.venv, base, args.port)
+    server = None if running else MilvusServer(base, args.port, args.venv).start()
     uri = f"http://127.0.0.1:{args.port}"
     result: dict[str, Any] = {"machine": machine(), "size": args.size, "other_kb": args.other,
-                              "server": f"Milvus standalone from the `{MILVUS_WHEEL}` wheel (embedded etcd, local "
+                              "server": f"Milvus standalone from the `{WHEEL}` wheel (embedded etcd, local "
                                         "storage), on 127.0.0.1",
                               "vectors": "clustered random unit vectors, 384 dimensions (bench/million.py); queries: "
                                          "fresh vectors of the same topics; query embedding excluded"}
@@ -189,7 +134,7 @@ def main() -> None:
         result["recall_at_10"] = round(float(np.mean([len(set(g) & set(e.tolist())) / 10 for g, e in zip(got, exact)])), 4)
         leaked = sum(1 for q in queries[:50] for i, _ in big.search(q, 50) if i >= args.size)
         result["other_kb_hits_leaked"] = leaked
-        pid = binary_pid(server.pid) if server else next(
+        pid = server.binary_pid() if server else next(
             (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and (p / "comm").exists()
              and (p / "comm").read_text().strip() == "milvus"), None)
         result["milvus_rss_mb"] = round(rss_mb(pid)) if pid else None
@@ -197,11 +142,7 @@ def main() -> None:
               f"{result['milvus_rss_mb']} MB", flush=True)
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            server.stop()
     print(write_json(args.out, result))
 
 

@@ -301,21 +301,6 @@ def _pss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
-def _postgres_pids(pg: Any) -> list[int]:
-    """The server's postmaster and every process it started (backends, checkpointer, ...)."""
-    main = int((pg.pgdata / "postmaster.pid").read_text().split()[0])
-    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
-                and _ppid(int(p.name)) == main]
-    return [main, *children]
-
-
-def _ppid(pid: int) -> int | None:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-        return None
-
-
 def startup(args: argparse.Namespace) -> None:
     """`zhiku start` on the million-chunk PostgreSQL KB, ``--passes`` times (PostgreSQL kept running): seconds to
     "serving", to the first search answered over HTTP (query embedding included: the model loads then) and a
@@ -340,7 +325,7 @@ def startup(args: argparse.Namespace) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIKU_")}
     rows: list[dict[str, Any]] = []
     for run in range(1, args.passes + 1):
-        pg_before = _pss_mb(_postgres_pids(pg))
+        pg_before = _pss_mb(pg.pids())
         t0 = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "zhiku", "--home", str(root / "home"), "--config", str(config),
                                  "start", "--no-ui", "--port", "0"], env=env, stdout=subprocess.PIPE,
@@ -366,7 +351,7 @@ def startup(args: argparse.Namespace) -> None:
                          round(serving_s + first_ms / 1000, 2), "later_search_p50_ms": round(pct(later, 50), 1),
                          "later_search_p95_ms": round(pct(later, 95), 1),
                          "zhiku_rss_mb": round(rss_mb(proc.pid)), "postgres_pss_mb_before": round(pg_before),
-                         "postgres_pss_mb": round(_pss_mb(_postgres_pids(pg))),
+                         "postgres_pss_mb": round(_pss_mb(pg.pids())),
                          "loadavg": [round(x, 2) for x in os.getloadavg()]})
             print(json.dumps(rows[-1]), flush=True)
         finally:

@@ -128,20 +128,6 @@ def cpu_s(pids: list[int]) -> float:
     return total / tick
 
 
-def postgres_pids(pg: Any) -> list[int]:
-    """PostgreSQL's postmaster and the processes it started (its backends: the SQL work of zhiku's writes)."""
-    main = int((pg.pgdata / "postmaster.pid").read_text().split()[0])
-    out = [main]
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == main:
-                    out.append(int(p.name))
-            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-                pass
-    return out
-
-
 def one_round(client: Any, url: str, home: Path, logs: Path, workers: int, paths: list[Path], uploads: int,
               kb: str, server_pid: int, pg: Any) -> dict[str, Any]:
     procs = [Proc(home, logs / f"{kb}-worker{i}.log", "worker", env={"ZHIKU_JOBS__WORKER_NAME": f"bench-{i}"})
@@ -152,14 +138,14 @@ def one_round(client: Any, url: str, home: Path, logs: Path, workers: int, paths
         client.create_kb(kb)
         per = -(-len(paths) // uploads)
         watched = {"workers": [p.popen.pid for p in procs], "server": [server_pid]}
-        cpu0 = {name: cpu_s(pids) for name, pids in watched.items()} | {"postgres": cpu_s(postgres_pids(pg))}
+        cpu0 = {name: cpu_s(pids) for name, pids in watched.items()} | {"postgres": cpu_s(pg.pids())}
         t0 = time.perf_counter()
         jobs = [client.upload(kb, [(p.name, p.read_bytes()) for p in paths[i: i + per]])
                 for i in range(0, len(paths), per)]
         done = [client.wait_for_job(j.id, timeout=3600, poll_s=0.1) for j in jobs]
         elapsed = time.perf_counter() - t0
         cpu = {name: round(cpu_s(pids) - cpu0[name], 1) for name, pids in watched.items()}
-        cpu["postgres"] = round(cpu_s(postgres_pids(pg)) - cpu0["postgres"], 1)  # backends that ended count no more
+        cpu["postgres"] = round(cpu_s(pg.pids()) - cpu0["postgres"], 1)  # backends that ended count no more
         rss = [rss_mb(p.popen.pid) for p in procs]
     finally:
         for p in procs:

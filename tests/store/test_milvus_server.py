@@ -2,20 +2,15 @@
 (the timestamp of the scope's last write, kept in its manifest for other processes), not for Milvus's next
 time tick as a ``Strong`` read does (~400 ms a search on a server).
 
-The server is Milvus 2.3.5 standalone from the ``milvus`` wheel on PyPI ("embedded Milvus": the server binary
-with embedded etcd and local storage, started as a child process), in a virtual environment of its own made on
-first use under ``~/.cache/zhiku-tests`` (its pymilvus pins would clash with zhiku's). Milvus 2.3 has no BM25
-function, so only the dense index runs here; the lexical one is tested on milvus-lite (test_milvus_app.py).
+The server is Milvus 2.3.5 standalone from the ``milvus`` wheel on PyPI (zhiku/testing/milvus_server.py). Milvus
+2.3 has no BM25 function, so only the dense index runs here; the lexical one is tested on milvus-lite
+(test_milvus_app.py).
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -24,72 +19,15 @@ import pytest
 
 pytest.importorskip("pymilvus")
 
+from zhiku.testing.milvus_server import MilvusServer  # noqa: E402
+
 pytestmark = pytest.mark.slow
-
-WHEEL = "milvus==2.3.5"
-VENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zhiku-tests" / "milvus-2.3.5"
-SERVER = """
-import signal, sys, time
-from milvus import default_server
-default_server.set_base_dir(sys.argv[1])
-default_server.listen_port = int(sys.argv[2])
-default_server.start()
-
-def stop(*_):
-    default_server.stop()
-    sys.exit(0)
-
-signal.signal(signal.SIGTERM, stop)
-print("listening", flush=True)
-while True:
-    time.sleep(3600)
-"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _venv() -> Path:
-    python = VENV / "bin" / "python"
-    if not python.exists():
-        VENV.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, timeout=300)
-        subprocess.run([str(VENV / "bin" / "pip"), "install", "-q", WHEEL], check=True, timeout=900)
-    return python
 
 
 @pytest.fixture(scope="module")
 def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from pymilvus import MilvusClient
-
-    port = _free_port()
-    base = tmp_path_factory.mktemp("milvus-server")
-    proc = subprocess.Popen([str(_venv()), "-c", SERVER, str(base), str(port)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        assert any("listening" in line for line in proc.stdout), f"the Milvus server did not start: {base}/logs"
-        uri = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:  # the port listens a moment before the proxy serves
-            try:
-                MilvusClient(uri=uri, timeout=5).get_server_version()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(2)
-        yield uri
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with MilvusServer(tmp_path_factory.mktemp("milvus-server")) as server:
+        yield server.uri
 
 
 def _unit(rng: np.random.Generator, n: int) -> np.ndarray:

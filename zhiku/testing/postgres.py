@@ -93,6 +93,22 @@ class LocalPostgres:
     def running(self) -> bool:
         return self._running
 
+    def pids(self) -> list[int]:
+        """The postmaster's process and those it started (backends, checkpointer...), for their CPU and memory;
+        empty when the server is not running (Linux: read from /proc)."""
+        try:
+            main = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return []
+        out = [main]
+        for p in Path("/proc").iterdir():
+            try:
+                if p.name.isdigit() and int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == main:
+                    out.append(int(p.name))
+            except (FileNotFoundError, IndexError, ValueError):
+                continue
+        return out
+
     def __enter__(self) -> "LocalPostgres":
         return self.start()
 
