@@ -89,10 +89,25 @@ def _cpu_s(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def chats(zhiku_url: str, model_url: str, clients: int, pid: int | None = None) -> dict[str, Any]:
-    """One burst of ``clients`` simultaneous chats: raw first-token times (ms), direct and through zhiku,
-    and the CPU the zhiku server (``pid``) used for the burst, whole answers streamed, per chat."""
-    questions = eval_questions(clients, seed=clients)
+class Questions:
+    """The dev-set questions a server is asked, each once: the query cache must not answer a burst's
+    embeddings (an earlier version asked every burst of a level the same questions, so every burst after
+    the first was measured with its embeddings cached). Servers compared in a round get the same ones."""
+
+    def __init__(self, seed: int) -> None:
+        self.left = eval_questions(10 ** 6, seed=seed)
+
+    def take(self, n: int) -> list[str]:
+        if len(self.left) < n:
+            raise SystemExit(f"the dev sets hold too few questions for another burst of {n}")
+        taken, self.left = self.left[:n], self.left[n:]
+        return taken
+
+
+def chats(zhiku_url: str, model_url: str, questions: list[str], pid: int | None = None) -> dict[str, Any]:
+    """One burst of simultaneous chats, one per question: raw first-token times (ms), direct and through
+    zhiku, and the CPU the zhiku server (``pid``) used for the burst, whole answers streamed, per chat."""
+    clients = len(questions)
     direct = asyncio.run(_burst(model_url + "/chat/completions", [
         {"model": "ok", "stream": True, "messages": [{"role": "user", "content": q}]} for q in questions]))
     cpu = _tree_cpu_s(pid)
@@ -359,14 +374,15 @@ def main() -> None:
                 batch, src = variants[variant]
                 config = write_config(WORK / "concurrency-config.yaml", model.base_url, batch)
                 proc, url = start_zhiku(home, config, src, counts[variant])
+                asked = Questions(seed=1000 + round_)  # new to this server; the same for each variant
                 try:
                     # warm the connection pools and what the first question of each language loads once
                     # (the first English question over this KB loads the zh-en word bridge: seconds)
                     for _ in range(2 if counts[variant] > 1 else 1):  # each process sees both languages
-                        chats(url, model.base_url, 6 * counts[variant])
+                        chats(url, model.base_url, asked.take(6 * counts[variant]))
                     for n in args.clients:
                         for _ in range(args.bursts):
-                            b = chats(url, model.base_url, n, proc.pid)
+                            b = chats(url, model.base_url, asked.take(n), proc.pid)
                             bursts.setdefault((variant, n), []).append(b)
                             r = summary(n, [b])
                             print(f"round {round_ + 1} {variant:>10}: {n:>3} chats: first token "

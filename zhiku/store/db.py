@@ -198,6 +198,10 @@ def _use_wal(cur: sqlite3.Cursor, wait_s: float = 30.0) -> None:
             time.sleep(0.05)
 
 
+SQLITE_POOL_SIZE = 32  # connections kept open (a request's queries use one at a time)
+SQLITE_POOL_OVERFLOW = 64  # more at once are opened and closed again
+
+
 def make_engine(url: str, timeout_s: float = 10.0) -> Engine:
     """An engine for ``url`` with zhiku's connection settings, the schema left as it is.
 
@@ -205,7 +209,11 @@ def make_engine(url: str, timeout_s: float = 10.0) -> Engine:
     connect, and for a free connection of the pool; a server that is down fails at once."""
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # SQLAlchemy's default pool keeps 5 connections and closes every one beyond them on return, so
+        # a burst of chats opened and closed a connection per query (each opening runs the pragmas
+        # below) and past 15 at once waited for a free one; SQLite connections are cheap to keep
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, object] = {}

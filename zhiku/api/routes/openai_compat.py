@@ -53,6 +53,7 @@ from zhiku.api.security import KBsNamed, Scope, kbs_in_body
 from zhiku.api.vision_chat import has_pictures, vision_completion
 from zhiku.app import Zhiku
 from zhiku.chat.files import is_temp_kb
+from zhiku.chat.pipeline import PreparedAnswer
 from zhiku.errors import InvalidInput, NotFound
 from zhiku.schema import AnswerRequest
 
@@ -131,6 +132,17 @@ def _request(body: ChatCompletionRequest, kb: str | None) -> tuple[AnswerRequest
                          max_tokens=limit, options=chat_model_options(body)), None
 
 
+def _prepare(zhiku: Zhiku, body: ChatCompletionRequest) -> tuple[str | None, PreparedAnswer | None, Cut | None]:
+    """The KB the model names, and the prepared answer (None for a question with a picture): one trip
+    to the thread pool for both (each trip is a hand-over of the interpreter, which a burst of chats
+    waits for)."""
+    kb = _kb_of(zhiku, body.model)
+    if has_pictures(body.messages):
+        return kb, None, None
+    asked, cut = _request(body, kb)
+    return kb, zhiku.answers.prepare(asked), cut
+
+
 def _model(id_: str, created: int, owned_by: str, **extra: Any) -> dict[str, Any]:
     return {"id": id_, "object": "model", "created": created, "owned_by": owned_by, **extra}
 
@@ -168,11 +180,9 @@ async def chat_completions(body: CompletionBody, request: Request, zhiku: ZhikuD
     """OpenAI chat completions; a `kb:<name>` model answers over that KB, with `citations`; a chat
     model answers as itself."""
     refuse_unsupported(body)
-    kb = await run_in_threadpool(_kb_of, zhiku, body.model)
-    if has_pictures(body.messages):  # a question with a picture goes to the vision model (vision_chat.py)
+    kb, prepared, cut = await run_in_threadpool(_prepare, zhiku, body)
+    if prepared is None:  # a question with a picture goes to the vision model (vision_chat.py)
         return await vision_completion(body, request, zhiku, kb)
-    asked, cut = _request(body, kb)
-    prepared = await run_in_threadpool(zhiku.answers.prepare, asked)
     if kb is not None and body.seed is not None and prepared.model is not None:
         raise refuse("seed", f"{body.model} answers through chat model '{prepared.model}' with zhiku's KB "
                              "prompt, which takes no seed", model=body.model)
