@@ -12,7 +12,8 @@ import pytest
 
 from zhiku.store.index_protocols import LexicalIndexType, VectorIndexType
 from zhiku.store.lexical import BM25Index
-from zhiku.store.milvus_indexes import MilvusLexicalType, MilvusVectorType, close_client, term_word
+from zhiku.store.milvus_indexes import MilvusVectorType, close_client, term_word
+from zhiku.store.milvus_lexical import MilvusLexicalType
 from zhiku.testing.contracts import LexicalIndexContract, VectorIndexContract
 from zhiku.testing.contracts.crash import kill_during_saves, lexical_states, vector_states
 from zhiku.testing.milvus import ENV, lexical_index_from_env, vector_index_from_env

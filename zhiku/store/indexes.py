@@ -55,7 +55,7 @@ def register_backends(registry: "Registry") -> None:
     registry.add("vector_index", "pgvector", "zhiku.store.pg_indexes:PgVectorIndex")
     registry.add("lexical_index", "pg_bm25", "zhiku.store.pg_lexical:PgLexicalIndex")
     registry.add("vector_index", "milvus", "zhiku.store.milvus_indexes:MilvusVectorIndex")
-    registry.add("lexical_index", "milvus_bm25", "zhiku.store.milvus_indexes:MilvusLexicalIndex")
+    registry.add("lexical_index", "milvus_bm25", "zhiku.store.milvus_lexical:MilvusLexicalIndex")
 
 
 class KBIndexes:
