@@ -29,7 +29,8 @@ class AppBase:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         settings.home.mkdir(parents=True, exist_ok=True)
-        self.engine = open_engine(settings.db_url, settings.database_timeout_s)
+        self.engine = open_engine(settings.db_url, settings.database_timeout_s, settings.database_pool_size,
+                                  settings.database_pool_overflow)
         self.catalog = Catalog(self.engine)
         self.indexes = IndexManager(self.catalog, settings.home / "indexes", settings.index)
         self.embedders = Embedders(settings.embedder)

@@ -237,6 +237,14 @@ class Settings(_Section):
     database_timeout_s: float = Field(
         10.0, gt=0, le=600, description="seconds to wait for the database (to connect, or for a free connection) "
         "before a request fails with 503 and the reason")
+    database_pool_size: int = Field(
+        10, ge=1, le=1000, description="connections each zhiku process (a server process, a worker) keeps open to a "
+        "database server (PostgreSQL); all processes together must stay under its max_connections "
+        "(docs/deploy.md). SQLite homes keep their own pool of 32")
+    database_pool_overflow: int = Field(
+        20, ge=0, le=1000, description="more connections each zhiku process opens to a database server at once under "
+        "a burst, closed after use (with database_pool_size: at least 2); past both a request waits "
+        "database_timeout_s for a free one, then fails with 503. SQLite: 64")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("WARNING", description="logging level")
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -250,6 +258,15 @@ class Settings(_Section):
     websearch: WebSearchSettings = Field(default_factory=WebSearchSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+
+    @field_validator("database_pool_overflow")
+    @classmethod
+    def _two_connections(cls, v: int, info: ValidationInfo) -> int:
+        size = info.data.get("database_pool_size")
+        if size is not None and size + v < 2:  # upgrading the schema holds a lock on one, migrates on another
+            raise ValueError("database_pool_size + database_pool_overflow must be at least 2: zhiku holds two "
+                             "connections at once when it upgrades the database")
+        return v
 
     @field_validator("home")
     @classmethod

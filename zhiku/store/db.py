@@ -200,13 +200,19 @@ def _use_wal(cur: sqlite3.Cursor, wait_s: float = 30.0) -> None:
 
 SQLITE_POOL_SIZE = 32  # connections kept open (a request's queries use one at a time)
 SQLITE_POOL_OVERFLOW = 64  # more at once are opened and closed again
+SERVER_POOL_SIZE = 10  # a database server's defaults (settings database_pool_size, database_pool_overflow)
+SERVER_POOL_OVERFLOW = 20
 
 
-def make_engine(url: str, timeout_s: float = 10.0) -> Engine:
+def make_engine(url: str, timeout_s: float = 10.0, pool_size: int = SERVER_POOL_SIZE,
+                pool_overflow: int = SERVER_POOL_OVERFLOW) -> Engine:
     """An engine for ``url`` with zhiku's connection settings, the schema left as it is.
 
     ``timeout_s`` (setting ``database_timeout_s``) bounds the wait for a database server: to
-    connect, and for a free connection of the pool; a server that is down fails at once."""
+    connect, and for a free connection of the pool; a server that is down fails at once.
+    ``pool_size`` and ``pool_overflow`` (settings ``database_pool_size``, ``database_pool_overflow``)
+    size the pool of a database server: connections kept open, and more opened at once under a burst
+    and closed after use. SQLite keeps its own sizes (``SQLITE_POOL_SIZE``, ``SQLITE_POOL_OVERFLOW``)."""
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         # SQLAlchemy's default pool keeps 5 connections and closes every one beyond them on return, so
@@ -219,16 +225,22 @@ def make_engine(url: str, timeout_s: float = 10.0) -> Engine:
     connect_args: dict[str, object] = {}
     if url.startswith("postgresql"):  # libpq takes whole seconds, at least 2
         connect_args["connect_timeout"] = max(2, math.ceil(timeout_s))
-    return create_engine(url, pool_pre_ping=True, pool_timeout=timeout_s, connect_args=connect_args)
+    # on PostgreSQL each connection is a server process (fork + authentication, a few ms): the default
+    # pool (5 kept, 10 more) opened one per query beyond 5 in a burst and made a 16th holder wait; every
+    # process of every server and worker has its own pool, and together they must stay under the
+    # server's max_connections (docs/deploy.md), so the sizes are settings
+    return create_engine(url, pool_pre_ping=True, pool_timeout=timeout_s, pool_size=pool_size,
+                         max_overflow=pool_overflow, connect_args=connect_args)
 
 
-def open_engine(url: str, timeout_s: float = 10.0) -> Engine:
+def open_engine(url: str, timeout_s: float = 10.0, pool_size: int = SERVER_POOL_SIZE,
+                pool_overflow: int = SERVER_POOL_OVERFLOW) -> Engine:
     """Open the database at ``url`` and bring its schema to head (``zhiku.store.migrations``)."""
     from zhiku.store.db_errors import database_error
     from zhiku.store.migrations import migrate  # Alembic loads only when the schema is not at head
 
     try:
-        engine = make_engine(url, timeout_s)
+        engine = make_engine(url, timeout_s, pool_size, pool_overflow)
     except Exception as exc:  # a malformed URL, an unknown dialect, a missing driver: one line, no traceback
         raise (database_error(url, exc) or exc) from exc
     try:
