@@ -23,12 +23,24 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = 5
 
 
+POOL_FULL = ("the database is busy: every connection this server process may open to it was in use for "
+             "database_timeout_s (database_pool_size + database_pool_overflow on PostgreSQL)")
+
+
 def database_unavailable(exc: BaseException) -> str | None:
-    """Why the database cannot be used, when ``exc`` says it cannot be reached; None for other errors."""
+    """What the client is told when ``exc`` says the database cannot be used now (down, or no free
+    connection in time); None for other errors."""
     from sqlalchemy import exc as sa
 
-    if isinstance(exc, sa.TimeoutError):
-        return "no database connection became free in time (database_timeout_s)"
+    if isinstance(exc, sa.TimeoutError):  # the pool's wait: the database itself may be fine
+        return POOL_FULL
+    reason = _unreachable(exc)
+    return None if reason is None else f"the database is not reachable: {reason}"
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    from sqlalchemy import exc as sa
+
     if not isinstance(exc, sa.DBAPIError):
         return None
     reason = " ".join(str(exc.orig or exc).split())[:300]
@@ -61,11 +73,11 @@ class DatabaseDownMiddleware:
         try:
             await self.app(scope, receive, tracked)
         except Exception as exc:
-            reason = database_unavailable(exc)
-            if reason is None or started:
+            message = database_unavailable(exc)
+            if message is None or started:
                 raise
-            log.warning("%s %s: the database is not reachable: %s", scope.get("method"), scope.get("path"), reason)
-            response = JSONResponse(error_body("unavailable", f"the database is not reachable: {reason}"),
+            log.warning("%s %s: %s", scope.get("method"), scope.get("path"), message)
+            response = JSONResponse(error_body("unavailable", message),
                                     status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
             await response(scope, receive, send)
 
