@@ -3,7 +3,7 @@
 ``zhiku_dense_<D>`` (one per embedder dimension) and ``zhiku_lexical`` hold every KB's rows, tagged by
 scope in a VARCHAR partition key ``kb``; primary keys are ``<scope>/<chunk id>`` (``/<part>`` for the
 lexical rows). Every read and write is ``Strong``: a search sees every write made before it. The
-indexes themselves are in ``zhiku.store.milvus_indexes``.
+indexes themselves are in ``zhiku.store.milvus_indexes`` (dense) and ``zhiku.store.milvus_lexical`` (BM25).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 
-from zhiku.store.milvus_indexes import MilvusLexicalIndex, MilvusLexicalType, MilvusVectorIndex, MilvusVectorType
+from zhiku.store.milvus_indexes import MilvusVectorIndex, MilvusVectorType
+from zhiku.store.milvus_lexical import MilvusLexicalIndex, MilvusLexicalType
 
 ENV = "ZHIKU_TEST_MILVUS_URI"
 
