@@ -2,7 +2,9 @@
 
 ``zhiku_dense_<D>`` (one per embedder dimension) and ``zhiku_lexical`` hold every KB's rows, tagged by
 scope in a VARCHAR partition key ``kb``; primary keys are ``<scope>/<chunk id>`` (``/<part>`` for the
-lexical rows). Every read and write is ``Strong``: a search sees every write made before it. The
+lexical rows). A search waits for zhiku's own writes to the scope (``read_after``: the last write's
+timestamp as its guarantee), so it sees every write made before it without waiting for Milvus's next
+time tick; with no write known it reads ``Strong``. The
 indexes themselves are in ``zhiku.store.milvus_indexes`` (dense) and ``zhiku.store.milvus_lexical`` (BM25).
 """
 
