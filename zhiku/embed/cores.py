@@ -9,6 +9,14 @@ every back-to-back call run on one thread. They are recognised by their name: th
 calls the encoder names itself (``name_this_thread``) and the OpenMP workers it starts inherit the
 name.
 
+Passages are encoded in slices of a few, each long enough that one reading of an instant decides
+badly: a moment's work elsewhere (a database backend finishing a write, the next file being parsed)
+made a whole slice run on one core, and a `zhiku worker` encoded on one thread ~29% of the time. For
+slices, the cores are judged by what the other tasks used over the last slice (/proc/stat, less this
+process's named threads): a core kept busy less than ``SHARED_CORE_MAX_BUSY`` of the time is still
+worth a thread of the encoder's, since two threads make twice the progress while the core is free and
+lose less than that while it is not.
+
 Elsewhere (Windows, macOS: no /proc, no prctl), or with ``ZHIKU_PORTABLE=1`` (how the tests run
 it on Linux), every core counts as idle and threads keep their names: the encoder then uses
 ``default_threads()`` threads, as with an explicit thread count.
@@ -27,6 +35,10 @@ PR_SET_NAME = 15  # prctl(2)
 _PROC = Path("/proc")
 _TASKS = _PROC / "self" / "task"
 RECHECK_S = 0.0001
+SHARED_CORE_MAX_BUSY = 0.6  # a core others used less than this share of the last slice still gets a thread
+MIN_INTERVAL_S = 0.05  # a shorter interval since the last slice's reading says too little: the last estimate
+MAX_INTERVAL_S = 5.0  # a longer one is not the last slice (another job, long ago): the instant's reading
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def procfs_usable(portable: bool | None = None) -> bool:
@@ -59,6 +71,8 @@ class IdleCores:
         self.procfs = procfs_usable(portable)
         self._tasks: frozenset[str] = frozenset()
         self._own_tids: list[str] = []
+        self._last: tuple[int, int, int] | None = None  # /proc/stat total and idle, our threads' CPU (ticks)
+        self._share: float | None = None  # cores' worth the others used over the last interval
 
     def count(self) -> int:
         """A caller that has just handed work to the encoder is still running for a few microseconds
@@ -75,6 +89,39 @@ class IdleCores:
         except (OSError, IndexError, ValueError):
             return self.cpus
         return max(1, min(self.cpus, self.cpus - others))
+
+    def for_slices(self) -> int:
+        """Cores for the next slice of a long job: those the other tasks left over the last slice
+        (see the module's docstring); the instant's reading for the first slice, or where the
+        interval since the last one is too short to tell."""
+        if not self.procfs:
+            return self.cpus
+        try:
+            share = self.others_share()
+        except (OSError, IndexError, ValueError):
+            return self.cpus
+        if share is None:
+            return self.count()
+        return max(1, min(self.cpus, self.cpus - int(share + 1 - SHARED_CORE_MAX_BUSY)))
+
+    def others_share(self) -> float | None:
+        """Cores' worth of CPU every task but this process's threads named ``own`` used since the
+        last call (None at the first and after more than ``MAX_INTERVAL_S``; the last figure while
+        less than ``MIN_INTERVAL_S`` passed)."""
+        with open(_PROC / "stat", "rb") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+        total, idle = sum(ticks), ticks[3] + ticks[4]
+        last = self._last
+        if last is not None and total - last[0] < MIN_INTERVAL_S * _TICK * self.cpus:
+            return self._share
+        own = sum(cpu for _, cpu in self._own_stats())
+        self._last = (total, idle, own)
+        elapsed = total - last[0] if last is not None else 0
+        if last is None or elapsed > MAX_INTERVAL_S * _TICK * self.cpus:
+            return None
+        busy = elapsed - (idle - last[1]) - (own - last[2])
+        self._share = max(0.0, busy) * self.cpus / elapsed
+        return self._share
 
     def others(self) -> int:
         """Tasks running right now besides the calling thread and this process's threads named
@@ -93,18 +140,23 @@ class IdleCores:
         return running - sum(1 for state in self._own_states() if state == b"R")
 
     def _own_states(self) -> list[bytes]:
+        return [state for state, _ in self._own_stats()]
+
+    def _own_stats(self) -> list[tuple[bytes, int]]:
+        """Each of our named threads' scheduler state (R: running) and CPU so far (ticks)."""
         tasks = frozenset(os.listdir(_TASKS))
         if tasks != self._tasks:  # threads came or went: find ours again by name
             self._tasks = tasks
             self._own_tids = [tid for tid in tasks if self._comm(tid) == self.own]
-        states = []
+        stats = []
         for tid in self._own_tids:
             try:
                 with open(_TASKS / tid / "stat", "rb") as f:
-                    states.append(f.read().rsplit(b")", 1)[1].split()[0])
-            except (OSError, IndexError):
+                    fields = f.read().rsplit(b")", 1)[1].split()
+                stats.append((fields[0], int(fields[11]) + int(fields[12])))  # state; utime + stime
+            except (OSError, IndexError, ValueError):
                 continue
-        return states
+        return stats
 
     @staticmethod
     def _comm(tid: str) -> bytes:

@@ -142,23 +142,24 @@ class EngineThread:
         name_this_thread(THREAD_NAME)
         idle = IdleCores(THREAD_NAME)
         while True:
-            _, _, threads, fn, done = self._tasks.get()
+            priority, _, threads, fn, done = self._tasks.get()
             if not done.set_running_or_notify_cancel():
                 continue
             if isinstance(fn, _Question):
                 self._questions(threads, [(fn.text, done)], idle)
                 continue
             try:
-                self._use_threads(threads, idle)
+                self._use_threads(threads, idle, slices=priority == PASSAGES)
                 done.set_result(fn(self.model))
             except Exception as exc:  # noqa: BLE001 - handed to the caller, who raises it
                 done.set_exception(exc)
 
 
-    def _use_threads(self, threads: int, idle: IdleCores) -> None:
-        """OpenMP's thread count for the next call (0: the idle cores now)."""
+    def _use_threads(self, threads: int, idle: IdleCores, slices: bool = False) -> None:
+        """OpenMP's thread count for the next call (0: the idle cores now; for a slice of passages,
+        the cores the others left over the last slice)."""
         if not threads:
-            threads = min(default_threads(), idle.count())
+            threads = min(default_threads(), idle.for_slices() if slices else idle.count())
         if threads != self._threads and self._set_threads is not None:
             self._set_threads(threads)
             self._threads = threads
