@@ -209,7 +209,7 @@ def real_vector_recall(url: str) -> dict[str, Any] | None:
 
     from common import WORK
 
-    from zhiku.store.db import open_engine
+    from zhiku.store.engines import open_engine
     from zhiku.store.pg_indexes import PgVectorIndex
 
     source = WORK / "extractive-home" / "zhiku.db"  # the dev corpora, embedded by bench/extractive_dev.py
@@ -255,7 +255,7 @@ def candidate_generators(url: str, name: str, vectors: np.ndarray, queries: dict
     (pg_schema.ensure_hnsw, built after the load, IVFFlat dropped first) at several ef_search."""
     from sqlalchemy import text
 
-    from zhiku.store.db import open_engine
+    from zhiku.store.engines import open_engine
     from zhiku.store.pg_indexes import write_vectors
     from zhiku.store.pg_schema import create_tables
 
@@ -444,7 +444,7 @@ def tsvector_literal(tokens: list[str]) -> str:
 def lexical_candidates(url: str) -> list[dict[str, Any]]:
     from sqlalchemy import text
 
-    from zhiku.store.db import open_engine
+    from zhiku.store.engines import open_engine
     from zhiku.store.lexical import BM25Index
     from zhiku.store.pg_lexical import PgLexicalIndex
     from zhiku.text.normalize import lexical_tokens

@@ -136,7 +136,7 @@ def vectors_only(args: argparse.Namespace) -> None:
 
     from sqlalchemy import text
 
-    from zhiku.store.db import open_engine
+    from zhiku.store.engines import open_engine
     from zhiku.store.pg_indexes import PgVectorIndex, write_vectors
     from zhiku.store.pg_schema import create_tables, ensure_hnsw
 

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 OPENER = '''
 import json, sys, time
 from pathlib import Path
-from zhiku.store.db import make_engine
+from zhiku.store.engines import make_engine
 from zhiku.store.migrations import migrate
 
 url, ready, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])

@@ -18,7 +18,7 @@ import pytest
 from zhiku import Zhiku, load_settings
 from zhiku.errors import Cancelled
 from zhiku.store.catalog import Catalog
-from zhiku.store.db import open_engine
+from zhiku.store.engines import open_engine
 
 STEP = 4
 PARAS = 15

@@ -15,13 +15,14 @@ from sqlalchemy import insert, select
 
 from tests.scale.conftest import Cluster, many_small_files, write_config
 from zhiku import Zhiku, load_settings
-from zhiku.store.db import jobs, kbs, open_engine
+from zhiku.store.db import jobs, kbs
+from zhiku.store.engines import open_engine
 from zhiku.text.ids import new_id, now
 
 CLAIMER = """
 import json, sys
 from zhiku.ingest.claims import Claimed, Claims, new_worker_id
-from zhiku.store.db import make_engine
+from zhiku.store.engines import make_engine
 claims = Claims(make_engine(sys.argv[1]), new_worker_id(sys.argv[2]), 600, 3)
 got = []
 while (c := claims.claim()) is not None:

@@ -24,7 +24,7 @@ CHILD = textwrap.dedent(
     from zhiku.config import IndexSettings
     from zhiku.schema import KnowledgeBase
     from zhiku.store.catalog import Catalog
-    from zhiku.store.db import open_engine
+    from zhiku.store.engines import open_engine
     from zhiku.store.indexes import Backends, IndexManager, KBIndexes
     from zhiku.store.lexical import BM25Index
     from zhiku.store.vectors import FaissVectorIndex

@@ -28,7 +28,8 @@ from sqlalchemy.engine import Engine
 from zhiku import Zhiku, load_settings
 from zhiku.chat.files import TEMP_PREFIX
 from zhiku.errors import ConfigError
-from zhiku.store.db import make_engine, metadata
+from zhiku.store.db import metadata
+from zhiku.store.engines import make_engine
 from zhiku.store.migrations import BASELINE, alembic_config, current_revisions, head_revision, migrate
 from zhiku.testing.postgres import LocalPostgres
 
@@ -64,7 +65,7 @@ def downgrade():
 OPENER = '''
 import json, sys, time
 from pathlib import Path
-from zhiku.store.db import make_engine
+from zhiku.store.engines import make_engine
 from zhiku.store.migrations import migrate
 
 url, ready, go = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from zhiku.store.db import make_engine
+from zhiku.store.engines import make_engine
 from zhiku.store.migrations import current_revisions, head_revision, migrate
 from zhiku.store.migrations.runner import quick_head
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from zhiku.store.db import open_engine
+from zhiku.store.engines import open_engine
 from zhiku.store.index_protocols import LexicalIndexType, VectorIndexType
 from zhiku.store import pg_indexes
 from zhiku.store.pg_indexes import PgVectorIndex
@@ -38,7 +38,7 @@ def pg_engine(postgres_server) -> Iterator[Engine]:  # type: ignore[no-untyped-d
 
 WRITER = """
 import sys, numpy as np
-from zhiku.store.db import make_engine
+from zhiku.store.engines import make_engine
 from zhiku.store import pg_indexes
 from zhiku.store.pg_indexes import PgVectorIndex
 from zhiku.store.pg_lexical import PgLexicalIndex

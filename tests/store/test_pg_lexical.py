@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from zhiku.store import pg_lexical
-from zhiku.store.db import open_engine
+from zhiku.store.engines import open_engine
 from zhiku.store.pg_indexes import drop_scope
 from zhiku.store.lexical import BM25Index
 from zhiku.store.pg_lexical import PgLexicalIndex

@@ -22,7 +22,7 @@ from zhiku import Zhiku, load_settings
 from zhiku.api import create_app
 from zhiku.api.database_down import POOL_FULL
 from zhiku.errors import ConfigError
-from zhiku.store.db import SQLITE_POOL_OVERFLOW, SQLITE_POOL_SIZE, make_engine
+from zhiku.store.engines import SQLITE_POOL_OVERFLOW, SQLITE_POOL_SIZE, make_engine
 
 HOLDERS = 20  # more than the five connections SQLAlchemy keeps by default, and than its 15 at most
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import event, text
 
-from zhiku.store.db import SQLITE_POOL_SIZE, make_engine
+from zhiku.store.engines import SQLITE_POOL_SIZE, make_engine
 
 READERS = 20  # more than the five connections SQLAlchemy keeps by default
 

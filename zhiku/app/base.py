@@ -12,7 +12,7 @@ from zhiku.embed.provider import Embedders
 from zhiku.ingest.pipeline import Ingestor
 from zhiku.retrieval.search import Retriever
 from zhiku.store.catalog import Catalog
-from zhiku.store.db import open_engine
+from zhiku.store.engines import open_engine
 from zhiku.store.embedding_cache import CachedEmbedder
 from zhiku.store.indexes import IndexManager
 

@@ -26,7 +26,7 @@ def next_revision_id(script: ScriptDirectory) -> str:
 def new_revision(message: str, autogenerate: bool = True, version_path: Path = VERSIONS_DIR,
                  extra_locations: Sequence[Path] = ()) -> Path:
     """Write the next migration script into ``version_path`` and return its path."""
-    from zhiku.store.db import make_engine
+    from zhiku.store.engines import make_engine
 
     locations = [*extra_locations, *([version_path] if version_path != VERSIONS_DIR else [])]
     cfg = alembic_config(locations)
