@@ -69,7 +69,7 @@ class IdleCores:
         self.own = own.encode()[:15]
         self.cpus = os.cpu_count() or 1
         self.procfs = procfs_usable(portable)
-        self._tasks: frozenset[str] = frozenset()
+        self._names: dict[str, bool] = {}  # thread id -> named ``own`` (each thread's name read once)
         self._own_tids: list[str] = []
         self._last: tuple[int, int, int] | None = None  # /proc/stat total and idle, our threads' CPU (ticks)
         self._share: float | None = None  # cores' worth the others used over the last interval
@@ -144,10 +144,12 @@ class IdleCores:
 
     def _own_stats(self) -> list[tuple[bytes, int]]:
         """Each of our named threads' scheduler state (R: running) and CPU so far (ticks)."""
-        tasks = frozenset(os.listdir(_TASKS))
-        if tasks != self._tasks:  # threads came or went: find ours again by name
-            self._tasks = tasks
-            self._own_tids = [tid for tid in tasks if self._comm(tid) == self.own]
+        tasks = os.listdir(_TASKS)
+        if len(tasks) != len(self._names) or any(tid not in self._names for tid in tasks):
+            # threads came or went (a server starts one per answer): read the names of the new ones only
+            self._names = {tid: self._names[tid] if tid in self._names else self._comm(tid) == self.own
+                           for tid in tasks}
+            self._own_tids = [tid for tid, ours in self._names.items() if ours]
         stats = []
         for tid in self._own_tids:
             try:
