@@ -36,3 +36,41 @@ def test_a_chinese_sentence_glossed_holds_an_english_questions_words() -> None:
     assert set(lexical_tokens("immigrated")) <= words  # stemmed alike on both sides
     assert "cat" not in words
     assert available()
+
+
+def test_the_index_built_once_is_read_back_from_the_disk_cache(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A later process reads the built index (2–3 s to build) from ``~/.cache/zhiku``; what it reads
+    is the index itself, and a cache file cut short is built again, not trusted."""
+    import os
+    import time
+
+    from zhiku.text import bridge
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(bridge, "_index", None)
+    built = bridge._build()
+    first = bridge._cached()  # nothing cached yet: built and written
+    assert first == built
+    (cached,) = (tmp_path / "zhiku").glob("bridge-*.tsv")
+    assert cached.read_text(encoding="utf-8").endswith("\n#end\n")
+    monkeypatch.setattr(bridge, "_build", lambda: {"不会": "built again"})
+    assert bridge._cached() == built  # read back, not built
+    cached.write_text(cached.read_text(encoding="utf-8")[:1000], encoding="utf-8")  # torn
+    assert bridge._cached() == {"不会": "built again"}
+    # a cached index no process read for STALE_DAYS goes when another is written
+    stale = tmp_path / "zhiku" / "bridge-1-2-old.tsv"
+    stale.write_text("#end\n")
+    os.utime(stale, (time.time() - (bridge.STALE_DAYS + 1) * 86400,) * 2)
+    cached.unlink()
+    bridge._cached()
+    assert not stale.exists() and cached.exists()
+
+
+def test_an_unwritable_cache_still_gives_the_index(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from zhiku.text import bridge
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    monkeypatch.setattr(bridge, "_cache_folders", lambda: [blocked / "zhiku"])
+    monkeypatch.setattr(bridge, "_build", lambda: {"猫": "cat"})
+    assert bridge._cached() == {"猫": "cat"}
