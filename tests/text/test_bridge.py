@@ -44,7 +44,7 @@ def test_the_index_built_once_is_read_back_from_the_disk_cache(tmp_path, monkeyp
     import os
     import time
 
-    from zhiku.text import bridge
+    from zhiku.text import bridge, disk_cache
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.setattr(bridge, "_index", None)
@@ -60,7 +60,7 @@ def test_the_index_built_once_is_read_back_from_the_disk_cache(tmp_path, monkeyp
     # a cached index no process read for STALE_DAYS goes when another is written
     stale = tmp_path / "zhiku" / "bridge-1-2-old.tsv"
     stale.write_text("#end\n")
-    os.utime(stale, (time.time() - (bridge.STALE_DAYS + 1) * 86400,) * 2)
+    os.utime(stale, (time.time() - (disk_cache.STALE_DAYS + 1) * 86400,) * 2)
     cached.unlink()
     bridge._cached()
     assert not stale.exists() and cached.exists()
@@ -71,6 +71,6 @@ def test_an_unwritable_cache_still_gives_the_index(tmp_path, monkeypatch) -> Non
 
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
-    monkeypatch.setattr(bridge, "_cache_folders", lambda: [blocked / "zhiku"])
+    monkeypatch.setattr(bridge.disk_cache, "folders", lambda: [blocked / "zhiku"])
     monkeypatch.setattr(bridge, "_build", lambda: {"猫": "cat"})
     assert bridge._cached() == {"猫": "cat"}

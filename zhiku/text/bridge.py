@@ -20,18 +20,16 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
 
-from zhiku.text import normalize
+from zhiku.text import disk_cache, normalize
 from zhiku.text.normalize import EN_STOPWORDS, ZH_STOPWORDS, stem_en
 
 _lock = threading.Lock()
 _index: dict[str, str] | None = None
 _MAX_WORD = 8  # characters of the longest word looked up when splitting
-STALE_DAYS = 30  # a cached index no process has read for this long is removed when another is written
 
 # Gloss words that say nothing of the meaning (dictionary phrasing, not content).
 _GLOSS_STOP = EN_STOPWORDS | frozenset(
@@ -111,15 +109,6 @@ def index() -> dict[str, str]:
     return _index
 
 
-def _cache_folders() -> list[Path]:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    try:
-        user = str(os.getuid())
-    except AttributeError:  # Windows
-        user = os.environ.get("USERNAME", "user")
-    return [Path(base) / "zhiku", Path(tempfile.gettempdir()) / f"zhiku-{user}"]
-
-
 def _cache_name(path: Path) -> str:
     """Names what the index is made from: the dictionary file, this module and the stemmer's."""
     st = path.stat()
@@ -129,19 +118,6 @@ def _cache_name(path: Path) -> str:
     return f"bridge-{st.st_size}-{st.st_mtime_ns}-{code.hexdigest()[:16]}.tsv"
 
 
-def _prune(folder: Path) -> None:
-    """Drop the cached indexes of dictionaries and code not seen for ``STALE_DAYS`` (each zhiku
-    release or dictionary update writes a new one; a file in use is read, and touched, at each start)."""
-    import time
-
-    for old in folder.glob("bridge-*.tsv"):
-        try:
-            if time.time() - old.stat().st_mtime > STALE_DAYS * 86400:
-                old.unlink()
-        except OSError:
-            continue
-
-
 def _cached() -> dict[str, str]:
     """The index from the disk cache when it holds this dictionary's, else built and cached (where
     the cache can be written: a read-only home still works, building each time)."""
@@ -149,22 +125,19 @@ def _cached() -> dict[str, str]:
     if path is None:
         return _build()
     name = _cache_name(path)
-    for folder in _cache_folders():
+    for folder in disk_cache.folders():
         try:
             text = (folder / name).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
         if text.endswith("\n#end\n"):  # written whole (a torn file is built again)
-            try:
-                os.utime(folder / name)  # in use: not pruned
-            except OSError:
-                pass
+            disk_cache.used(folder / name)
             return {sys.intern(k): v for k, _, v in (line.partition("\t") for line in text.splitlines()[:-1])}
     built = _build()
-    for folder in _cache_folders():
+    for folder in disk_cache.folders():
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            _prune(folder)
+            disk_cache.prune(folder, "bridge-*.tsv")
             tmp = folder / f".{name}.{os.getpid()}.tmp"
             tmp.write_text("".join(f"{k}\t{v}\n" for k, v in built.items()) + "#end\n", encoding="utf-8")
             os.replace(tmp, folder / name)

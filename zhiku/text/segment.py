@@ -29,11 +29,12 @@ import math
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from zhiku.text import disk_cache
 
 log = logging.getLogger(__name__)
 
@@ -262,27 +263,25 @@ def build_arrays(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "zhiku"
-
-
 def load(path: Path | None = None) -> Segmenter:
     """The segmenter over jieba's dictionary (``path``: another jieba dictionary file), from the
     cache when it holds this file's arrays, else built and cached (where the cache can be written)."""
     path = path or dictionary_file()
     st = path.stat()
     name = f"segment-{FORMAT}-{st.st_size}-{st.st_mtime_ns}.npz"
-    for folder in (cache_dir(), Path(tempfile.gettempdir()) / f"zhiku-{_user()}"):
+    for folder in disk_cache.folders():
         try:
             with np.load(folder / name, allow_pickle=False) as cached:
-                return Segmenter({k: cached[k] for k in cached.files})
+                segmenter = Segmenter({k: cached[k] for k in cached.files})
         except (OSError, ValueError, KeyError):
             continue
+        disk_cache.used(folder / name)
+        return segmenter
     arrays = build_arrays(path)
-    for folder in (cache_dir(), Path(tempfile.gettempdir()) / f"zhiku-{_user()}"):
+    for folder in disk_cache.folders():
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            disk_cache.prune(folder, "segment-*.npz")  # each jieba install or upgrade wrote its own
             tmp = folder / f".{name}.{os.getpid()}.tmp"
             with open(tmp, "wb") as f:
                 np.savez(f, **arrays)  # type: ignore[arg-type]
@@ -293,8 +292,3 @@ def load(path: Path | None = None) -> Segmenter:
     return Segmenter(arrays)
 
 
-def _user() -> str:
-    try:
-        return str(os.getuid())
-    except AttributeError:  # Windows
-        return os.environ.get("USERNAME", "user")
