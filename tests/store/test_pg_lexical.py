@@ -143,3 +143,32 @@ def test_postings_this_process_holds_never_hide_another_servers_write(postgres_u
     finally:
         first.dispose()
         second.dispose()
+
+
+def test_the_postings_cache_is_sized_by_the_settings(postgres_url: str, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """``index.pg_postings_cache_mb`` sizes each process's cache (a million-chunk KB's common terms are
+    megabytes each); 0 keeps none, and searches answer the same from the database alone."""
+    from zhiku import Zhiku, load_settings
+
+    monkeypatch.setattr(pg_lexical, "CACHE_BYTES", pg_lexical.CACHE_BYTES)  # restored after the test
+
+    def app(mb: int, name: str) -> Zhiku:
+        return Zhiku(load_settings(home=tmp_path / name, environ={}, overrides={
+            "database_url": postgres_url, "embedding": {"default": "static"},
+            "index": {"vector": "pgvector", "lexical": "pg_bm25", "pg_postings_cache_mb": mb}}))
+
+    docs = ["年假 十五天 员工 入职", "病假 三天 医院 证明", "报销 发票 三十天 内"]
+    with app(8, "cached") as zk:
+        zk.create_kb("k")
+        for i, d in enumerate(docs):
+            (tmp_path / f"{i}.txt").write_text(d, encoding="utf-8")
+        zk.add_files("k", [tmp_path / f"{i}.txt" for i in range(len(docs))])
+        hits = [h.chunk_id for h in zk.search(["k"], "年假 员工", mode="lexical")]
+        assert hits
+        assert [h.chunk_id for h in zk.search(["k"], "年假 员工", mode="lexical")] == hits  # from the packed rows
+        cache = pg_lexical._cache(zk.engine)
+        assert cache is not None and cache.limit == 8 << 20
+        assert cache.entries  # the search's terms were kept
+    with app(0, "uncached") as zk:
+        assert [h.chunk_id for h in zk.search(["k"], "年假 员工", mode="lexical")] == hits
+        assert pg_lexical._cache(zk.engine) is None

@@ -146,6 +146,10 @@ class IndexSettings(_Section):
     approximate_above: int = Field(
         200_000, ge=1, description="faiss backend: a KB holding more chunks than this is searched through an "
         "approximate inverted-file index (recall@10 vs exact in docs/benchmarks.md), fewer exactly")
+    pg_postings_cache_mb: int = Field(
+        64, ge=0, le=65_536, description="pg_bm25 backend: decoded postings of recently searched terms each "
+        "process keeps, so they are not read from PostgreSQL again while unchanged (0: none). A term in every "
+        "chunk takes 24 bytes a chunk: 2.4 MB at 100k chunks, 24 MB at 1M")
 
     @field_validator("vector", "lexical")
     @classmethod

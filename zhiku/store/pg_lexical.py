@@ -24,7 +24,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import text
@@ -33,6 +33,9 @@ from sqlalchemy.exc import DBAPIError
 
 from zhiku.store.pg_indexes import B, K1, MAX_TERM, _all_ids, _ids, _load_scope, _reading, _save_scope, _stat
 from zhiku.store.pg_indexes import delete_postings, write_postings
+
+if TYPE_CHECKING:
+    from zhiku.config import IndexSettings
 
 log = logging.getLogger(__name__)
 Postings = tuple[np.ndarray, np.ndarray, np.ndarray]  # ids (int64), term frequencies, lengths (float64)
@@ -45,8 +48,8 @@ READ = ("SELECT NULL AS term, docs, total_len, NULL AS x, false AS held, NULL AS
         "CASE WHEN k.term IS NULL THEN t.lens END FROM lexical_terms t LEFT JOIN unnest(CAST(:kt AS text[]), "
         "CAST(:kx AS text[]), CAST(:kv AS bigint[])) AS k(term, x, ver) ON k.term = t.term AND k.x = t.xmin::text "
         "AND k.ver = t.ver AND t.ids IS NOT NULL WHERE t.kb_id = :s AND t.term = ANY(CAST(:t AS text[]))")
-#: bytes of decoded postings each process keeps per database (0: none). At 100k chunks a term in every
-#: chunk is 2.4 MB; see _PostingsCache.
+#: bytes of decoded postings each process keeps per database (0: none; setting
+#: ``index.pg_postings_cache_mb``). At 100k chunks a term in every chunk is 2.4 MB; see _PostingsCache.
 CACHE_BYTES = 64 << 20
 # a term's postings packed from its rows (index-only scan of the primary key), as lexical_terms keeps them
 PACK = ("SELECT term, string_agg(int8send(id), ''::bytea), string_agg(int4send(tf), ''::bytea), "
@@ -69,6 +72,13 @@ class PgLexicalIndex:
     @classmethod
     def bind(cls, engine: Engine) -> "_BoundLexicalType":
         return _BoundLexicalType(engine)
+
+    @classmethod
+    def configure(cls, settings: "IndexSettings", root: Path | None = None) -> type["PgLexicalIndex"]:
+        """The postings cache's size from the settings (one per process and database, as the settings are)."""
+        global CACHE_BYTES
+        CACHE_BYTES = settings.pg_postings_cache_mb << 20
+        return cls
 
     def __len__(self) -> int:
         return _stat(self.engine, self.scope, "docs")
