@@ -40,6 +40,7 @@ FULL: list[tuple[str, list[str]]] = [
     ("web_rank.py", ["--questions", "60"]),
     ("search_throughput.py", ["--chunks", "100000"]),
     ("workers.py", ["--files", "40", "--rounds", "4"]),
+    ("chats_postgres.py", ["--rounds", "4"]),
     ("milvus_million.py", ["--size", "1000000"]),
     ("profile.py", []),
     ("tables.py", []),
