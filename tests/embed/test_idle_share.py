@@ -98,3 +98,27 @@ def test_passages_encoded_beside_a_busy_core_leave_it_alone(spinner: subprocess.
     vectors = emb.embed_passages(texts)
     assert vectors.shape == (24, 384)
     assert engine_thread()._threads <= max(1, CPUS - 1)  # the last slice's threads
+
+
+def test_a_thread_named_after_the_first_reading_is_still_seen_as_ours() -> None:
+    """Each thread's name is read once, so a thread that names itself later (the engine thread, at
+    its start) must make the readings look again."""
+    ours = IdleCores("zk-test-late")
+    go, named, stop = threading.Event(), threading.Event(), threading.Event()
+
+    def late() -> None:
+        go.wait(5)
+        named.set() if name_this_thread("zk-test-late") else None
+        while not stop.is_set():
+            pass
+
+    thread = threading.Thread(target=late)
+    thread.start()
+    try:
+        assert ours._own_states() == []  # read while it has no name of ours
+        go.set()
+        assert named.wait(5), "could not name a thread"
+        assert len(ours._own_states()) == 1
+    finally:
+        stop.set()
+        thread.join()

@@ -39,6 +39,7 @@ SHARED_CORE_MAX_BUSY = 0.6  # a core others used less than this share of the las
 MIN_INTERVAL_S = 0.05  # a shorter interval since the last slice's reading says too little: the last estimate
 MAX_INTERVAL_S = 5.0  # a longer one is not the last slice (another job, long ago): the instant's reading
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_renamed = 0  # threads named by name_this_thread so far (a thread's name is read once unless this moves)
 
 
 def procfs_usable(portable: bool | None = None) -> bool:
@@ -54,9 +55,12 @@ def name_this_thread(name: str, portable: bool | None = None) -> bool:
     False where threads cannot be named so (not Linux)."""
     if not procfs_usable(portable):
         return False
+    global _renamed
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0) == 0
+        named = bool(libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0) == 0)
+        _renamed += named  # every IdleCores reads the threads' names again
+        return named
     except (OSError, AttributeError):  # not Linux: the count below falls back to all cores anyway
         return False
 
@@ -70,6 +74,7 @@ class IdleCores:
         self.cpus = os.cpu_count() or 1
         self.procfs = procfs_usable(portable)
         self._names: dict[str, bool] = {}  # thread id -> named ``own`` (each thread's name read once)
+        self._renamed = -1  # name_this_thread's count when the names were read
         self._own_tids: list[str] = []
         self._last: tuple[int, int, int] | None = None  # /proc/stat total and idle, our threads' CPU (ticks)
         self._share: float | None = None  # cores' worth the others used over the last interval
@@ -145,6 +150,8 @@ class IdleCores:
     def _own_stats(self) -> list[tuple[bytes, int]]:
         """Each of our named threads' scheduler state (R: running) and CPU so far (ticks)."""
         tasks = os.listdir(_TASKS)
+        if self._renamed != _renamed:  # a thread named itself since: every name again
+            self._names, self._renamed = {}, _renamed
         if len(tasks) != len(self._names) or any(tid not in self._names for tid in tasks):
             # threads came or went (a server starts one per answer): read the names of the new ones only
             self._names = {tid: self._names[tid] if tid in self._names else self._comm(tid) == self.own
