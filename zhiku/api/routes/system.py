@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib.metadata import version as dist_version
 
 from fastapi import APIRouter
@@ -14,7 +15,10 @@ from zhiku.client.models import Health, Version
 router = APIRouter(prefix="/api", tags=["system"])
 
 
+@lru_cache(maxsize=1)
 def _version() -> str:
+    """The version of the running code: read from the installed metadata once (parsing it took ~0.7 ms
+    of the event loop's time on every /api/version and /api/health)."""
     return dist_version("zhiku")
 
 
