@@ -142,3 +142,50 @@ def test_no_free_connection_is_a_503_with_the_reason(postgres_url: str, tmp_path
         assert error["type"] == "unavailable"
         assert error["message"] == POOL_FULL  # busy, not down: it names the settings that size the pool
         assert client.get("/api/kbs").status_code == 200
+
+
+def test_a_connection_in_use_just_now_is_handed_out_again_without_a_ping(postgres_url: str) -> None:
+    """A search checks a connection out several times: pinging each checkout was a round trip each."""
+    from zhiku.store import engines
+
+    engine = make_engine(postgres_url, timeout_s=10, pool_size=2, pool_overflow=0)
+    real_ping, pings = engine.dialect.do_ping, []
+
+    def counted(dbapi_conn: object) -> bool:
+        pings.append(1)
+        return real_ping(dbapi_conn)
+
+    engine.dialect.do_ping = counted  # type: ignore[method-assign]  # observed, still the real ping
+    try:
+        for _ in range(5):
+            with engine.connect() as conn:
+                assert conn.execute(text("select 1")).scalar_one() == 1
+        assert pings == []  # new, then returned a moment ago each time
+        time.sleep(engines.RECENT_S + 0.2)
+        with engine.connect() as conn:
+            assert conn.execute(text("select 1")).scalar_one() == 1
+        assert pings == [1]  # idle longer than RECENT_S: looked at first
+    finally:
+        engine.dispose()
+
+
+def test_connections_closed_by_a_restarted_server_are_replaced_not_failed(tmp_path: Path) -> None:
+    """PostgreSQL restarted while the pool held connections: the next requests get new ones."""
+    from zhiku.store import engines
+    from zhiku.testing.postgres import LocalPostgres
+
+    with LocalPostgres(tmp_path / "pg") as server:
+        engine = make_engine(server.new_database("restarted"), timeout_s=5, pool_size=3, pool_overflow=0)
+        try:
+            held = [engine.connect() for _ in range(3)]  # the pool holds three open connections
+            for conn in held:
+                assert conn.execute(text("select 1")).scalar_one() == 1
+                conn.close()
+            server.stop()
+            server.start()
+            time.sleep(engines.RECENT_S + 0.2)
+            for _ in range(6):  # every pooled connection was closed by the restart: each is replaced
+                with engine.connect() as conn:
+                    assert conn.execute(text("select 1")).scalar_one() == 1
+        finally:
+            engine.dispose()

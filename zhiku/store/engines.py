@@ -8,6 +8,7 @@ import math
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -69,8 +70,44 @@ def make_engine(url: str, timeout_s: float = 10.0, pool_size: int = SERVER_POOL_
     # pool (5 kept, 10 more) opened one per query beyond 5 in a burst and made a 16th holder wait; every
     # process of every server and worker has its own pool, and together they must stay under the
     # server's max_connections (docs/deploy.md), so the sizes are settings
-    return create_engine(url, pool_pre_ping=True, pool_timeout=timeout_s, pool_size=pool_size,
-                         max_overflow=pool_overflow, connect_args=connect_args)
+    engine = create_engine(url, pool_timeout=timeout_s, pool_size=pool_size, max_overflow=pool_overflow,
+                           connect_args=connect_args)
+    _ping_unless_recent(engine)
+    return engine
+
+
+RECENT_S = 1.0  # a connection returned to the pool this recently is handed out again without a ping
+_USED = "zhiku_used"  # where a pooled connection's last use is kept (its record's info)
+
+
+def _ping_unless_recent(engine: Engine) -> None:
+    """Check a database server's pooled connection before handing it out, unless it was in use within
+    ``RECENT_S``: a connection the server closed (a restart, a failover, an idle timeout) is then
+    replaced instead of failing the request. SQLAlchemy's ``pool_pre_ping`` pings at every checkout,
+    and a search takes several: on PostgreSQL that was a round trip per checkout, ~7 per hybrid search.
+    A server that goes away within ``RECENT_S`` of a connection's last use fails that one request
+    (503), and the pool is then renewed."""
+    from sqlalchemy import exc
+
+    dialect = engine.dialect
+
+    def used(_dbapi_conn: object, record: Any) -> None:
+        record.info[_USED] = time.monotonic()
+
+    def checkout(dbapi_conn: Any, record: Any, _proxy: object) -> None:
+        last = record.info.get(_USED)
+        if last is not None and time.monotonic() - last < RECENT_S:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_conn, None):
+                raise exc.DisconnectionError(f"a pooled connection was closed by the server: {err}") from err
+            raise
+
+    event.listen(engine, "connect", used)
+    event.listen(engine, "checkin", used)
+    event.listen(engine, "checkout", checkout)
 
 
 def open_engine(url: str, timeout_s: float = 10.0, pool_size: int = SERVER_POOL_SIZE,
