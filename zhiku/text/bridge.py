@@ -17,7 +17,6 @@ import gzip
 import hashlib
 import importlib.util
 import logging
-import os
 import re
 import sys
 import threading
@@ -134,16 +133,8 @@ def _cached() -> dict[str, str]:
             disk_cache.used(folder / name)
             return {sys.intern(k): v for k, _, v in (line.partition("\t") for line in text.splitlines()[:-1])}
     built = _build()
-    for folder in disk_cache.folders():
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            disk_cache.prune(folder, "bridge-*.tsv")
-            tmp = folder / f".{name}.{os.getpid()}.tmp"
-            tmp.write_text("".join(f"{k}\t{v}\n" for k, v in built.items()) + "#end\n", encoding="utf-8")
-            os.replace(tmp, folder / name)
-            break
-        except OSError as exc:
-            logging.getLogger(__name__).info("could not cache the word bridge in %s: %s", folder, exc)
+    disk_cache.store(name, "bridge-*.tsv", lambda tmp: tmp.write_text(
+        "".join(f"{k}\t{v}\n" for k, v in built.items()) + "#end\n", encoding="utf-8"), "the word bridge")
     return built
 
 

@@ -7,9 +7,11 @@ files that no process has read for ``STALE_DAYS`` are removed when a new one is 
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 STALE_DAYS = 30
@@ -37,6 +39,23 @@ def prune(folder: Path, pattern: str) -> None:
                 old.unlink()
         except OSError:
             continue
+
+
+def store(name: str, pattern: str, write: Callable[[Path], object], what: str) -> None:
+    """Write the cache file ``name`` (``write(path)`` fills it) into the first folder that takes it,
+    whole or not at all: written aside, then moved into place. Files of that folder matching
+    ``pattern`` that no process read for ``STALE_DAYS`` go first. Where no folder can be written,
+    nothing is cached (logged: the caller builds again next time)."""
+    for folder in folders():
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            prune(folder, pattern)
+            tmp = folder / f".{name}.{os.getpid()}.tmp"
+            write(tmp)
+            os.replace(tmp, folder / name)
+            return
+        except OSError as exc:
+            logging.getLogger(__name__).info("could not cache %s in %s: %s", what, folder, exc)
 
 
 def _user() -> str:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import sys
 from pathlib import Path
@@ -278,17 +277,13 @@ def load(path: Path | None = None) -> Segmenter:
         disk_cache.used(folder / name)
         return segmenter
     arrays = build_arrays(path)
-    for folder in disk_cache.folders():
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            disk_cache.prune(folder, "segment-*.npz")  # each jieba install or upgrade wrote its own
-            tmp = folder / f".{name}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)  # type: ignore[arg-type]
-            os.replace(tmp, folder / name)
-            break
-        except OSError as exc:
-            log.info("could not cache the segmenter's dictionary in %s: %s", folder, exc)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+
+    # each jieba install or upgrade wrote its own
+    disk_cache.store(name, "segment-*.npz", write, "the segmenter's dictionary")
     return Segmenter(arrays)
 
 
