@@ -146,6 +146,26 @@ def test_open_server_without_users_needs_no_key(zk: Zhiku) -> None:
         s.close()
 
 
+def test_an_open_server_reads_whether_auth_is_on_once_a_second(zk: Zhiku) -> None:
+    """Each request asks whether auth is on. An open server answers from what it read last, on the
+    event loop, and reads the database again (in the thread pool) once the recheck is due, so a user
+    made from the CLI (another process: another AuthService on the same database) still turns auth on."""
+    import time
+
+    from zhiku.auth import AuthService
+    from zhiku.auth.identity import NO_USERS_RECHECK_S
+
+    server = zk.auth
+    assert server.enabled() is False  # read now
+    assert server.enabled_if_known() is False  # known: no read needed
+    AuthService(zk.engine, zk.settings.auth).create_user("root", PASSWORD, "admin")  # the CLI
+    assert server.enabled_if_known() is False  # not read again yet
+    time.sleep(NO_USERS_RECHECK_S + 0.1)
+    assert server.enabled_if_known() is None  # a read is due
+    assert server.enabled() is True
+    assert server.enabled_if_known() is True  # users are never deleted: on for good, no more reads
+
+
 def test_keys_and_passwords_are_hashed_at_rest(srv: Server) -> None:
     key, secret = srv.zk.auth.create_key("alice", "laptop", ["read"])
     assert secret.startswith("zk-") and len(secret) > 40

@@ -12,6 +12,7 @@ may not do what they ask (tests/api/test_scopes.py drives all of them with every
 
 from __future__ import annotations
 
+import inspect
 import re
 import types
 from dataclasses import dataclass
@@ -216,6 +217,30 @@ def test_the_allow_lists_are_what_they_say(app: FastAPI) -> None:
     for key in SCOPE_FREE:  # and they declare the caller, nothing that would need a scope
         dependant = routes[key].dependant
         assert dependant is not None and all(isinstance(a, Caller) for a in declared(dependant)), key
+
+
+def test_an_open_servers_checks_run_on_the_event_loop(app: FastAPI) -> None:
+    """FastAPI runs a plain-function dependency in the thread pool: one hand-over of the interpreter
+    each, which a burst of chats queued for (1-1.7 ms each on an idle server; three before a chat's
+    route ran). Every authorisation is a coroutine, and reads the database in the thread pool only for
+    a signed-in caller (``security.checked``), except a job's, which reads the job for everyone."""
+    from zhiku.api.deps import get_zhiku
+    from zhiku.api.security import JobOfKB
+
+    seen: set[str] = set()
+    for route in served_routes(app):
+        if route.dependant is None:
+            continue
+        for d in _every(route.dependant):
+            if isinstance(d.call, Authorization) and not isinstance(d.call, JobOfKB):
+                seen.add(type(d.call).__name__)
+                assert inspect.iscoroutinefunction(type(d.call).__call__), (route.path, d.call)
+            if d.call is get_zhiku:
+                seen.add("get_zhiku")
+                assert inspect.iscoroutinefunction(d.call)
+    # the walk met every kind of check the routes declare
+    assert {"Scope", "Caller", "AdminUser", "ReadableKBs", "KBNamed", "KBsInBody", "KBInForm", "CreatesKB",
+            "_ModelInPath", "get_zhiku"} <= seen, seen
 
 
 class Choices(BaseModel):

@@ -39,7 +39,7 @@ from zhiku.auth import Principal
 from zhiku.schema.jobs import Job
 
 
-def get_zhiku(request: Request) -> Zhiku:
+async def get_zhiku(request: Request) -> Zhiku:  # async: no trip to the thread pool
     return request.app.state.zhiku
 
 

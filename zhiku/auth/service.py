@@ -68,6 +68,16 @@ class AuthService(KBAccess):
         with self.engine.connect() as conn:
             return conn.execute(query).first() is not None
 
+    def enabled_if_known(self) -> bool | None:
+        """:meth:`enabled` when answering needs no database read now; None when it does (an open
+        server looks for a user added from the CLI once every ``NO_USERS_RECHECK_S``)."""
+        configured = self.settings.enabled
+        if configured is not None:
+            return configured
+        if not self._users_seen and time.monotonic() - self._checked_at >= NO_USERS_RECHECK_S:
+            return None
+        return self._users_seen
+
     def enabled(self) -> bool:
         configured = self.settings.enabled
         if configured is not None:

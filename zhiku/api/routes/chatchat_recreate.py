@@ -69,7 +69,7 @@ async def _create_empty(name: str, body: dict[str, Any], request: Request) -> st
         return ""
     except NotFound:
         pass
-    claim = CreatesKB(covers=["knowledge_base_name"])(request)  # the write scope, as create_knowledge_base asks
+    claim = await CreatesKB(covers=["knowledge_base_name"])(request)  # the write scope, as create_knowledge_base asks
     embed = body.get("embed_model")
     embedder = embed if isinstance(embed, str) and embed in zhiku.settings.embedder_names() else None
     try:

@@ -49,7 +49,7 @@ from zhiku.api.openai_wire import (
     stops,
     text,
 )
-from zhiku.api.security import KBsNamed, Scope, kbs_in_body
+from zhiku.api.security import KBsNamed, Scope, checked, kbs_in_body
 from zhiku.api.vision_chat import has_pictures, vision_completion
 from zhiku.app import Zhiku
 from zhiku.chat.files import is_temp_kb
@@ -76,8 +76,8 @@ ModelId = Annotated[str, Path(max_length=200, description="a chat model, or `kb:
 class _ModelInPath(KBsNamed):
     """The ``{model}`` path parameter, once the KB a ``kb:<name>`` id names is authorised (read)."""
 
-    def __call__(self, request: Request, **values: Any) -> Any:
-        self._kbs(request, values)
+    async def __call__(self, request: Request, **values: Any) -> Any:
+        await checked(request, self._kbs, request, values)
         return values["model"]
 
 
