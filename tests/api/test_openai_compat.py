@@ -155,6 +155,11 @@ def test_errors(live: LiveServer, oai: openai.OpenAI, zk: Zhiku) -> None:
         assert_v1_error(c.post("/v1/chat/completions", json={"model": "x", "messages": [{"role": "user",
                                                                                        "content": "hi"}]}),
                         404, "not_found", "model")
+        for stream in (False, True):  # a KB that does not exist is a model that does not exist, streamed or not
+            unknown = assert_v1_error(c.post("/v1/chat/completions", json={
+                "model": "kb:无此库", "stream": stream, "messages": [{"role": "user", "content": "hi"}]}),
+                404, "not_found", "model")
+            assert unknown["code"] == "model_not_found" and "无此库" in unknown["message"], unknown
         # request validation is a 400 on /v1, as OpenAI answers (zhiku's own routes keep 422)
         assert_v1_error(c.post("/v1/chat/completions", json={"model": "kb:hr", "messages": []}), 400,
                         "validation_error", "messages")

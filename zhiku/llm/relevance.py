@@ -76,9 +76,9 @@ def best_relevance(question_lang: str, hits: Sequence[Hit], question: str | None
 
 @lru_cache(maxsize=64)
 def _question_terms(question: str) -> tuple[dict[str, float], frozenset[str]]:
-    from zhiku.text.normalize import lexical_tokens, normalize_for_match
+    from zhiku.text.normalize import normalize_for_match, question_tokens
 
-    return _weights(lexical_tokens(question)), frozenset(_bigrams(normalize_for_match(question)))
+    return _weights(question_tokens(question)), frozenset(_bigrams(normalize_for_match(question)))
 
 
 def sentence_coverage(question: str, text: str, tokens: str | None = None) -> float:

@@ -150,11 +150,11 @@ class Retriever:
         self, kbs: Sequence[KnowledgeBase], query: str, top_k: int, mode: str, file_glob: str | None,
         query_vectors: dict[str, np.ndarray] | None, rerank: str | None,
     ) -> list[Hit]:
-        from zhiku.text.normalize import lexical_tokens
+        from zhiku.text.normalize import question_tokens
 
         settings = self.settings
         n_cand = max(settings.candidates, top_k)
-        tokens = lexical_tokens(query)
+        tokens = list(question_tokens(query))
         query_vecs: dict[str, np.ndarray] = dict(query_vectors or {})
         fused: list[Candidate] = []
         pool: list[Candidate] = []

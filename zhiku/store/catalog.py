@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from zhiku.errors import Conflict, InvalidInput, NotFound
@@ -62,6 +62,11 @@ def validate_kb_name(name: str) -> str:
             name=name,
         )
     return name
+
+
+# every search reads it (IndexManager.get): built once
+_INDEX_STATE = select(kbs.c.revision, kbs.c.index_backend, kbs.c.index_generation, kbs.c.embedder,
+                      kbs.c.dimensions).where(kbs.c.id == bindparam("kb_id"))
 
 
 def _kb(row: Any, counts: tuple[int, int] = (0, 0)) -> KnowledgeBase:
@@ -152,8 +157,7 @@ class Catalog:
         dimensions), in one query: a search holding a KB record read before a migration's switch finds
         out here that its copy is no longer the KB's."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(kbs.c.revision, kbs.c.index_backend, kbs.c.index_generation, kbs.c.embedder,
-                                      kbs.c.dimensions).where(kbs.c.id == kb_id)).one()
+            row = conn.execute(_INDEX_STATE, {"kb_id": kb_id}).one()
         return int(row.revision), (row.index_backend, row.index_generation or "", row.embedder, int(row.dimensions))
 
     @staticmethod

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 _lock = threading.Lock()
@@ -137,6 +138,13 @@ def lexical_tokens(text: str) -> list[str]:
             continue
         out.append(tok)
     return out
+
+
+@lru_cache(maxsize=512)
+def question_tokens(question: str) -> tuple[str, ...]:
+    """``lexical_tokens`` of a question, remembered for the recent ones: a chat's search and its refusal
+    verdict tokenise the same question (jieba: a tenth of a search's time)."""
+    return tuple(lexical_tokens(question))
 
 
 def detect_lang(text: str) -> str:

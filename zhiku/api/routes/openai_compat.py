@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import time
+import unicodedata
 from typing import Annotated, Any
 
 import numpy as np
@@ -95,16 +96,18 @@ def _unknown(model: str) -> NotFound:
                     code="model_not_found")
 
 
-def _kb_of(zhiku: Zhiku, model: str) -> str | None:
-    """The KB a ``kb:<name>`` model answers over; None for a chat model, 404 for an unknown name."""
+def _kb_of(zhiku: Zhiku, model: str, look_up: bool = True) -> str | None:
+    """The KB a ``kb:<name>`` model answers over; None for a chat model, 404 for an unknown name
+    (``look_up`` False: the caller looks the KB up itself, and turns its NotFound into ``_unknown``)."""
     if model.startswith(KB_PREFIX):
         name = model[len(KB_PREFIX):]
         if is_temp_kb(name):  # file chat's KBs are not models
             raise _unknown(model)
-        try:
-            zhiku.kb(name)
-        except NotFound:
-            raise _unknown(model) from None
+        if look_up:
+            try:
+                zhiku.kb(name)
+            except NotFound:
+                raise _unknown(model) from None
         return name
     if model in _chat_names(zhiku):
         return None
@@ -136,11 +139,16 @@ def _prepare(zhiku: Zhiku, body: ChatCompletionRequest) -> tuple[str | None, Pre
     """The KB the model names, and the prepared answer (None for a question with a picture): one trip
     to the thread pool for both (each trip is a hand-over of the interpreter, which a burst of chats
     waits for)."""
-    kb = _kb_of(zhiku, body.model)
     if has_pictures(body.messages):
-        return kb, None, None
+        return _kb_of(zhiku, body.model), None, None
+    kb = _kb_of(zhiku, body.model, look_up=False)  # preparing the answer looks the KB up (once a request)
     asked, cut = _request(body, kb)
-    return kb, zhiku.answers.prepare(asked), cut
+    try:
+        return kb, zhiku.answers.prepare(asked), cut
+    except NotFound as exc:
+        if kb is not None and exc.details.get("name") == unicodedata.normalize("NFC", kb):
+            raise _unknown(body.model) from None
+        raise
 
 
 def _model(id_: str, created: int, owned_by: str, **extra: Any) -> dict[str, Any]:
