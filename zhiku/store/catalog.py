@@ -64,9 +64,13 @@ def validate_kb_name(name: str) -> str:
     return name
 
 
-# every search reads it (IndexManager.get): built once
+# statements every chat runs (a KB by name with its counts, its index state for IndexManager.get),
+# built once: building one took as long as running it on SQLite
 _INDEX_STATE = select(kbs.c.revision, kbs.c.index_backend, kbs.c.index_generation, kbs.c.embedder,
                       kbs.c.dimensions).where(kbs.c.id == bindparam("kb_id"))
+_KB_NAMED = select(kbs).where(kbs.c.name == bindparam("name"))
+_COUNTS = select(func.count(files.c.id), func.coalesce(func.sum(files.c.chunks), 0)).where(
+    files.c.kb_id == bindparam("kb_id"), files.c.status == "indexed")
 
 
 def _kb(row: Any, counts: tuple[int, int] = (0, 0)) -> KnowledgeBase:
@@ -116,17 +120,13 @@ class Catalog:
         return self.get_kb(name)
 
     def _counts(self, conn: Connection, kb_id: str) -> tuple[int, int]:
-        nfiles, nchunks = conn.execute(
-            select(func.count(files.c.id), func.coalesce(func.sum(files.c.chunks), 0)).where(
-                files.c.kb_id == kb_id, files.c.status == "indexed"
-            )
-        ).one()
+        nfiles, nchunks = conn.execute(_COUNTS, {"kb_id": kb_id}).one()
         return int(nfiles), int(nchunks)
 
     def get_kb(self, name: str) -> KnowledgeBase:
         name = unicodedata.normalize("NFC", name)  # as created (validate_kb_name)
         with self.engine.connect() as conn:
-            row = conn.execute(select(kbs).where(kbs.c.name == name)).first()
+            row = conn.execute(_KB_NAMED, {"name": name}).first()
             if row is None:
                 raise NotFound(f"knowledge base '{name}' does not exist", name=name)
             return _kb(row, self._counts(conn, row.id))
