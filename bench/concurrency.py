@@ -336,7 +336,7 @@ def main() -> None:
                     "engine's .so copied in): its server's upload lag is measured too, alternating with this one's")
     ap.add_argument("--processes", type=int, nargs="+", default=[],
                     help="chats measured with these numbers of server processes (`zhiku start --processes`), "
-                         "alternating round by round, questions batched")
+                         "alternating round by round, questions batched (with --code: each tree with each)")
     ap.add_argument("--code", action="append", default=[], metavar="NAME=PATH",
                     help="chats measured on this source tree too (questions batched), alternating with this "
                          "tree's ('now') round by round; repeatable")
@@ -364,7 +364,10 @@ def main() -> None:
         {"now": (True, trees.get("now")), **{name: (True, path) for name, path in trees.items() if name != "now"}}
         if trees else {name: (on, None) for name, on in VARIANTS.items()})
     counts = {name: 1 for name in variants}
-    if args.processes:  # the same tree with 1, 2, ... server processes
+    if args.processes and trees:  # each tree with 1, 2, ... server processes
+        variants, counts = ({f"{name}, {n} proc": (True, src) for name, (_, src) in variants.items() for n in args.processes},
+                            {f"{name}, {n} proc": n for name in variants for n in args.processes})
+    elif args.processes:  # the same tree with 1, 2, ... server processes
         variants = {f"{n} proc": (True, None) for n in args.processes}
         counts = {f"{n} proc": n for n in args.processes}
     with ModelServer() as model:
@@ -398,7 +401,7 @@ def main() -> None:
     for (variant, n), bs in sorted(bursts.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         r = summary(n, bs) | {"questions": "batched" if variants[variant][0] else "one by one", "machine": machine()}
         if trees:
-            r["code"] = variant
+            r["code"] = variant.split(", ")[0]
         if args.processes:
             r["processes"] = counts[variant]
         levels.append(r)
