@@ -12,9 +12,9 @@ against the rest.
 Variants are compared in one run, alternating round by round on fresh servers: this tree ("now"),
 ``--code NAME=PATH`` (a source tree, e.g. ``git archive`` of an earlier commit with the engine's .so
 copied in) and ``--env NAME=VAR=VALUE[,VAR=VALUE]`` (this tree with environment variables, e.g.
-``GOMP_SPINCOUNT=300000``, libgomp's default spin).
+``GOMP_SPINCOUNT=1000``, a short OpenMP spin; docs/deploy.md).
 
-    python bench/chat_cpu.py --rounds 4 --chats 150 --env libgomp=GOMP_SPINCOUNT=300000
+    python bench/chat_cpu.py --rounds 4 --chats 150 --env short_spin=GOMP_SPINCOUNT=1000
 Writes docs/benchmarks/chat_cpu.json.
 """
 

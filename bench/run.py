@@ -41,7 +41,7 @@ FULL: list[tuple[str, list[str]]] = [
     ("search_throughput.py", ["--chunks", "100000"]),
     ("workers.py", ["--files", "40", "--rounds", "4"]),
     ("chats_postgres.py", ["--rounds", "4"]),
-    ("chat_cpu.py", ["--rounds", "4", "--env", "libgomp_spin=GOMP_SPINCOUNT=300000"]),
+    ("chat_cpu.py", ["--rounds", "4", "--env", "short_spin=GOMP_SPINCOUNT=1000"]),
     ("milvus_million.py", ["--size", "1000000"]),
     ("profile.py", []),
     ("tables.py", []),
