@@ -79,13 +79,12 @@ class AuthService(KBAccess):
         return self._users_seen
 
     def enabled(self) -> bool:
-        configured = self.settings.enabled
-        if configured is not None:
-            return configured
-        if not self._users_seen and time.monotonic() - self._checked_at >= NO_USERS_RECHECK_S:
+        known = self.enabled_if_known()
+        if known is None:  # the periodic look for a first user is due
             self._users_seen = self.has_users()
             self._checked_at = time.monotonic()
-        return self._users_seen
+            return self._users_seen
+        return known
 
     # -- users -----------------------------------------------------------------------
     def _check_password(self, password: str) -> None:
