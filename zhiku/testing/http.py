@@ -4,6 +4,7 @@ and the request handler the stand-in servers build on."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -56,6 +57,14 @@ class StandInHandler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-reply (a stopped server's open connections, a cancelled stream) is
+        how a stand-in sees a caller leave, not an error: no traceback for it. Anything else is printed,
+        as the standard library does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):  # reset, aborted, broken pipe
+            return
+        super().handle_error(request, client_address)
 
 
 class BackgroundHTTPServer:
