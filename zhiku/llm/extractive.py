@@ -58,11 +58,12 @@ class SentenceWeights:
     counted: bool = True  # "三大…", "四类…" count as the number a "how many" question asks for
     clauses: bool = True  # a lead cut at "；" / ";" is quoted with the rest of its sentence
     reach: int = 2  # a lead without the asked-for thing brings the first of the next ``reach`` sentences holding it
+    sections: bool = True  # beside the lead, sentences of its passage under the same heading only (年假, not 病假)
 
 
 BEFORE = SentenceWeights(lexical=0.55, bigrams=0.0, answer_type=0.0, neighbours=False, others=0.8,
                          others_typed=False, passage_share=0.75, paren=False, subjectless=False,
-                         narrow_types=False, idf=0.0)  # before issue 17
+                         narrow_types=False, idf=0.0, sections=False)  # before issue 17
 _REFERS_BACK = re.compile(r"^\s*(?:这|那|该|此|其|它|他|她|上述)|^\s*(?:these|this|that|it|they|he|she|its|their|"
                           r"such)\b", re.IGNORECASE)
 _NO_SUBJECT = re.compile(r"^\s*(?:是|也|并|並|且|而|但|却|卻|又|便|就|均|都|皆|亦|即|乃|则|則|故|因而|因此|所以|后来|後來|之后|之後|"
@@ -80,6 +81,7 @@ class _Sentence:
     score: float = 0.0
     content: float = 0.0  # how well the sentence itself matches the question
     typed: bool = False  # holds what the question's type asks for
+    section: int = 0  # headings passed in its passage before it (a chunk may span several sections)
 
 
 _TERMINAL = tuple("。！？；….!?;:：”’」』）)")
@@ -147,7 +149,7 @@ class ExtractiveAnswerer:
             lead = ranked[0]
             # not the meeting's time beside its place: beside a typed lead, typed sentences only
             close = [s for s in ranked[1:] if s.content >= self.weights.others * lead.content
-                     and (s.typed or not lead.typed or not self.weights.others_typed)]
+                     and (s.typed or not lead.typed or not self.weights.others_typed) and self._beside(lead, s)]
             chosen = [lead] + close[: opts.sentences - 1]
             if self.weights.neighbours:
                 chosen = self._with_neighbours(lead, chosen, sentences, opts.sentences)
@@ -195,22 +197,36 @@ class ExtractiveAnswerer:
         if clauses and lead.text.endswith(_CLAUSE_END):
             wanted.append(after)
         elif not lead.typed:
-            ahead = [at.get((lead.passage, lead.position + i)) for i in range(1, self.weights.reach + 1)]
+            ahead = [s for i in range(1, self.weights.reach + 1)
+                     if (s := at.get((lead.passage, lead.position + i))) is None or self._beside(lead, s)]
             wanted.append(next((s for s in ahead if s is not None and s.typed), after))
         extra = [s for s in wanted if s is not None]
         return ([lead] + extra + [s for s in chosen[1:] if s not in extra])[: max(limit, 1 + len(extra))]
+
+    def _beside(self, lead: _Sentence, other: _Sentence) -> bool:
+        """Whether ``other`` may be quoted beside ``lead``: from another passage, or from the lead's
+        section of its own. A chunk of a handbook may hold 年假 and 病假 under their headings; a
+        question about annual leave is not answered with the sick-leave rule because both say 天."""
+        return not self.weights.sections or other.passage != lead.passage or other.section == lead.section
 
     def _candidates(self, passages: Sequence[Hit]) -> list[_Sentence]:
         out: list[_Sentence] = []
         for p, hit in enumerate(passages):
             headings = set((hit.section or "").split(" > "))
+            # a heading inside the chunk: a line of its own that reads as one (a sentence's short
+            # piece, "《我爱你！》", is not on a line of its own)
+            lines = (ln.strip() for ln in hit.text.splitlines())
+            heading_lines = {ln for ln in lines if ln and _looks_like_heading(ln)}
             units = _units(hit.text)
             if self.weights.paren:
                 units = _paren_joined(units)
+            section = 0
             for i, sent in enumerate(units):
+                if sent in heading_lines:
+                    section += 1
                 if len(sent) < 4 or sent in headings or _looks_like_heading(sent) or _too_thin(sent):
                     continue
-                out.append(_Sentence(sent[:MAX_SENTENCE], p, i))
+                out.append(_Sentence(sent[:MAX_SENTENCE], p, i, section=section))
         if not out:
             out = [_Sentence(h.text[:MAX_SENTENCE], p, 0) for p, h in enumerate(passages)]
         return out
