@@ -7,13 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
 
-from tests.llm.test_extractive_clauses import _SameVector
-from zhiku.config import AnswerSettings
-from zhiku.llm.extractive import ExtractiveAnswerer, SentenceWeights
-from zhiku.schema import Hit
+from tests.llm.test_extractive_clauses import _answer as _quoted
 
 HANDBOOK = ("员工手册\n\n第二章 假期\n\n年假\n\n入职满一年的员工每年享有十五天带薪年假，入职不满一年的按在职月份折算。\n"
             "年假可以分次休，但每次不少于半天。\n\n病假\n\n员工因病请假，三天以内凭医院证明即可，超过三天需提交诊断书。\n"
@@ -23,14 +19,7 @@ SICK = "员工因病请假，三天以内凭医院证明即可"
 
 
 def _answer(text: str, question: str, **weights: Any) -> str:
-    answerer = ExtractiveAnswerer(0.0, AnswerSettings(sentences=3), lambda name: _SameVector(),
-                                  lambda name: (0.0, 1.0), lambda name, q: np.ones(4, dtype=np.float32) / 2)
-    answerer.weights = SentenceWeights(**weights)
-    hit = Hit(kb="kb", file="手册.md", file_id="f", page=None, section="员工手册", chunk_id=1, score=1.0, text=text,
-              lexical_score=0.9)
-    answer = answerer.answer(question, [hit], "e")
-    assert answer.found
-    return answer.answer
+    return _quoted(text, question, 3, **weights)
 
 
 @pytest.mark.parametrize("sections", [True, False])
