@@ -43,24 +43,31 @@ def kb_sync(
     server keeps the folders in sync while it runs."""
     from zhiku.cli.progress import IngestBar
     from zhiku.errors import InvalidInput
+    from zhiku.ingest.sync import folder_to_follow
 
     sources = state(ctx).app().sources
-    if paths:
-        targets = []
-        for p in paths:
-            source, new = sources.add(name, p, watch=watch)
-            targets.append(source)
-            err.print(("following " if new else "syncing ") + f"{source.path} as '{source.prefix}/…'"
-                      + (" (watched while the server runs)" if source.watch else ""), markup=False)
-    else:
-        targets = sources.list_sources(name)
-        if not targets:
-            raise InvalidInput(f"knowledge base '{name}' follows no folder: give one, "
-                               f"`zhiku kb sync {name} FOLDER`")
+    for p in paths or []:
+        folder_to_follow(p)  # every folder named is one before any is followed
+    targets = list(paths) if paths else [s.id for s in sources.list_sources(name)]
+    if not targets:
+        raise InvalidInput(f"knowledge base '{name}' follows no folder: give one, `zhiku kb sync {name} FOLDER`")
     failed = False
-    for source in targets:
+    for target in targets:
+        claimed = None
+        if paths:
+            followed = sources.follow(name, target, watch=watch)
+            source = followed.source
+            err.print(("following " if followed.new else "syncing ") + f"{source.path} as '{source.prefix}/…'"
+                      + (" (watched while the server runs)" if source.watch else ""), markup=False)
+            if not followed.claimed:
+                err.print(f"{source.prefix}: being synced by {source.worker or 'another process'} now; "
+                          f"`zhiku kb sources {name}` shows how it went", markup=False)
+                continue
+            claimed = source
+        else:
+            source = sources.get(name, target)
         with IngestBar(err) as bar:
-            report = sources.sync(name, source.id, progress=bar)
+            report = sources.sync(name, source.id, progress=bar, claimed=claimed)
         out.print(f"{source.prefix}: " + _summary(report), markup=False)
         for f in report.files:
             if f.outcome == "failed":

@@ -23,6 +23,7 @@ import logging
 import os
 import socket
 import threading
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -73,25 +74,34 @@ def _source(row: Any) -> KBSource:
     )
 
 
+def folder_to_follow(path: str | Path) -> Path:
+    """``path`` resolved, once it is a folder a KB can follow (``InvalidInput`` saying why not)."""
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        raise InvalidInput(f"no such folder: {folder}", path=str(folder))
+    if not folder.is_dir():
+        raise InvalidInput(f"{folder} is not a folder: a KB follows folders (add single files with "
+                           "`zhiku kb add`)", path=str(folder))
+    folder = folder.resolve()
+    if folder == Path(folder.anchor):
+        raise InvalidInput("the root of the file system cannot be followed: name a folder", path=str(folder))
+    return folder
+
+
 class SourceStore:
     """The ``kb_sources`` rows: which folders each KB follows, and each one's sync state."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, kb: KnowledgeBase, path: str | Path, watch: bool | None = None) -> tuple[KBSource, bool]:
+    def add(self, kb: KnowledgeBase, path: str | Path, watch: bool | None = None,
+            claim: bool = False) -> tuple[KBSource, bool]:
         """Follow ``path`` (a folder; ``watch``: kept in sync by the server, default no); a folder
-        followed already gets ``watch`` updated unless it is None.
+        followed already gets ``watch`` updated unless it is None. ``claim``: a new source is written
+        ``syncing`` by this process, in the same transaction (its first sync is the caller's to run: no
+        watcher can take it in between).
         Returns the source and whether it is new."""
-        folder = Path(path).expanduser()
-        if not folder.exists():
-            raise InvalidInput(f"no such folder: {folder}", path=str(folder))
-        if not folder.is_dir():
-            raise InvalidInput(f"{folder} is not a folder: a KB follows folders (add single files with "
-                               "`zhiku kb add`)", path=str(folder))
-        folder = folder.resolve()
-        if folder == Path(folder.anchor):
-            raise InvalidInput("the root of the file system cannot be followed: name a folder", path=str(folder))
+        folder = folder_to_follow(path)
         prefix = folder.name
         for s in self.listing(kb.id):
             if s.path == str(folder):
@@ -104,10 +114,13 @@ class SourceStore:
                 raise Conflict(f"knowledge base '{kb.name}' follows {s.path} already, whose files are named "
                                f"'{prefix}/...' too; rename one of the folders", path=str(folder))
         sid = new_id()
+        state: dict[str, Any] = dict(status="idle", report={})
+        if claim:
+            state = dict(status="syncing", worker=WORKER, report=SyncReport(started_at=now()).model_dump(mode="json"))
         with self.engine.begin() as conn:
             conn.execute(kb_sources.insert().values(
                 id=sid, kb_id=kb.id, kind="folder", path=str(folder), prefix=prefix, watch=bool(watch),
-                status="idle", report={}, created_at=now()))
+                created_at=now(), **state))
         return self.get(kb.id, sid), True
 
     def listing(self, kb_id: str | None = None) -> list[KBSource]:
@@ -209,6 +222,15 @@ class _Recorder:
             self.outer.file_finished(name, outcome, detail)
 
 
+@dataclass(frozen=True)
+class Followed:
+    """What ``follow`` did: the source, whether it is new, and whether the caller holds its sync."""
+
+    source: KBSource
+    new: bool
+    claimed: bool
+
+
 class FolderSync:
     """Runs syncs: ``sync(kb, source)`` (see the module docstring)."""
 
@@ -222,17 +244,28 @@ class FolderSync:
         return self.run(kb, self.begin(source), progress, cancelled)
 
     def begin(self, source: KBSource) -> KBSource:
-        """Claim the source for a sync by this process (``Conflict`` while one runs anywhere)."""
+        """Claim the source for a sync by this process (``Conflict`` while one runs anywhere). The
+        claim is written under the lock: a source this process syncs is ``syncing`` in its row too."""
         with self._lock:
             if source.id in self._running:
                 raise Conflict(f"{source.path} is being synced already", source=source.id)
+            claimed = self.store.claim(source)
             self._running.add(source.id)
+            return claimed
+
+    def follow(self, kb: KnowledgeBase, path: str | Path, watch: bool | None = None) -> Followed:
+        """Follow ``path`` and claim it for a sync by the caller (``run`` it). A new source is claimed
+        as it is added, so the watcher cannot sync it first; one followed already is claimed unless a
+        sync of it runs (``claimed`` False: the source as that sync has it, which the caller leaves)."""
+        with self._lock:
+            source, new = self.store.add(kb, path, watch, claim=True)
+            if new:
+                self._running.add(source.id)
+                return Followed(source, new=True, claimed=True)
         try:
-            return self.store.claim(source)
-        except BaseException:
-            with self._lock:
-                self._running.discard(source.id)
-            raise
+            return Followed(self.begin(source), new=False, claimed=True)
+        except Conflict:
+            return Followed(self.store.get(kb.id, source.id), new=False, claimed=False)
 
     def run(self, kb: KnowledgeBase, source: KBSource, progress: IngestProgress | None = None,
             cancelled: Callable[[], bool] | None = None) -> SyncReport:
@@ -343,26 +376,43 @@ class KBSources:
         self.store.remove(source.kb_id, source.id)
         return source
 
+    def follow(self, kb_name: str, path: str | Path, watch: bool | None = None) -> Followed:
+        """Follow a folder and claim its sync for the caller, who runs it: ``sync`` or
+        ``sync_in_background`` with ``claimed=`` the source (see ``FolderSync.follow``)."""
+        return self.syncer.follow(self.catalog.get_kb(kb_name), path, watch)
+
     def sync(self, kb_name: str, ref: str, progress: IngestProgress | None = None,
-             cancelled: Callable[[], bool] | None = None) -> SyncReport:
+             cancelled: Callable[[], bool] | None = None, claimed: KBSource | None = None) -> SyncReport:
+        """Sync a followed folder now (``claimed``: the source ``follow`` claimed for this call)."""
         kb = self.catalog.get_kb(kb_name)
+        if claimed is not None:
+            return self.syncer.run(kb, claimed, progress, cancelled)
         return self.syncer.sync(kb, self.store.find(kb.id, ref), progress, cancelled)
 
-    def sync_in_background(self, kb_name: str, ref: str) -> KBSource:
+    def follow_in_background(self, kb_name: str, path: str | Path, watch: bool | None = None) -> KBSource:
+        """Follow a folder and sync it on a thread of its own; returns the source, ``syncing`` (poll it
+        for progress). A sync of it running already (the watcher's, another process's) is the one
+        asked for: its source is returned as it stands."""
+        followed = self.follow(kb_name, path, watch)
+        if not followed.claimed:
+            return followed.source
+        return self.sync_in_background(kb_name, followed.source.id, claimed=followed.source)
+
+    def sync_in_background(self, kb_name: str, ref: str, claimed: KBSource | None = None) -> KBSource:
         """Start a sync on a thread of its own; returns the source, ``syncing`` (poll it for progress)."""
         kb = self.catalog.get_kb(kb_name)
-        claimed = self.syncer.begin(self.store.find(kb.id, ref))
+        source = claimed if claimed is not None else self.syncer.begin(self.store.find(kb.id, ref))
 
         def run() -> None:
             try:
-                self.syncer.run(kb, claimed, cancelled=self._closing.is_set)
+                self.syncer.run(kb, source, cancelled=self._closing.is_set)
             except Exception as exc:  # noqa: BLE001 - the source's row says what went wrong
-                log.warning("sync of %s failed: %s", claimed.path, getattr(exc, "message", exc))
+                log.warning("sync of %s failed: %s", source.path, getattr(exc, "message", exc))
 
         thread = threading.Thread(target=run, name="zhiku-sync", daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
-        return claimed
+        return source
 
     def start_watching(self) -> SourceWatcher:
         """Resume interrupted syncs and keep watched folders in sync (a thread; ``stop`` ends it)."""

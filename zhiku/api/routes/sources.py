@@ -39,9 +39,9 @@ def list_sources(kb: KBRead, zhiku: ZhikuDep) -> list[KBSource]:
              dependencies=[Depends(Scope("admin"))], responses=responses(400, 403, 404, 409, 422))
 def add_source(kb: KBOwner, _admin: AdminUserDep, body: SourceCreate, zhiku: ZhikuDep) -> KBSource:
     """Follow a folder of the server (admins) and start syncing it: poll the source for progress.
-    A folder followed already is synced again (and its ``watch`` updated when given)."""
-    source, _ = zhiku.sources.add(kb.name, body.path, body.watch)
-    return zhiku.sources.sync_in_background(kb.name, source.id)
+    A folder followed already is synced again (and its ``watch`` updated when given); while a sync of
+    it runs already, that sync is the one asked for and the source is returned as it stands."""
+    return zhiku.sources.follow_in_background(kb.name, body.path, body.watch)
 
 
 @router.get("/kbs/{kb}/sources/{source_id}", responses=responses(404, 422))
