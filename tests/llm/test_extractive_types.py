@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from zhiku import Zhiku
+from zhiku.demo import SOLAR_EN
 from zhiku.llm.question_types import offers, question_type
 from zhiku.schema import Answer, AnswerRequest
 from zhiku.text.normalize import normalize_for_match
@@ -67,7 +68,9 @@ def test_the_sentence_of_the_asked_type_is_quoted(kb: Zhiku) -> None:
     ("为什么要提前申请？", "why"), ("When did Voyager 1 enter interstellar space?", "when"),
     ("How many planets are there?", "how_many"), ("Where is the tea kept?", "where"),
     ("Who founded the company?", "who"), ("Why is the sky blue?", "why"), ("What is the purpose of it?", None),
-    ("他几乎每天都来吗？", None),
+    ("他几乎每天都来吗？", None), ("How long does sunlight take to reach Earth?", "how_long"),
+    ("庭审工作预计持续多久？", "how_long"), ("新区域需要多长时间才能量产石油?", "how_long"), ("長江有多長？", "how_long"),
+    ("How long ago did the war end?", "when"),
 ])
 def test_question_types(question: str, kind: str | None) -> None:
     assert question_type(normalize_for_match(question)) == kind
@@ -87,4 +90,26 @@ def test_a_sentence_offers_what_the_question_lacks() -> None:
     assert not check("year", "4月20日，巴麦尊任命额尔金为全权专使。", "巴麦尊在哪一年任命额尔金为全权专使？")
     assert check("year", "1857年3月，英国内阁通过了增兵远东的提案。", "巴麦尊在哪一年任命额尔金为全权专使？")
     assert check("name", "这一段路被市议会命名为布鲁黑文。", "这一段路被命名为什么？")
+    # "how long" asks for a time or a length, in either language, not any number
+    long = "How long does sunlight take to reach Earth?"
+    assert check("how_long", "Light from the Sun takes about 8 minutes and 20 seconds to reach Earth.", long)
+    assert not check("how_long", "The Sun contains about 99.86% of the mass of the Solar System.", long)
+    assert not check("how_long", "Its core temperature is roughly 15 million degrees Celsius.", long)
+    assert check("how_long", "阳光大约需要八分钟才能到达地球。", long)
+    assert check("how_long", "The trial is expected to last three weeks.", "庭审工作预计持续多久？")
+    assert check("how_long", "考察交流持续了两个多月。", "考察交流持续了多久？")
+    assert check("how_long", "The Great Wall is about 21,196 km long.", "How long is the Great Wall?")
+    assert not check("how_long", "The trial opened in 2019 with 12 defendants.", "庭审工作预计持续多久？")
+
+
+@pytest.mark.parametrize("narrow", [True, False])
+def test_a_how_long_answer_is_quoted_without_other_numbers(narrow: bool) -> None:
+    """The demo's English question: beside "8 minutes and 20 seconds", the Sun's share of the mass
+    (99.86%) and its core temperature were quoted too, first, as numbers answering "how many"."""
+    from tests.llm.test_extractive_clauses import _answer
+
+    sun = SOLAR_EN.split("## The planets")[0]
+    answer = _answer(sun, "How long does sunlight take to reach Earth?", 3, narrow_types=narrow)
+    assert "8 minutes and 20 seconds" in answer
+    assert ("99.86%" in answer) == (not narrow) and ("15 million" in answer) == (not narrow)
 

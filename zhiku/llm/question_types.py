@@ -2,9 +2,9 @@
 
 The extractive answerer quotes sentences; a sentence that repeats the question's words but not
 the asked-for thing (the meeting's time when the place was asked) is the wrong quote. A
-question's type — when, where, who, how many, why — is read from its question words, Chinese or
+question's type — when, where, who, how many, how long, why — is read from its question words, Chinese or
 English, and a sentence offers that type when it holds something of the kind the question does
-not already contain: a date or year, a number with its unit, a place, a name, a reason. The
+not already contain: a date or year, a number with its unit, a time or length, a place, a name, a reason. The
 sentence may be in another language than the question (a Chinese question over an English
 document), so every type's sentence patterns cover both languages.
 
@@ -35,6 +35,8 @@ QUESTION_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
                         r"何年|^\s*when\b|\bwhat (?:year|date|time|day|month|century|decade|period|era|age)\b|"
                         r"\bwhich (?:year|date|day|month|century|decade|period|era)\b|\bhow long ago\b|"
                         r"\bin what year\b")),
+    # "how long" asks for a time or a length, not any number ("99.86% of the mass" does not answer it)
+    ("how_long", re.compile(r"多久|多长|多少时间|\bhow long\b")),
     ("how_many", re.compile(r"多少|几(?!乎|何|率)|多(?:大|长|高|远|重|久|宽|深|厚|快)|百分之几|"
                             r"\bhow (?:many|much|long|far|old|big|large|tall|high|often|deep|wide|fast)\b|"
                             r"\bwhat (?:percentage|percent|proportion|number|amount|size|population)\b")),
@@ -57,6 +59,12 @@ ANSWER_PATTERNS: dict[str, re.Pattern[str]] = {
     "how_many": re.compile(rf"\d|[{_ZH_NUM}]+\s*(?:个|名|人|位|次|年|天|月|日|小时|分钟|秒|公里|千米|米|厘米|公斤|千克|吨|"
                            rf"元|美元|亿|万|倍|岁|种|项|家|座|部|本|条|只|头|所|层|届|件|台|辆|艘|架|场|份|%|成)|"
                            rf"百分之|\b(?:{_EN_NUMBERS})\b|%|percent"),
+    "how_long": re.compile(rf"[\d{_ZH_NUM}半几数]+\s*(?:个|多)?\s*(?:多)?\s*(?:秒|分钟|分|小时|钟头|天|日|周|星期|礼拜|月|年|"
+                           rf"季度|世纪|公里|千米|米|厘米|毫米|英里|英尺|光年)|"
+                           rf"(?:\d+(?:[.,]\d+)?|\b(?:{_EN_NUMBERS}|a|an|few|many|some))\s*-?\s*(?:seconds?|minutes?|"
+                           rf"hours?|days?|nights?|weeks?|months?|years?|decades?|centur(?:y|ies)|millenni(?:um|a)|"
+                           rf"km|kilomet(?:re|er)s?|met(?:re|er)s?|miles?|feet|foot|ft|inch(?:es)?|cm|mm|"
+                           rf"light[- ]years?)\b"),
     "where": re.compile(r"在|位于|于|坐落|来自|前往|到达|省|市|县|区|镇|村|州|国|城|岛|洲|山|河|湖|海|港|街|路|楼|馆|厅|室|"
                         r"大学|学院|医院|中心|\b(?:in|at|near|from|located|situated|based|into|to)\b"),
     "name": re.compile(r"称为|称作|叫做|叫作|名为|命名|之称|简称|别名|别称|又名|又称|俗称|号称|译为|意为|"
@@ -75,9 +83,10 @@ _NUMBERISH = re.compile(rf"\d+(?:[.,]\d+)?|[{_ZH_NUM}]{{1,6}}")
 
 def question_type(question: str, narrow: bool = True) -> str | None:
     """``name``, ``why``, ``year``, ``when``, ``how_many``, ``where``, ``who`` or None; ``question``
-    normalised. ``narrow=False``: without ``name`` and ``year`` (the answerer before them, for benchmarks)."""
+    normalised. ``narrow=False``: without ``name``, ``year`` and ``how_long`` (the answerer before them,
+    for benchmarks)."""
     for kind, pattern in QUESTION_WORDS:
-        if not narrow and kind in ("name", "year"):
+        if not narrow and kind in ("name", "year", "how_long"):
             continue
         if pattern.search(question):
             return kind
@@ -90,7 +99,7 @@ def offers(kind: str, sentence: str, raw_sentence: str, question: str, raw_quest
     (``sentence``/``question`` normalised, the raw forms for capitalised names). ``counted=False``:
     a count is only a number with a unit of the list (三大, 四类 not read as counts; for benchmarks)."""
     pattern = ANSWER_PATTERNS[kind]
-    if kind in ("when", "how_many", "year"):
+    if kind in ("when", "how_many", "how_long", "year"):
         asked = set(_NUMBERISH.findall(question))
         matches = list(pattern.finditer(sentence))
         if kind == "how_many" and counted:
