@@ -98,6 +98,7 @@ def test_a_sentence_offers_what_the_question_lacks() -> None:
     assert check("how_long", "阳光大约需要八分钟才能到达地球。", long)
     assert check("how_long", "The trial is expected to last three weeks.", "庭审工作预计持续多久？")
     assert check("how_long", "考察交流持续了两个多月。", "考察交流持续了多久？")
+    assert check("how_long", "订单完成后七个工作日内开具电子发票。", "发票多久开具？")
     assert check("how_long", "The Great Wall is about 21,196 km long.", "How long is the Great Wall?")
     assert not check("how_long", "The trial opened in 2019 with 12 defendants.", "庭审工作预计持续多久？")
 

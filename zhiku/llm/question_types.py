@@ -59,7 +59,7 @@ ANSWER_PATTERNS: dict[str, re.Pattern[str]] = {
     "how_many": re.compile(rf"\d|[{_ZH_NUM}]+\s*(?:个|名|人|位|次|年|天|月|日|小时|分钟|秒|公里|千米|米|厘米|公斤|千克|吨|"
                            rf"元|美元|亿|万|倍|岁|种|项|家|座|部|本|条|只|头|所|层|届|件|台|辆|艘|架|场|份|%|成)|"
                            rf"百分之|\b(?:{_EN_NUMBERS})\b|%|percent"),
-    "how_long": re.compile(rf"[\d{_ZH_NUM}半几数]+\s*(?:个|多)?\s*(?:多)?\s*(?:秒|分钟|分|小时|钟头|天|日|周|星期|礼拜|月|年|"
+    "how_long": re.compile(rf"[\d{_ZH_NUM}半几数]+\s*(?:个|多)?\s*(?:多)?\s*(?:秒|分钟|分|小时|钟头|天|工作日|自然日|日|周|星期|礼拜|月|年|"
                            rf"季度|世纪|公里|千米|米|厘米|毫米|英里|英尺|光年)|"
                            rf"(?:\d+(?:[.,]\d+)?|\b(?:{_EN_NUMBERS}|a|an|few|many|some))\s*-?\s*(?:seconds?|minutes?|"
                            rf"hours?|days?|nights?|weeks?|months?|years?|decades?|centur(?:y|ies)|millenni(?:um|a)|"
