@@ -127,19 +127,26 @@ def test_a_new_folder_is_claimed_as_it_is_added(home: Path, tmp_path: Path) -> N
         watcher.poll()
         assert watcher.syncs == 0 and names(app) == {}
 
-        # so does another process: `zhiku kb sync` names the sync that runs, and fails on none
+        # so does another process: `zhiku kb sync`, given the folder or not, names the sync that runs and
+        # goes on with the KB's other folders
+        make_folder(tmp_path, 3)
         env = {**os.environ, "ZHIKU_EMBEDDING__DEFAULT": "static"}
         cmd = [sys.executable, "-m", "zhiku", "--home", str(home), "kb", "sync", "hb"]
-        other = subprocess.run([*cmd, str(folder)], capture_output=True, text=True, timeout=300, env=env)
+        other = subprocess.run([*cmd, str(folder), str(tmp_path / "dept03")], capture_output=True, text=True,
+                               timeout=300, env=env)
         assert other.returncode == 0, other.stderr
-        assert f"being synced by {WORKER} now" in other.stderr and "added" not in other.stdout
-        other = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)  # by name: refused
-        assert other.returncode != 0 and f"is being synced by {WORKER}" in other.stderr
+        assert f"dept02: being synced by {WORKER} now" in other.stderr and "dept02: " not in other.stdout
+        assert "dept03: 1 added" in other.stdout
+        assert set(names(app)) == {"dept03/rules.md"}
+        (tmp_path / "dept03" / "more.md").write_text(RULE.format(i=33), encoding="utf-8")
+        other = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)  # every folder followed
+        assert other.returncode == 0, other.stderr
+        assert f"dept02: being synced by {WORKER} now" in other.stderr and "dept03: 1 added" in other.stdout
         assert "Traceback" not in other.stderr
-        assert names(app) == {}
+        assert set(names(app)) == {"dept03/rules.md", "dept03/more.md"}
 
         report = app.sources.sync("hb", followed.source.id, claimed=followed.source)
-        assert report.added == 1 and names(app) == {"dept02/rules.md": "indexed"}
+        assert report.added == 1 and names(app)["dept02/rules.md"] == "indexed"
         assert app.sources.get("hb", "dept02").status == "idle"
         watcher.poll()  # nothing changed since: nothing to do
         assert watcher.syncs == 0

@@ -53,19 +53,18 @@ def kb_sync(
         raise InvalidInput(f"knowledge base '{name}' follows no folder: give one, `zhiku kb sync {name} FOLDER`")
     failed = False
     for target in targets:
-        claimed = None
         if paths:
             followed = sources.follow(name, target, watch=watch)
-            source = followed.source
+            source, claimed = followed.source, followed.source if followed.claimed else None
             err.print(("following " if followed.new else "syncing ") + f"{source.path} as '{source.prefix}/…'"
                       + (" (watched while the server runs)" if source.watch else ""), markup=False)
-            if not followed.claimed:
-                err.print(f"{source.prefix}: being synced by {source.worker or 'another process'} now; "
-                          f"`zhiku kb sources {name}` shows how it went", markup=False)
-                continue
-            claimed = source
         else:
-            source = sources.get(name, target)
+            claimed = sources.claim(name, target)
+            source = claimed or sources.get(name, target)
+        if claimed is None:  # the server (or another `kb sync`) is syncing it: that sync is the one asked for
+            err.print(f"{source.prefix}: being synced by {source.worker or 'another process'} now; "
+                      f"`zhiku kb sources {name}` shows how it went", markup=False)
+            continue
         with IngestBar(err) as bar:
             report = sources.sync(name, source.id, progress=bar, claimed=claimed)
         out.print(f"{source.prefix}: " + _summary(report), markup=False)

@@ -381,6 +381,15 @@ class KBSources:
         ``sync_in_background`` with ``claimed=`` the source (see ``FolderSync.follow``)."""
         return self.syncer.follow(self.catalog.get_kb(kb_name), path, watch)
 
+    def claim(self, kb_name: str, ref: str) -> KBSource | None:
+        """Claim a followed folder's sync for the caller, who runs it (``sync`` with ``claimed=``);
+        None while a sync of it runs (this process's or another's)."""
+        kb = self.catalog.get_kb(kb_name)
+        try:
+            return self.syncer.begin(self.store.find(kb.id, ref))
+        except Conflict:
+            return None
+
     def sync(self, kb_name: str, ref: str, progress: IngestProgress | None = None,
              cancelled: Callable[[], bool] | None = None, claimed: KBSource | None = None) -> SyncReport:
         """Sync a followed folder now (``claimed``: the source ``follow`` claimed for this call)."""
