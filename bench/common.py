@@ -87,9 +87,9 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
-def eval_questions(limit: int, seed: int = 7) -> list[str]:
-    """Real questions (zh, zh-Hant, en) from the dev sets, shuffled."""
-    qs = [q["question"] for c in CORPORA if (EVAL / c / "queries.jsonl").exists()
+def eval_questions(limit: int, seed: int = 7, corpora: tuple[str, ...] = CORPORA) -> list[str]:
+    """Real questions (zh, zh-Hant, en) from the dev sets (``corpora``), shuffled."""
+    qs = [q["question"] for c in corpora if (EVAL / c / "queries.jsonl").exists()
           for q in read_jsonl(EVAL / c / "queries.jsonl")]
     random.Random(seed).shuffle(qs)
     return qs[:limit]

