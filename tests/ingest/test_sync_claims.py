@@ -20,7 +20,7 @@ from zhiku import Zhiku
 from zhiku.api import create_app
 from zhiku.cli.commands_server import bind
 from zhiku.config import load_settings
-from zhiku.ingest.sync import WORKER
+from zhiku.ingest.sync_store import WORKER
 from zhiku.ingest.sync_watch import SourceWatcher
 from zhiku.testing.live_server import LiveServer
 

@@ -43,7 +43,7 @@ def kb_sync(
     server keeps the folders in sync while it runs."""
     from zhiku.cli.progress import IngestBar
     from zhiku.errors import InvalidInput
-    from zhiku.ingest.sync import folder_to_follow
+    from zhiku.ingest.sync_store import folder_to_follow
 
     sources = state(ctx).app().sources
     for p in paths or []:

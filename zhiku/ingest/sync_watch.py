@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Callable
 from zhiku.errors import Conflict, NotFound, ZhikuError
 
 if TYPE_CHECKING:
-    from zhiku.ingest.sync import FolderSync, SourceStore
+    from zhiku.ingest.sync import FolderSync
+    from zhiku.ingest.sync_store import SourceStore
     from zhiku.schema import KnowledgeBase
 
 log = logging.getLogger(__name__)
