@@ -32,12 +32,14 @@ DOC = "# 年假制度\n\n入职满一年的员工每年享有十五天带薪年�
 class Servers:
     """``zhiku start --processes N`` as a process, its output kept line by line."""
 
-    def __init__(self, home: Path, processes: int, *args: str) -> None:
+    def __init__(self, home: Path, processes: int, *args: str, command: list[str] | None = None,
+                 cwd: Path | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ZHIKU_")}
         env["ZHIKU_EMBEDDING__DEFAULT"] = "static"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "zhiku", "--home", str(home), "start", "--port", "0", "--processes",
-             str(processes), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [*(command or [sys.executable, "-m", "zhiku"]), "--home", str(home), "start", "--port", "0",
+             "--processes", str(processes), *args], env=env, cwd=cwd, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self.seen = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
@@ -184,6 +186,28 @@ def test_stopping_the_first_process_stops_them_all(home: Path) -> None:
     assert servers.stop() == 0
     for pid in others:
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_the_other_processes_run_the_zhiku_that_was_started_not_one_in_the_working_directory(
+        home: Path, tmp_path: Path) -> None:
+    """`zhiku start --processes 2` run from a folder that holds a ``zhiku`` package of its own (a source
+    checkout of another version): the other process serves with the zhiku the command runs, as the first
+    does. It was started as ``python -m zhiku``, which imports the working directory's package first."""
+    script = Path(sys.executable).with_name("zhiku")
+    if not script.exists():
+        pytest.skip(f"no zhiku command beside {sys.executable}")
+    checkout = tmp_path / "checkout"
+    (checkout / "zhiku").mkdir(parents=True)
+    decoy = 'raise SystemExit("the zhiku package in the working directory was imported")\n'
+    for name in ("__init__.py", "__main__.py"):
+        (checkout / "zhiku" / name).write_text(decoy, encoding="utf-8")
+    servers = Servers(home, 2, "--no-ui", command=[str(script)], cwd=checkout)
+    try:
+        servers.wait_for("all 2 server processes are serving", timeout=90)
+        assert {_fresh(servers.url, "GET", "/api/version").headers["x-zhiku-process"] for _ in range(6)} == {"0", "1"}
+    finally:
+        assert servers.stop() == 0, "".join(servers.lines)[-3000:]
+    assert "working directory was imported" not in "".join(servers.lines)
 
 
 def test_a_number_of_processes_out_of_range_is_one_clear_error(home: Path) -> None:
