@@ -364,9 +364,8 @@ def child_argv(root: dict[str, Any], start: dict[str, Any], host: str, port: int
     """The command line of another server process: this one's options (``--home``, ``--config``,
     ``--threads``, ``-v``, ``--no-ui``) and the address the front listens on, run by the same interpreter
     on the same zhiku package (``_BOOT``)."""
-    import zhiku
-
-    argv = [sys.executable, "-P", "-c", _BOOT, str(Path(zhiku.__file__).resolve())]
+    package = Path(__file__).resolve().parents[1]  # the zhiku package this module is part of
+    argv = [sys.executable, "-P", "-c", _BOOT, str(package / "__init__.py")]
     if root.get("home"):
         argv += ["--home", str(root["home"])]
     if root.get("config"):
