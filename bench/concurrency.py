@@ -208,6 +208,9 @@ def upload_lag(url: str, size_mb: int, after_s: float) -> dict[str, Any]:
             "series": [(round(t, 3), round(ms, 2)) for t, ms in lags]}
 
 
+GOALS_P95_MS = {10: 60.0, 50: 400.0}  # zhiku-added first-token p95 (issue 18, item 3), drawn beside the figures
+
+
 def plot(levels: list[dict[str, Any]], lag: dict[str, Any] | None, path: Path) -> None:
     try:
         plt = pyplot()
@@ -227,6 +230,9 @@ def plot(levels: list[dict[str, Any]], lag: dict[str, Any] | None, path: Path) -
         of = " (median burst)" if median else ""
         ax.plot(xs, [r[p50] for r in rows], marker="o", label=f"added by zhiku, p50{of}{what}")
         ax.plot(xs, [r[p95] for r in rows], marker="o", label=f"added by zhiku, p95{of}{what}")
+    goals = [(n, ms) for n, ms in GOALS_P95_MS.items() if any(r["clients"] == n for r in levels)]
+    if goals:
+        ax.scatter(*zip(*goals), marker="x", s=70, color="black", zorder=5, label="goal for the p95 (issue 18)")
     ax.set_xscale("log")
     ax.set_xlabel("simultaneous streaming KB chats")
     ax.set_ylabel("ms to first token added")
