@@ -67,3 +67,17 @@ def test_a_lead_without_the_asked_year_brings_the_next_sentence_that_holds_one(r
     answer = _answer(DUBAI, "迪拜的国际媒体中心估计在哪一年完成？", 1, reach=reach)
     assert "国际媒体中心是迪拜的另一项工程" in answer
     assert ("2006年" in answer) == (reach == 2)
+
+
+def test_quotes_of_two_passages_stand_apart_after_their_markers_in_chinese() -> None:
+    """The second passage's quote starts after a space, not glued to the marker before it
+    ("…申请。 [1] 报销…", not "[1]报销")."""
+    answerer = ExtractiveAnswerer(0.0, AnswerSettings(sentences=3), lambda name: _SameVector(),
+                                  lambda name: (0.0, 1.0), lambda name, q: np.ones(4, dtype=np.float32) / 2)
+    texts = ["差旅费用须在出差结束后三十日内提交报销申请。", "报销申请须在三十日内提交给财务部。"]
+    hits = [Hit(kb="kb", file=f"{i}.md", file_id=str(i), page=None, section=None, chunk_id=i, score=1.0, text=t,
+                lexical_score=0.9) for i, t in enumerate(texts)]
+    answer = answerer.answer("报销申请要在多少日内提交？", hits, "e")
+    assert answer.found and len(answer.citations) == 2, answer.answer
+    body = answer.answer.split("\n", 1)[1]
+    assert body == "差旅费用须在出差结束后三十日内提交报销申请。 [1] 报销申请须在三十日内提交给财务部。 [2]", body

@@ -163,7 +163,9 @@ class ExtractiveAnswerer:
                 runs[-1][1].append(s.text)
             else:
                 runs.append((s.passage, [s.text]))
-        body = sep.join(_cited(sep.join(texts), numbers[p]) for p, texts in runs)
+        # one passage's sentences run on (no space between Chinese ones); the quotes of different passages stand
+        # apart after their markers in either language ("…原件。 [1] 问题：…", not "[1]问题")
+        body = " ".join(_cited(sep.join(texts), numbers[p]) for p, texts in runs)
         citations = [
             Citation(n=n, **passages[p].model_dump()) for p, n in sorted(numbers.items(), key=lambda kv: kv[1])
         ]
