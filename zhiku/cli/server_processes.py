@@ -345,27 +345,11 @@ def serve_handed(server: Any, channel_fd: int) -> None:
         channel.close()
 
 
-# how another server process starts: the zhiku package this process runs, imported from its file. Not
-# ``python -m zhiku``, which imports a ``zhiku`` package in the working directory first (a source checkout
-# of another version, say) and would serve the spread connections with other code; ``-P`` keeps the
-# working directory off the path for every other import too, as for the ``zhiku`` command
-_BOOT = ("import importlib.util, os, sys\n"
-         "init = sys.argv.pop(1)\n"
-         "spec = importlib.util.spec_from_file_location('zhiku', init, "
-         "submodule_search_locations=[os.path.dirname(init)])\n"
-         "package = sys.modules['zhiku'] = importlib.util.module_from_spec(spec)\n"
-         "spec.loader.exec_module(package)\n"
-         "sys.argv[0] = 'zhiku'\n"
-         "from zhiku.cli import main\n"
-         "sys.exit(main())\n")
-
-
 def child_argv(root: dict[str, Any], start: dict[str, Any], host: str, port: int) -> list[str]:
     """The command line of another server process: this one's options (``--home``, ``--config``,
     ``--threads``, ``-v``, ``--no-ui``) and the address the front listens on, run by the same interpreter
-    on the same zhiku package (``_BOOT``)."""
-    package = Path(__file__).resolve().parents[1]  # the zhiku package this module is part of
-    argv = [sys.executable, "-P", "-c", _BOOT, str(package / "__init__.py")]
+    on the same zhiku package (``zhiku.cli.child_process``)."""
+    argv = [sys.executable, "-P", str(Path(__file__).resolve().with_name("child_process.py"))]
     if root.get("home"):
         argv += ["--home", str(root["home"])]
     if root.get("config"):
